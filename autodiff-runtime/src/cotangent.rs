@@ -1,0 +1,703 @@
+//! How gradients are represented, zeroed and summed: the [`Differentiable`]
+//! and [`Cotangent`] traits, the shape descriptions ([`HasMeta`]) that the
+//! derivative rules need, and the free functions that generated code calls.
+
+use std::fmt;
+
+use crate::tensor::Tensor;
+
+/// A type that a `#[differentiable]` function may take or return.
+///
+/// `Tangent` is the type of its gradient: `f64` for `f64`, [`Tensor`] for
+/// `Tensor`, `Vec<f64>` for `Vec<f64>` and `[f64]`, `T::Tangent` for `&T`,
+/// tuples of tangents for tuples (up to 6), `()` for `()`.
+///
+/// ```
+/// use autodiff_runtime::{Differentiable, Tensor};
+///
+/// assert_eq!(2.5f64.zero_tangent(), 0.0);
+/// assert_eq!(Tensor::ones(&[2, 2]).zero_tangent(), Tensor::zeros(&[2, 2]));
+/// assert_eq!((1.0, vec![1.0, 2.0]).zero_tangent(), (0.0, vec![0.0, 0.0]));
+/// ```
+pub trait Differentiable {
+    /// The gradient of a value of this type.
+    type Tangent: Cotangent;
+
+    /// A real zero gradient with the shape of `self`.
+    fn zero_tangent(&self) -> Self::Tangent;
+
+    /// Turns a gradient that may still be a symbolic zero (or, for vectors,
+    /// shorter than `self`) into a real gradient with the shape of `self`.
+    #[doc(hidden)]
+    fn finish_tangent(&self, d: Self::Tangent) -> Self::Tangent {
+        if d.is_symbolic_zero() {
+            self.zero_tangent()
+        } else {
+            d
+        }
+    }
+
+    /// The gradient that `backward()` with no argument starts from: one for
+    /// a scalar output.
+    #[doc(hidden)]
+    fn seed_tangent(&self) -> Self::Tangent {
+        panic!("grad can be implicitly created only for scalar outputs")
+    }
+}
+
+/// Values that flow backwards: gradients. They have an additive identity
+/// that needs no shape ([`zero`](Cotangent::zero)) and can be summed
+/// ([`accumulate`](Cotangent::accumulate)).
+///
+/// ```
+/// use autodiff_runtime::{Cotangent, Tensor};
+///
+/// let mut g = Tensor::zero(); // a zero that has no shape yet
+/// g.accumulate(Tensor::from([1.0, 2.0]));
+/// g.accumulate(Tensor::from([10.0, 20.0]));
+/// assert_eq!(g.to_vec(), vec![11.0, 22.0]);
+/// ```
+pub trait Cotangent: Clone + Sized {
+    /// The additive identity, before any shape is known. For `f64` it is
+    /// `0.0`; for `Tensor` a symbolic zero that [`finish`] turns into real
+    /// zeros; for `Vec<f64>` the empty vector.
+    fn zero() -> Self;
+
+    /// Whether `self` is the symbolic zero. Always `false` for `f64`, where
+    /// zero is an ordinary number.
+    fn is_symbolic_zero(&self) -> bool;
+
+    /// `self += other`. A symbolic zero on either side costs nothing; shapes
+    /// must otherwise be equal.
+    fn accumulate(&mut self, other: Self);
+}
+
+/// What a derivative rule needs to know of a scalar operand: nothing.
+///
+/// ```
+/// use autodiff_runtime::{HasMeta, ScalarMeta};
+///
+/// assert_eq!(1.5f64.meta(), ScalarMeta);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ScalarMeta;
+
+/// The shape of a tensor operand: what a derivative rule needs to reduce a
+/// broadcast gradient back to that operand.
+///
+/// ```
+/// use autodiff_runtime::{HasMeta, Shape, Tensor};
+///
+/// let s = Tensor::zeros(&[2, 3]).meta();
+/// assert_eq!(s, Shape(vec![2, 3]));
+/// assert_eq!(s.to_string(), "[2, 3]");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Shape(pub Vec<usize>);
+
+impl Shape {
+    /// The size of each dimension.
+    ///
+    /// ```
+    /// use autodiff_runtime::Shape;
+    ///
+    /// assert_eq!(Shape(vec![4]).dims(), &[4]);
+    /// ```
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// The number of elements of a tensor of this shape.
+    ///
+    /// ```
+    /// use autodiff_runtime::Shape;
+    ///
+    /// assert_eq!(Shape(vec![2, 3]).numel(), 6);
+    /// ```
+    pub fn numel(&self) -> usize {
+        self.0.iter().product()
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// The length of a `Vec<f64>` or `[f64]` operand.
+///
+/// ```
+/// use autodiff_runtime::{HasMeta, LenMeta};
+///
+/// assert_eq!(vec![1.0, 2.0].meta(), LenMeta(2));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LenMeta(pub usize);
+
+/// Values whose shape a derivative rule may need after the value itself is
+/// gone: `f64` → [`ScalarMeta`], [`Tensor`] → [`Shape`], `Vec<f64>` and
+/// `[f64]` → [`LenMeta`], `&T` → `T::Meta`, tuples → tuples of metas.
+///
+/// ```
+/// use autodiff_runtime::{HasMeta, LenMeta, ScalarMeta, Shape, Tensor};
+///
+/// let x = Tensor::zeros(&[3]);
+/// assert_eq!((&x).meta(), Shape(vec![3]));
+/// assert_eq!((1.0, vec![0.0; 4]).meta(), (ScalarMeta, LenMeta(4)));
+/// ```
+pub trait HasMeta {
+    /// The description of the shape.
+    type Meta: Clone;
+    /// Describes the shape of `self`.
+    fn meta(&self) -> Self::Meta;
+}
+
+// ---------------------------------------------------------------- f64
+
+impl Differentiable for f64 {
+    type Tangent = f64;
+    #[inline(always)]
+    fn zero_tangent(&self) -> f64 {
+        0.0
+    }
+    #[inline(always)]
+    fn finish_tangent(&self, d: f64) -> f64 {
+        d
+    }
+    #[inline(always)]
+    fn seed_tangent(&self) -> f64 {
+        1.0
+    }
+}
+
+impl Cotangent for f64 {
+    #[inline(always)]
+    fn zero() -> f64 {
+        0.0
+    }
+    #[inline(always)]
+    fn is_symbolic_zero(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn accumulate(&mut self, other: f64) {
+        *self += other;
+    }
+}
+
+impl HasMeta for f64 {
+    type Meta = ScalarMeta;
+    #[inline(always)]
+    fn meta(&self) -> ScalarMeta {
+        ScalarMeta
+    }
+}
+
+// ---------------------------------------------------------------- Tensor
+
+impl Differentiable for Tensor {
+    type Tangent = Tensor;
+    fn zero_tangent(&self) -> Tensor {
+        self.zeros_like()
+    }
+    fn seed_tangent(&self) -> Tensor {
+        assert!(
+            self.numel() == 1,
+            "grad can be implicitly created only for scalar outputs \
+             (the output has shape {:?}: pass a gradient of that shape instead)",
+            self.shape()
+        );
+        self.ones_like()
+    }
+}
+
+impl Cotangent for Tensor {
+    fn zero() -> Tensor {
+        Tensor::symbolic_zero()
+    }
+    #[inline]
+    fn is_symbolic_zero(&self) -> bool {
+        self.symbolic_zero
+    }
+    fn accumulate(&mut self, mut other: Tensor) {
+        if other.symbolic_zero {
+            return;
+        }
+        if self.symbolic_zero {
+            *self = other;
+            return;
+        }
+        assert!(
+            self.shape == other.shape,
+            "cannot accumulate a gradient of shape {:?} into a gradient of shape {:?}",
+            other.shape,
+            self.shape
+        );
+        // Add into whichever buffer nobody else holds; copy only if both are shared.
+        if std::sync::Arc::get_mut(&mut self.data).is_none()
+            && std::sync::Arc::strong_count(&other.data) == 1
+        {
+            std::mem::swap(self, &mut other);
+        }
+        let dst = self.data_mut();
+        for (d, o) in dst.iter_mut().zip(other.data.iter()) {
+            *d += o;
+        }
+    }
+}
+
+impl HasMeta for Tensor {
+    type Meta = Shape;
+    fn meta(&self) -> Shape {
+        Shape(self.shape.clone())
+    }
+}
+
+// ---------------------------------------------------------------- Vec<f64>, [f64]
+
+/// Pads `d` with zeros to length `n` (a gradient built by indexed
+/// accumulation may stop before the end).
+fn pad_to(mut d: Vec<f64>, n: usize) -> Vec<f64> {
+    if d.len() < n {
+        d.resize(n, 0.0);
+    }
+    d
+}
+
+impl Differentiable for Vec<f64> {
+    type Tangent = Vec<f64>;
+    fn zero_tangent(&self) -> Vec<f64> {
+        vec![0.0; self.len()]
+    }
+    fn finish_tangent(&self, d: Vec<f64>) -> Vec<f64> {
+        pad_to(d, self.len())
+    }
+    fn seed_tangent(&self) -> Vec<f64> {
+        self.as_slice().seed_tangent()
+    }
+}
+
+impl Differentiable for [f64] {
+    type Tangent = Vec<f64>;
+    fn zero_tangent(&self) -> Vec<f64> {
+        vec![0.0; self.len()]
+    }
+    fn finish_tangent(&self, d: Vec<f64>) -> Vec<f64> {
+        pad_to(d, self.len())
+    }
+    fn seed_tangent(&self) -> Vec<f64> {
+        assert!(
+            self.len() == 1,
+            "grad can be implicitly created only for scalar outputs \
+             (the output has {} elements: pass a gradient of that length instead)",
+            self.len()
+        );
+        vec![1.0]
+    }
+}
+
+impl Cotangent for Vec<f64> {
+    fn zero() -> Vec<f64> {
+        Vec::new()
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        self.is_empty()
+    }
+    fn accumulate(&mut self, other: Vec<f64>) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        // A shorter vector is a gradient whose tail is zero (see `acc_index`).
+        if self.len() < other.len() {
+            self.resize(other.len(), 0.0);
+        }
+        for (d, o) in self.iter_mut().zip(other) {
+            *d += o;
+        }
+    }
+}
+
+impl HasMeta for Vec<f64> {
+    type Meta = LenMeta;
+    fn meta(&self) -> LenMeta {
+        LenMeta(self.len())
+    }
+}
+
+impl HasMeta for [f64] {
+    type Meta = LenMeta;
+    fn meta(&self) -> LenMeta {
+        LenMeta(self.len())
+    }
+}
+
+// ---------------------------------------------------------------- references
+
+impl<T: Differentiable + ?Sized> Differentiable for &T {
+    type Tangent = T::Tangent;
+    #[inline(always)]
+    fn zero_tangent(&self) -> T::Tangent {
+        (**self).zero_tangent()
+    }
+    #[inline(always)]
+    fn finish_tangent(&self, d: T::Tangent) -> T::Tangent {
+        (**self).finish_tangent(d)
+    }
+    #[inline(always)]
+    fn seed_tangent(&self) -> T::Tangent {
+        (**self).seed_tangent()
+    }
+}
+
+impl<T: Differentiable + ?Sized> Differentiable for &mut T {
+    type Tangent = T::Tangent;
+    #[inline(always)]
+    fn zero_tangent(&self) -> T::Tangent {
+        (**self).zero_tangent()
+    }
+    #[inline(always)]
+    fn finish_tangent(&self, d: T::Tangent) -> T::Tangent {
+        (**self).finish_tangent(d)
+    }
+    #[inline(always)]
+    fn seed_tangent(&self) -> T::Tangent {
+        (**self).seed_tangent()
+    }
+}
+
+impl<T: HasMeta + ?Sized> HasMeta for &T {
+    type Meta = T::Meta;
+    #[inline(always)]
+    fn meta(&self) -> T::Meta {
+        (**self).meta()
+    }
+}
+
+impl<T: HasMeta + ?Sized> HasMeta for &mut T {
+    type Meta = T::Meta;
+    #[inline(always)]
+    fn meta(&self) -> T::Meta {
+        (**self).meta()
+    }
+}
+
+// ---------------------------------------------------------------- tuples
+
+impl Differentiable for () {
+    type Tangent = ();
+    fn zero_tangent(&self) {}
+}
+
+impl Cotangent for () {
+    fn zero() {}
+    fn is_symbolic_zero(&self) -> bool {
+        true
+    }
+    fn accumulate(&mut self, _other: ()) {}
+}
+
+impl HasMeta for () {
+    type Meta = ();
+    fn meta(&self) {}
+}
+
+macro_rules! tuple_impls {
+    ($($T:ident $i:tt),+) => {
+        impl<$($T: Differentiable),+> Differentiable for ($($T,)+) {
+            type Tangent = ($($T::Tangent,)+);
+            fn zero_tangent(&self) -> Self::Tangent {
+                ($(self.$i.zero_tangent(),)+)
+            }
+            fn finish_tangent(&self, d: Self::Tangent) -> Self::Tangent {
+                ($(self.$i.finish_tangent(d.$i),)+)
+            }
+        }
+
+        impl<$($T: Cotangent),+> Cotangent for ($($T,)+) {
+            fn zero() -> Self {
+                ($($T::zero(),)+)
+            }
+            fn is_symbolic_zero(&self) -> bool {
+                $(self.$i.is_symbolic_zero())&&+
+            }
+            fn accumulate(&mut self, other: Self) {
+                $(self.$i.accumulate(other.$i);)+
+            }
+        }
+
+        impl<$($T: HasMeta),+> HasMeta for ($($T,)+) {
+            type Meta = ($($T::Meta,)+);
+            fn meta(&self) -> Self::Meta {
+                ($(self.$i.meta(),)+)
+            }
+        }
+    };
+}
+
+tuple_impls!(A 0);
+tuple_impls!(A 0, B 1);
+tuple_impls!(A 0, B 1, C 2);
+tuple_impls!(A 0, B 1, C 2, D 3);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+// ---------------------------------------------------------------- free functions
+
+/// The symbolic zero of `T`.
+#[inline(always)]
+pub fn zero<T: Cotangent>() -> T {
+    T::zero()
+}
+
+/// The symbolic zero of the tangent type of `primal` (lets generated code
+/// type an adjoint from its primal without naming the type).
+#[inline(always)]
+pub fn zero_for<P: Differentiable + ?Sized>(_primal: &P) -> P::Tangent {
+    <P::Tangent as Cotangent>::zero()
+}
+
+/// `dst += v`.
+#[inline(always)]
+pub fn acc<T: Cotangent>(dst: &mut T, v: T) {
+    dst.accumulate(v)
+}
+
+/// Moves the gradient out of `src`, leaving a symbolic zero.
+#[inline(always)]
+pub fn take<T: Cotangent>(src: &mut T) -> T {
+    std::mem::replace(src, T::zero())
+}
+
+/// Whether `g` may be nonzero (is not the symbolic zero). Always `true` for `f64`.
+#[inline(always)]
+pub fn nonzero<T: Cotangent>(g: &T) -> bool {
+    !g.is_symbolic_zero()
+}
+
+/// The final gradient of an input: a symbolic zero becomes real zeros of the
+/// shape of `primal`; a short `Vec<f64>` is padded to its length.
+#[inline(always)]
+pub fn finish<P: Differentiable + ?Sized>(d: P::Tangent, primal: &P) -> P::Tangent {
+    primal.finish_tangent(d)
+}
+
+/// The gradient `backward()` starts from: `1.0` for `f64`, ones for a tensor
+/// with exactly one element. Panics for any other output, in PyTorch's words.
+#[inline(always)]
+pub fn seed<P: Differentiable + ?Sized>(out: &P) -> P::Tangent {
+    out.seed_tangent()
+}
+
+/// What a derivative rule needs to know of the shape of `x`.
+#[inline(always)]
+pub fn meta<T: HasMeta + ?Sized>(x: &T) -> T::Meta {
+    x.meta()
+}
+
+/// A scalar index into a `Vec<f64>` or `[f64]`: `usize` or a reference to one.
+#[doc(hidden)]
+pub trait ScalarIndex {
+    fn index(&self) -> usize;
+}
+
+impl ScalarIndex for usize {
+    #[inline(always)]
+    fn index(&self) -> usize {
+        *self
+    }
+}
+
+impl<T: ScalarIndex + ?Sized> ScalarIndex for &T {
+    #[inline(always)]
+    fn index(&self) -> usize {
+        (**self).index()
+    }
+}
+
+/// A multi-index into a tensor: `[usize; N]`, `[usize]`, `Vec<usize>`, or a
+/// reference to one of these.
+#[doc(hidden)]
+pub trait TensorIndex {
+    fn indices(&self) -> &[usize];
+}
+
+impl<const N: usize> TensorIndex for [usize; N] {
+    fn indices(&self) -> &[usize] {
+        self
+    }
+}
+
+impl TensorIndex for [usize] {
+    fn indices(&self) -> &[usize] {
+        self
+    }
+}
+
+impl TensorIndex for Vec<usize> {
+    fn indices(&self) -> &[usize] {
+        self
+    }
+}
+
+impl<T: TensorIndex + ?Sized> TensorIndex for &T {
+    fn indices(&self) -> &[usize] {
+        (**self).indices()
+    }
+}
+
+/// How `g` for the element at `index` is added to the gradient of an indexed
+/// container, given the container's meta.
+#[doc(hidden)]
+pub trait IndexMeta<I: ?Sized> {
+    /// The gradient of the indexed container.
+    type Tangent;
+    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: f64);
+}
+
+impl<I: ScalarIndex + ?Sized> IndexMeta<I> for LenMeta {
+    type Tangent = Vec<f64>;
+    #[inline]
+    fn acc_index(&self, dst: &mut Vec<f64>, index: &I, g: f64) {
+        if dst.len() < self.0 {
+            dst.resize(self.0, 0.0);
+        }
+        dst[index.index()] += g;
+    }
+}
+
+impl<I: TensorIndex + ?Sized> IndexMeta<I> for Shape {
+    type Tangent = Tensor;
+    fn acc_index(&self, dst: &mut Tensor, index: &I, g: f64) {
+        if dst.symbolic_zero {
+            *dst = Tensor::zeros(&self.0);
+        }
+        assert!(
+            dst.shape() == self.0.as_slice(),
+            "cannot accumulate into a gradient of shape {:?} for a tensor of shape {:?}",
+            dst.shape(),
+            self.0
+        );
+        let offset = dst.offset_of(index.indices());
+        dst.data_mut()[offset] += g;
+    }
+}
+
+/// `dst[index] += g`, where `dst` is the gradient of an indexed container
+/// (`Vec<f64>` for slices and vectors, `Tensor` for tensors) and `base_meta`
+/// its meta; a symbolic zero or short `dst` is first grown to full size.
+#[inline(always)]
+pub fn acc_index<M: IndexMeta<I>, I: ?Sized>(
+    dst: &mut M::Tangent,
+    base_meta: &M,
+    index: &I,
+    g: f64,
+) {
+    base_meta.acc_index(dst, index, g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_symbolic_zero_is_invisible_after_finish() {
+        let x = Tensor::arange(3.0);
+        let d: Tensor = zero();
+        assert!(!nonzero(&d));
+        let d = finish(d, &x);
+        assert_eq!(d, Tensor::zeros(&[3]));
+        let d = finish::<&Tensor>(zero(), &&x);
+        assert_eq!(d.shape(), &[3]);
+    }
+
+    #[test]
+    fn f64_is_never_symbolic() {
+        let d: f64 = zero();
+        assert!(nonzero(&d));
+        assert_eq!(finish(d, &3.0), 0.0);
+    }
+
+    #[test]
+    fn accumulate_reuses_unique_buffer() {
+        let mut a = Tensor::ones(&[3]);
+        let p = std::sync::Arc::as_ptr(&a.data);
+        acc(&mut a, Tensor::ones(&[3]));
+        assert_eq!(std::sync::Arc::as_ptr(&a.data), p);
+        assert_eq!(a.to_vec(), vec![2.0; 3]);
+        // Shared storage is not written through.
+        let b = a.clone();
+        acc(&mut a, Tensor::ones(&[3]));
+        assert_eq!(b.to_vec(), vec![2.0; 3]);
+        assert_eq!(a.to_vec(), vec![3.0; 3]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "cannot accumulate a gradient of shape [2] into a gradient of shape [3]"
+    )]
+    fn accumulate_shape_mismatch_names_both() {
+        let mut a = Tensor::ones(&[3]);
+        acc(&mut a, Tensor::ones(&[2]));
+    }
+
+    #[test]
+    fn take_leaves_zero() {
+        let mut a = Tensor::ones(&[2]);
+        let t = take(&mut a);
+        assert!(a.is_symbolic_zero());
+        assert_eq!(t.to_vec(), vec![1.0, 1.0]);
+        let mut v = vec![1.0];
+        assert_eq!(take(&mut v), vec![1.0]);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn seeds() {
+        assert_eq!(seed(&2.0), 1.0);
+        assert_eq!(seed(&Tensor::scalar(5.0)), Tensor::scalar(1.0));
+        assert_eq!(seed(&Tensor::from([[5.0]])).shape(), &[1, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "grad can be implicitly created only for scalar outputs")]
+    fn seed_of_vector_panics() {
+        seed(&Tensor::arange(2.0));
+    }
+
+    #[test]
+    fn index_accumulation() {
+        let x = vec![1.0, 2.0, 3.0];
+        let m = meta(&x);
+        let mut d: Vec<f64> = zero();
+        acc_index(&mut d, &m, &1usize, 2.0);
+        acc_index(&mut d, &m, &1usize, 0.5);
+        assert_eq!(d, vec![0.0, 2.5, 0.0]);
+        let s: &[f64] = &x;
+        assert_eq!(finish::<&[f64]>(vec![], &s), vec![0.0; 3]);
+
+        let t = Tensor::zeros(&[2, 2]);
+        let m = meta(&t);
+        let mut dt: Tensor = zero();
+        acc_index(&mut dt, &m, &[1, 0], 3.0);
+        acc_index(&mut dt, &m, &vec![1, 0], 1.0);
+        acc_index(&mut dt, &m, &&[0usize, 1][..], 1.0);
+        assert_eq!(dt.to_vec(), vec![0.0, 1.0, 4.0, 0.0]);
+    }
+
+    #[test]
+    fn tuples() {
+        let p = (1.0, Tensor::ones(&[2]), vec![0.0; 2]);
+        let d: (f64, Tensor, Vec<f64>) = zero();
+        let d = finish(d, &p);
+        assert_eq!(d, (0.0, Tensor::zeros(&[2]), vec![0.0, 0.0]));
+        let mut e = d.clone();
+        acc(&mut e, (1.0, Tensor::ones(&[2]), vec![1.0, 1.0]));
+        assert_eq!(e.0, 1.0);
+        assert_eq!(meta(&p).1, Shape(vec![2]));
+    }
+}

@@ -1,0 +1,262 @@
+//! Reductions: `sum`, `mean`, `max`, `min` over all elements, `sum_dim` and
+//! `mean_dim` along one dimension, and their derivative rules.
+
+use super::{Rule, rule_fn};
+use crate::cotangent::{Cotangent, Shape};
+use crate::tensor::{Tensor, numel_of};
+
+/// Splits a shape around dimension `dim` into `(outer, size, inner)`: the
+/// tensor is then an `outer × size × inner` block, row-major. Panics in
+/// PyTorch's words if `dim` is out of range.
+pub(crate) fn split_at_dim(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    assert!(
+        dim < shape.len() || (shape.is_empty() && dim == 0),
+        "Dimension out of range (expected to be in range of [0, {}], but got {}) for a tensor of shape {:?}",
+        shape.len().max(1) - 1,
+        dim,
+        shape
+    );
+    if shape.is_empty() {
+        return (1, 1, 1);
+    }
+    (
+        numel_of(&shape[..dim]),
+        shape[dim],
+        numel_of(&shape[dim + 1..]),
+    )
+}
+
+/// The shape with dimension `dim` removed.
+pub(crate) fn remove_dim(shape: &[usize], dim: usize) -> Vec<usize> {
+    let mut out = shape.to_vec();
+    if !out.is_empty() {
+        out.remove(dim);
+    }
+    out
+}
+
+/// Folds each line along `dim` into one value: `out[o, i] = f(line)`,
+/// where the line is given as an iterator of its values.
+pub(crate) fn reduce_dim(
+    x: &Tensor,
+    dim: usize,
+    f: impl Fn(&mut dyn Iterator<Item = f64>) -> f64,
+) -> Tensor {
+    let (outer, n, inner) = split_at_dim(&x.shape, dim);
+    let mut out = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        let block = &x.data[o * n * inner..(o + 1) * n * inner];
+        for i in 0..inner {
+            let mut line = (0..n).map(|k| block[k * inner + i]);
+            out.push(f(&mut line));
+        }
+    }
+    Tensor::from_parts(out, remove_dim(&x.shape, dim))
+}
+
+/// The adjoint of a reduction along `dim`: repeats each element of `g`
+/// (shape without `dim`) `shape[dim]` times along `dim`, scaled by `scale`.
+pub(crate) fn expand_dim(g: &Tensor, shape: &[usize], dim: usize, scale: f64) -> Tensor {
+    let (outer, n, inner) = split_at_dim(shape, dim);
+    assert!(
+        g.shape == remove_dim(shape, dim),
+        "gradient of shape {:?} does not fit a reduction of shape {:?} along dimension {}",
+        g.shape,
+        shape,
+        dim
+    );
+    let mut out = vec![0.0; outer * n * inner];
+    for o in 0..outer {
+        for k in 0..n {
+            let dst = &mut out[(o * n + k) * inner..(o * n + k + 1) * inner];
+            let src = &g.data[o * inner..(o + 1) * inner];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s * scale;
+            }
+        }
+    }
+    Tensor::from_parts(out, shape.to_vec())
+}
+
+impl Tensor {
+    /// The sum of all elements.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// assert_eq!(Tensor::arange(4.0).sum(), 6.0);
+    /// ```
+    pub fn sum(&self) -> f64 {
+        self.data.iter().sum()
+    }
+
+    /// The mean of all elements (NaN for an empty tensor, as PyTorch).
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// assert_eq!(Tensor::arange(4.0).mean(), 1.5);
+    /// ```
+    pub fn mean(&self) -> f64 {
+        self.sum() / self.numel() as f64
+    }
+
+    /// Sums along dimension `dim`, which disappears from the shape
+    /// (PyTorch's `x.sum(dim)`).
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// let m = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// assert_eq!(m.sum_dim(0).to_vec(), vec![5.0, 7.0, 9.0]);
+    /// assert_eq!(m.sum_dim(1).to_vec(), vec![6.0, 15.0]);
+    /// ```
+    pub fn sum_dim(&self, dim: usize) -> Tensor {
+        reduce_dim(self, dim, |line| line.sum())
+    }
+
+    /// Means along dimension `dim`, which disappears from the shape.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// let m = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// assert_eq!(m.mean_dim(1).to_vec(), vec![2.0, 5.0]);
+    /// ```
+    pub fn mean_dim(&self, dim: usize) -> Tensor {
+        let (_, n, _) = split_at_dim(&self.shape, dim);
+        reduce_dim(self, dim, |line| line.sum::<f64>() / n as f64)
+    }
+
+    /// The largest element (NaN if any element is NaN, as PyTorch).
+    ///
+    /// Panics for an empty tensor.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// assert_eq!(Tensor::from([1.0, 7.0, -3.0]).max(), 7.0);
+    /// ```
+    pub fn max(&self) -> f64 {
+        self.extremum("max", |a, b| a > b)
+    }
+
+    /// The smallest element (NaN if any element is NaN, as PyTorch).
+    ///
+    /// Panics for an empty tensor.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// assert_eq!(Tensor::from([1.0, 7.0, -3.0]).min(), -3.0);
+    /// ```
+    pub fn min(&self) -> f64 {
+        self.extremum("min", |a, b| a < b)
+    }
+
+    fn extremum(&self, name: &str, better: fn(f64, f64) -> bool) -> f64 {
+        assert!(
+            self.numel() > 0,
+            "{name}(): Expected reduction dim to be specified for input.numel() == 0 \
+             (the tensor of shape {:?} is empty)",
+            self.shape
+        );
+        self.data[1..].iter().fold(self.data[0], |best, &v| {
+            if best.is_nan() || v.is_nan() {
+                f64::NAN
+            } else if better(v, best) {
+                v
+            } else {
+                best
+            }
+        })
+    }
+}
+
+rule_fn!(
+    /// `y = x.sum()`: `x̄ += ḡ` at every element (ḡ broadcast to `x`'s shape).
+    sum_d0 => SumD0(g: G, x_meta: M)
+);
+rule_fn!(
+    /// `y = x.mean()`: `x̄ += ḡ / n` at every element.
+    mean_d0 => MeanD0(g: G, x_meta: M)
+);
+
+impl Rule<(&f64, &Shape)> for SumD0 {
+    type Out = Tensor;
+    fn apply((g, x): (&f64, &Shape)) -> Tensor {
+        Tensor::full(&x.0, *g)
+    }
+}
+impl Rule<(&f64, &Shape)> for MeanD0 {
+    type Out = Tensor;
+    fn apply((g, x): (&f64, &Shape)) -> Tensor {
+        Tensor::full(&x.0, *g / x.numel() as f64)
+    }
+}
+
+rule_fn!(
+    /// `y = x.sum_dim(d)`: `x̄ += ḡ` repeated along `d`.
+    sum_dim_d0 => SumDimD0(g: G, x_meta: M, d: D)
+);
+rule_fn!(
+    /// `y = x.mean_dim(d)`: `x̄ += ḡ / size_d` repeated along `d`.
+    mean_dim_d0 => MeanDimD0(g: G, x_meta: M, d: D)
+);
+
+impl Rule<(&Tensor, &Shape, &usize)> for SumDimD0 {
+    type Out = Tensor;
+    fn apply((g, x, d): (&Tensor, &Shape, &usize)) -> Tensor {
+        if g.symbolic_zero {
+            return Tensor::zero();
+        }
+        expand_dim(g, &x.0, *d, 1.0)
+    }
+}
+impl Rule<(&Tensor, &Shape, &usize)> for MeanDimD0 {
+    type Out = Tensor;
+    fn apply((g, x, d): (&Tensor, &Shape, &usize)) -> Tensor {
+        if g.symbolic_zero {
+            return Tensor::zero();
+        }
+        let (_, n, _) = split_at_dim(&x.0, *d);
+        expand_dim(g, &x.0, *d, 1.0 / n as f64)
+    }
+}
+
+rule_fn!(
+    /// `y = x.max()` (all elements, tensors): `x̄ += ḡ / k` at each of the `k`
+    /// positions where `x == y` (ties share evenly, as PyTorch).
+    ///
+    /// On `f64`, `a.max(b)` operand `a`: `ā += ḡ` where `a > b`, `ḡ/2` where
+    /// equal.
+    max_d0 => MaxD0(g: G, x: X: Operand, y: Y: Operand)
+);
+rule_fn!(
+    /// `y = x.min()` (all elements, tensors): `x̄ += ḡ / k` at each of the `k`
+    /// positions where `x == y`.
+    ///
+    /// On `f64`, `a.min(b)` operand `a`: `ā += ḡ` where `a < b`, `ḡ/2` where
+    /// equal.
+    min_d0 => MinD0(g: G, x: X: Operand, y: Y: Operand)
+);
+
+/// ḡ split evenly among the positions of `x` equal to `y`.
+fn evenly_at(g: f64, x: &Tensor, y: f64) -> Tensor {
+    let hits = x.data.iter().filter(|&&v| v == y).count();
+    let share = if hits == 0 { 0.0 } else { g / hits as f64 };
+    x.map(|v| if v == y { share } else { 0.0 })
+}
+
+impl Rule<(&f64, &Tensor, &f64)> for MaxD0 {
+    type Out = Tensor;
+    fn apply((g, x, y): (&f64, &Tensor, &f64)) -> Tensor {
+        evenly_at(*g, x, *y)
+    }
+}
+impl Rule<(&f64, &Tensor, &f64)> for MinD0 {
+    type Out = Tensor;
+    fn apply((g, x, y): (&f64, &Tensor, &f64)) -> Tensor {
+        evenly_at(*g, x, *y)
+    }
+}
