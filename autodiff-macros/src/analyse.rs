@@ -1,0 +1,252 @@
+//! Stage 3: activity analysis and the checks that become compile errors.
+//!
+//! A binding is *active* when it depends on a differentiated input through
+//! differentiable operations and reaches the output. Only active values get
+//! an adjoint; conditions, indices and counters never do.
+
+use crate::errors::Errors;
+use crate::ir::*;
+use crate::signature::Signature;
+use quote::ToTokens;
+
+/// Visits every assignment site of a block, loops and branches included.
+pub fn for_each_assign<'b>(block: &'b Block, f: &mut dyn FnMut(&'b Assign)) {
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::Assign(a) => f(a),
+            Stmt::If(i) => {
+                for_each_assign(&i.then, f);
+                if let Some(e) = &i.els {
+                    for_each_assign(e, f);
+                }
+            }
+            Stmt::Match(m) => m.arms.iter().for_each(|arm| for_each_assign(&arm.body, f)),
+            Stmt::Loop(l) => for_each_assign(&l.body, f),
+            Stmt::Block(b) => for_each_assign(b, f),
+            Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
+        }
+    }
+}
+
+fn for_each_assign_mut(block: &mut Block, f: &mut dyn FnMut(&mut Assign)) {
+    for stmt in &mut block.stmts {
+        match stmt {
+            Stmt::Assign(a) => f(a),
+            Stmt::If(i) => {
+                for_each_assign_mut(&mut i.then, f);
+                if let Some(e) = &mut i.els {
+                    for_each_assign_mut(e, f);
+                }
+            }
+            Stmt::Match(m) => m
+                .arms
+                .iter_mut()
+                .for_each(|arm| for_each_assign_mut(&mut arm.body, f)),
+            Stmt::Loop(l) => for_each_assign_mut(&mut l.body, f),
+            Stmt::Block(b) => for_each_assign_mut(b, f),
+            Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
+        }
+    }
+}
+
+/// Does the expression carry a gradient, given which bindings do?
+pub fn is_active(e: &Ex, active: &dyn Fn(BindId) -> bool) -> bool {
+    match e {
+        Ex::Var { id, .. } => active(*id),
+        Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => false,
+        Ex::Op { rule, args, .. } => args
+            .iter()
+            .zip(rule.operands)
+            .any(|(a, op)| op.is_some() && is_active(a, active)),
+        Ex::Call { args, .. } => args.iter().any(|a| is_active(a, active)),
+        Ex::Index { base, .. } => is_active(base, active),
+        Ex::Ref { inner, .. } => is_active(inner, active),
+        Ex::Tuple { elems } => elems.iter().any(|a| is_active(a, active)),
+    }
+}
+
+/// The bindings a gradient would flow into from this expression.
+fn gradient_leaves(e: &Ex, out: &mut Vec<BindId>) {
+    match e {
+        Ex::Var { id, .. } => out.push(*id),
+        Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
+        Ex::Op { rule, args, .. } => {
+            for (a, op) in args.iter().zip(rule.operands) {
+                if op.is_some() {
+                    gradient_leaves(a, out);
+                }
+            }
+        }
+        Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+            args.iter().for_each(|a| gradient_leaves(a, out))
+        }
+        Ex::Index { base, .. } => gradient_leaves(base, out),
+        Ex::Ref { inner, .. } => gradient_leaves(inner, out),
+    }
+}
+
+pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
+    let n = body.bindings.len();
+    // Forward: depends on a differentiated input.
+    let mut depends = vec![false; n];
+    for (id, b) in body.bindings.iter().enumerate() {
+        if let Some(p) = b.param {
+            depends[id] = sig.params[p].active;
+        }
+    }
+    loop {
+        let mut changed = false;
+        for_each_assign(&body.block, &mut |a| {
+            if matches!(a.kind, AssignKind::Opaque { .. })
+                || !is_active(&a.value, &|id| depends[id])
+            {
+                return;
+            }
+            for t in a.targets.iter().flatten() {
+                if let Target::Bind(id) = t {
+                    if !depends[*id] {
+                        depends[*id] = true;
+                        changed = true;
+                    }
+                }
+            }
+        });
+        if !changed {
+            break;
+        }
+    }
+    // Backward: reaches the output.
+    let mut reaches = vec![false; n];
+    loop {
+        let mut changed = false;
+        for_each_assign(&body.block, &mut |a| {
+            if matches!(a.kind, AssignKind::Opaque { .. }) {
+                return;
+            }
+            let useful = a.targets.iter().flatten().any(|t| match t {
+                Target::Out => true,
+                Target::Bind(id) => reaches[*id],
+            });
+            if !useful {
+                return;
+            }
+            let mut leaves = Vec::new();
+            gradient_leaves(&a.value, &mut leaves);
+            for id in leaves {
+                if !reaches[id] {
+                    reaches[id] = true;
+                    changed = true;
+                }
+            }
+        });
+        if !changed {
+            break;
+        }
+    }
+    for (id, b) in body.bindings.iter_mut().enumerate() {
+        b.active = depends[id] && reaches[id];
+    }
+    let bindings = &body.bindings;
+    for_each_assign_mut(&mut body.block, &mut |a| {
+        a.active = !matches!(a.kind, AssignKind::Opaque { .. })
+            && a.targets.iter().flatten().any(|t| match t {
+                Target::Out => true,
+                Target::Bind(id) => bindings[*id].active,
+            });
+    });
+    check(body, &depends, errors);
+}
+
+/// Reports every construct that an active value reaches but that cannot be
+/// differentiated, on the smallest span we have.
+fn check(body: &Body, depends: &[bool], errors: &Errors) {
+    let name_of = |id: BindId| body.bindings[id].ident.to_string();
+    fn walk(e: &Ex, depends: &[bool], name_of: &dyn Fn(BindId) -> String, errors: &Errors) {
+        match e {
+            Ex::Unsupported {
+                reads,
+                span,
+                what,
+                fix,
+                ..
+            } => {
+                if let Some(id) = reads.iter().find(|id| depends[**id]) {
+                    errors.at(
+                        *span,
+                        format!(
+                            "cannot differentiate {what}: it uses `{}`, which carries a gradient\nhelp: {fix}",
+                            name_of(*id)
+                        ),
+                    );
+                }
+            }
+            Ex::Op {
+                rule,
+                args,
+                span,
+                syntax,
+            } => {
+                for (k, (a, op)) in args.iter().zip(rule.operands).enumerate() {
+                    if op.is_none() && is_active(a, &|id| depends[id]) {
+                        let name = match syntax {
+                            Syntax::Method { name, .. } => name.to_string(),
+                            _ => rule.rule.to_string(),
+                        };
+                        errors.at(
+                            *span,
+                            format!(
+                                "argument {k} of `{name}` cannot carry a gradient (it is a count, a dimension or a shape)\nhelp: wrap it in `stop_gradient(..)` if its value is all you need"
+                            ),
+                        );
+                    }
+                    walk(a, depends, name_of, errors);
+                }
+            }
+            Ex::Index { base, index, span } => {
+                if is_active(index, &|id| depends[id]) {
+                    errors.at(*span, "an index cannot carry a gradient\nhelp: compute the index from inactive values");
+                }
+                walk(base, depends, name_of, errors);
+                walk(index, depends, name_of, errors);
+            }
+            Ex::Ref { inner, mutable } => {
+                if *mutable && is_active(inner, &|id| depends[id]) {
+                    errors.spanned(
+                        inner_tokens(inner),
+                        "cannot differentiate through `&mut` of an active value: the callee could change it behind the macro's back\nhelp: pass it by value or by `&`, and return the new value",
+                    );
+                }
+                walk(inner, depends, name_of, errors);
+            }
+            Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+                args.iter().for_each(|a| walk(a, depends, name_of, errors))
+            }
+            Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
+        }
+    }
+    for_each_assign(&body.block, &mut |a| {
+        walk(&a.value, depends, &name_of, errors);
+        if let AssignKind::Let {
+            pattern,
+            simple: false,
+        } = &a.kind
+        {
+            if is_active(&a.value, &|id| depends[id]) {
+                errors.spanned(
+                    pattern,
+                    "cannot give a gradient to a value destructured by this pattern\nhelp: bind it to a name, or to a flat tuple of names `(a, b)`",
+                );
+            }
+        }
+    });
+}
+
+fn inner_tokens(e: &Ex) -> proc_macro2::TokenStream {
+    match e {
+        Ex::Var { ident, .. } => ident.to_token_stream(),
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } | Ex::Unsupported { tokens, .. } => {
+            tokens.clone()
+        }
+        _ => proc_macro2::TokenStream::new(),
+    }
+}

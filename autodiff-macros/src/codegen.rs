@@ -1,0 +1,1259 @@
+//! Stage 4: emit the forward pass (the body as written, plus what the reverse
+//! needs) and the reverse pass (each site's adjoint, in reverse order).
+//!
+//! Each assignment is a *site*. What a site's reverse reads is decided from the
+//! rules table: values it can evaluate again (parameters, `for` counters,
+//! constants, cheap expressions of them) are recomputed; anything else is saved
+//! in the site's own slot — an `Option` for a site that runs at most once, a
+//! `Vec` used as a stack inside loops. Control flow is retraced from what the
+//! forward recorded: the branch each `if`/`match` took, each loop's trip count,
+//! and, for loops that can be left early, how each iteration ended.
+
+use crate::analyse::is_active;
+use crate::ir::*;
+use crate::rules::Need;
+use crate::signature::Signature;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub struct Gen<'a> {
+    sig: &'a Signature,
+    body: &'a Body,
+    rt: TokenStream,
+    /// Slots to declare before the forward pass: site → lives in a loop (a stack).
+    slots: BTreeMap<usize, bool>,
+    /// `if`/`match` sites that record the branch taken.
+    branches: HashSet<usize>,
+    /// Loops whose trip count is recorded (their reverse is not empty).
+    counted: HashSet<LoopId>,
+    /// Loops that record how each iteration ended.
+    statuses: HashSet<LoopId>,
+    /// Forward code of each active site, produced with its reverse.
+    forward_sites: HashMap<usize, TokenStream>,
+    /// Parameters the reverse reads (cloned on entry).
+    params_read: HashSet<usize>,
+    /// Loops being reversed, innermost last.
+    current_loop: Vec<LoopId>,
+}
+
+#[derive(Clone, Copy)]
+enum Region {
+    Top,
+    Loop(LoopId),
+}
+
+fn slot(site: usize) -> syn::Ident {
+    format_ident!("__ad_s{}", site)
+}
+
+fn adjoint(id: BindId) -> syn::Ident {
+    format_ident!("__ad_d{}", id)
+}
+
+fn unreachable_tape() -> TokenStream {
+    quote!(::core::unreachable!(
+        "autodiff: the tape is out of step with the reverse pass (a bug in #[differentiable])"
+    ))
+}
+
+impl<'a> Gen<'a> {
+    pub fn new(sig: &'a Signature, body: &'a Body) -> Self {
+        Gen {
+            sig,
+            body,
+            rt: sig.runtime.clone(),
+            slots: BTreeMap::new(),
+            branches: HashSet::new(),
+            counted: HashSet::new(),
+            statuses: HashSet::new(),
+            forward_sites: HashMap::new(),
+            params_read: HashSet::new(),
+            current_loop: Vec::new(),
+        }
+    }
+
+    fn private(&self) -> TokenStream {
+        let rt = &self.rt;
+        quote!(#rt::__private)
+    }
+
+    fn push_slot(&mut self, site: usize, in_loop: bool, value: TokenStream) -> TokenStream {
+        self.slots.insert(site, in_loop);
+        let s = slot(site);
+        if in_loop {
+            quote!(#s.push(#value);)
+        } else {
+            quote!(#s = ::core::option::Option::Some(#value);)
+        }
+    }
+
+    fn pop_slot(&self, site: usize, pattern: TokenStream) -> TokenStream {
+        let s = slot(site);
+        let panic = unreachable_tape();
+        match self.slots.get(&site) {
+            Some(true) => {
+                quote!(let ::core::option::Option::Some(#pattern) = #s.pop() else { #panic };)
+            }
+            _ => quote!(let ::core::option::Option::Some(#pattern) = #s.take() else { #panic };),
+        }
+    }
+
+    fn stable(&self, id: BindId) -> bool {
+        let b = &self.body.bindings[id];
+        (b.param.is_some() && !b.reassigned) || (b.range_counter && !b.reassigned)
+    }
+
+    // ---------------------------------------------------------------- reverse
+
+    fn exits_in_block(&self, block: &Block, region: Region, out: &mut Vec<ExitId>) {
+        for s in &block.stmts {
+            self.exits_in(s, region, out);
+        }
+    }
+
+    fn exits_in(&self, stmt: &Stmt, region: Region, out: &mut Vec<ExitId>) {
+        match stmt {
+            Stmt::Exit(e) => {
+                let info = &self.body.exits[e.id as usize - 1];
+                let relevant = match region {
+                    Region::Top => info.kind == ExitKind::Return,
+                    Region::Loop(l) => info.ends_iteration_of.contains(&l),
+                };
+                if relevant {
+                    out.push(e.id);
+                }
+            }
+            Stmt::If(i) => {
+                self.exits_in_block(&i.then, region, out);
+                if let Some(e) = &i.els {
+                    self.exits_in_block(e, region, out);
+                }
+            }
+            Stmt::Match(m) => m
+                .arms
+                .iter()
+                .for_each(|a| self.exits_in_block(&a.body, region, out)),
+            Stmt::Loop(l) => self.exits_in_block(&l.body, region, out),
+            Stmt::Block(b) => self.exits_in_block(b, region, out),
+            Stmt::Assign(_) | Stmt::Verbatim { .. } => {}
+        }
+    }
+
+    fn exit_var(region: Region) -> syn::Ident {
+        match region {
+            Region::Top => format_ident!("__ad_ret"),
+            Region::Loop(l) => format_ident!("__ad_exit{}", l),
+        }
+    }
+
+    /// The reverse of a block: its statements backwards, each guarded so that
+    /// it runs only if the forward reached it (no earlier statement exited).
+    fn rev_block(&mut self, block: &Block, region: Region) -> TokenStream {
+        let mut parts = Vec::new();
+        for (k, stmt) in block.stmts.iter().enumerate().rev() {
+            let code = self.rev_stmt(stmt);
+            if code.is_empty() {
+                continue;
+            }
+            let mut earlier = Vec::new();
+            for s in &block.stmts[..k] {
+                self.exits_in(s, region, &mut earlier);
+            }
+            if earlier.is_empty() {
+                parts.push(code);
+            } else {
+                let var = Self::exit_var(region);
+                let ids = earlier
+                    .iter()
+                    .map(|id| proc_macro2::Literal::u32_unsuffixed(*id));
+                parts.push(quote!(if !::core::matches!(#var, #(#ids)|*) { #code }));
+            }
+        }
+        quote!(#(#parts)*)
+    }
+
+    fn rev_stmt(&mut self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Assign(a) if a.active => {
+                let (fwd, rev) = self.site(a);
+                self.forward_sites.insert(a.site, fwd);
+                rev
+            }
+            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
+            Stmt::Block(b) => {
+                let inner = self.rev_block(b, self.region_of_block());
+                if inner.is_empty() {
+                    inner
+                } else {
+                    quote!({ #inner })
+                }
+            }
+            Stmt::If(i) => {
+                let region = self.region_of_block();
+                let then = self.rev_block(&i.then, region);
+                let els = match &i.els {
+                    Some(e) => self.rev_block(e, region),
+                    None => TokenStream::new(),
+                };
+                if then.is_empty() && els.is_empty() {
+                    return TokenStream::new();
+                }
+                self.branches.insert(i.site);
+                self.slots.insert(i.site, i.in_loop);
+                let take = self.pop_slot(i.site, quote!(__ad_took_then));
+                quote!({ #take if __ad_took_then { #then } else { #els } })
+            }
+            Stmt::Match(m) => {
+                let region = self.region_of_block();
+                let arms: Vec<TokenStream> = m
+                    .arms
+                    .iter()
+                    .map(|arm| self.rev_block(&arm.body, region))
+                    .collect();
+                if arms.iter().all(|a| a.is_empty()) {
+                    return TokenStream::new();
+                }
+                self.branches.insert(m.site);
+                self.slots.insert(m.site, m.in_loop);
+                let take = self.pop_slot(m.site, quote!(__ad_arm));
+                let indices =
+                    (0..arms.len()).map(|k| proc_macro2::Literal::u32_unsuffixed(k as u32));
+                let panic = unreachable_tape();
+                quote!({ #take match __ad_arm { #(#indices => { #arms })* _ => #panic } })
+            }
+            Stmt::Loop(l) => self.rev_loop(l),
+        }
+    }
+
+    /// The region (for exit guards) of blocks nested in the current one: the
+    /// innermost loop being reversed, or the function.
+    fn region_of_block(&self) -> Region {
+        match self.current_loop.last() {
+            Some(l) => Region::Loop(*l),
+            None => Region::Top,
+        }
+    }
+
+    fn rev_loop(&mut self, l: &Loop) -> TokenStream {
+        self.current_loop.push(l.id);
+        let body = self.rev_block(&l.body, Region::Loop(l.id));
+        self.current_loop.pop();
+        if body.is_empty() {
+            return TokenStream::new();
+        }
+        let info = &self.body.loops[l.id];
+        let in_loop = !info.parents.is_empty();
+        self.counted.insert(l.id);
+        self.slots.insert(info.site, in_loop);
+        let mut exits = Vec::new();
+        self.exits_in_block(&l.body, Region::Loop(l.id), &mut exits);
+        let exit_var = Self::exit_var(Region::Loop(l.id));
+        let status = if exits.is_empty() {
+            quote!(let #exit_var: u32 = 0;)
+        } else {
+            self.statuses.insert(l.id);
+            let stack = format_ident!("__ad_x{}", l.id);
+            let panic = unreachable_tape();
+            quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
+        };
+        match &l.kind {
+            LoopKind::Range {
+                counter: Some(id), ..
+            } => {
+                let take = self.pop_slot(info.site, quote!((__ad_n, __ad_lo, __ad_last)));
+                let ident = &self.body.bindings[*id].ident;
+                quote!({
+                    #take
+                    for #ident in (__ad_lo..=__ad_last).rev().take(__ad_n) {
+                        #status
+                        #body
+                    }
+                })
+            }
+            _ => {
+                let take = self.pop_slot(info.site, quote!(__ad_n));
+                quote!({
+                    #take
+                    for _ in 0..__ad_n {
+                        #status
+                        #body
+                    }
+                })
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- sites
+
+    /// Forward and reverse code of one active assignment.
+    fn site(&mut self, a: &Assign) -> (TokenStream, TokenStream) {
+        let mut plan = Plan::new(self, a);
+        plan.decide();
+        let (forward, saved) = plan.forward(self);
+        let reverse = plan.reverse(self, saved);
+        (forward, reverse)
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    fn fwd_block(&mut self, block: &Block) -> TokenStream {
+        let parts: Vec<TokenStream> = block.stmts.iter().map(|s| self.fwd_stmt(s)).collect();
+        quote!(#(#parts)*)
+    }
+
+    fn fwd_stmt(&mut self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Verbatim { tokens } => tokens.clone(),
+            Stmt::Assign(a) => match self.forward_sites.remove(&a.site) {
+                Some(code) => code,
+                None => self.plain_assign(a),
+            },
+            Stmt::Block(b) => {
+                let inner = self.fwd_block(b);
+                quote!({ #inner })
+            }
+            Stmt::If(i) => {
+                let cond = &i.cond;
+                let then = self.fwd_block(&i.then);
+                let els = i.els.as_ref().map(|e| self.fwd_block(e));
+                if self.branches.contains(&i.site) {
+                    let yes = self.push_slot(i.site, i.in_loop, quote!(true));
+                    let no = self.push_slot(i.site, i.in_loop, quote!(false));
+                    let els = els.unwrap_or_default();
+                    quote!(if #cond { #yes #then } else { #no #els })
+                } else {
+                    match els {
+                        Some(els) => quote!(if #cond { #then } else { #els }),
+                        None => quote!(if #cond { #then }),
+                    }
+                }
+            }
+            Stmt::Match(m) => {
+                let scrutinee = &m.scrutinee;
+                let record = self.branches.contains(&m.site);
+                let mut arms = Vec::new();
+                for (k, arm) in m.arms.iter().enumerate() {
+                    let head = &arm.head;
+                    let body = self.fwd_block(&arm.body);
+                    let mark = if record {
+                        self.push_slot(m.site, m.in_loop, quote!(#k as u32))
+                    } else {
+                        TokenStream::new()
+                    };
+                    arms.push(quote!(#head => { #mark #body }));
+                }
+                quote!(match #scrutinee { #(#arms)* })
+            }
+            Stmt::Loop(l) => self.fwd_loop(l),
+            Stmt::Exit(e) => self.fwd_exit(e),
+        }
+    }
+
+    fn trips_value(&self, id: LoopId) -> TokenStream {
+        let n = format_ident!("__ad_n{}", id);
+        match &self.body.loops_kind(id) {
+            Some(true) => {
+                let lo = format_ident!("__ad_lo{}", id);
+                let last = format_ident!("__ad_last{}", id);
+                quote!((#n, #lo, #last))
+            }
+            _ => quote!(#n),
+        }
+    }
+
+    fn fwd_loop(&mut self, l: &Loop) -> TokenStream {
+        let info = &self.body.loops[l.id];
+        let label = info.label.clone();
+        let site = info.site;
+        let in_loop = !info.parents.is_empty();
+        let counted = self.counted.contains(&l.id);
+        let body = self.fwd_block(&l.body);
+        let n = format_ident!("__ad_n{}", l.id);
+        let count = if counted {
+            quote!(#n += 1;)
+        } else {
+            TokenStream::new()
+        };
+        let end_status = if self.statuses.contains(&l.id) {
+            let stack = format_ident!("__ad_x{}", l.id);
+            quote!(#stack.push(0u32);)
+        } else {
+            TokenStream::new()
+        };
+        let trips = self.trips_value(l.id);
+        let (declare, record) = if counted {
+            (
+                quote!(let mut #n: usize = 0;),
+                self.push_slot(site, in_loop, trips),
+            )
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
+        let looped = match &l.kind {
+            LoopKind::While { cond } => quote!(#label: while #cond { #count #body #end_status }),
+            LoopKind::Infinite => quote!(#label: loop { #count #body #end_status }),
+            LoopKind::Iter { pattern, iterable } => {
+                quote!(#label: for #pattern in #iterable { #count #body #end_status })
+            }
+            LoopKind::Range {
+                counter,
+                pattern,
+                lo,
+                hi,
+                inclusive,
+            } => {
+                let lo_var = format_ident!("__ad_lo{}", l.id);
+                let last = format_ident!("__ad_last{}", l.id);
+                let range = if *inclusive {
+                    quote!(#lo_var..=(#hi))
+                } else {
+                    quote!(#lo_var..(#hi))
+                };
+                match (counter, counted) {
+                    (Some(id), true) => {
+                        let ident = &self.body.bindings[*id].ident;
+                        quote!(
+                            let #lo_var = #lo;
+                            let mut #last = #lo_var;
+                            #label: for #pattern in #range { #count #last = #ident; #body #end_status }
+                        )
+                    }
+                    _ => quote!(
+                        let #lo_var = #lo;
+                        #label: for #pattern in #range { #count #body #end_status }
+                    ),
+                }
+            }
+        };
+        quote!({ #declare #looped #record })
+    }
+
+    fn fwd_exit(&mut self, e: &Exit) -> TokenStream {
+        let info = &self.body.exits[e.id as usize - 1];
+        let id = proc_macro2::Literal::u32_unsuffixed(e.id);
+        let mut book = Vec::new();
+        for l in &info.ends_iteration_of {
+            if self.statuses.contains(l) {
+                let stack = format_ident!("__ad_x{}", l);
+                book.push(quote!(#stack.push(#id);));
+            }
+        }
+        for l in &info.leaves {
+            if self.counted.contains(l) {
+                let site = self.body.loops[*l].site;
+                let in_loop = !self.body.loops[*l].parents.is_empty();
+                let trips = self.trips_value(*l);
+                book.push(self.push_slot(site, in_loop, trips));
+            }
+        }
+        let span = e.span;
+        let jump = match (e.kind, info.target) {
+            (ExitKind::Return, _) => quote_spanned!(span=> __ad_ret = #id; break '__ad_body;),
+            (ExitKind::Break, Some(t)) => {
+                let label = &self.body.loops[t].label;
+                quote_spanned!(span=> break #label;)
+            }
+            (ExitKind::Continue, Some(t)) => {
+                let label = &self.body.loops[t].label;
+                quote_spanned!(span=> continue #label;)
+            }
+            _ => quote!(::core::unreachable!()),
+        };
+        quote!({ #(#book)* #jump })
+    }
+
+    /// An inactive assignment: the statement as the user wrote it.
+    fn plain_assign(&mut self, a: &Assign) -> TokenStream {
+        let value = match (&a.kind, &a.value) {
+            (AssignKind::Compound { .. }, Ex::Op { args, .. }) => plain(&args[1]),
+            (_, value) => plain(value),
+        };
+        assignment(self.body, a, value)
+    }
+
+    // ---------------------------------------------------------------- whole
+
+    pub fn generate(mut self) -> TokenStream {
+        let reverse = self.rev_block(&self.body.block, Region::Top);
+        let forward = self.fwd_block(&self.body.block);
+        let private = self.private();
+        let rt = &self.rt;
+        let sig = self.sig;
+
+        let slot_decls = self.slots.iter().map(|(site, in_loop)| {
+            let s = slot(*site);
+            if *in_loop {
+                quote!(let mut #s = ::std::vec::Vec::new();)
+            } else {
+                quote!(let mut #s = ::core::option::Option::None;)
+            }
+        });
+        let status_decls = self.statuses.iter().map(|l| {
+            let s = format_ident!("__ad_x{}", l);
+            quote!(let mut #s: ::std::vec::Vec<u32> = ::std::vec::Vec::new();)
+        });
+        let forward = if self.body.has_return {
+            quote!(let mut __ad_ret: u32 = 0; '__ad_body: { #forward })
+        } else {
+            forward
+        };
+
+        // Parameters: cloned on entry when the reverse reads them (their
+        // gradient's shape, or a value a rule needs).
+        let mut clones = Vec::new();
+        for (index, p) in sig.params.iter().enumerate() {
+            if p.active || self.params_read.contains(&index) {
+                let ident = &p.ident;
+                let saved = sig.param_ident(index);
+                clones.push(quote!(let #saved = ::core::clone::Clone::clone(&#ident);));
+            }
+        }
+        let adjoint_decls = self
+            .body
+            .bindings
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.active || b.param.is_some_and(|p| sig.params[p].active))
+            .map(|(id, _)| {
+                let d = adjoint(id);
+                quote!(let mut #d = #private::zero();)
+            });
+        let results = sig.params.iter().enumerate().map(|(index, p)| {
+            if p.active {
+                let id = self
+                    .body
+                    .bindings
+                    .iter()
+                    .position(|b| b.param == Some(index))
+                    .expect("every parameter has a binding");
+                let d = adjoint(id);
+                let saved = sig.param_ident(index);
+                quote!(#private::finish(#d, &#saved))
+            } else {
+                quote!(())
+            }
+        });
+        let output = &sig.output;
+        quote!(
+            #(#clones)*
+            #(#slot_decls)*
+            #(#status_decls)*
+            let __ad_out;
+            #forward
+            (__ad_out, move |__ad_ct: <#output as #rt::Differentiable>::Tangent| {
+                #(#adjoint_decls)*
+                let mut __ad_d_out = __ad_ct;
+                #reverse
+                (#(#results,)*)
+            })
+        )
+    }
+}
+
+impl Body {
+    /// `Some(true)` for a range loop that walks back over its counter.
+    fn loops_kind(&self, id: LoopId) -> Option<bool> {
+        fn find(block: &Block, id: LoopId) -> Option<bool> {
+            for s in &block.stmts {
+                let found = match s {
+                    Stmt::Loop(l) if l.id == id => {
+                        return Some(matches!(
+                            l.kind,
+                            LoopKind::Range {
+                                counter: Some(_),
+                                ..
+                            }
+                        ));
+                    }
+                    Stmt::Loop(l) => find(&l.body, id),
+                    Stmt::If(i) => {
+                        find(&i.then, id).or_else(|| i.els.as_ref().and_then(|e| find(e, id)))
+                    }
+                    Stmt::Match(m) => m.arms.iter().find_map(|a| find(&a.body, id)),
+                    Stmt::Block(b) => find(b, id),
+                    _ => None,
+                };
+                if found.is_some() {
+                    return found;
+                }
+            }
+            None
+        }
+        find(&self.block, id)
+    }
+}
+
+/// The statement that stores `value` into the site's targets.
+/// For `x op= rhs`, `value` is the code of `rhs`.
+fn assignment(body: &Body, a: &Assign, value: TokenStream) -> TokenStream {
+    match &a.kind {
+        AssignKind::Let { pattern, .. } => quote!(let #pattern = #value;),
+        AssignKind::Set => {
+            let ident = target_ident(body, a);
+            quote!(#ident = #value;)
+        }
+        AssignKind::Compound { op } => {
+            let ident = target_ident(body, a);
+            quote!(#ident #op #value;)
+        }
+        AssignKind::Out => quote!(__ad_out = #value;),
+        AssignKind::Opaque { tokens } => tokens.clone(),
+    }
+}
+
+fn target_ident(body: &Body, a: &Assign) -> TokenStream {
+    match a.targets.first() {
+        Some(Some(Target::Bind(id))) => {
+            let ident = &body.bindings[*id].ident;
+            quote!(#ident)
+        }
+        _ => quote!(__ad_out),
+    }
+}
+
+/// The expression as the user wrote it (for the forward of inactive code).
+fn plain(e: &Ex) -> TokenStream {
+    rebuild(e, &mut |k| Some(plain(k)), false).unwrap_or_default()
+}
+
+/// Rebuilds an expression node from its children's code. `child` gives each
+/// child's code; `place` is true when the node is used by reference (receiver,
+/// index base, `&`), where the reverse must not clone.
+fn rebuild(
+    e: &Ex,
+    child: &mut dyn FnMut(&Ex) -> Option<TokenStream>,
+    _place: bool,
+) -> Option<TokenStream> {
+    Some(match e {
+        Ex::Var { ident, .. } => quote!(#ident),
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } | Ex::Unsupported { tokens, .. } => {
+            quote!((#tokens))
+        }
+        Ex::Op {
+            args, syntax, span, ..
+        } => {
+            let span = *span;
+            let kids: Vec<TokenStream> = args.iter().map(|a| child(a)).collect::<Option<_>>()?;
+            match syntax {
+                Syntax::Binary(op) => {
+                    let (l, r) = (&kids[0], &kids[1]);
+                    quote_spanned!(span=> (#l #op #r))
+                }
+                Syntax::Neg(_) => {
+                    let x = &kids[0];
+                    quote_spanned!(span=> (-#x))
+                }
+                Syntax::Deref => {
+                    let x = &kids[0];
+                    quote_spanned!(span=> (*#x))
+                }
+                Syntax::Cast { ty } => {
+                    let x = &kids[0];
+                    quote_spanned!(span=> (#x as #ty))
+                }
+                Syntax::Method { name, turbofish } => {
+                    let recv = &kids[0];
+                    let rest = &kids[1..];
+                    quote_spanned!(span=> #recv.#name #turbofish (#(#rest),*))
+                }
+            }
+        }
+        Ex::Call { func, args, span } => {
+            let kids: Vec<TokenStream> = args.iter().map(|a| child(a)).collect::<Option<_>>()?;
+            quote_spanned!(*span=> #func(#(#kids),*))
+        }
+        Ex::Index { base, index, span } => {
+            let b = child(base)?;
+            let i = child(index)?;
+            quote_spanned!(*span=> #b[#i])
+        }
+        Ex::Ref { inner, mutable } => {
+            let x = child(inner)?;
+            if *mutable {
+                quote!((&mut #x))
+            } else {
+                quote!((&#x))
+            }
+        }
+        Ex::Tuple { elems } => {
+            let kids: Vec<TokenStream> = elems.iter().map(|a| child(a)).collect::<Option<_>>()?;
+            quote!((#(#kids,)*))
+        }
+    })
+}
+
+// -------------------------------------------------------------------- plans
+
+/// One node of a site's expression tree, with what the reverse needs of it.
+struct Node<'e> {
+    ex: &'e Ex,
+    kids: Vec<usize>,
+    active: bool,
+    /// The reverse needs its value / its shape.
+    val: bool,
+    meta: bool,
+    /// Evaluated into `__ad_h<i>` before the statement in the forward.
+    hoist: bool,
+    /// Its value (`__ad_k<i>`) / shape (`__ad_m<i>`) is saved in the slot.
+    save_val: bool,
+    save_meta: bool,
+    /// The reverse evaluates it again (`__ad_r<i>`).
+    recompute: bool,
+}
+
+struct Plan<'a, 'e> {
+    assign: &'e Assign,
+    nodes: Vec<Node<'e>>,
+    body: &'a Body,
+    in_loop: bool,
+}
+
+impl<'a, 'e> Plan<'a, 'e> {
+    fn new(g: &Gen<'a>, a: &'e Assign) -> Self {
+        let mut plan = Plan {
+            assign: a,
+            nodes: Vec::new(),
+            body: g.body,
+            in_loop: a.in_loop,
+        };
+        plan.flatten(&a.value);
+        plan
+    }
+
+    fn flatten(&mut self, e: &'e Ex) -> usize {
+        let index = self.nodes.len();
+        let body = self.body;
+        let active = is_active(e, &|id| body.bindings[id].active);
+        self.nodes.push(Node {
+            ex: e,
+            kids: Vec::new(),
+            active,
+            val: false,
+            meta: false,
+            hoist: false,
+            save_val: false,
+            save_meta: false,
+            recompute: false,
+        });
+        let kids: Vec<usize> = match e {
+            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+                args.iter().map(|a| self.flatten(a)).collect()
+            }
+            Ex::Index { base, index, .. } => vec![self.flatten(base), self.flatten(index)],
+            Ex::Ref { inner, .. } => vec![self.flatten(inner)],
+            _ => Vec::new(),
+        };
+        self.nodes[index].kids = kids;
+        index
+    }
+
+    /// Through `&`: the node whose value a rule reads.
+    fn referent(&self, mut i: usize) -> usize {
+        while let Ex::Ref { .. } = self.nodes[i].ex {
+            i = self.nodes[i].kids[0];
+        }
+        i
+    }
+
+    fn stable(&self, id: BindId) -> bool {
+        let b = &self.body.bindings[id];
+        (b.param.is_some() && !b.reassigned) || (b.range_counter && !b.reassigned)
+    }
+
+    /// Pure, and built only of things the reverse has anyway.
+    fn pure_stable(&self, i: usize) -> bool {
+        let n = &self.nodes[i];
+        match n.ex {
+            Ex::Const { .. } => true,
+            Ex::Var { id, .. } => self.stable(*id),
+            Ex::Inactive { reads, stable, .. } => {
+                *stable && reads.iter().all(|id| self.stable(*id))
+            }
+            Ex::Unsupported { .. } | Ex::Call { .. } => false,
+            Ex::Op { .. } | Ex::Index { .. } | Ex::Ref { .. } | Ex::Tuple { .. } => {
+                n.kids.iter().all(|k| self.pure_stable(*k))
+            }
+        }
+    }
+
+    /// Marks what the rules read, following the cotangent from the root.
+    fn need(&mut self, i: usize) {
+        if !self.nodes[i].active {
+            return;
+        }
+        let kids = self.nodes[i].kids.clone();
+        match self.nodes[i].ex {
+            Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
+            Ex::Ref { .. } => self.need(kids[0]),
+            Ex::Tuple { .. } | Ex::Call { .. } => kids.iter().for_each(|k| self.need(*k)),
+            Ex::Index { .. } => {
+                let base = self.referent(kids[0]);
+                self.nodes[base].meta = true;
+                let index = self.referent(kids[1]);
+                self.nodes[index].val = true;
+                self.need(kids[0]);
+            }
+            Ex::Op { rule, .. } => {
+                for (k, operand) in rule.operands.iter().enumerate() {
+                    let Some(needs) = operand else { continue };
+                    if !self.nodes[kids[k]].active {
+                        continue;
+                    }
+                    for need in needs.iter() {
+                        match *need {
+                            Need::Value(j) => {
+                                let r = self.referent(kids[j]);
+                                self.nodes[r].val = true;
+                            }
+                            Need::Meta(j) => {
+                                let r = self.referent(kids[j]);
+                                self.nodes[r].meta = true;
+                            }
+                            Need::Output => self.nodes[i].val = true,
+                        }
+                    }
+                    self.need(kids[k]);
+                }
+            }
+        }
+    }
+
+    /// Decides, top-down, how the reverse gets each value it needs.
+    fn decide(&mut self) {
+        self.need(0);
+        for i in 0..self.nodes.len() {
+            let (val, meta, active) = (self.nodes[i].val, self.nodes[i].meta, self.nodes[i].active);
+            let leaf = self.nodes[i].kids.is_empty();
+            match self.nodes[i].ex {
+                Ex::Call { .. } if active => {
+                    self.nodes[i].hoist = true;
+                    self.nodes[i].save_val = val || meta;
+                }
+                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } => {}
+                Ex::Var { .. } if val || meta => {
+                    if !self.pure_stable(i) {
+                        self.nodes[i].save_val = val;
+                        self.nodes[i].save_meta = meta && !val;
+                    }
+                }
+                Ex::Op { rule, .. } if active && (val || meta) => {
+                    if !self.in_loop || (rule.expensive && val) {
+                        self.nodes[i].hoist = true;
+                        self.nodes[i].save_val = true;
+                    } else if val {
+                        self.nodes[i].recompute = true;
+                    } else {
+                        self.nodes[i].hoist = true;
+                        self.nodes[i].save_meta = true;
+                    }
+                }
+                Ex::Index { .. } if active && (val || meta) => {
+                    if !self.in_loop {
+                        self.nodes[i].hoist = true;
+                        self.nodes[i].save_val = true;
+                    } else if val {
+                        self.nodes[i].recompute = true;
+                    } else {
+                        self.nodes[i].hoist = true;
+                        self.nodes[i].save_meta = true;
+                    }
+                }
+                _ if !active && (val || meta) => {
+                    if self.pure_stable(i) {
+                        if !leaf {
+                            self.nodes[i].recompute = true;
+                        }
+                    } else {
+                        self.nodes[i].hoist = true;
+                        self.nodes[i].save_val = val;
+                        self.nodes[i].save_meta = meta && !val;
+                    }
+                }
+                _ => {}
+            }
+            if self.nodes[i].recompute {
+                for k in self.nodes[i].kids.clone() {
+                    let r = self.referent(k);
+                    self.nodes[r].val = true;
+                }
+            }
+        }
+    }
+
+    fn var_of(&self, i: usize) -> Option<(BindId, &'e syn::Ident)> {
+        match self.nodes[i].ex {
+            Ex::Var { id, ident } => Some((*id, ident)),
+            _ => None,
+        }
+    }
+
+    /// The forward code of the site, and the names saved in its slot.
+    fn forward(&self, g: &mut Gen<'_>) -> (TokenStream, Vec<TokenStream>) {
+        let private = g.private();
+        let mut leaf_saves = Vec::new();
+        let mut saved_pattern = Vec::new();
+        let mut saved_values = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some((id, ident)) = self.var_of(i) {
+                if (n.save_val || n.save_meta) && seen.insert((id, n.save_val)) {
+                    if n.save_val {
+                        let tmp = format_ident!("__ad_l{}", i);
+                        leaf_saves.push(quote!(let #tmp = ::core::clone::Clone::clone(&#ident);));
+                        saved_values.push(quote!(#tmp));
+                        saved_pattern.push(quote!(#ident));
+                    } else {
+                        let m = format_ident!("__ad_mb{}", id);
+                        leaf_saves.push(quote!(let #m = #private::meta(&#ident);));
+                        saved_values.push(quote!(#m));
+                        saved_pattern.push(quote!(#m));
+                    }
+                }
+            }
+        }
+        // Hoists, children before parents.
+        let mut hoists = Vec::new();
+        self.hoist_code(0, g, &mut hoists, &mut saved_pattern, &mut saved_values);
+        let value = match self.assign.kind {
+            AssignKind::Compound { .. } => self.fwd_expr(self.nodes[0].kids[1]),
+            _ => self.fwd_expr(0),
+        };
+        let statement = assignment(self.body, self.assign, value);
+        let record = if saved_values.is_empty() {
+            TokenStream::new()
+        } else {
+            g.push_slot(self.assign.site, self.in_loop, quote!((#(#saved_values,)*)))
+        };
+        (
+            quote!(#(#leaf_saves)* #(#hoists)* #record #statement),
+            saved_pattern,
+        )
+    }
+
+    fn hoist_code(
+        &self,
+        i: usize,
+        g: &Gen<'_>,
+        out: &mut Vec<TokenStream>,
+        pattern: &mut Vec<TokenStream>,
+        values: &mut Vec<TokenStream>,
+    ) {
+        for k in &self.nodes[i].kids {
+            self.hoist_code(*k, g, out, pattern, values);
+        }
+        let n = &self.nodes[i];
+        if !n.hoist {
+            return;
+        }
+        let private = g.private();
+        let h = format_ident!("__ad_h{}", i);
+        match n.ex {
+            Ex::Call { func, args, span } if n.active => {
+                let pb = format_ident!("__ad_pb{}", i);
+                let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
+                let _ = args;
+                out.push(quote_spanned!(*span=> let (#h, #pb) = #func::__ad_vjp_all(#(#kids),*);));
+                pattern.push(quote!(#pb));
+                values.push(quote!(#pb));
+            }
+            _ => {
+                let code = self.rebuild_fwd_node(i);
+                out.push(quote!(let #h = #code;));
+            }
+        }
+        if n.save_val {
+            let k = format_ident!("__ad_k{}", i);
+            out.push(quote!(let #k = ::core::clone::Clone::clone(&#h);));
+            pattern.push(quote!(#k));
+            values.push(quote!(#k));
+        }
+        if n.save_meta {
+            let m = format_ident!("__ad_m{}", i);
+            out.push(quote!(let #m = #private::meta(&#h);));
+            pattern.push(quote!(#m));
+            values.push(quote!(#m));
+        }
+    }
+
+    /// Forward code of node i, as it appears inside its parent.
+    fn fwd_expr(&self, i: usize) -> TokenStream {
+        if self.nodes[i].hoist {
+            let h = format_ident!("__ad_h{}", i);
+            return quote!(#h);
+        }
+        self.rebuild_fwd_node(i)
+    }
+
+    fn rebuild_fwd_node(&self, i: usize) -> TokenStream {
+        let n = &self.nodes[i];
+        let mut kids = n.kids.iter();
+        rebuild(n.ex, &mut |_| kids.next().map(|k| self.fwd_expr(*k)), false).unwrap_or_default()
+    }
+
+    /// The reverse's name for node i's value, used by reference.
+    fn rev_place(&self, i: usize) -> TokenStream {
+        let i = self.referent(i);
+        let n = &self.nodes[i];
+        if n.save_val {
+            if let Some((_, ident)) = self.var_of(i) {
+                return quote!(#ident);
+            }
+            let k = format_ident!("__ad_k{}", i);
+            return quote!(#k);
+        }
+        if n.recompute {
+            let r = format_ident!("__ad_r{}", i);
+            return quote!(#r);
+        }
+        match n.ex {
+            Ex::Var { ident, .. } => quote!(#ident),
+            Ex::Const { tokens } | Ex::Inactive { tokens, .. } | Ex::Unsupported { tokens, .. } => {
+                quote!((#tokens))
+            }
+            _ => quote!(::core::unreachable!(
+                "autodiff: a value the reverse needs was not kept"
+            )),
+        }
+    }
+
+    /// The reverse's code for node i's value inside a recomputed parent.
+    fn rev_expr(&self, i: usize) -> TokenStream {
+        let n = &self.nodes[i];
+        match n.ex {
+            Ex::Ref { .. } => {
+                let inner = self.rev_place(n.kids[0]);
+                match n.ex {
+                    Ex::Ref { mutable: true, .. } => quote!((&mut #inner)),
+                    _ => quote!((&#inner)),
+                }
+            }
+            Ex::Const { .. } => self.rev_place(i),
+            _ => {
+                let place = self.rev_place(i);
+                quote!(::core::clone::Clone::clone(&#place))
+            }
+        }
+    }
+
+    fn rev_meta(&self, i: usize, private: &TokenStream) -> TokenStream {
+        let i = self.referent(i);
+        let n = &self.nodes[i];
+        if n.save_meta {
+            return match self.var_of(i) {
+                Some((id, _)) => {
+                    let m = format_ident!("__ad_mb{}", id);
+                    quote!(#m)
+                }
+                None => {
+                    let m = format_ident!("__ad_m{}", i);
+                    quote!(#m)
+                }
+            };
+        }
+        let place = self.rev_place(i);
+        quote!(#private::meta(&#place))
+    }
+
+    fn reverse(&self, g: &mut Gen<'_>, saved: Vec<TokenStream>) -> TokenStream {
+        let private = g.private();
+        let take = if saved.is_empty() {
+            TokenStream::new()
+        } else {
+            g.pop_slot(self.assign.site, quote!((#(#saved,)*)))
+        };
+        // Parameters and counters the reverse reads in place.
+        let mut rebinds = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let read = n.val || n.meta || n.recompute;
+            if let Some((id, ident)) = self.var_of(i) {
+                if read && !n.save_val && !n.save_meta && seen.insert(id) {
+                    if let Some(p) = self.body.bindings[id].param {
+                        g.params_read.insert(p);
+                        let saved = g.sig.param_ident(p);
+                        rebinds.push(quote!(let #ident = ::core::clone::Clone::clone(&#saved);));
+                    }
+                }
+            }
+            if let Ex::Inactive { reads, .. } = n.ex {
+                if n.recompute || (!n.hoist && (n.val || n.meta)) {
+                    for id in reads {
+                        if let Some(p) = self.body.bindings[*id].param {
+                            if seen.insert(*id) {
+                                g.params_read.insert(p);
+                                let ident = &self.body.bindings[*id].ident;
+                                let saved = g.sig.param_ident(p);
+                                rebinds.push(
+                                    quote!(let #ident = ::core::clone::Clone::clone(&#saved);),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let cotangent = {
+            let parts: Vec<TokenStream> = self
+                .assign
+                .targets
+                .iter()
+                .map(|t| match t {
+                    Some(Target::Out) => quote!(#private::take(&mut __ad_d_out)),
+                    Some(Target::Bind(id)) if self.body.bindings[*id].active => {
+                        let d = adjoint(*id);
+                        quote!(#private::take(&mut #d))
+                    }
+                    _ => quote!(#private::zero()),
+                })
+                .collect();
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                quote!((#(#parts,)*))
+            }
+        };
+        let mut recomputes = Vec::new();
+        self.recompute_code(0, &mut recomputes);
+        let propagate = if self.nodes[0].active {
+            self.prop(0, quote!(__ad_g), &private)
+        } else {
+            TokenStream::new()
+        };
+        let span = self.assign.span;
+        let _ = span;
+        quote!({
+            #take
+            #(#rebinds)*
+            let __ad_g = #cotangent;
+            if #private::nonzero(&__ad_g) {
+                #(#recomputes)*
+                #propagate
+            }
+        })
+    }
+
+    fn recompute_code(&self, i: usize, out: &mut Vec<TokenStream>) {
+        for k in &self.nodes[i].kids {
+            self.recompute_code(*k, out);
+        }
+        let n = &self.nodes[i];
+        if n.recompute {
+            let r = format_ident!("__ad_r{}", i);
+            let mut kids = n.kids.iter();
+            let code = rebuild(
+                n.ex,
+                &mut |child| {
+                    let k = *kids.next()?;
+                    Some(match (n.ex, child) {
+                        // Receivers and index bases are used in place.
+                        (
+                            Ex::Op {
+                                syntax: Syntax::Method { .. },
+                                ..
+                            },
+                            _,
+                        ) if k == n.kids[0] => self.rev_place(k),
+                        (Ex::Index { .. }, _) if k == n.kids[0] => self.rev_place(k),
+                        _ => self.rev_expr(k),
+                    })
+                },
+                false,
+            )
+            .unwrap_or_default();
+            out.push(quote!(let #r = #code;));
+        }
+    }
+
+    /// Propagates cotangent `g` from node i to the bindings below it.
+    fn prop(&self, i: usize, g: TokenStream, private: &TokenStream) -> TokenStream {
+        let n = &self.nodes[i];
+        if !n.active {
+            return TokenStream::new();
+        }
+        match n.ex {
+            Ex::Var { id, .. } => {
+                let d = adjoint(*id);
+                quote!(#private::acc(&mut #d, #g);)
+            }
+            Ex::Ref { .. } => self.prop(n.kids[0], g, private),
+            Ex::Tuple { .. } => {
+                let names: Vec<syn::Ident> = (0..n.kids.len())
+                    .map(|k| format_ident!("__ad_t{}_{}", i, k))
+                    .collect();
+                let parts: Vec<TokenStream> = n
+                    .kids
+                    .iter()
+                    .zip(&names)
+                    .map(|(k, name)| self.prop(*k, quote!(#name), private))
+                    .collect();
+                quote!(let (#(#names,)*) = #g; #(#parts)*)
+            }
+            Ex::Call { .. } => {
+                let pb = format_ident!("__ad_pb{}", i);
+                let names: Vec<syn::Ident> = (0..n.kids.len())
+                    .map(|k| format_ident!("__ad_c{}_{}", i, k))
+                    .collect();
+                let parts: Vec<TokenStream> = n
+                    .kids
+                    .iter()
+                    .zip(&names)
+                    .map(|(k, name)| self.prop(*k, quote!(#name), private))
+                    .collect();
+                quote!(let (#(#names,)*) = #pb(#g); #(#parts)*)
+            }
+            Ex::Index { .. } => {
+                let base = self.referent(n.kids[0]);
+                let meta = self.rev_meta(base, private);
+                let index = self.rev_place(n.kids[1]);
+                match self.var_of(base) {
+                    Some((id, _)) => {
+                        let d = adjoint(id);
+                        quote!(#private::acc_index(&mut #d, &#meta, &#index, #g);)
+                    }
+                    None => {
+                        let c = format_ident!("__ad_c{}_0", i);
+                        let rest = self.prop(n.kids[0], quote!(#c), private);
+                        quote!(let #c = #private::rules::index_d0(&#g, &#meta, &#index); #rest)
+                    }
+                }
+            }
+            Ex::Op { rule, .. } if rule.identity => self.prop(n.kids[0], g, private),
+            Ex::Op { rule, .. } => {
+                let gi = format_ident!("__ad_g{}", i);
+                let mut parts = vec![quote!(let #gi = #g;)];
+                for (k, operand) in rule.operands.iter().enumerate() {
+                    let Some(needs) = operand else { continue };
+                    if !self.nodes[n.kids[k]].active {
+                        continue;
+                    }
+                    let f = format_ident!("{}_d{}", rule.rule, k);
+                    let args = needs.iter().map(|need| match *need {
+                        Need::Value(j) => {
+                            let v = self.rev_place(n.kids[j]);
+                            quote!(&#v)
+                        }
+                        Need::Meta(j) => {
+                            let m = self.rev_meta(n.kids[j], private);
+                            quote!(&#m)
+                        }
+                        Need::Output => {
+                            let v = self.rev_place(i);
+                            quote!(&#v)
+                        }
+                    });
+                    let c = format_ident!("__ad_c{}_{}", i, k);
+                    parts.push(quote!(let #c = #private::rules::#f(&#gi, #(#args),*);));
+                    parts.push(self.prop(n.kids[k], quote!(#c), private));
+                }
+                quote!(#(#parts)*)
+            }
+            Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => TokenStream::new(),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn call_site() -> Span {
+    Span::call_site()
+}

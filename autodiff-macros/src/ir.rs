@@ -1,0 +1,239 @@
+//! The small IR the body is lowered to.
+//!
+//! Statements keep the user's control flow (`if`, `match`, loops, exits);
+//! every statement that writes a value is an [`Assign`] *site*; expressions
+//! that may carry a gradient are [`Ex`] trees whose leaves are bindings,
+//! constants, or opaque inactive expressions kept as the user wrote them.
+
+use crate::rules::Rule;
+use proc_macro2::{Span, TokenStream};
+use syn::{Ident, Lifetime};
+
+pub type BindId = usize;
+pub type LoopId = usize;
+pub type ExitId = u32;
+
+pub struct Binding {
+    pub ident: Ident,
+    /// Index of the parameter this binding is, if any.
+    pub param: Option<usize>,
+    /// Written by an assignment after its declaration (or declared `mut`).
+    pub reassigned: bool,
+    /// The counter of a `for` over a range, never reassigned: the reverse
+    /// walks the range backwards and rebinds it, so it is never stored.
+    pub range_counter: bool,
+    /// Depends on a differentiated input *and* reaches the output.
+    pub active: bool,
+    /// Declared inside a loop body (a fresh value each iteration).
+    pub in_loop: bool,
+}
+
+pub struct Body {
+    pub bindings: Vec<Binding>,
+    pub block: Block,
+    pub loops: Vec<LoopInfo>,
+    pub exits: Vec<ExitInfo>,
+    /// The function has `return` statements: the forward is a labeled block.
+    pub has_return: bool,
+    pub sites: usize,
+}
+
+#[derive(Default)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+}
+
+pub enum Stmt {
+    Assign(Assign),
+    /// An inactive statement, emitted as written.
+    Verbatim {
+        tokens: TokenStream,
+    },
+    If(If),
+    Match(Match),
+    Loop(Loop),
+    Block(Block),
+    Exit(Exit),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Target {
+    Bind(BindId),
+    /// The function's result (tail expression or `return`).
+    Out,
+}
+
+pub enum AssignKind {
+    /// `let <pattern tokens> = value;` binding `targets`. `simple`: a name,
+    /// `_`, or a flat tuple of those (anything else may not carry a gradient).
+    Let { pattern: TokenStream, simple: bool },
+    /// A statement kept as written (side effects, element assignment);
+    /// `value` is only checked, never differentiated.
+    Opaque { tokens: TokenStream },
+    /// `name = value;`
+    Set,
+    /// `name op= rhs;` — the value is `Op(rule, [Var(name), rhs])`.
+    Compound { op: syn::BinOp },
+    /// The function's result: `__ad_out = value;`
+    Out,
+}
+
+pub struct Assign {
+    pub site: usize,
+    /// What the value flows into. A tuple pattern has several (None for `_`).
+    pub targets: Vec<Option<Target>>,
+    pub kind: AssignKind,
+    pub value: Ex,
+    pub span: Span,
+    /// Filled by analysis: the target carries a gradient.
+    pub active: bool,
+    /// Inside some loop (its saves go on a stack, not in a slot).
+    pub in_loop: bool,
+}
+
+pub struct If {
+    pub site: usize,
+    /// The condition (or `let pat = expr` of an `if let`), emitted as written.
+    pub cond: TokenStream,
+    pub then: Block,
+    pub els: Option<Block>,
+    pub in_loop: bool,
+}
+
+pub struct Match {
+    pub site: usize,
+    pub scrutinee: TokenStream,
+    pub arms: Vec<Arm>,
+    pub in_loop: bool,
+}
+
+pub struct Arm {
+    /// `pattern [if guard]`, emitted as written.
+    pub head: TokenStream,
+    pub body: Block,
+}
+
+pub struct Loop {
+    pub id: LoopId,
+    pub kind: LoopKind,
+    pub body: Block,
+}
+
+pub enum LoopKind {
+    /// `while <cond>` (also `while let`).
+    While {
+        cond: TokenStream,
+    },
+    Infinite,
+    /// `for <counter> in lo..hi` / `lo..=hi`: reversed by walking the range back.
+    Range {
+        counter: Option<BindId>,
+        pattern: TokenStream,
+        lo: TokenStream,
+        hi: TokenStream,
+        inclusive: bool,
+    },
+    /// `for <pattern> in <iterable>`.
+    Iter {
+        pattern: TokenStream,
+        iterable: TokenStream,
+    },
+}
+
+pub struct LoopInfo {
+    pub label: Lifetime,
+    /// Enclosing loops, innermost first.
+    pub parents: Vec<LoopId>,
+    /// Site id of its trip-count slot.
+    pub site: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExitKind {
+    Break,
+    Continue,
+    Return,
+}
+
+pub struct Exit {
+    pub id: ExitId,
+    pub kind: ExitKind,
+    pub span: Span,
+}
+
+pub struct ExitInfo {
+    pub kind: ExitKind,
+    /// Loops whose current iteration this exit ends, innermost first.
+    pub ends_iteration_of: Vec<LoopId>,
+    /// Loops it leaves for good without landing after them (their trip count
+    /// must be recorded at the exit).
+    pub leaves: Vec<LoopId>,
+    /// The loop it targets (break/continue).
+    pub target: Option<LoopId>,
+}
+
+/// An expression tree that may carry a gradient.
+#[derive(Clone)]
+pub enum Ex {
+    Var {
+        id: BindId,
+        ident: Ident,
+    },
+    /// A literal or a constant path: the same value everywhere, never stored.
+    Const {
+        tokens: TokenStream,
+    },
+    /// An expression that carries no gradient, emitted as written; `reads`
+    /// are the local bindings it mentions. `stable`: pure and cheap (casts,
+    /// arithmetic, literals), so the reverse may evaluate it again.
+    Inactive {
+        tokens: TokenStream,
+        reads: Vec<BindId>,
+        stable: bool,
+    },
+    /// A primitive operation of the rules table.
+    Op {
+        rule: &'static Rule,
+        args: Vec<Ex>,
+        syntax: Syntax,
+        span: Span,
+    },
+    /// A call to another `#[differentiable]` function.
+    Call {
+        func: syn::Path,
+        args: Vec<Ex>,
+        span: Span,
+    },
+    /// `base[index]`.
+    Index {
+        base: Box<Ex>,
+        index: Box<Ex>,
+        span: Span,
+    },
+    /// `&e`: the same value, borrowed.
+    Ref {
+        inner: Box<Ex>,
+        mutable: bool,
+    },
+    /// `(a, b)` as a value (only as a whole assigned value).
+    Tuple {
+        elems: Vec<Ex>,
+    },
+    /// Something that cannot carry a gradient; an error if anything active reaches it.
+    Unsupported {
+        tokens: TokenStream,
+        reads: Vec<BindId>,
+        span: Span,
+        what: String,
+        fix: String,
+    },
+}
+
+#[derive(Clone)]
+pub enum Syntax {
+    Binary(syn::BinOp),
+    Neg(Span),
+    Method { name: Ident, turbofish: TokenStream },
+    Cast { ty: TokenStream },
+    Deref,
+}

@@ -1,0 +1,258 @@
+//! Stage 1: the attribute's arguments and the function's signature.
+//!
+//! Which parameters are differentiated is decided here, from the types the
+//! user wrote: the macro sees tokens, not types, so it recognises the value
+//! types of the runtime by name and lets `wrt(..)` / `#[no_grad]` override.
+
+use crate::errors::Errors;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Token, Type};
+
+/// `#[differentiable(wrt(a, b), crate = some::path)]`
+#[derive(Default)]
+pub struct Args {
+    pub wrt: Option<Vec<Ident>>,
+    pub krate: Option<syn::Path>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = Args::default();
+        while !input.is_empty() {
+            if input.peek(Token![crate]) {
+                input.parse::<Token![crate]>()?;
+                input.parse::<Token![=]>()?;
+                args.krate = Some(input.call(syn::Path::parse_mod_style)?);
+            } else {
+                let key: Ident = input.parse()?;
+                if key != "wrt" {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{key}`: expected `wrt(param, ..)` or `crate = path`"
+                        ),
+                    ));
+                }
+                let content;
+                syn::parenthesized!(content in input);
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                args.wrt = Some(names.into_iter().collect());
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// One parameter of the differentiated function.
+pub struct Param {
+    pub ident: Ident,
+    /// The type as written, elided lifetimes named (for the generated signatures).
+    pub ty: Type,
+    /// Differentiated: its gradient is part of the pullback's result.
+    pub active: bool,
+}
+
+pub struct Signature {
+    pub name: Ident,
+    pub vis: syn::Visibility,
+    pub params: Vec<Param>,
+    pub output: Type,
+    /// Lifetimes the generated functions declare and the pullback captures.
+    pub lifetimes: Vec<Lifetime>,
+    pub runtime: TokenStream,
+}
+
+/// Value types of the runtime that carry a gradient, recognised by name.
+fn differentiable_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => differentiable_type(&r.elem),
+        Type::Paren(p) => differentiable_type(&p.elem),
+        Type::Slice(s) => is_f64(&s.elem),
+        Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else {
+                return false;
+            };
+            let name = last.ident.to_string();
+            match name.as_str() {
+                "f64" | "Tensor" => true,
+                "Vec" | "DVector" | "DMatrix" => match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a
+                        .args
+                        .iter()
+                        .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_f64(t))),
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn is_f64(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.is_ident("f64"))
+}
+
+/// Names every elided lifetime in parameter types (`&T` → `&'__ad_l0 T`,
+/// `'_` → `'__ad_l1`) so the pullback can say which borrows it captures.
+struct NameLifetimes {
+    named: Vec<Lifetime>,
+}
+
+impl NameLifetimes {
+    fn fresh(&mut self, span: Span) -> Lifetime {
+        let lifetime = Lifetime::new(&format!("'__ad_l{}", self.named.len()), span);
+        self.named.push(lifetime.clone());
+        lifetime
+    }
+}
+
+impl VisitMut for NameLifetimes {
+    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+        if r.lifetime.is_none() {
+            r.lifetime = Some(self.fresh(r.and_token.span));
+        }
+        syn::visit_mut::visit_type_reference_mut(self, r);
+    }
+    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
+        if l.ident == "_" {
+            *l = self.fresh(l.apostrophe);
+        }
+    }
+}
+
+/// Removes our parameter attribute (`#[no_grad]`) and reports whether it was there.
+pub fn take_no_grad(attrs: &mut Vec<syn::Attribute>) -> bool {
+    let before = attrs.len();
+    attrs.retain(|a| !a.path().is_ident("no_grad"));
+    attrs.len() != before
+}
+
+pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signature> {
+    let sig = &mut item.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        errors.spanned(
+            asyncness,
+            "cannot differentiate an `async fn`: make it a plain `fn`",
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.spanned(
+            unsafety,
+            "cannot differentiate an `unsafe fn`: the generated pullback would have to repeat its unsafe operations; wrap the unsafe part in a safe function called with inactive values",
+        );
+    }
+    if sig.generics.type_params().next().is_some() || sig.generics.const_params().next().is_some() {
+        errors.spanned(
+            &sig.generics,
+            "generic differentiable functions are not supported yet: write the function for `f64` or `Tensor`",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        errors.spanned(v, "cannot differentiate a variadic function");
+    }
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default => {
+            errors.spanned(
+                &sig.ident,
+                "a differentiable function must return the value to differentiate: add `-> f64` (or `-> Tensor`) and return it",
+            );
+            return None;
+        }
+    };
+    if let Type::ImplTrait(_) = output {
+        errors.spanned(
+            &output,
+            "cannot differentiate a function returning `impl Trait`: name the type",
+        );
+    }
+
+    let mut namer = NameLifetimes { named: Vec::new() };
+    let mut params = Vec::new();
+    for input in sig.inputs.iter_mut() {
+        match input {
+            FnArg::Receiver(r) => {
+                errors.spanned(
+                    &*r,
+                    "#[differentiable] works on free functions: a method cannot be differentiated yet; make `self` an ordinary parameter",
+                );
+            }
+            FnArg::Typed(pt) => {
+                let no_grad = take_no_grad(&mut pt.attrs);
+                let ident = match &*pt.pat {
+                    Pat::Ident(pi) if pi.subpat.is_none() => pi.ident.clone(),
+                    other => {
+                        errors.spanned(
+                            other,
+                            "a parameter of a differentiable function must be a plain name: destructure it in the body",
+                        );
+                        continue;
+                    }
+                };
+                if let Type::ImplTrait(_) = &*pt.ty {
+                    errors.spanned(
+                        &pt.ty,
+                        "cannot differentiate a parameter of type `impl Trait`: name the type",
+                    );
+                }
+                let mut ty = (*pt.ty).clone();
+                namer.visit_type_mut(&mut ty);
+                let active = !no_grad && differentiable_type(&pt.ty);
+                params.push(Param { ident, ty, active });
+            }
+        }
+    }
+    if let Some(wrt) = &args.wrt {
+        for p in params.iter_mut() {
+            p.active = false;
+        }
+        for name in wrt {
+            match params.iter_mut().find(|p| p.ident == *name) {
+                Some(p) => p.active = true,
+                None => errors.spanned(
+                    name,
+                    format!("`wrt` names `{name}`, which is not a parameter of this function"),
+                ),
+            }
+        }
+    }
+    if errors.is_empty() && !params.iter().any(|p| p.active) {
+        errors.spanned(
+            &sig.ident,
+            "nothing to differentiate: no parameter is `f64`, `Tensor`, `&[f64]` or `Vec<f64>`; name the parameters with `#[differentiable(wrt(..))]`",
+        );
+    }
+    let mut lifetimes: Vec<Lifetime> = sig
+        .generics
+        .lifetimes()
+        .map(|l| l.lifetime.clone())
+        .collect();
+    lifetimes.extend(namer.named);
+    let runtime = match &args.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote!(::autodiff_runtime),
+    };
+    Some(Signature {
+        name: sig.ident.clone(),
+        vis: item.vis.clone(),
+        params,
+        output,
+        lifetimes,
+        runtime,
+    })
+}
+
+impl Signature {
+    pub fn param_ident(&self, index: usize) -> Ident {
+        format_ident!("__ad_p_{}", self.params[index].ident)
+    }
+}
