@@ -79,6 +79,42 @@ macro_rules! binary_operator {
                 rhs.map(|y| f(self, y))
             }
         }
+        // Borrowed scalars, as std offers `&f64 + &f64`: code that holds
+        // `&f64` (pattern bindings, generic code) works unchanged.
+        impl $Op<&f64> for Tensor {
+            type Output = Tensor;
+            #[inline]
+            fn $op(self, rhs: &f64) -> Tensor {
+                $Op::$op(self, *rhs)
+            }
+        }
+        impl $Op<&f64> for &Tensor {
+            type Output = Tensor;
+            #[inline]
+            fn $op(self, rhs: &f64) -> Tensor {
+                $Op::$op(self, *rhs)
+            }
+        }
+        impl $Op<Tensor> for &f64 {
+            type Output = Tensor;
+            #[inline]
+            fn $op(self, rhs: Tensor) -> Tensor {
+                $Op::$op(*self, rhs)
+            }
+        }
+        impl $Op<&Tensor> for &f64 {
+            type Output = Tensor;
+            #[inline]
+            fn $op(self, rhs: &Tensor) -> Tensor {
+                $Op::$op(*self, rhs)
+            }
+        }
+        impl $OpAssign<&f64> for Tensor {
+            #[inline]
+            fn $op_assign(&mut self, rhs: &f64) {
+                $OpAssign::$op_assign(self, *rhs)
+            }
+        }
         impl $OpAssign<Tensor> for Tensor {
             #[inline]
             fn $op_assign(&mut self, rhs: Tensor) {
