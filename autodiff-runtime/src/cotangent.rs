@@ -24,6 +24,12 @@ pub trait Differentiable {
     type Tangent: Cotangent;
 
     /// A real zero gradient with the shape of `self`.
+    ///
+    /// ```
+    /// use autodiff_runtime::{Differentiable, Tensor};
+    ///
+    /// assert_eq!(Tensor::ones(&[3]).zero_tangent(), Tensor::zeros(&[3]));
+    /// ```
     fn zero_tangent(&self) -> Self::Tangent;
 
     /// Turns a gradient that may still be a symbolic zero (or, for vectors,
@@ -61,14 +67,36 @@ pub trait Cotangent: Clone + Sized {
     /// The additive identity, before any shape is known. For `f64` it is
     /// `0.0`; for `Tensor` a symbolic zero that [`finish`] turns into real
     /// zeros; for `Vec<f64>` the empty vector.
+    ///
+    /// ```
+    /// use autodiff_runtime::Cotangent;
+    ///
+    /// assert_eq!(<(f64, Vec<f64>)>::zero(), (0.0, vec![]));
+    /// ```
     fn zero() -> Self;
 
     /// Whether `self` is the symbolic zero. Always `false` for `f64`, where
     /// zero is an ordinary number.
+    ///
+    /// ```
+    /// use autodiff_runtime::{Cotangent, Tensor};
+    ///
+    /// assert!(Tensor::zero().is_symbolic_zero());
+    /// assert!(!Tensor::zeros(&[2]).is_symbolic_zero());
+    /// assert!(!0.0f64.is_symbolic_zero());
+    /// ```
     fn is_symbolic_zero(&self) -> bool;
 
     /// `self += other`. A symbolic zero on either side costs nothing; shapes
-    /// must otherwise be equal.
+    /// must otherwise be equal (a mismatch panics, naming both shapes).
+    ///
+    /// ```
+    /// use autodiff_runtime::Cotangent;
+    ///
+    /// let mut g = (1.0, vec![1.0, 1.0]);
+    /// g.accumulate((2.0, vec![0.5, 0.5]));
+    /// assert_eq!(g, (3.0, vec![1.5, 1.5]));
+    /// ```
     fn accumulate(&mut self, other: Self);
 }
 
@@ -119,6 +147,13 @@ impl Shape {
     }
 }
 
+/// Prints as `[2, 3]`.
+///
+/// ```
+/// use autodiff_runtime::Shape;
+///
+/// assert_eq!(Shape(vec![]).to_string(), "[]");
+/// ```
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.0)
@@ -150,6 +185,12 @@ pub trait HasMeta {
     /// The description of the shape.
     type Meta: Clone;
     /// Describes the shape of `self`.
+    ///
+    /// ```
+    /// use autodiff_runtime::{HasMeta, Shape, Tensor};
+    ///
+    /// assert_eq!(Tensor::zeros(&[1, 2]).meta(), Shape(vec![1, 2]));
+    /// ```
     fn meta(&self) -> Self::Meta;
 }
 
@@ -449,6 +490,14 @@ tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5);
 // ---------------------------------------------------------------- free functions
 
 /// The symbolic zero of `T`.
+///
+/// ```
+/// use autodiff_runtime::__private::{nonzero, zero};
+/// use autodiff_runtime::Tensor;
+///
+/// assert_eq!(zero::<f64>(), 0.0);
+/// assert!(!nonzero(&zero::<Tensor>()));
+/// ```
 #[inline(always)]
 pub fn zero<T: Cotangent>() -> T {
     T::zero()
@@ -456,24 +505,58 @@ pub fn zero<T: Cotangent>() -> T {
 
 /// The symbolic zero of the tangent type of `primal` (lets generated code
 /// type an adjoint from its primal without naming the type).
+///
+/// ```
+/// use autodiff_runtime::__private::{finish, zero_for};
+/// use autodiff_runtime::Tensor;
+///
+/// let x = Tensor::ones(&[2]);
+/// let d = zero_for(&x); // a Tensor, symbolic zero
+/// assert_eq!(finish(d, &x), Tensor::zeros(&[2]));
+/// ```
 #[inline(always)]
 pub fn zero_for<P: Differentiable + ?Sized>(_primal: &P) -> P::Tangent {
     <P::Tangent as Cotangent>::zero()
 }
 
 /// `dst += v`.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc, zero};
+/// use autodiff_runtime::Tensor;
+///
+/// let mut d = zero();
+/// acc(&mut d, Tensor::from([1.0, 2.0]));
+/// acc(&mut d, Tensor::from([1.0, 1.0]));
+/// assert_eq!(d.to_vec(), vec![2.0, 3.0]);
+/// ```
 #[inline(always)]
 pub fn acc<T: Cotangent>(dst: &mut T, v: T) {
     dst.accumulate(v)
 }
 
 /// Moves the gradient out of `src`, leaving a symbolic zero.
+///
+/// ```
+/// use autodiff_runtime::__private::take;
+///
+/// let mut d = vec![1.0, 2.0];
+/// assert_eq!(take(&mut d), vec![1.0, 2.0]);
+/// assert!(d.is_empty());
+/// ```
 #[inline(always)]
 pub fn take<T: Cotangent>(src: &mut T) -> T {
     std::mem::replace(src, T::zero())
 }
 
 /// Whether `g` may be nonzero (is not the symbolic zero). Always `true` for `f64`.
+///
+/// ```
+/// use autodiff_runtime::__private::nonzero;
+///
+/// assert!(nonzero(&0.0));
+/// assert!(!nonzero(&Vec::<f64>::new()));
+/// ```
 #[inline(always)]
 pub fn nonzero<T: Cotangent>(g: &T) -> bool {
     !g.is_symbolic_zero()
@@ -481,6 +564,12 @@ pub fn nonzero<T: Cotangent>(g: &T) -> bool {
 
 /// The final gradient of an input: a symbolic zero becomes real zeros of the
 /// shape of `primal`; a short `Vec<f64>` is padded to its length.
+///
+/// ```
+/// use autodiff_runtime::__private::finish;
+///
+/// assert_eq!(finish(vec![1.0], &vec![5.0, 6.0, 7.0]), vec![1.0, 0.0, 0.0]);
+/// ```
 #[inline(always)]
 pub fn finish<P: Differentiable + ?Sized>(d: P::Tangent, primal: &P) -> P::Tangent {
     primal.finish_tangent(d)
@@ -488,12 +577,28 @@ pub fn finish<P: Differentiable + ?Sized>(d: P::Tangent, primal: &P) -> P::Tange
 
 /// The gradient `backward()` starts from: `1.0` for `f64`, ones for a tensor
 /// with exactly one element. Panics for any other output, in PyTorch's words.
+///
+/// ```
+/// use autodiff_runtime::__private::seed;
+/// use autodiff_runtime::Tensor;
+///
+/// assert_eq!(seed(&3.0), 1.0);
+/// assert_eq!(seed(&Tensor::scalar(3.0)), Tensor::scalar(1.0));
+/// ```
 #[inline(always)]
 pub fn seed<P: Differentiable + ?Sized>(out: &P) -> P::Tangent {
     out.seed_tangent()
 }
 
 /// What a derivative rule needs to know of the shape of `x`.
+///
+/// ```
+/// use autodiff_runtime::__private::meta;
+/// use autodiff_runtime::{ScalarMeta, Shape, Tensor};
+///
+/// assert_eq!(meta(&2.0), ScalarMeta);
+/// assert_eq!(meta(&&Tensor::zeros(&[4])), Shape(vec![4]));
+/// ```
 #[inline(always)]
 pub fn meta<T: HasMeta + ?Sized>(x: &T) -> T::Meta {
     x.meta()
@@ -590,6 +695,15 @@ impl<I: TensorIndex + ?Sized> IndexMeta<I> for Shape {
 /// `dst[index] += g`, where `dst` is the gradient of an indexed container
 /// (`Vec<f64>` for slices and vectors, `Tensor` for tensors) and `base_meta`
 /// its meta; a symbolic zero or short `dst` is first grown to full size.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc_index, meta, zero};
+///
+/// let x = vec![1.0, 2.0, 3.0];
+/// let mut d = zero();
+/// acc_index(&mut d, &meta(&x), &1usize, 4.0);
+/// assert_eq!(d, vec![0.0, 4.0, 0.0]);
+/// ```
 #[inline(always)]
 pub fn acc_index<M: IndexMeta<I>, I: ?Sized>(
     dst: &mut M::Tangent,

@@ -43,8 +43,8 @@ use crate::tensor::Tensor;
 /// use autodiff_runtime::gradcheck::Flat;
 ///
 /// let x = (1.0, Tensor::zeros(&[2]));
-/// assert_eq!(x.to_flat(), vec![1.0, 0.0, 0.0]);
-/// let y = x.from_flat(&[5.0, 6.0, 7.0]);
+/// assert_eq!(x.flatten(), vec![1.0, 0.0, 0.0]);
+/// let y = x.unflatten(&[5.0, 6.0, 7.0]);
 /// assert_eq!(y, (5.0, Tensor::from([6.0, 7.0])));
 /// ```
 pub trait Flat: Sized {
@@ -59,7 +59,7 @@ pub trait Flat: Sized {
     fn read_flat(&self, src: &mut &[f64]) -> Self;
 
     /// The numbers of `self` as a new `Vec`.
-    fn to_flat(&self) -> Vec<f64> {
+    fn flatten(&self) -> Vec<f64> {
         let mut out = Vec::with_capacity(self.flat_len());
         self.write_flat(&mut out);
         out
@@ -68,7 +68,7 @@ pub trait Flat: Sized {
     /// A value shaped like `self` holding exactly the numbers of `flat`.
     ///
     /// Panics if `flat` has the wrong length.
-    fn from_flat(&self, flat: &[f64]) -> Self {
+    fn unflatten(&self, flat: &[f64]) -> Self {
         assert!(
             flat.len() == self.flat_len(),
             "{} numbers cannot fill a value of {} numbers",
@@ -182,6 +182,13 @@ pub struct GradCheckConfig {
     pub atol: f64,
 }
 
+/// 4 directions, seed `0x5EED`, step `1e-6`, `rtol = 1e-6`, `atol = 1e-10`.
+///
+/// ```
+/// use autodiff_runtime::gradcheck::GradCheckConfig;
+///
+/// assert_eq!(GradCheckConfig::default().directions, 4);
+/// ```
 impl Default for GradCheckConfig {
     fn default() -> Self {
         GradCheckConfig {
@@ -257,6 +264,14 @@ impl GradCheckConfig {
 }
 
 /// The comparison in one direction.
+///
+/// ```
+/// use autodiff_runtime::gradcheck::check_vjp;
+///
+/// let report = check_vjp(|x: &f64| 3.0 * x, |_: &f64, v: f64| 3.0 * v, &1.0).unwrap();
+/// let first = report.directions[0];
+/// assert!(first.error() <= first.tolerance);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DirectionCheck {
     /// `⟨vjp(x, v), u⟩`, from the pullback.
@@ -316,6 +331,14 @@ impl GradCheckReport {
     }
 }
 
+/// One line: how many directions passed and the largest difference.
+///
+/// ```
+/// use autodiff_runtime::gradcheck::check_vjp;
+///
+/// let r = check_vjp(|x: &f64| x.sin(), |x: &f64, v: f64| v * x.cos(), &1.0).unwrap();
+/// assert!(r.to_string().starts_with("gradient check passed in 4 directions"));
+/// ```
 impl fmt::Display for GradCheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let worst = self
@@ -333,7 +356,15 @@ impl fmt::Display for GradCheckReport {
     }
 }
 
-/// Why a gradient check failed.
+/// Why a gradient check failed. Prints both numbers.
+///
+/// ```
+/// use autodiff_runtime::gradcheck::{GradCheckError, check_vjp};
+///
+/// let err = check_vjp(|x: &f64| x * x, |_: &f64, v: f64| v, &3.0).unwrap_err();
+/// assert!(matches!(err, GradCheckError::Mismatch { .. }));
+/// println!("{err}");
+/// ```
 #[derive(Clone, PartialEq)]
 pub enum GradCheckError {
     /// The pullback and central differences disagree in one direction.
@@ -362,6 +393,15 @@ pub enum GradCheckError {
     },
 }
 
+/// Says which direction failed and gives both numbers, the difference,
+/// the tolerance and the step.
+///
+/// ```
+/// use autodiff_runtime::gradcheck::check_vjp;
+///
+/// let err = check_vjp(|x: &f64| x.sin(), |_: &f64, v: f64| v, &1.0).unwrap_err();
+/// assert!(err.to_string().contains("tolerance"));
+/// ```
 impl fmt::Display for GradCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -455,9 +495,9 @@ where
         f,
         |x, v| {
             let g = x.finish_tangent(grad(x));
-            let scaled: Vec<f64> = g.to_flat().iter().map(|d| d * v).collect();
+            let scaled: Vec<f64> = g.flatten().iter().map(|d| d * v).collect();
             if scaled.len() == x.flat_len() {
-                x.from_flat(&scaled)
+                x.unflatten(&scaled)
             } else {
                 g // let the size check report it
             }
@@ -499,7 +539,7 @@ where
     X: Flat + Differentiable<Tangent = X>,
     Y: Flat + Differentiable<Tangent = Y>,
 {
-    let x_flat = x.to_flat();
+    let x_flat = x.flatten();
     let n = x_flat.len();
     let y = f(x);
     let m = y.flat_len();
@@ -524,7 +564,7 @@ where
                 .zip(&u)
                 .map(|(x, u)| x + sign * h * u)
                 .collect();
-            let out = f(&x.from_flat(&moved)).to_flat();
+            let out = f(&x.unflatten(&moved)).flatten();
             if out.len() != m {
                 return Err(GradCheckError::SizeMismatch {
                     what: "the output of f at a shifted input",
@@ -551,7 +591,7 @@ where
                 .sum::<f64>()
             / (2.0 * h);
 
-        let gradient = x.finish_tangent(vjp(x, y.from_flat(&v))).to_flat();
+        let gradient = x.finish_tangent(vjp(x, y.unflatten(&v))).flatten();
         if gradient.len() != n {
             return Err(GradCheckError::SizeMismatch {
                 what: "the gradient returned by the pullback",

@@ -592,6 +592,13 @@ impl Tensor {
 }
 
 /// Tensors are equal when their shapes and all their elements are equal.
+///
+/// ```
+/// use autodiff_runtime::Tensor;
+///
+/// assert_eq!(Tensor::arange(2.0), Tensor::from([0.0, 1.0]));
+/// assert_ne!(Tensor::zeros(&[2]), Tensor::zeros(&[2, 1]));
+/// ```
 impl PartialEq for Tensor {
     fn eq(&self, other: &Tensor) -> bool {
         self.shape == other.shape && self.data == other.data
@@ -599,6 +606,12 @@ impl PartialEq for Tensor {
 }
 
 /// A tensor with one element equals that `f64`.
+///
+/// ```
+/// use autodiff_runtime::Tensor;
+///
+/// assert_eq!(Tensor::scalar(28.0), 28.0);
+/// ```
 impl PartialEq<f64> for Tensor {
     fn eq(&self, other: &f64) -> bool {
         self.numel() == 1 && self.data[0] == *other

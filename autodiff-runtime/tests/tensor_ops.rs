@@ -17,6 +17,7 @@ fn naive_matmul(a: &Tensor, b: &Tensor) -> Tensor {
 }
 
 #[test]
+#[allow(clippy::op_ref)] // every borrowed mix is the point
 fn operators_in_every_mix_agree() {
     let a = Tensor::randn(&[2, 3], 1);
     let b = Tensor::randn(&[3], 2);

@@ -150,11 +150,12 @@ fn zip_into_left(a: &mut [f64], a_shape: &[usize], b: &Tensor, f: impl Fn(f64, f
 /// `f(a, b)`, writing into the storage of `a` when nobody else holds it and
 /// it already has the broadcast shape.
 pub(crate) fn zip_owned_left(mut a: Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
-    if !a.symbolic_zero && broadcast_shape(&a.shape, &b.shape) == a.shape {
-        if let Some(data) = Arc::get_mut(&mut a.data) {
-            zip_into_left(data, &a.shape, b, f);
-            return a;
-        }
+    if !a.symbolic_zero
+        && broadcast_shape(&a.shape, &b.shape) == a.shape
+        && let Some(data) = Arc::get_mut(&mut a.data)
+    {
+        zip_into_left(data, &a.shape, b, f);
+        return a;
     }
     zip(&a, b, f)
 }
@@ -162,12 +163,12 @@ pub(crate) fn zip_owned_left(mut a: Tensor, b: &Tensor, f: impl Fn(f64, f64) -> 
 /// `f(a, b)`, writing into the storage of `b` when nobody else holds it and
 /// it already has the broadcast shape.
 pub(crate) fn zip_owned_right(a: &Tensor, mut b: Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
-    if !b.symbolic_zero && broadcast_shape(&a.shape, &b.shape) == b.shape {
-        if let Some(data) = Arc::get_mut(&mut b.data) {
-            let shape = b.shape.clone();
-            zip_into_left(data, &shape, a, |y, x| f(x, y));
-            return b;
-        }
+    if !b.symbolic_zero
+        && broadcast_shape(&a.shape, &b.shape) == b.shape
+        && let Some(data) = Arc::get_mut(&mut b.data)
+    {
+        zip_into_left(data, &b.shape, a, |y, x| f(x, y));
+        return b;
     }
     zip(a, &b, f)
 }
