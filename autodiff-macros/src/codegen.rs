@@ -536,6 +536,8 @@ impl<'a> Gen<'a> {
         });
         let output = &sig.output;
         quote!(
+            #[allow(unused_imports)]
+            use #private::{KeepBorrowed as _, KeepOwned as _};
             #(#clones)*
             #(#slot_decls)*
             #(#status_decls)*
@@ -900,9 +902,9 @@ impl<'a, 'e> Plan<'a, 'e> {
                 if (n.save_val || n.save_meta) && seen.insert((id, n.save_val)) {
                     if n.save_val {
                         let tmp = format_ident!("__ad_l{}", i);
-                        leaf_saves.push(quote!(let #tmp = ::core::clone::Clone::clone(&#ident);));
+                        leaf_saves.push(quote!(let #tmp = (&#private::Keep(&#ident)).keep();));
                         saved_values.push(quote!(#tmp));
-                        saved_pattern.push(quote!(#ident));
+                        saved_pattern.push(quote!(#tmp));
                     } else {
                         let m = format_ident!("__ad_mb{}", id);
                         leaf_saves.push(quote!(let #m = #private::meta(&#ident);));
@@ -963,8 +965,8 @@ impl<'a, 'e> Plan<'a, 'e> {
             }
         }
         if n.save_val {
-            let k = format_ident!("__ad_k{}", i);
-            out.push(quote!(let #k = ::core::clone::Clone::clone(&#h);));
+            let k = format_ident!("__ad_kept{}", i);
+            out.push(quote!(let #k = (&#private::Keep(&#h)).keep();));
             pattern.push(quote!(#k));
             values.push(quote!(#k));
         }
@@ -1062,8 +1064,30 @@ impl<'a, 'e> Plan<'a, 'e> {
         } else {
             g.pop_slot(self.assign.site, quote!((#(#saved,)*)))
         };
-        // Parameters and counters the reverse reads in place.
+        // Saved values, back in the types the forward had.
         let mut rebinds = Vec::new();
+        let mut restored = HashSet::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n.save_val {
+                continue;
+            }
+            match self.var_of(i) {
+                Some((id, ident)) => {
+                    if restored.insert(id) {
+                        let tmp = format_ident!("__ad_l{}", i);
+                        rebinds.push(quote!(let #ident = #private::restore(&#tmp);));
+                    }
+                }
+                None => {
+                    let (k, kept) = (
+                        format_ident!("__ad_k{}", i),
+                        format_ident!("__ad_kept{}", i),
+                    );
+                    rebinds.push(quote!(let #k = #private::restore(&#kept);));
+                }
+            }
+        }
+        // Parameters and counters the reverse reads in place.
         let mut seen = HashSet::new();
         for (i, n) in self.nodes.iter().enumerate() {
             let read = n.val || n.meta || n.recompute;

@@ -41,6 +41,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let vjp_body = codegen::Gen::new(&sig, &body).generate();
     let module = module(&sig, &func, vjp_body);
+    // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
+    if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| name == sig.name.to_string()) {
+        eprintln!("{module}");
+    }
     quote!(#primal #module)
 }
 
@@ -136,11 +140,22 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
     let doc_grad = format!(
         "The gradient of [`{name}`](fn@{name}) with respect to {wrt_list} (the output must be a scalar: an `f64` or a one-element `Tensor`)."
     );
+    // Switched on once the runtime's graph layer lands.
+    let record = if RECORD {
+        record(sig, &generics, &names)
+    } else {
+        TokenStream::new()
+    };
     quote!(
         #[doc = #doc_module]
         #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
         #vis mod #name {
             use super::*;
+
+            // The primal is part of the API even when only its derivatives are called.
+            const _: () = {
+                let _ = super::#name;
+            };
 
             #[doc(hidden)]
             pub fn __ad_vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) {
@@ -175,6 +190,172 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
                 let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
                 (__ad_value, __ad_gradient)
             }
+
+            #record
+        }
+    )
+}
+
+const RECORD: bool = false;
+
+/// How a parameter crosses into the graph layer: the owned type a `Var`'s
+/// tensor converts to, and whether the function borrows it.
+struct GraphParam {
+    owned: TokenStream,
+    borrowed: bool,
+}
+
+fn is_named(ty: &syn::Type, names: &[&str]) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| names.contains(&s.ident.to_string().as_str())
+            && matches!(s.arguments, syn::PathArguments::None)))
+}
+
+fn is_vec_of(ty: &syn::Type, names: &[&str]) -> bool {
+    let syn::Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "Vec" {
+        return false;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => {
+            a.args.len() == 1
+                && matches!(&a.args[0], syn::GenericArgument::Type(t) if is_named(t, names))
+        }
+        _ => false,
+    }
+}
+
+const PRIMITIVES: &[&str] = &[
+    "f64", "f32", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+    "usize", "bool", "char",
+];
+
+/// The graph layer holds tensors: a parameter qualifies if it is (a borrow
+/// of) `f64`, `Tensor` or `Vec<f64>` when differentiated, or a primitive, a
+/// slice or `Vec` of primitives, `str` or `Tensor` when not.
+fn graph_param(ty: &syn::Type, active: bool) -> Option<GraphParam> {
+    let owned_value = |t: &syn::Type| -> Option<TokenStream> {
+        if active {
+            (is_named(t, &["f64", "Tensor"]) || is_vec_of(t, &["f64"])).then(|| quote!(#t))
+        } else {
+            (is_named(t, PRIMITIVES) || is_named(t, &["Tensor"]) || is_vec_of(t, PRIMITIVES))
+                .then(|| quote!(#t))
+        }
+    };
+    match ty {
+        syn::Type::Reference(r) if r.mutability.is_none() => {
+            let owned = match &*r.elem {
+                syn::Type::Slice(s)
+                    if (active && is_named(&s.elem, &["f64"]))
+                        || (!active && is_named(&s.elem, PRIMITIVES)) =>
+                {
+                    let elem = &s.elem;
+                    quote!(::std::vec::Vec<#elem>)
+                }
+                t if !active && is_named(t, &["str"]) => quote!(::std::string::String),
+                t => owned_value(t)?,
+            };
+            Some(GraphParam {
+                owned,
+                borrowed: true,
+            })
+        }
+        t => owned_value(t).map(|owned| GraphParam {
+            owned,
+            borrowed: false,
+        }),
+    }
+}
+
+/// `record(..) -> Var`: one node of the PyTorch-style graph whose backward is
+/// this function's generated pullback.
+fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> TokenStream {
+    let rt = &sig.runtime;
+    let graph = quote!(#rt::graph);
+    let out = &sig.output;
+    if !(is_named(out, &["f64", "Tensor"]) || is_vec_of(out, &["f64"])) {
+        return TokenStream::new();
+    }
+    let mut params = Vec::new();
+    let mut conversions = Vec::new();
+    let mut call_args = Vec::new();
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let mut borrows = false;
+    for (p, g) in sig.params.iter().zip(names) {
+        let Some(gp) = graph_param(&p.ty, p.active) else {
+            return TokenStream::new();
+        };
+        borrows |= gp.borrowed;
+        let (ident, ty, owned) = (&p.ident, &p.ty, &gp.owned);
+        let held = format_ident!("__ad_held_{}", ident);
+        if p.active {
+            params.push(quote!(#ident: &#graph::Var));
+            conversions.push(quote!(let #held: #owned = <#owned as #graph::GraphValue>::from_tensor(&#ident.data());));
+            inputs.push(quote!(::core::clone::Clone::clone(#ident)));
+            outputs.push(quote!(#graph::GraphValue::into_tensor(#g)));
+        } else {
+            params.push(quote!(#ident: #ty));
+            if gp.borrowed {
+                conversions
+                    .push(quote!(let #held: #owned = ::std::borrow::ToOwned::to_owned(#ident);));
+            } else {
+                conversions.push(quote!(let #held: #owned = #ident;));
+            }
+        }
+        call_args.push(if gp.borrowed {
+            quote!(&#held)
+        } else {
+            quote!(::core::clone::Clone::clone(&#held))
+        });
+    }
+    let patterns = sig
+        .params
+        .iter()
+        .zip(names)
+        .map(|(p, n)| if p.active { quote!(#n) } else { quote!(_) });
+    let name = &sig.name;
+    let label = name.to_string();
+    let ct = quote!(<#out as #rt::Differentiable>::Tangent);
+    // A pullback that borrows the inputs cannot outlive this call: then the
+    // node keeps the inputs and runs the forward again when backward comes.
+    let body = if borrows {
+        quote!(
+            let __ad_value = super::#name(#(#call_args),*);
+            let __ad_backward = move |__ad_ct: &#rt::Tensor| -> ::std::vec::Vec<#rt::Tensor> {
+                let (_, __ad_pullback) = __ad_vjp_all(#(#call_args),*);
+                let (#(#patterns,)*) = __ad_pullback(<#ct as #graph::GraphValue>::from_tensor(__ad_ct));
+                ::std::vec![#(#outputs),*]
+            };
+        )
+    } else {
+        quote!(
+            let (__ad_value, __ad_pullback) = __ad_vjp_all(#(#call_args),*);
+            let __ad_backward = move |__ad_ct: &#rt::Tensor| -> ::std::vec::Vec<#rt::Tensor> {
+                let (#(#patterns,)*) = (::core::clone::Clone::clone(&__ad_pullback))(
+                    <#ct as #graph::GraphValue>::from_tensor(__ad_ct),
+                );
+                ::std::vec![#(#outputs),*]
+            };
+        )
+    };
+    let doc = format!(
+        "Calls [`{label}`](fn@{label}) on graph values, recording one node whose backward is its generated pullback (PyTorch-style use: `.backward()`, `.grad()`)."
+    );
+    quote!(
+        #[doc = #doc]
+        pub fn record #generics (#(#params),*) -> #graph::Var {
+            #(#conversions)*
+            #body
+            #graph::Var::__record(
+                #label,
+                #graph::GraphValue::into_tensor(__ad_value),
+                ::std::vec![#(#inputs),*],
+                ::std::boxed::Box::new(__ad_backward),
+            )
         }
     )
 }

@@ -743,7 +743,24 @@ impl Lowerer<'_> {
                     Ex::Op { rule, args: vec![l, r], syntax: Syntax::Binary(b.op), span }
                 }
                 _ => match b.op {
-                    syn::BinOp::Rem(_) => self.unsupported(e, "the remainder operator `%`", "it has no derivative the macro knows; compute it on inactive values or wrap the operand in `stop_gradient`"),
+                    syn::BinOp::Rem(_) => {
+                        let l = self.ex(&b.left, pre);
+                        let r = self.ex(&b.right, pre);
+                        let mut reads = Vec::new();
+                        gradient_reads(&l, &mut reads);
+                        gradient_reads(&r, &mut reads);
+                        if reads.is_empty() {
+                            self.inactive(e)
+                        } else {
+                            Ex::Unsupported {
+                                tokens: e.to_token_stream(),
+                                reads,
+                                span: b.op.span(),
+                                what: "the remainder operator `%`".into(),
+                                fix: "compute the remainder of inactive values (cast to an integer first), or wrap the operand in `stop_gradient(..)`".into(),
+                            }
+                        }
+                    }
                     _ => self.inactive(e),
                 },
             },
@@ -905,6 +922,21 @@ impl Lowerer<'_> {
             what: what.into(),
             fix: fix.into(),
         }
+    }
+}
+
+/// Bindings an expression could carry a gradient from (not those only read
+/// inside inactive parts such as casts to integers or comparisons).
+fn gradient_reads(e: &Ex, out: &mut Vec<BindId>) {
+    match e {
+        Ex::Var { id, .. } => out.push(*id),
+        Ex::Const { .. } | Ex::Inactive { .. } => {}
+        Ex::Unsupported { reads, .. } => out.extend(reads),
+        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+            args.iter().for_each(|a| gradient_reads(a, out))
+        }
+        Ex::Index { base, .. } => gradient_reads(base, out),
+        Ex::Ref { inner, .. } => gradient_reads(inner, out),
     }
 }
 
