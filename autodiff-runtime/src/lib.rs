@@ -22,6 +22,7 @@
 mod cotangent;
 mod format;
 pub mod gradcheck;
+mod keep;
 mod ops;
 mod real;
 mod rng;
@@ -61,6 +62,7 @@ pub mod prelude {
 /// names and signatures follow the runtime contract with the macro crate.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::cotangent::{IndexMeta, ScalarIndex, TensorIndex};
     pub use crate::cotangent::{acc, acc_index, finish, meta, nonzero, seed, take, zero, zero_for};
     pub use crate::stop_gradient;
