@@ -1,0 +1,830 @@
+//! The workloads W1–W4 of the project's benchmark list, each timed three ways
+//! in one run: the gradient that `#[differentiable]` generates, a gradient
+//! written by hand in plain Rust beside it, and the primal alone.
+//!
+//! ```text
+//! cargo bench --bench workloads                 # checks, then the table
+//! cargo bench --bench workloads -- --check-only # only the correctness checks
+//! cargo bench --bench workloads -- --rounds 41 w3 w4
+//! ```
+//!
+//! Before timing anything it checks that every generated gradient equals the
+//! hand-written one (1e-9 relative) and the known values (W1: 409600; W2: the
+//! two gradients add up to 0.317977768), and exits non-zero if one does not.
+//!
+//! Timing: these machines are shared and noisy, so the three variants of a
+//! workload are timed in interleaved rounds (the order rotates every round),
+//! each round runs a batch long enough to be measured, and the table shows
+//! medians over rounds. Ratios are the medians of the per-round ratios, so a
+//! slow spell that hits one round hits both sides of its ratio.
+//!
+//! Tape memory: a counting global allocator (below) sees every allocation.
+//! For a workload with a loop, "tape" is what the forward pass of `vjp`
+//! allocates beyond what the primal allocates, per loop step; "live" is what
+//! stays allocated while the pullback is held (the tape's capacity, which is
+//! what occupies memory: a `Vec` grown by doubling holds up to twice its
+//! length).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use autodiff::{Tensor, differentiable};
+use nalgebra::{DMatrix, DVector};
+
+// ---------------------------------------------------------------- allocation counting
+
+/// Counts the bytes allocated, the bytes live and the peak of live bytes.
+struct CountingAllocator;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn note_alloc(size: usize) {
+    ALLOCATED.fetch_add(size, Ordering::Relaxed);
+    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+fn note_dealloc(size: usize) {
+    LIVE.fetch_sub(size, Ordering::Relaxed);
+}
+
+// SAFETY: the only `unsafe` of the project outside its dependencies, and only
+// in this benchmark binary (the library crates forbid unsafe code): a global
+// allocator must be an `unsafe impl`. Every method forwards to `System` with
+// the caller's arguments unchanged, so it upholds `GlobalAlloc`'s contract
+// exactly as `System` does; the counters are plain atomics.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_alloc(layout.size());
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_alloc(layout.size());
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note_dealloc(layout.size());
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // A growing `Vec` reallocates: count the new block as allocated and
+        // the old one as freed, as a copy to a new place would be.
+        note_dealloc(layout.size());
+        note_alloc(new_size);
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// What the allocator saw while `f` ran: bytes allocated, bytes still live
+/// when it returned (beyond those live before), and the peak above the start.
+struct AllocReport<T> {
+    value: T,
+    allocated: usize,
+    retained: usize,
+    peak: usize,
+}
+
+fn count_allocations<T>(f: impl FnOnce() -> T) -> AllocReport<T> {
+    let allocated0 = ALLOCATED.load(Ordering::Relaxed);
+    let live0 = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live0, Ordering::Relaxed);
+    let value = f();
+    AllocReport {
+        value,
+        allocated: ALLOCATED.load(Ordering::Relaxed) - allocated0,
+        retained: LIVE.load(Ordering::Relaxed).saturating_sub(live0),
+        peak: PEAK.load(Ordering::Relaxed) - live0,
+    }
+}
+
+// ---------------------------------------------------------------- W1: the notes' f(a)
+
+#[differentiable]
+fn w1(a: f64) -> f64 {
+    let mut b = a * 2.0;
+    while b.abs() < 1000.0 {
+        b = b * 2.0;
+    }
+    if b > 0.0 { b } else { 100.0 * b }
+}
+
+/// `(f(a), f'(a))`: the derivative is carried along (one input, so forward
+/// is what a careful person writes): every doubling doubles it.
+fn w1_hand(a: f64) -> (f64, f64) {
+    let mut b = a * 2.0;
+    let mut db = 2.0;
+    while b.abs() < 1000.0 {
+        b *= 2.0;
+        db *= 2.0;
+    }
+    if b > 0.0 {
+        (b, db)
+    } else {
+        (100.0 * b, 100.0 * db)
+    }
+}
+
+// ---------------------------------------------------------------- W2: scalar recurrence
+
+const W2_STEPS: usize = 10_000;
+
+#[differentiable]
+fn w2(x0: f64, p: f64) -> f64 {
+    let mut x = x0;
+    for _ in 0..10000 {
+        x = x + 0.01 * (p * x.sin() - 0.1 * x * x);
+    }
+    x
+}
+
+/// `(x_N, ∂x_N/∂x0, ∂x_N/∂p)` in reverse mode: the forward keeps each `x`
+/// (one f64 per step), the reverse walks them back.
+fn w2_hand(x0: f64, p: f64) -> (f64, f64, f64) {
+    let mut xs = Vec::with_capacity(W2_STEPS);
+    let mut x = x0;
+    for _ in 0..W2_STEPS {
+        xs.push(x);
+        x += 0.01 * (p * x.sin() - 0.1 * x * x);
+    }
+    let (mut dx, mut dp) = (1.0, 0.0);
+    for &x in xs.iter().rev() {
+        let (sin, cos) = x.sin_cos();
+        dp += dx * 0.01 * sin;
+        dx *= 1.0 + 0.01 * (p * cos - 0.2 * x);
+    }
+    (x, dx, dp)
+}
+
+// ---------------------------------------------------------------- W3: Rosenbrock
+
+const W3_N: usize = 1_000_000;
+
+/// The index-loop form, over a slice.
+#[differentiable]
+fn w3_loop(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        total += 100.0 * t * t + u * u;
+    }
+    total
+}
+
+/// The tensor form: slices of one tensor, elementwise ops, one sum.
+#[differentiable]
+fn w3_tensor(x: &Tensor) -> f64 {
+    let n = x.shape()[0];
+    let head = x.slice(0, 0..n - 1);
+    let tail = x.slice(0, 1..n);
+    let t = tail - head.powi(2);
+    let u = 1.0 - head;
+    (100.0 * t.powi(2) + u.powi(2)).sum()
+}
+
+/// Value and gradient in two plain loops (the benchmark list's hand-written
+/// reference: one for the value, one for the gradient).
+fn w3_hand(x: &[f64]) -> (f64, Vec<f64>) {
+    let n = x.len();
+    let mut value = 0.0;
+    for i in 0..n - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        value += 100.0 * t * t + u * u;
+    }
+    let mut grad = vec![0.0; n];
+    for i in 0..n - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        grad[i] += -400.0 * x[i] * t - 2.0 * (1.0 - x[i]);
+        grad[i + 1] += 200.0 * t;
+    }
+    (value, grad)
+}
+
+// ---------------------------------------------------------------- W4: MLP loss
+
+const W4_BATCH: usize = 128;
+const W4_IN: usize = 784;
+const W4_HIDDEN: usize = 256;
+const W4_CLASSES: usize = 10;
+
+/// Softmax cross-entropy of `tanh(x·w1 + b1)·w2 + b2` against one-hot labels,
+/// averaged over the batch.
+#[differentiable(wrt(w1, b1, w2, b2))]
+fn w4(x: &Tensor, y_onehot: &Tensor, w1: &Tensor, b1: &Tensor, w2: &Tensor, b2: &Tensor) -> f64 {
+    let h = (x.matmul(w1) + b1).tanh();
+    let logits = h.matmul(w2) + b2;
+    let logp = logits.log_softmax(1);
+    -(y_onehot * logp).sum_dim(1).mean()
+}
+
+/// The same data as nalgebra matrices, for the hand-written gradient.
+struct MlpMatrices {
+    x: DMatrix<f64>,
+    /// `x` transposed once, as the data is fixed: `xᵀ·δ` is then a plain
+    /// product (nalgebra's `tr_mul` takes a slow dot-product path).
+    x_t: DMatrix<f64>,
+    labels: Vec<usize>,
+    w1: DMatrix<f64>,
+    b1: DVector<f64>,
+    w2: DMatrix<f64>,
+    b2: DVector<f64>,
+}
+
+struct MlpGradient {
+    loss: f64,
+    w1: DMatrix<f64>,
+    b1: DVector<f64>,
+    w2: DMatrix<f64>,
+    b2: DVector<f64>,
+}
+
+/// Forward and backward of the MLP with nalgebra products, as a careful
+/// person writes it: `δ₂ = (softmax − onehot)/B`, `∂W2 = Hᵀδ₂`, `δ₁ =
+/// (δ₂W2ᵀ) ⊙ (1 − H²)`, `∂W1 = Xᵀδ₁`, biases get column sums.
+fn w4_hand(m: &MlpMatrices) -> MlpGradient {
+    let batch = m.x.nrows();
+    let mut h = &m.x * &m.w1;
+    for (mut column, &b) in h.column_iter_mut().zip(m.b1.iter()) {
+        column.apply(|v| *v = (*v + b).tanh());
+    }
+    let mut delta2 = &h * &m.w2;
+    for (mut column, &b) in delta2.column_iter_mut().zip(m.b2.iter()) {
+        column.add_scalar_mut(b);
+    }
+    // Row-wise log-softmax; δ₂ overwrites the logits.
+    let mut loss = 0.0;
+    for (r, &label) in m.labels.iter().enumerate() {
+        let mut row = delta2.row_mut(r);
+        let shift = row.max();
+        let total: f64 = row.iter().map(|v| (v - shift).exp()).sum();
+        let lse = shift + total.ln();
+        loss -= row[label] - lse;
+        row.apply(|v| *v = (*v - lse).exp() / batch as f64);
+        row[label] -= 1.0 / batch as f64;
+    }
+    loss /= batch as f64;
+    let d_w2 = h.transpose() * &delta2;
+    let d_b2 = delta2.row_sum().transpose();
+    let mut delta1 = &delta2 * m.w2.transpose();
+    delta1.zip_apply(&h, |d, h| *d *= 1.0 - h * h);
+    let d_w1 = &m.x_t * &delta1;
+    let d_b1 = delta1.row_sum().transpose();
+    MlpGradient {
+        loss,
+        w1: d_w1,
+        b1: d_b1,
+        w2: d_w2,
+        b2: d_b2,
+    }
+}
+
+struct MlpTensors {
+    x: Tensor,
+    y_onehot: Tensor,
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+}
+
+fn mlp_data() -> (MlpTensors, MlpMatrices) {
+    let x = Tensor::uniform(&[W4_BATCH, W4_IN], 0.0, 1.0, 41);
+    let labels: Vec<usize> = (0..W4_BATCH).map(|i| (i * 7 + 3) % W4_CLASSES).collect();
+    let mut onehot = vec![0.0; W4_BATCH * W4_CLASSES];
+    for (r, &label) in labels.iter().enumerate() {
+        onehot[r * W4_CLASSES + label] = 1.0;
+    }
+    let y_onehot = Tensor::from_vec(onehot, &[W4_BATCH, W4_CLASSES]);
+    let scale1 = 1.0 / (W4_IN as f64).sqrt();
+    let scale2 = 1.0 / (W4_HIDDEN as f64).sqrt();
+    let w1 = Tensor::uniform(&[W4_IN, W4_HIDDEN], -scale1, scale1, 42);
+    let b1 = Tensor::uniform(&[W4_HIDDEN], -0.1, 0.1, 43);
+    let w2 = Tensor::uniform(&[W4_HIDDEN, W4_CLASSES], -scale2, scale2, 44);
+    let b2 = Tensor::uniform(&[W4_CLASSES], -0.1, 0.1, 45);
+    let matrices = MlpMatrices {
+        x: DMatrix::from(&x),
+        x_t: DMatrix::from(&x).transpose(),
+        labels,
+        w1: DMatrix::from(&w1),
+        b1: DVector::from(&b1),
+        w2: DMatrix::from(&w2),
+        b2: DVector::from(&b2),
+    };
+    let tensors = MlpTensors {
+        x,
+        y_onehot,
+        w1,
+        b1,
+        w2,
+        b2,
+    };
+    (tensors, matrices)
+}
+
+// ---------------------------------------------------------------- checks
+
+/// Collects failed checks; every check runs, then all failures are reported.
+#[derive(Default)]
+struct Checks {
+    failures: Vec<String>,
+}
+
+/// Relative agreement to 1e-9, elementwise. An element that is tiny next to
+/// the largest of its vector (where rounding in a different summation order
+/// is not small relative to it) is held to 1e-9 of that largest instead.
+fn close(ours: &[f64], hand: &[f64]) -> Result<(), String> {
+    const RTOL: f64 = 1e-9;
+    if ours.len() != hand.len() {
+        return Err(format!("lengths {} and {}", ours.len(), hand.len()));
+    }
+    let scale = hand.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (&a, &b)) in ours.iter().zip(hand).enumerate() {
+        let tolerance = RTOL * a.abs().max(b.abs()).max(1e-6 * scale);
+        if !((a - b).abs() <= tolerance) {
+            return Err(format!("element {i}: ours {a:e}, hand-written {b:e}"));
+        }
+    }
+    Ok(())
+}
+
+impl Checks {
+    fn agree(&mut self, what: &str, ours: &[f64], hand: &[f64]) {
+        if let Err(e) = close(ours, hand) {
+            self.failures.push(format!("{what}: {e}"));
+        }
+    }
+
+    fn expect(&mut self, what: &str, ok: bool, detail: String) {
+        if !ok {
+            self.failures.push(format!("{what}: {detail}"));
+        }
+    }
+}
+
+fn run_checks(inputs: &Inputs) -> Checks {
+    let mut checks = Checks::default();
+
+    let (value, grad) = w1::value_and_grad(inputs.a);
+    let (hand_value, hand_grad) = w1_hand(inputs.a);
+    checks.agree("W1 value", &[value], &[hand_value]);
+    checks.agree("W1 gradient vs hand-written", &[grad], &[hand_grad]);
+    checks.expect(
+        "W1 gradient is 409600",
+        grad == 409600.0,
+        format!("got {grad}"),
+    );
+
+    let (value, (gx0, gp)) = w2::value_and_grad(inputs.x0, inputs.p);
+    let (hand_value, hand_gx0, hand_gp) = w2_hand(inputs.x0, inputs.p);
+    checks.agree("W2 value", &[value], &[hand_value]);
+    checks.agree(
+        "W2 gradient vs hand-written",
+        &[gx0, gp],
+        &[hand_gx0, hand_gp],
+    );
+    checks.expect(
+        "W2 gradients add up to 0.317977768",
+        (gx0 + gp - 0.317977768).abs() < 1e-8,
+        format!("got {gx0} + {gp} = {}", gx0 + gp),
+    );
+
+    let (hand_value, hand_grad) = w3_hand(&inputs.x3);
+    let (value, grad) = w3_loop::value_and_grad(&inputs.x3);
+    checks.agree("W3 loop value", &[value], &[hand_value]);
+    checks.agree("W3 loop gradient vs hand-written", &grad, &hand_grad);
+    let (value, grad) = w3_tensor::value_and_grad(&inputs.x3_tensor);
+    checks.agree("W3 tensor value", &[value], &[hand_value]);
+    checks.agree(
+        "W3 tensor gradient vs hand-written",
+        grad.data(),
+        &hand_grad,
+    );
+
+    let t = &inputs.mlp;
+    let (value, (gw1, gb1, gw2, gb2)) =
+        w4::value_and_grad(&t.x, &t.y_onehot, &t.w1, &t.b1, &t.w2, &t.b2);
+    let hand = w4_hand(&inputs.mlp_matrices);
+    checks.agree("W4 loss", &[value], &[hand.loss]);
+    checks.agree(
+        "W4 ∂W1 vs hand-written",
+        DMatrix::from(&gw1).as_slice(),
+        hand.w1.as_slice(),
+    );
+    checks.agree("W4 ∂b1 vs hand-written", gb1.data(), hand.b1.as_slice());
+    checks.agree(
+        "W4 ∂W2 vs hand-written",
+        DMatrix::from(&gw2).as_slice(),
+        hand.w2.as_slice(),
+    );
+    checks.agree("W4 ∂b2 vs hand-written", gb2.data(), hand.b2.as_slice());
+    checks
+}
+
+// ---------------------------------------------------------------- timing
+
+struct Inputs {
+    a: f64,
+    x0: f64,
+    p: f64,
+    x3: Vec<f64>,
+    x3_tensor: Tensor,
+    mlp: MlpTensors,
+    mlp_matrices: MlpMatrices,
+}
+
+fn inputs() -> Inputs {
+    let x3_tensor = Tensor::uniform(&[W3_N], -1.0, 1.0, 3);
+    let (mlp, mlp_matrices) = mlp_data();
+    Inputs {
+        a: -0.2753,
+        x0: 0.5,
+        p: 1.3,
+        x3: x3_tensor.to_vec(),
+        x3_tensor,
+        mlp,
+        mlp_matrices,
+    }
+}
+
+/// The three variants of one workload, each a closure that runs it once.
+struct Workload<'a> {
+    name: &'static str,
+    ours: Box<dyn FnMut() + 'a>,
+    primal: Box<dyn FnMut() + 'a>,
+    hand: Box<dyn FnMut() + 'a>,
+    /// Whether the hand-written gradient has the same primal as `primal`
+    /// (so that hand/primal means something).
+    hand_shares_primal: bool,
+    /// Loop steps, for the tape bytes per step.
+    steps: Option<usize>,
+}
+
+fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
+    let t = &inputs.mlp;
+    vec![
+        Workload {
+            name: "W1",
+            ours: Box::new(|| {
+                black_box(w1::value_and_grad(black_box(inputs.a)));
+            }),
+            primal: Box::new(|| {
+                black_box(w1(black_box(inputs.a)));
+            }),
+            hand: Box::new(|| {
+                black_box(w1_hand(black_box(inputs.a)));
+            }),
+            hand_shares_primal: true,
+            steps: None,
+        },
+        Workload {
+            name: "W2",
+            ours: Box::new(|| {
+                black_box(w2::value_and_grad(
+                    black_box(inputs.x0),
+                    black_box(inputs.p),
+                ));
+            }),
+            primal: Box::new(|| {
+                black_box(w2(black_box(inputs.x0), black_box(inputs.p)));
+            }),
+            hand: Box::new(|| {
+                black_box(w2_hand(black_box(inputs.x0), black_box(inputs.p)));
+            }),
+            hand_shares_primal: true,
+            steps: Some(W2_STEPS),
+        },
+        Workload {
+            name: "W3 loop",
+            ours: Box::new(|| {
+                black_box(w3_loop::value_and_grad(black_box(&inputs.x3)));
+            }),
+            primal: Box::new(|| {
+                black_box(w3_loop(black_box(&inputs.x3)));
+            }),
+            hand: Box::new(|| {
+                black_box(w3_hand(black_box(&inputs.x3)));
+            }),
+            hand_shares_primal: true,
+            steps: Some(W3_N - 1),
+        },
+        Workload {
+            name: "W3 tensor",
+            ours: Box::new(|| {
+                black_box(w3_tensor::value_and_grad(black_box(&inputs.x3_tensor)));
+            }),
+            primal: Box::new(|| {
+                black_box(w3_tensor(black_box(&inputs.x3_tensor)));
+            }),
+            hand: Box::new(|| {
+                black_box(w3_hand(black_box(&inputs.x3)));
+            }),
+            hand_shares_primal: false,
+            steps: None,
+        },
+        Workload {
+            name: "W4",
+            ours: Box::new(|| {
+                black_box(w4::value_and_grad(
+                    &t.x,
+                    &t.y_onehot,
+                    black_box(&t.w1),
+                    &t.b1,
+                    &t.w2,
+                    &t.b2,
+                ));
+            }),
+            primal: Box::new(|| {
+                black_box(w4(&t.x, &t.y_onehot, black_box(&t.w1), &t.b1, &t.w2, &t.b2));
+            }),
+            hand: Box::new(|| {
+                black_box(w4_hand(black_box(&inputs.mlp_matrices)));
+            }),
+            hand_shares_primal: false,
+            steps: None,
+        },
+    ]
+}
+
+/// Seconds per call of `f`, over a batch of `reps` calls.
+fn time_batch(f: &mut dyn FnMut(), reps: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    start.elapsed().as_secs_f64() / reps as f64
+}
+
+/// How many calls make a batch of at least `batch`.
+fn calibrate(f: &mut dyn FnMut(), batch: Duration) -> usize {
+    f(); // warm up: page in, fill caches, start thread pools
+    let mut reps = 1;
+    loop {
+        let per_call = time_batch(f, reps);
+        if per_call * reps as f64 >= batch.as_secs_f64() / 4.0 || reps >= 1 << 30 {
+            let needed = (batch.as_secs_f64() / per_call.max(1e-12)).ceil() as usize;
+            return needed.clamp(1, 1 << 30);
+        }
+        reps *= 2;
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+struct Row {
+    name: &'static str,
+    ours: f64,
+    primal: f64,
+    hand: f64,
+    ours_over_primal: f64,
+    ours_over_hand: f64,
+    hand_over_primal: Option<f64>,
+    /// Tape bytes per loop step: (allocated beyond the primal, live).
+    tape_per_step: Option<(f64, f64)>,
+    /// Bytes the pullback holds.
+    retained: usize,
+    /// (lowest, highest) per-round ours/hand-written, to show the noise.
+    ours_over_hand_range: (f64, f64),
+}
+
+fn measure(w: &mut Workload, rounds: usize, batch: Duration) -> Row {
+    let reps = [
+        calibrate(&mut *w.ours, batch),
+        calibrate(&mut *w.primal, batch),
+        calibrate(&mut *w.hand, batch),
+    ];
+    let mut times = [Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for k in 0..3 {
+            let which = (round + k) % 3;
+            let f: &mut dyn FnMut() = match which {
+                0 => &mut *w.ours,
+                1 => &mut *w.primal,
+                _ => &mut *w.hand,
+            };
+            times[which].push(time_batch(f, reps[which]));
+        }
+    }
+    let per_round = |a: usize, b: usize| -> Vec<f64> {
+        times[a].iter().zip(&times[b]).map(|(x, y)| x / y).collect()
+    };
+    let mut ours_over_hand = per_round(0, 2);
+    let ours_over_hand_range = (
+        ours_over_hand.iter().copied().fold(f64::INFINITY, f64::min),
+        ours_over_hand.iter().copied().fold(0.0, f64::max),
+    );
+    let [mut ours, mut primal, mut hand] = times.clone();
+    Row {
+        name: w.name,
+        ours: median(&mut ours),
+        primal: median(&mut primal),
+        hand: median(&mut hand),
+        ours_over_primal: median(&mut per_round(0, 1)),
+        ours_over_hand: median(&mut ours_over_hand),
+        hand_over_primal: w.hand_shares_primal.then(|| median(&mut per_round(2, 1))),
+        tape_per_step: None,
+        retained: 0,
+        ours_over_hand_range,
+    }
+}
+
+/// The tape of each workload: bytes that `vjp`'s forward allocates and keeps.
+fn tape_of(name: &str, inputs: &Inputs) -> (usize, usize, usize) {
+    fn tape<P>(primal: impl FnOnce(), vjp: impl FnOnce() -> P) -> (usize, usize, usize) {
+        let primal = count_allocations(primal);
+        let forward = count_allocations(vjp);
+        drop(black_box(forward.value));
+        (
+            forward.allocated.saturating_sub(primal.allocated),
+            forward.retained,
+            forward.peak,
+        )
+    }
+    let t = &inputs.mlp;
+    match name {
+        "W1" => tape(
+            || {
+                black_box(w1(inputs.a));
+            },
+            || w1::vjp(inputs.a),
+        ),
+        "W2" => tape(
+            || {
+                black_box(w2(inputs.x0, inputs.p));
+            },
+            || w2::vjp(inputs.x0, inputs.p),
+        ),
+        "W3 loop" => tape(
+            || {
+                black_box(w3_loop(&inputs.x3));
+            },
+            || w3_loop::vjp(&inputs.x3),
+        ),
+        "W3 tensor" => tape(
+            || {
+                black_box(w3_tensor(&inputs.x3_tensor));
+            },
+            || w3_tensor::vjp(&inputs.x3_tensor),
+        ),
+        "W4" => tape(
+            || {
+                black_box(w4(&t.x, &t.y_onehot, &t.w1, &t.b1, &t.w2, &t.b2));
+            },
+            || w4::vjp(&t.x, &t.y_onehot, &t.w1, &t.b1, &t.w2, &t.b2),
+        ),
+        _ => unreachable!("unknown workload {name}"),
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| workload  | gradient (s) | primal (s) | gradient/primal | hand-written (s) | ours/hand-written | hand/primal | tape B/step (allocated, live) |"
+    );
+    println!(
+        "|-----------|--------------|------------|-----------------|------------------|-------------------|-------------|-------------------------------|"
+    );
+    for r in rows {
+        let hand_over_primal = r
+            .hand_over_primal
+            .map_or("-".to_string(), |v| format!("{v:.2}"));
+        let tape = r
+            .tape_per_step
+            .map_or("-".to_string(), |(a, l)| format!("{a:.1}, {l:.1}"));
+        println!(
+            "| {:<9} | {:>12.2e} | {:>10.2e} | {:>15.2} | {:>16.2e} | {:>17.2} | {:>11} | {:>29} |",
+            r.name,
+            r.ours,
+            r.primal,
+            r.ours_over_primal,
+            r.hand,
+            r.ours_over_hand,
+            hand_over_primal,
+            tape
+        );
+    }
+}
+
+struct Options {
+    rounds: usize,
+    batch: Duration,
+    check_only: bool,
+    only: Vec<String>,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        rounds: 21,
+        batch: Duration::from_millis(20),
+        check_only: false,
+        only: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rounds" => {
+                options.rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds takes a number");
+            }
+            "--batch-ms" => {
+                let ms = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--batch-ms takes a number");
+                options.batch = Duration::from_millis(ms);
+            }
+            "--check-only" => options.check_only = true,
+            "--quick" => {
+                options.rounds = 5;
+                options.batch = Duration::from_millis(5);
+            }
+            // `cargo bench` passes `--bench` to every bench target.
+            "--bench" => {}
+            filter if !filter.starts_with('-') => options.only.push(filter.to_lowercase()),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    options
+}
+
+fn main() -> ExitCode {
+    let options = options();
+    let inputs = inputs();
+
+    let checks = run_checks(&inputs);
+    if !checks.failures.is_empty() {
+        eprintln!("CORRECTNESS CHECKS FAILED — no timing was done:");
+        for failure in &checks.failures {
+            eprintln!("  {failure}");
+        }
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "checks passed: every gradient equals the hand-written one (1e-9 relative); \
+         W1 = 409600; W2 gradients add up to 0.317977768"
+    );
+    if options.check_only {
+        return ExitCode::SUCCESS;
+    }
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{} rounds, batches of ≥ {} ms, medians; {threads} hardware threads\n",
+        options.rounds,
+        options.batch.as_millis()
+    );
+    let mut rows = Vec::new();
+    for mut w in workloads(&inputs) {
+        let selected = options.only.is_empty()
+            || options.only.iter().any(|f| {
+                w.name
+                    .to_lowercase()
+                    .replace(' ', "-")
+                    .starts_with(f.as_str())
+                    || w.name.to_lowercase().starts_with(f.as_str())
+            });
+        if !selected {
+            continue;
+        }
+        let mut row = measure(&mut w, options.rounds, options.batch);
+        let (allocated, retained, _peak) = tape_of(w.name, &inputs);
+        row.retained = retained;
+        row.tape_per_step = w
+            .steps
+            .map(|n| (allocated as f64 / n as f64, retained as f64 / n as f64));
+        rows.push(row);
+    }
+    print_table(&rows);
+    println!();
+    for r in &rows {
+        println!(
+            "{}: ours/hand-written ranged {:.2}–{:.2} over the rounds; the pullback holds {:.1} KiB",
+            r.name,
+            r.ours_over_hand_range.0,
+            r.ours_over_hand_range.1,
+            r.retained as f64 / 1024.0
+        );
+    }
+    ExitCode::SUCCESS
+}
