@@ -955,7 +955,19 @@ impl<'a, 'e> Plan<'a, 'e> {
                 let pb = format_ident!("__ad_pb{}", i);
                 let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
                 let _ = args;
-                out.push(quote_spanned!(*span=> let (#h, #pb) = #func::__ad_vjp_all(#(#kids),*);));
+                // Through an alias that says what is wrong if `func` has no
+                // generated module: rustc then reports "`g_is_not_differentiable`
+                // is not a crate or module" at the call.
+                let last = func
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
+                let alias = syn::Ident::new(&format!("{last}_is_not_differentiable"), *span);
+                out.push(quote_spanned!(*span=> let (#h, #pb) = {
+                    use #func as #alias;
+                    #alias::__ad_vjp_all(#(#kids),*)
+                };));
                 pattern.push(quote!(#pb));
                 values.push(quote!(#pb));
             }

@@ -148,7 +148,7 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
     };
     quote!(
         #[doc = #doc_module]
-        #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
+        #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
         #vis mod #name {
             use super::*;
 

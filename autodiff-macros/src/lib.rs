@@ -43,7 +43,8 @@ use proc_macro::TokenStream;
 /// Arguments: `wrt(a, b)` differentiates only those parameters (default:
 /// every parameter whose type is `f64`, `Tensor`, `[f64]` or `Vec<f64>`,
 /// behind references too); `crate = path` names the runtime crate when it is
-/// not `::autodiff_runtime`. A parameter marked `#[no_grad]` is never
+/// not `::autodiff` (e.g. `crate = ::autodiff_runtime` when depending on the
+/// runtime crate directly). A parameter marked `#[no_grad]` is never
 /// differentiated.
 #[proc_macro_attribute]
 pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {

@@ -390,7 +390,7 @@ impl Lowerer<'_> {
                     tokens: whole.to_token_stream(),
                     reads,
                     span: left.span(),
-                    what: format!("an assignment into `{}`", left.to_token_stream()),
+                    what: format!("an assignment into `{}`", left.to_token_stream().to_string().replace(' ', "")),
                     fix: "keep active values in plain variables (`let`, `=`, `+=`); an element or a field cannot be assigned an active value".into(),
                 },
                 span: whole.span(),
@@ -896,6 +896,8 @@ impl Lowerer<'_> {
                 let name = m.mac.path.to_token_stream().to_string();
                 self.unsupported(e, &format!("the macro `{name}!`"), "build the value with ordinary expressions, or compute it from inactive values")
             }
+            Expr::Array(_) | Expr::Repeat(_) => self.unsupported(e, "an array", "keep active values in separate variables, or in a `Tensor` computed with its own operations"),
+            Expr::Struct(_) => self.unsupported(e, "a struct literal", "keep active values in plain variables and pass them to the function that needs them"),
             Expr::Field(_) => self.unsupported(e, "a field access", "destructure tuples with `let (a, b) = ..`, and keep active values in plain variables"),
             Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => self.unsupported(e, "a loop used as a value", "assign to a variable declared before the loop"),
             _ => self.unsupported(e, "this expression", "compute it from inactive values, or wrap the active value in `stop_gradient(..)`"),

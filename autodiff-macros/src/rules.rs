@@ -193,6 +193,7 @@ pub fn binary(op: &syn::BinOp) -> Option<&'static Rule> {
 /// Names of methods the runtime offers, for "did you mean" style help.
 pub fn known_methods() -> String {
     let mut names: Vec<&str> = METHODS.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
     names.dedup();
     names.join(", ")
 }

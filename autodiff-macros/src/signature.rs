@@ -239,7 +239,7 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
     lifetimes.extend(namer.named);
     let runtime = match &args.krate {
         Some(path) => path.to_token_stream(),
-        None => quote!(::autodiff_runtime),
+        None => quote!(::autodiff),
     };
     Some(Signature {
         name: sig.ident.clone(),

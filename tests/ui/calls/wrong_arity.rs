@@ -1,0 +1,8 @@
+use autodiff::differentiable;
+
+#[differentiable]
+fn f(x: f64) -> f64 {
+    x.sin(2.0)
+}
+
+fn main() {}

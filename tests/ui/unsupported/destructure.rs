@@ -1,0 +1,14 @@
+use autodiff::differentiable;
+
+#[differentiable]
+fn pair(x: f64) -> (f64, f64) {
+    (x, x * 2.0)
+}
+
+#[differentiable]
+fn f(x: f64) -> f64 {
+    let ((a, b), c) = (pair(x), x);
+    a * b * c
+}
+
+fn main() {}
