@@ -29,8 +29,11 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let sig = signature::parse(&args, &mut func, &errors);
-    // The primal is the function as written, minus our parameter markers.
-    let primal = &func;
+    // The primal is the function as written, minus our parameter markers. It
+    // is part of the API even when only its derivatives are called.
+    let mut primal = func.clone();
+    primal.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    let primal = &primal;
     let Some(sig) = sig else {
         return with_errors(primal, errors);
     };
@@ -151,11 +154,6 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
         #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
         #vis mod #name {
             use super::*;
-
-            // The primal is part of the API even when only its derivatives are called.
-            const _: () = {
-                let _ = super::#name;
-            };
 
             #[doc(hidden)]
             pub fn __ad_vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) {
@@ -324,7 +322,7 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
     // node keeps the inputs and runs the forward again when backward comes.
     let body = if borrows {
         quote!(
-            let __ad_value = super::#name(#(#call_args),*);
+            let (__ad_value, _) = __ad_vjp_all(#(#call_args),*);
             let __ad_backward = move |__ad_ct: &#rt::Tensor| -> ::std::vec::Vec<#rt::Tensor> {
                 let (_, __ad_pullback) = __ad_vjp_all(#(#call_args),*);
                 let (#(#patterns,)*) = __ad_pullback(<#ct as #graph::GraphValue>::from_tensor(__ad_ct));
