@@ -1,0 +1,29 @@
+//! The notes' control-flow example (shared/seeds, note 002): a function with a
+//! data-dependent `while` and an `if`, differentiated at compile time.
+//!
+//! Run: `cargo run --example control_flow`
+
+use autodiff::differentiable;
+
+/// Doubles `a` until it is at least 1000 in size, then keeps it if positive
+/// or scales it by 100 if negative. The result is linear in `a`, so its
+/// gradient is `f(a) / a`.
+#[differentiable]
+fn f(a: f64) -> f64 {
+    let mut b = a * 2.0;
+    while b.abs() < 1000.0 {
+        b = b * 2.0;
+    }
+    if b > 0.0 { b } else { 100.0 * b }
+}
+
+fn main() {
+    let a = -0.2753;
+    let (d, pullback) = f::vjp(a);
+    let grad = pullback(1.0);
+    println!("a        = {a}");
+    println!("f(a)     = {d}");
+    println!("df/da    = {grad}");
+    println!("f(a) / a = {}", d / a);
+    println!("a.grad == d / a: {}", grad == d / a);
+}
