@@ -729,6 +729,9 @@ struct Options {
     batch: Duration,
     check_only: bool,
     only: Vec<String>,
+    /// `--profile VARIANT SECONDS`: run only that variant (`ours`, `primal`
+    /// or `hand`) of the selected workloads, for a profiler to watch.
+    profile: Option<(String, f64)>,
 }
 
 fn options() -> Options {
@@ -737,6 +740,7 @@ fn options() -> Options {
         batch: Duration::from_millis(20),
         check_only: false,
         only: Vec::new(),
+        profile: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -755,6 +759,14 @@ fn options() -> Options {
                 options.batch = Duration::from_millis(ms);
             }
             "--check-only" => options.check_only = true,
+            "--profile" => {
+                let variant = args.next().expect("--profile takes a variant and seconds");
+                let seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--profile takes a variant and seconds");
+                options.profile = Some((variant, seconds));
+            }
             "--quick" => {
                 options.rounds = 5;
                 options.batch = Duration::from_millis(5);
@@ -807,6 +819,26 @@ fn main() -> ExitCode {
         if !selected {
             continue;
         }
+        if let Some((variant, seconds)) = &options.profile {
+            let f: &mut dyn FnMut() = match variant.as_str() {
+                "ours" => &mut *w.ours,
+                "primal" => &mut *w.primal,
+                "hand" => &mut *w.hand,
+                other => panic!("--profile: no variant {other} (ours, primal, hand)"),
+            };
+            let start = Instant::now();
+            let mut calls = 0u64;
+            while start.elapsed().as_secs_f64() < *seconds {
+                f();
+                calls += 1;
+            }
+            println!(
+                "{} {variant}: {calls} calls, {:.3e} s per call",
+                w.name,
+                start.elapsed().as_secs_f64() / calls as f64
+            );
+            continue;
+        }
         let mut row = measure(&mut w, options.rounds, options.batch);
         let (allocated, retained, _peak) = tape_of(w.name, &inputs);
         row.retained = retained;
@@ -814,6 +846,9 @@ fn main() -> ExitCode {
             .steps
             .map(|n| (allocated as f64 / n as f64, retained as f64 / n as f64));
         rows.push(row);
+    }
+    if rows.is_empty() {
+        return ExitCode::SUCCESS;
     }
     print_table(&rows);
     println!();

@@ -167,7 +167,18 @@ impl Tensor {
     /// assert_eq!(Tensor::from([1.0, 2.0]).powi(3).to_vec(), vec![1.0, 8.0]);
     /// ```
     pub fn powi(&self, n: i32) -> Tensor {
-        self.map(|x| x.powi(n))
+        // `x.powi(n)` with `n` unknown at compile time is a libcall per
+        // element (`__powidf2`) that cannot be vectorised; the common small
+        // powers become plain products, chosen once outside the loop. They
+        // give the same bits: `__powidf2` multiplies the same factors.
+        match n {
+            0 => self.map(|_| 1.0),
+            1 => self.map(|x| x),
+            2 => self.map(|x| x * x),
+            3 => self.map(|x| x * x * x),
+            -1 => self.map(|x| 1.0 / x),
+            _ => self.map(|x| x.powi(n)),
+        }
     }
 
     /// Elementwise real power `x^p`.
@@ -299,8 +310,16 @@ impl Rule<(&f64, &f64, &i32)> for PowiD0 {
 impl Rule<(&Tensor, &Tensor, &i32)> for PowiD0 {
     type Out = Tensor;
     fn apply((g, x, n): (&Tensor, &Tensor, &i32)) -> Tensor {
-        let n = *n;
-        pointwise(g, x, |g, x| powi_rule(g, x, n))
+        // As in `Tensor::powi`: the common small powers without the
+        // per-element `__powidf2` call, each loop with constants the
+        // compiler can vectorise; the values equal `powi_rule`'s.
+        match *n {
+            0 => pointwise(g, x, |_, _| 0.0),
+            1 => pointwise(g, x, |g, _| g),
+            2 => pointwise(g, x, |g, x| g * 2.0 * x),
+            3 => pointwise(g, x, |g, x| g * 3.0 * (x * x)),
+            n => pointwise(g, x, |g, x| powi_rule(g, x, n)),
+        }
     }
 }
 
@@ -372,5 +391,30 @@ impl Rule<(&Tensor, &Tensor, &Tensor)> for PowfD1 {
             .zip(y.data.iter())
             .map(|((&g, &x), &y)| powf_rule_p(g, x, y))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The small powers that skip `f64::powi` give its bits exactly, in the
+    /// value and in the rule.
+    #[test]
+    fn specialised_powers_equal_powi() {
+        let x = Tensor::from([-2.5, -1.0, -0.3, 0.0, 0.7, 1.0, 3.25, 1e200, f64::NAN]);
+        let g = Tensor::from([1.5, -2.0, 0.25, 3.0, -1.0, 0.5, 2.0, 1.0, 1.0]);
+        for n in -3..=5 {
+            let expected: Vec<f64> = x.data().iter().map(|v| v.powi(n)).collect();
+            let got = x.powi(n);
+            for (a, b) in got.data().iter().zip(&expected) {
+                assert!(a.to_bits() == b.to_bits(), "powi({n}): {a} != {b}");
+            }
+            let rule = <PowiD0 as Rule<_>>::apply((&g, &x, &n));
+            for ((r, &gv), &xv) in rule.data().iter().zip(g.data()).zip(x.data()) {
+                let b = powi_rule(gv, xv, n);
+                assert!(r.to_bits() == b.to_bits(), "powi_d0({n}): {r} != {b}");
+            }
+        }
     }
 }
