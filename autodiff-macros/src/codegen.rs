@@ -35,6 +35,10 @@ pub struct Gen<'a> {
     params_read: HashSet<usize>,
     /// Loops being reversed, innermost last.
     current_loop: Vec<LoopId>,
+    /// The pullback owns its parameters (kept like saved values) instead of
+    /// borrowing them: the variant another differentiable function calls, so
+    /// that arguments borrowed from its locals do not outlive it.
+    owned: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -58,7 +62,7 @@ fn unreachable_tape() -> TokenStream {
 }
 
 impl<'a> Gen<'a> {
-    pub fn new(sig: &'a Signature, body: &'a Body) -> Self {
+    pub fn new(sig: &'a Signature, body: &'a Body, owned: bool) -> Self {
         Gen {
             sig,
             body,
@@ -70,6 +74,7 @@ impl<'a> Gen<'a> {
             forward_sites: HashMap::new(),
             params_read: HashSet::new(),
             current_loop: Vec::new(),
+            owned,
         }
     }
 
@@ -99,9 +104,15 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn stable(&self, id: BindId) -> bool {
-        let b = &self.body.bindings[id];
-        (b.param.is_some() && !b.reassigned) || (b.range_counter && !b.reassigned)
+    /// Binds a parameter under its own name inside a site's reverse.
+    fn param_rebind(&self, index: usize, ident: &syn::Ident) -> TokenStream {
+        let saved = self.sig.param_ident(index);
+        if self.owned {
+            let private = self.private();
+            quote!(let #ident = #private::restore(&#saved);)
+        } else {
+            quote!(let #ident = ::core::clone::Clone::clone(&#saved);)
+        }
     }
 
     // ---------------------------------------------------------------- reverse
@@ -506,7 +517,11 @@ impl<'a> Gen<'a> {
             if p.active || self.params_read.contains(&index) {
                 let ident = &p.ident;
                 let saved = sig.param_ident(index);
-                clones.push(quote!(let #saved = ::core::clone::Clone::clone(&#ident);));
+                clones.push(if self.owned {
+                    quote!(let #saved = (&#private::Keep(&#ident)).keep();)
+                } else {
+                    quote!(let #saved = ::core::clone::Clone::clone(&#ident);)
+                });
             }
         }
         let adjoint_decls = self
@@ -529,7 +544,11 @@ impl<'a> Gen<'a> {
                     .expect("every parameter has a binding");
                 let d = adjoint(id);
                 let saved = sig.param_ident(index);
-                quote!(#private::finish(#d, &#saved))
+                if self.owned {
+                    quote!(#private::finish(#d, &#private::restore(&#saved)))
+                } else {
+                    quote!(#private::finish(#d, &#saved))
+                }
             } else {
                 quote!(())
             }
@@ -966,7 +985,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 let alias = syn::Ident::new(&format!("{last}_is_not_differentiable"), *span);
                 out.push(quote_spanned!(*span=> let (#h, #pb) = {
                     use #func as #alias;
-                    #alias::__ad_vjp_all(#(#kids),*)
+                    #alias::__ad_vjp_owned(#(#kids),*)
                 };));
                 pattern.push(quote!(#pb));
                 values.push(quote!(#pb));
@@ -1107,8 +1126,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 if read && !n.save_val && !n.save_meta && seen.insert(id) {
                     if let Some(p) = self.body.bindings[id].param {
                         g.params_read.insert(p);
-                        let saved = g.sig.param_ident(p);
-                        rebinds.push(quote!(let #ident = ::core::clone::Clone::clone(&#saved);));
+                        rebinds.push(g.param_rebind(p, ident));
                     }
                 }
             }
@@ -1119,10 +1137,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                             if seen.insert(*id) {
                                 g.params_read.insert(p);
                                 let ident = &self.body.bindings[*id].ident;
-                                let saved = g.sig.param_ident(p);
-                                rebinds.push(
-                                    quote!(let #ident = ::core::clone::Clone::clone(&#saved);),
-                                );
+                                rebinds.push(g.param_rebind(p, ident));
                             }
                         }
                     }

@@ -42,8 +42,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !errors.is_empty() {
         return with_errors(primal, errors);
     }
-    let vjp_body = codegen::Gen::new(&sig, &body).generate();
-    let module = module(&sig, &func, vjp_body);
+    let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
+    let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+    let module = module(&sig, &func, vjp_body, owned_body);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| name == sig.name.to_string()) {
         eprintln!("{module}");
@@ -60,7 +61,12 @@ fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
 }
 
 /// `mod f { vjp, vjp_retained, grad, value_and_grad, __ad_vjp_all }`
-fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream {
+fn module(
+    sig: &Signature,
+    func: &ItemFn,
+    vjp_body: TokenStream,
+    owned_body: TokenStream,
+) -> TokenStream {
     let rt = &sig.runtime;
     let name = &sig.name;
     let vis = &sig.vis;
@@ -106,6 +112,21 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
         .iter()
         .map(|p| if p.active { tangent(&p.ty) } else { quote!(()) })
         .collect();
+    // The owning variant captures no lifetime: its signature names the same
+    // tangent types with every lifetime made 'static.
+    let owned_grads: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .map(|p| {
+            if p.active {
+                tangent(&static_lifetimes(&p.ty))
+            } else {
+                quote!(())
+            }
+        })
+        .collect();
+    let owned_out = static_lifetimes(out);
+    let owned_ct = quote!(<#owned_out as #rt::Differentiable>::Tangent);
     let active: Vec<usize> = (0..sig.params.len())
         .filter(|i| sig.params[*i].active)
         .collect();
@@ -160,6 +181,13 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
                 #vjp_body
             }
 
+            // What another differentiable function calls: the pullback owns
+            // what it reads, so it may outlive the caller's locals it was given.
+            #[doc(hidden)]
+            pub fn __ad_vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + use<> + 'static) {
+                #owned_body
+            }
+
             #[doc = #doc_vjp]
             pub fn vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) {
                 let (__ad_value, __ad_pullback) = __ad_vjp_all(#(#args),*);
@@ -195,6 +223,19 @@ fn module(sig: &Signature, func: &ItemFn, vjp_body: TokenStream) -> TokenStream 
 }
 
 const RECORD: bool = false;
+
+/// The type with every lifetime replaced by `'static`.
+fn static_lifetimes(ty: &syn::Type) -> syn::Type {
+    struct Static;
+    impl syn::visit_mut::VisitMut for Static {
+        fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
+            *l = syn::Lifetime::new("'static", l.apostrophe);
+        }
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Static, &mut ty);
+    ty
+}
 
 /// How a parameter crosses into the graph layer: the owned type a `Var`'s
 /// tensor converts to, and whether the function borrows it.

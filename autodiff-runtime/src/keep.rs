@@ -12,7 +12,7 @@
 #[doc(hidden)]
 pub struct Keep<'a, T: ?Sized>(pub &'a T);
 
-/// A kept reference: the owned pointee.
+/// A kept reference: the owned pointee (`Vec<f64>` for a `&[f64]`).
 #[doc(hidden)]
 #[derive(Clone, Debug)]
 pub struct ByRef<T>(pub T);
@@ -29,11 +29,11 @@ pub trait KeepBorrowed {
     fn keep(&self) -> Self::Kept;
 }
 
-impl<T: Clone> KeepBorrowed for Keep<'_, &T> {
-    type Kept = ByRef<T>;
+impl<T: ?Sized + ToOwned> KeepBorrowed for Keep<'_, &T> {
+    type Kept = ByRef<T::Owned>;
     #[inline(always)]
-    fn keep(&self) -> ByRef<T> {
-        ByRef((**self.0).clone())
+    fn keep(&self) -> ByRef<T::Owned> {
+        ByRef((**self.0).to_owned())
     }
 }
 
@@ -97,5 +97,9 @@ mod tests {
         let kept = (&Keep(&x)).keep();
         let back: f64 = restore(&kept);
         assert_eq!(back, 3.0);
+        let slice: &[f64] = &weights;
+        let kept = (&Keep(&slice)).keep();
+        let back: &Vec<f64> = restore(&kept);
+        assert_eq!(back, &vec![0.5, 2.0]);
     }
 }
