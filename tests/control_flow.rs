@@ -27,8 +27,13 @@ macro_rules! check2 {
 macro_rules! check1 {
     ($f:ident, $points:expr) => {
         for a in $points {
-            check_vjp_with(config(), |a: &f64| $f(*a), |a: &f64, v: f64| $f::vjp(*a).1(v), &a)
-                .unwrap_or_else(|e| panic!("{} at {a}: {e}", stringify!($f)));
+            check_vjp_with(
+                config(),
+                |a: &f64| $f(*a),
+                |a: &f64, v: f64| $f::vjp(*a).1(v),
+                &a,
+            )
+            .unwrap_or_else(|e| panic!("{} at {a}: {e}", stringify!($f)));
         }
     };
 }
@@ -108,7 +113,10 @@ fn early_return(x: f64, limit: f64) -> f64 {
 
 #[test]
 fn early_return_inside_a_loop() {
-    check2!(early_return, [(0.2, 3.0), (0.2, 1e9), (-5.0, 2.0), (1.0, 10.0)]);
+    check2!(
+        early_return,
+        [(0.2, 3.0), (0.2, 1e9), (-5.0, 2.0), (1.0, 10.0)]
+    );
 }
 
 // A loop whose trip count depends on the input (Newton's method for √a).
@@ -204,13 +212,19 @@ fn expressions(x: f64, y: f64) -> f64 {
         }
     }
     acc /= 1.5 + x * x;
-    acc -= { let w = x * y; w * 0.25 };
+    acc -= {
+        let w = x * y;
+        w * 0.25
+    };
     acc
 }
 
 #[test]
 fn expressions_and_compound_assignment() {
-    check2!(expressions, [(0.1, 0.5), (0.3, 2.0), (0.6, -0.4), (1.3, 1.0)]);
+    check2!(
+        expressions,
+        [(0.1, 0.5), (0.3, 2.0), (0.6, -0.4), (1.3, 1.0)]
+    );
 }
 
 // `while` with continue; `for` over an iterator of inactive values.
@@ -264,8 +278,13 @@ fn index_loop_over_a_slice() {
     for (g, w) in g.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{g} vs {w}");
     }
-    check_vjp_with(config(), |x: &Vec<f64>| rosenbrock(x), |x: &Vec<f64>, v: f64| rosenbrock::vjp(x).1(v), &x)
-        .unwrap();
+    check_vjp_with(
+        config(),
+        |x: &Vec<f64>| rosenbrock(x),
+        |x: &Vec<f64>, v: f64| rosenbrock::vjp(x).1(v),
+        &x,
+    )
+    .unwrap();
 }
 
 #[differentiable]

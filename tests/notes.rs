@@ -1,9 +1,9 @@
 //! The numbers of the PyTorch notes (shared/seeds), computed through
 //! `#[differentiable]`, each also checked against central differences.
 
+use autodiff::differentiable;
 use autodiff::gradcheck::{check_grad, check_vjp};
 use autodiff::prelude::*;
-use autodiff::differentiable;
 
 fn assert_tensor(got: &Tensor, want: &[f64]) {
     assert_eq!(got.to_vec(), want, "got {got}");
@@ -48,7 +48,12 @@ fn square_with_ones_cotangent() {
     let (y, pullback) = square::vjp(&x);
     assert_tensor(&y, &[0.0, 1.0, 4.0, 9.0]);
     assert_tensor(&pullback(Tensor::ones(&[4])), &[0.0, 2.0, 4.0, 6.0]);
-    check_vjp(|x: &Tensor| square(x), |x: &Tensor, v: Tensor| square::vjp(x).1(v), &x).unwrap();
+    check_vjp(
+        |x: &Tensor| square(x),
+        |x: &Tensor, v: Tensor| square::vjp(x).1(v),
+        &x,
+    )
+    .unwrap();
 }
 
 // Detaching: u = stop_gradient(x*x); z = u * x; ∇Σz = u.
@@ -108,7 +113,11 @@ fn control_flow_gradient_is_d_over_a() {
     assert_eq!(grad, d / a);
     for a in [0.7, -0.2753, 1e-3, -12.5, 1500.0] {
         let (d, grad) = f::value_and_grad(a);
-        assert!((grad - d / a).abs() <= 1e-9 * grad.abs(), "a = {a}: {grad} vs {}", d / a);
+        assert!(
+            (grad - d / a).abs() <= 1e-9 * grad.abs(),
+            "a = {a}: {grad} vs {}",
+            d / a
+        );
         check_grad(|a: &f64| f(*a), |a: &f64| f::grad(*a), &a).unwrap();
     }
     let a = Tensor::scalar(-0.2753);
@@ -167,7 +176,12 @@ fn note_001_products() {
     assert_tensor(&pullback(x.clone()), &[2.0, 8.0]);
     let (_, pullback) = pow2_cubed::vjp(&x);
     assert_tensor(&pullback(Tensor::ones(&[2])), &[6.0, 192.0]);
-    check_vjp(|x: &Tensor| pow2_cubed(x), |x: &Tensor, v: Tensor| pow2_cubed::vjp(x).1(v), &x).unwrap();
+    check_vjp(
+        |x: &Tensor| pow2_cubed(x),
+        |x: &Tensor, v: Tensor| pow2_cubed::vjp(x).1(v),
+        &x,
+    )
+    .unwrap();
 
     let x = Tensor::from(vec![2.0, 2.0]);
     let z = Tensor::from(vec![4.0, 4.0]);

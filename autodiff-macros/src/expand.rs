@@ -164,12 +164,7 @@ fn module(
     let doc_grad = format!(
         "The gradient of [`{name}`](fn@{name}) with respect to {wrt_list} (the output must be a scalar: an `f64` or a one-element `Tensor`)."
     );
-    // Switched on once the runtime's graph layer lands.
-    let record = if RECORD {
-        record(sig, &generics, &names)
-    } else {
-        TokenStream::new()
-    };
+    let record = record(sig, &generics, &names);
     quote!(
         #[doc = #doc_module]
         #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
@@ -221,8 +216,6 @@ fn module(
         }
     )
 }
-
-const RECORD: bool = false;
 
 /// The type with every lifetime replaced by `'static`.
 fn static_lifetimes(ty: &syn::Type) -> syn::Type {
