@@ -25,6 +25,7 @@ pub mod gradcheck;
 pub mod graph;
 mod keep;
 mod ops;
+mod pool;
 mod real;
 mod rng;
 mod tensor;
@@ -64,9 +65,9 @@ pub mod prelude {
 /// names and signatures follow the runtime contract with the macro crate.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::cotangent::{IndexMeta, ScalarIndex, TensorIndex};
     pub use crate::cotangent::{acc, acc_index, finish, meta, nonzero, seed, take, zero, zero_for};
+    pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::stop_gradient;
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 

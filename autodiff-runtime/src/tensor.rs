@@ -5,6 +5,7 @@ use std::sync::{Arc, LazyLock};
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::pool;
 use crate::rng::SplitMix64;
 
 /// An n-dimensional array of `f64`, row-major (C order), like a PyTorch tensor
@@ -35,6 +36,18 @@ pub struct Tensor {
     /// [`crate::Cotangent::zero`]). Its storage is a 0-d `0.0`, so that any
     /// operation that meets one by accident still computes with a zero.
     pub(crate) symbolic_zero: bool,
+}
+
+/// A large buffer that no other tensor shares goes back to the per-thread
+/// cache of `pool.rs`, for the next operation to write into.
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        if self.data.capacity() >= pool::MIN_POOLED {
+            if let Some(data) = Arc::get_mut(&mut self.data) {
+                pool::recycle(std::mem::take(data));
+            }
+        }
+    }
 }
 
 /// The storage shared by every symbolic zero: making one costs a reference
@@ -117,7 +130,7 @@ impl Tensor {
     /// assert_eq!(Tensor::full(&[2], 7.0).to_vec(), vec![7.0, 7.0]);
     /// ```
     pub fn full(shape: &[usize], value: f64) -> Tensor {
-        Tensor::from_parts(vec![value; numel_of(shape)], shape.to_vec())
+        Tensor::from_parts(pool::filled(numel_of(shape), value), shape.to_vec())
     }
 
     /// A tensor of zeros.
@@ -373,8 +386,11 @@ impl Tensor {
     ///
     /// assert_eq!(Tensor::ones(&[2]).into_vec(), vec![1.0, 1.0]);
     /// ```
-    pub fn into_vec(self) -> Vec<f64> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared.to_vec())
+    pub fn into_vec(mut self) -> Vec<f64> {
+        match Arc::get_mut(&mut self.data) {
+            Some(data) => std::mem::take(data),
+            None => self.data.to_vec(),
+        }
     }
 
     /// The value of a tensor with exactly one element (PyTorch's `.item()`).
@@ -479,7 +495,7 @@ impl Tensor {
     /// ```
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
         Tensor::from_parts(
-            self.data.iter().map(|&v| f(v)).collect(),
+            pool::collect(self.numel(), self.data.iter().map(|&v| f(v))),
             self.shape.clone(),
         )
     }
@@ -518,7 +534,7 @@ impl Tensor {
         let out = crate::ops::broadcast::zip(self, other, |a, b| if f(a, b) { 1.0 } else { 0.0 });
         BoolTensor {
             data: out.data.iter().map(|&v| v != 0.0).collect(),
-            shape: out.shape,
+            shape: out.shape.clone(),
         }
     }
 

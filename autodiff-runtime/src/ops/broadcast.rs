@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::pool;
 use crate::tensor::{Tensor, numel_of};
 
 /// The shape two operands broadcast to. Panics in PyTorch's words, naming
@@ -100,12 +101,10 @@ fn for_each_offset(
 /// `f` applied elementwise to `a` and `b`, broadcast.
 pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     if a.shape == b.shape {
-        let data = a
-            .data
-            .iter()
-            .zip(b.data.iter())
-            .map(|(&x, &y)| f(x, y))
-            .collect();
+        let data = pool::collect(
+            a.numel(),
+            a.data.iter().zip(b.data.iter()).map(|(&x, &y)| f(x, y)),
+        );
         return Tensor::from_parts(data, a.shape.clone());
     }
     let out_shape = broadcast_shape(&a.shape, &b.shape);
@@ -119,7 +118,7 @@ pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor
     }
     let sa = broadcast_strides(&a.shape, &out_shape);
     let sb = broadcast_strides(&b.shape, &out_shape);
-    let mut data = Vec::with_capacity(numel_of(&out_shape));
+    let mut data = pool::buffer(numel_of(&out_shape));
     for_each_offset(&out_shape, &sa, &sb, |i, j| {
         data.push(f(a.data[i], b.data[j]))
     });

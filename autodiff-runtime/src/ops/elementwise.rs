@@ -6,6 +6,7 @@
 
 use super::{Rule, rule_fn};
 use crate::cotangent::Cotangent;
+use crate::pool;
 use crate::tensor::Tensor;
 
 /// The logistic function `1 / (1 + e^(−x))`, computed without overflow.
@@ -204,12 +205,10 @@ fn pointwise(g: &Tensor, x: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
         g.shape,
         x.shape
     );
-    let data = g
-        .data
-        .iter()
-        .zip(x.data.iter())
-        .map(|(&g, &x)| f(g, x))
-        .collect();
+    let data = pool::collect(
+        x.numel(),
+        g.data.iter().zip(x.data.iter()).map(|(&g, &x)| f(g, x)),
+    );
     Tensor::from_parts(data, x.shape.clone())
 }
 

@@ -6,6 +6,7 @@ use std::ops::Range;
 use super::{Rule, rule_fn};
 use crate::cotangent::{Cotangent, LenMeta, ScalarIndex, Shape, TensorIndex};
 use crate::ops::reduce::split_at_dim;
+use crate::pool;
 use crate::tensor::{Tensor, numel_of};
 
 impl Tensor {
@@ -102,7 +103,7 @@ impl Tensor {
             self.shape
         );
         let len = range.end - range.start;
-        let mut data = Vec::with_capacity(outer * len * inner);
+        let mut data = pool::buffer(outer * len * inner);
         for o in 0..outer {
             let start = (o * n + range.start) * inner;
             data.extend_from_slice(&self.data[start..start + len * inner]);
@@ -181,11 +182,12 @@ impl Rule<(&Tensor, &Shape, &usize, &Range<usize>)> for SliceD0 {
             d,
             x.0
         );
-        let mut out = vec![0.0; outer * n * inner];
+        // Each element is written once: zeros before and after each slab.
+        let mut out = pool::buffer(outer * n * inner);
         for o in 0..outer {
-            let start = (o * n + range.start) * inner;
-            out[start..start + len * inner]
-                .copy_from_slice(&g.data[o * len * inner..(o + 1) * len * inner]);
+            out.resize(out.len() + range.start * inner, 0.0);
+            out.extend_from_slice(&g.data[o * len * inner..(o + 1) * len * inner]);
+            out.resize(out.len() + (n - range.end) * inner, 0.0);
         }
         Tensor::from_parts(out, x.0.clone())
     }
