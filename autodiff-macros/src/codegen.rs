@@ -661,7 +661,7 @@ fn rebuild(
                     let (l, r) = (&kids[0], &kids[1]);
                     quote_spanned!(span=> (#l #op #r))
                 }
-                Syntax::Neg(_) => {
+                Syntax::Neg => {
                     let x = &kids[0];
                     quote_spanned!(span=> (-#x))
                 }

@@ -24,8 +24,6 @@ pub struct Binding {
     pub range_counter: bool,
     /// Depends on a differentiated input *and* reaches the output.
     pub active: bool,
-    /// Declared inside a loop body (a fresh value each iteration).
-    pub in_loop: bool,
 }
 
 pub struct Body {
@@ -35,7 +33,6 @@ pub struct Body {
     pub exits: Vec<ExitInfo>,
     /// The function has `return` statements: the forward is a labeled block.
     pub has_return: bool,
-    pub sites: usize,
 }
 
 #[derive(Default)]
@@ -232,7 +229,7 @@ pub enum Ex {
 #[derive(Clone)]
 pub enum Syntax {
     Binary(syn::BinOp),
-    Neg(Span),
+    Neg,
     Method { name: Ident, turbofish: TokenStream },
     Cast { ty: TokenStream },
     Deref,

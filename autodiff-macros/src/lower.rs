@@ -51,7 +51,6 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         loops: l.loops,
         exits: l.exits,
         has_return: l.has_return,
-        sites: l.sites,
     }
 }
 
@@ -84,7 +83,6 @@ impl Lowerer<'_> {
             reassigned: false,
             range_counter: false,
             active: false,
-            in_loop: !self.open_loops.is_empty(),
         });
         self.scopes
             .last_mut()
@@ -765,9 +763,9 @@ impl Lowerer<'_> {
                 },
             },
             Expr::Unary(u) => match u.op {
-                syn::UnOp::Neg(t) => {
+                syn::UnOp::Neg(_) => {
                     let inner = self.ex(&u.expr, pre);
-                    Ex::Op { rule: &rules::NEG, args: vec![inner], syntax: Syntax::Neg(t.span), span }
+                    Ex::Op { rule: &rules::NEG, args: vec![inner], syntax: Syntax::Neg, span }
                 }
                 syn::UnOp::Deref(_) => {
                     let inner = self.ex(&u.expr, pre);
