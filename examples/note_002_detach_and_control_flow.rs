@@ -3,12 +3,16 @@
 //! y.detach()` is a constant for `z = u * x`), and gradients through Python
 //! control flow: a function `f(a)` with a data-dependent `while` and `if`.
 //!
-//! Notebook cells run on the graph layer ([`Var`]) with eager ops; the note's
-//! function `f` is the same code with eager ops, so its `d` prints the
-//! note's `grad_fn=<MulBackward0>`.
+//! Notebook cells run on the graph layer ([`Var`]) with eager ops. The
+//! note's function `f` is a `#[differentiable]` function: `f::record(&a)`
+//! joins the graph as one node, `<FBackward>`, whose backward is the pullback
+//! generated at compile time. The same `f` written with eager ops records one
+//! node per op, as PyTorch does, and its `d` prints the note's
+//! `grad_fn=<MulBackward0>`.
 //!
 //! Run: `cargo run --example note_002_detach_and_control_flow`
 
+use autodiff::differentiable;
 use autodiff::prelude::*;
 
 /// Python's rendering of an optional gradient: `None` or the tensor.
@@ -17,9 +21,20 @@ fn py(grad: Option<Tensor>) -> String {
 }
 
 /// The note's `f(a)`: double `a` until its norm reaches 1000, then keep it
-/// if its sum is positive, else scale it by 100. With eager ops each step
-/// is a node, as in PyTorch.
-fn f(a: &Var) -> Var {
+/// if its sum is positive, else scale it by 100. The gradient is generated
+/// at compile time; the loop's trip count and the branch taken are all it
+/// records.
+#[differentiable]
+fn f(a: Tensor) -> Tensor {
+    let mut b = a * 2.0;
+    while b.norm() < 1000.0 {
+        b = b * 2.0;
+    }
+    if b.sum() > 0.0 { b } else { 100.0 * b }
+}
+
+/// The same `f` with eager ops on graph values: each step is a node.
+fn f_eager(a: &Var) -> Var {
     let mut b = a * 2.0;
     while b.norm().item() < 1000.0 {
         b = &b * 2.0;
@@ -103,7 +118,7 @@ fn main() {
     let a = Var::leaf(-112743.859375 / 409600.0);
 
     println!("In [108-109]: d = f(a); d.backward()");
-    let d = f(&a);
+    let d = f::record(&a);
     d.backward();
 
     println!("In [112]: d");
@@ -115,6 +130,17 @@ fn main() {
     println!("In [111]: a.grad");
     println!("{}", py(a.grad()));
 
+    println!("In [110]: a.grad == d / a");
+    println!("{}", a.grad().unwrap().eq_elem(&(&d / &a).data()));
+
+    println!("# The same cells with f written in eager ops");
+    let a = Var::leaf(a.data());
+    let d = f_eager(&a);
+    d.backward();
+    println!("In [112]: d");
+    println!("{d}");
+    println!("In [111]: a.grad");
+    println!("{}", py(a.grad()));
     println!("In [110]: a.grad == d / a");
     println!("{}", a.grad().unwrap().eq_elem(&(&d / &a).data()));
 }
