@@ -127,3 +127,31 @@ fn gradient_on_another_thread() {
     assert_eq!(dw_shape, vec![3, 3]);
     assert_eq!(db, vec![3.0, 3.0, 3.0]);
 }
+
+// Integer bookkeeping with every compound operator, and a callee with a raw name.
+#[differentiable]
+fn r#type(x: f64) -> f64 {
+    x * 3.0
+}
+
+#[differentiable]
+fn bookkeeping(x: f64) -> f64 {
+    let mut k = 17usize;
+    k %= 5;
+    k *= 3;
+    k -= 1;
+    k /= 2;
+    k |= 8;
+    k ^= 1;
+    let mut y = x;
+    for _ in 0..k {
+        y = r#type(y) * 0.5;
+    }
+    y
+}
+
+#[test]
+fn inactive_compound_assignments() {
+    // k = ((17 % 5) * 3 - 1) / 2 | 8 ^ 1 = 2 | 8 ^ 1 = 11; y = x · 1.5^11.
+    assert_eq!(bookkeeping::grad(2.0), 1.5f64.powi(11));
+}

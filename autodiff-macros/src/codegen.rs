@@ -970,17 +970,16 @@ impl<'a, 'e> Plan<'a, 'e> {
         let private = g.private();
         let h = format_ident!("__ad_h{}", i);
         match n.ex {
-            Ex::Call { func, args, span } if n.active => {
+            Ex::Call { func, span, .. } if n.active => {
                 let pb = format_ident!("__ad_pb{}", i);
                 let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
-                let _ = args;
                 // Through an alias that says what is wrong if `func` has no
                 // generated module: rustc then reports "`g_is_not_differentiable`
                 // is not a crate or module" at the call.
                 let last = func
                     .segments
                     .last()
-                    .map(|s| s.ident.to_string())
+                    .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
                     .unwrap_or_default();
                 let alias = syn::Ident::new(&format!("{last}_is_not_differentiable"), *span);
                 out.push(quote_spanned!(*span=> let (#h, #pb) = {

@@ -418,11 +418,14 @@ impl Lowerer<'_> {
                         span: whole.span(),
                     },
                 ),
+                // `%=` and the bitwise ones: kept as written, an error if active.
                 None => (
-                    AssignKind::Compound { op },
+                    AssignKind::Opaque {
+                        tokens: quote!(#whole;),
+                    },
                     Ex::Unsupported {
                         tokens: whole.to_token_stream(),
-                        reads: self.reads(whole),
+                        reads: vec![id],
                         span: whole.span(),
                         what: format!("the operator `{}`", op.to_token_stream()),
                         fix: "write it with `+`, `-`, `*`, `/` or a differentiable method".into(),
