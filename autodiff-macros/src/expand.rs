@@ -391,3 +391,301 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use quote::quote;
+
+    /// Odd, partly invalid functions: the macro must answer each with code
+    /// (perhaps a compile error), never with a panic, and what it answers must
+    /// still parse as Rust items.
+    #[test]
+    fn never_panics_on_user_input() {
+        let cases = [
+            quote!(
+                fn f(x: f64) -> f64 {
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {}
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    return x;
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    loop {}
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    break;
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    'a: loop {
+                        break 'b;
+                    }
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    continue;
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let _ = x;
+                    let (a, _) = (x, x);
+                    a
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let S { a, .. } = s;
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    match x {
+                        y if y > 0.0 => y,
+                        _ => -x,
+                    }
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    if let Some(v) = o {
+                        v
+                    } else if let Ok(w) = r {
+                        w
+                    } else {
+                        x
+                    }
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    for _ in (0..3).rev() {}
+                    for i in 0..=3 {
+                        let _ = i;
+                    }
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let c = || x;
+                    async { x };
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    const K: f64 = 2.0;
+                    fn g() {}
+                    x * K
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    #[allow(unused)]
+                    let y = x;
+                    y
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    ((x as i32) as f64) * -x + !true as i32 as f64
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    x.sin().cos().exp().ln().sqrt().abs()
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    x.unknown().method(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    (x, x).0
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    [x][0]
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    S { a: x }.a
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    x?
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    unsafe { x }
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let y;
+                    if x > 0.0 {
+                        y = x
+                    } else {
+                        y = -x
+                    }
+                    y
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let mut y = x;
+                    y += y;
+                    y -= 1.0;
+                    y *= y;
+                    y /= 2.0;
+                    y %= 3.0;
+                    y
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    g(x, x)(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    (g)(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    <f64 as Tr>::g(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    r#type(x) + r#match::g(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    m!(x) + n![x]
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    'a: { break 'a x }
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let z = loop {
+                        break x;
+                    };
+                    z
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let Some(y) = Some(x) else { panic!() };
+                    y
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    while let Some(_) = None::<u8> {
+                        return x;
+                    }
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    if x > 0.0 { return x } else { panic!("no") }
+                }
+            ),
+            quote!(
+                fn f(x: &mut f64) -> f64 {
+                    *x
+                }
+            ),
+            quote!(
+                fn f(x: impl Fn()) -> f64 {
+                    0.0
+                }
+            ),
+            quote!(
+                fn f<T>(x: T) -> T {
+                    x
+                }
+            ),
+            quote!(
+                fn f<'a>(x: &'a [f64], y: &'_ Tensor) -> f64 {
+                    x[0]
+                }
+            ),
+            quote!(
+                fn f(self) -> f64 {
+                    0.0
+                }
+            ),
+            quote!(
+                fn f((a, b): (f64, f64)) -> f64 {
+                    a
+                }
+            ),
+            quote!(
+                fn f(x: f64) {}
+            ),
+            quote!(
+                fn f(n: usize) -> f64 {
+                    0.0
+                }
+            ),
+            quote!(
+                async unsafe extern "C" fn f(x: f64) -> f64 {
+                    x
+                }
+            ),
+            quote!(
+                struct S;
+            ),
+            quote!(),
+        ];
+        let attributes = [
+            quote!(),
+            quote!(wrt(x)),
+            quote!(wrt(nope)),
+            quote!(crate = ::x),
+            quote!(what),
+            quote!(wrt),
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            for attr in &attributes {
+                let out = std::panic::catch_unwind(|| expand(attr.clone(), case.clone()))
+                    .unwrap_or_else(|_| {
+                        panic!("case {i} panicked: #[differentiable({attr})] {case}")
+                    });
+                syn::parse2::<syn::File>(out.clone())
+                    .unwrap_or_else(|e| panic!("case {i}: output does not parse ({e}): {out}"));
+            }
+        }
+    }
+}

@@ -24,7 +24,7 @@ use proc_macro::TokenStream;
 
 /// Generate reverse-mode derivatives of a function at compile time.
 ///
-/// ```ignore
+/// ```
 /// use autodiff::differentiable;
 ///
 /// #[differentiable]
