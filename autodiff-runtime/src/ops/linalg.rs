@@ -1,37 +1,107 @@
 //! Linear algebra: `matmul` (through nalgebra), `dot`, `norm`, and their
 //! derivative rules.
 
-use nalgebra::DMatrixView;
+use nalgebra::{Dyn, MatrixView, MatrixViewMut};
 
 use super::{Rule, rule_fn};
 use crate::cotangent::Cotangent;
+use crate::pool;
 use crate::tensor::Tensor;
 
-/// `C = A·B` for row-major `A` (m×k) and `B` (k×n); returns `C` row-major.
-///
-/// No copies: a row-major m×k buffer *is* the column-major k×m matrix `Aᵀ`,
-/// so nalgebra computes `Cᵀ = Bᵀ·Aᵀ` on views of the two buffers, and the
-/// column-major buffer of `Cᵀ` is `C` row-major.
-fn matmul_rows(a: &[f64], m: usize, k: usize, b: &[f64], n: usize) -> Vec<f64> {
-    let a_t = DMatrixView::from_slice(a, k, m);
-    let b_t = DMatrixView::from_slice(b, n, k);
-    let c_t = b_t * a_t;
-    c_t.data.into()
+/// A matrix inside a row-major buffer, possibly read transposed: element
+/// `(i, j)` is `data[i·row_stride + j·col_stride]`.
+#[derive(Clone, Copy)]
+struct StridedMatrix<'a> {
+    data: &'a [f64],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
 }
 
-/// `A·Bᵀ` for row-major `A` (m×n) and `B` (k×n); returns the m×k product
-/// row-major. (Its transpose `B·Aᵀ` is `(Bᵀ)ᵀ·Aᵀ`: one `tr_mul` on views.)
-fn matmul_rows_bt(a: &[f64], m: usize, n: usize, b: &[f64], k: usize) -> Vec<f64> {
-    let a_t = DMatrixView::from_slice(a, n, m);
-    let b_t = DMatrixView::from_slice(b, n, k);
-    b_t.tr_mul(&a_t).data.into()
+impl<'a> StridedMatrix<'a> {
+    /// The `rows × cols` row-major matrix in `data`.
+    fn rows(data: &'a [f64], rows: usize, cols: usize) -> Self {
+        StridedMatrix {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of the `rows × cols` row-major matrix in `data`, read
+    /// in place (no copy).
+    fn transposed(data: &'a [f64], rows: usize, cols: usize) -> Self {
+        StridedMatrix {
+            data,
+            rows: cols,
+            cols: rows,
+            row_stride: 1,
+            col_stride: cols,
+        }
+    }
+
+    fn view(self) -> MatrixView<'a, f64, Dyn, Dyn, Dyn, Dyn> {
+        MatrixView::from_slice_with_strides_generic(
+            self.data,
+            Dyn(self.rows),
+            Dyn(self.cols),
+            Dyn(self.row_stride),
+            Dyn(self.col_stride),
+        )
+    }
 }
+
+/// `A·B`, row-major. Both operands are strided views into their buffers,
+/// so transposed operands cost no copy: nalgebra's `gemm` hands the strides
+/// to matrixmultiply's packing kernels (AVX-512/AVX2+FMA, and two threads
+/// when the product is large enough: see the `threading` feature in
+/// Cargo.toml).
+///
+/// Products with a side of at most [`GEMM_MIN_SIDE`] (vectors, thin
+/// matrices) are summed here instead: nalgebra's own loop for them
+/// (`gemv`) indexes out of bounds when the output has a row stride, as a
+/// row-major output does.
+fn product(a: StridedMatrix, b: StridedMatrix) -> Vec<f64> {
+    debug_assert_eq!(a.cols, b.rows);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // gemm with β = 0 never reads the output, but safe code must hand it
+    // initialised memory; zeroing m·n values is small next to m·n·k products.
+    let mut out = pool::filled(m * n, 0.0);
+    if m > GEMM_MIN_SIDE && k > GEMM_MIN_SIDE && n > GEMM_MIN_SIDE {
+        let mut c = MatrixViewMut::<f64, Dyn, Dyn, Dyn, Dyn>::from_slice_with_strides_generic(
+            &mut out,
+            Dyn(m),
+            Dyn(n),
+            Dyn(n),
+            Dyn(1),
+        );
+        c.gemm(1.0, &a.view(), &b.view(), 0.0);
+    } else {
+        for (i, row) in out.chunks_exact_mut(n.max(1)).enumerate().take(m) {
+            for p in 0..k {
+                let a_ip = a.data[i * a.row_stride + p * a.col_stride];
+                for (j, c) in row.iter_mut().enumerate() {
+                    *c += a_ip * b.data[p * b.row_stride + j * b.col_stride];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// nalgebra multiplies through matrixmultiply only when every side of the
+/// product exceeds this (its `SMALL_DIM`).
+const GEMM_MIN_SIDE: usize = 5;
 
 /// `u ⊗ v`, row-major `len(u) × len(v)`.
 fn outer(u: &[f64], v: &[f64]) -> Vec<f64> {
-    u.iter()
-        .flat_map(|&a| v.iter().map(move |&b| a * b))
-        .collect()
+    pool::collect(
+        u.len() * v.len(),
+        u.iter().flat_map(|&a| v.iter().map(move |&b| a * b)),
+    )
 }
 
 impl Tensor {
@@ -65,19 +135,31 @@ impl Tensor {
                 if k != k2 {
                     mismatch(k, k2)
                 }
-                Tensor::from_parts(matmul_rows(&self.data, m, k, &other.data, n), vec![m, n])
+                let c = product(
+                    StridedMatrix::rows(&self.data, m, k),
+                    StridedMatrix::rows(&other.data, k, n),
+                );
+                Tensor::from_parts(c, vec![m, n])
             }
             (&[m, k], &[k2]) => {
                 if k != k2 {
                     mismatch(k, k2)
                 }
-                Tensor::from_parts(matmul_rows(&self.data, m, k, &other.data, 1), vec![m])
+                let c = product(
+                    StridedMatrix::rows(&self.data, m, k),
+                    StridedMatrix::rows(&other.data, k, 1),
+                );
+                Tensor::from_parts(c, vec![m])
             }
             (&[k], &[k2, n]) => {
                 if k != k2 {
                     mismatch(k, k2)
                 }
-                Tensor::from_parts(matmul_rows(&self.data, 1, k, &other.data, n), vec![n])
+                let c = product(
+                    StridedMatrix::rows(&self.data, 1, k),
+                    StridedMatrix::rows(&other.data, k, n),
+                );
+                Tensor::from_parts(c, vec![n])
             }
             (&[k], &[k2]) => {
                 if k != k2 {
@@ -152,11 +234,19 @@ impl Rule<(&Tensor, &Tensor)> for MatmulD0 {
         match (g.shape.as_slice(), b.shape.as_slice()) {
             // [m,k]·[k,n]: ā = ḡ·bᵀ
             (&[m, n], &[k, n2]) if n == n2 => {
-                Tensor::from_parts(matmul_rows_bt(&g.data, m, n, &b.data, k), vec![m, k])
+                let c = product(
+                    StridedMatrix::rows(&g.data, m, n),
+                    StridedMatrix::transposed(&b.data, k, n),
+                );
+                Tensor::from_parts(c, vec![m, k])
             }
             // [k]·[k,n]: ā = b·ḡ
             (&[n], &[k, n2]) if n == n2 => {
-                Tensor::from_parts(matmul_rows(&b.data, k, n, &g.data, 1), vec![k])
+                let c = product(
+                    StridedMatrix::rows(&b.data, k, n),
+                    StridedMatrix::rows(&g.data, n, 1),
+                );
+                Tensor::from_parts(c, vec![k])
             }
             // [m,k]·[k]: ā = ḡ ⊗ b
             (&[m], &[k]) => Tensor::from_parts(outer(&g.data, &b.data), vec![m, k]),
@@ -179,11 +269,19 @@ impl Rule<(&Tensor, &Tensor)> for MatmulD1 {
         match (g.shape.as_slice(), a.shape.as_slice()) {
             // [m,k]·[k,n]: b̄ = aᵀ·ḡ
             (&[m, n], &[m2, k]) if m == m2 => {
-                Tensor::from_parts(matmul_rows(&a.t().data, k, m, &g.data, n), vec![k, n])
+                let c = product(
+                    StridedMatrix::transposed(&a.data, m, k),
+                    StridedMatrix::rows(&g.data, m, n),
+                );
+                Tensor::from_parts(c, vec![k, n])
             }
             // [m,k]·[k]: b̄ = aᵀ·ḡ = ḡᵀ·a
             (&[m], &[m2, k]) if m == m2 => {
-                Tensor::from_parts(matmul_rows(&g.data, 1, m, &a.data, k), vec![k])
+                let c = product(
+                    StridedMatrix::rows(&g.data, 1, m),
+                    StridedMatrix::rows(&a.data, m, k),
+                );
+                Tensor::from_parts(c, vec![k])
             }
             // [k]·[k,n]: b̄ = a ⊗ ḡ
             (&[n], &[k]) => Tensor::from_parts(outer(&a.data, &g.data), vec![k, n]),
@@ -231,6 +329,57 @@ impl Rule<(&f64, &Tensor, &f64)> for NormD0 {
             x.zeros_like()
         } else {
             x * (*g / *y)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `A·B` by the definition, for row-major `A` (m×k) and `B` (k×n).
+    fn naive(a: &Tensor, b: &Tensor) -> Tensor {
+        let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a.at(&[i, p]) * b.at(&[p, j])).sum();
+            }
+        }
+        Tensor::from_vec(c, &[m, n])
+    }
+
+    /// Both paths of `product` (matrixmultiply for large sides, the loop
+    /// for thin ones), with plain and transposed operands as the rules use
+    /// them, against the definition.
+    #[test]
+    fn products_and_their_rules_match_the_definition() {
+        for (m, k, n) in [
+            (7, 9, 8),
+            (2, 9, 8),
+            (7, 3, 8),
+            (7, 9, 1),
+            (1, 1, 1),
+            (40, 33, 17),
+        ] {
+            let a = Tensor::randn(&[m, k], (m * 100 + k) as u64);
+            let b = Tensor::randn(&[k, n], (k * 100 + n) as u64);
+            let g = Tensor::randn(&[m, n], (m * 100 + n) as u64);
+            assert!(
+                a.matmul(&b).allclose(&naive(&a, &b), 1e-12, 1e-12),
+                "{m}×{k}·{k}×{n}"
+            );
+            // ā = ḡ·bᵀ and b̄ = aᵀ·ḡ
+            let d_a = <MatmulD0 as Rule<_>>::apply((&g, &b));
+            assert!(
+                d_a.allclose(&naive(&g, &b.t()), 1e-12, 1e-12),
+                "ā for {m}×{k}·{k}×{n}"
+            );
+            let d_b = <MatmulD1 as Rule<_>>::apply((&g, &a));
+            assert!(
+                d_b.allclose(&naive(&a.t(), &g), 1e-12, 1e-12),
+                "b̄ for {m}×{k}·{k}×{n}"
+            );
         }
     }
 }
