@@ -54,6 +54,17 @@ fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// If an operand of shape `small` broadcast to `out` only repeats whole
+/// (its shape, leading 1s aside, is the tail of `out`, like a bias row added
+/// to every row of a matrix), the number of elements it repeats in blocks
+/// of: the broadcast is then a loop over contiguous blocks.
+fn repeated_block(small: &[usize], out: &[usize]) -> Option<usize> {
+    let leading_ones = small.iter().take_while(|&&d| d == 1).count();
+    let tail = &small[leading_ones..];
+    let block = numel_of(tail);
+    (tail.len() <= out.len() && out.ends_with(tail) && block > 0).then_some(block)
+}
+
 /// Visits every position of `out_shape` in row-major order, handing `visit`
 /// the offsets of the two operands there (strides from [`broadcast_strides`]).
 fn for_each_offset(
@@ -116,9 +127,25 @@ pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor
         let x = a.data[0];
         return b.map(|y| f(x, y));
     }
+    let mut data = pool::buffer(numel_of(&out_shape));
+    if out_shape == a.shape {
+        if let Some(block) = repeated_block(&b.shape, &out_shape) {
+            for rows in a.data.chunks_exact(block) {
+                data.extend(rows.iter().zip(b.data.iter()).map(|(&x, &y)| f(x, y)));
+            }
+            return Tensor::from_parts(data, out_shape);
+        }
+    }
+    if out_shape == b.shape {
+        if let Some(block) = repeated_block(&a.shape, &out_shape) {
+            for rows in b.data.chunks_exact(block) {
+                data.extend(a.data.iter().zip(rows.iter()).map(|(&x, &y)| f(x, y)));
+            }
+            return Tensor::from_parts(data, out_shape);
+        }
+    }
     let sa = broadcast_strides(&a.shape, &out_shape);
     let sb = broadcast_strides(&b.shape, &out_shape);
-    let mut data = pool::buffer(numel_of(&out_shape));
     for_each_offset(&out_shape, &sa, &sb, |i, j| {
         data.push(f(a.data[i], b.data[j]))
     });
@@ -135,6 +162,12 @@ fn zip_into_left(a: &mut [f64], a_shape: &[usize], b: &Tensor, f: impl Fn(f64, f
     } else if b.numel() == 1 {
         let y = b.data[0];
         a.iter_mut().for_each(|x| *x = f(*x, y));
+    } else if let Some(block) = repeated_block(&b.shape, a_shape) {
+        for rows in a.chunks_exact_mut(block) {
+            rows.iter_mut()
+                .zip(b.data.iter())
+                .for_each(|(x, &y)| *x = f(*x, y));
+        }
     } else {
         let sb = broadcast_strides(&b.shape, a_shape);
         let contiguous = crate::tensor::strides_of(a_shape);
@@ -219,6 +252,13 @@ pub(crate) fn sum_to_shape(g: &Tensor, shape: &[usize]) -> Tensor {
         return Tensor::from_parts(vec![g.data.iter().sum()], shape.to_vec());
     }
     let mut out = vec![0.0; n];
+    if let Some(block) = repeated_block(shape, &g.shape) {
+        // The same sums in the same order as the general loop below.
+        for rows in g.data.chunks_exact(block) {
+            out.iter_mut().zip(rows).for_each(|(o, &v)| *o += v);
+        }
+        return Tensor::from_parts(out, shape.to_vec());
+    }
     let target = broadcast_strides(shape, &g.shape);
     let contiguous = crate::tensor::strides_of(&g.shape);
     for_each_offset(&g.shape, &target, &contiguous, |t, i| out[t] += g.data[i]);
@@ -272,6 +312,41 @@ mod tests {
         assert_eq!(sum_to_shape(&g, &[2, 1]).to_vec(), vec![3.0, 12.0]);
         assert_eq!(sum_to_shape(&g, &[]).to_vec(), vec![15.0]);
         assert_eq!(sum_to_shape(&g, &[1, 1]).shape(), &[1, 1]);
+    }
+
+    /// The loops over repeated blocks give what the general odometer gives.
+    #[test]
+    fn repeated_blocks_agree_with_the_general_loop() {
+        assert_eq!(repeated_block(&[3], &[2, 3]), Some(3));
+        assert_eq!(repeated_block(&[1, 1, 4], &[5, 2, 4]), Some(4));
+        assert_eq!(repeated_block(&[2, 1], &[2, 3]), None);
+        assert_eq!(repeated_block(&[0], &[2, 0]), None);
+        let m = Tensor::randn(&[4, 2, 3], 1);
+        for small in [vec![3], vec![2, 3], vec![1, 2, 3], vec![1, 3]] {
+            let v = Tensor::randn(&small, 2);
+            let general = |a: &Tensor, b: &Tensor, f: fn(f64, f64) -> f64| {
+                let out = broadcast_shape(&a.shape, &b.shape);
+                let sa = broadcast_strides(&a.shape, &out);
+                let sb = broadcast_strides(&b.shape, &out);
+                let mut data = Vec::new();
+                for_each_offset(&out, &sa, &sb, |i, j| data.push(f(a.data[i], b.data[j])));
+                data
+            };
+            let sub = |x: f64, y: f64| x - y;
+            assert_eq!(zip(&m, &v, sub).to_vec(), general(&m, &v, sub));
+            assert_eq!(zip(&v, &m, sub).to_vec(), general(&v, &m, sub));
+            let mut in_place = m.clone();
+            zip_assign(&mut in_place, &v, sub);
+            assert_eq!(in_place.to_vec(), general(&m, &v, sub));
+            let sums = sum_to_shape(&m, &small);
+            let mut expected = vec![0.0; v.numel()];
+            let target = broadcast_strides(&small, &m.shape);
+            let contiguous = crate::tensor::strides_of(&m.shape);
+            for_each_offset(&m.shape, &target, &contiguous, |t, i| {
+                expected[t] += m.data[i]
+            });
+            assert_eq!(sums.to_vec(), expected);
+        }
     }
 
     #[test]
