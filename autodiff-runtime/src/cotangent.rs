@@ -65,7 +65,8 @@ pub trait Differentiable {
 /// ```
 pub trait Cotangent: Clone + Sized {
     /// The additive identity, before any shape is known. For `f64` it is
-    /// `0.0`; for `Tensor` a symbolic zero that [`finish`] turns into real
+    /// `-0.0`, the exact identity of `+` (see `impl Cotangent for f64`),
+    /// which [`finish`] turns into `0.0`; for `Tensor` a symbolic zero that [`finish`] turns into real
     /// zeros; for `Vec<f64>` the empty vector.
     ///
     /// ```
@@ -204,7 +205,9 @@ impl Differentiable for f64 {
     }
     #[inline(always)]
     fn finish_tangent(&self, d: f64) -> f64 {
-        d
+        // The zero that nothing was added to is `-0.0` (see `zero`): show
+        // it as the `0.0` PyTorch gives. Every other value is unchanged.
+        d + 0.0
     }
     #[inline(always)]
     fn seed_tangent(&self) -> f64 {
@@ -213,9 +216,15 @@ impl Differentiable for f64 {
 }
 
 impl Cotangent for f64 {
+    /// `-0.0`, not `0.0`: `-0.0 + x` is `x` for every `x` (`0.0 + -0.0` is
+    /// `0.0`, not `-0.0`), so the compiler may drop the addition. Generated
+    /// reverse passes move an adjoint out (`take`, leaving `zero()`) and add
+    /// the next contribution to it (`acc`) at every step of a loop; with
+    /// `0.0` each such step kept a real addition in its dependency chain
+    /// (W1 of the benchmark: 10.5 ns per gradient, now 8.2 ns).
     #[inline(always)]
     fn zero() -> f64 {
-        0.0
+        -0.0
     }
     #[inline(always)]
     fn is_symbolic_zero(&self) -> bool {
@@ -734,6 +743,20 @@ mod tests {
         let d: f64 = zero();
         assert!(nonzero(&d));
         assert_eq!(finish(d, &3.0), 0.0);
+    }
+
+    /// The f64 zero is an exact identity of `acc`, and `finish` shows it as
+    /// `+0.0` and leaves every other gradient as it is.
+    #[test]
+    fn f64_zero_adds_nothing_and_finishes_positive() {
+        for c in [0.0, -0.0, 1.5, -2.0e-300, f64::INFINITY, f64::NAN] {
+            let mut d: f64 = zero();
+            acc(&mut d, c);
+            assert_eq!(d.to_bits(), c.to_bits(), "{c}");
+        }
+        let untouched: f64 = zero();
+        assert_eq!(finish(untouched, &1.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(finish(-3.25, &1.0), -3.25);
     }
 
     #[test]
