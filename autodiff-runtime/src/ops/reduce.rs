@@ -78,6 +78,29 @@ pub(crate) fn expand_dim(g: &Tensor, shape: &[usize], dim: usize, scale: f64) ->
     Tensor::from_parts(out, shape.to_vec())
 }
 
+/// The sum of `values`. Short slices are summed in order; long ones in
+/// eight running sums over interleaved lanes, combined pairwise: one running
+/// sum is a chain of dependent additions that cannot be vectorised (3–4
+/// cycles per element), eight are independent and become SIMD additions.
+/// The rounding differs from the in-order sum only in the last bits, and is
+/// no worse (PyTorch sums in blocks too).
+fn sum_of(values: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    if values.len() < 256 {
+        return values.iter().sum();
+    }
+    let mut lanes = [0.0; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest: f64 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    let [a, b, c, d, e, f, g, h] = lanes;
+    (((a + b) + (c + d)) + ((e + f) + (g + h))) + rest
+}
+
 impl Tensor {
     /// The sum of all elements.
     ///
@@ -87,7 +110,7 @@ impl Tensor {
     /// assert_eq!(Tensor::arange(4.0).sum(), 6.0);
     /// ```
     pub fn sum(&self) -> f64 {
-        self.data.iter().sum()
+        sum_of(&self.data)
     }
 
     /// The mean of all elements (NaN for an empty tensor, as PyTorch).
@@ -258,5 +281,25 @@ impl Rule<(&f64, &Tensor, &f64)> for MinD0 {
     type Out = Tensor;
     fn apply((g, x, y): (&f64, &Tensor, &f64)) -> Tensor {
         evenly_at(*g, x, *y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_sums_agree_with_the_in_order_sum() {
+        for n in [0, 1, 255, 256, 257, 1000, 100_003] {
+            let x = Tensor::uniform(&[n], -1.0, 1.0, n as u64);
+            let in_order: f64 = x.data().iter().sum();
+            let scale: f64 = x.data().iter().map(|v| v.abs()).sum();
+            assert!(
+                (x.sum() - in_order).abs() <= 1e-14 * scale.max(1.0),
+                "n = {n}"
+            );
+        }
+        assert_eq!(Tensor::full(&[1024], 0.5).sum(), 512.0);
+        assert!(Tensor::from_vec(vec![f64::NAN; 300], &[300]).sum().is_nan());
     }
 }
