@@ -136,6 +136,26 @@ fn w1_hand(a: f64) -> (f64, f64) {
     }
 }
 
+/// `(f(a), f'(a))` in reverse mode, as the generated code does it: count
+/// the trips, remember the branch, then walk back. A reference for what
+/// reverse mode costs here: the forward mode above rides along the primal's
+/// loop, while reverse mode needs a second pass over the trips.
+fn w1_hand_reverse(a: f64) -> (f64, f64) {
+    let mut b = a * 2.0;
+    let mut trips = 0usize;
+    while b.abs() < 1000.0 {
+        b *= 2.0;
+        trips += 1;
+    }
+    let took_then = b > 0.0;
+    let value = if took_then { b } else { 100.0 * b };
+    let mut d = if took_then { 1.0 } else { 100.0 };
+    for _ in 0..trips {
+        d *= 2.0;
+    }
+    (value, 2.0 * d)
+}
+
 // ---------------------------------------------------------------- W2: scalar recurrence
 
 const W2_STEPS: usize = 10_000;
@@ -209,6 +229,33 @@ fn w3_hand(x: &[f64]) -> (f64, Vec<f64>) {
         let t = x[i + 1] - x[i] * x[i];
         grad[i] += -400.0 * x[i] * t - 2.0 * (1.0 - x[i]);
         grad[i + 1] += 200.0 * t;
+    }
+    (value, grad)
+}
+
+/// Value and gradient as a reverse pass by hand: the loop, then the loop
+/// walked backwards adding each local derivative into the gradient, one
+/// `+=` per use of an element (what a reverse pass does). A reference for
+/// the order: walked backwards, each step's `grad[i] +=` reads the element
+/// the step before has just written, a store→load chain that the compiler
+/// does not turn into a register for a descending loop.
+fn w3_hand_reverse(x: &[f64]) -> (f64, Vec<f64>) {
+    let n = x.len();
+    let mut value = 0.0;
+    for i in 0..n - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        value += 100.0 * t * t + u * u;
+    }
+    let mut grad = vec![0.0; n];
+    for i in (0..n - 1).rev() {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        let d_t = 200.0 * t;
+        grad[i + 1] += d_t;
+        grad[i] -= 2.0 * u;
+        grad[i] -= d_t * x[i];
+        grad[i] -= d_t * x[i];
     }
     (value, grad)
 }
@@ -381,6 +428,12 @@ fn run_checks(inputs: &Inputs) -> Checks {
     let (hand_value, hand_grad) = w1_hand(inputs.a);
     checks.agree("W1 value", &[value], &[hand_value]);
     checks.agree("W1 gradient vs hand-written", &[grad], &[hand_grad]);
+    let (reverse_value, reverse_grad) = w1_hand_reverse(inputs.a);
+    checks.agree(
+        "W1 hand-written reverse mode",
+        &[reverse_value, reverse_grad],
+        &[hand_value, hand_grad],
+    );
     checks.expect(
         "W1 gradient is 409600",
         grad == 409600.0,
@@ -402,6 +455,17 @@ fn run_checks(inputs: &Inputs) -> Checks {
     );
 
     let (hand_value, hand_grad) = w3_hand(&inputs.x3);
+    let (reverse_value, reverse_grad) = w3_hand_reverse(&inputs.x3);
+    checks.agree(
+        "W3 hand-written reverse value",
+        &[reverse_value],
+        &[hand_value],
+    );
+    checks.agree(
+        "W3 hand-written reverse gradient",
+        &reverse_grad,
+        &hand_grad,
+    );
     let (value, grad) = w3_loop::value_and_grad(&inputs.x3);
     checks.agree("W3 loop value", &[value], &[hand_value]);
     checks.agree("W3 loop gradient vs hand-written", &grad, &hand_grad);
@@ -470,6 +534,12 @@ struct Workload<'a> {
     hand_shares_primal: bool,
     /// Loop steps, for the tape bytes per step.
     steps: Option<usize>,
+    /// Whether the allocator sees the whole tape: not where tensors hold it,
+    /// as their buffers are recycled through the runtime's buffer cache.
+    tape_visible: bool,
+    /// A second hand-written gradient to compare with, timed in the same
+    /// rounds, where the first one is not what reverse mode can reach.
+    reference: Option<(&'static str, Box<dyn FnMut() + 'a>)>,
 }
 
 fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
@@ -488,6 +558,13 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
             }),
             hand_shares_primal: true,
             steps: None,
+            tape_visible: true,
+            reference: Some((
+                "hand-written reverse mode (count the trips, walk them back)",
+                Box::new(|| {
+                    black_box(w1_hand_reverse(black_box(inputs.a)));
+                }),
+            )),
         },
         Workload {
             name: "W2",
@@ -505,6 +582,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
             }),
             hand_shares_primal: true,
             steps: Some(W2_STEPS),
+            tape_visible: true,
+            reference: None,
         },
         Workload {
             name: "W3 loop",
@@ -519,6 +598,13 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
             }),
             hand_shares_primal: true,
             steps: Some(W3_N - 1),
+            tape_visible: true,
+            reference: Some((
+                "hand-written reverse pass (the loop walked backwards)",
+                Box::new(|| {
+                    black_box(w3_hand_reverse(black_box(&inputs.x3)));
+                }),
+            )),
         },
         Workload {
             name: "W3 tensor",
@@ -533,6 +619,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
             }),
             hand_shares_primal: false,
             steps: None,
+            tape_visible: false,
+            reference: None,
         },
         Workload {
             name: "W4",
@@ -554,6 +642,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
             }),
             hand_shares_primal: false,
             steps: None,
+            tape_visible: false,
+            reference: None,
         },
     ]
 }
@@ -601,28 +691,25 @@ struct Row {
     hand_over_primal: Option<f64>,
     /// Tape bytes per loop step: (allocated beyond the primal, live).
     tape_per_step: Option<(f64, f64)>,
-    /// Bytes the pullback holds.
-    retained: usize,
+    /// Bytes the pullback holds, where the allocator can see them.
+    retained: Option<usize>,
     /// (lowest, highest) per-round ours/hand-written, to show the noise.
     ours_over_hand_range: (f64, f64),
+    /// A second hand-written reference: (what it is, seconds, ours/it).
+    reference: Option<(&'static str, f64, f64)>,
 }
 
 fn measure(w: &mut Workload, rounds: usize, batch: Duration) -> Row {
-    let reps = [
-        calibrate(&mut *w.ours, batch),
-        calibrate(&mut *w.primal, batch),
-        calibrate(&mut *w.hand, batch),
-    ];
-    let mut times = [Vec::new(), Vec::new(), Vec::new()];
+    let mut variants: Vec<&mut dyn FnMut()> = vec![&mut *w.ours, &mut *w.primal, &mut *w.hand];
+    if let Some((_, reference)) = &mut w.reference {
+        variants.push(&mut **reference);
+    }
+    let reps: Vec<usize> = variants.iter_mut().map(|f| calibrate(*f, batch)).collect();
+    let mut times = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
-        for k in 0..3 {
-            let which = (round + k) % 3;
-            let f: &mut dyn FnMut() = match which {
-                0 => &mut *w.ours,
-                1 => &mut *w.primal,
-                _ => &mut *w.hand,
-            };
-            times[which].push(time_batch(f, reps[which]));
+        for k in 0..variants.len() {
+            let which = (round + k) % variants.len();
+            times[which].push(time_batch(variants[which], reps[which]));
         }
     }
     let per_round = |a: usize, b: usize| -> Vec<f64> {
@@ -633,18 +720,24 @@ fn measure(w: &mut Workload, rounds: usize, batch: Duration) -> Row {
         ours_over_hand.iter().copied().fold(f64::INFINITY, f64::min),
         ours_over_hand.iter().copied().fold(0.0, f64::max),
     );
-    let [mut ours, mut primal, mut hand] = times.clone();
     Row {
         name: w.name,
-        ours: median(&mut ours),
-        primal: median(&mut primal),
-        hand: median(&mut hand),
+        ours: median(&mut times[0].clone()),
+        primal: median(&mut times[1].clone()),
+        hand: median(&mut times[2].clone()),
         ours_over_primal: median(&mut per_round(0, 1)),
         ours_over_hand: median(&mut ours_over_hand),
         hand_over_primal: w.hand_shares_primal.then(|| median(&mut per_round(2, 1))),
         tape_per_step: None,
-        retained: 0,
+        retained: None,
         ours_over_hand_range,
+        reference: w.reference.as_ref().map(|(what, _)| {
+            (
+                *what,
+                median(&mut times[3].clone()),
+                median(&mut per_round(0, 3)),
+            )
+        }),
     }
 }
 
@@ -841,7 +934,7 @@ fn main() -> ExitCode {
         }
         let mut row = measure(&mut w, options.rounds, options.batch);
         let (allocated, retained, _peak) = tape_of(w.name, &inputs);
-        row.retained = retained;
+        row.retained = w.tape_visible.then_some(retained);
         row.tape_per_step = w
             .steps
             .map(|n| (allocated as f64 / n as f64, retained as f64 / n as f64));
@@ -853,13 +946,16 @@ fn main() -> ExitCode {
     print_table(&rows);
     println!();
     for r in &rows {
+        let held = r.retained.map_or(String::new(), |bytes| {
+            format!("; the pullback holds {:.1} KiB", bytes as f64 / 1024.0)
+        });
         println!(
-            "{}: ours/hand-written ranged {:.2}–{:.2} over the rounds; the pullback holds {:.1} KiB",
-            r.name,
-            r.ours_over_hand_range.0,
-            r.ours_over_hand_range.1,
-            r.retained as f64 / 1024.0
+            "{}: ours/hand-written ranged {:.2}–{:.2} over the rounds{held}",
+            r.name, r.ours_over_hand_range.0, r.ours_over_hand_range.1,
         );
+        if let Some((what, seconds, ours_over)) = r.reference {
+            println!("    beside a {what}: {seconds:.2e} s; ours/it {ours_over:.2}");
+        }
     }
     ExitCode::SUCCESS
 }

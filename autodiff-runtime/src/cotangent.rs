@@ -678,10 +678,22 @@ impl<I: ScalarIndex + ?Sized> IndexMeta<I> for LenMeta {
     #[inline]
     fn acc_index(&self, dst: &mut Vec<f64>, index: &I, g: f64) {
         if dst.len() < self.0 {
-            dst.resize(self.0, 0.0);
+            *dst = grown_to(std::mem::take(dst), self.0);
         }
         dst[index.index()] += g;
     }
+}
+
+/// `d` padded with zeros to `len`. Takes and returns the vector by value,
+/// so that no reference to the caller's gradient escapes into a call: a
+/// generated reverse loop calls `acc_index` once per element, and if the
+/// gradient's address escaped (as `dst.resize(…)` makes it) the compiler
+/// would have to reload its pointer and length after every store.
+#[cold]
+#[inline(never)]
+fn grown_to(mut d: Vec<f64>, len: usize) -> Vec<f64> {
+    d.resize(len, 0.0);
+    d
 }
 
 impl<I: TensorIndex + ?Sized> IndexMeta<I> for Shape {
