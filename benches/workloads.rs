@@ -112,6 +112,7 @@ fn count_allocations<T>(f: impl FnOnce() -> T) -> AllocReport<T> {
 // ---------------------------------------------------------------- W1: the notes' f(a)
 
 #[differentiable]
+#[allow(clippy::assign_op_pattern)] // as the notes write it
 fn w1(a: f64) -> f64 {
     let mut b = a * 2.0;
     while b.abs() < 1000.0 {
@@ -400,7 +401,8 @@ fn close(ours: &[f64], hand: &[f64]) -> Result<(), String> {
     let scale = hand.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (i, (&a, &b)) in ours.iter().zip(hand).enumerate() {
         let tolerance = RTOL * a.abs().max(b.abs()).max(1e-6 * scale);
-        if !((a - b).abs() <= tolerance) {
+        let agrees = (a - b).abs() <= tolerance; // false for NaN, as it should be
+        if !agrees {
             return Err(format!("element {i}: ours {a:e}, hand-written {b:e}"));
         }
     }
@@ -523,12 +525,15 @@ fn inputs() -> Inputs {
     }
 }
 
+/// A closure that runs one variant of a workload once.
+type Variant<'a> = Box<dyn FnMut() + 'a>;
+
 /// The three variants of one workload, each a closure that runs it once.
 struct Workload<'a> {
     name: &'static str,
-    ours: Box<dyn FnMut() + 'a>,
-    primal: Box<dyn FnMut() + 'a>,
-    hand: Box<dyn FnMut() + 'a>,
+    ours: Variant<'a>,
+    primal: Variant<'a>,
+    hand: Variant<'a>,
     /// Whether the hand-written gradient has the same primal as `primal`
     /// (so that hand/primal means something).
     hand_shares_primal: bool,
@@ -539,7 +544,7 @@ struct Workload<'a> {
     tape_visible: bool,
     /// A second hand-written gradient to compare with, timed in the same
     /// rounds, where the first one is not what reverse mode can reach.
-    reference: Option<(&'static str, Box<dyn FnMut() + 'a>)>,
+    reference: Option<(&'static str, Variant<'a>)>,
 }
 
 fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {

@@ -42,10 +42,10 @@ pub struct Tensor {
 /// cache of `pool.rs`, for the next operation to write into.
 impl Drop for Tensor {
     fn drop(&mut self) {
-        if self.data.capacity() >= pool::MIN_POOLED {
-            if let Some(data) = Arc::get_mut(&mut self.data) {
-                pool::recycle(std::mem::take(data));
-            }
+        if self.data.capacity() >= pool::MIN_POOLED
+            && let Some(data) = Arc::get_mut(&mut self.data)
+        {
+            pool::recycle(std::mem::take(data));
         }
     }
 }

@@ -128,21 +128,21 @@ pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor
         return b.map(|y| f(x, y));
     }
     let mut data = pool::buffer(numel_of(&out_shape));
-    if out_shape == a.shape {
-        if let Some(block) = repeated_block(&b.shape, &out_shape) {
-            for rows in a.data.chunks_exact(block) {
-                data.extend(rows.iter().zip(b.data.iter()).map(|(&x, &y)| f(x, y)));
-            }
-            return Tensor::from_parts(data, out_shape);
+    if out_shape == a.shape
+        && let Some(block) = repeated_block(&b.shape, &out_shape)
+    {
+        for rows in a.data.chunks_exact(block) {
+            data.extend(rows.iter().zip(b.data.iter()).map(|(&x, &y)| f(x, y)));
         }
+        return Tensor::from_parts(data, out_shape);
     }
-    if out_shape == b.shape {
-        if let Some(block) = repeated_block(&a.shape, &out_shape) {
-            for rows in b.data.chunks_exact(block) {
-                data.extend(a.data.iter().zip(rows.iter()).map(|(&x, &y)| f(x, y)));
-            }
-            return Tensor::from_parts(data, out_shape);
+    if out_shape == b.shape
+        && let Some(block) = repeated_block(&a.shape, &out_shape)
+    {
+        for rows in b.data.chunks_exact(block) {
+            data.extend(a.data.iter().zip(rows.iter()).map(|(&x, &y)| f(x, y)));
         }
+        return Tensor::from_parts(data, out_shape);
     }
     let sa = broadcast_strides(&a.shape, &out_shape);
     let sb = broadcast_strides(&b.shape, &out_shape);
