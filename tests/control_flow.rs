@@ -316,3 +316,29 @@ fn retained_pullback_repeats() {
     assert_eq!(first, second);
     assert_eq!(pullback(2.0).0, 2.0 * first.0);
 }
+
+// Loop-local lets that the reverse evaluates again instead of saving: a chain
+// of them, and a body that shadows its own counter's name.
+#[differentiable]
+fn recomputed_lets(x: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let t = x[i] * w;
+        let u = t.sin() + x[i];
+        let i = (i as f64) * 0.5 + t;
+        s = s + t * u * i;
+    }
+    s
+}
+
+#[test]
+fn lets_evaluated_again_in_the_reverse() {
+    let x = vec![0.3, -0.8, 1.1, 0.05];
+    check_vjp_with(
+        config(),
+        |(x, w): &(Vec<f64>, f64)| recomputed_lets(x, *w),
+        |(x, w): &(Vec<f64>, f64), v: f64| recomputed_lets::vjp(x, *w).1(v),
+        &(x, 0.7),
+    )
+    .unwrap();
+}

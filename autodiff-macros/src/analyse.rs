@@ -154,7 +154,57 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
                 Target::Bind(id) => bindings[*id].active,
             });
     });
+    find_recipes(body);
     check(body, &depends, errors);
+}
+
+/// A binding the reverse has without saving it: an unreassigned parameter or
+/// `for` counter.
+pub fn stable(b: &Binding) -> bool {
+    (b.param.is_some() || b.counter_of.is_some()) && !b.reassigned
+}
+
+/// Pure, cheap, and built of what the reverse has anyway.
+fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
+    let known = |id: &BindId| stable(&bindings[*id]) || bindings[*id].recipe.is_some();
+    match e {
+        Ex::Const { .. } => true,
+        Ex::Var { id, .. } => known(id),
+        Ex::Inactive { stable, reads, .. } => *stable && reads.iter().all(known),
+        Ex::Op { rule, args, .. } => {
+            !rule.expensive && args.iter().all(|a| recomputable(a, bindings))
+        }
+        Ex::Index { base, index, .. } => {
+            recomputable(base, bindings) && recomputable(index, bindings)
+        }
+        Ex::Ref { inner, .. } => recomputable(inner, bindings),
+        Ex::Call { .. } | Ex::Tuple { .. } | Ex::Unsupported { .. } => false,
+    }
+}
+
+/// `let t = x[i + 1] - x[i] * x[i];` inside a loop over `i`, with `x` a
+/// parameter: cheaper to evaluate again in the reverse than to save on every
+/// step (a push per step also keeps the loop's other values out of registers).
+fn find_recipes(body: &mut Body) {
+    let mut found: Vec<(BindId, Ex)> = Vec::new();
+    for_each_assign(&body.block, &mut |a| {
+        let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+            (&a.kind, a.targets.as_slice())
+        else {
+            return;
+        };
+        let b = &body.bindings[*id];
+        if !a.in_loop || b.reassigned || b.param.is_some() {
+            return;
+        }
+        found.push((*id, a.value.clone()));
+    });
+    // Decided in program order, so that a recipe may use an earlier one.
+    for (id, value) in found {
+        if recomputable(&value, &body.bindings) {
+            body.bindings[id].recipe = Some(value);
+        }
+    }
 }
 
 /// Reports every construct that an active value reaches but that cannot be

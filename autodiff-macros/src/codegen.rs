@@ -35,6 +35,8 @@ pub struct Gen<'a> {
     params_read: HashSet<usize>,
     /// Loops being reversed, innermost last.
     current_loop: Vec<LoopId>,
+    /// Tapes of shapes saved inside loops (`__private::push_meta`).
+    meta_tapes: Vec<syn::Ident>,
     /// The pullback owns its parameters (kept like saved values) instead of
     /// borrowing them: the variant another differentiable function calls, so
     /// that arguments borrowed from its locals do not outlive it.
@@ -74,6 +76,7 @@ impl<'a> Gen<'a> {
             forward_sites: HashMap::new(),
             params_read: HashSet::new(),
             current_loop: Vec::new(),
+            meta_tapes: Vec::new(),
             owned,
         }
     }
@@ -272,13 +275,19 @@ impl<'a> Gen<'a> {
             LoopKind::Range {
                 counter: Some(id), ..
             } => {
-                let take = self.pop_slot(info.site, quote!((__ad_n, __ad_lo, __ad_last)));
-                let ident = &self.body.bindings[*id].ident;
+                // The counter walks down from the last value the forward saw;
+                // sites read it through `__ad_ctr<loop>`.
+                let take = self.pop_slot(info.site, quote!((__ad_n, __ad_last)));
+                let _ = id;
+                let counter = format_ident!("__ad_ctr{}", l.id);
+                let private = self.private();
                 quote!({
                     #take
-                    for #ident in (__ad_lo..=__ad_last).rev().take(__ad_n) {
+                    let mut #counter = __ad_last;
+                    for _ in 0..__ad_n {
                         #status
                         #body
+                        #counter = #private::prev(#counter);
                     }
                 })
             }
@@ -365,9 +374,8 @@ impl<'a> Gen<'a> {
         let n = format_ident!("__ad_n{}", id);
         match &self.body.loops_kind(id) {
             Some(true) => {
-                let lo = format_ident!("__ad_lo{}", id);
                 let last = format_ident!("__ad_last{}", id);
-                quote!((#n, #lo, #last))
+                quote!((#n, #last))
             }
             _ => quote!(#n),
         }
@@ -500,6 +508,10 @@ impl<'a> Gen<'a> {
                 quote!(let mut #s = ::core::option::Option::None;)
             }
         });
+        let meta_tape_decls = self
+            .meta_tapes
+            .iter()
+            .map(|t| quote!(let mut #t = ::core::default::Default::default();));
         let status_decls = self.statuses.iter().map(|l| {
             let s = format_ident!("__ad_x{}", l);
             quote!(let mut #s: ::std::vec::Vec<u32> = ::std::vec::Vec::new();)
@@ -559,6 +571,7 @@ impl<'a> Gen<'a> {
             use #private::{KeepBorrowed as _, KeepOwned as _};
             #(#clones)*
             #(#slot_decls)*
+            #(#meta_tape_decls)*
             #(#status_decls)*
             let __ad_out;
             #forward
@@ -630,6 +643,23 @@ fn target_ident(body: &Body, a: &Assign) -> TokenStream {
             quote!(#ident)
         }
         _ => quote!(__ad_out),
+    }
+}
+
+/// Every binding an expression reads.
+fn recipe_reads(e: &Ex, out: &mut Vec<BindId>) {
+    match e {
+        Ex::Var { id, .. } => out.push(*id),
+        Ex::Const { .. } => {}
+        Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => out.extend(reads),
+        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+            args.iter().for_each(|a| recipe_reads(a, out))
+        }
+        Ex::Index { base, index, .. } => {
+            recipe_reads(base, out);
+            recipe_reads(index, out);
+        }
+        Ex::Ref { inner, .. } => recipe_reads(inner, out),
     }
 }
 
@@ -706,6 +736,14 @@ fn rebuild(
 
 // -------------------------------------------------------------------- plans
 
+/// What a site's forward saved: the slot's tuple (its pattern in the
+/// reverse, its values in the forward) and the shapes kept on tapes.
+struct Saved {
+    pattern: Vec<TokenStream>,
+    values: Vec<TokenStream>,
+    meta_pops: Vec<TokenStream>,
+}
+
 /// One node of a site's expression tree, with what the reverse needs of it.
 struct Node<'e> {
     ex: &'e Ex,
@@ -777,9 +815,10 @@ impl<'a, 'e> Plan<'a, 'e> {
         i
     }
 
+    /// The reverse has it without a save: stable, or evaluated again.
     fn stable(&self, id: BindId) -> bool {
         let b = &self.body.bindings[id];
-        (b.param.is_some() && !b.reassigned) || (b.range_counter && !b.reassigned)
+        crate::analyse::stable(b) || b.recipe.is_some()
     }
 
     /// Pure, and built only of things the reverse has anyway.
@@ -910,11 +949,37 @@ impl<'a, 'e> Plan<'a, 'e> {
     }
 
     /// The forward code of the site, and the names saved in its slot.
-    fn forward(&self, g: &mut Gen<'_>) -> (TokenStream, Vec<TokenStream>) {
+    /// Saves shape `m` (named `name` in the reverse): in the slot's tuple, or,
+    /// inside a loop, on a tape of its own (where an `f64`'s costs nothing).
+    fn save_meta(
+        &self,
+        g: &mut Gen<'_>,
+        name: &syn::Ident,
+        meta: TokenStream,
+        code: &mut Vec<TokenStream>,
+        pattern: &mut Vec<TokenStream>,
+        values: &mut Vec<TokenStream>,
+        pops: &mut Vec<TokenStream>,
+    ) {
+        let private = g.private();
+        if self.in_loop {
+            let tape = format_ident!("__ad_mt{}_{}", self.assign.site, g.meta_tapes.len());
+            g.meta_tapes.push(tape.clone());
+            code.push(quote!(#private::push_meta(&mut #tape, #meta);));
+            pops.push(quote!(let #name = #private::pop_meta(&mut #tape);));
+        } else {
+            code.push(quote!(let #name = #meta;));
+            pattern.push(quote!(#name));
+            values.push(quote!(#name));
+        }
+    }
+
+    fn forward(&self, g: &mut Gen<'_>) -> (TokenStream, Saved) {
         let private = g.private();
         let mut leaf_saves = Vec::new();
         let mut saved_pattern = Vec::new();
         let mut saved_values = Vec::new();
+        let mut meta_pops = Vec::new();
         let mut seen = HashSet::new();
         for (i, n) in self.nodes.iter().enumerate() {
             if let Some((id, ident)) = self.var_of(i) {
@@ -926,42 +991,47 @@ impl<'a, 'e> Plan<'a, 'e> {
                         saved_pattern.push(quote!(#tmp));
                     } else {
                         let m = format_ident!("__ad_mb{}", id);
-                        leaf_saves.push(quote!(let #m = #private::meta(&#ident);));
-                        saved_values.push(quote!(#m));
-                        saved_pattern.push(quote!(#m));
+                        self.save_meta(
+                            g,
+                            &m,
+                            quote!(#private::meta(&#ident)),
+                            &mut leaf_saves,
+                            &mut saved_pattern,
+                            &mut saved_values,
+                            &mut meta_pops,
+                        );
                     }
                 }
             }
         }
         // Hoists, children before parents.
         let mut hoists = Vec::new();
-        self.hoist_code(0, g, &mut hoists, &mut saved_pattern, &mut saved_values);
+        let mut saved = Saved {
+            pattern: saved_pattern,
+            values: saved_values,
+            meta_pops,
+        };
+        self.hoist_code(0, g, &mut hoists, &mut saved);
         let value = match self.assign.kind {
             AssignKind::Compound { .. } => self.fwd_expr(self.nodes[0].kids[1]),
             _ => self.fwd_expr(0),
         };
         let statement = assignment(self.body, self.assign, value);
-        let record = if saved_values.is_empty() {
+        let record = if saved.values.is_empty() {
             TokenStream::new()
         } else {
-            g.push_slot(self.assign.site, self.in_loop, quote!((#(#saved_values,)*)))
+            let values = &saved.values;
+            g.push_slot(self.assign.site, self.in_loop, quote!((#(#values,)*)))
         };
         (
             quote!(#(#leaf_saves)* #(#hoists)* #record #statement),
-            saved_pattern,
+            saved,
         )
     }
 
-    fn hoist_code(
-        &self,
-        i: usize,
-        g: &Gen<'_>,
-        out: &mut Vec<TokenStream>,
-        pattern: &mut Vec<TokenStream>,
-        values: &mut Vec<TokenStream>,
-    ) {
+    fn hoist_code(&self, i: usize, g: &mut Gen<'_>, out: &mut Vec<TokenStream>, saved: &mut Saved) {
         for k in &self.nodes[i].kids {
-            self.hoist_code(*k, g, out, pattern, values);
+            self.hoist_code(*k, g, out, saved);
         }
         let n = &self.nodes[i];
         if !n.hoist {
@@ -986,8 +1056,8 @@ impl<'a, 'e> Plan<'a, 'e> {
                     use #func as #alias;
                     #alias::__ad_vjp_owned(#(#kids),*)
                 };));
-                pattern.push(quote!(#pb));
-                values.push(quote!(#pb));
+                saved.pattern.push(quote!(#pb));
+                saved.values.push(quote!(#pb));
             }
             _ => {
                 let code = self.rebuild_fwd_node(i);
@@ -997,14 +1067,20 @@ impl<'a, 'e> Plan<'a, 'e> {
         if n.save_val {
             let k = format_ident!("__ad_kept{}", i);
             out.push(quote!(let #k = (&#private::Keep(&#h)).keep();));
-            pattern.push(quote!(#k));
-            values.push(quote!(#k));
+            saved.pattern.push(quote!(#k));
+            saved.values.push(quote!(#k));
         }
         if n.save_meta {
             let m = format_ident!("__ad_m{}", i);
-            out.push(quote!(let #m = #private::meta(&#h);));
-            pattern.push(quote!(#m));
-            values.push(quote!(#m));
+            self.save_meta(
+                g,
+                &m,
+                quote!(#private::meta(&#h)),
+                out,
+                &mut saved.pattern,
+                &mut saved.values,
+                &mut saved.meta_pops,
+            );
         }
     }
 
@@ -1087,13 +1163,15 @@ impl<'a, 'e> Plan<'a, 'e> {
         quote!(#private::meta(&#place))
     }
 
-    fn reverse(&self, g: &mut Gen<'_>, saved: Vec<TokenStream>) -> TokenStream {
+    fn reverse(&self, g: &mut Gen<'_>, saved: Saved) -> TokenStream {
         let private = g.private();
-        let take = if saved.is_empty() {
+        let take = if saved.pattern.is_empty() {
             TokenStream::new()
         } else {
-            g.pop_slot(self.assign.site, quote!((#(#saved,)*)))
+            let pattern = &saved.pattern;
+            g.pop_slot(self.assign.site, quote!((#(#pattern,)*)))
         };
+        let meta_pops = &saved.meta_pops;
         // Saved values, back in the types the forward had.
         let mut rebinds = Vec::new();
         let mut restored = HashSet::new();
@@ -1117,27 +1195,20 @@ impl<'a, 'e> Plan<'a, 'e> {
                 }
             }
         }
-        // Parameters and counters the reverse reads in place.
+        // Parameters, counters and recomputable lets the reverse reads.
         let mut seen = HashSet::new();
         for (i, n) in self.nodes.iter().enumerate() {
             let read = n.val || n.meta || n.recompute;
-            if let Some((id, ident)) = self.var_of(i) {
+            if let Some((id, _)) = self.var_of(i) {
                 if read && !n.save_val && !n.save_meta && seen.insert(id) {
-                    if let Some(p) = self.body.bindings[id].param {
-                        g.params_read.insert(p);
-                        rebinds.push(g.param_rebind(p, ident));
-                    }
+                    rebinds.extend(self.rebind_leaf(g, id));
                 }
             }
             if let Ex::Inactive { reads, .. } = n.ex {
                 if n.recompute || (!n.hoist && (n.val || n.meta)) {
                     for id in reads {
-                        if let Some(p) = self.body.bindings[*id].param {
-                            if seen.insert(*id) {
-                                g.params_read.insert(p);
-                                let ident = &self.body.bindings[*id].ident;
-                                rebinds.push(g.param_rebind(p, ident));
-                            }
+                        if seen.insert(*id) {
+                            rebinds.extend(self.rebind_leaf(g, *id));
                         }
                     }
                 }
@@ -1174,6 +1245,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         let _ = span;
         quote!({
             #take
+            #(#meta_pops)*
             #(#rebinds)*
             let __ad_g = #cotangent;
             if #private::nonzero(&__ad_g) {
@@ -1181,6 +1253,35 @@ impl<'a, 'e> Plan<'a, 'e> {
                 #propagate
             }
         })
+    }
+
+    /// Binds, under its own name, a value the reverse has without a save: a
+    /// parameter, a `for` counter, or a `let` evaluated again from its recipe
+    /// (in a block of its own, so the names it uses cannot clash).
+    fn rebind_leaf(&self, g: &mut Gen<'_>, id: BindId) -> Option<TokenStream> {
+        let b = &self.body.bindings[id];
+        let ident = &b.ident;
+        if crate::analyse::stable(b) {
+            if let Some(p) = b.param {
+                g.params_read.insert(p);
+                return Some(g.param_rebind(p, ident));
+            }
+            if let Some(l) = b.counter_of {
+                let counter = format_ident!("__ad_ctr{}", l);
+                return Some(quote!(let #ident = #counter;));
+            }
+        }
+        let recipe = b.recipe.as_ref()?;
+        let mut leaves = Vec::new();
+        recipe_reads(recipe, &mut leaves);
+        let mut seen = HashSet::new();
+        let inner: Vec<TokenStream> = leaves
+            .into_iter()
+            .filter(|leaf| seen.insert(*leaf))
+            .filter_map(|leaf| self.rebind_leaf(g, leaf))
+            .collect();
+        let value = plain(recipe);
+        Some(quote!(let #ident = { #(#inner)* #value };))
     }
 
     fn recompute_code(&self, i: usize, out: &mut Vec<TokenStream>) {

@@ -19,9 +19,14 @@ pub struct Binding {
     pub param: Option<usize>,
     /// Written by an assignment after its declaration (or declared `mut`).
     pub reassigned: bool,
-    /// The counter of a `for` over a range, never reassigned: the reverse
-    /// walks the range backwards and rebinds it, so it is never stored.
-    pub range_counter: bool,
+    /// The counter of this `for` loop over a range: the reverse walks the
+    /// range backwards and rebinds it, so it is never stored.
+    pub counter_of: Option<LoopId>,
+    /// Set by analysis for a `let` inside a loop whose value is a pure,
+    /// cheap expression of values the reverse has anyway (parameters,
+    /// counters, constants, other such lets): the reverse evaluates it again
+    /// instead of saving it on every step.
+    pub recipe: Option<Ex>,
     /// Depends on a differentiated input *and* reaches the output.
     pub active: bool,
 }

@@ -81,7 +81,8 @@ impl Lowerer<'_> {
             ident: ident.clone(),
             param: None,
             reassigned: false,
-            range_counter: false,
+            counter_of: None,
+            recipe: None,
             active: false,
         });
         self.scopes
@@ -570,6 +571,7 @@ impl Lowerer<'_> {
                     _ => None,
                 };
                 let (id, _) = self.open_loop(f.label.as_ref().map(|l| &l.name));
+                let loop_id = id;
                 self.scopes.push(Vec::new());
                 let pat = &f.pat;
                 let kind = match range {
@@ -581,7 +583,7 @@ impl Lowerer<'_> {
                                     && pi.by_ref.is_none() =>
                             {
                                 let id = self.declare(pi.ident.clone());
-                                self.bindings[id].range_counter = true;
+                                self.bindings[id].counter_of = Some(loop_id);
                                 Some(id)
                             }
                             other => {

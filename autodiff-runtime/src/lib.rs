@@ -28,6 +28,7 @@ mod ops;
 mod pool;
 mod real;
 mod rng;
+mod tape;
 mod tensor;
 
 pub use cotangent::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
@@ -69,6 +70,9 @@ pub mod __private {
     pub use crate::cotangent::{acc, acc_index, finish, meta, nonzero, seed, take, zero, zero_for};
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::stop_gradient;
+    pub use crate::tape::{
+        Counter, Meta, MetaTape, ScalarTape, StackTape, pop_meta, prev, push_meta,
+    };
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 
     /// Derivative rules `<op>_d<k>(g, needs…)`: the cotangent contribution of
