@@ -37,6 +37,9 @@ pub struct Gen<'a> {
     current_loop: Vec<LoopId>,
     /// Tapes of shapes saved inside loops (`__private::push_meta`).
     meta_tapes: Vec<syn::Ident>,
+    /// For each loop being reversed: the indexed accumulations into a
+    /// parameter (`x[i]`) gathered over one iteration, flushed once per index.
+    combined: Vec<Vec<Combined>>,
     /// The pullback owns its parameters (kept like saved values) instead of
     /// borrowing them: the variant another differentiable function calls, so
     /// that arguments borrowed from its locals do not outlive it.
@@ -77,6 +80,7 @@ impl<'a> Gen<'a> {
             params_read: HashSet::new(),
             current_loop: Vec::new(),
             meta_tapes: Vec::new(),
+            combined: Vec::new(),
             owned,
         }
     }
@@ -119,6 +123,35 @@ impl<'a> Gen<'a> {
     }
 
     // ---------------------------------------------------------------- reverse
+
+    /// Binds, under its own name, a value the reverse has without a save: a
+    /// parameter, a `for` counter, or a `let` evaluated again from its recipe
+    /// (in a block of its own, so the names it uses cannot clash).
+    fn rebind_leaf(&mut self, id: BindId) -> Option<TokenStream> {
+        let b = &self.body.bindings[id];
+        let ident = &b.ident;
+        if crate::analyse::stable(b) {
+            if let Some(p) = b.param {
+                self.params_read.insert(p);
+                return Some(self.param_rebind(p, ident));
+            }
+            if let Some(l) = b.counter_of {
+                let counter = format_ident!("__ad_ctr{}", l);
+                return Some(quote!(let #ident = #counter;));
+            }
+        }
+        let recipe = b.recipe.as_ref()?;
+        let mut leaves = Vec::new();
+        recipe_reads(recipe, &mut leaves);
+        let mut seen = HashSet::new();
+        let inner: Vec<TokenStream> = leaves
+            .into_iter()
+            .filter(|leaf| seen.insert(*leaf))
+            .filter_map(|leaf| self.rebind_leaf(leaf))
+            .collect();
+        let value = plain(recipe);
+        Some(quote!(let #ident = { #(#inner)* #value };))
+    }
 
     fn exits_in_block(&self, block: &Block, region: Region, out: &mut Vec<ExitId>) {
         for s in &block.stmts {
@@ -251,11 +284,36 @@ impl<'a> Gen<'a> {
 
     fn rev_loop(&mut self, l: &Loop) -> TokenStream {
         self.current_loop.push(l.id);
+        self.combined.push(Vec::new());
         let body = self.rev_block(&l.body, Region::Loop(l.id));
+        let combined = self.combined.pop().unwrap_or_default();
         self.current_loop.pop();
         if body.is_empty() {
             return TokenStream::new();
         }
+        let private = self.private();
+        let mut starts = Vec::new();
+        let mut flushes = Vec::new();
+        for c in &combined {
+            let acc = &c.acc;
+            starts.push(quote!(let mut #acc: f64 = -0.0;));
+            let mut reads = vec![c.base];
+            recipe_reads(&c.index, &mut reads);
+            let mut seen = HashSet::new();
+            let rebinds: Vec<TokenStream> = reads
+                .into_iter()
+                .filter(|id| seen.insert(*id))
+                .filter_map(|id| self.rebind_leaf(id))
+                .collect();
+            let base = &self.body.bindings[c.base].ident;
+            let d = adjoint(c.base);
+            let index = plain(&c.index);
+            flushes.push(quote!({
+                #(#rebinds)*
+                #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+            }));
+        }
+        let body = quote!(#(#starts)* #body #(#flushes)*);
         let info = &self.body.loops[l.id];
         let in_loop = !info.parents.is_empty();
         self.counted.insert(l.id);
@@ -736,6 +794,14 @@ fn rebuild(
 
 // -------------------------------------------------------------------- plans
 
+/// The contributions of one iteration to `x[index]`, summed in `acc`.
+struct Combined {
+    base: BindId,
+    index: Ex,
+    key: String,
+    acc: syn::Ident,
+}
+
 /// What a site's forward saved: the slot's tuple (its pattern in the
 /// reverse, its values in the forward) and the shapes kept on tapes.
 struct Saved {
@@ -1201,14 +1267,14 @@ impl<'a, 'e> Plan<'a, 'e> {
             let read = n.val || n.meta || n.recompute;
             if let Some((id, _)) = self.var_of(i) {
                 if read && !n.save_val && !n.save_meta && seen.insert(id) {
-                    rebinds.extend(self.rebind_leaf(g, id));
+                    rebinds.extend(g.rebind_leaf(id));
                 }
             }
             if let Ex::Inactive { reads, .. } = n.ex {
                 if n.recompute || (!n.hoist && (n.val || n.meta)) {
                     for id in reads {
                         if seen.insert(*id) {
-                            rebinds.extend(self.rebind_leaf(g, *id));
+                            rebinds.extend(g.rebind_leaf(*id));
                         }
                     }
                 }
@@ -1237,7 +1303,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         let mut recomputes = Vec::new();
         self.recompute_code(0, &mut recomputes);
         let propagate = if self.nodes[0].active {
-            self.prop(0, quote!(__ad_g), &private)
+            self.prop(g, 0, quote!(__ad_g), &private)
         } else {
             TokenStream::new()
         };
@@ -1253,35 +1319,6 @@ impl<'a, 'e> Plan<'a, 'e> {
                 #propagate
             }
         })
-    }
-
-    /// Binds, under its own name, a value the reverse has without a save: a
-    /// parameter, a `for` counter, or a `let` evaluated again from its recipe
-    /// (in a block of its own, so the names it uses cannot clash).
-    fn rebind_leaf(&self, g: &mut Gen<'_>, id: BindId) -> Option<TokenStream> {
-        let b = &self.body.bindings[id];
-        let ident = &b.ident;
-        if crate::analyse::stable(b) {
-            if let Some(p) = b.param {
-                g.params_read.insert(p);
-                return Some(g.param_rebind(p, ident));
-            }
-            if let Some(l) = b.counter_of {
-                let counter = format_ident!("__ad_ctr{}", l);
-                return Some(quote!(let #ident = #counter;));
-            }
-        }
-        let recipe = b.recipe.as_ref()?;
-        let mut leaves = Vec::new();
-        recipe_reads(recipe, &mut leaves);
-        let mut seen = HashSet::new();
-        let inner: Vec<TokenStream> = leaves
-            .into_iter()
-            .filter(|leaf| seen.insert(*leaf))
-            .filter_map(|leaf| self.rebind_leaf(g, leaf))
-            .collect();
-        let value = plain(recipe);
-        Some(quote!(let #ident = { #(#inner)* #value };))
     }
 
     fn recompute_code(&self, i: usize, out: &mut Vec<TokenStream>) {
@@ -1317,7 +1354,13 @@ impl<'a, 'e> Plan<'a, 'e> {
     }
 
     /// Propagates cotangent `g` from node i to the bindings below it.
-    fn prop(&self, i: usize, g: TokenStream, private: &TokenStream) -> TokenStream {
+    fn prop(
+        &self,
+        cx: &mut Gen<'_>,
+        i: usize,
+        g: TokenStream,
+        private: &TokenStream,
+    ) -> TokenStream {
         let n = &self.nodes[i];
         if !n.active {
             return TokenStream::new();
@@ -1327,7 +1370,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 let d = adjoint(*id);
                 quote!(#private::acc(&mut #d, #g);)
             }
-            Ex::Ref { .. } => self.prop(n.kids[0], g, private),
+            Ex::Ref { .. } => self.prop(cx, n.kids[0], g, private),
             Ex::Tuple { .. } => {
                 let names: Vec<syn::Ident> = (0..n.kids.len())
                     .map(|k| format_ident!("__ad_t{}_{}", i, k))
@@ -1336,7 +1379,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                     .kids
                     .iter()
                     .zip(&names)
-                    .map(|(k, name)| self.prop(*k, quote!(#name), private))
+                    .map(|(k, name)| self.prop(cx, *k, quote!(#name), private))
                     .collect();
                 quote!(let (#(#names,)*) = #g; #(#parts)*)
             }
@@ -1349,7 +1392,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                     .kids
                     .iter()
                     .zip(&names)
-                    .map(|(k, name)| self.prop(*k, quote!(#name), private))
+                    .map(|(k, name)| self.prop(cx, *k, quote!(#name), private))
                     .collect();
                 quote!(let (#(#names,)*) = #pb(#g); #(#parts)*)
             }
@@ -1357,19 +1400,50 @@ impl<'a, 'e> Plan<'a, 'e> {
                 let base = self.referent(n.kids[0]);
                 let meta = self.rev_meta(base, private);
                 let index = self.rev_place(n.kids[1]);
+                let index_node = self.referent(n.kids[1]);
                 match self.var_of(base) {
+                    // Into a parameter, at an index fixed for the iteration:
+                    // summed over the iteration, written once (the writes to
+                    // one element would otherwise chain through memory).
+                    Some((id, _))
+                        if !cx.combined.is_empty()
+                            && self.body.bindings[id].param.is_some()
+                            && crate::analyse::stable(&self.body.bindings[id])
+                            && self.pure_stable(index_node) =>
+                    {
+                        let ex = self.nodes[index_node].ex;
+                        let mut reads = Vec::new();
+                        recipe_reads(ex, &mut reads);
+                        let key = format!("{} {:?}", plain(ex), reads);
+                        let loop_id = *cx.current_loop.last().expect("combining inside a loop");
+                        let group = cx.combined.last_mut().expect("combining inside a loop");
+                        let acc = match group.iter().find(|c| c.base == id && c.key == key) {
+                            Some(c) => c.acc.clone(),
+                            None => {
+                                let acc = format_ident!("__ad_ix{}_{}", loop_id, group.len());
+                                group.push(Combined {
+                                    base: id,
+                                    index: ex.clone(),
+                                    key,
+                                    acc: acc.clone(),
+                                });
+                                acc
+                            }
+                        };
+                        quote!(#acc += #g;)
+                    }
                     Some((id, _)) => {
                         let d = adjoint(id);
                         quote!(#private::acc_index(&mut #d, &#meta, &#index, #g);)
                     }
                     None => {
                         let c = format_ident!("__ad_c{}_0", i);
-                        let rest = self.prop(n.kids[0], quote!(#c), private);
+                        let rest = self.prop(cx, n.kids[0], quote!(#c), private);
                         quote!(let #c = #private::rules::index_d0(&#g, &#meta, &#index); #rest)
                     }
                 }
             }
-            Ex::Op { rule, .. } if rule.identity => self.prop(n.kids[0], g, private),
+            Ex::Op { rule, .. } if rule.identity => self.prop(cx, n.kids[0], g, private),
             Ex::Op { rule, .. } => {
                 let gi = format_ident!("__ad_g{}", i);
                 let mut parts = vec![quote!(let #gi = #g;)];
@@ -1395,7 +1469,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                     });
                     let c = format_ident!("__ad_c{}_{}", i, k);
                     parts.push(quote!(let #c = #private::rules::#f(&#gi, #(#args),*);));
-                    parts.push(self.prop(n.kids[k], quote!(#c), private));
+                    parts.push(self.prop(cx, n.kids[k], quote!(#c), private));
                 }
                 quote!(#(#parts)*)
             }
