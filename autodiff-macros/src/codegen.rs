@@ -963,8 +963,11 @@ impl<'a, 'e> Plan<'a, 'e> {
                         self.nodes[i].save_meta = meta && !val;
                     }
                 }
+                // A value the reverse reads is kept outside loops (each site
+                // runs once) and for expensive ops; inside loops it is
+                // evaluated again. A shape alone is kept as a shape.
                 Ex::Op { rule, .. } if active && (val || meta) => {
-                    if !self.in_loop || (rule.expensive && val) {
+                    if val && (!self.in_loop || rule.expensive) {
                         self.nodes[i].hoist = true;
                         self.nodes[i].save_val = true;
                     } else if val {
@@ -975,7 +978,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                     }
                 }
                 Ex::Index { .. } if active && (val || meta) => {
-                    if !self.in_loop {
+                    if val && !self.in_loop {
                         self.nodes[i].hoist = true;
                         self.nodes[i].save_val = true;
                     } else if val {
