@@ -3,7 +3,6 @@
 
 use autodiff::differentiable;
 use autodiff::gradcheck::{GradCheckConfig, check_vjp_with};
-use autodiff::prelude::*;
 
 fn config() -> GradCheckConfig {
     GradCheckConfig::default().directions(6).seed(7)
