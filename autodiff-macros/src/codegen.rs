@@ -1356,6 +1356,27 @@ impl<'a, 'e> Plan<'a, 'e> {
         }
     }
 
+    /// Destructures `tuple` (one cotangent per child of node i) and
+    /// propagates each to its child.
+    fn prop_each(
+        &self,
+        cx: &mut Gen<'_>,
+        i: usize,
+        tuple: TokenStream,
+        private: &TokenStream,
+    ) -> TokenStream {
+        let kids = &self.nodes[i].kids;
+        let names: Vec<syn::Ident> = (0..kids.len())
+            .map(|k| format_ident!("__ad_c{}_{}", i, k))
+            .collect();
+        let parts: Vec<TokenStream> = kids
+            .iter()
+            .zip(&names)
+            .map(|(k, name)| self.prop(cx, *k, quote!(#name), private))
+            .collect();
+        quote!(let (#(#names,)*) = #tuple; #(#parts)*)
+    }
+
     /// Propagates cotangent `g` from node i to the bindings below it.
     fn prop(
         &self,
@@ -1374,30 +1395,11 @@ impl<'a, 'e> Plan<'a, 'e> {
                 quote!(#private::acc(&mut #d, #g);)
             }
             Ex::Ref { .. } => self.prop(cx, n.kids[0], g, private),
-            Ex::Tuple { .. } => {
-                let names: Vec<syn::Ident> = (0..n.kids.len())
-                    .map(|k| format_ident!("__ad_t{}_{}", i, k))
-                    .collect();
-                let parts: Vec<TokenStream> = n
-                    .kids
-                    .iter()
-                    .zip(&names)
-                    .map(|(k, name)| self.prop(cx, *k, quote!(#name), private))
-                    .collect();
-                quote!(let (#(#names,)*) = #g; #(#parts)*)
-            }
+            // A tuple's cotangent is a tuple; a call's pullback gives one per argument.
+            Ex::Tuple { .. } => self.prop_each(cx, i, g, private),
             Ex::Call { .. } => {
                 let pb = format_ident!("__ad_pb{}", i);
-                let names: Vec<syn::Ident> = (0..n.kids.len())
-                    .map(|k| format_ident!("__ad_c{}_{}", i, k))
-                    .collect();
-                let parts: Vec<TokenStream> = n
-                    .kids
-                    .iter()
-                    .zip(&names)
-                    .map(|(k, name)| self.prop(cx, *k, quote!(#name), private))
-                    .collect();
-                quote!(let (#(#names,)*) = #pb(#g); #(#parts)*)
+                self.prop_each(cx, i, quote!(#pb(#g)), private)
             }
             Ex::Index { .. } => {
                 let base = self.referent(n.kids[0]);

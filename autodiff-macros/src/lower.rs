@@ -326,16 +326,7 @@ impl Lowerer<'_> {
             Expr::Binary(b) if is_compound(&b.op) => {
                 self.assign(&b.left, Some(b.op), &b.right, e, out)
             }
-            Expr::If(_)
-            | Expr::Match(_)
-            | Expr::Block(_)
-            | Expr::While(_)
-            | Expr::ForLoop(_)
-            | Expr::Loop(_)
-            | Expr::Break(_)
-            | Expr::Continue(_)
-            | Expr::Return(_)
-            | Expr::Unsafe(_) => self.control(e, None, out),
+            c if is_control(c) => self.control(e, None, out),
             Expr::Macro(m) => out.push(Stmt::Verbatim {
                 tokens: quote!(#m;),
             }),
@@ -448,16 +439,7 @@ impl Lowerer<'_> {
     /// Lowers an expression whose value flows into `target`.
     fn value(&mut self, e: &Expr, target: Target, out: &mut Vec<Stmt>) {
         match peel(e) {
-            Expr::If(_)
-            | Expr::Match(_)
-            | Expr::Block(_)
-            | Expr::Unsafe(_)
-            | Expr::Break(_)
-            | Expr::Continue(_)
-            | Expr::Return(_)
-            | Expr::Loop(_)
-            | Expr::While(_)
-            | Expr::ForLoop(_) => self.control(e, Some(target), out),
+            c if is_control(c) => self.control(e, Some(target), out),
             Expr::Macro(m) if is_diverging(&m.mac) => out.push(Stmt::Verbatim {
                 tokens: quote!(#m;),
             }),
@@ -959,6 +941,23 @@ fn is_compound(op: &syn::BinOp) -> bool {
             | BitOrAssign(_)
             | ShlAssign(_)
             | ShrAssign(_)
+    )
+}
+
+/// Control flow, lowered to statements rather than parsed as a value.
+fn is_control(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::If(_)
+            | Expr::Match(_)
+            | Expr::Block(_)
+            | Expr::Unsafe(_)
+            | Expr::Break(_)
+            | Expr::Continue(_)
+            | Expr::Return(_)
+            | Expr::Loop(_)
+            | Expr::While(_)
+            | Expr::ForLoop(_)
     )
 }
 
