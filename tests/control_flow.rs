@@ -341,3 +341,68 @@ fn lets_evaluated_again_in_the_reverse() {
     )
     .unwrap();
 }
+
+// Exits in every kind of nesting: `continue` from a `match` arm, `break` deep
+// in an `if` inside a `while`, `return` from an inner loop inside a branch,
+// loops inside branches inside loops, a `loop` inside a `match` arm.
+#[differentiable]
+fn exits_everywhere(x: f64, y: f64) -> f64 {
+    let mut acc = x;
+    if x > 10.0 {
+        return x * y;
+    }
+    for i in 0..8 {
+        match i % 4 {
+            0 => {
+                acc = acc * y + 0.1;
+                continue;
+            }
+            1 => {
+                let mut k = 0;
+                loop {
+                    acc = acc.sin() + y;
+                    k += 1;
+                    if k >= i {
+                        break;
+                    }
+                }
+            }
+            2 => {
+                if acc > 3.0 {
+                    for j in 0..3 {
+                        acc = acc * 0.5 + (j as f64) * x;
+                        if acc < -50.0 {
+                            return acc * 2.0;
+                        }
+                    }
+                }
+            }
+            _ => acc = acc - x * 0.2,
+        }
+        let mut w = acc;
+        while w.abs() > 0.5 {
+            w = w * 0.5;
+            if w.abs() < 0.7 {
+                acc = acc + w;
+                break;
+            }
+        }
+    }
+    acc * y
+}
+
+#[test]
+fn exits_in_every_kind_of_nesting() {
+    // (12, 0.5) leaves by the first `return`, (-30, 4) by the one in the inner loop.
+    check2!(
+        exits_everywhere,
+        [
+            (0.3, 1.2),
+            (1.5, 0.7),
+            (-0.8, 2.1),
+            (12.0, 0.5),
+            (0.9, -1.3),
+            (-30.0, 4.0)
+        ]
+    );
+}

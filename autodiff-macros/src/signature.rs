@@ -83,7 +83,8 @@ fn differentiable_type(ty: &Type) -> bool {
             let name = last.ident.to_string();
             match name.as_str() {
                 "f64" | "Tensor" => true,
-                "Vec" | "DVector" | "DMatrix" => match &last.arguments {
+                // nalgebra's DVector/DMatrix join once the runtime differentiates them.
+                "Vec" => match &last.arguments {
                     syn::PathArguments::AngleBracketed(a) => a
                         .args
                         .iter()
