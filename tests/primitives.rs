@@ -136,14 +136,21 @@ tensor_unary! {
 
 #[differentiable]
 fn t_reductions(x: &Tensor) -> f64 {
-    x.sum() * 0.5 + x.mean() + x.norm() + x.max() - x.min() + x.reshape(&[12]).dot(&x.reshape(&[12])) * 0.1 + x.at(&[1, 2]) * 3.0
+    x.sum() * 0.5 + x.mean() + x.norm() + x.max() - x.min()
+        + x.reshape(&[12]).dot(&x.reshape(&[12])) * 0.1
+        + x.at(&[1, 2]) * 3.0
 }
 
 #[test]
 fn tensor_reductions() {
     let x = Tensor::randn(&[3, 4], 31);
-    check_vjp_with(config(), |x: &Tensor| t_reductions(x), |x: &Tensor, v: f64| t_reductions::vjp(x).1(v), &x)
-        .unwrap();
+    check_vjp_with(
+        config(),
+        |x: &Tensor| t_reductions(x),
+        |x: &Tensor, v: f64| t_reductions::vjp(x).1(v),
+        &x,
+    )
+    .unwrap();
 }
 
 // Broadcasting: [2, 3] with [3], [2, 1] and a scalar; the gradient of each
@@ -161,7 +168,10 @@ fn broadcasting_binary_ops() {
     let s = 0.7;
     let (_, pullback) = broadcast::vjp(&a, &b, &c, s);
     let (da, db, dc, ds) = pullback(Tensor::ones(&[2, 3]));
-    assert_eq!((da.shape(), db.shape(), dc.shape()), (&[2, 3][..], &[3][..], &[2, 1][..]));
+    assert_eq!(
+        (da.shape(), db.shape(), dc.shape()),
+        (&[2, 3][..], &[3][..], &[2, 1][..])
+    );
     assert!(ds.is_finite());
     check_vjp_with(
         config(),

@@ -1,9 +1,9 @@
 //! `f::record`: a `#[differentiable]` call as one node of the PyTorch-style
 //! graph, its backward being the generated pullback.
 
+use autodiff::Var;
 use autodiff::differentiable;
 use autodiff::prelude::*;
-use autodiff::Var;
 
 #[differentiable]
 fn f(a: f64) -> f64 {

@@ -81,7 +81,14 @@ fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
 }
 
 #[differentiable(wrt(w1, b1, w2, b2))]
-fn mlp_loss(x: &Tensor, labels: &Tensor, w1: &Tensor, b1: &Tensor, w2: &Tensor, b2: &Tensor) -> f64 {
+fn mlp_loss(
+    x: &Tensor,
+    labels: &Tensor,
+    w1: &Tensor,
+    b1: &Tensor,
+    w2: &Tensor,
+    b2: &Tensor,
+) -> f64 {
     let hidden = dense(x, w1, b1).tanh();
     let logits = dense(&hidden, w2, b2);
     let log_probs = logits.log_softmax(1);
@@ -102,11 +109,16 @@ fn mlp_loss_gradients() {
     let w2 = Tensor::randn(&[h, k], 4) * 0.5;
     let b2 = Tensor::randn(&[k], 5) * 0.1;
     let (dw1, db1, dw2, db2) = mlp_loss::grad(&x, &labels, &w1, &b1, &w2, &b2);
-    assert_eq!((dw1.shape(), db1.shape(), dw2.shape(), db2.shape()), (&[d, h][..], &[h][..], &[h, k][..], &[k][..]));
+    assert_eq!(
+        (dw1.shape(), db1.shape(), dw2.shape(), db2.shape()),
+        (&[d, h][..], &[h][..], &[h, k][..], &[k][..])
+    );
     check_vjp_with(
         GradCheckConfig::default().directions(8),
         |(w1, b1, w2, b2): &(Tensor, Tensor, Tensor, Tensor)| mlp_loss(&x, &labels, w1, b1, w2, b2),
-        |(w1, b1, w2, b2): &(Tensor, Tensor, Tensor, Tensor), v: f64| mlp_loss::vjp(&x, &labels, w1, b1, w2, b2).1(v),
+        |(w1, b1, w2, b2): &(Tensor, Tensor, Tensor, Tensor), v: f64| {
+            mlp_loss::vjp(&x, &labels, w1, b1, w2, b2).1(v)
+        },
         &(w1, b1, w2, b2),
     )
     .unwrap();
