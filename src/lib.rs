@@ -28,3 +28,8 @@
 
 pub use autodiff_macros::differentiable;
 pub use autodiff_runtime::*;
+
+/// The README's examples, run as doctests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
