@@ -22,7 +22,7 @@ pub struct Gen<'a> {
     body: &'a Body,
     rt: TokenStream,
     /// Slots to declare before the forward pass: site → lives in a loop (a stack).
-    slots: BTreeMap<usize, bool>,
+    slots: BTreeMap<usize, Slot>,
     /// `if`/`match` sites that record the branch taken.
     branches: HashSet<usize>,
     /// Loops whose trip count is recorded (their reverse is not empty).
@@ -50,6 +50,27 @@ pub struct Gen<'a> {
 enum Region {
     Top,
     Loop(LoopId),
+}
+
+/// Where a site keeps what the reverse needs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Slot {
+    /// Inside a loop: a `Vec` used as a stack.
+    Stack,
+    /// Saved values of a site that runs at most once: an `Option`.
+    Once,
+    /// A branch taken or a trip count recorded at most once: a plain variable,
+    /// read by the reverse only on a path the forward took.
+    Record,
+}
+
+impl Slot {
+    fn values(in_loop: bool) -> Slot {
+        if in_loop { Slot::Stack } else { Slot::Once }
+    }
+    fn record(in_loop: bool) -> Slot {
+        if in_loop { Slot::Stack } else { Slot::Record }
+    }
 }
 
 fn slot(site: usize) -> syn::Ident {
@@ -90,13 +111,13 @@ impl<'a> Gen<'a> {
         quote!(#rt::__private)
     }
 
-    fn push_slot(&mut self, site: usize, in_loop: bool, value: TokenStream) -> TokenStream {
-        self.slots.insert(site, in_loop);
+    fn push_slot(&mut self, site: usize, kind: Slot, value: TokenStream) -> TokenStream {
+        self.slots.insert(site, kind);
         let s = slot(site);
-        if in_loop {
-            quote!(#s.push(#value);)
-        } else {
-            quote!(#s = ::core::option::Option::Some(#value);)
+        match kind {
+            Slot::Stack => quote!(#s.push(#value);),
+            Slot::Once => quote!(#s = ::core::option::Option::Some(#value);),
+            Slot::Record => quote!(#s = #value;),
         }
     }
 
@@ -104,9 +125,10 @@ impl<'a> Gen<'a> {
         let s = slot(site);
         let panic = unreachable_tape();
         match self.slots.get(&site) {
-            Some(true) => {
+            Some(Slot::Stack) => {
                 quote!(let ::core::option::Option::Some(#pattern) = #s.pop() else { #panic };)
             }
+            Some(Slot::Record) => quote!(let #pattern = #s;),
             _ => quote!(let ::core::option::Option::Some(#pattern) = #s.take() else { #panic };),
         }
     }
@@ -247,7 +269,7 @@ impl<'a> Gen<'a> {
                     return TokenStream::new();
                 }
                 self.branches.insert(i.site);
-                self.slots.insert(i.site, i.in_loop);
+                self.slots.insert(i.site, Slot::record(i.in_loop));
                 let take = self.pop_slot(i.site, quote!(__ad_took_then));
                 quote!({ #take if __ad_took_then { #then } else { #els } })
             }
@@ -262,7 +284,7 @@ impl<'a> Gen<'a> {
                     return TokenStream::new();
                 }
                 self.branches.insert(m.site);
-                self.slots.insert(m.site, m.in_loop);
+                self.slots.insert(m.site, Slot::record(m.in_loop));
                 let take = self.pop_slot(m.site, quote!(__ad_arm));
                 let indices =
                     (0..arms.len()).map(|k| proc_macro2::Literal::u32_unsuffixed(k as u32));
@@ -317,7 +339,7 @@ impl<'a> Gen<'a> {
         let info = &self.body.loops[l.id];
         let in_loop = !info.parents.is_empty();
         self.counted.insert(l.id);
-        self.slots.insert(info.site, in_loop);
+        self.slots.insert(info.site, Slot::record(in_loop));
         let mut exits = Vec::new();
         self.exits_in_block(&l.body, Region::Loop(l.id), &mut exits);
         let exit_var = Self::exit_var(Region::Loop(l.id));
@@ -396,8 +418,8 @@ impl<'a> Gen<'a> {
                 let then = self.fwd_block(&i.then);
                 let els = i.els.as_ref().map(|e| self.fwd_block(e));
                 if self.branches.contains(&i.site) {
-                    let yes = self.push_slot(i.site, i.in_loop, quote!(true));
-                    let no = self.push_slot(i.site, i.in_loop, quote!(false));
+                    let yes = self.push_slot(i.site, Slot::record(i.in_loop), quote!(true));
+                    let no = self.push_slot(i.site, Slot::record(i.in_loop), quote!(false));
                     let els = els.unwrap_or_default();
                     quote!(if #cond { #yes #then } else { #no #els })
                 } else {
@@ -415,7 +437,7 @@ impl<'a> Gen<'a> {
                     let head = &arm.head;
                     let body = self.fwd_block(&arm.body);
                     let mark = if record {
-                        self.push_slot(m.site, m.in_loop, quote!(#k as u32))
+                        self.push_slot(m.site, Slot::record(m.in_loop), quote!(#k as u32))
                     } else {
                         TokenStream::new()
                     };
@@ -462,7 +484,7 @@ impl<'a> Gen<'a> {
         let (declare, record) = if counted {
             (
                 quote!(let mut #n: usize = 0;),
-                self.push_slot(site, in_loop, trips),
+                self.push_slot(site, Slot::record(in_loop), trips),
             )
         } else {
             (TokenStream::new(), TokenStream::new())
@@ -521,7 +543,7 @@ impl<'a> Gen<'a> {
                 let site = self.body.loops[*l].site;
                 let in_loop = !self.body.loops[*l].parents.is_empty();
                 let trips = self.trips_value(*l);
-                book.push(self.push_slot(site, in_loop, trips));
+                book.push(self.push_slot(site, Slot::record(in_loop), trips));
             }
         }
         let span = e.span;
@@ -558,12 +580,12 @@ impl<'a> Gen<'a> {
         let rt = &self.rt;
         let sig = self.sig;
 
-        let slot_decls = self.slots.iter().map(|(site, in_loop)| {
+        let slot_decls = self.slots.iter().map(|(site, kind)| {
             let s = slot(*site);
-            if *in_loop {
-                quote!(let mut #s = ::std::vec::Vec::new();)
-            } else {
-                quote!(let mut #s = ::core::option::Option::None;)
+            match kind {
+                Slot::Stack => quote!(let mut #s = ::std::vec::Vec::new();),
+                Slot::Once => quote!(let mut #s = ::core::option::Option::None;),
+                Slot::Record => quote!(let mut #s = ::core::default::Default::default();),
             }
         });
         let meta_tape_decls = self
@@ -1017,32 +1039,24 @@ impl<'a, 'e> Plan<'a, 'e> {
         }
     }
 
-    /// The forward code of the site, and the names saved in its slot.
-    /// Saves shape `m` (named `name` in the reverse): in the slot's tuple, or,
-    /// inside a loop, on a tape of its own (where an `f64`'s costs nothing).
+    /// Saves shape `meta` (named `name` in the reverse) on a tape of its own,
+    /// where an `f64`'s costs nothing.
     fn save_meta(
         &self,
         g: &mut Gen<'_>,
         name: &syn::Ident,
         meta: TokenStream,
         code: &mut Vec<TokenStream>,
-        pattern: &mut Vec<TokenStream>,
-        values: &mut Vec<TokenStream>,
         pops: &mut Vec<TokenStream>,
     ) {
         let private = g.private();
-        if self.in_loop {
-            let tape = format_ident!("__ad_mt{}_{}", self.assign.site, g.meta_tapes.len());
-            g.meta_tapes.push(tape.clone());
-            code.push(quote!(#private::push_meta(&mut #tape, #meta);));
-            pops.push(quote!(let #name = #private::pop_meta(&mut #tape);));
-        } else {
-            code.push(quote!(let #name = #meta;));
-            pattern.push(quote!(#name));
-            values.push(quote!(#name));
-        }
+        let tape = format_ident!("__ad_mt{}_{}", self.assign.site, g.meta_tapes.len());
+        g.meta_tapes.push(tape.clone());
+        code.push(quote!(#private::push_meta(&mut #tape, #meta);));
+        pops.push(quote!(let #name = #private::pop_meta(&mut #tape);));
     }
 
+    /// The forward code of the site, and what it saved.
     fn forward(&self, g: &mut Gen<'_>) -> (TokenStream, Saved) {
         let private = g.private();
         let mut leaf_saves = Vec::new();
@@ -1065,8 +1079,6 @@ impl<'a, 'e> Plan<'a, 'e> {
                             &m,
                             quote!(#private::meta(&#ident)),
                             &mut leaf_saves,
-                            &mut saved_pattern,
-                            &mut saved_values,
                             &mut meta_pops,
                         );
                     }
@@ -1090,7 +1102,11 @@ impl<'a, 'e> Plan<'a, 'e> {
             TokenStream::new()
         } else {
             let values = &saved.values;
-            g.push_slot(self.assign.site, self.in_loop, quote!((#(#values,)*)))
+            g.push_slot(
+                self.assign.site,
+                Slot::values(self.in_loop),
+                quote!((#(#values,)*)),
+            )
         };
         (
             quote!(#(#leaf_saves)* #(#hoists)* #record #statement),
@@ -1146,8 +1162,6 @@ impl<'a, 'e> Plan<'a, 'e> {
                 &m,
                 quote!(#private::meta(&#h)),
                 out,
-                &mut saved.pattern,
-                &mut saved.values,
                 &mut saved.meta_pops,
             );
         }
