@@ -765,7 +765,7 @@ fn rebuild(
             args, syntax, span, ..
         } => {
             let span = *span;
-            let kids: Vec<TokenStream> = args.iter().map(|a| child(a)).collect::<Option<_>>()?;
+            let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
             match syntax {
                 Syntax::Binary(op) => {
                     let (l, r) = (&kids[0], &kids[1]);
@@ -791,7 +791,7 @@ fn rebuild(
             }
         }
         Ex::Call { func, args, span } => {
-            let kids: Vec<TokenStream> = args.iter().map(|a| child(a)).collect::<Option<_>>()?;
+            let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
             quote_spanned!(*span=> #func(#(#kids),*))
         }
         Ex::Index { base, index, span } => {
@@ -808,7 +808,7 @@ fn rebuild(
             }
         }
         Ex::Tuple { elems } => {
-            let kids: Vec<TokenStream> = elems.iter().map(|a| child(a)).collect::<Option<_>>()?;
+            let kids: Vec<TokenStream> = elems.iter().map(&mut *child).collect::<Option<_>>()?;
             quote!((#(#kids,)*))
         }
     })

@@ -46,7 +46,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
     let module = module(&sig, &func, vjp_body, owned_body);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
-    if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| name == sig.name.to_string()) {
+    if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
     }
     quote!(#primal #module)
