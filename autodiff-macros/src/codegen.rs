@@ -353,12 +353,11 @@ impl<'a> Gen<'a> {
         };
         match &l.kind {
             LoopKind::Range {
-                counter: Some(id), ..
+                counter: Some(_), ..
             } => {
                 // The counter walks down from the last value the forward saw;
                 // sites read it through `__ad_ctr<loop>`.
                 let take = self.pop_slot(info.site, quote!((__ad_n, __ad_last)));
-                let _ = id;
                 let counter = format_ident!("__ad_ctr{}", l.id);
                 let private = self.private();
                 quote!({
@@ -1324,8 +1323,6 @@ impl<'a, 'e> Plan<'a, 'e> {
         } else {
             TokenStream::new()
         };
-        let span = self.assign.span;
-        let _ = span;
         quote!({
             #take
             #(#meta_pops)*
@@ -1495,9 +1492,4 @@ impl<'a, 'e> Plan<'a, 'e> {
             Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => TokenStream::new(),
         }
     }
-}
-
-#[allow(dead_code)]
-fn call_site() -> Span {
-    Span::call_site()
 }

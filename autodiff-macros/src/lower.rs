@@ -450,10 +450,7 @@ impl Lowerer<'_> {
                 let site = self.site();
                 let kind = match target {
                     Target::Out => AssignKind::Out,
-                    Target::Bind(id) => {
-                        let _ = id;
-                        AssignKind::Set
-                    }
+                    Target::Bind(_) => AssignKind::Set,
                 };
                 out.push(Stmt::Assign(Assign {
                     site,
@@ -522,13 +519,12 @@ impl Lowerer<'_> {
                 );
             }
             Expr::While(w) => {
-                let (id, label) = self.open_loop(w.label.as_ref().map(|l| &l.name));
+                let id = self.open_loop(w.label.as_ref().map(|l| &l.name));
                 self.scopes.push(Vec::new());
                 self.declare_condition(&w.cond);
                 let body = self.block(&w.body, None);
                 self.scopes.pop();
                 self.close_loop();
-                let _ = label;
                 out.push(Stmt::Loop(Loop {
                     id,
                     kind: LoopKind::While {
@@ -538,7 +534,7 @@ impl Lowerer<'_> {
                 }));
             }
             Expr::Loop(l) => {
-                let (id, _) = self.open_loop(l.label.as_ref().map(|l| &l.name));
+                let id = self.open_loop(l.label.as_ref().map(|l| &l.name));
                 let body = self.block(&l.body, None);
                 self.close_loop();
                 out.push(Stmt::Loop(Loop {
@@ -552,7 +548,7 @@ impl Lowerer<'_> {
                     Expr::Range(r) if r.start.is_some() && r.end.is_some() => Some(r),
                     _ => None,
                 };
-                let (id, _) = self.open_loop(f.label.as_ref().map(|l| &l.name));
+                let id = self.open_loop(f.label.as_ref().map(|l| &l.name));
                 let loop_id = id;
                 self.scopes.push(Vec::new());
                 let pat = &f.pat;
@@ -653,18 +649,18 @@ impl Lowerer<'_> {
         })
     }
 
-    fn open_loop(&mut self, label: Option<&syn::Lifetime>) -> (LoopId, syn::Lifetime) {
+    fn open_loop(&mut self, label: Option<&syn::Lifetime>) -> LoopId {
         let id = self.loops.len();
         let site = self.site();
         let lifetime = syn::Lifetime::new(&format!("'__ad_loop{id}"), Span::call_site());
         self.loops.push(LoopInfo {
-            label: lifetime.clone(),
+            label: lifetime,
             parents: self.open_loops.iter().rev().map(|(id, _)| *id).collect(),
             site,
         });
         self.open_loops
             .push((id, label.map(|l| l.ident.to_string())));
-        (id, lifetime)
+        id
     }
 
     fn close_loop(&mut self) {
