@@ -13,7 +13,7 @@ use crate::analyse::is_active;
 use crate::ir::*;
 use crate::rules::Need;
 use crate::signature::Signature;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -86,7 +86,6 @@ pub struct Assign {
     pub targets: Vec<Option<Target>>,
     pub kind: AssignKind,
     pub value: Ex,
-    pub span: Span,
     /// Filled by analysis: the target carries a gradient.
     pub active: bool,
     /// Inside some loop (its saves go on a stack, not in a slot).

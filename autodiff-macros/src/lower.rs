@@ -274,7 +274,6 @@ impl Lowerer<'_> {
                 simple,
             },
             value,
-            span: local.span(),
             active: false,
             in_loop: self.in_loop(),
         }));
@@ -343,7 +342,6 @@ impl Lowerer<'_> {
                         tokens: quote!(#other;),
                     },
                     value,
-                    span: other.span(),
                     active: false,
                     in_loop: self.in_loop(),
                 }));
@@ -383,7 +381,6 @@ impl Lowerer<'_> {
                     what: format!("an assignment into `{}`", left.to_token_stream().to_string().replace(' ', "")),
                     fix: "keep active values in plain variables (`let`, `=`, `+=`); an element or a field cannot be assigned an active value".into(),
                 },
-                span: whole.span(),
                 active: false,
                 in_loop: self.in_loop(),
             }));
@@ -430,7 +427,6 @@ impl Lowerer<'_> {
             targets: vec![Some(Target::Bind(id))],
             kind,
             value,
-            span: whole.span(),
             active: false,
             in_loop: self.in_loop(),
         }));
@@ -457,7 +453,6 @@ impl Lowerer<'_> {
                     targets: vec![Some(target)],
                     kind,
                     value,
-                    span: other.span(),
                     active: false,
                     in_loop: self.in_loop(),
                 }));
