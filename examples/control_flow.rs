@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo run --example control_flow`
 
+use autodiff::Tensor;
 use autodiff::differentiable;
 
 /// Doubles `a` until it is at least 1000 in size, then keeps it if positive
@@ -21,9 +22,10 @@ fn main() {
     let a = -0.2753;
     let (d, pullback) = f::vjp(a);
     let grad = pullback(1.0);
-    println!("a        = {a}");
-    println!("f(a)     = {d}");
-    println!("df/da    = {grad}");
-    println!("f(a) / a = {}", d / a);
+    // Printed as PyTorch prints the note's values.
+    println!("a        = {}", Tensor::scalar(a));
+    println!("f(a)     = {}", Tensor::scalar(d));
+    println!("df/da    = {}", Tensor::scalar(grad));
+    println!("f(a) / a = {}", Tensor::scalar(d / a));
     println!("a.grad == d / a: {}", grad == d / a);
 }
