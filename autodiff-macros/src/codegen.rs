@@ -987,19 +987,10 @@ impl<'a, 'e> Plan<'a, 'e> {
                 // A value the reverse reads is kept outside loops (each site
                 // runs once) and for expensive ops; inside loops it is
                 // evaluated again. A shape alone is kept as a shape.
-                Ex::Op { rule, .. } if active && (val || meta) => {
-                    if val && (!self.in_loop || rule.expensive) {
-                        self.nodes[i].hoist = true;
-                        self.nodes[i].save_val = true;
-                    } else if val {
-                        self.nodes[i].recompute = true;
-                    } else {
-                        self.nodes[i].hoist = true;
-                        self.nodes[i].save_meta = true;
-                    }
-                }
-                Ex::Index { .. } if active && (val || meta) => {
-                    if val && !self.in_loop {
+                Ex::Op { .. } | Ex::Index { .. } if active && (val || meta) => {
+                    let expensive =
+                        matches!(self.nodes[i].ex, Ex::Op { rule, .. } if rule.expensive);
+                    if val && (!self.in_loop || expensive) {
                         self.nodes[i].hoist = true;
                         self.nodes[i].save_val = true;
                     } else if val {
