@@ -98,10 +98,13 @@ fn module(
         .map(|(input, p)| {
             let ty = &p.ty;
             match input {
-                syn::FnArg::Typed(pt) => {
-                    let pat = &pt.pat;
-                    quote!(#pat: #ty)
-                }
+                syn::FnArg::Typed(pt) => match &*pt.pat {
+                    syn::Pat::Wild(_) => {
+                        let ident = &p.ident;
+                        quote!(#ident: #ty)
+                    }
+                    pat => quote!(#pat: #ty),
+                },
                 syn::FnArg::Receiver(_) => quote!(),
             }
         })
@@ -167,7 +170,7 @@ fn module(
     let record = record(sig, &generics, &names);
     quote!(
         #[doc = #doc_module]
-        #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
+        #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, unused_unsafe, non_snake_case, clippy::all)]
         #vis mod #name {
             use super::*;
 

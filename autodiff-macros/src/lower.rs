@@ -17,6 +17,7 @@ use syn::{Expr, Pat};
 
 pub struct Lowerer<'a> {
     errors: &'a Errors,
+    sig: &'a Signature,
     bindings: Vec<Binding>,
     scopes: Vec<Vec<(String, BindId)>>,
     loops: Vec<LoopInfo>,
@@ -31,6 +32,7 @@ pub struct Lowerer<'a> {
 pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
     let mut l = Lowerer {
         errors,
+        sig,
         bindings: Vec::new(),
         scopes: vec![Vec::new()],
         loops: Vec::new(),
@@ -43,6 +45,9 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
     for (index, param) in sig.params.iter().enumerate() {
         let id = l.declare(param.ident.clone());
         l.bindings[id].param = Some(index);
+        // What the body may change is not what the reverse finds on entry.
+        let mutable_borrow = matches!(&param.ty, syn::Type::Reference(r) if r.mutability.is_some());
+        l.bindings[id].reassigned = param.mutable || mutable_borrow;
     }
     let block = l.block(block, Some(Target::Out));
     Body {
@@ -109,10 +114,10 @@ impl Lowerer<'_> {
 
     /// Declares every name a pattern binds.
     fn declare_pattern(&mut self, pat: &Pat) -> Vec<BindId> {
-        struct Names(Vec<syn::Ident>);
+        struct Names(Vec<(syn::Ident, bool)>);
         impl<'ast> Visit<'ast> for Names {
             fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-                self.0.push(p.ident.clone());
+                self.0.push((p.ident.clone(), p.mutability.is_some()));
                 syn::visit::visit_pat_ident(self, p);
             }
         }
@@ -121,7 +126,11 @@ impl Lowerer<'_> {
         names
             .0
             .into_iter()
-            .map(|ident| self.declare(ident))
+            .map(|(ident, mutable)| {
+                let id = self.declare(ident);
+                self.bindings[id].reassigned |= mutable;
+                id
+            })
             .collect()
     }
 
@@ -204,9 +213,7 @@ impl Lowerer<'_> {
             syn::Stmt::Item(item) => out.push(Stmt::Verbatim {
                 tokens: item.to_token_stream(),
             }),
-            syn::Stmt::Macro(m) => out.push(Stmt::Verbatim {
-                tokens: m.to_token_stream(),
-            }),
+            syn::Stmt::Macro(m) => self.macro_stmt(&m.mac, m.to_token_stream(), out),
             syn::Stmt::Expr(e, semi) => self.expr_stmt(e, semi.is_some(), out),
         }
     }
@@ -224,6 +231,9 @@ impl Lowerer<'_> {
                 else_token,
                 "`let .. else` is not supported in a differentiable function: use `match` or `if let`",
             );
+            return;
+        }
+        if self.split_tuple_let(local, &init.expr, out) {
             return;
         }
         let pat = &local.pat;
@@ -251,6 +261,423 @@ impl Lowerer<'_> {
         out.extend(pre);
         let targets = self.pattern_targets(pat);
         self.push_let(local, targets, value, out);
+    }
+
+    /// `let (p, q) = (a, b);` is two `let`s: each name gets its own site, so
+    /// no cotangent has to be built for a tuple whose parts' types are
+    /// unknown. Right-hand sides are evaluated first (into temporaries) when a
+    /// later one reads a name the pattern rebinds. Returns false if the
+    /// statement is not of that form.
+    fn split_tuple_let(&mut self, local: &syn::Local, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+        let (pat, ty) = match &local.pat {
+            Pat::Type(t) => (&*t.pat, Some(&*t.ty)),
+            p => (p, None),
+        };
+        let (Pat::Tuple(tp), Expr::Tuple(te)) = (pat, peel(init)) else {
+            return false;
+        };
+        let n = tp.elems.len();
+        if n == 0 || te.elems.len() != n || !local.attrs.is_empty() {
+            return false;
+        }
+        let types: Vec<Option<&syn::Type>> = match ty {
+            None => vec![None; n],
+            Some(syn::Type::Tuple(tt)) if tt.elems.len() == n => tt.elems.iter().map(Some).collect(),
+            Some(_) => return false,
+        };
+        if tp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+            return false;
+        }
+        let lets: Vec<(Pat, Expr)> = tp
+            .elems
+            .iter()
+            .zip(&te.elems)
+            .zip(types)
+            .map(|((p, e), t)| {
+                let p = match t {
+                    Some(t) => Pat::Type(syn::PatType {
+                        attrs: Vec::new(),
+                        pat: Box::new(p.clone()),
+                        colon_token: Default::default(),
+                        ty: Box::new(t.clone()),
+                    }),
+                    None => p.clone(),
+                };
+                (p, e.clone())
+            })
+            .collect();
+        self.lower_parallel_lets(lets, out);
+        true
+    }
+
+    /// Lowers `let p_k = e_k;` for every k as if all right-hand sides were
+    /// evaluated before any name is bound.
+    fn lower_parallel_lets(&mut self, lets: Vec<(Pat, Expr)>, out: &mut Vec<Stmt>) {
+        let mut bound: Vec<String> = Vec::new();
+        let mut clash = false;
+        for (p, e) in &lets {
+            let mentioned = mentioned_names(e);
+            if bound.iter().any(|b| mentioned.contains(b)) {
+                clash = true;
+            }
+            bound.extend(pattern_names(p));
+        }
+        if !clash {
+            for (p, e) in lets {
+                let l = make_local(quote!(let #p = #e;));
+                self.local(&l, out);
+            }
+            return;
+        }
+        let mut temps = Vec::new();
+        for (_, e) in &lets {
+            self.temps += 1;
+            let t = format_ident!("__ad_t{}", self.temps);
+            let l = make_local(quote!(let #t = #e;));
+            self.local(&l, out);
+            temps.push(t);
+        }
+        for ((p, _), t) in lets.into_iter().zip(temps) {
+            let l = make_local(quote!(let #p = #t;));
+            self.local(&l, out);
+        }
+    }
+
+    /// `(a, b) = (e1, e2);` (Rust's destructuring assignment): every
+    /// right-hand side into a temporary, then each name assigned.
+    fn destructuring_assign(&mut self, a: &syn::ExprAssign, out: &mut Vec<Stmt>) {
+        let Expr::Tuple(left) = peel(&a.left) else {
+            return;
+        };
+        let n = left.elems.len();
+        let mut temps = Vec::new();
+        match peel(&a.right) {
+            Expr::Tuple(right) if right.elems.len() == n => {
+                for e in &right.elems {
+                    self.temps += 1;
+                    let t = format_ident!("__ad_t{}", self.temps);
+                    let l = make_local(quote!(let #t = #e;));
+                    self.local(&l, out);
+                    temps.push(t);
+                }
+            }
+            right => {
+                for _ in 0..n {
+                    self.temps += 1;
+                    temps.push(format_ident!("__ad_t{}", self.temps));
+                }
+                let l = make_local(quote!(let (#(#temps),*) = #right;));
+                self.local(&l, out);
+            }
+        }
+        for (target, t) in left.elems.iter().zip(temps) {
+            match peel(target) {
+                Expr::Infer(_) => {}
+                Expr::Tuple(_) => {
+                    let e: Expr = syn::parse_quote!(#target = #t);
+                    self.expr_stmt(&e, true, out);
+                }
+                _ => {
+                    let e: Expr = syn::parse_quote!(#target = #t);
+                    self.expr_stmt(&e, true, out);
+                }
+            }
+        }
+    }
+
+    /// A statement macro: the formatting and assertion macros of std only
+    /// read their arguments; any other macro could change an active value
+    /// behind the macro's back, so it may not mention one.
+    fn macro_stmt(&mut self, mac: &syn::Macro, tokens: TokenStream, out: &mut Vec<Stmt>) {
+        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        if READ_ONLY_MACROS.contains(&name.as_str()) {
+            out.push(Stmt::Verbatim { tokens });
+            return;
+        }
+        let mut reads = Vec::new();
+        self.token_reads(mac.tokens.clone(), &mut reads);
+        let site = self.site();
+        out.push(Stmt::Assign(Assign {
+            site,
+            targets: Vec::new(),
+            kind: AssignKind::Opaque { tokens: tokens.clone() },
+            value: Ex::Unsupported {
+                tokens,
+                reads,
+                span: mac.path.span(),
+                what: format!("the macro `{name}!`"),
+                fix: "the macro could change the value behind the derivative's back: call it on inactive values (wrap them in `stop_gradient(..)`), or write its expansion out".into(),
+            },
+            active: false,
+            in_loop: self.in_loop(),
+        }));
+    }
+
+    /// A statement that emits nothing and refuses the function if any of
+    /// `reads` carries a gradient (`what` cannot pass one on).
+    fn refuse_if_active(&mut self, tokens: TokenStream, reads: Vec<BindId>, span: Span, what: String, fix: String, out: &mut Vec<Stmt>) {
+        if reads.is_empty() {
+            return;
+        }
+        let site = self.site();
+        out.push(Stmt::Assign(Assign {
+            site,
+            targets: Vec::new(),
+            kind: AssignKind::Opaque { tokens: TokenStream::new() },
+            value: Ex::Unsupported { tokens, reads, span, what, fix },
+            active: false,
+            in_loop: self.in_loop(),
+        }));
+    }
+
+    /// Local bindings an expression could pass a gradient from: every name
+    /// it mentions, except inside `stop_gradient(..)` and as the receiver
+    /// of a method that gives no gradient (`xs.len()`).
+    fn value_reads(&self, e: &Expr) -> Vec<BindId> {
+        struct Reads<'l, 'a> {
+            l: &'l Lowerer<'a>,
+            out: Vec<BindId>,
+        }
+        impl<'ast> Visit<'ast> for Reads<'_, '_> {
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                if let Some(ident) = p.path.get_ident() {
+                    if let Some(id) = self.l.resolve(&ident.to_string()) {
+                        self.out.push(id);
+                    }
+                }
+            }
+            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+                if !rules::inactive_method(&m.method.to_string()) {
+                    self.visit_expr(&m.receiver);
+                }
+                for a in &m.args {
+                    self.visit_expr(a);
+                }
+            }
+            fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+                let stop = matches!(peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "stop_gradient"));
+                if !stop {
+                    syn::visit::visit_expr_call(self, c);
+                }
+            }
+            fn visit_macro(&mut self, m: &'ast syn::Macro) {
+                self.l.token_reads(m.tokens.clone(), &mut self.out);
+            }
+        }
+        let mut r = Reads { l: self, out: Vec::new() };
+        r.visit_expr(e);
+        r.out.sort_unstable();
+        r.out.dedup();
+        r.out
+    }
+
+    /// An `if`/`while` condition. One with assignments, blocks or exits in it
+    /// is evaluated first, as statements, into a `bool`; patterns of
+    /// `if let`/`while let` may not bind parts of an active value. Returns
+    /// the condition to emit.
+    fn condition(&mut self, cond: &Expr, out: &mut Vec<Stmt>) -> TokenStream {
+        if effectful(cond) {
+            if contains_let(cond) {
+                self.errors.spanned(
+                    cond,
+                    "an assignment, block or exit inside an `if let`/`while let` condition is not supported in a differentiable function\nhelp: compute it in a statement before the condition",
+                );
+                return cond.to_token_stream();
+            }
+            let (tid, tident) = self.temp();
+            out.push(Stmt::Verbatim { tokens: quote!(let #tident: bool;) });
+            self.value(cond, Target::Bind(tid), out);
+            return quote!(#tident);
+        }
+        self.check_condition(cond, out);
+        cond.to_token_stream()
+    }
+
+    /// Refusals for a condition kept as written: a `let` pattern that binds
+    /// (part of) an active value, and `&mut` of an active value.
+    fn check_condition(&mut self, cond: &Expr, out: &mut Vec<Stmt>) {
+        let mut lets = Vec::new();
+        collect_lets(cond, &mut lets);
+        for l in lets {
+            if pattern_names(&l.pat).is_empty() {
+                continue;
+            }
+            let reads = self.value_reads(&l.expr);
+            self.refuse_if_active(
+                l.expr.to_token_stream(),
+                reads,
+                l.expr.span(),
+                "a value bound by an `if let`/`while let` pattern".into(),
+                "bind it with `let` (or `match` it against a name pattern `v => ..`), or wrap it in `stop_gradient(..)`".into(),
+                out,
+            );
+        }
+        self.check_mut_borrows(cond, out);
+    }
+
+    /// `&mut v` of an active `v` inside code kept as written.
+    fn check_mut_borrows(&mut self, e: &Expr, out: &mut Vec<Stmt>) {
+        struct Muts(Vec<Expr>);
+        impl<'ast> Visit<'ast> for Muts {
+            fn visit_expr_reference(&mut self, r: &'ast syn::ExprReference) {
+                if r.mutability.is_some() {
+                    self.0.push((*r.expr).clone());
+                }
+                syn::visit::visit_expr_reference(self, r);
+            }
+        }
+        let mut m = Muts(Vec::new());
+        m.visit_expr(e);
+        for target in m.0 {
+            let reads = self.value_reads(&target);
+            self.refuse_if_active(
+                target.to_token_stream(),
+                reads,
+                target.span(),
+                "`&mut` of a value in a condition".into(),
+                "the callee could change it behind the macro's back: pass it by value or by `&`".into(),
+                out,
+            );
+        }
+    }
+
+    /// Code kept as written (a loop's range or iterable, a match guard) with
+    /// an assignment or a block inside: refused if it touches an active value.
+    fn check_effects(&mut self, e: &Expr, out: &mut Vec<Stmt>) {
+        if effectful(e) {
+            let reads = self.reads(e);
+            self.refuse_if_active(
+                e.to_token_stream(),
+                reads,
+                e.span(),
+                "an assignment, block or exit inside this expression".into(),
+                "compute it in a statement of its own before it".into(),
+                out,
+            );
+        }
+        self.check_mut_borrows(e, out);
+    }
+
+    /// `for v in xs.iter()` (and `&xs`, `xs` for a borrowed parameter,
+    /// `.copied()`, `.cloned()`, `.enumerate()`, `.zip(..)`, `.rev()`) over a
+    /// sequence named by a variable: the same loop over indices,
+    /// `for i in 0..xs.len() { let v = &xs[i]; .. }`, so that each element
+    /// read is an indexed read with its rule. `None` for other iterables.
+    fn sequence_loop(&mut self, f: &syn::ExprForLoop) -> Option<Expr> {
+        let mut e = peel(&f.expr);
+        let mut enumerate = false;
+        let mut rev = false;
+        if let Expr::MethodCall(m) = e {
+            if m.method == "enumerate" && m.args.is_empty() {
+                enumerate = true;
+                e = peel(&m.receiver);
+            }
+        }
+        if let Expr::MethodCall(m) = e {
+            if m.method == "rev" && m.args.is_empty() && !enumerate {
+                rev = true;
+                e = peel(&m.receiver);
+            }
+        }
+        let sources: Vec<(syn::Ident, bool)> = match e {
+            Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
+                vec![self.sequence_source(&m.receiver)?, self.sequence_source(&m.args[0])?]
+            }
+            other => vec![self.sequence_source(other)?],
+        };
+        // Element patterns, by source; `&v` on a borrowed element reads it by value.
+        let element = |pat: &Pat, (seq, by_value): &(syn::Ident, bool), i: &syn::Ident| -> (Pat, Expr) {
+            match pat {
+                Pat::Reference(r) if !by_value && r.mutability.is_none() => {
+                    ((*r.pat).clone(), syn::parse_quote!(#seq[#i]))
+                }
+                p if *by_value => (p.clone(), syn::parse_quote!(#seq[#i])),
+                p => (p.clone(), syn::parse_quote!(&#seq[#i])),
+            }
+        };
+        self.temps += 1;
+        let i = format_ident!("__ad_i{}", self.temps);
+        let pat = match &*f.pat {
+            Pat::Paren(p) => &*p.pat,
+            p => p,
+        };
+        let mut lets: Vec<(Pat, Expr)> = Vec::new();
+        let items = |pat: &Pat, lets: &mut Vec<(Pat, Expr)>| -> Option<()> {
+            if sources.len() == 1 {
+                lets.push(element(pat, &sources[0], &i));
+                return Some(());
+            }
+            let Pat::Tuple(t) = pat else { return None };
+            if t.elems.len() != 2 || t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+                return None;
+            }
+            for (p, source) in t.elems.iter().zip(&sources) {
+                lets.push(element(p, source, &i));
+            }
+            Some(())
+        };
+        if enumerate {
+            let Pat::Tuple(t) = pat else { return None };
+            if t.elems.len() != 2 || t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+                return None;
+            }
+            let counter = &t.elems[0];
+            lets.push((counter.clone(), syn::parse_quote!(#i)));
+            items(&t.elems[1], &mut lets)?;
+        } else {
+            items(pat, &mut lets)?;
+        }
+        let lens: Vec<Expr> = sources.iter().map(|(s, _)| syn::parse_quote!(#s.len())).collect();
+        let len: Expr = match lens.as_slice() {
+            [one] => one.clone(),
+            [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
+            _ => return None,
+        };
+        let range: Expr = if rev {
+            syn::parse_quote!((0..#len).rev())
+        } else {
+            syn::parse_quote!(0..#len)
+        };
+        let pats: Vec<&Pat> = lets.iter().map(|(p, _)| p).collect();
+        let exprs: Vec<&Expr> = lets.iter().map(|(_, e)| e).collect();
+        let (label, body) = (&f.label, &f.body);
+        Some(syn::parse_quote!(#label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }))
+    }
+
+    /// A sequence whose elements a `for` loop can read by index: the
+    /// variable's name and whether the iterator yields elements by value.
+    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, bool)> {
+        let var = |e: &Expr| -> Option<syn::Ident> {
+            match peel(e) {
+                Expr::Path(p) => {
+                    let ident = p.path.get_ident()?;
+                    self.resolve(&ident.to_string())?;
+                    Some(ident.clone())
+                }
+                _ => None,
+            }
+        };
+        match peel(e) {
+            Expr::MethodCall(m) if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() => {
+                match peel(&m.receiver) {
+                    Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
+                        Some((var(&inner.receiver)?, true))
+                    }
+                    _ => None,
+                }
+            }
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((var(&m.receiver)?, false)),
+            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, false)),
+            // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
+            Expr::Path(_) => {
+                let ident = var(e)?;
+                let id = self.resolve(&ident.to_string())?;
+                let param = self.bindings[id].param?;
+                let borrowed = matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none());
+                borrowed.then_some((ident, false))
+            }
+            _ => None,
+        }
     }
 
     fn push_let(
@@ -282,10 +709,10 @@ impl Lowerer<'_> {
     /// Targets of a `let` pattern: a name, `_`, or a flat tuple of those.
     /// Declares the names. `None` for any other pattern.
     fn pattern_targets(&mut self, pat: &Pat) -> Option<Vec<Option<Target>>> {
-        fn simple(p: &Pat) -> Option<Option<&syn::Ident>> {
+        fn simple(p: &Pat) -> Option<Option<(&syn::Ident, bool)>> {
             match p {
                 Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => {
-                    Some(Some(&pi.ident))
+                    Some(Some((&pi.ident, pi.mutability.is_some())))
                 }
                 Pat::Wild(_) => Some(None),
                 Pat::Type(t) => simple(&t.pat),
@@ -297,18 +724,28 @@ impl Lowerer<'_> {
             Pat::Type(t) => &*t.pat,
             p => p,
         };
-        let names: Option<Vec<Option<&syn::Ident>>> = match inner {
+        let names: Option<Vec<Option<(&syn::Ident, bool)>>> = match inner {
             Pat::Tuple(t) => t.elems.iter().map(simple).collect(),
             p => simple(p).map(|one| vec![one]),
         };
         match names {
             Some(names) => {
-                let names: Vec<Option<syn::Ident>> =
-                    names.into_iter().map(|n| n.cloned()).collect();
+                let names: Vec<Option<(syn::Ident, bool)>> = names
+                    .into_iter()
+                    .map(|n| n.map(|(i, m)| (i.clone(), m)))
+                    .collect();
                 Some(
                     names
                         .into_iter()
-                        .map(|n| n.map(|ident| Target::Bind(self.declare(ident))))
+                        .map(|n| {
+                            n.map(|(ident, mutable)| {
+                                let id = self.declare(ident);
+                                // `mut` may be changed in place (`v[i] = ..`):
+                                // never evaluated again from a recipe.
+                                self.bindings[id].reassigned |= mutable;
+                                Target::Bind(id)
+                            })
+                        })
                         .collect(),
                 )
             }
@@ -321,14 +758,15 @@ impl Lowerer<'_> {
 
     fn expr_stmt(&mut self, e: &Expr, _semi: bool, out: &mut Vec<Stmt>) {
         match peel(e) {
+            Expr::Assign(a) if matches!(peel(&a.left), Expr::Tuple(_)) => {
+                self.destructuring_assign(a, out)
+            }
             Expr::Assign(a) => self.assign(&a.left, None, &a.right, e, out),
             Expr::Binary(b) if is_compound(&b.op) => {
                 self.assign(&b.left, Some(b.op), &b.right, e, out)
             }
             c if is_control(c) => self.control(e, None, out),
-            Expr::Macro(m) => out.push(Stmt::Verbatim {
-                tokens: quote!(#m;),
-            }),
+            Expr::Macro(m) => self.macro_stmt(&m.mac, quote!(#m;), out),
             other => {
                 // Evaluated for its side effects, never differentiated: parsed
                 // only to check that no active value disappears into it.
@@ -462,23 +900,71 @@ impl Lowerer<'_> {
 
     fn control(&mut self, e: &Expr, target: Option<Target>, out: &mut Vec<Stmt>) {
         match peel(e) {
-            Expr::If(i) => {
-                let stmt = self.if_(i, target);
-                out.push(stmt);
-            }
+            Expr::If(i) => self.if_(i, target, out),
             Expr::Match(m) => {
+                let binds = m.arms.iter().any(|arm| !pattern_names(&arm.pat).is_empty());
+                // The value the arms' name patterns receive: a variable, or a
+                // value expression evaluated first into one.
+                let scrutinee_expr = peel(&m.expr);
+                let place = matches!(scrutinee_expr, Expr::Field(_) | Expr::Index(_) | Expr::Unary(syn::ExprUnary { op: syn::UnOp::Deref(_), .. }));
+                let (scrutinee, source) = match scrutinee_expr {
+                    Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.resolve(&i.to_string()).is_some()) => {
+                        let ident = p.path.get_ident().cloned().expect("checked");
+                        let id = self.resolve(&ident.to_string()).expect("checked");
+                        (m.expr.to_token_stream(), Some((id, ident)))
+                    }
+                    e if effectful(e) || (binds && !place && !self.value_reads(e).is_empty()) => {
+                        let (tid, tident) = self.temp();
+                        out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+                        self.value(e, Target::Bind(tid), out);
+                        (quote!(#tident), Some((tid, tident)))
+                    }
+                    _ => (m.expr.to_token_stream(), None),
+                };
                 let site = self.site();
-                let scrutinee = m.expr.to_token_stream();
                 let mut arms = Vec::new();
                 for arm in &m.arms {
                     self.scopes.push(Vec::new());
                     self.declare_pattern(&arm.pat);
                     let pat = &arm.pat;
                     let head = match &arm.guard {
-                        Some((if_token, guard)) => quote!(#pat #if_token #guard),
+                        Some((if_token, guard)) => {
+                            self.check_effects(guard, out);
+                            quote!(#pat #if_token #guard)
+                        }
                         None => quote!(#pat),
                     };
                     let mut stmts = Vec::new();
+                    // A name pattern (`v`, `mut v`, `v @ ..`) receives the
+                    // whole value: it is rebound from the scrutinee, so that
+                    // a gradient flows from `v` into it.
+                    let rebind = match (&arm.pat, &source) {
+                        (Pat::Ident(pi), Some((id, ident))) if pi.by_ref.is_none() => {
+                            let (name, mutability) = (&pi.ident, &pi.mutability);
+                            let l = make_local(quote!(let #mutability #name = #ident;));
+                            let _ = id;
+                            Some(l)
+                        }
+                        _ => None,
+                    };
+                    match rebind {
+                        Some(l) => self.local(&l, &mut stmts),
+                        None if !pattern_names(&arm.pat).is_empty() => {
+                            let reads = match &source {
+                                Some((id, _)) => vec![*id],
+                                None => self.value_reads(&m.expr),
+                            };
+                            self.refuse_if_active(
+                                arm.pat.to_token_stream(),
+                                reads,
+                                arm.pat.span(),
+                                "a value destructured by a `match` pattern".into(),
+                                "match it against a name pattern (`v => ..`), bind the parts with `let`, or wrap the scrutinee in `stop_gradient(..)`".into(),
+                                out,
+                            );
+                        }
+                        None => {}
+                    }
                     match target {
                         Some(t) => self.value(&arm.body, t, &mut stmts),
                         None => self.expr_stmt(&arm.body, true, &mut stmts),
@@ -507,19 +993,23 @@ impl Lowerer<'_> {
                 let block = self.block(&b.block, target);
                 out.push(Stmt::Block(block));
             }
-            Expr::Unsafe(u) => {
-                self.errors.spanned(
-                    u.unsafe_token,
-                    "cannot differentiate an `unsafe` block: the macro cannot see what it does to active values; move it into a function called with inactive values, or give that function its own #[differentiable]",
-                );
+            Expr::While(w) if effectful(&w.cond) && !contains_let(&w.cond) => {
+                // `'l: while c { body }` is `'l: loop { if !(c) { break; } body }`,
+                // so that what the condition does is lowered like any statement.
+                let (label, cond, body) = (&w.label, &w.cond, &w.body);
+                let desugared: Expr = syn::parse_quote!(#label loop { if !(#cond) { break; } #body });
+                self.control(&desugared, target, out);
             }
             Expr::While(w) => {
+                let mut checks = Vec::new();
                 let id = self.open_loop(w.label.as_ref().map(|l| &l.name));
                 self.scopes.push(Vec::new());
+                self.check_condition(&w.cond, &mut checks);
                 self.declare_condition(&w.cond);
                 let body = self.block(&w.body, None);
                 self.scopes.pop();
                 self.close_loop();
+                out.extend(checks);
                 out.push(Stmt::Loop(Loop {
                     id,
                     kind: LoopKind::While {
@@ -539,10 +1029,26 @@ impl Lowerer<'_> {
                 }));
             }
             Expr::ForLoop(f) => {
+                if let Some(indexed) = self.sequence_loop(f) {
+                    self.control(&indexed, target, out);
+                    return;
+                }
                 let range = match peel(&f.expr) {
                     Expr::Range(r) if r.start.is_some() && r.end.is_some() => Some(r),
                     _ => None,
                 };
+                self.check_effects(&f.expr, out);
+                if range.is_none() {
+                    let reads = self.value_reads(&f.expr);
+                    self.refuse_if_active(
+                        f.expr.to_token_stream(),
+                        reads,
+                        f.expr.span(),
+                        format!("iteration over `{}`", f.expr.to_token_stream().to_string().replace(' ', "")),
+                        "iterate with `for v in xs.iter()` (also `.copied()`, `.enumerate()`, `.zip(ys.iter())`, `.rev()`) over a slice or vector named by a variable, or write an index loop `for i in 0..xs.len()`".into(),
+                        out,
+                    );
+                }
                 let id = self.open_loop(f.label.as_ref().map(|l| &l.name));
                 let loop_id = id;
                 self.scopes.push(Vec::new());
@@ -618,16 +1124,21 @@ impl Lowerer<'_> {
         }
     }
 
-    fn if_(&mut self, i: &syn::ExprIf, target: Option<Target>) -> Stmt {
+    /// Lowers `if` (and its `else if` chain) into `out`: what its condition
+    /// computes first, then the branch statement.
+    fn if_(&mut self, i: &syn::ExprIf, target: Option<Target>, out: &mut Vec<Stmt>) {
+        let cond = self.condition(&i.cond, out);
         let site = self.site();
         self.scopes.push(Vec::new());
         self.declare_condition(&i.cond);
         let then = self.block(&i.then_branch, target);
         self.scopes.pop();
         let els = i.else_branch.as_ref().map(|(_, e)| match peel(e) {
-            Expr::If(inner) => Block {
-                stmts: vec![self.if_(inner, target)],
-            },
+            Expr::If(inner) => {
+                let mut stmts = Vec::new();
+                self.if_(inner, target, &mut stmts);
+                Block { stmts }
+            }
             Expr::Block(b) => self.block(&b.block, target),
             other => {
                 let mut stmts = Vec::new();
@@ -635,13 +1146,13 @@ impl Lowerer<'_> {
                 Block { stmts }
             }
         });
-        Stmt::If(If {
+        out.push(Stmt::If(If {
             site,
-            cond: i.cond.to_token_stream(),
+            cond,
             then,
             els,
             in_loop: self.in_loop(),
-        })
+        }));
     }
 
     fn open_loop(&mut self, label: Option<&syn::Lifetime>) -> LoopId {
@@ -712,6 +1223,22 @@ impl Lowerer<'_> {
                 Some(id) => Ex::Var { id, ident: p.path.get_ident().cloned().expect("ident") },
                 None => Ex::Const { tokens: e.to_token_stream() },
             },
+            // `a && b`, `a || b`, `!a` whose operands assign or branch: as
+            // `if`s, so that what they do is lowered like any statement
+            // (and only when Rust would evaluate it).
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) && effectful(e) => {
+                let (l, r) = (&b.left, &b.right);
+                let as_if: Expr = match b.op {
+                    syn::BinOp::And(_) => syn::parse_quote!(if (#l) { #r } else { false }),
+                    _ => syn::parse_quote!(if (#l) { true } else { #r }),
+                };
+                self.ex(&as_if, pre)
+            }
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) && effectful(e) => {
+                let inner = &u.expr;
+                let as_if: Expr = syn::parse_quote!(if (#inner) { false } else { true });
+                self.ex(&as_if, pre)
+            }
             Expr::Binary(b) => match rules::binary(&b.op) {
                 Some(rule) if !is_compound(&b.op) => {
                     let l = self.ex(&b.left, pre);
@@ -820,23 +1347,34 @@ impl Lowerer<'_> {
                 if path.get_ident().is_some_and(|i| self.resolve(&i.to_string()).is_some()) {
                     return self.unsupported(e, "a call to a closure or function value", "call a named `#[differentiable]` function instead");
                 }
-                // `f64::max(a, b)` / `Tensor::matmul(&a, &b)`: a method in path form.
-                if path.segments.len() == 2 {
-                    let first = path.segments[0].ident.to_string();
-                    if first == "f64" || first == "Tensor" {
+                // `f64::max(a, b)`, `<f64>::sin(x)`, `Tensor::matmul(&a, &b)`:
+                // a method in path form; `f64::from(x)` is `x as f64`.
+                let type_head: Option<String> = match &p.qself {
+                    Some(q) => match &*q.ty {
+                        syn::Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last().map(|s| s.ident.to_string()),
+                        _ => None,
+                    },
+                    None if path.segments.len() == 2 => Some(path.segments[0].ident.to_string()),
+                    None => None,
+                };
+                if let Some(head) = &type_head {
+                    let float = head == "f64" || head == "f32";
+                    if float || head == "Tensor" {
+                        let name = path.segments.last().expect("a path has a segment").ident.clone();
                         if let Some(rule) = rules::method(&last, c.args.len()) {
                             let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
-                            return Ex::Op {
-                                rule,
-                                args,
-                                syntax: Syntax::Method { name: path.segments[1].ident.clone(), turbofish: TokenStream::new() },
-                                span,
-                            };
+                            return Ex::Op { rule, args, syntax: Syntax::Method { name, turbofish: TokenStream::new() }, span };
+                        }
+                        if float && last == "from" && c.args.len() == 1 {
+                            let inner = self.ex(&c.args[0], pre);
+                            let ty = syn::Ident::new(head, name.span());
+                            return Ex::Op { rule: &rules::IDENTITY, args: vec![inner], syntax: Syntax::Cast { ty: quote!(#ty) }, span };
                         }
                     }
                 }
-                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() {
-                    return self.unsupported(e, &format!("the constructor or associated function `{}`", path.to_token_stream()), "build the value from inactive data, or keep active values in plain variables");
+                let primitive_head = type_head.as_deref().is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
+                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head {
+                    return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
                 }
                 let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
                 Ex::Call { func: path.clone(), args, span }
@@ -853,13 +1391,7 @@ impl Lowerer<'_> {
                 self.value(e, Target::Bind(id), pre);
                 Ex::Var { id, ident }
             }
-            Expr::Unsafe(u) => {
-                self.errors.spanned(
-                    u.unsafe_token,
-                    "cannot differentiate an `unsafe` block: the macro cannot see what it does to active values; move it into a function called with inactive values",
-                );
-                Ex::Const { tokens: e.to_token_stream() }
-            }
+            Expr::Unsafe(_) => self.unsupported(e, "an `unsafe` block", "the macro cannot see what it does to active values: move it into a function called with inactive values (or wrap them in `stop_gradient(..)`)"),
             Expr::Try(t) => {
                 self.errors.spanned(
                     t.question_token,
@@ -881,6 +1413,13 @@ impl Lowerer<'_> {
     }
 
     fn inactive(&self, e: &Expr) -> Ex {
+        if effectful(e) {
+            return self.unsupported(
+                e,
+                "an assignment, block or exit inside this expression",
+                "compute it in a statement of its own before this expression",
+            );
+        }
         Ex::Inactive {
             tokens: e.to_token_stream(),
             reads: self.reads(e),
@@ -942,7 +1481,6 @@ fn is_control(e: &Expr) -> bool {
         Expr::If(_)
             | Expr::Match(_)
             | Expr::Block(_)
-            | Expr::Unsafe(_)
             | Expr::Break(_)
             | Expr::Continue(_)
             | Expr::Return(_)
@@ -976,5 +1514,124 @@ fn stable_syntax(e: &Expr) -> bool {
         Expr::Binary(b) => !is_compound(&b.op) && stable_syntax(&b.left) && stable_syntax(&b.right),
         Expr::Reference(r) => r.mutability.is_none() && stable_syntax(&r.expr),
         _ => false,
+    }
+}
+
+/// Macros that only read their arguments (formatting, assertions, exits).
+const READ_ONLY_MACROS: &[&str] = &[
+    "print", "println", "eprint", "eprintln", "format", "format_args", "write", "writeln",
+    "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
+    "panic", "unreachable", "todo", "unimplemented", "dbg", "matches", "cfg",
+];
+
+/// Does evaluating the expression do more than compute a value: assign,
+/// run statements, branch, loop or leave? (Closures count only if they
+/// assign.)
+fn effectful(e: &Expr) -> bool {
+    struct Effects {
+        found: bool,
+        in_closure: usize,
+    }
+    impl<'ast> Visit<'ast> for Effects {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            let effect = match e {
+                Expr::Assign(_) => true,
+                Expr::Binary(b) => is_compound(&b.op),
+                Expr::Block(_) | Expr::If(_) | Expr::Match(_) | Expr::Loop(_) | Expr::While(_)
+                | Expr::ForLoop(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Return(_)
+                | Expr::Unsafe(_) | Expr::Yield(_) | Expr::Try(_) | Expr::TryBlock(_) | Expr::Async(_) | Expr::Await(_) => {
+                    self.in_closure == 0
+                }
+                _ => false,
+            };
+            if effect {
+                self.found = true;
+                return;
+            }
+            if let Expr::Closure(c) = e {
+                self.in_closure += 1;
+                self.visit_expr(&c.body);
+                self.in_closure -= 1;
+                return;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut v = Effects { found: false, in_closure: 0 };
+    v.visit_expr(e);
+    v.found
+}
+
+fn contains_let(e: &Expr) -> bool {
+    let mut lets = Vec::new();
+    collect_lets(e, &mut lets);
+    !lets.is_empty()
+}
+
+/// The `let` parts of a condition (`if let`, `while let`, let chains).
+fn collect_lets<'e>(e: &'e Expr, out: &mut Vec<&'e syn::ExprLet>) {
+    match peel(e) {
+        Expr::Let(l) => out.push(l),
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_)) => {
+            collect_lets(&b.left, out);
+            collect_lets(&b.right, out);
+        }
+        _ => {}
+    }
+}
+
+/// Names a pattern binds.
+fn pattern_names(p: &Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_pat(p);
+    n.0
+}
+
+/// Every single-segment name an expression mentions.
+fn mentioned_names(e: &Expr) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+            if let Some(i) = p.path.get_ident() {
+                self.0.push(i.to_string());
+            }
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            fn idents(t: TokenStream, out: &mut Vec<String>) {
+                for tt in t {
+                    match tt {
+                        TokenTree::Ident(i) => out.push(i.to_string()),
+                        TokenTree::Group(g) => idents(g.stream(), out),
+                        _ => {}
+                    }
+                }
+            }
+            idents(m.tokens.clone(), &mut self.0);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_expr(e);
+    n.0
+}
+
+/// Primitive types: a path call `f64::f(..)` is one of their associated functions.
+const PRIMITIVE_TYPES: &[&str] = &[
+    "f64", "f32", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+    "usize", "bool", "char", "str",
+];
+
+/// A `let` statement built by the lowering (always well-formed).
+fn make_local(tokens: TokenStream) -> syn::Local {
+    match syn::parse2::<syn::Stmt>(tokens) {
+        Ok(syn::Stmt::Local(l)) => l,
+        _ => unreachable!("the lowering builds `let` statements from parsed parts"),
     }
 }

@@ -57,6 +57,8 @@ pub struct Param {
     pub ty: Type,
     /// Differentiated: its gradient is part of the pullback's result.
     pub active: bool,
+    /// Declared `mut`: the body may change it.
+    pub mutable: bool,
 }
 
 pub struct Signature {
@@ -72,7 +74,8 @@ pub struct Signature {
 /// Value types of the runtime that carry a gradient, recognised by name.
 fn differentiable_type(ty: &Type) -> bool {
     match ty {
-        Type::Reference(r) => differentiable_type(&r.elem),
+        // A `&mut` parameter is the caller's to change: never differentiated.
+        Type::Reference(r) => r.mutability.is_none() && differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
         Type::Slice(s) => is_f64(&s.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
@@ -189,8 +192,11 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
             }
             FnArg::Typed(pt) => {
                 let no_grad = take_no_grad(&mut pt.attrs);
+                let mutable = matches!(&*pt.pat, Pat::Ident(pi) if pi.mutability.is_some());
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.subpat.is_none() => pi.ident.clone(),
+                    // An unused parameter still needs a name in the generated code.
+                    Pat::Wild(w) => format_ident!("__ad_arg{}", params.len(), span = w.underscore_token.span),
                     other => {
                         errors.spanned(
                             other,
@@ -208,7 +214,7 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                 let mut ty = (*pt.ty).clone();
                 namer.visit_type_mut(&mut ty);
                 let active = !no_grad && differentiable_type(&pt.ty);
-                params.push(Param { ident, ty, active });
+                params.push(Param { ident, ty, active, mutable });
             }
         }
     }
@@ -218,6 +224,10 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         }
         for name in wrt {
             match params.iter_mut().find(|p| p.ident == *name) {
+                Some(p) if matches!(&p.ty, Type::Reference(r) if r.mutability.is_some()) => errors.spanned(
+                    name,
+                    format!("cannot differentiate `{name}`: it is a `&mut` parameter, which the function may change\nhelp: take it by value or by `&` and return the new value"),
+                ),
                 Some(p) => p.active = true,
                 None => errors.spanned(
                     name,

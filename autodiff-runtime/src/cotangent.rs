@@ -670,11 +670,15 @@ impl<T: TensorIndex + ?Sized> TensorIndex for &T {
 pub trait IndexMeta<I: ?Sized> {
     /// The gradient of the indexed container.
     type Tangent;
-    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: f64);
+    /// The cotangent of what the index selects: `f64` for one element,
+    /// `Vec<f64>` for a range (a sub-slice).
+    type Part;
+    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: Self::Part);
 }
 
 impl<I: ScalarIndex + ?Sized> IndexMeta<I> for LenMeta {
     type Tangent = Vec<f64>;
+    type Part = f64;
     #[inline]
     fn acc_index(&self, dst: &mut Vec<f64>, index: &I, g: f64) {
         if dst.len() < self.0 {
@@ -696,8 +700,45 @@ fn grown_to(mut d: Vec<f64>, len: usize) -> Vec<f64> {
     d
 }
 
+/// A range of a slice or vector (`&xs[1..]`): its cotangent is added to
+/// the elements it covers. A shorter cotangent is one whose tail is zero.
+macro_rules! range_index {
+    ($($range:ty),*) => {$(
+        impl IndexMeta<$range> for LenMeta {
+            type Tangent = Vec<f64>;
+            type Part = Vec<f64>;
+            fn acc_index(&self, dst: &mut Vec<f64>, index: &$range, g: Vec<f64>) {
+                if g.is_empty() {
+                    return;
+                }
+                if dst.len() < self.0 {
+                    *dst = grown_to(std::mem::take(dst), self.0);
+                }
+                let start = match std::ops::RangeBounds::start_bound(index) {
+                    std::ops::Bound::Included(&s) => s,
+                    std::ops::Bound::Excluded(&s) => s + 1,
+                    std::ops::Bound::Unbounded => 0,
+                };
+                for (d, v) in dst[start..].iter_mut().zip(g) {
+                    *d += v;
+                }
+            }
+        }
+    )*};
+}
+
+range_index!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>,
+    std::ops::RangeFull
+);
+
 impl<I: TensorIndex + ?Sized> IndexMeta<I> for Shape {
     type Tangent = Tensor;
+    type Part = f64;
     fn acc_index(&self, dst: &mut Tensor, index: &I, g: f64) {
         if dst.symbolic_zero {
             *dst = Tensor::zeros(&self.0);
@@ -730,7 +771,7 @@ pub fn acc_index<M: IndexMeta<I>, I: ?Sized>(
     dst: &mut M::Tangent,
     base_meta: &M,
     index: &I,
-    g: f64,
+    g: M::Part,
 ) {
     base_meta.acc_index(dst, index, g)
 }

@@ -224,3 +224,16 @@ impl<I: ScalarIndex + ?Sized> Rule<(&f64, &LenMeta, &I)> for IndexD0 {
         out
     }
 }
+
+/// `x[range]` of a slice or vector: `x̄[range] += ȳ` (a shorter ȳ has a zero tail).
+impl<R> Rule<(&Vec<f64>, &LenMeta, &R)> for IndexD0
+where
+    LenMeta: crate::cotangent::IndexMeta<R, Tangent = Vec<f64>, Part = Vec<f64>>,
+{
+    type Out = Vec<f64>;
+    fn apply((g, x, i): (&Vec<f64>, &LenMeta, &R)) -> Vec<f64> {
+        let mut out = vec![0.0; x.0];
+        crate::cotangent::IndexMeta::acc_index(x, &mut out, i, g.clone());
+        out
+    }
+}
