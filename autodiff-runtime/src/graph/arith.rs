@@ -6,7 +6,7 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
-use super::var::Var;
+use super::node::Var;
 use crate::__private::rules;
 use crate::cotangent::{Cotangent, HasMeta};
 use crate::tensor::Tensor;

@@ -12,6 +12,7 @@ use crate::tensor::Tensor;
 
 pub mod binary;
 pub(crate) mod broadcast;
+mod compare;
 pub mod elementwise;
 pub mod linalg;
 pub mod reduce;
