@@ -356,3 +356,36 @@ fn item_carries_the_gradient() {
     let t = Tensor::from(vec![1.0, 2.0]);
     assert_eq!(item_of::grad(&t).to_vec(), vec![2.0, 2.0]);
 }
+
+#[differentiable]
+fn pair_of(x: f64) -> (f64, f64) {
+    (x, x * 2.0)
+}
+
+#[differentiable]
+fn nested_tuple_let(x: f64) -> f64 {
+    let ((a, b), c) = (pair_of(x), x);
+    a * b * c
+}
+
+#[differentiable]
+fn tuple_from_branches(x: f64) -> f64 {
+    let (p, q) = if x > 0.0 { (x, 1.0) } else { (1.0, x) };
+    p * q * 3.0
+}
+
+#[differentiable]
+fn tuple_through_a_name(x: f64) -> f64 {
+    let t = (x, 2.0);
+    let (a, b) = t;
+    a * b
+}
+
+#[test]
+fn nested_and_named_tuples() {
+    // 2x³
+    close(&[nested_tuple_let::grad(0.7)], &[6.0 * 0.49]);
+    assert_eq!(tuple_from_branches::grad(0.7), 3.0);
+    assert_eq!(tuple_from_branches::grad(-0.7), 3.0);
+    assert_eq!(tuple_through_a_name::grad(0.7), 2.0);
+}
