@@ -27,6 +27,16 @@ pub struct Lowerer<'a> {
     sites: usize,
     temps: usize,
     has_return: bool,
+    /// Closures bound by `let f = |..| ..;`, inlined where they are called.
+    closures: std::collections::HashMap<BindId, Closure>,
+}
+
+/// A closure the lowering inlines at its calls: its parameters, its body,
+/// and what each name its body mentions meant where it was defined.
+struct Closure {
+    inputs: Vec<Pat>,
+    body: Expr,
+    names: Vec<(String, Option<BindId>)>,
 }
 
 pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
@@ -41,6 +51,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         sites: 0,
         temps: 0,
         has_return: false,
+        closures: std::collections::HashMap::new(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let id = l.declare(param.ident.clone());
@@ -235,6 +246,29 @@ impl Lowerer<'_> {
         }
         if self.split_tuple_let(local, &init.expr, out) {
             return;
+        }
+        if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
+            if pi.subpat.is_none() && pi.by_ref.is_none() && c.capture.is_none() && !contains_return(&c.body) {
+                let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
+                let names = mentioned_names(&c.body)
+                    .into_iter()
+                    .filter(|n| !params.contains(n))
+                    .map(|n| {
+                        let id = self.resolve(&n);
+                        (n, id)
+                    })
+                    .collect();
+                let id = self.declare(pi.ident.clone());
+                self.bindings[id].reassigned |= pi.mutability.is_some();
+                self.closures.insert(
+                    id,
+                    Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names },
+                );
+                // Kept as written (it may also be used as a value); its calls
+                // are inlined.
+                out.push(Stmt::Verbatim { tokens: local.to_token_stream() });
+                return;
+            }
         }
         let pat = &local.pat;
         let control_flow = matches!(
@@ -579,55 +613,44 @@ impl Lowerer<'_> {
                 e = peel(&m.receiver);
             }
         }
-        let sources: Vec<(syn::Ident, bool)> = match e {
+        let sources: Vec<(syn::Ident, Item)> = match e {
             Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
                 vec![self.sequence_source(&m.receiver)?, self.sequence_source(&m.args[0])?]
             }
             other => vec![self.sequence_source(other)?],
         };
-        // Element patterns, by source; `&v` on a borrowed element reads it by value.
-        let element = |pat: &Pat, (seq, by_value): &(syn::Ident, bool), i: &syn::Ident| -> (Pat, Expr) {
-            match pat {
-                Pat::Reference(r) if !by_value && r.mutability.is_none() => {
-                    ((*r.pat).clone(), syn::parse_quote!(#seq[#i]))
-                }
-                p if *by_value => (p.clone(), syn::parse_quote!(#seq[#i])),
-                p => (p.clone(), syn::parse_quote!(&#seq[#i])),
-            }
-        };
         self.temps += 1;
         let i = format_ident!("__ad_i{}", self.temps);
+        // What one iteration yields, as an expression of the index.
+        let element = |(seq, item): &(syn::Ident, Item)| -> Expr {
+            match item {
+                Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
+                Item::Value => syn::parse_quote!(#seq[#i]),
+                Item::Ref => syn::parse_quote!(&#seq[#i]),
+            }
+        };
+        let elements: Vec<Expr> = sources.iter().map(element).collect();
+        let mut yielded: Expr = match elements.as_slice() {
+            [one] => one.clone(),
+            [a, b] => syn::parse_quote!((#a, #b)),
+            _ => return None,
+        };
+        if enumerate {
+            yielded = syn::parse_quote!((#i, #yielded));
+        }
         let pat = match &*f.pat {
             Pat::Paren(p) => &*p.pat,
             p => p,
         };
         let mut lets: Vec<(Pat, Expr)> = Vec::new();
-        let items = |pat: &Pat, lets: &mut Vec<(Pat, Expr)>| -> Option<()> {
-            if sources.len() == 1 {
-                lets.push(element(pat, &sources[0], &i));
-                return Some(());
-            }
-            let Pat::Tuple(t) = pat else { return None };
-            if t.elems.len() != 2 || t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
-                return None;
-            }
-            for (p, source) in t.elems.iter().zip(&sources) {
-                lets.push(element(p, source, &i));
-            }
-            Some(())
-        };
-        if enumerate {
-            let Pat::Tuple(t) = pat else { return None };
-            if t.elems.len() != 2 || t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
-                return None;
-            }
-            let counter = &t.elems[0];
-            lets.push((counter.clone(), syn::parse_quote!(#i)));
-            items(&t.elems[1], &mut lets)?;
-        } else {
-            items(pat, &mut lets)?;
-        }
-        let lens: Vec<Expr> = sources.iter().map(|(s, _)| syn::parse_quote!(#s.len())).collect();
+        destructure(pat, &yielded, &mut lets);
+        let lens: Vec<Expr> = sources
+            .iter()
+            .map(|(s, item)| match item {
+                Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
+                _ => syn::parse_quote!(#s.len()),
+            })
+            .collect();
         let len: Expr = match lens.as_slice() {
             [one] => one.clone(),
             [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
@@ -646,7 +669,7 @@ impl Lowerer<'_> {
 
     /// A sequence whose elements a `for` loop can read by index: the
     /// variable's name and whether the iterator yields elements by value.
-    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, bool)> {
+    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, Item)> {
         let var = |e: &Expr| -> Option<syn::Ident> {
             match peel(e) {
                 Expr::Path(p) => {
@@ -661,23 +684,180 @@ impl Lowerer<'_> {
             Expr::MethodCall(m) if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() => {
                 match peel(&m.receiver) {
                     Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
-                        Some((var(&inner.receiver)?, true))
+                        Some((var(&inner.receiver)?, Item::Value))
                     }
                     _ => None,
                 }
             }
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((var(&m.receiver)?, false)),
-            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, false)),
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((var(&m.receiver)?, Item::Ref)),
+            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
+                Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
+            }
+            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
             // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
             Expr::Path(_) => {
                 let ident = var(e)?;
                 let id = self.resolve(&ident.to_string())?;
                 let param = self.bindings[id].param?;
                 let borrowed = matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none());
-                borrowed.then_some((ident, false))
+                borrowed.then_some((ident, Item::Ref))
             }
             _ => None,
         }
+    }
+
+    /// Bindings a closure's body mentions (what it captures).
+    fn closure_reads(&self, id: BindId) -> Vec<BindId> {
+        let mut reads: Vec<BindId> = self.closures[&id].names.iter().filter_map(|(_, b)| *b).collect();
+        reads.sort_unstable();
+        reads.dedup();
+        reads
+    }
+
+    /// `f(a, b)` for a closure `let f = |p, q| body;`: the block
+    /// `{ let (p, q) = (a, b); body }`, provided every name the body
+    /// mentions still means what it meant where the closure was defined.
+    fn inline_closure(&self, id: BindId, call: &syn::ExprCall) -> Option<Expr> {
+        let closure = self.closures.get(&id)?;
+        if closure.inputs.len() != call.args.len() {
+            return None;
+        }
+        if closure.names.iter().any(|(n, b)| self.resolve(n) != *b) {
+            return None;
+        }
+        let mut pats = Vec::new();
+        let mut args: Vec<Expr> = Vec::new();
+        for (p, a) in closure.inputs.iter().zip(&call.args) {
+            // `|&v| ..` receives a reference: `let v = *a;`.
+            let mut p = match p {
+                Pat::Type(t) if matches!(&*t.pat, Pat::Reference(_)) => (*t.pat).clone(),
+                p => p.clone(),
+            };
+            let mut a: Expr = a.clone();
+            while let Pat::Reference(r) = &p {
+                if r.mutability.is_some() {
+                    return None;
+                }
+                a = syn::parse_quote!(*(#a));
+                p = (*r.pat).clone();
+            }
+            pats.push(p);
+            args.push(a);
+        }
+        let body = &closure.body;
+        Some(if pats.is_empty() {
+            syn::parse_quote!({ #body })
+        } else {
+            let lets = pats.iter().zip(&args).map(|(p, a)| quote!(let #p = #a;));
+            // Arguments are evaluated before any parameter is bound.
+            let clash = pats.iter().enumerate().any(|(k, p)| {
+                let bound = pattern_names(p);
+                args[k + 1..].iter().any(|a| mentioned_names(a).iter().any(|n| bound.contains(n)))
+            });
+            if clash {
+                let temps: Vec<syn::Ident> = (0..args.len()).map(|k| format_ident!("__ad_arg_{}_{}", id, k)).collect();
+                syn::parse_quote!({ #(let #temps = #args;)* #(let #pats = #temps;)* #body })
+            } else {
+                syn::parse_quote!({ #(#lets)* #body })
+            }
+        })
+    }
+
+    /// An iterator chain ending in `sum`, `product` or `fold`, over a
+    /// sequence or a range, with `map` and `filter` steps whose closures are
+    /// inlined: the same computation as a `for` loop, which is then
+    /// differentiated like one (and runs as fast).
+    /// `xs.iter().map(|v| v * v).sum::<f64>()` becomes
+    /// `{ let mut acc = 0.0; for item in xs.iter() { let item = {v * v}; acc = acc + item; } acc }`.
+    fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
+        let terminal = m.method.to_string();
+        self.temps += 1;
+        let (acc, item) = (format_ident!("__ad_acc{}", self.temps), format_ident!("__ad_item{}", self.temps));
+        let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
+            ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
+            ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
+            ("fold", 2) => {
+                let (init, f) = (&m.args[0], &m.args[1]);
+                let combine = match peel(f) {
+                    Expr::Closure(c) if c.inputs.len() == 2 && !contains_return(&c.body) => {
+                        let call = syn::parse_quote!(__ad_f(#acc, #item));
+                        self.inline_closure_expr(c, &call)?
+                    }
+                    Expr::Path(p) => syn::parse_quote!(#p(#acc, #item)),
+                    _ => return None,
+                };
+                (init.clone(), combine)
+            }
+            _ => return None,
+        };
+        // Steps, outermost first, down to the source.
+        let mut steps: Vec<&syn::ExprMethodCall> = Vec::new();
+        let mut e = peel(&m.receiver);
+        while let Expr::MethodCall(step) = e {
+            let name = step.method.to_string();
+            if (name == "map" || name == "filter") && step.args.len() == 1 {
+                steps.push(step);
+                e = peel(&step.receiver);
+            } else {
+                break;
+            }
+        }
+        let source = e;
+        let iterator_source = match source {
+            Expr::Range(_) => true,
+            Expr::MethodCall(s) => ITERATOR_SOURCES.contains(&s.method.to_string().as_str()),
+            Expr::Paren(_) => true,
+            _ => false,
+        };
+        if !iterator_source {
+            return None;
+        }
+        let mut body: Vec<TokenStream> = Vec::new();
+        for step in steps.iter().rev() {
+            let Expr::Closure(c) = peel(&step.args[0]) else { return None };
+            if c.inputs.len() != 1 || contains_return(&c.body) {
+                return None;
+            }
+            if step.method == "map" {
+                let call = syn::parse_quote!(__ad_f(#item));
+                let mapped = self.inline_closure_expr(c, &call)?;
+                body.push(quote!(let #item = #mapped;));
+            } else {
+                let call = syn::parse_quote!(__ad_f(&#item));
+                let kept = self.inline_closure_expr(c, &call)?;
+                body.push(quote!(if !(#kept) { continue; }));
+            }
+        }
+        Some(syn::parse_quote!({
+            let mut #acc = #init;
+            for #item in #source {
+                #(#body)*
+                #acc = #combine;
+            }
+            #acc
+        }))
+    }
+
+    /// A closure literal applied to `call`'s arguments, as a block (see
+    /// [`Self::inline_closure`]).
+    fn inline_closure_expr(&mut self, c: &syn::ExprClosure, call: &syn::ExprCall) -> Option<Expr> {
+        if c.capture.is_some() {
+            return None;
+        }
+        let id = self.bindings.len();
+        let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
+        let names = mentioned_names(&c.body)
+            .into_iter()
+            .filter(|n| !params.contains(n))
+            .map(|n| {
+                let b = self.resolve(&n);
+                (n, b)
+            })
+            .collect();
+        self.closures.insert(id, Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names });
+        let inlined = self.inline_closure(id, call);
+        self.closures.remove(&id);
+        inlined
     }
 
     fn push_let(
@@ -1220,6 +1400,18 @@ impl Lowerer<'_> {
             Expr::Group(g) => self.ex(&g.expr, pre),
             Expr::Lit(_) => Ex::Const { tokens: e.to_token_stream() },
             Expr::Path(p) => match p.path.get_ident().and_then(|i| self.resolve(&i.to_string())) {
+                // A closure passed on as a value: what it does with what it
+                // captures is out of sight.
+                Some(id) if self.closures.contains_key(&id) => {
+                    let reads = self.closure_reads(id);
+                    Ex::Unsupported {
+                        tokens: e.to_token_stream(),
+                        reads,
+                        span,
+                        what: "a closure used as a value".into(),
+                        fix: "call it directly (`f(x)`: calls are inlined), or write a named `#[differentiable]` function".into(),
+                    }
+                }
                 Some(id) => Ex::Var { id, ident: p.path.get_ident().cloned().expect("ident") },
                 None => Ex::Const { tokens: e.to_token_stream() },
             },
@@ -1305,6 +1497,9 @@ impl Lowerer<'_> {
                 }
             }
             Expr::MethodCall(m) => {
+                if let Some(looped) = self.iterator_chain(m) {
+                    return self.ex(&looped, pre);
+                }
                 let name = m.method.to_string();
                 if name == "detach" || rules::inactive_method(&name) {
                     return self.inactive(e);
@@ -1344,8 +1539,11 @@ impl Lowerer<'_> {
                 if last == "stop_gradient" {
                     return self.inactive(e);
                 }
-                if path.get_ident().is_some_and(|i| self.resolve(&i.to_string()).is_some()) {
-                    return self.unsupported(e, "a call to a closure or function value", "call a named `#[differentiable]` function instead");
+                if let Some(id) = path.get_ident().and_then(|i| self.resolve(&i.to_string())) {
+                    if let Some(inlined) = self.inline_closure(id, c) {
+                        return self.ex(&inlined, pre);
+                    }
+                    return self.unsupported(e, "a call to a closure or function value", "define the closure with `let f = |..| ..;` in this function (it is then inlined), or call a named `#[differentiable]` function");
                 }
                 // `f64::max(a, b)`, `<f64>::sin(x)`, `Tensor::matmul(&a, &b)`:
                 // a method in path form; `f64::from(x)` is `x as f64`.
@@ -1633,5 +1831,56 @@ fn make_local(tokens: TokenStream) -> syn::Local {
     match syn::parse2::<syn::Stmt>(tokens) {
         Ok(syn::Stmt::Local(l)) => l,
         _ => unreachable!("the lowering builds `let` statements from parsed parts"),
+    }
+}
+
+/// A `return` that would leave the enclosing closure (not a nested one).
+fn contains_return(e: &Expr) -> bool {
+    struct Returns(bool);
+    impl<'ast> Visit<'ast> for Returns {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut r = Returns(false);
+    r.visit_expr(e);
+    r.0
+}
+
+/// Methods that start an iterator the lowering can turn into a loop.
+const ITERATOR_SOURCES: &[&str] = &["iter", "copied", "cloned", "enumerate", "zip", "rev", "windows", "into_iter"];
+
+/// How a `for` loop over a sequence receives each element.
+enum Item {
+    /// `&xs[i]` (`xs.iter()`, `&xs`).
+    Ref,
+    /// `xs[i]` (`.copied()`, `.cloned()`).
+    Value,
+    /// `&xs[i..i + k]` (`xs.windows(k)`).
+    Window(Expr),
+}
+
+/// `let pat = value;` as simple lets where the pattern and a tuple value
+/// match part for part, and `&p` meets `&e` (read by value).
+fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
+    match (pat, peel(value)) {
+        (Pat::Paren(p), _) => destructure(&p.pat, value, out),
+        (Pat::Tuple(t), Expr::Tuple(v))
+            if t.elems.len() == v.elems.len() && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+        {
+            for (p, e) in t.elems.iter().zip(&v.elems) {
+                destructure(p, e, out);
+            }
+        }
+        (Pat::Reference(r), Expr::Reference(e)) if r.mutability.is_none() && e.mutability.is_none() => {
+            destructure(&r.pat, &e.expr, out)
+        }
+        (Pat::Wild(_), _) => {}
+        _ => out.push((pat.clone(), value.clone())),
     }
 }
