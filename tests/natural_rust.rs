@@ -144,3 +144,179 @@ fn closures_are_inlined() {
     .unwrap();
     check_slice!(closure_in_loop);
 }
+
+// ---------------------------------------------------------------- scratch buffers written in place
+
+#[differentiable]
+fn scratch_vec(a: &[f64], w: f64) -> f64 {
+    let n = a.len();
+    let mut buf = vec![0.0; n];
+    for i in 0..n {
+        buf[i] = a[i] * w;
+    }
+    let mut s = 0.0;
+    for j in 0..n {
+        buf[j] += buf[(j + 1) % n] * 0.5;
+        s += buf[j] * buf[j];
+    }
+    s
+}
+
+#[differentiable]
+fn overwritten_element(x: f64) -> f64 {
+    let mut buf = [0.0; 2];
+    buf[0] = x * 3.0;
+    let y = buf[0] * x;
+    buf[0] = x * x;
+    buf[1] = 2.0;
+    y + buf[0] * buf[1]
+}
+
+#[differentiable]
+fn multiply_in_place(x: &[f64]) -> f64 {
+    let mut buf = x.to_vec();
+    for i in 0..buf.len() {
+        buf[i] *= x[i] + 1.0;
+        buf[i] -= 0.5 * x[0];
+    }
+    let mut s = 0.0;
+    for v in buf.iter() {
+        s += v.sin();
+    }
+    s
+}
+
+#[differentiable]
+fn multiply_in_place_copied(x: &[f64]) -> f64 {
+    let mut buf = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        buf[i] = x[i];
+    }
+    for i in 0..buf.len() {
+        buf[i] *= x[i] + 1.0;
+        buf[i] -= 0.5 * x[0];
+    }
+    let mut s = 0.0;
+    for v in buf.iter() {
+        s += v.sin();
+    }
+    s
+}
+
+#[differentiable]
+fn pushed(x: &[f64]) -> f64 {
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        out.push(x[i] * x[i]);
+    }
+    let mut s = 0.0;
+    for v in out.iter() {
+        s += v * 2.0;
+    }
+    s
+}
+
+#[differentiable]
+fn literals(x: f64, y: f64) -> f64 {
+    let a = [x, y * 2.0, 3.0];
+    let v = vec![x * y, a[1]];
+    a[0] * v[0] + v[1] * a[2]
+}
+
+#[differentiable]
+fn array_destructured(x: f64) -> f64 {
+    let arr = [x, x * x];
+    let [p, q] = arr;
+    p * q
+}
+
+#[differentiable]
+fn vec_output(x: &[f64], w: f64) -> Vec<f64> {
+    let mut out = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        out[i] = x[i] * w + x[i].powi(2);
+    }
+    out
+}
+
+#[differentiable]
+fn array_output(x: f64) -> [f64; 2] {
+    [x.sin(), x * x]
+}
+
+#[test]
+fn scratch_buffers_written_in_place() {
+    check_vjp_with(
+        config(),
+        |(a, w): &(Vec<f64>, f64)| scratch_vec(a, *w),
+        |(a, w): &(Vec<f64>, f64), v: f64| scratch_vec::vjp(a, *w).1(v),
+        &(XS.to_vec(), 1.3),
+    )
+    .unwrap();
+    // y = 3x², then buf[0] = x², buf[1] = 2: f = 3x² + 2x² → 10x.
+    close(&[overwritten_element::grad(0.7)], &[7.0]);
+    check_slice!(multiply_in_place_copied);
+    check_slice!(multiply_in_place);
+    check_slice!(pushed);
+    close(&pushed::grad(&XS), &XS.map(|v| 4.0 * v));
+    // f = x²y + 6y  → (2xy, x² + 6)
+    let (dx, dy) = literals::grad(0.7, 2.0);
+    close(&[dx, dy], &[2.8, 6.49]);
+    close(&[array_destructured::grad(0.7)], &[3.0 * 0.49]);
+    // One-hot cotangents give the Jacobian row by row (note 001's pattern).
+    let x = [0.5, -1.0];
+    for k in 0..2 {
+        let mut e = vec![0.0; 2];
+        e[k] = 1.0;
+        let (dx, dw) = vec_output::vjp(&x, 2.0).1(e);
+        let mut row = vec![0.0; 2];
+        row[k] = 2.0 + 2.0 * x[k];
+        close(&dx, &row);
+        close(&[dw], &[x[k]]);
+    }
+    assert_eq!(array_output::vjp(0.7).1([1.0, 0.0]), 0.7f64.cos());
+    assert_eq!(array_output::vjp(0.7).1([0.0, 1.0]), 1.4);
+}
+
+// Forms that were compile errors before and are differentiated now.
+
+#[differentiable]
+fn array_pattern_of_literal(x: f64) -> f64 {
+    let [a, b] = [x, x * 2.0];
+    a * b
+}
+
+#[differentiable]
+fn closure_capturing_active(x: f64) -> f64 {
+    let scale = |t: f64| t * x;
+    scale(3.0)
+}
+
+#[differentiable]
+fn element_assigned(x: f64) -> f64 {
+    let mut v = [0.0; 2];
+    v[0] = x * 2.0;
+    v[0] + v[1]
+}
+
+#[differentiable]
+fn vec_literal(x: f64) -> f64 {
+    let v = vec![x, 2.0 * x];
+    v[0] + v[1]
+}
+
+#[differentiable]
+fn pushed_and_summed(x: f64) -> f64 {
+    let mut values = Vec::new();
+    values.push(x * 2.0);
+    values.iter().sum()
+}
+
+#[test]
+fn once_refused_now_differentiated() {
+    close(&[array_pattern_of_literal::grad(0.7)], &[2.8]);
+    assert_eq!(closure_capturing_active::grad(0.7), 3.0);
+    assert_eq!(element_assigned::grad(0.7), 2.0);
+    assert_eq!(vec_literal::grad(0.7), 3.0);
+    assert_eq!(pushed_and_summed::grad(0.7), 2.0);
+}

@@ -61,7 +61,7 @@ pub fn is_active(e: &Ex, active: &dyn Fn(BindId) -> bool) -> bool {
         Ex::Call { args, .. } => args.iter().any(|a| is_active(a, active)),
         Ex::Index { base, .. } => is_active(base, active),
         Ex::Ref { inner, .. } => is_active(inner, active),
-        Ex::Tuple { elems } => elems.iter().any(|a| is_active(a, active)),
+        Ex::Tuple { elems } | Ex::Array { elems, .. } => elems.iter().any(|a| is_active(a, active)),
     }
 }
 
@@ -77,7 +77,7 @@ fn gradient_leaves(e: &Ex, out: &mut Vec<BindId>) {
                 }
             }
         }
-        Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+        Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
             args.iter().for_each(|a| gradient_leaves(a, out))
         }
         Ex::Index { base, .. } => gradient_leaves(base, out),
@@ -178,7 +178,7 @@ fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
             recomputable(base, bindings) && recomputable(index, bindings)
         }
         Ex::Ref { inner, .. } => recomputable(inner, bindings),
-        Ex::Call { .. } | Ex::Tuple { .. } | Ex::Unsupported { .. } => false,
+        Ex::Call { .. } | Ex::Tuple { .. } | Ex::Array { .. } | Ex::Unsupported { .. } => false,
     }
 }
 
@@ -268,7 +268,7 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                 }
                 walk(inner, depends, name_of, errors);
             }
-            Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+            Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
                 args.iter().for_each(|a| walk(a, depends, name_of, errors))
             }
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
@@ -276,6 +276,14 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
     }
     for_each_assign(&body.block, &mut |a| {
         walk(&a.value, depends, &name_of, errors);
+        if let AssignKind::Element { index, .. } = &a.kind {
+            if is_active(index, &|id| depends[id]) {
+                errors.at(
+                    proc_macro2::Span::call_site(),
+                    "an index cannot carry a gradient\nhelp: compute the index from inactive values",
+                );
+            }
+        }
         if let AssignKind::Let {
             pattern,
             simple: false,

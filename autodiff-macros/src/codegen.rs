@@ -564,10 +564,15 @@ impl<'a> Gen<'a> {
     /// An inactive assignment: the statement as the user wrote it.
     fn plain_assign(&mut self, a: &Assign) -> TokenStream {
         let value = match (&a.kind, &a.value) {
-            (AssignKind::Compound { .. }, Ex::Op { args, .. }) => plain(&args[1]),
+            (AssignKind::Compound { .. }, Ex::Op { args, .. })
+            | (AssignKind::Element { op: Some(_), .. }, Ex::Op { args, .. }) => plain(&args[1]),
             (_, value) => plain(value),
         };
-        assignment(self.body, a, value)
+        let index = match &a.kind {
+            AssignKind::Element { index, .. } => plain(index),
+            _ => TokenStream::new(),
+        };
+        assignment(self.body, a, value, index)
     }
 
     // ---------------------------------------------------------------- whole
@@ -699,8 +704,16 @@ impl Body {
 
 /// The statement that stores `value` into the site's targets.
 /// For `x op= rhs`, `value` is the code of `rhs`.
-fn assignment(body: &Body, a: &Assign, value: TokenStream) -> TokenStream {
+fn assignment(body: &Body, a: &Assign, value: TokenStream, index: TokenStream) -> TokenStream {
     match &a.kind {
+        AssignKind::Element { base, op, push, .. } => {
+            let base = &body.bindings[*base].ident;
+            match (op, push) {
+                (_, true) => quote!(#base.push(#value);),
+                (Some(op), _) => quote!(#base[#index] #op #value;),
+                (None, _) => quote!(#base[#index] = #value;),
+            }
+        }
         AssignKind::Let { pattern, .. } => quote!(let #pattern = #value;),
         AssignKind::Set => {
             let ident = target_ident(body, a);
@@ -731,7 +744,7 @@ fn recipe_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } => {}
         Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
             args.iter().for_each(|a| recipe_reads(a, out))
         }
         Ex::Index { base, index, .. } => {
@@ -810,6 +823,14 @@ fn rebuild(
             let kids: Vec<TokenStream> = elems.iter().map(&mut *child).collect::<Option<_>>()?;
             quote!((#(#kids,)*))
         }
+        Ex::Array { elems, vec } => {
+            let kids: Vec<TokenStream> = elems.iter().map(&mut *child).collect::<Option<_>>()?;
+            if *vec {
+                quote!(::std::vec![#(#kids),*])
+            } else {
+                quote!([#(#kids),*])
+            }
+        }
     })
 }
 
@@ -853,6 +874,8 @@ struct Plan<'a, 'e> {
     nodes: Vec<Node<'e>>,
     body: &'a Body,
     in_loop: bool,
+    /// For a write into an element: the node of its index.
+    index_node: Option<usize>,
 }
 
 impl<'a, 'e> Plan<'a, 'e> {
@@ -862,8 +885,13 @@ impl<'a, 'e> Plan<'a, 'e> {
             nodes: Vec::new(),
             body: g.body,
             in_loop: a.in_loop,
+            index_node: None,
         };
         plan.flatten(&a.value);
+        if let AssignKind::Element { index, .. } = &a.kind {
+            let node = plan.flatten(index);
+            plan.index_node = Some(node);
+        }
         plan
     }
 
@@ -883,7 +911,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             recompute: false,
         });
         let kids: Vec<usize> = match e {
-            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
                 args.iter().map(|a| self.flatten(a)).collect()
             }
             Ex::Index { base, index, .. } => vec![self.flatten(base), self.flatten(index)],
@@ -918,7 +946,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 *stable && reads.iter().all(|id| self.stable(*id))
             }
             Ex::Unsupported { .. } | Ex::Call { .. } => false,
-            Ex::Op { .. } | Ex::Index { .. } | Ex::Ref { .. } | Ex::Tuple { .. } => {
+            Ex::Op { .. } | Ex::Index { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
                 n.kids.iter().all(|k| self.pure_stable(*k))
             }
         }
@@ -933,7 +961,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         match self.nodes[i].ex {
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
             Ex::Ref { .. } => self.need(kids[0]),
-            Ex::Tuple { .. } | Ex::Call { .. } => kids.iter().for_each(|k| self.need(*k)),
+            Ex::Tuple { .. } | Ex::Array { .. } | Ex::Call { .. } => kids.iter().for_each(|k| self.need(*k)),
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
                 self.nodes[base].meta = true;
@@ -969,6 +997,11 @@ impl<'a, 'e> Plan<'a, 'e> {
     /// Decides, top-down, how the reverse gets each value it needs.
     fn decide(&mut self) {
         self.need(0);
+        if let Some(ix) = self.index_node {
+            // The reverse reads the element's cotangent at this index.
+            let r = self.referent(ix);
+            self.nodes[r].val = true;
+        }
         for i in 0..self.nodes.len() {
             let (val, meta, active) = (self.nodes[i].val, self.nodes[i].meta, self.nodes[i].active);
             let leaf = self.nodes[i].kids.is_empty();
@@ -977,7 +1010,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                     self.nodes[i].hoist = true;
                     self.nodes[i].save_val = val || meta;
                 }
-                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } => {}
+                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {}
                 Ex::Var { .. } if val || meta => {
                     if !self.pure_stable(i) {
                         self.nodes[i].save_val = val;
@@ -990,7 +1023,16 @@ impl<'a, 'e> Plan<'a, 'e> {
                 Ex::Op { .. } | Ex::Index { .. } if active && (val || meta) => {
                     let expensive =
                         matches!(self.nodes[i].ex, Ex::Op { rule, .. } if rule.expensive);
-                    if val && (!self.in_loop || expensive) {
+                    // An element of a sequence that may change later is
+                    // read now: its value is kept, not read again.
+                    let changing_base = match self.nodes[i].ex {
+                        Ex::Index { .. } => {
+                            let base = self.referent(self.nodes[i].kids[0]);
+                            !self.pure_stable(base)
+                        }
+                        _ => false,
+                    };
+                    if val && (!self.in_loop || expensive || changing_base) {
                         self.nodes[i].hoist = true;
                         self.nodes[i].save_val = true;
                     } else if val {
@@ -1084,10 +1126,19 @@ impl<'a, 'e> Plan<'a, 'e> {
         };
         self.hoist_code(0, g, &mut hoists, &mut saved);
         let value = match self.assign.kind {
-            AssignKind::Compound { .. } => self.fwd_expr(self.nodes[0].kids[1]),
+            AssignKind::Compound { .. } | AssignKind::Element { op: Some(_), .. } => {
+                self.fwd_expr(self.nodes[0].kids[1])
+            }
             _ => self.fwd_expr(0),
         };
-        let statement = assignment(self.body, self.assign, value);
+        let index = match self.index_node {
+            Some(ix) => {
+                self.hoist_code(ix, g, &mut hoists, &mut saved);
+                self.fwd_expr(ix)
+            }
+            None => TokenStream::new(),
+        };
+        let statement = assignment(self.body, self.assign, value, index);
         let record = if saved.values.is_empty() {
             TokenStream::new()
         } else {
@@ -1287,7 +1338,19 @@ impl<'a, 'e> Plan<'a, 'e> {
                 }
             }
         }
-        let cotangent = {
+        let mut index_recomputes = Vec::new();
+        let element = match (&self.assign.kind, self.index_node) {
+            (AssignKind::Element { base, .. }, Some(ix)) => {
+                self.recompute_code(ix, &mut index_recomputes);
+                let d = adjoint(*base);
+                let place = self.rev_place(ix);
+                Some(quote!(#private::index_cotangent(&mut #d, &#place)))
+            }
+            _ => None,
+        };
+        let cotangent = if let Some(element) = element {
+            element
+        } else {
             let parts: Vec<TokenStream> = self
                 .assign
                 .targets
@@ -1318,6 +1381,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             #take
             #(#meta_pops)*
             #(#rebinds)*
+            #(#index_recomputes)*
             let __ad_g = #cotangent;
             if #private::nonzero(&__ad_g) {
                 #(#recomputes)*
@@ -1399,6 +1463,17 @@ impl<'a, 'e> Plan<'a, 'e> {
             Ex::Ref { .. } => self.prop(cx, n.kids[0], g, private),
             // A tuple's cotangent is a tuple; a call's pullback gives one per argument.
             Ex::Tuple { .. } => self.prop_each(cx, i, g, private),
+            // Element k of the cotangent goes to the k-th element.
+            Ex::Array { .. } => {
+                let gi = format_ident!("__ad_g{}", i);
+                let mut parts = vec![quote!(let #gi = #g;)];
+                for (k, kid) in n.kids.iter().enumerate() {
+                    let c = format_ident!("__ad_c{}_{}", i, k);
+                    parts.push(quote!(let #c = #private::part(&#gi, #k);));
+                    parts.push(self.prop(cx, *kid, quote!(#c), private));
+                }
+                quote!(#(#parts)*)
+            }
             Ex::Call { .. } => {
                 let pb = format_ident!("__ad_pb{}", i);
                 self.prop_each(cx, i, quote!(#pb(#g)), private)

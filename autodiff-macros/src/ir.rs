@@ -78,6 +78,18 @@ pub enum AssignKind {
     Compound { op: syn::BinOp },
     /// The function's result: `__ad_out = value;`
     Out,
+    /// A write into one element of a sequence in place: `base[index] = value;`,
+    /// `base[index] op= rhs;` (then `value` is `Op(rule, [Index(base, index), rhs])`),
+    /// or `base.push(value)` (`index` is `base.len()` before the push). The
+    /// target is the sequence; its other elements keep their values and
+    /// their cotangents. `index` is pure and cheap (else it was bound to a
+    /// variable first).
+    Element {
+        base: BindId,
+        index: Ex,
+        op: Option<syn::BinOp>,
+        push: bool,
+    },
 }
 
 pub struct Assign {
@@ -219,6 +231,11 @@ pub enum Ex {
     /// `(a, b)` as a value (only as a whole assigned value).
     Tuple {
         elems: Vec<Ex>,
+    },
+    /// `[a, b, c]` or `vec![a, b, c]`: its cotangent's element k goes to the k-th.
+    Array {
+        elems: Vec<Ex>,
+        vec: bool,
     },
     /// Something that cannot carry a gradient; an error if anything active reaches it.
     Unsupported {

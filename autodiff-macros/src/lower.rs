@@ -307,6 +307,9 @@ impl Lowerer<'_> {
             Pat::Type(t) => (&*t.pat, Some(&*t.ty)),
             p => (p, None),
         };
+        if let Pat::Slice(sp) = pat {
+            return self.split_array_let(sp, ty, init, out);
+        }
         let (Pat::Tuple(tp), Expr::Tuple(te)) = (pat, peel(init)) else {
             return false;
         };
@@ -860,6 +863,157 @@ impl Lowerer<'_> {
         inlined
     }
 
+    /// A sequence variable that elements can be written into in place.
+    fn element_base(&self, e: &Expr) -> Option<BindId> {
+        let Expr::Path(p) = peel(e) else { return None };
+        let id = self.resolve(&p.path.get_ident()?.to_string())?;
+        (!self.closures.contains_key(&id)).then_some(id)
+    }
+
+    /// `base[index] = right`, `base[index] op= right`, `base.push(right)`.
+    #[allow(clippy::too_many_arguments)]
+    fn element_write(
+        &mut self,
+        base: BindId,
+        index: &Expr,
+        op: Option<syn::BinOp>,
+        right: &Expr,
+        whole: &Expr,
+        push: bool,
+        out: &mut Vec<Stmt>,
+    ) {
+        let rule = match op {
+            Some(op) => match rules::binary(&op) {
+                Some(rule) => Some((op, rule)),
+                None => {
+                    let mut reads = self.reads(whole);
+                    reads.push(base);
+                    let site = self.site();
+                    out.push(Stmt::Assign(Assign {
+                        site,
+                        targets: Vec::new(),
+                        kind: AssignKind::Opaque { tokens: quote!(#whole;) },
+                        value: Ex::Unsupported {
+                            tokens: whole.to_token_stream(),
+                            reads,
+                            span: whole.span(),
+                            what: format!("the operator `{}`", op.to_token_stream()),
+                            fix: "write it with `+`, `-`, `*`, `/` or a differentiable method".into(),
+                        },
+                        active: false,
+                        in_loop: self.in_loop(),
+                    }));
+                    return;
+                }
+            },
+            None => None,
+        };
+        self.bindings[base].reassigned = true;
+        // An index with side effects or cost is evaluated once, into a variable.
+        let index = if push || stable_syntax(index) {
+            let mut pre = Vec::new();
+            let ex = self.ex(index, &mut pre);
+            out.extend(pre);
+            ex
+        } else {
+            let (tid, tident) = self.temp();
+            out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+            self.value(index, Target::Bind(tid), out);
+            Ex::Var { id: tid, ident: tident }
+        };
+        let mut pre = Vec::new();
+        let rhs = self.ex(right, &mut pre);
+        out.extend(pre);
+        let base_ident = self.bindings[base].ident.clone();
+        let span = whole.span();
+        let value = match rule {
+            Some((op, rule)) => Ex::Op {
+                rule,
+                args: vec![
+                    Ex::Index {
+                        base: Box::new(Ex::Var { id: base, ident: base_ident }),
+                        index: Box::new(index.clone()),
+                        span,
+                    },
+                    rhs,
+                ],
+                syntax: Syntax::Binary(op),
+                span,
+            },
+            None => rhs,
+        };
+        let site = self.site();
+        out.push(Stmt::Assign(Assign {
+            site,
+            targets: vec![Some(Target::Bind(base))],
+            kind: AssignKind::Element { base, index, op: rule.map(|(op, _)| op), push },
+            value,
+            active: false,
+            in_loop: self.in_loop(),
+        }));
+    }
+
+    /// `[v; n]`, `vec![v; n]`: a buffer to write into, from an inactive `v`.
+    fn repeat(&self, e: &Expr, value: &Expr) -> Ex {
+        let reads = self.value_reads(value);
+        if reads.is_empty() {
+            return Ex::Inactive { tokens: e.to_token_stream(), reads: self.reads(e), stable: false };
+        }
+        Ex::Unsupported {
+            tokens: e.to_token_stream(),
+            reads,
+            span: e.span(),
+            what: "an array or `vec!` of a repeated active value".into(),
+            fix: "write the elements out (`[a, a, a]`), or build it from inactive values (`vec![0.0; n]`) and write active values into its elements".into(),
+        }
+    }
+
+    /// `let [p, q] = value;` as `let p = value[0]; let q = value[1];` (through
+    /// a variable unless `value` is one, or parallel lets of an array literal).
+    fn split_array_let(&mut self, sp: &syn::PatSlice, ty: Option<&syn::Type>, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+        if sp.elems.is_empty() || sp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+            return false;
+        }
+        if let Expr::Array(a) = peel(init) {
+            if a.elems.len() != sp.elems.len() {
+                return false;
+            }
+            let lets = sp.elems.iter().cloned().zip(a.elems.iter().cloned()).collect();
+            self.lower_parallel_lets(lets, out);
+            return true;
+        }
+        let source: Expr = match peel(init) {
+            Expr::Path(p) if p.path.get_ident().is_some() => peel(init).clone(),
+            _ => {
+                self.temps += 1;
+                let t = format_ident!("__ad_t{}", self.temps);
+                let l = match ty {
+                    Some(ty) => make_local(quote!(let #t: #ty = #init;)),
+                    None => make_local(quote!(let #t = #init;)),
+                };
+                self.local(&l, out);
+                syn::parse_quote!(#t)
+            }
+        };
+        for (k, p) in sp.elems.iter().enumerate() {
+            let l = make_local(quote!(let #p = #source[#k];));
+            self.local(&l, out);
+        }
+        true
+    }
+
+    /// An array or `vec!` literal: constant or inactive as a whole when no
+    /// element can carry a gradient (`&[1, 2]` as a tensor index).
+    fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
+        if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
+            return Ex::Const { tokens: e.to_token_stream() };
+        }
+        if elems.iter().all(|x| matches!(x, Ex::Const { .. } | Ex::Inactive { .. })) {
+            return self.inactive(e);
+        }
+        Ex::Array { elems, vec }
+    }
+
     fn push_let(
         &mut self,
         local: &syn::Local,
@@ -947,6 +1101,12 @@ impl Lowerer<'_> {
             }
             c if is_control(c) => self.control(e, None, out),
             Expr::Macro(m) => self.macro_stmt(&m.mac, quote!(#m;), out),
+            Expr::MethodCall(m) if m.method == "push" && m.args.len() == 1 && self.element_base(&m.receiver).is_some() => {
+                let base = self.element_base(&m.receiver).expect("checked");
+                let ident = &self.bindings[base].ident;
+                let index: Expr = syn::parse_quote!(#ident.len());
+                self.element_write(base, &index, None, &m.args[0], e, true, out);
+            }
             other => {
                 // Evaluated for its side effects, never differentiated: parsed
                 // only to check that no active value disappears into it.
@@ -983,8 +1143,16 @@ impl Lowerer<'_> {
                 .map(|id| (id, p.path.get_ident().cloned().expect("ident"))),
             _ => None,
         };
+        if target.is_none() {
+            if let Expr::Index(ix) = peel(left) {
+                if let Some(base) = self.element_base(&ix.expr) {
+                    self.element_write(base, &ix.index, op, right, whole, false, out);
+                    return;
+                }
+            }
+        }
         let Some((id, ident)) = target else {
-            // `v[i] = ..`, `s.f = ..`: fine while nothing in it is active.
+            // `s.f = ..`, `v[i][j] = ..`: fine while nothing in it is active.
             let mut reads = self.reads(left);
             reads.extend(self.reads(right));
             let site = self.site();
@@ -997,7 +1165,7 @@ impl Lowerer<'_> {
                     reads,
                     span: left.span(),
                     what: format!("an assignment into `{}`", left.to_token_stream().to_string().replace(' ', "")),
-                    fix: "keep active values in plain variables (`let`, `=`, `+=`); an element or a field cannot be assigned an active value".into(),
+                    fix: "write active values into plain variables (`let`, `=`, `+=`) or into an element of a sequence variable (`buf[i] = ..`, `buf[i] += ..`, `buf.push(..)`)".into(),
                 },
                 active: false,
                 in_loop: self.in_loop(),
@@ -1598,11 +1766,30 @@ impl Lowerer<'_> {
                 Ex::Const { tokens: e.to_token_stream() }
             }
             Expr::Closure(_) => self.unsupported(e, "a closure capturing an active value", "write the closure's body inline, or make it a named `#[differentiable]` function"),
+            Expr::Macro(m) if m.mac.path.is_ident("vec") => match m.mac.parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated) {
+                Ok(elems) => {
+                    let elems = elems.iter().map(|x| self.ex(x, pre)).collect();
+                    self.array(e, elems, true)
+                }
+                Err(_) => match m.mac.parse_body_with(|input: syn::parse::ParseStream| {
+                    let value: Expr = input.parse()?;
+                    input.parse::<syn::Token![;]>()?;
+                    let _count: Expr = input.parse()?;
+                    Ok(value)
+                }) {
+                    Ok(value) => self.repeat(e, &value),
+                    Err(_) => self.unsupported(e, "this `vec!`", "write the elements out (`vec![a, b]`)"),
+                },
+            },
             Expr::Macro(m) => {
                 let name = m.mac.path.to_token_stream().to_string();
                 self.unsupported(e, &format!("the macro `{name}!`"), "build the value with ordinary expressions, or compute it from inactive values")
             }
-            Expr::Array(_) | Expr::Repeat(_) => self.unsupported(e, "an array", "keep active values in separate variables, or in a `Tensor` computed with its own operations"),
+            Expr::Array(a) => {
+                let elems = a.elems.iter().map(|x| self.ex(x, pre)).collect();
+                self.array(e, elems, false)
+            }
+            Expr::Repeat(r) => self.repeat(e, &r.expr),
             Expr::Struct(_) => self.unsupported(e, "a struct literal", "keep active values in plain variables and pass them to the function that needs them"),
             Expr::Field(_) => self.unsupported(e, "a field access", "destructure tuples with `let (a, b) = ..`, and keep active values in plain variables"),
             Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => self.unsupported(e, "a loop used as a value", "assign to a variable declared before the loop"),
@@ -1647,7 +1834,7 @@ fn gradient_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } | Ex::Inactive { .. } => {}
         Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
             args.iter().for_each(|a| gradient_reads(a, out))
         }
         Ex::Index { base, .. } => gradient_reads(base, out),

@@ -78,6 +78,7 @@ fn differentiable_type(ty: &Type) -> bool {
         Type::Reference(r) => r.mutability.is_none() && differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
         Type::Slice(s) => is_f64(&s.elem),
+        Type::Array(a) => is_f64(&a.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
         Type::Path(p) if p.qself.is_none() => {
             let Some(last) = p.path.segments.last() else {

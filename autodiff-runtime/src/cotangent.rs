@@ -891,3 +891,135 @@ mod tests {
         assert_eq!(meta(&p).1, Shape(vec![2]));
     }
 }
+
+// ---------------------------------------------------------------- [f64; N]
+
+impl<const N: usize> Differentiable for [f64; N] {
+    type Tangent = [f64; N];
+    fn zero_tangent(&self) -> [f64; N] {
+        [0.0; N]
+    }
+    fn seed_tangent(&self) -> [f64; N] {
+        assert!(
+            N == 1,
+            "grad can be implicitly created only for scalar outputs \
+             (the output has {N} elements: pass a gradient of that length instead)"
+        );
+        [1.0; N]
+    }
+}
+
+impl<const N: usize> Cotangent for [f64; N] {
+    fn zero() -> [f64; N] {
+        [0.0; N]
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        false
+    }
+    fn accumulate(&mut self, other: [f64; N]) {
+        for (d, o) in self.iter_mut().zip(other) {
+            *d += o;
+        }
+    }
+}
+
+/// The shape of a fixed-size array: nothing beyond its type.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ArrayMeta<const N: usize>;
+
+impl<const N: usize> HasMeta for [f64; N] {
+    type Meta = ArrayMeta<N>;
+    fn meta(&self) -> ArrayMeta<N> {
+        ArrayMeta
+    }
+}
+
+impl<I: ScalarIndex + ?Sized, const N: usize> IndexMeta<I> for ArrayMeta<N> {
+    type Tangent = [f64; N];
+    type Part = f64;
+    #[inline]
+    fn acc_index(&self, dst: &mut [f64; N], index: &I, g: f64) {
+        dst[index.index()] += g;
+    }
+}
+
+/// The cotangent of one element of a sequence, taken out of the sequence's
+/// cotangent (left zero there): the reverse of a write `x[i] = v`, whose
+/// old element no longer reaches anything (`v̄ = x̄[i]`, then `x̄[i] = 0`).
+#[doc(hidden)]
+pub trait TakeIndex<I: ?Sized> {
+    /// What one element's cotangent is.
+    type Part;
+    fn take_index(&mut self, index: &I) -> Self::Part;
+}
+
+impl<I: ScalarIndex + ?Sized> TakeIndex<I> for Vec<f64> {
+    type Part = f64;
+    #[inline]
+    fn take_index(&mut self, index: &I) -> f64 {
+        match self.get_mut(index.index()) {
+            Some(d) => std::mem::replace(d, 0.0),
+            // A short gradient is zero past its end.
+            None => 0.0,
+        }
+    }
+}
+
+impl<I: ScalarIndex + ?Sized, const N: usize> TakeIndex<I> for [f64; N] {
+    type Part = f64;
+    #[inline]
+    fn take_index(&mut self, index: &I) -> f64 {
+        std::mem::replace(&mut self[index.index()], 0.0)
+    }
+}
+
+/// `x̄[i]`, taken out of the cotangent of a sequence `x` (see [`TakeIndex`]).
+///
+/// ```
+/// use autodiff_runtime::__private::index_cotangent;
+///
+/// let mut d = vec![1.0, 2.0];
+/// assert_eq!(index_cotangent(&mut d, &1usize), 2.0);
+/// assert_eq!(d, vec![1.0, 0.0]);
+/// assert_eq!(index_cotangent(&mut d, &5usize), 0.0);
+/// ```
+#[inline(always)]
+pub fn index_cotangent<T: TakeIndex<I>, I: ?Sized>(d: &mut T, index: &I) -> T::Part {
+    d.take_index(index)
+}
+
+/// Element `k` of the cotangent of an array or vector literal (zero past
+/// the end of a short `Vec`).
+#[doc(hidden)]
+pub trait Part {
+    fn part(&self, k: usize) -> f64;
+}
+
+impl Part for Vec<f64> {
+    #[inline]
+    fn part(&self, k: usize) -> f64 {
+        self.get(k).copied().unwrap_or(0.0)
+    }
+}
+
+impl<const N: usize> Part for [f64; N] {
+    #[inline]
+    fn part(&self, k: usize) -> f64 {
+        self[k]
+    }
+}
+
+/// `ȳ[k]` for `y = [a₀, a₁, …]`: the cotangent of element `k`.
+///
+/// ```
+/// use autodiff_runtime::__private::part;
+///
+/// assert_eq!(part(&vec![1.0, 2.0], 1), 2.0);
+/// assert_eq!(part(&vec![1.0], 3), 0.0);
+/// assert_eq!(part(&[4.0, 5.0], 0), 4.0);
+/// ```
+#[inline(always)]
+pub fn part<T: Part + ?Sized>(g: &T, k: usize) -> f64 {
+    g.part(k)
+}
