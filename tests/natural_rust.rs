@@ -320,3 +320,89 @@ fn once_refused_now_differentiated() {
     assert_eq!(vec_literal::grad(0.7), 3.0);
     assert_eq!(pushed_and_summed::grad(0.7), 2.0);
 }
+
+// ---------------------------------------------------------------- structs
+
+use autodiff::{Differentiable, Tensor};
+
+#[derive(Clone, Debug, Differentiable)]
+struct Layer {
+    w: Tensor,
+    b: Tensor,
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Mlp {
+    hidden: Layer,
+    out: Layer,
+    #[no_grad]
+    slope: f64,
+}
+
+#[differentiable(wrt(p))]
+fn mlp_loss(p: &Mlp, x: &Tensor) -> f64 {
+    let h = (x.matmul(&p.hidden.w) + &p.hidden.b).tanh() * p.slope;
+    let y = h.matmul(&p.out.w) + &p.out.b;
+    (&y * &y).mean()
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Point {
+    x: f64,
+    y: f64,
+    coords: [f64; 2],
+}
+
+#[differentiable]
+fn point_energy(p: Point, k: f64) -> f64 {
+    let mut e = 0.0;
+    for i in 0..2 {
+        e += p.coords[i] * p.coords[i] * k;
+    }
+    e + (p.x * p.y).sin()
+}
+
+#[differentiable]
+fn tuple_field(pair: (f64, f64)) -> f64 {
+    pair.0 * pair.1 * 3.0
+}
+
+#[test]
+fn struct_parameters_get_struct_gradients() {
+    let p = Mlp {
+        hidden: Layer { w: Tensor::randn(&[3, 4], 1), b: Tensor::randn(&[4], 2) },
+        out: Layer { w: Tensor::randn(&[4, 2], 3), b: Tensor::randn(&[2], 4) },
+        slope: 0.5,
+    };
+    let x = Tensor::randn(&[5, 3], 5);
+    let g = mlp_loss::grad(&p, &x);
+    assert_eq!(g.slope, 0.5, "a #[no_grad] field is copied from the primal");
+    // Central differences on each tensor of the struct.
+    let h = 1e-6;
+    let fields: [fn(&mut Mlp) -> &mut Tensor; 4] =
+        [|m| &mut m.hidden.w, |m| &mut m.hidden.b, |m| &mut m.out.w, |m| &mut m.out.b];
+    let grads = [&g.hidden.w, &g.hidden.b, &g.out.w, &g.out.b];
+    for (field, grad) in fields.iter().zip(grads) {
+        let n = field(&mut p.clone()).numel();
+        for k in 0..n {
+            let mut plus = p.clone();
+            let mut minus = p.clone();
+            let mut vp = field(&mut plus).to_vec();
+            vp[k] += h;
+            *field(&mut plus) = Tensor::from_vec(vp, field(&mut p.clone()).shape());
+            let mut vm = field(&mut minus).to_vec();
+            vm[k] -= h;
+            *field(&mut minus) = Tensor::from_vec(vm, field(&mut p.clone()).shape());
+            let fd = (mlp_loss(&plus, &x) - mlp_loss(&minus, &x)) / (2.0 * h);
+            let ours = grad.to_vec()[k];
+            assert!((fd - ours).abs() < 1e-6 * (1.0 + fd.abs()), "{k}: {fd} vs {ours}");
+        }
+    }
+    let p = Point { x: 0.3, y: -0.8, coords: [1.5, -2.0] };
+    let (gp, gk) = point_energy::grad(p.clone(), 0.5);
+    let c = (p.x * p.y).cos();
+    close(&[gp.x, gp.y], &[p.y * c, p.x * c]);
+    close(&gp.coords, &[1.5, -2.0]);
+    close(&[gk], &[1.5f64.powi(2) + 4.0]);
+    assert_eq!(tuple_field::grad((2.0, 5.0)), (15.0, 6.0));
+}

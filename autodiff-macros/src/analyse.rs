@@ -59,7 +59,7 @@ pub fn is_active(e: &Ex, active: &dyn Fn(BindId) -> bool) -> bool {
             .zip(rule.operands)
             .any(|(a, op)| op.is_some() && is_active(a, active)),
         Ex::Call { args, .. } => args.iter().any(|a| is_active(a, active)),
-        Ex::Index { base, .. } => is_active(base, active),
+        Ex::Index { base, .. } | Ex::Field { base, .. } => is_active(base, active),
         Ex::Ref { inner, .. } => is_active(inner, active),
         Ex::Tuple { elems } | Ex::Array { elems, .. } => elems.iter().any(|a| is_active(a, active)),
     }
@@ -80,7 +80,7 @@ fn gradient_leaves(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
             args.iter().for_each(|a| gradient_leaves(a, out))
         }
-        Ex::Index { base, .. } => gradient_leaves(base, out),
+        Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_leaves(base, out),
         Ex::Ref { inner, .. } => gradient_leaves(inner, out),
     }
 }
@@ -177,6 +177,7 @@ fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
         Ex::Index { base, index, .. } => {
             recomputable(base, bindings) && recomputable(index, bindings)
         }
+        Ex::Field { base, .. } => recomputable(base, bindings),
         Ex::Ref { inner, .. } => recomputable(inner, bindings),
         Ex::Call { .. } | Ex::Tuple { .. } | Ex::Array { .. } | Ex::Unsupported { .. } => false,
     }
@@ -211,7 +212,8 @@ fn find_recipes(body: &mut Body) {
 /// differentiated, on the smallest span we have.
 fn check(body: &Body, depends: &[bool], errors: &Errors) {
     let name_of = |id: BindId| body.bindings[id].ident.to_string();
-    fn walk(e: &Ex, depends: &[bool], name_of: &dyn Fn(BindId) -> String, errors: &Errors) {
+    let param_roots: Vec<bool> = body.bindings.iter().map(|b| b.param.is_some()).collect();
+    fn walk(e: &Ex, depends: &[bool], name_of: &dyn Fn(BindId) -> String, errors: &Errors, param_roots: &[bool]) {
         match e {
             Ex::Unsupported {
                 reads,
@@ -249,15 +251,26 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                             ),
                         );
                     }
-                    walk(a, depends, name_of, errors);
+                    walk(a, depends, name_of, errors, param_roots);
                 }
+            }
+            Ex::Field { base, span, .. } => {
+                // The gradient goes into the field of a parameter's gradient,
+                // whose type the generated code names.
+                if is_active(base, &|id| depends[id]) && field_root(base).is_none_or(|id| !param_roots[id]) {
+                    errors.at(
+                        *span,
+                        "cannot differentiate a field of this value: only fields of parameters (`p.w`, `p.layer.w`) carry gradients\nhelp: read the field from the parameter, or destructure the value into names (`let (a, b) = pair;`)",
+                    );
+                }
+                walk(base, depends, name_of, errors, param_roots);
             }
             Ex::Index { base, index, span } => {
                 if is_active(index, &|id| depends[id]) {
                     errors.at(*span, "an index cannot carry a gradient\nhelp: compute the index from inactive values");
                 }
-                walk(base, depends, name_of, errors);
-                walk(index, depends, name_of, errors);
+                walk(base, depends, name_of, errors, param_roots);
+                walk(index, depends, name_of, errors, param_roots);
             }
             Ex::Ref { inner, mutable } => {
                 if *mutable && is_active(inner, &|id| depends[id]) {
@@ -266,16 +279,16 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                         "cannot differentiate through `&mut` of an active value: the callee could change it behind the macro's back\nhelp: pass it by value or by `&`, and return the new value",
                     );
                 }
-                walk(inner, depends, name_of, errors);
+                walk(inner, depends, name_of, errors, param_roots);
             }
             Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter().for_each(|a| walk(a, depends, name_of, errors))
+                args.iter().for_each(|a| walk(a, depends, name_of, errors, param_roots))
             }
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
         }
     }
     for_each_assign(&body.block, &mut |a| {
-        walk(&a.value, depends, &name_of, errors);
+        walk(&a.value, depends, &name_of, errors, &param_roots);
         if let AssignKind::Element { index, .. } = &a.kind {
             if is_active(index, &|id| depends[id]) {
                 errors.at(
@@ -306,5 +319,15 @@ fn inner_tokens(e: &Ex) -> proc_macro2::TokenStream {
             tokens.clone()
         }
         _ => proc_macro2::TokenStream::new(),
+    }
+}
+
+/// The binding a chain of field reads starts from (`p` in `p.layer.w`).
+pub fn field_root(e: &Ex) -> Option<BindId> {
+    match e {
+        Ex::Var { id, .. } => Some(*id),
+        Ex::Field { base, .. } => field_root(base),
+        Ex::Ref { inner, .. } => field_root(inner),
+        _ => None,
     }
 }

@@ -626,9 +626,16 @@ impl<'a> Gen<'a> {
             .iter()
             .enumerate()
             .filter(|(_, b)| b.active || b.param.is_some_and(|p| sig.params[p].active))
-            .map(|(id, _)| {
+            .map(|(id, b)| {
                 let d = adjoint(id);
-                quote!(let mut #d = #private::zero();)
+                match b.param {
+                    // Typed, so that `p̄.field` can be written into.
+                    Some(p) => {
+                        let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
+                        quote!(let mut #d: <#ty as #rt::Differentiable>::Tangent = #private::zero();)
+                    }
+                    None => quote!(let mut #d = #private::zero();),
+                }
             });
         let results = sig.params.iter().enumerate().map(|(index, p)| {
             if p.active {
@@ -751,6 +758,7 @@ fn recipe_reads(e: &Ex, out: &mut Vec<BindId>) {
             recipe_reads(base, out);
             recipe_reads(index, out);
         }
+        Ex::Field { base, .. } => recipe_reads(base, out),
         Ex::Ref { inner, .. } => recipe_reads(inner, out),
     }
 }
@@ -810,6 +818,10 @@ fn rebuild(
             let b = child(base)?;
             let i = child(index)?;
             quote_spanned!(*span=> #b[#i])
+        }
+        Ex::Field { base, member, span } => {
+            let b = child(base)?;
+            quote_spanned!(*span=> #b.#member)
         }
         Ex::Ref { inner, mutable } => {
             let x = child(inner)?;
@@ -915,6 +927,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 args.iter().map(|a| self.flatten(a)).collect()
             }
             Ex::Index { base, index, .. } => vec![self.flatten(base), self.flatten(index)],
+            Ex::Field { base, .. } => vec![self.flatten(base)],
             Ex::Ref { inner, .. } => vec![self.flatten(inner)],
             _ => Vec::new(),
         };
@@ -946,7 +959,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 *stable && reads.iter().all(|id| self.stable(*id))
             }
             Ex::Unsupported { .. } | Ex::Call { .. } => false,
-            Ex::Op { .. } | Ex::Index { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
+            Ex::Op { .. } | Ex::Index { .. } | Ex::Field { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
                 n.kids.iter().all(|k| self.pure_stable(*k))
             }
         }
@@ -962,6 +975,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
             Ex::Ref { .. } => self.need(kids[0]),
             Ex::Tuple { .. } | Ex::Array { .. } | Ex::Call { .. } => kids.iter().for_each(|k| self.need(*k)),
+            Ex::Field { .. } => self.need(kids[0]),
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
                 self.nodes[base].meta = true;
@@ -1020,7 +1034,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 // A value the reverse reads is kept outside loops (each site
                 // runs once) and for expensive ops; inside loops it is
                 // evaluated again. A shape alone is kept as a shape.
-                Ex::Op { .. } | Ex::Index { .. } if active && (val || meta) => {
+                Ex::Op { .. } | Ex::Index { .. } | Ex::Field { .. } if active && (val || meta) => {
                     let expensive =
                         matches!(self.nodes[i].ex, Ex::Op { rule, .. } if rule.expensive);
                     // An element of a sequence that may change later is
@@ -1185,11 +1199,15 @@ impl<'a, 'e> Plan<'a, 'e> {
                 saved.pattern.push(quote!(#pb));
                 saved.values.push(quote!(#pb));
             }
+            // A place (`p.w`, `xs[i]`) is read where it stands (moving it
+            // out could be impossible); what is kept is a copy of it.
+            _ if self.is_place(i) => {}
             _ => {
                 let code = self.rebuild_fwd_node(i);
                 out.push(quote!(let #h = #code;));
             }
         }
+        let h = if self.is_place(i) { self.rebuild_fwd_node(i) } else { quote!(#h) };
         if n.save_val {
             let k = format_ident!("__ad_kept{}", i);
             out.push(quote!(let #k = (&#private::Keep(&#h)).keep();));
@@ -1209,8 +1227,35 @@ impl<'a, 'e> Plan<'a, 'e> {
     }
 
     /// Forward code of node i, as it appears inside its parent.
+    /// For a chain of field reads from a binding (`p.layer.w`): the binding
+    /// and the fields, outermost first.
+    fn field_place(&self, i: usize) -> Option<(BindId, Vec<syn::Member>)> {
+        let mut members = Vec::new();
+        let mut k = i;
+        loop {
+            match self.nodes[k].ex {
+                Ex::Field { member, .. } => {
+                    members.push(member.clone());
+                    k = self.nodes[k].kids[0];
+                }
+                Ex::Ref { .. } => k = self.nodes[k].kids[0],
+                _ => break,
+            }
+        }
+        if members.is_empty() {
+            return None;
+        }
+        members.reverse();
+        self.var_of(k).map(|(id, _)| (id, members))
+    }
+
+    /// A field or element read, which is evaluated in place even when kept.
+    fn is_place(&self, i: usize) -> bool {
+        matches!(self.nodes[i].ex, Ex::Field { .. } | Ex::Index { .. })
+    }
+
     fn fwd_expr(&self, i: usize) -> TokenStream {
-        if self.nodes[i].hoist {
+        if self.nodes[i].hoist && !self.is_place(i) {
             let h = format_ident!("__ad_h{}", i);
             return quote!(#h);
         }
@@ -1411,7 +1456,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                             },
                             _,
                         ) if k == n.kids[0] => self.rev_place(k),
-                        (Ex::Index { .. }, _) if k == n.kids[0] => self.rev_place(k),
+                        (Ex::Index { .. } | Ex::Field { .. }, _) if k == n.kids[0] => self.rev_place(k),
                         _ => self.rev_expr(k),
                     })
                 },
@@ -1478,6 +1523,15 @@ impl<'a, 'e> Plan<'a, 'e> {
                 let pb = format_ident!("__ad_pb{}", i);
                 self.prop_each(cx, i, quote!(#pb(#g)), private)
             }
+            // Into the field of the root parameter's gradient (typed where
+            // it is declared): `p̄.layer.w += ḡ`.
+            Ex::Field { .. } => match self.field_place(i) {
+                Some((id, members)) => {
+                    let d = adjoint(id);
+                    quote!(#private::acc(&mut #d #(.#members)*, #g);)
+                }
+                None => quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");),
+            },
             Ex::Index { .. } => {
                 let base = self.referent(n.kids[0]);
                 let meta = self.rev_meta(base, private);
@@ -1517,6 +1571,12 @@ impl<'a, 'e> Plan<'a, 'e> {
                     Some((id, _)) => {
                         let d = adjoint(id);
                         quote!(#private::acc_index(&mut #d, &#meta, &#index, #g);)
+                    }
+                    // An element of a parameter's field: straight into it.
+                    None if self.field_place(base).is_some() => {
+                        let (id, members) = self.field_place(base).expect("checked");
+                        let d = adjoint(id);
+                        quote!(#private::acc_index(&mut #d #(.#members)*, &#meta, &#index, #g);)
                     }
                     None => {
                         let c = format_ident!("__ad_c{}_0", i);

@@ -221,7 +221,7 @@ fn module(
 }
 
 /// The type with every lifetime replaced by `'static`.
-fn static_lifetimes(ty: &syn::Type) -> syn::Type {
+pub fn static_lifetimes(ty: &syn::Type) -> syn::Type {
     struct Static;
     impl syn::visit_mut::VisitMut for Static {
         fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {

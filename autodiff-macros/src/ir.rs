@@ -223,6 +223,12 @@ pub enum Ex {
         index: Box<Ex>,
         span: Span,
     },
+    /// `base.field` (also `base.0`): a field of a struct or tuple parameter.
+    Field {
+        base: Box<Ex>,
+        member: syn::Member,
+        span: Span,
+    },
     /// `&e`: the same value, borrowed.
     Ref {
         inner: Box<Ex>,

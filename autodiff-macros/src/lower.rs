@@ -1791,7 +1791,13 @@ impl Lowerer<'_> {
             }
             Expr::Repeat(r) => self.repeat(e, &r.expr),
             Expr::Struct(_) => self.unsupported(e, "a struct literal", "keep active values in plain variables and pass them to the function that needs them"),
-            Expr::Field(_) => self.unsupported(e, "a field access", "destructure tuples with `let (a, b) = ..`, and keep active values in plain variables"),
+            Expr::Field(f) => {
+                let base = self.ex(&f.base, pre);
+                match base {
+                    Ex::Const { .. } | Ex::Inactive { .. } => self.inactive(e),
+                    base => Ex::Field { base: Box::new(base), member: f.member.clone(), span },
+                }
+            }
             Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => self.unsupported(e, "a loop used as a value", "assign to a variable declared before the loop"),
             _ => self.unsupported(e, "this expression", "compute it from inactive values, or wrap the active value in `stop_gradient(..)`"),
         }
@@ -1837,7 +1843,7 @@ fn gradient_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
             args.iter().for_each(|a| gradient_reads(a, out))
         }
-        Ex::Index { base, .. } => gradient_reads(base, out),
+        Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_reads(base, out),
         Ex::Ref { inner, .. } => gradient_reads(inner, out),
     }
 }

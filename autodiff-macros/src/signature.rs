@@ -87,6 +87,14 @@ fn differentiable_type(ty: &Type) -> bool {
             let name = last.ident.to_string();
             match name.as_str() {
                 "f64" | "Tensor" => true,
+                // A type of the user's (a struct of parameters): differentiated,
+                // and rustc says so if it does not derive `Differentiable`.
+                n if last.arguments.is_empty()
+                    && n.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !NOT_DIFFERENTIABLE.contains(&n) =>
+                {
+                    true
+                }
                 // nalgebra's DVector/DMatrix join once the runtime differentiates them.
                 "Vec" => match &last.arguments {
                     syn::PathArguments::AngleBracketed(a) => a
@@ -181,6 +189,7 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         );
     }
 
+    let generic_types: Vec<String> = sig.generics.type_params().map(|t| t.ident.to_string()).collect();
     let mut namer = NameLifetimes { named: Vec::new() };
     let mut params = Vec::new();
     for input in sig.inputs.iter_mut() {
@@ -214,7 +223,7 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                 }
                 let mut ty = (*pt.ty).clone();
                 namer.visit_type_mut(&mut ty);
-                let active = !no_grad && differentiable_type(&pt.ty);
+                let active = !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
                 params.push(Param { ident, ty, active, mutable });
             }
         }
@@ -267,4 +276,26 @@ impl Signature {
     pub fn param_ident(&self, index: usize) -> Ident {
         format_ident!("__ad_p_{}", self.params[index].ident)
     }
+}
+
+/// Types that never carry a gradient, though their names look like a
+/// user's struct: std's and the runtime's own.
+const NOT_DIFFERENTIABLE: &[&str] = &[
+    "String", "PathBuf", "Path", "OsString", "Duration", "Instant", "SystemTime", "Ordering",
+    "BoolTensor", "Shape", "Var", "Rng", "StdRng", "Self",
+];
+
+/// Does the type mention one of these names (the function's type parameters)?
+fn mentions(ty: &Type, names: &[String]) -> bool {
+    struct Finder<'n>(&'n [String], bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_ident(&mut self, i: &'ast Ident) {
+            if self.0.iter().any(|n| i == n) {
+                self.1 = true;
+            }
+        }
+    }
+    let mut f = Finder(names, false);
+    syn::visit::Visit::visit_type(&mut f, ty);
+    f.1
 }

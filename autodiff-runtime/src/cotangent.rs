@@ -19,6 +19,11 @@ use crate::tensor::Tensor;
 /// assert_eq!(Tensor::ones(&[2, 2]).zero_tangent(), Tensor::zeros(&[2, 2]));
 /// assert_eq!((1.0, vec![1.0, 2.0]).zero_tangent(), (0.0, vec![0.0, 0.0]));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not differentiable",
+    label = "this parameter is differentiated, so its type must implement `Differentiable`",
+    note = "derive it (`#[derive(Clone, Differentiable)]` on a struct of f64, Tensor, Vec<f64> and [f64; N] fields), or mark the parameter `#[no_grad]`"
+)]
 pub trait Differentiable {
     /// The gradient of a value of this type.
     type Tangent: Cotangent;

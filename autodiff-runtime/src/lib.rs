@@ -90,6 +90,10 @@ pub mod __private {
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::stop_gradient;
+
+    /// Checks, at compile time, that a struct field differentiated by
+    /// `#[derive(Differentiable)]` is its own gradient type.
+    pub fn assert_own_tangent<T: crate::Differentiable<Tangent = T>>() {}
     pub use crate::tape::{
         Counter, Meta, MetaTape, ScalarTape, StackTape, pop_meta, prev, push_meta,
     };
