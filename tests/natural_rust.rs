@@ -406,3 +406,66 @@ fn struct_parameters_get_struct_gradients() {
     close(&[gk], &[1.5f64.powi(2) + 4.0]);
     assert_eq!(tuple_field::grad((2.0, 5.0)), (15.0, 6.0));
 }
+
+// ---------------------------------------------------------------- methods
+
+#[derive(Clone, Debug, Differentiable)]
+struct Spring {
+    k: f64,
+    rest: f64,
+    #[no_grad]
+    name: String,
+}
+
+impl Spring {
+    #[differentiable]
+    fn energy(&self, x: f64) -> f64 {
+        let d = x - self.rest;
+        0.5 * self.k * d * d
+    }
+
+    #[differentiable]
+    fn twice_energy(&self, x: f64) -> f64 {
+        self.energy(x) + self.energy(x * 2.0)
+    }
+
+    #[differentiable]
+    pub fn energy_sum(&self, xs: &[f64]) -> f64 {
+        xs.iter().map(|x| {
+            let d = x - self.rest;
+            0.5 * self.k * d * d
+        }).sum::<f64>()
+    }
+}
+
+#[test]
+fn methods_on_differentiable_structs() {
+    let s = Spring { k: 2.0, rest: 1.0, name: "a".into() };
+    let (g, dx) = s.energy_grad(1.5);
+    close(&[g.k, g.rest, dx], &[0.125, -1.0, 1.0]);
+    assert_eq!(g.name, "a");
+    // E(x) + E(2x): k/2 (x−r)² + k/2 (2x−r)²
+    let (g, dx) = s.twice_energy_grad(1.5);
+    close(&[g.k, g.rest, dx], &[0.125 + 2.0, -1.0 - 4.0, 1.0 + 8.0]);
+    let (v, (g, dxs)) = s.energy_sum_value_and_grad(&[1.5, 0.0]);
+    close(&[v], &[0.25 + 1.0]);
+    close(&[g.k, g.rest], &[0.125 + 0.5, -1.0 + 2.0]);
+    close(&dxs, &[1.0, -2.0]);
+}
+
+struct Scaler {
+    factor: f64,
+}
+
+impl Scaler {
+    #[differentiable]
+    fn scaled_square(#[no_grad] &self, x: f64) -> f64 {
+        x * x * self.factor
+    }
+}
+
+#[test]
+fn a_method_of_a_plain_struct_with_no_grad_self() {
+    let s = Scaler { factor: 3.0 };
+    assert_eq!(s.scaled_square_grad(2.0), 12.0);
+}

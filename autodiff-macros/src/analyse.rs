@@ -161,7 +161,7 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
 /// A binding the reverse has without saving it: an unreassigned parameter or
 /// `for` counter.
 pub fn stable(b: &Binding) -> bool {
-    (b.param.is_some() || b.counter_of.is_some()) && !b.reassigned
+    (b.param.is_some() || b.counter_of.is_some()) && !b.reassigned && b.keepable
 }
 
 /// Pure, cheap, and built of what the reverse has anyway.

@@ -810,9 +810,14 @@ fn rebuild(
                 }
             }
         }
-        Ex::Call { func, args, span } => {
+        Ex::Call { func, args, span, method } => {
             let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
-            quote_spanned!(*span=> #func(#(#kids),*))
+            if *method {
+                let (recv, rest) = (&kids[0], &kids[1..]);
+                quote_spanned!(*span=> #recv.#func(#(#rest),*))
+            } else {
+                quote_spanned!(*span=> #func(#(#kids),*))
+            }
         }
         Ex::Index { base, index, span } => {
             let b = child(base)?;
@@ -1180,6 +1185,15 @@ impl<'a, 'e> Plan<'a, 'e> {
         let private = g.private();
         let h = format_ident!("__ad_h{}", i);
         match n.ex {
+            Ex::Call { func, span, method: true, .. } if n.active => {
+                let pb = format_ident!("__ad_pb{}", i);
+                let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
+                let name = func.segments.last().map(|s| s.ident.clone());
+                let owned = name.map(|n| format_ident!("__ad_{}_vjp_owned", n));
+                out.push(quote_spanned!(*span=> let (#h, #pb) = Self::#owned(#(#kids),*);));
+                saved.pattern.push(quote!(#pb));
+                saved.values.push(quote!(#pb));
+            }
             Ex::Call { func, span, .. } if n.active => {
                 let pb = format_ident!("__ad_pb{}", i);
                 let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();

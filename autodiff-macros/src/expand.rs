@@ -5,7 +5,7 @@ use crate::errors::Errors;
 use crate::signature::{self, Args, Signature};
 use crate::{analyse, codegen, lower};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::ItemFn;
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -28,15 +28,54 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             Args::default()
         }
     };
-    let sig = signature::parse(&args, &mut func, &errors);
+    // A method: the receiver becomes an ordinary parameter `__ad_self` of
+    // the functions generated beside it (associated functions of the impl).
+    let receiver = func.sig.inputs.iter().find_map(|a| match a {
+        syn::FnArg::Receiver(r) => Some(r.clone()),
+        _ => None,
+    });
+    let mut work = func.clone();
+    if let Some(r) = &receiver {
+        if r.reference.is_some() && r.mutability.is_some() {
+            errors.spanned(
+                r,
+                "cannot differentiate a method taking `&mut self`: it may change `self` behind the derivative's back\nhelp: take `&self` (or `self`) and return the new value",
+            );
+        }
+        let (ty, attrs) = (&r.ty, &r.attrs);
+        for arg in work.sig.inputs.iter_mut() {
+            if let syn::FnArg::Receiver(_) = arg {
+                *arg = syn::parse_quote!(#(#attrs)* __ad_self: #ty);
+            }
+        }
+        match syn::parse2::<syn::Block>(rename_self(work.block.to_token_stream())) {
+            Ok(block) => *work.block = block,
+            Err(e) => errors.push(e),
+        }
+    }
+    let sig = signature::parse(&args, &mut work, &errors);
     // The primal is the function as written, minus our parameter markers. It
     // is part of the API even when only its derivatives are called.
+    for arg in func.sig.inputs.iter_mut() {
+        match arg {
+            syn::FnArg::Typed(pt) => {
+                signature::take_no_grad(&mut pt.attrs);
+            }
+            syn::FnArg::Receiver(r) => {
+                signature::take_no_grad(&mut r.attrs);
+            }
+        }
+    }
     let mut primal = func.clone();
     primal.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     let primal = &primal;
     let Some(sig) = sig else {
         return with_errors(primal, errors);
     };
+    if !errors.is_empty() {
+        return with_errors(primal, errors);
+    }
+    let func = &work;
     let mut body = lower::lower(&sig, &func.block, &errors);
     analyse::analyse(&sig, &mut body, &errors);
     if !errors.is_empty() {
@@ -44,7 +83,11 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
-    let module = module(&sig, &func, vjp_body, owned_body);
+    let shape = match &receiver {
+        Some(r) => Shape::Method(r),
+        None => Shape::Module,
+    };
+    let module = module(&sig, func, vjp_body, owned_body, shape);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
@@ -61,11 +104,45 @@ fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
 }
 
 /// `mod f { vjp, vjp_retained, grad, value_and_grad, __ad_vjp_all }`
+/// Where the generated functions go: a module named after a free function
+/// (`f::vjp`), or beside a method in its impl (`m.loss_vjp(..)`).
+enum Shape<'r> {
+    Module,
+    Method(&'r syn::Receiver),
+}
+
+/// `self` → `__ad_self` in a method's body (but not `self::path`).
+fn rename_self(tokens: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (k, tt) in trees.iter().enumerate() {
+        match tt {
+            TokenTree::Ident(i) if i == "self" => {
+                let path = matches!(trees.get(k + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                if path {
+                    out.push(tt.clone());
+                } else {
+                    out.push(TokenTree::Ident(syn::Ident::new("__ad_self", i.span())));
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), rename_self(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
+}
+
 fn module(
     sig: &Signature,
     func: &ItemFn,
     vjp_body: TokenStream,
     owned_body: TokenStream,
+    shape: Shape<'_>,
 ) -> TokenStream {
     let rt = &sig.runtime;
     let name = &sig.name;
@@ -81,7 +158,7 @@ fn module(
     let ct = quote!(<#out as #rt::Differentiable>::Tangent);
     let tangent = |ty: &syn::Type| quote!(<#ty as #rt::Differentiable>::Tangent);
 
-    let params: Vec<TokenStream> = sig
+    let params_in: Vec<TokenStream> = sig
         .params
         .iter()
         .map(|p| {
@@ -109,7 +186,7 @@ fn module(
             }
         })
         .collect();
-    let args: Vec<&syn::Ident> = sig.params.iter().map(|p| &p.ident).collect();
+    let args_in: Vec<&syn::Ident> = sig.params.iter().map(|p| &p.ident).collect();
     let all_grads: Vec<TokenStream> = sig
         .params
         .iter()
@@ -167,54 +244,107 @@ fn module(
     let doc_grad = format!(
         "The gradient of [`{name}`](fn@{name}) with respect to {wrt_list} (the output must be a scalar: an `f64` or a one-element `Tensor`)."
     );
+    let allow = quote!(#[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, unused_unsafe, non_snake_case, clippy::all)]);
+    let receiver = match shape {
+        Shape::Method(r) => Some(r),
+        Shape::Module => None,
+    };
+    // Names of the generated items, and how they call each other.
+    let named = |item: &str| -> syn::Ident {
+        match receiver {
+            Some(_) if item.starts_with("__ad_") => format_ident!("__ad_{}_{}", name, &item[5..]),
+            Some(_) => format_ident!("{}_{}", name, item),
+            None => format_ident!("{}", item),
+        }
+    };
+    let (vjp_all, vjp_owned, vjp, vjp_retained, grad, value_and_grad) = (
+        named("__ad_vjp_all"),
+        named("__ad_vjp_owned"),
+        named("vjp"),
+        named("vjp_retained"),
+        named("grad"),
+        named("value_and_grad"),
+    );
+    let call = |item: &syn::Ident| match receiver {
+        Some(_) => quote!(Self::#item),
+        None => quote!(#item),
+    };
+    let (call_all, call_vjp) = (call(&vjp_all), call(&vjp));
+    // A method's public functions take the receiver as written, and pass it on.
+    let (params, args): (Vec<TokenStream>, Vec<TokenStream>) = match receiver {
+        Some(r) => {
+            // `self: &'l Self`, with the lifetime the pullback captures named.
+            let ty = &sig.params[0].ty;
+            let mutability = &r.mutability;
+            let first = quote!(#mutability self: #ty);
+            let mut params = vec![first];
+            params.extend(params_in.iter().skip(1).cloned());
+            let mut args = vec![quote!(self)];
+            args.extend(args_in.iter().skip(1).map(|a| quote!(#a)));
+            (params, args)
+        }
+        None => (params_in.clone(), args_in.iter().map(|a| quote!(#a)).collect()),
+    };
+    let items = quote!(
+        #[doc(hidden)]
+        #allow
+        pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) {
+            #vjp_body
+        }
+
+        // What another differentiable function calls: the pullback owns
+        // what it reads, so it may outlive the caller's locals it was given.
+        #[doc(hidden)]
+        #allow
+        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + use<> + 'static) {
+            #owned_body
+        }
+
+        #[doc = #doc_vjp]
+        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) {
+            let (__ad_value, __ad_pullback) = #call_all(#(#args),*);
+            (__ad_value, move |__ad_ct: #ct| {
+                let (#(#patterns,)*) = __ad_pullback(__ad_ct);
+                #result
+            })
+        }
+
+        /// Like the `vjp`, but the pullback can be called any number of times
+        /// (PyTorch's `retain_graph=True`); each call gives the same result.
+        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) {
+            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+            (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
+        }
+
+        #[doc = #doc_grad]
+        pub fn #grad #generics (#(#params),*) -> #grads {
+            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+            __ad_pullback(#rt::__private::seed(&__ad_value))
+        }
+
+        /// The value and the gradient together, for the price of one gradient.
+        pub fn #value_and_grad #generics (#(#params),*) -> (#out, #grads) {
+            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+            let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
+            (__ad_value, __ad_gradient)
+        }
+    );
+    if receiver.is_some() {
+        // Beside the method, in its impl block; with its visibility.
+        let vis_items = items.into_iter().map(|tt| match &tt {
+            proc_macro2::TokenTree::Ident(i) if i == "pub" => vis.to_token_stream(),
+            _ => tt.into(),
+        });
+        let items: TokenStream = vis_items.collect();
+        return items;
+    }
     let record = record(sig, &generics, &names);
     quote!(
         #[doc = #doc_module]
-        #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, unused_unsafe, non_snake_case, clippy::all)]
+        #allow
         #vis mod #name {
             use super::*;
-
-            #[doc(hidden)]
-            pub fn __ad_vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) {
-                #vjp_body
-            }
-
-            // What another differentiable function calls: the pullback owns
-            // what it reads, so it may outlive the caller's locals it was given.
-            #[doc(hidden)]
-            pub fn __ad_vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + use<> + 'static) {
-                #owned_body
-            }
-
-            #[doc = #doc_vjp]
-            pub fn vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) {
-                let (__ad_value, __ad_pullback) = __ad_vjp_all(#(#args),*);
-                (__ad_value, move |__ad_ct: #ct| {
-                    let (#(#patterns,)*) = __ad_pullback(__ad_ct);
-                    #result
-                })
-            }
-
-            /// Like [`vjp`], but the pullback can be called any number of times
-            /// (PyTorch's `retain_graph=True`); each call gives the same result.
-            pub fn vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) {
-                let (__ad_value, __ad_pullback) = vjp(#(#args),*);
-                (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
-            }
-
-            #[doc = #doc_grad]
-            pub fn grad #generics (#(#params),*) -> #grads {
-                let (__ad_value, __ad_pullback) = vjp(#(#args),*);
-                __ad_pullback(#rt::__private::seed(&__ad_value))
-            }
-
-            /// The value and the gradient together, for the price of one gradient.
-            pub fn value_and_grad #generics (#(#params),*) -> (#out, #grads) {
-                let (__ad_value, __ad_pullback) = vjp(#(#args),*);
-                let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
-                (__ad_value, __ad_gradient)
-            }
-
+            #items
             #record
         }
     )

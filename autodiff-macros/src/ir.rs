@@ -19,6 +19,10 @@ pub struct Binding {
     pub param: Option<usize>,
     /// Written by an assignment after its declaration (or declared `mut`).
     pub reassigned: bool,
+    /// A parameter the pullback may keep a copy of (a value type of the
+    /// runtime, or a differentiated one, which is `Clone`): only then is it
+    /// read again in the reverse rather than what was read of it saved.
+    pub keepable: bool,
     /// The counter of this `for` loop over a range: the reverse walks the
     /// range backwards and rebinds it, so it is never stored.
     pub counter_of: Option<LoopId>,
@@ -211,11 +215,13 @@ pub enum Ex {
         syntax: Syntax,
         span: Span,
     },
-    /// A call to another `#[differentiable]` function.
+    /// A call to another `#[differentiable]` function (`method`: a
+    /// differentiable method of `Self` called on `self`, which is `args[0]`).
     Call {
         func: syn::Path,
         args: Vec<Ex>,
         span: Span,
+        method: bool,
     },
     /// `base[index]`.
     Index {

@@ -59,6 +59,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         // What the body may change is not what the reverse finds on entry.
         let mutable_borrow = matches!(&param.ty, syn::Type::Reference(r) if r.mutability.is_some());
         l.bindings[id].reassigned = param.mutable || mutable_borrow;
+        l.bindings[id].keepable = param.active || crate::signature::keepable_type(&param.ty);
     }
     let block = l.block(block, Some(Target::Out));
     Body {
@@ -97,6 +98,7 @@ impl Lowerer<'_> {
             ident: ident.clone(),
             param: None,
             reassigned: false,
+            keepable: true,
             counter_of: None,
             recipe: None,
             active: false,
@@ -1685,6 +1687,15 @@ impl Lowerer<'_> {
                             span,
                         }
                     }
+                    // `self.other(..)` in a method: another differentiable method.
+                    None if matches!(peel(&m.receiver), Expr::Path(p) if p.path.is_ident("__ad_self")) => {
+                        let mut args = vec![self.ex(&m.receiver, pre)];
+                        for a in &m.args {
+                            args.push(self.ex(a, pre));
+                        }
+                        let func: syn::Path = syn::Path::from(m.method.clone());
+                        Ex::Call { func, args, span, method: true }
+                    }
                     None => {
                         let fix = if rules::method_known_any_arity(&name) {
                             format!("`{name}` is differentiable, but not with {} argument(s)", m.args.len())
@@ -1743,7 +1754,7 @@ impl Lowerer<'_> {
                     return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
                 }
                 let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
-                Ex::Call { func: path.clone(), args, span }
+                Ex::Call { func: path.clone(), args, span, method: false }
             }
             Expr::Index(i) => {
                 let base = self.ex(&i.expr, pre);

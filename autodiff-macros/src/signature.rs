@@ -282,7 +282,7 @@ impl Signature {
 /// user's struct: std's and the runtime's own.
 const NOT_DIFFERENTIABLE: &[&str] = &[
     "String", "PathBuf", "Path", "OsString", "Duration", "Instant", "SystemTime", "Ordering",
-    "BoolTensor", "Shape", "Var", "Rng", "StdRng", "Self",
+    "BoolTensor", "Shape", "Var", "Rng", "StdRng",
 ];
 
 /// Does the type mention one of these names (the function's type parameters)?
@@ -298,4 +298,34 @@ fn mentions(ty: &Type, names: &[String]) -> bool {
     let mut f = Finder(names, false);
     syn::visit::Visit::visit_type(&mut f, ty);
     f.1
+}
+
+/// A parameter type the pullback can keep a copy of without knowing more
+/// about it: the runtime's value types, primitives, and borrows of them.
+pub fn keepable_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => r.mutability.is_none() && keepable_type(&r.elem),
+        Type::Paren(p) => keepable_type(&p.elem),
+        Type::Slice(s) => keepable_type(&s.elem),
+        Type::Array(a) => keepable_type(&a.elem),
+        Type::Tuple(t) => t.elems.iter().all(keepable_type),
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
+            let name = last.ident.to_string();
+            match name.as_str() {
+                "Vec" => match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().all(|arg| match arg {
+                        syn::GenericArgument::Type(t) => keepable_type(t),
+                        _ => false,
+                    }),
+                    _ => false,
+                },
+                _ => {
+                    last.arguments.is_empty()
+                        && (["Tensor", "str", "String", "bool", "char", "f32", "f64", "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128"]
+                            .contains(&name.as_str()))
+                }
+            }
+        }),
+        _ => false,
+    }
 }
