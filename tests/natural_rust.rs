@@ -469,3 +469,33 @@ fn a_method_of_a_plain_struct_with_no_grad_self() {
     let s = Scaler { factor: 3.0 };
     assert_eq!(s.scaled_square_grad(2.0), 12.0);
 }
+
+// ---------------------------------------------------------------- generics
+
+#[differentiable]
+fn weighted_norm<const N: usize>(x: [f64; N], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..N {
+        s += x[i] * x[i] * w;
+    }
+    s
+}
+
+#[differentiable]
+fn with_schedule<F: Fn(usize) -> f64>(x: f64, schedule: F, steps: usize) -> f64 {
+    let mut y = x;
+    for k in 0..steps {
+        y = y * schedule(k) + x;
+    }
+    y
+}
+
+#[test]
+fn generic_functions_with_inactive_parameters() {
+    let (dx, dw) = weighted_norm::grad([1.0, 2.0, 3.0], 0.5);
+    close(&dx, &[1.0, 2.0, 3.0]);
+    close(&[dw], &[14.0]);
+    // y₀ = x; y ← y·s_k + x with s = 0.5, 0.25: y₂ = x(0.5·0.25 + 0.25 + 1)
+    let g = with_schedule::grad(0.7, |k| 0.5 / (k as f64 + 1.0), 2);
+    close(&[g], &[0.125 + 0.25 + 1.0]);
+}

@@ -148,12 +148,39 @@ fn module(
     let name = &sig.name;
     let vis = &sig.vis;
     let lifetimes = &sig.lifetimes;
-    let generics = if lifetimes.is_empty() {
+    let type_generics = &sig.type_generics;
+    let generics = if lifetimes.is_empty() && type_generics.is_empty() {
         quote!()
     } else {
-        quote!(<#(#lifetimes),*>)
+        quote!(<#(#lifetimes,)* #(#type_generics),*>)
     };
-    let captures = quote!(use<#(#lifetimes),*>);
+    // Type and const parameters are captured by every returned closure.
+    let generic_names: Vec<TokenStream> = type_generics
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(t.ident.to_token_stream()),
+            syn::GenericParam::Const(c) => Some(c.ident.to_token_stream()),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let captures = quote!(use<#(#lifetimes,)* #(#generic_names),*>);
+    let owned_captures = quote!(use<#(#generic_names),*>);
+    let where_clause = &sig.where_clause;
+    // The owning variant's pullback is 'static: so must its type parameters be.
+    let owned_where = {
+        let statics = type_generics.iter().filter_map(|p| match p {
+            syn::GenericParam::Type(t) => {
+                let ident = &t.ident;
+                Some(quote!(#ident: 'static))
+            }
+            _ => None,
+        });
+        let existing = where_clause.as_ref().map(|w| {
+            let preds = &w.predicates;
+            quote!(#preds,)
+        });
+        quote!(where #existing #(#statics,)*)
+    };
     let out = &sig.output;
     let ct = quote!(<#out as #rt::Differentiable>::Tangent);
     let tangent = |ty: &syn::Type| quote!(<#ty as #rt::Differentiable>::Tangent);
@@ -288,7 +315,7 @@ fn module(
     let items = quote!(
         #[doc(hidden)]
         #allow
-        pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) {
+        pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) #where_clause {
             #vjp_body
         }
 
@@ -296,12 +323,12 @@ fn module(
         // what it reads, so it may outlive the caller's locals it was given.
         #[doc(hidden)]
         #allow
-        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + use<> + 'static) {
+        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
             #owned_body
         }
 
         #[doc = #doc_vjp]
-        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) {
+        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
             let (__ad_value, __ad_pullback) = #call_all(#(#args),*);
             (__ad_value, move |__ad_ct: #ct| {
                 let (#(#patterns,)*) = __ad_pullback(__ad_ct);
@@ -311,19 +338,19 @@ fn module(
 
         /// Like the `vjp`, but the pullback can be called any number of times
         /// (PyTorch's `retain_graph=True`); each call gives the same result.
-        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) {
+        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
             let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
             (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
         }
 
         #[doc = #doc_grad]
-        pub fn #grad #generics (#(#params),*) -> #grads {
+        pub fn #grad #generics (#(#params),*) -> #grads #where_clause {
             let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
             __ad_pullback(#rt::__private::seed(&__ad_value))
         }
 
         /// The value and the gradient together, for the price of one gradient.
-        pub fn #value_and_grad #generics (#(#params),*) -> (#out, #grads) {
+        pub fn #value_and_grad #generics (#(#params),*) -> (#out, #grads) #where_clause {
             let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
             let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
             (__ad_value, __ad_gradient)
@@ -338,7 +365,7 @@ fn module(
         let items: TokenStream = vis_items.collect();
         return items;
     }
-    let record = record(sig, &generics, &names);
+    let record = if type_generics.is_empty() { record(sig, &generics, &names) } else { TokenStream::new() };
     quote!(
         #[doc = #doc_module]
         #allow

@@ -62,6 +62,9 @@ pub struct Param {
 }
 
 pub struct Signature {
+    /// Type and const parameters, with their bounds, and the where clause.
+    pub type_generics: Vec<syn::GenericParam>,
+    pub where_clause: Option<syn::WhereClause>,
     pub name: Ident,
     pub vis: syn::Visibility,
     pub params: Vec<Param>,
@@ -163,12 +166,7 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
             "cannot differentiate an `unsafe fn`: the generated pullback would have to repeat its unsafe operations; wrap the unsafe part in a safe function called with inactive values",
         );
     }
-    if sig.generics.type_params().next().is_some() || sig.generics.const_params().next().is_some() {
-        errors.spanned(
-            &sig.generics,
-            "generic differentiable functions are not supported yet: write the function for `f64` or `Tensor`",
-        );
-    }
+
     if let Some(v) = &sig.variadic {
         errors.spanned(v, "cannot differentiate a variadic function");
     }
@@ -190,6 +188,20 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
     }
 
     let generic_types: Vec<String> = sig.generics.type_params().map(|t| t.ident.to_string()).collect();
+    // Type parameters that are functions (`F: Fn(usize) -> f64`) carry no
+    // gradient; any other may be the number type itself.
+    let callable = |t: &syn::TypeParam| {
+        let bounds = t.bounds.iter().map(|b| b.to_token_stream().to_string());
+        let in_where = sig.generics.where_clause.iter().flat_map(|w| w.predicates.iter()).filter_map(|p| match p {
+            syn::WherePredicate::Type(pt) if matches!(&pt.bounded_ty, Type::Path(tp) if tp.path.is_ident(&t.ident)) => {
+                Some(pt.bounds.to_token_stream().to_string())
+            }
+            _ => None,
+        });
+        bounds.chain(in_where).any(|b| b.starts_with("Fn") || b.contains(" Fn") || b.contains("FnMut") || b.contains("FnOnce"))
+    };
+    let number_types: Vec<String> =
+        sig.generics.type_params().filter(|t| !callable(t)).map(|t| t.ident.to_string()).collect();
     let mut namer = NameLifetimes { named: Vec::new() };
     let mut params = Vec::new();
     for input in sig.inputs.iter_mut() {
@@ -223,6 +235,14 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                 }
                 let mut ty = (*pt.ty).clone();
                 namer.visit_type_mut(&mut ty);
+                // Generic over the differentiated number type: the derivative
+                // rules are those of f64 and Tensor.
+                if !no_grad && generic_value(&pt.ty, &number_types) {
+                    errors.spanned(
+                        &pt.ty,
+                        "cannot differentiate a value of a generic type: the derivative rules are written for `f64` and `Tensor`\nhelp: write the function for `f64` (or `Tensor`), or mark the parameter `#[no_grad]` if it carries no gradient",
+                    );
+                }
                 let active = !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
                 params.push(Param { ident, ty, active, mutable });
             }
@@ -263,6 +283,14 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         None => quote!(::autodiff),
     };
     Some(Signature {
+        type_generics: sig
+            .generics
+            .params
+            .iter()
+            .filter(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+            .cloned()
+            .collect(),
+        where_clause: sig.generics.where_clause.clone(),
         name: sig.ident.clone(),
         vis: item.vis.clone(),
         params,
@@ -326,6 +354,28 @@ pub fn keepable_type(ty: &Type) -> bool {
                 }
             }
         }),
+        _ => false,
+    }
+}
+
+/// A value whose type is one of the function's type parameters (`T`, `&T`,
+/// `&[T]`, `Vec<T>`, `[T; N]`) — a number type the function is generic over.
+fn generic_value(ty: &Type, names: &[String]) -> bool {
+    match ty {
+        Type::Reference(r) => generic_value(&r.elem, names),
+        Type::Paren(p) => generic_value(&p.elem, names),
+        Type::Slice(s) => generic_value(&s.elem, names),
+        Type::Array(a) => generic_value(&a.elem, names),
+        Type::Path(p) if p.qself.is_none() => {
+            if let Some(i) = p.path.get_ident() {
+                return names.iter().any(|n| i == n);
+            }
+            p.path.segments.last().is_some_and(|last| {
+                last.ident == "Vec"
+                    && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+                        if a.args.iter().any(|arg| matches!(arg, syn::GenericArgument::Type(t) if generic_value(t, names))))
+            })
+        }
         _ => false,
     }
 }
