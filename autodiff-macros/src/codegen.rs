@@ -1198,14 +1198,14 @@ impl<'a, 'e> Plan<'a, 'e> {
                 let pb = format_ident!("__ad_pb{}", i);
                 let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
                 // Through an alias that says what is wrong if `func` has no
-                // generated module: rustc then reports "`g_is_not_differentiable`
+                // generated module: rustc then reports "cannot find module `mark_g_with_differentiable_or_..`
                 // is not a crate or module" at the call.
                 let last = func
                     .segments
                     .last()
                     .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
                     .unwrap_or_default();
-                let alias = syn::Ident::new(&format!("{last}_is_not_differentiable"), *span);
+                let alias = syn::Ident::new(&format!("mark_{last}_with_differentiable_or_wrap_its_arguments_in_stop_gradient"), *span);
                 out.push(quote_spanned!(*span=> let (#h, #pb) = {
                     use #func as #alias;
                     #alias::__ad_vjp_owned(#(#kids),*)
