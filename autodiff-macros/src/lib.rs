@@ -16,6 +16,8 @@ mod codegen;
 mod derive;
 mod errors;
 mod expand;
+mod forward;
+mod higher;
 mod ir;
 mod lower;
 mod rules;

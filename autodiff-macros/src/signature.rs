@@ -12,11 +12,15 @@ use syn::punctuated::Punctuated;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Token, Type};
 
-/// `#[differentiable(wrt(a, b), crate = some::path)]`
+/// `#[differentiable(wrt(a, b), crate = some::path, vjp = rule, jvp = rule)]`
 #[derive(Default)]
 pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     pub krate: Option<syn::Path>,
+    /// A custom derivative rule: the body is not differentiated.
+    pub vjp: Option<syn::Path>,
+    /// Its forward-mode rule (with `vjp` only).
+    pub jvp: Option<syn::Path>,
 }
 
 impl Parse for Args {
@@ -29,11 +33,24 @@ impl Parse for Args {
                 args.krate = Some(input.call(syn::Path::parse_mod_style)?);
             } else {
                 let key: Ident = input.parse()?;
+                if key == "vjp" || key == "jvp" {
+                    input.parse::<Token![=]>()?;
+                    let path: syn::Path = input.parse()?;
+                    if key == "vjp" {
+                        args.vjp = Some(path);
+                    } else {
+                        args.jvp = Some(path);
+                    }
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key != "wrt" {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)` or `crate = path`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `crate = path` or `vjp = rule`"
                         ),
                     ));
                 }

@@ -21,6 +21,7 @@
 
 mod cotangent;
 mod format;
+mod forward;
 pub mod gradcheck;
 pub mod graph;
 mod keep;
@@ -90,6 +91,12 @@ pub mod __private {
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::stop_gradient;
+
+    /// What forward mode and second derivatives call (`f::jvp`, `f::hvp`,
+    /// `f::hessian`, `f::jacobian`); see `forward.rs`.
+    pub mod fwd {
+        pub use crate::forward::*;
+    }
 
     /// Checks, at compile time, that a struct field differentiated by
     /// `#[derive(Differentiable)]` is its own gradient type.
