@@ -60,6 +60,7 @@ pub fn transform(sig: &Signature, block: &syn::Block, rt: &TokenStream) -> Resul
         temps: 0,
         calls: false,
         closures: HashMap::new(),
+        splits: HashMap::new(),
     };
     // Run until activity is stable; the last run's code is the answer.
     for _ in 0..64 {
@@ -69,6 +70,7 @@ pub fn transform(sig: &Signature, block: &syn::Block, rt: &TokenStream) -> Resul
         f.calls = false;
         f.scopes = vec![Vec::new()];
         f.closures.clear();
+        f.splits.clear();
         let body = f.function(block);
         if !f.changed {
             if let Some(r) = f.refusal.take() {
@@ -95,15 +97,26 @@ pub fn tangent_ident(ident: &syn::Ident) -> syn::Ident {
 enum Val {
     Inactive(TokenStream),
     Active { p: TokenStream, t: TokenStream },
+    /// A tuple whose parts are kept apart, so that a part without a tangent
+    /// (an index from `enumerate`) needs none.
+    Tuple(Vec<Val>),
 }
 
 impl Val {
     fn is_active(&self) -> bool {
-        matches!(self, Val::Active { .. })
-    }
-    fn p(&self) -> &TokenStream {
         match self {
-            Val::Inactive(p) | Val::Active { p, .. } => p,
+            Val::Inactive(_) => false,
+            Val::Active { .. } => true,
+            Val::Tuple(parts) => parts.iter().any(Val::is_active),
+        }
+    }
+    fn p(&self) -> TokenStream {
+        match self {
+            Val::Inactive(p) | Val::Active { p, .. } => p.clone(),
+            Val::Tuple(parts) => {
+                let ps = parts.iter().map(Val::p);
+                quote!((#(#ps,)*))
+            }
         }
     }
 }
@@ -141,6 +154,13 @@ struct Fwd<'a> {
     temps: usize,
     calls: bool,
     closures: HashMap<usize, Closure>,
+    /// Bindings of tuples kept apart: which parts have a tangent.
+    splits: HashMap<usize, Vec<bool>>,
+}
+
+/// The tangent of part `k` of a tuple kept apart.
+fn split_ident(ident: &syn::Ident, k: usize) -> syn::Ident {
+    format_ident!("__adf_d_{}_{}", syn::ext::IdentExt::unraw(ident).to_string(), k, span = ident.span())
 }
 
 /// A name for a generated binding that stays the same from run to run: from
@@ -178,6 +198,25 @@ fn simple(e: &Expr) -> bool {
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => simple(&u.expr),
         Expr::Reference(r) => r.mutability.is_none() && simple(&r.expr),
         Expr::Field(f) => simple(&f.base),
+        _ => false,
+    }
+}
+
+/// Pure and cheap enough to evaluate twice (in the primal and in the
+/// tangent): literals, names, ranges, arithmetic, casts, sizes.
+fn pure(e: &Expr) -> bool {
+    match peel(e) {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Unary(u) => !matches!(u.op, syn::UnOp::Deref(_)) && pure(&u.expr),
+        Expr::Reference(r) => r.mutability.is_none() && pure(&r.expr),
+        Expr::Field(f) => pure(&f.base),
+        Expr::Index(i) => pure(&i.expr) && pure(&i.index),
+        Expr::Range(r) => r.start.as_deref().is_none_or(pure) && r.end.as_deref().is_none_or(pure),
+        Expr::Array(a) => a.elems.iter().all(pure),
+        Expr::Tuple(t) => t.elems.iter().all(pure),
+        Expr::Binary(b) => compound_to_binary(&b.op).is_none() && pure(&b.left) && pure(&b.right),
+        Expr::Cast(c) => pure(&c.expr),
+        Expr::MethodCall(m) => m.args.is_empty() && crate::rules::inactive_method(&m.method.to_string()) && pure(&m.receiver),
         _ => false,
     }
 }
@@ -461,6 +500,7 @@ impl Fwd<'_> {
     /// `(value, tangent)` of a value leaving the function.
     fn result(&self, v: &Val) -> TokenStream {
         match v {
+            Val::Tuple(_) => unreachable!("a solid value"),
             Val::Active { p, t } => quote!((#p, #t)),
             Val::Inactive(p) => {
                 let zero = self.zero(&quote!(__adf_r));
@@ -497,6 +537,7 @@ impl Fwd<'_> {
                 _ => {
                     let v = self.ex(e, out);
                     match (t, v) {
+                        (_, Val::Tuple(_)) => unreachable!("a solid value"),
                         (Some(t), Val::Active { p: vp, t: vt }) => out.push(quote!(#p = #vp; #t = #vt;)),
                         (Some(t), Val::Inactive(vp)) => {
                             let zero = self.zero(&quote!(#p));
@@ -593,13 +634,49 @@ impl Fwd<'_> {
                 return;
             }
         }
-        let v = self.ex(&init.expr, out);
+        let v = self.ex_t(&init.expr, out);
         self.bind(pat, ty, v, out);
     }
 
     /// `let pat[: ty] = v;` and its tangent twin.
     fn bind(&mut self, pat: &Pat, ty: Option<&syn::Type>, v: Val, out: &mut Vec<TokenStream>) {
+        let v = match v {
+            Val::Tuple(parts) => {
+                // Part by part into a tuple pattern; kept apart in a name.
+                let parts: Vec<Val> = parts.into_iter().map(|p| self.hold_value(p, out)).collect();
+                match pat {
+                    Pat::Tuple(tp) if tp.elems.len() == parts.len() && !tp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) && ty.is_none() => {
+                        for (p, v) in tp.elems.iter().zip(parts) {
+                            self.bind(p, None, v, out);
+                        }
+                        return;
+                    }
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() && !parts.iter().all(Val::is_active) => {
+                        let id = self.declare(&pi.ident);
+                        self.mark(id);
+                        let flags: Vec<bool> = parts.iter().map(Val::is_active).collect();
+                        let colon_ty = ty.map(|t| quote!(: #t));
+                        let ps = parts.iter().map(Val::p);
+                        let primal = Pat::Ident(pi.clone());
+                        out.push(quote!(let #primal #colon_ty = (#(#ps,)*);));
+                        for (k, part) in parts.iter().enumerate() {
+                            if let Val::Active { t, .. } = part {
+                                let name = split_ident(&pi.ident, k);
+                                out.push(quote!(let #name = #t;));
+                            }
+                        }
+                        self.splits.insert(id, flags);
+                        return;
+                    }
+                    _ => self.solid(Val::Tuple(parts), out),
+                }
+            }
+            v => v,
+        };
         let ids = self.declare_pattern(pat);
+        for id in &ids {
+            self.splits.remove(id);
+        }
         let colon_ty = ty.map(|t| quote!(: #t));
         match v {
             Val::Active { p, t } => {
@@ -609,6 +686,7 @@ impl Fwd<'_> {
                 let mirror = self.mirror(pat);
                 out.push(quote!(let #pat #colon_ty = #p; let #mirror #colon_ty = #t;));
             }
+            Val::Tuple(_) => unreachable!("made solid above"),
             Val::Inactive(p) => {
                 out.push(quote!(let #pat #colon_ty = #p;));
                 for id in ids {
@@ -678,7 +756,7 @@ impl Fwd<'_> {
     fn hold(&mut self, v: Val, out: &mut Vec<TokenStream>) -> Val {
         match v {
             Val::Inactive(p) => {
-                let trivial = matches!(syn::parse2::<Expr>(p.clone()), Ok(e) if simple(&e));
+                let trivial = matches!(syn::parse2::<Expr>(p.clone()), Ok(e) if pure(&e));
                 if trivial {
                     Val::Inactive(p)
                 } else {
@@ -841,6 +919,7 @@ impl Fwd<'_> {
                         let ps = names.iter().map(|(p, _)| p);
                         let ts = names.iter().map(|(_, t)| t);
                         match v {
+                            Val::Tuple(_) => unreachable!("a solid value"),
                             Val::Active { p, t } => {
                                 out.push(quote!(let (#(#ps,)*) = #p; let (#(#ts,)*) = #t;));
                                 values = names.iter().map(|(p, t)| Val::Active { p: quote!(#p), t: quote!(#t) }).collect();
@@ -901,6 +980,7 @@ impl Fwd<'_> {
         };
         out.extend(pre);
         match (self.active[root], v) {
+            (_, Val::Tuple(_)) => unreachable!("a solid value"),
             (false, v) => {
                 let p = v.p();
                 out.push(quote!(#lp = #p;));
@@ -955,6 +1035,7 @@ impl Fwd<'_> {
                     .map(|(k, a)| {
                         let is_value = value_args && k + 1 == args.len();
                         match a {
+                            Val::Tuple(_) => unreachable!("a solid value"),
                             Val::Active { t, .. } => t.clone(),
                             Val::Inactive(p) if is_value => self.zero(p),
                             Val::Inactive(p) => p.clone(),
@@ -1067,6 +1148,7 @@ impl Fwd<'_> {
     fn matching(&mut self, m: &syn::ExprMatch, tail: &Tail, out: &mut Vec<TokenStream>) {
         let scrutinee = self.ex(&m.expr, out);
         let (head, st) = match &scrutinee {
+            Val::Tuple(_) => unreachable!("a solid value"),
             Val::Active { p, t } => {
                 let (hp, ht) = self.temp();
                 out.push(quote!(let #hp = #p; let #ht = #t;));
@@ -1260,21 +1342,55 @@ impl Fwd<'_> {
 
     // ------------------------------------------------------------ expressions
 
+    /// The value of `e`: never a [`Val::Tuple`].
     fn ex(&mut self, e: &Expr, out: &mut Vec<TokenStream>) -> Val {
+        let v = self.ex_t(e, out);
+        self.solid(v, out)
+    }
+
+    /// A tuple of parts as one value: the tangent a tuple of the parts'
+    /// tangents (zeros where a part has none).
+    fn solid(&mut self, v: Val, out: &mut Vec<TokenStream>) -> Val {
+        let Val::Tuple(parts) = v else { return v };
+        let parts: Vec<Val> = parts.into_iter().map(|p| self.solid(p, out)).collect();
+        self.aggregate(parts, |xs| quote!((#(#xs,)*)), out)
+    }
+
+    /// The value of `e`, tuples kept apart.
+    fn ex_t(&mut self, e: &Expr, out: &mut Vec<TokenStream>) -> Val {
         if !self.mentions_active(e) && !self.assigns_anything(e) {
             return Val::Inactive(e.to_token_stream());
         }
         let span = e.span();
         match e {
-            Expr::Paren(p) => match self.ex(&p.expr, out) {
+            Expr::Paren(p) => match self.ex_t(&p.expr, out) {
                 Val::Active { p, t } => Val::Active { p: quote!((#p)), t: quote!((#t)) },
                 Val::Inactive(p) => Val::Inactive(quote!((#p))),
+                tuple => tuple,
             },
-            Expr::Group(g) => self.ex(&g.expr, out),
+            Expr::Group(g) => self.ex_t(&g.expr, out),
             Expr::Lit(_) => Val::Inactive(e.to_token_stream()),
             Expr::Path(p) => {
                 if let Some(ident) = p.path.get_ident() {
                     if let Some(id) = self.resolve(&ident.to_string()) {
+                        if let Some(parts) = self.splits.get(&id) {
+                            let parts = parts.clone();
+                            return Val::Tuple(
+                                parts
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(k, active)| {
+                                        let k = syn::Index::from(k);
+                                        if *active {
+                                            let t = split_ident(&self.names[id], k.index as usize);
+                                            Val::Active { p: quote!(#ident.#k), t: quote!(#t) }
+                                        } else {
+                                            Val::Inactive(quote!(#ident.#k))
+                                        }
+                                    })
+                                    .collect(),
+                            );
+                        }
                         if self.active[id] {
                             let t = self.tangent(id);
                             return Val::Active { p: quote!(#ident), t: quote!(#t) };
@@ -1287,6 +1403,7 @@ impl Fwd<'_> {
             Expr::Unary(u) => {
                 let v = self.ex(&u.expr, out);
                 match (&u.op, v) {
+                    (_, Val::Tuple(_)) => unreachable!("a solid value"),
                     (_, Val::Inactive(p)) => {
                         let op = &u.op;
                         Val::Inactive(quote!(#op #p))
@@ -1300,8 +1417,25 @@ impl Fwd<'_> {
                 }
             }
             Expr::Reference(r) => {
-                let v = self.ex(&r.expr, out);
+                let v = self.ex_t(&r.expr, out);
+                if let Val::Tuple(parts) = v {
+                    // `&(a, b)` read part by part: `(&a, &b)`.
+                    let m = &r.mutability;
+                    return Val::Tuple(
+                        parts
+                            .into_iter()
+                            .map(|part| match part {
+                                Val::Active { p, t } => Val::Active { p: quote!((&#p)), t: quote!((&#t)) },
+                                other => {
+                                    let p = other.p();
+                                    Val::Inactive(quote!((&#m #p)))
+                                }
+                            })
+                            .collect(),
+                    );
+                }
                 match v {
+                    Val::Tuple(_) => unreachable!("a solid value"),
                     Val::Active { p, t } => {
                         if r.mutability.is_some() {
                             self.refuse(span, "forward mode: `&mut` of an active value could change it behind the tangent's back");
@@ -1314,7 +1448,14 @@ impl Fwd<'_> {
                     }
                 }
             }
-            Expr::Field(f) => match self.ex(&f.base, out) {
+            Expr::Field(f) => match self.ex_t(&f.base, out) {
+                Val::Tuple(mut parts) => match &f.member {
+                    syn::Member::Unnamed(i) if (i.index as usize) < parts.len() => parts.swap_remove(i.index as usize),
+                    _ => {
+                        self.refuse(f.span(), "forward mode: no such part of a tuple");
+                        Val::Inactive(e.to_token_stream())
+                    }
+                },
                 Val::Active { p, t } => {
                     let m = &f.member;
                     Val::Active { p: quote!(#p.#m), t: quote!(#t.#m) }
@@ -1330,9 +1471,11 @@ impl Fwd<'_> {
                 if index.is_active() {
                     self.refuse(i.index.span(), "forward mode: an index must not carry a tangent");
                 }
-                let index = self.hold(Val::Inactive(index.p().clone()), out);
-                let ix = index.p();
+                let held = self.hold(Val::Inactive(index.p().clone()), out);
+                // A held index (computed once) is used twice: by copy.
+                let ix = if held.p().to_string() == index.p().to_string() { held.p().clone() } else { let h = held.p(); quote!((#h).clone()) };
                 match base {
+                    Val::Tuple(_) => unreachable!("a solid value"),
                     Val::Active { p, t } => Val::Active { p: quote!(#p[#ix]), t: quote!(#t[#ix]) },
                     Val::Inactive(p) => Val::Inactive(quote!(#p[#ix])),
                 }
@@ -1353,7 +1496,12 @@ impl Fwd<'_> {
             Expr::Call(call) => self.call(call, out),
             Expr::Tuple(t) => {
                 let vals: Vec<Val> = t.elems.iter().map(|x| self.ex(x, out)).collect();
-                self.aggregate(vals, |xs| quote!((#(#xs,)*)), out)
+                if vals.iter().any(Val::is_active) {
+                    Val::Tuple(vals)
+                } else {
+                    let ps = vals.iter().map(Val::p);
+                    Val::Inactive(quote!((#(#ps,)*)))
+                }
             }
             Expr::Array(a) => {
                 let vals: Vec<Val> = a.elems.iter().map(|x| self.ex(x, out)).collect();
@@ -1363,6 +1511,7 @@ impl Fwd<'_> {
                 let v = self.ex(&r.expr, out);
                 let n = &r.len;
                 match v {
+                    Val::Tuple(_) => unreachable!("a solid value"),
                     Val::Active { p, t } => Val::Active { p: quote!([#p; #n]), t: quote!([#t; #n]) },
                     Val::Inactive(p) => Val::Inactive(quote!([#p; #n])),
                 }
@@ -1385,6 +1534,7 @@ impl Fwd<'_> {
                         }
                         let v = self.ex(&value, out);
                         match v {
+                            Val::Tuple(_) => unreachable!("a solid value"),
                             Val::Active { p, t } => {
                                 let (hp, ht) = self.temp();
                                 out.push(quote!(let #hp = ::std::vec![#p; #count]; let #ht = ::std::vec![#t; #count];));
@@ -1453,6 +1603,7 @@ impl Fwd<'_> {
         let mut ts = Vec::new();
         for v in vals {
             match self.hold(v, out) {
+                Val::Tuple(_) => unreachable!("a solid value"),
                 Val::Active { p, t } => {
                     ps.push(p);
                     ts.push(t);
@@ -1490,7 +1641,7 @@ impl Fwd<'_> {
         }
         let l = self.hold(l, out);
         let r = self.hold(r, out);
-        let (pl, pr) = (c(l.p()), c(r.p()));
+        let (pl, pr) = (c(&l.p()), c(&r.p()));
         let tl = match &l {
             Val::Active { t, .. } => Some(c(t)),
             _ => None,
@@ -1548,8 +1699,8 @@ impl Fwd<'_> {
     fn method_rule(&mut self, method: &syn::Ident, turbofish: &TokenStream, ops: Vec<Val>, span: Span, out: &mut Vec<TokenStream>) -> Val {
         let name = method.to_string();
         if !ops.iter().any(|o| o.is_active()) {
-            let ps: Vec<&TokenStream> = ops.iter().map(|o| o.p()).collect();
-            let (r, rest) = (ps[0], &ps[1..]);
+            let ps: Vec<TokenStream> = ops.iter().map(|o| o.p()).collect();
+            let (r, rest) = (&ps[0], &ps[1..]);
             return Val::Inactive(quote!(#r.#method #turbofish(#(#rest),*)));
         }
         if !forward_method(&name, ops.len()) {
@@ -1562,7 +1713,7 @@ impl Fwd<'_> {
             }
         }
         let ops: Vec<Val> = ops.into_iter().map(|o| self.hold(o, out)).collect();
-        let p: Vec<TokenStream> = ops.iter().map(|o| c(o.p())).collect();
+        let p: Vec<TokenStream> = ops.iter().map(|o| c(&o.p())).collect();
         let t: Vec<Option<TokenStream>> = ops
             .iter()
             .map(|o| match o {
@@ -1570,7 +1721,9 @@ impl Fwd<'_> {
                 _ => None,
             })
             .collect();
-        let args = &p[1..];
+        // Arguments as written (references, sizes); the receiver by copy.
+        let raw: Vec<TokenStream> = ops.iter().map(|o| o.p().clone()).collect();
+        let args = &raw[1..];
         let recv = &p[0];
         let primal = quote_spanned!(span=> #recv.#method #turbofish(#(#args),*));
         let rt = self.rt.clone();
@@ -1579,7 +1732,7 @@ impl Fwd<'_> {
         let t0 = t[0].clone();
         let t1 = t.get(1).cloned().flatten();
         let a0 = p[0].clone();
-        let a1 = p.get(1).cloned();
+        let a1 = raw.get(1).cloned();
         self.emit(
             primal,
             move |_, y| {
@@ -1634,7 +1787,7 @@ impl Fwd<'_> {
                     "sum" | "mean" | "t" | "transpose" | "clone" => quote!(#t0.#method()),
                     "sum_dim" | "mean_dim" | "reshape" | "at" => quote!(#t0.#method(#a1)),
                     "slice" => {
-                        let a2 = &p[2];
+                        let a2 = &raw[2];
                         quote!(#t0.slice(#a1, #a2))
                     }
                     "dot" | "matmul" => match (&t[0], &t1) {
@@ -1737,6 +1890,7 @@ impl Fwd<'_> {
         let mut ts = Vec::new();
         for (k, a) in args.into_iter().enumerate() {
             match a {
+                Val::Tuple(_) => unreachable!("a solid value"),
                 Val::Active { p, t } => {
                     ps.push(p);
                     ts.push(t);
@@ -1751,7 +1905,7 @@ impl Fwd<'_> {
                 }
             }
         }
-        let func = &call.func;
+        let func = path;
         let (hp, ht) = self.temp();
         out.push(quote_spanned!(span=> let (#hp, #ht) = {
             use #func as #alias;

@@ -471,17 +471,28 @@ pub fn generate(
             }).collect();
             let rule_grads: Vec<syn::Ident> = (0..sig.params.len() + active.len()).map(|i| format_ident!("__ad_r{}", i)).collect();
             let mut all = Vec::new();
+            let mut all_ty = Vec::new();
             for i in 0..sig.params.len() {
                 let r = &rule_grads[i];
-                all.push(quote!(#r));
+                if sig.params[i].active {
+                    all.push(quote!(#r));
+                    all_ty.push(tangent_of(&crate::expand::static_lifetimes(&sig.params[i].ty)));
+                } else {
+                    all.push(quote!(()));
+                    all_ty.push(quote!(()));
+                }
             }
             for i in 0..sig.params.len() {
                 match active.iter().position(|a| *a == i) {
                     Some(k) => {
                         let r = &rule_grads[sig.params.len() + k];
                         all.push(quote!(#r));
+                        all_ty.push(tangent_of(&crate::expand::static_lifetimes(&sig.params[i].ty)));
                     }
-                    None => all.push(quote!(())),
+                    None => {
+                        all.push(quote!(()));
+                        all_ty.push(quote!(()));
+                    }
                 }
             }
             let cot = quote!(<(#out, #out_tangent) as #rt::Differentiable>::Tangent);
@@ -492,12 +503,17 @@ pub fn generate(
                     use super::*;
                     #[doc(hidden)]
                     #inline
-                    pub fn __ad_vjp_owned #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> _ + ::core::clone::Clone + 'static) #where_clause {
+                    pub fn __ad_vjp_owned #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + 'static) #where_clause {
                         let (__ad_value, __ad_pb) = { use #j as __ad_rule; __ad_rule::__ad_vjp_owned(#(#args,)* #(#pass),*) };
                         (__ad_value, move |__ad_ct: #cot| {
                             let (#(#rule_grads,)*) = __ad_pb(__ad_ct);
                             (#(#all,)*)
                         })
+                    }
+                    #[doc(hidden)]
+                    #inline
+                    pub fn __ad_vjp_all #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + 'static) #where_clause {
+                        __ad_vjp_owned(#(#args,)* #(#tangents),*)
                     }
                 }
             )
