@@ -163,6 +163,11 @@ fn split_ident(ident: &syn::Ident, k: usize) -> syn::Ident {
     format_ident!("__adf_d_{}_{}", syn::ext::IdentExt::unraw(ident).to_string(), k, span = ident.span())
 }
 
+/// Part `k` of a tuple kept apart.
+fn part_ident(ident: &syn::Ident, k: usize) -> syn::Ident {
+    format_ident!("__adf_s_{}_{}", syn::ext::IdentExt::unraw(ident).to_string(), k, span = ident.span())
+}
+
 /// A name for a generated binding that stays the same from run to run: from
 /// the span of the code it comes from.
 fn stable_ident(prefix: &str, span: Span) -> syn::Ident {
@@ -656,15 +661,22 @@ impl Fwd<'_> {
                         self.mark(id);
                         let flags: Vec<bool> = parts.iter().map(Val::is_active).collect();
                         let colon_ty = ty.map(|t| quote!(: #t));
-                        let ps = parts.iter().map(Val::p);
+                        // Each part in a variable of its own (reverse mode, which
+                        // differentiates this code again, reads no fields of
+                        // locals), and the tuple itself for code kept as written.
                         let primal = Pat::Ident(pi.clone());
-                        out.push(quote!(let #primal #colon_ty = (#(#ps,)*);));
+                        let mut names = Vec::new();
                         for (k, part) in parts.iter().enumerate() {
+                            let name = part_ident(&pi.ident, k);
+                            let p = part.p();
+                            out.push(quote!(let #name = #p;));
                             if let Val::Active { t, .. } = part {
-                                let name = split_ident(&pi.ident, k);
-                                out.push(quote!(let #name = #t;));
+                                let tangent = split_ident(&pi.ident, k);
+                                out.push(quote!(let #tangent = #t;));
                             }
+                            names.push(quote!((#name).clone()));
                         }
+                        out.push(quote!(let #primal #colon_ty = (#(#names,)*);));
                         self.splits.insert(id, flags);
                         return;
                     }
@@ -872,7 +884,7 @@ impl Fwd<'_> {
             }
             Expr::Index(i) => {
                 let (bp, bt) = self.places(&i.expr, out)?;
-                if self.mentions_active(&i.index) {
+                if self.ex(&i.index, out).is_active() {
                     self.refuse(i.index.span(), "forward mode: an index must not carry a tangent");
                 }
                 let index = &i.index;
@@ -1380,12 +1392,12 @@ impl Fwd<'_> {
                                     .iter()
                                     .enumerate()
                                     .map(|(k, active)| {
-                                        let k = syn::Index::from(k);
+                                        let part = part_ident(&self.names[id], k);
                                         if *active {
-                                            let t = split_ident(&self.names[id], k.index as usize);
-                                            Val::Active { p: quote!(#ident.#k), t: quote!(#t) }
+                                            let t = split_ident(&self.names[id], k);
+                                            Val::Active { p: quote!((#part).clone()), t: quote!((#t).clone()) }
                                         } else {
-                                            Val::Inactive(quote!(#ident.#k))
+                                            Val::Inactive(quote!((#part).clone()))
                                         }
                                     })
                                     .collect(),
@@ -1529,7 +1541,7 @@ impl Fwd<'_> {
                 });
                 match parsed {
                     Ok((value, count)) => {
-                        if self.mentions_active(&count) {
+                        if self.ex(&count, out).is_active() {
                             self.refuse(count.span(), "forward mode: a length must not carry a tangent");
                         }
                         let v = self.ex(&value, out);
@@ -1796,7 +1808,7 @@ impl Fwd<'_> {
                         (None, Some(tb)) => quote!(#a0.#method(&#tb)),
                         (None, None) => unreachable!(),
                     },
-                    "norm" => quote!(#a0.dot(&#t0) / #y),
+                    "norm" => quote!((#a0 * #t0).sum() / #y),
                     "softmax" => {
                         let keep = sg(quote!(#private::fwd::keepdim_shape(&#a0, #a1)));
                         quote!(#y * (#t0 - (#y * #t0).sum_dim(#a1).reshape(&#keep)))
@@ -1896,10 +1908,13 @@ impl Fwd<'_> {
                     ts.push(t);
                 }
                 Val::Inactive(p) => {
+                    // `__ad_z<k>` takes the argument as the parameter's type
+                    // (coercions happen there), and gives it back beside the
+                    // zero it keeps.
                     let (z, v) = (format_ident!("__ad_z{}", k), format_ident!("__ad_v{}", k));
                     self.temps += 1;
                     let (held, store) = (format_ident!("__adf_a{}", self.temps), format_ident!("__adf_z{}", self.temps));
-                    stores.push(quote!(let #held = #p; let #store = #alias::#z(&#held);));
+                    stores.push(quote!(let (#held, #store) = #alias::#z(#p);));
                     ps.push(quote!(#held));
                     ts.push(quote!(#alias::#v(&#store)));
                 }

@@ -229,6 +229,37 @@ pub fn generate(
     let inline = quote!(#[inline]);
     let active: Vec<usize> = (0..sig.params.len()).filter(|i| sig.params[*i].active).collect();
     let type_generic = !sig.type_generics.is_empty();
+    // What a pullback that owns its data may mention: the type and const
+    // parameters (which must then be 'static), no lifetime.
+    let generic_names: Vec<TokenStream> = sig
+        .type_generics
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(t.ident.to_token_stream()),
+            syn::GenericParam::Const(c) => Some(c.ident.to_token_stream()),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let owned_captures = quote!(use<#(#generic_names),*>);
+    let owned_where = {
+        let statics = sig.type_generics.iter().filter_map(|p| match p {
+            syn::GenericParam::Type(t) => {
+                let ident = &t.ident;
+                Some(quote!(#ident: 'static))
+            }
+            _ => None,
+        });
+        let existing = sig.where_clause.as_ref().map(|w| {
+            let preds = &w.predicates;
+            quote!(#preds,)
+        });
+        quote!(where #existing #(#statics,)*)
+    };
+    let static_tangent = |ty: &syn::Type| {
+        let ty = crate::expand::static_lifetimes(ty);
+        quote!(<#ty as #rt::Differentiable>::Tangent)
+    };
+    let static_out = crate::expand::static_lifetimes(out);
 
     // Tangent parameters of `__ad_jvp`: one per parameter, `NoTangent` for
     // those not differentiated.
@@ -375,7 +406,7 @@ pub fn generate(
         let (z, v) = (format_ident!("__ad_z{}", k), format_ident!("__ad_v{}", k));
         if !p.active {
             return quote!(
-                #[doc(hidden)] #inline pub fn #z<__AdA: ?Sized>(_: &__AdA) -> #private::fwd::NoTangent { #private::fwd::NoTangent }
+                #[doc(hidden)] #inline pub fn #z<__AdA>(x: __AdA) -> (__AdA, #private::fwd::NoTangent) { (x, #private::fwd::NoTangent) }
                 #[doc(hidden)] #inline pub fn #v(_: &#private::fwd::NoTangent) -> #private::fwd::NoTangent { #private::fwd::NoTangent }
             );
         }
@@ -384,8 +415,9 @@ pub fn generate(
             syn::Type::Reference(r) => {
                 let elem = &r.elem;
                 quote!(
-                    #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: &#ty) -> <#elem as #rt::Differentiable>::Tangent #where_clause {
-                        #rt::Differentiable::zero_tangent(*x)
+                    #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: #ty) -> (#ty, <#elem as #rt::Differentiable>::Tangent) #where_clause {
+                        let z = #rt::Differentiable::zero_tangent(x);
+                        (x, z)
                     }
                     #[doc(hidden)] #inline pub fn #v<'__ad_s, #(#type_generics),*>(z: &'__ad_s <#elem as #rt::Differentiable>::Tangent) -> &'__ad_s #elem #where_clause {
                         ::core::borrow::Borrow::borrow(z)
@@ -393,8 +425,9 @@ pub fn generate(
                 )
             }
             _ => quote!(
-                #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: &#ty) -> #ty #where_clause {
-                    #rt::Differentiable::zero_tangent(x)
+                #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: #ty) -> (#ty, #ty) #where_clause {
+                    let z = #rt::Differentiable::zero_tangent(&x);
+                    (x, z)
                 }
                 #[doc(hidden)] #inline pub fn #v<#(#lifetimes,)* #(#type_generics),*>(z: &#ty) -> #ty #where_clause {
                     ::core::clone::Clone::clone(z)
@@ -495,7 +528,7 @@ pub fn generate(
                     }
                 }
             }
-            let cot = quote!(<(#out, #out_tangent) as #rt::Differentiable>::Tangent);
+            let cot = quote!(<(#static_out, <#static_out as #rt::Differentiable>::Tangent) as #rt::Differentiable>::Tangent);
             quote!(
                 #[doc(hidden)]
                 #allow
@@ -503,7 +536,7 @@ pub fn generate(
                     use super::*;
                     #[doc(hidden)]
                     #inline
-                    pub fn __ad_vjp_owned #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + 'static) #where_clause {
+                    pub fn __ad_vjp_owned #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
                         let (__ad_value, __ad_pb) = { use #j as __ad_rule; __ad_rule::__ad_vjp_owned(#(#args,)* #(#pass),*) };
                         (__ad_value, move |__ad_ct: #cot| {
                             let (#(#rule_grads,)*) = __ad_pb(__ad_ct);
@@ -512,7 +545,7 @@ pub fn generate(
                     }
                     #[doc(hidden)]
                     #inline
-                    pub fn __ad_vjp_all #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + 'static) #where_clause {
+                    pub fn __ad_vjp_all #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
                         __ad_vjp_owned(#(#args,)* #(#tangents),*)
                     }
                 }
@@ -527,19 +560,19 @@ pub fn generate(
     let second_module = match &second_call {
         Some(call) => {
             // A stub with the types callers expect; using it fails to compile.
-            let cot = quote!(<(#out, #out_tangent) as #rt::Differentiable>::Tangent);
+            let cot = quote!(<(#static_out, <#static_out as #rt::Differentiable>::Tangent) as #rt::Differentiable>::Tangent);
             let grads_all: Vec<TokenStream> = sig
                 .params
                 .iter()
-                .map(|p| if p.active { tangent_of(&p.ty) } else { quote!(()) })
-                .chain(sig.params.iter().map(|p| if p.active { tangent_of(&p.ty) } else { quote!(()) }))
+                .map(|p| if p.active { static_tangent(&p.ty) } else { quote!(()) })
+                .chain(sig.params.iter().map(|p| if p.active { static_tangent(&p.ty) } else { quote!(()) }))
                 .collect();
             let stub = |f: &str| {
                 let f = format_ident!("{}", f);
                 quote!(
                     #[doc(hidden)]
                     #inline
-                    pub fn #f #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#grads_all,)*) + ::core::clone::Clone) #where_clause {
+                    pub fn #f #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#grads_all,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
                         super::#call;
                         (::core::unreachable!(), move |_: #cot| -> (#(#grads_all,)*) { ::core::unreachable!() })
                     }
@@ -745,8 +778,8 @@ pub fn generate(
             quote!((#(#each),*))
         };
         let third = refusals.refuse("THIRD", name.span(), &format!("third derivatives of `{name}` are not available: `{name}::grad` is differentiated by Hessian–vector products, which are not differentiated again"));
-        let cot = quote!(<(#grads_ty, #grads_ty) as #rt::Differentiable>::Tangent);
-        let grads_all: Vec<TokenStream> = sig.params.iter().map(|p| if p.active { tangent_of(&p.ty) } else { quote!(()) }).collect();
+        let cot = quote!(<(#grads_static, #grads_static) as #rt::Differentiable>::Tangent);
+        let grads_all: Vec<TokenStream> = sig.params.iter().map(|p| if p.active { static_tangent(&p.ty) } else { quote!(()) }).collect();
         let stub_pairs: Vec<TokenStream> = grads_all.iter().cloned().chain(grads_all.iter().cloned()).collect();
         let adapter_names: Vec<syn::Ident> = (0..sig.params.len()).flat_map(|k| [format_ident!("__ad_z{}", k), format_ident!("__ad_v{}", k)]).collect();
         let third_stub = |f: &str| {
@@ -754,7 +787,7 @@ pub fn generate(
             quote!(
                 #[doc(hidden)]
                 #inline
-                pub fn #f #generics (#(#params,)* #(#tangent_params),*) -> ((#grads_ty, #grads_ty), impl ::core::ops::FnOnce(#cot) -> (#(#stub_pairs,)*) + ::core::clone::Clone) #where_clause {
+                pub fn #f #generics (#(#params,)* #(#tangent_params),*) -> ((#grads_ty, #grads_ty), impl ::core::ops::FnOnce(#cot) -> (#(#stub_pairs,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
                     super::super::#third;
                     (::core::unreachable!(), move |_: #cot| -> (#(#stub_pairs,)*) { ::core::unreachable!() })
                 }
