@@ -651,3 +651,28 @@ fn hessian_vector_products_match_the_hessian() {
         close_all(&hv, &want, 1e-12);
     }
 }
+
+/// Copies of values (`to_vec`, `item`) carry their tangents.
+#[differentiable]
+fn copies(x: &[f64], t: &Tensor) -> f64 {
+    let mut buf = x.to_vec();
+    for i in 0..buf.len() {
+        buf[i] *= x[i] + 1.0;
+    }
+    let mut s = t.sum_dim(0).sum_dim(0).reshape(&[1]).item() * 2.0;
+    for v in buf.iter() {
+        s += v.sin();
+    }
+    s
+}
+
+#[test]
+fn forward_mode_through_copies() {
+    let x = [0.3, -0.5, 1.2];
+    let t = Tensor::from_vec(vec![0.5, 1.0, -2.0, 0.25], &[2, 2]);
+    for v in directions(3, 3) {
+        close(copies::jvp(&x, &t, &v, &Tensor::zeros(&[2, 2])).1, cd_dir(|x| copies(x, &t), &x, &v), 1e-7);
+    }
+    let dt = Tensor::randn(&[2, 2], 3);
+    close(copies::jvp(&x, &t, &[0.0; 3], &dt).1, 2.0 * dt.sum(), 1e-14);
+}

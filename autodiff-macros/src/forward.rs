@@ -42,6 +42,9 @@ pub struct Forward {
     /// The body calls other differentiable functions (their forward mode,
     /// which may be refused where they are defined).
     pub calls: bool,
+    /// Reverse mode cannot differentiate the rewritten body exactly (no
+    /// second derivatives), and why.
+    pub second_order_blocked: Option<Refusal>,
 }
 
 /// Rewrites `block` into the body of the forward-mode function: parameters
@@ -61,6 +64,7 @@ pub fn transform(sig: &Signature, block: &syn::Block, rt: &TokenStream) -> Resul
         calls: false,
         closures: HashMap::new(),
         splits: HashMap::new(),
+        second_order_blocked: None,
     };
     // Run until activity is stable; the last run's code is the answer.
     for _ in 0..64 {
@@ -71,12 +75,13 @@ pub fn transform(sig: &Signature, block: &syn::Block, rt: &TokenStream) -> Resul
         f.scopes = vec![Vec::new()];
         f.closures.clear();
         f.splits.clear();
+        f.second_order_blocked = None;
         let body = f.function(block);
         if !f.changed {
             if let Some(r) = f.refusal.take() {
                 return Err(r);
             }
-            return Ok(Forward { body, calls: f.calls });
+            return Ok(Forward { body, calls: f.calls, second_order_blocked: f.second_order_blocked.take() });
         }
     }
     Err(Refusal {
@@ -156,6 +161,8 @@ struct Fwd<'a> {
     closures: HashMap<usize, Closure>,
     /// Bindings of tuples kept apart: which parts have a tangent.
     splits: HashMap<usize, Vec<bool>>,
+    /// Why reverse mode could not differentiate the rewritten code again.
+    second_order_blocked: Option<Refusal>,
 }
 
 /// The tangent of part `k` of a tuple kept apart.
@@ -1694,6 +1701,24 @@ impl Fwd<'_> {
             return self.ex(&looped, out);
         }
         let name = m.method.to_string();
+        // Copies of the values (`x.to_vec()`, `t.item()`): the tangent is
+        // the same copy of the tangent. Reverse mode counts them as carrying
+        // no gradient, so it cannot differentiate this code again.
+        if COPIES.contains(&name.as_str()) && m.args.is_empty() {
+            let receiver = self.ex(&m.receiver, out);
+            let method = &m.method;
+            if let Val::Active { p, t } = receiver {
+                if self.second_order_blocked.is_none() {
+                    self.second_order_blocked = Some(Refusal {
+                        span: m.method.span(),
+                        message: format!("reverse mode counts `{name}()` as carrying no gradient"),
+                    });
+                }
+                return Val::Active { p: quote!(#p.#method()), t: quote!(#t.#method()) };
+            }
+            let p = receiver.p();
+            return Val::Inactive(quote!(#p.#method()));
+        }
         if name == "detach" || crate::rules::inactive_method(&name) {
             let receiver = self.ex(&m.receiver, out);
             let args: Vec<TokenStream> = m.args.iter().map(|a| self.ex(a, out).p().clone()).collect();
@@ -2031,6 +2056,10 @@ impl Fwd<'_> {
         }))
     }
 }
+
+/// Methods that copy values out (their tangent is the same copy of the
+/// tangent).
+const COPIES: &[&str] = &["to_vec", "to_owned", "into_vec", "item", "data"];
 
 /// In-place methods of sequences whose tangent is the same method on the
 /// tangent (they move or drop elements, or add one).

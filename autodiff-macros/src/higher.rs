@@ -302,11 +302,13 @@ pub fn generate(
         pub fn __ad_jvp #generics (#(#params,)* #(#tangent_params),*) -> (#out, #out_tangent) #where_clause
     );
     let mut second_order_source: Option<ItemFn> = None;
+    let mut second_blocked: Option<Refusal> = None;
     let jvp_item = match &rule {
         Rule::Body(block) => match forward::transform(sig, block, rt) {
             Ok(f) => {
                 forward_ok = true;
                 calls = f.calls;
+                second_blocked = f.second_order_blocked;
                 let body = f.body;
                 let item: TokenStream = quote!(
                     #[doc(hidden)]
@@ -475,6 +477,11 @@ pub fn generate(
 
     let mut second_refusal: Option<(Span, String)> = None;
     let second_module = match (&rule, second_order_source) {
+        (Rule::Body(_), Some(_)) if second_blocked.is_some() => {
+            let r = second_blocked.as_ref().expect("checked");
+            second_refusal = Some((r.span, format!("second derivatives of `{name}` are not available: {}", r.message)));
+            TokenStream::new()
+        }
         (Rule::Body(_), Some(source)) => {
             let wrt: Vec<&syn::Ident> = active.iter().map(|i| &args[*i]).chain(active.iter().map(|i| &tangents[*i])).collect();
             let attr = quote!(wrt(#(#wrt),*), crate = #rt);
