@@ -109,8 +109,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     // Forward mode, Jacobians, second derivatives (free functions).
     let extra = match (&receiver, &args.vjp) {
         (Some(_), _) => Extra::default(),
-        (None, Some(_)) => higher::generate(&sig, func, higher::Rule::Custom { jvp: args.jvp.as_ref() }, &pipeline),
-        (None, None) => higher::generate(&sig, func, higher::Rule::Body(&func.block), &pipeline),
+        (None, Some(_)) => higher::generate(&sig, func, higher::Rule::Custom { jvp: args.jvp.as_ref() }, args.first_order.as_ref(), &pipeline),
+        (None, None) => higher::generate(&sig, func, higher::Rule::Body(&func.block), args.first_order.as_ref(), &pipeline),
     };
     let module = module(&sig, func, vjp_body, owned_body, shape, &extra);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
@@ -138,10 +138,10 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     if !errors.is_empty() {
         return Err(higher::first_message(errors));
     }
-    let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
+    // Only what other generated code calls: the owning pullback.
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
     let extra = Extra { inline: true, ..Extra::default() };
-    Ok(module(&sig, &work, vjp_body, owned_body, Shape::Module, &extra))
+    Ok(module(&sig, &work, TokenStream::new(), owned_body, Shape::Module, &extra))
 }
 
 fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
@@ -381,6 +381,21 @@ fn module(
     let inline = extra.inline.then(|| quote!(#[inline]));
     let hidden = extra.inline.then(|| quote!(#[doc(hidden)]));
     let extra_items = &extra.items;
+    // A module made for second derivatives holds the owning pullback only.
+    if extra.inline {
+        return quote!(
+            #[doc(hidden)]
+            #allow
+            #vis mod #name {
+                use super::*;
+                #[doc(hidden)]
+                #[inline]
+                pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+                    #owned_body
+                }
+            }
+        );
+    }
     let items = quote!(
         #[doc(hidden)]
         #allow

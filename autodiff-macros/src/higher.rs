@@ -215,6 +215,7 @@ pub fn generate(
     sig: &Signature,
     func: &ItemFn,
     rule: Rule<'_>,
+    first_order: Option<&syn::Ident>,
     pipeline: &dyn Fn(TokenStream, ItemFn) -> Result<TokenStream, String>,
 ) -> Extra {
     let rt = &sig.runtime;
@@ -466,6 +467,11 @@ pub fn generate(
     };
     let gx: Vec<syn::Ident> = (0..sig.params.len()).map(|i| format_ident!("__ad_g{}", i)).collect();
     let picked: Vec<&syn::Ident> = active.iter().map(|i| &gx[*i]).collect();
+    // Flattened one gradient at a time (tuples have traits up to 6 parts).
+    let flatten_picked = {
+        let parts = picked.iter().map(|g| quote!(#private::fwd::Flat::flat_into(&#g, &mut __ad_flat);));
+        quote!({ let mut __ad_flat = ::std::vec::Vec::new(); #(#parts)* __ad_flat })
+    };
     let picked = if picked.len() == 1 { quote!(#(#picked)*) } else { quote!((#(#picked),*)) };
     let tangent_of = |ty: &syn::Type| quote!(<#ty as #rt::Differentiable>::Tangent);
     let grads_ty = if active.len() == 1 {
@@ -477,6 +483,11 @@ pub fn generate(
 
     let mut second_refusal: Option<(Span, String)> = None;
     let second_module = match (&rule, second_order_source) {
+        (_, _) if first_order.is_some() => {
+            let at = first_order.expect("checked");
+            second_refusal = Some((at.span(), format!("second derivatives of `{name}` are off: it is declared `#[differentiable(first_order)]`")));
+            TokenStream::new()
+        }
         (Rule::Body(_), Some(_)) if second_blocked.is_some() => {
             let r = second_blocked.as_ref().expect("checked");
             second_refusal = Some((r.span, format!("second derivatives of `{name}` are not available: {}", r.message)));
@@ -550,11 +561,6 @@ pub fn generate(
                             (#(#all,)*)
                         })
                     }
-                    #[doc(hidden)]
-                    #inline
-                    pub fn __ad_vjp_all #generics (#(#params,)* #(#tangent_params),*) -> ((#out, #out_tangent), impl ::core::ops::FnOnce(#cot) -> (#(#all_ty,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
-                        __ad_vjp_owned(#(#args,)* #(#tangents),*)
-                    }
                 }
             )
         }
@@ -585,13 +591,12 @@ pub fn generate(
                     }
                 )
             };
-            let (all, owned) = (stub("__ad_vjp_all"), stub("__ad_vjp_owned"));
+            let owned = stub("__ad_vjp_owned");
             quote!(
                 #[doc(hidden)]
                 #allow
                 pub mod __ad_jvp {
                     use super::*;
-                    #all
                     #owned
                 }
             )
@@ -609,7 +614,7 @@ pub fn generate(
             #[doc = #doc]
             #inline
             pub fn hvp #generics (#(#params,)* #(#public_tangent_params),*) -> #grads_ty #where_clause {
-                let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_all(#(#args,)* #(#public_tangent_args),*);
+                let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_owned(#(#args,)* #(#public_tangent_args),*);
                 let (#(#pattern,)*) = __ad_pullback((#private::zero(), #private::seed(&__ad_value.1)));
                 #picked
             }
@@ -674,7 +679,7 @@ pub fn generate(
                 #[doc = #doc]
                 #inline
                 pub fn hessian #generics (#(#params),*) -> f64 #where_clause {
-                    let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_all(#(#args,)* #(#one),*);
+                    let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_owned(#(#args,)* #(#one),*);
                     let (#(#pattern,)*) = __ad_pullback((#private::zero(), #private::seed(&__ad_value.1)));
                     #picked
                 }
@@ -691,9 +696,9 @@ pub fn generate(
                     let mut __ad_columns = ::std::vec::Vec::with_capacity(__ad_total);
                     for __ad_j in 0..__ad_total {
                         #unit_lets
-                        let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_all(#(#clone_args,)* #(#pass),*);
+                        let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_owned(#(#clone_args,)* #(#pass),*);
                         let (#(#pattern,)*) = __ad_pullback((#private::zero(), #private::seed(&__ad_value.1)));
-                        __ad_columns.push(#private::fwd::Flat::flat(&#picked));
+                        __ad_columns.push(#flatten_picked);
                     }
                     #private::fwd::matrix_from_columns(__ad_columns, &__ad_in_shape, &__ad_in_shape)
                 }
@@ -744,8 +749,8 @@ pub fn generate(
                     #forward_columns
                     let mut __ad_rows = ::std::vec::Vec::with_capacity(__ad_m);
                     for __ad_k in 0..__ad_m {
-                        let __ad_g = __ad_pullback(#private::fwd::Basis::one_hot(&__ad_y, __ad_k));
-                        __ad_rows.push(#private::fwd::Flat::flat(&__ad_g));
+                        let #picked = __ad_pullback(#private::fwd::Basis::one_hot(&__ad_y, __ad_k));
+                        __ad_rows.push(#flatten_picked);
                     }
                     #private::fwd::matrix(__ad_rows, &__ad_out_shape, &__ad_in_shape)
                 }
@@ -759,7 +764,7 @@ pub fn generate(
     // Hessian–vector product (the Hessian is symmetric), its tangent too.
     let picked_tangents: Vec<&syn::Ident> = active.iter().map(|i| &tangents[*i]).collect();
     let keepable = sig.params.iter().all(|p| crate::signature::keepable_type(&p.ty) || (p.active && flat_type(&p.ty)));
-    let grad_module = if scalar && !type_generic && keepable && !hvp.is_empty() {
+    let grad_module = if scalar && !type_generic && keepable && !hvp.is_empty() && active.len() <= 6 {
         let kept: Vec<syn::Ident> = args.iter().map(|a| format_ident!("__ad_kept_{}", syn::ext::IdentExt::unraw(a))).collect();
         let keeps = args.iter().zip(&kept).map(|(a, k)| quote!(let #k = (&#private::Keep(&#a)).keep();));
         let restored = kept.iter().map(|k| quote!(#private::restore(&#k)));
@@ -800,7 +805,7 @@ pub fn generate(
                 }
             )
         };
-        let (t_all, t_owned) = (third_stub("__ad_vjp_all"), third_stub("__ad_vjp_owned"));
+        let t_owned = third_stub("__ad_vjp_owned");
         quote!(
             /// `grad` as a differentiable function: inside another
             /// `#[differentiable]` function, `f::grad(x)` is differentiated
@@ -833,7 +838,6 @@ pub fn generate(
                 #[doc(hidden)]
                 pub mod __ad_jvp {
                     use super::*;
-                    #t_all
                     #t_owned
                 }
             }

@@ -21,6 +21,8 @@ pub struct Args {
     pub vjp: Option<syn::Path>,
     /// Its forward-mode rule (with `vjp` only).
     pub jvp: Option<syn::Path>,
+    /// `first_order`: no second derivatives (they cost compile time).
+    pub first_order: Option<Ident>,
 }
 
 impl Parse for Args {
@@ -33,6 +35,13 @@ impl Parse for Args {
                 args.krate = Some(input.call(syn::Path::parse_mod_style)?);
             } else {
                 let key: Ident = input.parse()?;
+                if key == "first_order" {
+                    args.first_order = Some(key);
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key == "vjp" || key == "jvp" {
                     input.parse::<Token![=]>()?;
                     let path: syn::Path = input.parse()?;
@@ -50,7 +59,7 @@ impl Parse for Args {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)`, `crate = path` or `vjp = rule`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `crate = path`, `vjp = rule` or `first_order`"
                         ),
                     ));
                 }
