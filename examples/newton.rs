@@ -32,8 +32,14 @@ fn main() {
         (gyp - gym) / (2.0 * eps),
         (gyq - gyr) / (2.0 * eps),
     ];
-    println!("Hessian at (-1.2, 1): [[{}, {}], [{}, {}]]", h[0], h[1], h[2], h[3]);
-    println!("central differences:  [[{:.4}, {:.4}], [{:.4}, {:.4}]]", fd[0], fd[1], fd[2], fd[3]);
+    println!(
+        "Hessian at (-1.2, 1): [[{}, {}], [{}, {}]]",
+        h[0], h[1], h[2], h[3]
+    );
+    println!(
+        "central differences:  [[{:.4}, {:.4}], [{:.4}, {:.4}]]",
+        fd[0], fd[1], fd[2], fd[3]
+    );
     for (exact, approx) in h.iter().zip(fd) {
         assert!((exact - approx).abs() < 1e-4 * exact.abs().max(1.0));
     }
@@ -49,7 +55,10 @@ fn main() {
         // Solve H d = −g (2 × 2, by Cramer's rule).
         let h = rosenbrock::hessian(x, y).to_vec();
         let det = h[0] * h[3] - h[1] * h[2];
-        let (dx, dy) = ((-gx * h[3] + gy * h[1]) / det, (-gy * h[0] + gx * h[2]) / det);
+        let (dx, dy) = (
+            (-gx * h[3] + gy * h[1]) / det,
+            (-gy * h[0] + gx * h[2]) / det,
+        );
         // Backtrack until f decreases (Armijo).
         let mut t = 1.0;
         while rosenbrock(x + t * dx, y + t * dy) > f + 1e-4 * t * (gx * dx + gy * dy) && t > 1e-10 {
@@ -58,6 +67,9 @@ fn main() {
         x += t * dx;
         y += t * dy;
     }
-    assert!((x - 1.0).abs() < 1e-9 && (y - 1.0).abs() < 1e-9, "Newton's method should reach (1, 1)");
+    assert!(
+        (x - 1.0).abs() < 1e-9 && (y - 1.0).abs() < 1e-9,
+        "Newton's method should reach (1, 1)"
+    );
     println!("\nminimum at ({x}, {y})");
 }

@@ -29,13 +29,20 @@ fn cd_dir_vec(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], v: &[f64]) -> Vec<f64> 
     let h = 1e-6;
     let plus: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + h * b).collect();
     let minus: Vec<f64> = x.iter().zip(v).map(|(a, b)| a - h * b).collect();
-    f(&plus).iter().zip(f(&minus)).map(|(p, m)| (p - m) / (2.0 * h)).collect()
+    f(&plus)
+        .iter()
+        .zip(f(&minus))
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect()
 }
 
 #[track_caller]
 fn close(got: f64, want: f64, tol: f64) {
     let scale = want.abs().max(1.0);
-    assert!((got - want).abs() <= tol * scale, "got {got}, want {want} (tolerance {tol} relative)");
+    assert!(
+        (got - want).abs() <= tol * scale,
+        "got {got}, want {want} (tolerance {tol} relative)"
+    );
 }
 
 #[track_caller]
@@ -43,13 +50,18 @@ fn close_all(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "lengths differ: {got:?} vs {want:?}");
     for (g, w) in got.iter().zip(want) {
         let scale = w.abs().max(1.0);
-        assert!((g - w).abs() <= tol * scale, "got {got:?}, want {want:?} (tolerance {tol} relative)");
+        assert!(
+            (g - w).abs() <= tol * scale,
+            "got {got:?}, want {want:?} (tolerance {tol} relative)"
+        );
     }
 }
 
 /// Directions to check along, from a fixed seed.
 fn directions(n: usize, count: usize) -> Vec<Vec<f64>> {
-    (0..count).map(|k| Tensor::randn(&[n], 100 + k as u64).to_vec()).collect()
+    (0..count)
+        .map(|k| Tensor::randn(&[n], 100 + k as u64).to_vec())
+        .collect()
 }
 
 // ======================================================= 1. custom rules
@@ -157,7 +169,11 @@ fn calls_marked(x: f64, n: usize) -> f64 {
     let mut s = 0.0;
     let mut i = 0;
     while i < n {
-        s = if i % 2 == 0 { s + marked(x) } else { s - 0.5 * marked(x * x) };
+        s = if i % 2 == 0 {
+            s + marked(x)
+        } else {
+            s - 0.5 * marked(x * x)
+        };
         i += 1;
     }
     s
@@ -215,7 +231,10 @@ fn kepler_twice(m: f64, e: f64) -> f64 {
 #[differentiable]
 fn kepler_jvp(m: f64, e: f64, m_dot: f64, e_dot: f64) -> (f64, f64) {
     let big_e = kepler(m, e);
-    (big_e, (m_dot + e_dot * big_e.sin()) / (1.0 - e * big_e.cos()))
+    (
+        big_e,
+        (m_dot + e_dot * big_e.sin()) / (1.0 - e * big_e.cos()),
+    )
 }
 
 #[differentiable]
@@ -325,9 +344,17 @@ fn forward_mode_matches_central_differences_on_scalar_functions() {
     for (x, y) in points {
         for (vx, vy) in [(1.0, 0.0), (0.0, 1.0), (0.6, -1.3)] {
             let f = |z: &[f64]| branchy(z[0], z[1]);
-            close(branchy::jvp(x, y, vx, vy).1, cd_dir(f, &[x, y], &[vx, vy]), 1e-6);
+            close(
+                branchy::jvp(x, y, vx, vy).1,
+                cd_dir(f, &[x, y], &[vx, vy]),
+                1e-6,
+            );
             let f = |z: &[f64]| early_exit(z[0], z[1]);
-            close(early_exit::jvp(x, y, vx, vy).1, cd_dir(f, &[x, y], &[vx, vy]), 1e-6);
+            close(
+                early_exit::jvp(x, y, vx, vy).1,
+                cd_dir(f, &[x, y], &[vx, vy]),
+                1e-6,
+            );
         }
     }
 }
@@ -339,7 +366,11 @@ fn forward_mode_agrees_with_reverse_mode() {
         let (gx, gy) = branchy::grad(x, y);
         close(branchy::jvp(x, y, 0.6, -1.3).1, 0.6 * gx - 1.3 * gy, 1e-12);
         let (gx, gy) = early_exit::grad(x, y);
-        close(early_exit::jvp(x, y, 0.6, -1.3).1, 0.6 * gx - 1.3 * gy, 1e-12);
+        close(
+            early_exit::jvp(x, y, 0.6, -1.3).1,
+            0.6 * gx - 1.3 * gy,
+            1e-12,
+        );
     }
 }
 
@@ -358,9 +389,18 @@ fn rosenbrock(x: &[f64]) -> f64 {
 fn iterators(x: &[f64], w: f64) -> f64 {
     let scaled = |v: f64| (v * w).sin();
     let a = x.iter().map(|v| v * v).sum::<f64>();
-    let b = x.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(i, v)| (i as f64 + 1.0) * v.sin()).sum::<f64>();
+    let b = x
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(i, v)| (i as f64 + 1.0) * v.sin())
+        .sum::<f64>();
     let c = x.windows(2).map(|p| (p[1] - p[0]).powi(2)).sum::<f64>();
-    let d = x.iter().zip(x.iter()).map(|(p, q)| p * q.cos()).sum::<f64>();
+    let d = x
+        .iter()
+        .zip(x.iter())
+        .map(|(p, q)| p * q.cos())
+        .sum::<f64>();
     let mut e = 0.0;
     for (i, v) in x.iter().enumerate() {
         e += scaled(*v) * i as f64;
@@ -388,15 +428,31 @@ fn forward_mode_on_slices_loops_iterators_and_buffers() {
     let x = [0.5, -1.2, 2.0, 0.3];
     for v in directions(4, 3) {
         close(rosenbrock::jvp(&x, &v).1, cd_dir(rosenbrock, &x, &v), 1e-6);
-        close(iterators::jvp(&x, 0.7, &v, 0.0).1, cd_dir(|z| iterators(z, 0.7), &x, &v), 1e-6);
+        close(
+            iterators::jvp(&x, 0.7, &v, 0.0).1,
+            cd_dir(|z| iterators(z, 0.7), &x, &v),
+            1e-6,
+        );
         close_all(&buffers::jvp(&x, &v).1, &cd_dir_vec(buffers, &x, &v), 1e-6);
         let g = rosenbrock::grad(&x);
-        close(rosenbrock::jvp(&x, &v).1, g.iter().zip(&v).map(|(a, b)| a * b).sum(), 1e-12);
+        close(
+            rosenbrock::jvp(&x, &v).1,
+            g.iter().zip(&v).map(|(a, b)| a * b).sum(),
+            1e-12,
+        );
     }
-    close(iterators::jvp(&x, 0.7, &[0.0; 4], 1.0).1, cd(|w| iterators(&x, w), 0.7), 1e-6);
+    close(
+        iterators::jvp(&x, 0.7, &[0.0; 4], 1.0).1,
+        cd(|w| iterators(&x, w), 0.7),
+        1e-6,
+    );
     for (x, y) in [(0.3, 1.2), (-0.7, 0.9)] {
         let f = |z: &[f64]| shadow_and_tuples(z[0], z[1]);
-        close(shadow_and_tuples::jvp(x, y, 0.4, 1.0).1, cd_dir(f, &[x, y], &[0.4, 1.0]), 1e-6);
+        close(
+            shadow_and_tuples::jvp(x, y, 0.4, 1.0).1,
+            cd_dir(f, &[x, y], &[0.4, 1.0]),
+            1e-6,
+        );
     }
 }
 
@@ -417,7 +473,11 @@ fn loss(w: &[f64], #[no_grad] data: &[f64], #[no_grad] scale: f64) -> f64 {
 fn forward_mode_through_calls() {
     let (w, data) = ([0.3, -0.2, 0.9], [1.0, 2.0, -1.0]);
     for v in directions(3, 3) {
-        close(loss::jvp(&w, &data, 0.5, &v).1, cd_dir(|w| loss(w, &data, 0.5), &w, &v), 1e-6);
+        close(
+            loss::jvp(&w, &data, 0.5, &v).1,
+            cd_dir(|w| loss(w, &data, 0.5), &w, &v),
+            1e-6,
+        );
     }
 }
 
@@ -437,11 +497,29 @@ fn line_loss(p: &Line, x: f64, y: f64) -> f64 {
 
 #[test]
 fn forward_mode_ignores_the_tangent_of_a_no_grad_field() {
-    let p = Line { m: 2.0, c: 1.0, scale: 1.5 };
+    let p = Line {
+        m: 2.0,
+        c: 1.0,
+        scale: 1.5,
+    };
     // Whatever the caller puts in `scale`, it has no tangent.
-    let dp = Line { m: 1.0, c: -0.5, scale: 1000.0 };
+    let dp = Line {
+        m: 1.0,
+        c: -0.5,
+        scale: 1000.0,
+    };
     let (_, t) = line_loss::jvp(&p, 3.0, 4.0, &dp, 0.0, 0.0);
-    let f = |z: &[f64]| line_loss(&Line { m: z[0], c: z[1], scale: 1.5 }, 3.0, 4.0);
+    let f = |z: &[f64]| {
+        line_loss(
+            &Line {
+                m: z[0],
+                c: z[1],
+                scale: 1.5,
+            },
+            3.0,
+            4.0,
+        )
+    };
     close(t, cd_dir(f, &[2.0, 1.0], &[1.0, -0.5]), 1e-7);
 }
 
@@ -449,7 +527,12 @@ fn forward_mode_ignores_the_tangent_of_a_no_grad_field() {
 fn tensor_net(x: &Tensor, w: &Tensor, b: &Tensor) -> f64 {
     let h = (x.matmul(w) + b).tanh();
     let p = h.softmax(1) * 2.0 + h.log_softmax(1) - h.logsumexp(1).sum() * 0.1;
-    p.sum() + h.abs().sum() * 0.3 + h.relu().mean() + (&h * &h).max() + h.sigmoid().powi(3).sum() + h.t().matmul(&h).norm()
+    p.sum()
+        + h.abs().sum() * 0.3
+        + h.relu().mean()
+        + (&h * &h).max()
+        + h.sigmoid().powi(3).sum()
+        + h.t().matmul(&h).norm()
 }
 
 #[differentiable]
@@ -465,7 +548,11 @@ fn forward_mode_on_tensors() {
     let w = Tensor::uniform(&[3, 5], -1.0, 1.0, 2);
     let b = Tensor::uniform(&[5], -1.0, 1.0, 3);
     for seed in 0..3 {
-        let (dx, dw, db) = (Tensor::randn(&[4, 3], 10 + seed), Tensor::randn(&[3, 5], 20 + seed), Tensor::randn(&[5], 30 + seed));
+        let (dx, dw, db) = (
+            Tensor::randn(&[4, 3], 10 + seed),
+            Tensor::randn(&[3, 5], 20 + seed),
+            Tensor::randn(&[5], 30 + seed),
+        );
         let (_, t) = tensor_net::jvp(&x, &w, &b, &dx, &dw, &db);
         let f = |z: &[f64]| {
             let x = Tensor::from_vec(z[..12].to_vec(), &[4, 3]);
@@ -478,7 +565,11 @@ fn forward_mode_on_tensors() {
         close(t, cd_dir(f, &at, &dir), 1e-6);
         // Reverse mode agrees.
         let (gx, gw, gb) = tensor_net::grad(&x, &w, &b);
-        close(t, (&gx * &dx).sum() + (&gw * &dw).sum() + gb.dot(&db), 1e-10);
+        close(
+            t,
+            (&gx * &dx).sum() + (&gw * &dw).sum() + gb.dot(&db),
+            1e-10,
+        );
     }
     let x = Tensor::uniform(&[2, 3], 0.2, 1.5, 4);
     let dx = Tensor::randn(&[2, 3], 5);
@@ -533,7 +624,11 @@ fn jacobians_forward_and_reverse() {
     // A tensor function: shape out ++ in.
     let x = Tensor::uniform(&[2, 3], 0.2, 1.5, 4);
     let j = tensor_mix::jacobian(&x, 0.8);
-    assert_eq!(j.shape(), &[2, 3, 7], "the output's shape, then two parameters laid end to end: [6 + 1]");
+    assert_eq!(
+        j.shape(),
+        &[2, 3, 7],
+        "the output's shape, then two parameters laid end to end: [6 + 1]"
+    );
     let f = |z: &[f64]| tensor_mix(&Tensor::from_vec(z[..6].to_vec(), &[2, 3]), z[6]).to_vec();
     let at: Vec<f64> = [x.to_vec(), vec![0.8]].concat();
     // out is [1, 3]... flattened: the Jacobian's first dims are the output's shape.
@@ -559,7 +654,11 @@ fn second_derivative_of_sin_of_x_squared() {
     assert!((want - 10.8015).abs() < 1e-4);
     close(sin_of_square::hvp(2.0, 1.0), want, 1e-14);
     close(sin_of_square::hessian(2.0), want, 1e-14);
-    close(sin_of_square::hessian(2.0), cd(sin_of_square::grad, 2.0), 1e-7);
+    close(
+        sin_of_square::hessian(2.0),
+        cd(sin_of_square::grad, 2.0),
+        1e-7,
+    );
 }
 
 /// `f::grad` inside another differentiable function is differentiated
@@ -597,7 +696,16 @@ fn hessians_are_exact() {
     // Rosenbrock: H = [[2 − 400(y − 3x²), −400x], [−400x, 200]].
     for (x, y) in [(-1.2, 1.0), (1.0, 1.0), (0.3, -0.5)] {
         let h = rosenbrock_2d::hessian(x, y).to_vec();
-        close_all(&h, &[2.0 - 400.0 * (y - 3.0 * x * x), -400.0 * x, -400.0 * x, 200.0], 1e-13);
+        close_all(
+            &h,
+            &[
+                2.0 - 400.0 * (y - 3.0 * x * x),
+                -400.0 * x,
+                -400.0 * x,
+                200.0,
+            ],
+            1e-13,
+        );
         let hs = rosenbrock::hessian(&[x, y]).to_vec();
         close_all(&hs, &h, 1e-13);
     }
@@ -623,7 +731,12 @@ fn hessians_are_exact() {
     for (x, y) in [(0.3, 1.2), (-0.7, 0.9)] {
         let h = early_exit::hessian(x, y).to_vec();
         let g = |x: f64, y: f64| early_exit::grad(x, y);
-        let want = [cd(|x| g(x, y).0, x), cd(|y| g(x, y).0, y), cd(|x| g(x, y).1, x), cd(|y| g(x, y).1, y)];
+        let want = [
+            cd(|x| g(x, y).0, x),
+            cd(|y| g(x, y).0, y),
+            cd(|x| g(x, y).1, x),
+            cd(|y| g(x, y).1, y),
+        ];
         close_all(&h, &want, 1e-5);
     }
     // Tensors.
@@ -631,7 +744,14 @@ fn hessians_are_exact() {
     let w = Tensor::uniform(&[3, 5], -1.0, 1.0, 2);
     let b = Tensor::uniform(&[5], -1.0, 1.0, 3);
     let v = Tensor::randn(&[3, 5], 9);
-    let (_, hv, _) = tensor_net::hvp(&x, &w, &b, &Tensor::zeros(&[4, 3]), &v, &Tensor::zeros(&[5]));
+    let (_, hv, _) = tensor_net::hvp(
+        &x,
+        &w,
+        &b,
+        &Tensor::zeros(&[4, 3]),
+        &v,
+        &Tensor::zeros(&[5]),
+    );
     let fd = {
         let h = 1e-6;
         let (_, gp, _) = tensor_net::grad(&x, &(&w + &(&v * h)), &b);
@@ -647,7 +767,9 @@ fn hessian_vector_products_match_the_hessian() {
     let h = rosenbrock::hessian(&x).to_vec();
     for v in directions(4, 2) {
         let hv = rosenbrock::hvp(&x, &v);
-        let want: Vec<f64> = (0..4).map(|r| (0..4).map(|c| h[r * 4 + c] * v[c]).sum()).collect();
+        let want: Vec<f64> = (0..4)
+            .map(|r| (0..4).map(|c| h[r * 4 + c] * v[c]).sum())
+            .collect();
         close_all(&hv, &want, 1e-12);
     }
 }
@@ -671,7 +793,11 @@ fn forward_mode_through_copies() {
     let x = [0.3, -0.5, 1.2];
     let t = Tensor::from_vec(vec![0.5, 1.0, -2.0, 0.25], &[2, 2]);
     for v in directions(3, 3) {
-        close(copies::jvp(&x, &t, &v, &Tensor::zeros(&[2, 2])).1, cd_dir(|x| copies(x, &t), &x, &v), 1e-7);
+        close(
+            copies::jvp(&x, &t, &v, &Tensor::zeros(&[2, 2])).1,
+            cd_dir(|x| copies(x, &t), &x, &v),
+            1e-7,
+        );
     }
     let dt = Tensor::randn(&[2, 2], 3);
     close(copies::jvp(&x, &t, &[0.0; 3], &dt).1, 2.0 * dt.sum(), 1e-14);

@@ -49,7 +49,11 @@ pub struct Forward {
 
 /// Rewrites `block` into the body of the forward-mode function: parameters
 /// and their tangents `__adf_d_<name>` in scope, result `(value, tangent)`.
-pub fn transform(sig: &Signature, block: &syn::Block, rt: &TokenStream) -> Result<Forward, Refusal> {
+pub fn transform(
+    sig: &Signature,
+    block: &syn::Block,
+    rt: &TokenStream,
+) -> Result<Forward, Refusal> {
     let mut f = Fwd {
         sig,
         rt: rt.clone(),
@@ -81,7 +85,11 @@ pub fn transform(sig: &Signature, block: &syn::Block, rt: &TokenStream) -> Resul
             if let Some(r) = f.refusal.take() {
                 return Err(r);
             }
-            return Ok(Forward { body, calls: f.calls, second_order_blocked: f.second_order_blocked.take() });
+            return Ok(Forward {
+                body,
+                calls: f.calls,
+                second_order_blocked: f.second_order_blocked.take(),
+            });
         }
     }
     Err(Refusal {
@@ -101,7 +109,10 @@ pub fn tangent_ident(ident: &syn::Ident) -> syn::Ident {
 #[derive(Clone)]
 enum Val {
     Inactive(TokenStream),
-    Active { p: TokenStream, t: TokenStream },
+    Active {
+        p: TokenStream,
+        t: TokenStream,
+    },
     /// A tuple whose parts are kept apart, so that a part without a tangent
     /// (an index from `enumerate`) needs none.
     Tuple(Vec<Val>),
@@ -132,7 +143,10 @@ enum Tail {
     /// A statement block: the tail is evaluated for its effects.
     Stmt,
     /// `p = value; t = tangent;` (`t` absent: the value carries none).
-    Assign { p: syn::Ident, t: Option<syn::Ident> },
+    Assign {
+        p: syn::Ident,
+        t: Option<syn::Ident>,
+    },
 }
 
 struct Closure {
@@ -167,12 +181,22 @@ struct Fwd<'a> {
 
 /// The tangent of part `k` of a tuple kept apart.
 fn split_ident(ident: &syn::Ident, k: usize) -> syn::Ident {
-    format_ident!("__adf_d_{}_{}", syn::ext::IdentExt::unraw(ident).to_string(), k, span = ident.span())
+    format_ident!(
+        "__adf_d_{}_{}",
+        syn::ext::IdentExt::unraw(ident).to_string(),
+        k,
+        span = ident.span()
+    )
 }
 
 /// Part `k` of a tuple kept apart.
 fn part_ident(ident: &syn::Ident, k: usize) -> syn::Ident {
-    format_ident!("__adf_s_{}_{}", syn::ext::IdentExt::unraw(ident).to_string(), k, span = ident.span())
+    format_ident!(
+        "__adf_s_{}_{}",
+        syn::ext::IdentExt::unraw(ident).to_string(),
+        k,
+        span = ident.span()
+    )
 }
 
 /// A name for a generated binding that stays the same from run to run: from
@@ -228,7 +252,11 @@ fn pure(e: &Expr) -> bool {
         Expr::Tuple(t) => t.elems.iter().all(pure),
         Expr::Binary(b) => compound_to_binary(&b.op).is_none() && pure(&b.left) && pure(&b.right),
         Expr::Cast(c) => pure(&c.expr),
-        Expr::MethodCall(m) => m.args.is_empty() && crate::rules::inactive_method(&m.method.to_string()) && pure(&m.receiver),
+        Expr::MethodCall(m) => {
+            m.args.is_empty()
+                && crate::rules::inactive_method(&m.method.to_string())
+                && pure(&m.receiver)
+        }
         _ => false,
     }
 }
@@ -241,9 +269,27 @@ fn c(v: &TokenStream) -> TokenStream {
 }
 
 const READ_ONLY_MACROS: &[&str] = &[
-    "print", "println", "eprint", "eprintln", "format", "format_args", "write", "writeln",
-    "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
-    "panic", "unreachable", "todo", "unimplemented", "dbg", "matches", "cfg",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "write",
+    "writeln",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "panic",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "dbg",
+    "matches",
+    "cfg",
 ];
 
 const PRIMITIVE_TYPES: &[&str] = &[
@@ -254,16 +300,48 @@ const PRIMITIVE_TYPES: &[&str] = &[
 /// Methods whose tangent rule forward mode knows, with their arity
 /// (receiver included).
 const FORWARD_METHODS: &[(&str, usize)] = &[
-    ("sin", 1), ("cos", 1), ("tan", 1), ("tanh", 1), ("exp", 1), ("ln", 1), ("log", 1),
-    ("sqrt", 1), ("abs", 1), ("relu", 1), ("sigmoid", 1), ("recip", 1), ("powi", 2),
-    ("powf", 2), ("max", 2), ("min", 2), ("maximum", 2), ("minimum", 2), ("max", 1),
-    ("min", 1), ("sum", 1), ("mean", 1), ("sum_dim", 2), ("mean_dim", 2), ("dot", 2),
-    ("norm", 1), ("matmul", 2), ("t", 1), ("transpose", 1), ("reshape", 2), ("slice", 3),
-    ("at", 2), ("softmax", 2), ("log_softmax", 2), ("logsumexp", 2), ("clone", 1),
+    ("sin", 1),
+    ("cos", 1),
+    ("tan", 1),
+    ("tanh", 1),
+    ("exp", 1),
+    ("ln", 1),
+    ("log", 1),
+    ("sqrt", 1),
+    ("abs", 1),
+    ("relu", 1),
+    ("sigmoid", 1),
+    ("recip", 1),
+    ("powi", 2),
+    ("powf", 2),
+    ("max", 2),
+    ("min", 2),
+    ("maximum", 2),
+    ("minimum", 2),
+    ("max", 1),
+    ("min", 1),
+    ("sum", 1),
+    ("mean", 1),
+    ("sum_dim", 2),
+    ("mean_dim", 2),
+    ("dot", 2),
+    ("norm", 1),
+    ("matmul", 2),
+    ("t", 1),
+    ("transpose", 1),
+    ("reshape", 2),
+    ("slice", 3),
+    ("at", 2),
+    ("softmax", 2),
+    ("log_softmax", 2),
+    ("logsumexp", 2),
+    ("clone", 1),
 ];
 
 fn forward_method(name: &str, arity: usize) -> bool {
-    FORWARD_METHODS.iter().any(|(n, a)| *n == name && *a == arity)
+    FORWARD_METHODS
+        .iter()
+        .any(|(n, a)| *n == name && *a == arity)
 }
 
 /// Operands a method's tangent rule may differentiate (the others are
@@ -346,13 +424,16 @@ fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
     match (pat, peel(value)) {
         (Pat::Paren(p), _) => destructure(&p.pat, value, out),
         (Pat::Tuple(t), Expr::Tuple(v))
-            if t.elems.len() == v.elems.len() && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            if t.elems.len() == v.elems.len()
+                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
         {
             for (p, e) in t.elems.iter().zip(&v.elems) {
                 destructure(p, e, out);
             }
         }
-        (Pat::Reference(r), Expr::Reference(e)) if r.mutability.is_none() && e.mutability.is_none() => {
+        (Pat::Reference(r), Expr::Reference(e))
+            if r.mutability.is_none() && e.mutability.is_none() =>
+        {
             destructure(&r.pat, &e.expr, out)
         }
         (Pat::Wild(_), _) => {}
@@ -423,13 +504,19 @@ impl Fwd<'_> {
 
     fn refuse(&mut self, span: Span, message: impl Into<String>) {
         if self.refusal.is_none() {
-            self.refusal = Some(Refusal { span, message: message.into() });
+            self.refusal = Some(Refusal {
+                span,
+                message: message.into(),
+            });
         }
     }
 
     fn temp(&mut self) -> (syn::Ident, syn::Ident) {
         self.temps += 1;
-        (format_ident!("__adf_p{}", self.temps), format_ident!("__adf_t{}", self.temps))
+        (
+            format_ident!("__adf_p{}", self.temps),
+            format_ident!("__adf_t{}", self.temps),
+        )
     }
 
     fn private(&self) -> TokenStream {
@@ -449,14 +536,14 @@ impl Fwd<'_> {
         mentioned_names(e).iter().any(|n| {
             self.resolve(n).is_some_and(|id| {
                 self.active[id]
-                    || self
-                        .closures
-                        .get(&id)
-                        .is_some_and(|c| c.names.iter().any(|(_, b)| b.is_some_and(|b| self.active[b])))
+                    || self.closures.get(&id).is_some_and(|c| {
+                        c.names
+                            .iter()
+                            .any(|(_, b)| b.is_some_and(|b| self.active[b]))
+                    })
             })
         })
     }
-
 
     // ------------------------------------------------------------ function
 
@@ -472,7 +559,10 @@ impl Fwd<'_> {
             // caller passed.
             if p.active && needs_sanitize(&p.ty) {
                 let t = tangent_ident(&p.ident);
-                let owned = format_ident!("__adf_s_{}", syn::ext::IdentExt::unraw(&p.ident).to_string());
+                let owned = format_ident!(
+                    "__adf_s_{}",
+                    syn::ext::IdentExt::unraw(&p.ident).to_string()
+                );
                 if matches!(p.ty, syn::Type::Reference(_)) {
                     out.push(quote!(let #owned = #private::fwd::sanitize((#t).clone()); let #t = &#owned;));
                 } else {
@@ -491,12 +581,17 @@ impl Fwd<'_> {
             for stmt in &block.stmts[..n - 1] {
                 self.stmt(stmt, &mut out);
             }
-            let Some(syn::Stmt::Expr(e, None)) = block.stmts.last() else { unreachable!() };
+            let Some(syn::Stmt::Expr(e, None)) = block.stmts.last() else {
+                unreachable!()
+            };
             let v = self.ex(e, &mut out);
             out.push(self.result(&v));
         } else {
             out.push(quote!(let #po: #ty; let #to: <#ty as #rt::Differentiable>::Tangent;));
-            let tail = Tail::Assign { p: po.clone(), t: Some(to.clone()) };
+            let tail = Tail::Assign {
+                p: po.clone(),
+                t: Some(to.clone()),
+            };
             for (i, stmt) in block.stmts.iter().enumerate() {
                 match stmt {
                     syn::Stmt::Expr(e, None) if i + 1 == n => self.tail(e, &tail, &mut out),
@@ -543,14 +638,19 @@ impl Fwd<'_> {
             Tail::Stmt => self.expr_stmt(e, out),
             Tail::Assign { p, t } => match peel(e) {
                 Expr::If(_) | Expr::Match(_) | Expr::Block(_) => self.control(peel(e), tail, out),
-                Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => {
-                    self.expr_stmt(e, out)
-                }
+                Expr::Return(_)
+                | Expr::Break(_)
+                | Expr::Continue(_)
+                | Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_) => self.expr_stmt(e, out),
                 _ => {
                     let v = self.ex(e, out);
                     match (t, v) {
                         (_, Val::Tuple(_)) => unreachable!("a solid value"),
-                        (Some(t), Val::Active { p: vp, t: vt }) => out.push(quote!(#p = #vp; #t = #vt;)),
+                        (Some(t), Val::Active { p: vp, t: vt }) => {
+                            out.push(quote!(#p = #vp; #t = #vt;))
+                        }
                         (Some(t), Val::Inactive(vp)) => {
                             let zero = self.zero(&quote!(#p));
                             out.push(quote!(#p = #vp; #t = #zero;));
@@ -573,8 +673,16 @@ impl Fwd<'_> {
             syn::Stmt::Local(local) => self.local(local, out),
             syn::Stmt::Item(item) => out.push(item.to_token_stream()),
             syn::Stmt::Macro(m) => {
-                let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-                if !READ_ONLY_MACROS.contains(&name.as_str()) && self.mentions_active_tokens(&m.mac.tokens) {
+                let name = m
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
+                if !READ_ONLY_MACROS.contains(&name.as_str())
+                    && self.mentions_active_tokens(&m.mac.tokens)
+                {
                     self.refuse(m.mac.path.span(), format!("forward mode cannot differentiate through the macro `{name}!`: it could change an active value behind the tangent's back"));
                 }
                 out.push(m.to_token_stream());
@@ -586,7 +694,9 @@ impl Fwd<'_> {
     fn mentions_active_tokens(&self, t: &TokenStream) -> bool {
         let mut names = Vec::new();
         token_idents(t.clone(), &mut names);
-        names.iter().any(|n| self.resolve(n).is_some_and(|id| self.active[id]))
+        names
+            .iter()
+            .any(|n| self.resolve(n).is_some_and(|id| self.active[id]))
     }
 
     fn local(&mut self, local: &syn::Local, out: &mut Vec<TokenStream>) {
@@ -602,7 +712,10 @@ impl Fwd<'_> {
         };
         if let Some((else_token, _)) = &init.diverge {
             if self.mentions_active(&init.expr) {
-                self.refuse(else_token.span, "forward mode cannot differentiate through `let .. else`");
+                self.refuse(
+                    else_token.span,
+                    "forward mode cannot differentiate through `let .. else`",
+                );
             }
             self.declare_pattern(&local.pat);
             out.push(local.to_token_stream());
@@ -613,8 +726,12 @@ impl Fwd<'_> {
             p => (p, None),
         };
         // `let f = |..| ..;`: kept as written, inlined where it is called.
-        if let (Pat::Ident(pi), Expr::Closure(c)) = (pat, peel(&init.expr)) {
-            if pi.subpat.is_none() && c.capture.is_none() && !contains_return(&c.body) {
+        if let (Pat::Ident(pi), Expr::Closure(c)) = (pat, peel(&init.expr))
+            && pi.subpat.is_none()
+            && c.capture.is_none()
+            && !contains_return(&c.body)
+        {
+            {
                 let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
                 let names = mentioned_names(&c.body)
                     .into_iter()
@@ -625,26 +742,34 @@ impl Fwd<'_> {
                     })
                     .collect();
                 let id = self.declare(&pi.ident);
-                self.closures.insert(id, Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names });
+                self.closures.insert(
+                    id,
+                    Closure {
+                        inputs: c.inputs.iter().cloned().collect(),
+                        body: (*c.body).clone(),
+                        names,
+                    },
+                );
                 out.push(local.to_token_stream());
                 return;
             }
         }
         // `let (a, b) = (x, y);` is two lets, evaluated before either is bound.
-        if ty.is_none() && local.attrs.is_empty() {
-            if let (Pat::Tuple(_), Expr::Tuple(_)) = (pat, peel(&init.expr)) {
-                let mut lets = Vec::new();
-                destructure(pat, &init.expr, &mut lets);
-                let mut values = Vec::new();
-                for (_, e) in &lets {
-                    let v = self.ex(e, out);
-                    values.push(self.hold(v, out));
-                }
-                for ((p, _), v) in lets.iter().zip(values) {
-                    self.bind(p, None, v, out);
-                }
-                return;
+        if ty.is_none()
+            && local.attrs.is_empty()
+            && let (Pat::Tuple(_), Expr::Tuple(_)) = (pat, peel(&init.expr))
+        {
+            let mut lets = Vec::new();
+            destructure(pat, &init.expr, &mut lets);
+            let mut values = Vec::new();
+            for (_, e) in &lets {
+                let v = self.ex(e, out);
+                values.push(self.hold(v, out));
             }
+            for ((p, _), v) in lets.iter().zip(values) {
+                self.bind(p, None, v, out);
+            }
+            return;
         }
         let v = self.ex_t(&init.expr, out);
         self.bind(pat, ty, v, out);
@@ -657,13 +782,21 @@ impl Fwd<'_> {
                 // Part by part into a tuple pattern; kept apart in a name.
                 let parts: Vec<Val> = parts.into_iter().map(|p| self.hold_value(p, out)).collect();
                 match pat {
-                    Pat::Tuple(tp) if tp.elems.len() == parts.len() && !tp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) && ty.is_none() => {
+                    Pat::Tuple(tp)
+                        if tp.elems.len() == parts.len()
+                            && !tp.elems.iter().any(|p| matches!(p, Pat::Rest(_)))
+                            && ty.is_none() =>
+                    {
                         for (p, v) in tp.elems.iter().zip(parts) {
                             self.bind(p, None, v, out);
                         }
                         return;
                     }
-                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() && !parts.iter().all(Val::is_active) => {
+                    Pat::Ident(pi)
+                        if pi.by_ref.is_none()
+                            && pi.subpat.is_none()
+                            && !parts.iter().all(Val::is_active) =>
+                    {
                         let id = self.declare(&pi.ident);
                         self.mark(id);
                         let flags: Vec<bool> = parts.iter().map(Val::is_active).collect();
@@ -742,15 +875,24 @@ impl Fwd<'_> {
             fn visit_pat_mut(&mut self, p: &mut Pat) {
                 if let Pat::Ident(pi) = p {
                     if pi.by_ref.is_some() || pi.subpat.is_some() {
-                        self.f.refuse(pi.span(), "forward mode cannot give a tangent to a binding by `ref` or with `@`");
+                        self.f.refuse(
+                            pi.span(),
+                            "forward mode cannot give a tangent to a binding by `ref` or with `@`",
+                        );
                     }
-                    let active = self.f.resolve(&pi.ident.to_string()).is_some_and(|id| self.f.active[id]);
+                    let active = self
+                        .f
+                        .resolve(&pi.ident.to_string())
+                        .is_some_and(|id| self.f.active[id]);
                     if active {
                         pi.ident = tangent_ident(&pi.ident);
                         pi.by_ref = None;
                         pi.subpat = None;
                     } else {
-                        *p = Pat::Wild(syn::PatWild { attrs: Vec::new(), underscore_token: Default::default() });
+                        *p = Pat::Wild(syn::PatWild {
+                            attrs: Vec::new(),
+                            underscore_token: Default::default(),
+                        });
                     }
                     return;
                 }
@@ -802,33 +944,46 @@ impl Fwd<'_> {
                 let value: Expr = syn::parse_quote!(#left #op (#right));
                 self.assign(left, &value, b.span(), out);
             }
-            Expr::If(_) | Expr::Match(_) | Expr::Block(_) | Expr::While(_) | Expr::Loop(_) | Expr::ForLoop(_) => {
-                self.control(peel(e), &Tail::Stmt, out)
-            }
-            Expr::Return(r) => {
-                match &r.expr {
-                    Some(v) => {
-                        let v = self.ex(v, out);
-                        let result = self.result(&v);
-                        out.push(quote!(return #result;));
-                    }
-                    None => out.push(quote!(return;)),
+            Expr::If(_)
+            | Expr::Match(_)
+            | Expr::Block(_)
+            | Expr::While(_)
+            | Expr::Loop(_)
+            | Expr::ForLoop(_) => self.control(peel(e), &Tail::Stmt, out),
+            Expr::Return(r) => match &r.expr {
+                Some(v) => {
+                    let v = self.ex(v, out);
+                    let result = self.result(&v);
+                    out.push(quote!(return #result;));
                 }
-            }
+                None => out.push(quote!(return;)),
+            },
             Expr::Break(b) => {
-                if let Some(v) = &b.expr {
-                    if self.mentions_active(v) {
-                        self.refuse(b.span(), "forward mode cannot differentiate `break` with a value");
-                    }
+                if let Some(v) = &b.expr
+                    && self.mentions_active(v)
+                {
+                    self.refuse(
+                        b.span(),
+                        "forward mode cannot differentiate `break` with a value",
+                    );
                 }
                 out.push(quote!(#b;));
             }
             Expr::Continue(_) => out.push(quote!(#e;)),
             Expr::MethodCall(m) => self.method_stmt(m, out),
             Expr::Macro(m) => {
-                let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                let name = m
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
                 if !READ_ONLY_MACROS.contains(&name.as_str()) {
-                    self.refuse(m.mac.path.span(), format!("forward mode cannot differentiate through the macro `{name}!`"));
+                    self.refuse(
+                        m.mac.path.span(),
+                        format!("forward mode cannot differentiate through the macro `{name}!`"),
+                    );
                 }
                 out.push(quote!(#e;));
             }
@@ -865,7 +1020,15 @@ impl Fwd<'_> {
         // while nothing they read is active yet.
         let mut a = Assigns(false);
         a.visit_expr(e);
-        a.0 || matches!(peel(e), Expr::If(_) | Expr::Match(_) | Expr::Block(_) | Expr::While(_) | Expr::Loop(_) | Expr::ForLoop(_))
+        a.0 || matches!(
+            peel(e),
+            Expr::If(_)
+                | Expr::Match(_)
+                | Expr::Block(_)
+                | Expr::While(_)
+                | Expr::Loop(_)
+                | Expr::ForLoop(_)
+        )
     }
 
     /// The binding a place (`x`, `x[i]`, `x.f`, `x[i][j]`) is rooted at.
@@ -881,7 +1044,11 @@ impl Fwd<'_> {
     /// The place rewritten for the tangent (root renamed), its indices
     /// evaluated once into temporaries; and the primal place with the same
     /// indices.
-    fn places(&mut self, e: &Expr, out: &mut Vec<TokenStream>) -> Option<(TokenStream, TokenStream)> {
+    fn places(
+        &mut self,
+        e: &Expr,
+        out: &mut Vec<TokenStream>,
+    ) -> Option<(TokenStream, TokenStream)> {
         match peel(e) {
             Expr::Path(p) => {
                 let ident = p.path.get_ident()?;
@@ -892,7 +1059,10 @@ impl Fwd<'_> {
             Expr::Index(i) => {
                 let (bp, bt) = self.places(&i.expr, out)?;
                 if self.ex(&i.index, out).is_active() {
-                    self.refuse(i.index.span(), "forward mode: an index must not carry a tangent");
+                    self.refuse(
+                        i.index.span(),
+                        "forward mode: an index must not carry a tangent",
+                    );
                 }
                 let index = &i.index;
                 let idx = if simple(index) {
@@ -934,18 +1104,28 @@ impl Fwd<'_> {
                     }
                     _ => {
                         let v = self.ex(right, out);
-                        let names: Vec<(syn::Ident, syn::Ident)> = (0..n).map(|_| self.temp()).collect();
+                        let names: Vec<(syn::Ident, syn::Ident)> =
+                            (0..n).map(|_| self.temp()).collect();
                         let ps = names.iter().map(|(p, _)| p);
                         let ts = names.iter().map(|(_, t)| t);
                         match v {
                             Val::Tuple(_) => unreachable!("a solid value"),
                             Val::Active { p, t } => {
                                 out.push(quote!(let (#(#ps,)*) = #p; let (#(#ts,)*) = #t;));
-                                values = names.iter().map(|(p, t)| Val::Active { p: quote!(#p), t: quote!(#t) }).collect();
+                                values = names
+                                    .iter()
+                                    .map(|(p, t)| Val::Active {
+                                        p: quote!(#p),
+                                        t: quote!(#t),
+                                    })
+                                    .collect();
                             }
                             Val::Inactive(p) => {
                                 out.push(quote!(let (#(#ps,)*) = #p;));
-                                values = names.iter().map(|(p, _)| Val::Inactive(quote!(#p))).collect();
+                                values = names
+                                    .iter()
+                                    .map(|(p, _)| Val::Inactive(quote!(#p)))
+                                    .collect();
                             }
                         }
                     }
@@ -967,7 +1147,10 @@ impl Fwd<'_> {
             Val::Active { p, t } => {
                 let (hp, ht) = self.temp();
                 out.push(quote!(let #hp = #p; let #ht = #t;));
-                Val::Active { p: quote!(#hp), t: quote!(#ht) }
+                Val::Active {
+                    p: quote!(#hp),
+                    t: quote!(#ht),
+                }
             }
             v => self.hold(v, out),
         }
@@ -991,7 +1174,6 @@ impl Fwd<'_> {
         if v.is_active() {
             self.mark(root);
         }
-        let whole = matches!(peel(left), Expr::Path(_));
         let mut pre = Vec::new();
         let Some((lp, lt)) = self.places(left, &mut pre) else {
             self.refuse(left.span(), "forward mode cannot assign to this place");
@@ -1006,13 +1188,8 @@ impl Fwd<'_> {
             }
             (true, Val::Active { p, t }) => out.push(quote!(#lp = #p; #lt = #t;)),
             (true, Val::Inactive(p)) => {
-                if whole {
-                    let zero = self.zero(&lp);
-                    out.push(quote!(#lp = #p; #lt = #zero;));
-                } else {
-                    let zero = self.zero(&lp);
-                    out.push(quote!(#lp = #p; #lt = #zero;));
-                }
+                let zero = self.zero(&lp);
+                out.push(quote!(#lp = #p; #lt = #zero;));
             }
         }
     }
@@ -1021,8 +1198,10 @@ impl Fwd<'_> {
     fn method_stmt(&mut self, m: &syn::ExprMethodCall, out: &mut Vec<TokenStream>) {
         let name = m.method.to_string();
         let root = self.place_root(&m.receiver);
-        if MUTATING.contains(&name.as_str()) {
-            if let Some(root) = root {
+        if MUTATING.contains(&name.as_str())
+            && let Some(root) = root
+        {
+            {
                 let mut args = Vec::new();
                 for a in &m.args {
                     let v = self.ex(a, out);
@@ -1036,11 +1215,18 @@ impl Fwd<'_> {
                 for (k, a) in args.iter().enumerate() {
                     let is_value = value_args && k + 1 == args.len();
                     if !is_value && a.is_active() {
-                        self.refuse(m.args[k].span(), format!("forward mode: the argument of `{name}` must not carry a tangent"));
+                        self.refuse(
+                            m.args[k].span(),
+                            format!(
+                                "forward mode: the argument of `{name}` must not carry a tangent"
+                            ),
+                        );
                     }
                 }
                 let mut pre = Vec::new();
-                let Some((rp, rtan)) = self.places(&m.receiver, &mut pre) else { return };
+                let Some((rp, rtan)) = self.places(&m.receiver, &mut pre) else {
+                    return;
+                };
                 out.extend(pre);
                 let method = &m.method;
                 let ps: Vec<TokenStream> = args.iter().map(|a| a.p().clone()).collect();
@@ -1066,8 +1252,15 @@ impl Fwd<'_> {
                 return;
             }
         }
-        if root.is_some_and(|r| self.active[r]) && !forward_method(&name, m.args.len() + 1) && !crate::rules::inactive_method(&name) && name != "detach" {
-            self.refuse(m.method.span(), format!("forward mode cannot differentiate the method `{name}` on an active value"));
+        if root.is_some_and(|r| self.active[r])
+            && !forward_method(&name, m.args.len() + 1)
+            && !crate::rules::inactive_method(&name)
+            && name != "detach"
+        {
+            self.refuse(
+                m.method.span(),
+                format!("forward mode cannot differentiate the method `{name}` on an active value"),
+            );
         }
         let v = self.ex(&Expr::MethodCall(m.clone()), out);
         let p = v.p();
@@ -1082,7 +1275,10 @@ impl Fwd<'_> {
         match e {
             Expr::Block(b) => {
                 if b.label.is_some() && self.mentions_active(e) {
-                    self.refuse(b.span(), "forward mode cannot differentiate a labeled block");
+                    self.refuse(
+                        b.span(),
+                        "forward mode cannot differentiate a labeled block",
+                    );
                 }
                 let label = &b.label;
                 let body = self.block(&b.block, tail);
@@ -1090,7 +1286,10 @@ impl Fwd<'_> {
             }
             Expr::Unsafe(u) => {
                 if self.mentions_active(e) {
-                    self.refuse(u.span(), "forward mode cannot see what an `unsafe` block does to an active value");
+                    self.refuse(
+                        u.span(),
+                        "forward mode cannot see what an `unsafe` block does to an active value",
+                    );
                 }
                 out.push(quote!(#u;));
             }
@@ -1159,7 +1358,10 @@ impl Fwd<'_> {
             }
         }
         if self.assigns_anything(cond) && self.mentions_active(cond) {
-            self.refuse(cond.span(), "forward mode: compute this condition in a statement before it");
+            self.refuse(
+                cond.span(),
+                "forward mode: compute this condition in a statement before it",
+            );
         }
         cond.to_token_stream()
     }
@@ -1196,7 +1398,10 @@ impl Fwd<'_> {
             let pat = &arm.pat;
             let guard = arm.guard.as_ref().map(|(i, g)| {
                 if self.assigns_anything(g) && self.mentions_active(g) {
-                    self.refuse(g.span(), "forward mode: compute this guard in a statement before the `match`");
+                    self.refuse(
+                        g.span(),
+                        "forward mode: compute this guard in a statement before the `match`",
+                    );
                 }
                 quote!(#i #g)
             });
@@ -1248,21 +1453,27 @@ impl Fwd<'_> {
         let mut e = peel(&f.expr);
         let mut enumerate = false;
         let mut rev = false;
-        if let Expr::MethodCall(m) = e {
-            if m.method == "enumerate" && m.args.is_empty() {
-                enumerate = true;
-                e = peel(&m.receiver);
-            }
+        if let Expr::MethodCall(m) = e
+            && m.method == "enumerate"
+            && m.args.is_empty()
+        {
+            enumerate = true;
+            e = peel(&m.receiver);
         }
-        if let Expr::MethodCall(m) = e {
-            if m.method == "rev" && m.args.is_empty() && !enumerate {
-                rev = true;
-                e = peel(&m.receiver);
-            }
+        if let Expr::MethodCall(m) = e
+            && m.method == "rev"
+            && m.args.is_empty()
+            && !enumerate
+        {
+            rev = true;
+            e = peel(&m.receiver);
         }
         let sources: Vec<(syn::Ident, Item)> = match e {
             Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
-                vec![self.sequence_source(&m.receiver)?, self.sequence_source(&m.args[0])?]
+                vec![
+                    self.sequence_source(&m.receiver)?,
+                    self.sequence_source(&m.args[0])?,
+                ]
             }
             other => vec![self.sequence_source(other)?],
         };
@@ -1301,7 +1512,11 @@ impl Fwd<'_> {
             [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
             _ => return None,
         };
-        let range: Expr = if rev { syn::parse_quote!((0..#len).rev()) } else { syn::parse_quote!(0..#len) };
+        let range: Expr = if rev {
+            syn::parse_quote!((0..#len).rev())
+        } else {
+            syn::parse_quote!(0..#len)
+        };
         let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
         let (label, body) = (&f.label, &f.body);
         Some(syn::parse_quote!(#label for #i in #range { #(#lets)* #body }))
@@ -1319,12 +1534,22 @@ impl Fwd<'_> {
             }
         };
         match peel(e) {
-            Expr::MethodCall(m) if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() => match peel(&m.receiver) {
-                Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => Some((var(&inner.receiver)?, Item::Value)),
-                _ => None,
-            },
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((var(&m.receiver)?, Item::Ref)),
-            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => Some((var(&m.receiver)?, Item::Window(m.args[0].clone()))),
+            Expr::MethodCall(m)
+                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
+            {
+                match peel(&m.receiver) {
+                    Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
+                        Some((var(&inner.receiver)?, Item::Value))
+                    }
+                    _ => None,
+                }
+            }
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+                Some((var(&m.receiver)?, Item::Ref))
+            }
+            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
+                Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
+            }
             Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
             Expr::Path(_) => {
                 let ident = var(e)?;
@@ -1344,14 +1569,31 @@ impl Fwd<'_> {
         let (p, t) = self.temp();
         let outer = std::mem::replace(&mut self.tail_active, false);
         let mut body = Vec::new();
-        self.control(e, &Tail::Assign { p: p.clone(), t: None }, &mut body);
+        self.control(
+            e,
+            &Tail::Assign {
+                p: p.clone(),
+                t: None,
+            },
+            &mut body,
+        );
         let active = std::mem::replace(&mut self.tail_active, outer);
         if active {
             body.clear();
-            self.control(e, &Tail::Assign { p: p.clone(), t: Some(t.clone()) }, &mut body);
+            self.control(
+                e,
+                &Tail::Assign {
+                    p: p.clone(),
+                    t: Some(t.clone()),
+                },
+                &mut body,
+            );
             out.push(quote!(let #p; let #t;));
             out.extend(body);
-            Val::Active { p: quote!(#p), t: quote!(#t) }
+            Val::Active {
+                p: quote!(#p),
+                t: quote!(#t),
+            }
         } else {
             out.push(quote!(let #p;));
             out.extend(body);
@@ -1383,15 +1625,20 @@ impl Fwd<'_> {
         let span = e.span();
         match e {
             Expr::Paren(p) => match self.ex_t(&p.expr, out) {
-                Val::Active { p, t } => Val::Active { p: quote!((#p)), t: quote!((#t)) },
+                Val::Active { p, t } => Val::Active {
+                    p: quote!((#p)),
+                    t: quote!((#t)),
+                },
                 Val::Inactive(p) => Val::Inactive(quote!((#p))),
                 tuple => tuple,
             },
             Expr::Group(g) => self.ex_t(&g.expr, out),
             Expr::Lit(_) => Val::Inactive(e.to_token_stream()),
             Expr::Path(p) => {
-                if let Some(ident) = p.path.get_ident() {
-                    if let Some(id) = self.resolve(&ident.to_string()) {
+                if let Some(ident) = p.path.get_ident()
+                    && let Some(id) = self.resolve(&ident.to_string())
+                {
+                    {
                         if let Some(parts) = self.splits.get(&id) {
                             let parts = parts.clone();
                             return Val::Tuple(
@@ -1402,7 +1649,10 @@ impl Fwd<'_> {
                                         let part = part_ident(&self.names[id], k);
                                         if *active {
                                             let t = split_ident(&self.names[id], k);
-                                            Val::Active { p: quote!((#part).clone()), t: quote!((#t).clone()) }
+                                            Val::Active {
+                                                p: quote!((#part).clone()),
+                                                t: quote!((#t).clone()),
+                                            }
                                         } else {
                                             Val::Inactive(quote!((#part).clone()))
                                         }
@@ -1412,7 +1662,10 @@ impl Fwd<'_> {
                         }
                         if self.active[id] {
                             let t = self.tangent(id);
-                            return Val::Active { p: quote!(#ident), t: quote!(#t) };
+                            return Val::Active {
+                                p: quote!(#ident),
+                                t: quote!(#t),
+                            };
                         }
                     }
                 }
@@ -1427,8 +1680,13 @@ impl Fwd<'_> {
                         let op = &u.op;
                         Val::Inactive(quote!(#op #p))
                     }
-                    (syn::UnOp::Neg(_), Val::Active { p, t }) => self.emit(quote!(-#p), |_, _| quote!(-#t), out),
-                    (syn::UnOp::Deref(_), Val::Active { p, t }) => Val::Active { p: quote!((*#p)), t: quote!((*#t)) },
+                    (syn::UnOp::Neg(_), Val::Active { p, t }) => {
+                        self.emit(quote!(-#p), |_, _| quote!(-#t), out)
+                    }
+                    (syn::UnOp::Deref(_), Val::Active { p, t }) => Val::Active {
+                        p: quote!((*#p)),
+                        t: quote!((*#t)),
+                    },
                     (_, Val::Active { .. }) => {
                         self.refuse(span, "forward mode cannot differentiate this operator");
                         Val::Inactive(e.to_token_stream())
@@ -1444,7 +1702,10 @@ impl Fwd<'_> {
                         parts
                             .into_iter()
                             .map(|part| match part {
-                                Val::Active { p, t } => Val::Active { p: quote!((&#p)), t: quote!((&#t)) },
+                                Val::Active { p, t } => Val::Active {
+                                    p: quote!((&#p)),
+                                    t: quote!((&#t)),
+                                },
                                 other => {
                                     let p = other.p();
                                     Val::Inactive(quote!((&#m #p)))
@@ -1459,7 +1720,10 @@ impl Fwd<'_> {
                         if r.mutability.is_some() {
                             self.refuse(span, "forward mode: `&mut` of an active value could change it behind the tangent's back");
                         }
-                        Val::Active { p: quote!((&#p)), t: quote!((&#t)) }
+                        Val::Active {
+                            p: quote!((&#p)),
+                            t: quote!((&#t)),
+                        }
                     }
                     Val::Inactive(p) => {
                         let m = &r.mutability;
@@ -1469,7 +1733,9 @@ impl Fwd<'_> {
             }
             Expr::Field(f) => match self.ex_t(&f.base, out) {
                 Val::Tuple(mut parts) => match &f.member {
-                    syn::Member::Unnamed(i) if (i.index as usize) < parts.len() => parts.swap_remove(i.index as usize),
+                    syn::Member::Unnamed(i) if (i.index as usize) < parts.len() => {
+                        parts.swap_remove(i.index as usize)
+                    }
                     _ => {
                         self.refuse(f.span(), "forward mode: no such part of a tuple");
                         Val::Inactive(e.to_token_stream())
@@ -1477,7 +1743,10 @@ impl Fwd<'_> {
                 },
                 Val::Active { p, t } => {
                     let m = &f.member;
-                    Val::Active { p: quote!(#p.#m), t: quote!(#t.#m) }
+                    Val::Active {
+                        p: quote!(#p.#m),
+                        t: quote!(#t.#m),
+                    }
                 }
                 Val::Inactive(p) => {
                     let m = &f.member;
@@ -1488,14 +1757,25 @@ impl Fwd<'_> {
                 let base = self.ex(&i.expr, out);
                 let index = self.ex(&i.index, out);
                 if index.is_active() {
-                    self.refuse(i.index.span(), "forward mode: an index must not carry a tangent");
+                    self.refuse(
+                        i.index.span(),
+                        "forward mode: an index must not carry a tangent",
+                    );
                 }
                 let held = self.hold(Val::Inactive(index.p().clone()), out);
                 // A held index (computed once) is used twice: by copy.
-                let ix = if held.p().to_string() == index.p().to_string() { held.p().clone() } else { let h = held.p(); quote!((#h).clone()) };
+                let ix = if held.p().to_string() == index.p().to_string() {
+                    held.p().clone()
+                } else {
+                    let h = held.p();
+                    quote!((#h).clone())
+                };
                 match base {
                     Val::Tuple(_) => unreachable!("a solid value"),
-                    Val::Active { p, t } => Val::Active { p: quote!(#p[#ix]), t: quote!(#t[#ix]) },
+                    Val::Active { p, t } => Val::Active {
+                        p: quote!(#p[#ix]),
+                        t: quote!(#t[#ix]),
+                    },
                     Val::Inactive(p) => Val::Inactive(quote!(#p[#ix])),
                 }
             }
@@ -1504,7 +1784,10 @@ impl Fwd<'_> {
                 let v = self.ex(&cast.expr, out);
                 let ty = &cast.ty;
                 match v {
-                    Val::Active { p, t } if float => Val::Active { p: quote!((#p as #ty)), t: quote!((#t as #ty)) },
+                    Val::Active { p, t } if float => Val::Active {
+                        p: quote!((#p as #ty)),
+                        t: quote!((#t as #ty)),
+                    },
                     v => {
                         let p = v.p();
                         Val::Inactive(quote!((#p as #ty)))
@@ -1531,12 +1814,17 @@ impl Fwd<'_> {
                 let n = &r.len;
                 match v {
                     Val::Tuple(_) => unreachable!("a solid value"),
-                    Val::Active { p, t } => Val::Active { p: quote!([#p; #n]), t: quote!([#t; #n]) },
+                    Val::Active { p, t } => Val::Active {
+                        p: quote!([#p; #n]),
+                        t: quote!([#t; #n]),
+                    },
                     Val::Inactive(p) => Val::Inactive(quote!([#p; #n])),
                 }
             }
             Expr::Macro(m) if m.mac.path.is_ident("vec") => {
-                if let Ok(elems) = m.mac.parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated) {
+                if let Ok(elems) = m.mac.parse_body_with(
+                    syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
+                ) {
                     let vals: Vec<Val> = elems.iter().map(|x| self.ex(x, out)).collect();
                     return self.aggregate(vals, |xs| quote!(::std::vec![#(#xs),*]), out);
                 }
@@ -1549,7 +1837,10 @@ impl Fwd<'_> {
                 match parsed {
                     Ok((value, count)) => {
                         if self.ex(&count, out).is_active() {
-                            self.refuse(count.span(), "forward mode: a length must not carry a tangent");
+                            self.refuse(
+                                count.span(),
+                                "forward mode: a length must not carry a tangent",
+                            );
                         }
                         let v = self.ex(&value, out);
                         match v {
@@ -1557,7 +1848,10 @@ impl Fwd<'_> {
                             Val::Active { p, t } => {
                                 let (hp, ht) = self.temp();
                                 out.push(quote!(let #hp = ::std::vec![#p; #count]; let #ht = ::std::vec![#t; #count];));
-                                Val::Active { p: quote!(#hp), t: quote!(#ht) }
+                                Val::Active {
+                                    p: quote!(#hp),
+                                    t: quote!(#ht),
+                                }
                             }
                             Val::Inactive(p) => Val::Inactive(quote!(::std::vec![#p; #count])),
                         }
@@ -1570,7 +1864,10 @@ impl Fwd<'_> {
             }
             Expr::Macro(m) => {
                 let name = m.mac.path.to_token_stream().to_string();
-                self.refuse(m.mac.path.span(), format!("forward mode cannot differentiate through the macro `{name}!`"));
+                self.refuse(
+                    m.mac.path.span(),
+                    format!("forward mode cannot differentiate through the macro `{name}!`"),
+                );
                 Val::Inactive(e.to_token_stream())
             }
             Expr::If(_) | Expr::Match(_) | Expr::Block(_) => self.value_control(e, out),
@@ -1609,11 +1906,19 @@ impl Fwd<'_> {
         out.push(quote!(let #p = #primal;));
         let tan = tangent(self, &p);
         out.push(quote!(let #t = #tan;));
-        Val::Active { p: quote!(#p), t: quote!(#t) }
+        Val::Active {
+            p: quote!(#p),
+            t: quote!(#t),
+        }
     }
 
     /// A tuple or array: the tangent has a zero where an element has none.
-    fn aggregate(&mut self, vals: Vec<Val>, build: impl Fn(&[TokenStream]) -> TokenStream, out: &mut Vec<TokenStream>) -> Val {
+    fn aggregate(
+        &mut self,
+        vals: Vec<Val>,
+        build: impl Fn(&[TokenStream]) -> TokenStream,
+        out: &mut Vec<TokenStream>,
+    ) -> Val {
         if !vals.iter().any(|v| v.is_active()) {
             let ps: Vec<TokenStream> = vals.iter().map(|v| v.p().clone()).collect();
             return Val::Inactive(build(&ps));
@@ -1636,7 +1941,10 @@ impl Fwd<'_> {
         let (hp, ht) = self.temp();
         let (bp, bt) = (build(&ps), build(&ts));
         out.push(quote!(let #hp = #bp; let #ht = #bt;));
-        Val::Active { p: quote!(#hp), t: quote!(#ht) }
+        Val::Active {
+            p: quote!(#hp),
+            t: quote!(#ht),
+        }
     }
 
     fn binary(&mut self, b: &syn::ExprBinary, out: &mut Vec<TokenStream>) -> Val {
@@ -1651,11 +1959,20 @@ impl Fwd<'_> {
             return Val::Inactive(quote!(#lp #op #rp));
         }
         if !arithmetic {
-            if matches!(op, Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_) | And(_) | Or(_)) {
+            if matches!(
+                op,
+                Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_) | And(_) | Or(_)
+            ) {
                 let (lp, rp) = (l.p(), r.p());
                 return Val::Inactive(quote!(#lp #op #rp));
             }
-            self.refuse(span, format!("forward mode cannot differentiate the operator `{}`", op.to_token_stream()));
+            self.refuse(
+                span,
+                format!(
+                    "forward mode cannot differentiate the operator `{}`",
+                    op.to_token_stream()
+                ),
+            );
             return Val::Inactive(b.to_token_stream());
         }
         let l = self.hold(l, out);
@@ -1714,14 +2031,18 @@ impl Fwd<'_> {
                         message: format!("reverse mode counts `{name}()` as carrying no gradient"),
                     });
                 }
-                return Val::Active { p: quote!(#p.#method()), t: quote!(#t.#method()) };
+                return Val::Active {
+                    p: quote!(#p.#method()),
+                    t: quote!(#t.#method()),
+                };
             }
             let p = receiver.p();
             return Val::Inactive(quote!(#p.#method()));
         }
         if name == "detach" || crate::rules::inactive_method(&name) {
             let receiver = self.ex(&m.receiver, out);
-            let args: Vec<TokenStream> = m.args.iter().map(|a| self.ex(a, out).p().clone()).collect();
+            let args: Vec<TokenStream> =
+                m.args.iter().map(|a| self.ex(a, out).p().clone()).collect();
             let (rp, method, turbofish) = (receiver.p(), &m.method, &m.turbofish);
             return Val::Inactive(quote!(#rp.#method #turbofish(#(#args),*)));
         }
@@ -1729,11 +2050,24 @@ impl Fwd<'_> {
         let args: Vec<Val> = m.args.iter().map(|a| self.ex(a, out)).collect();
         let mut ops = vec![receiver];
         ops.extend(args);
-        self.method_rule(&m.method, &m.turbofish.to_token_stream(), ops, m.span(), out)
+        self.method_rule(
+            &m.method,
+            &m.turbofish.to_token_stream(),
+            ops,
+            m.span(),
+            out,
+        )
     }
 
     /// A primitive method applied to operands (receiver first).
-    fn method_rule(&mut self, method: &syn::Ident, turbofish: &TokenStream, ops: Vec<Val>, span: Span, out: &mut Vec<TokenStream>) -> Val {
+    fn method_rule(
+        &mut self,
+        method: &syn::Ident,
+        turbofish: &TokenStream,
+        ops: Vec<Val>,
+        span: Span,
+        out: &mut Vec<TokenStream>,
+    ) -> Val {
         let name = method.to_string();
         if !ops.iter().any(|o| o.is_active()) {
             let ps: Vec<TokenStream> = ops.iter().map(|o| o.p()).collect();
@@ -1741,12 +2075,20 @@ impl Fwd<'_> {
             return Val::Inactive(quote!(#r.#method #turbofish(#(#rest),*)));
         }
         if !forward_method(&name, ops.len()) {
-            self.refuse(method.span(), format!("forward mode cannot differentiate the method `{name}`: it has no tangent rule"));
+            self.refuse(
+                method.span(),
+                format!(
+                    "forward mode cannot differentiate the method `{name}`: it has no tangent rule"
+                ),
+            );
             return Val::Inactive(quote!(::core::unreachable!()));
         }
         for (k, o) in ops.iter().enumerate() {
             if o.is_active() && !differentiable_operand(&name, k) {
-                self.refuse(span, format!("forward mode: argument {k} of `{name}` must not carry a tangent"));
+                self.refuse(
+                    span,
+                    format!("forward mode: argument {k} of `{name}` must not carry a tangent"),
+                );
             }
         }
         let ops: Vec<Val> = ops.into_iter().map(|o| self.hold(o, out)).collect();
@@ -1854,11 +2196,18 @@ impl Fwd<'_> {
         let span = call.span();
         let e = Expr::Call(call.clone());
         let Expr::Path(fp) = peel(&call.func) else {
-            self.refuse(span, "forward mode cannot differentiate a call through an expression");
+            self.refuse(
+                span,
+                "forward mode cannot differentiate a call through an expression",
+            );
             return Val::Inactive(e.to_token_stream());
         };
         let path = &fp.path;
-        let last = path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let last = path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         if last == "stop_gradient" {
             return Val::Inactive(e.to_token_stream());
         }
@@ -1875,7 +2224,9 @@ impl Fwd<'_> {
         // `f64::max(a, b)`, `<f64>::sin(x)`, `Tensor::matmul(&a, &b)`: a method.
         let type_head: Option<String> = match &fp.qself {
             Some(q) => match &*q.ty {
-                syn::Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last().map(|s| s.ident.to_string()),
+                syn::Type::Path(tp) if tp.qself.is_none() => {
+                    tp.path.segments.last().map(|s| s.ident.to_string())
+                }
                 _ => None,
             },
             None if path.segments.len() == 2 => Some(path.segments[0].ident.to_string()),
@@ -1884,7 +2235,12 @@ impl Fwd<'_> {
         if let Some(head) = &type_head {
             let float = head == "f64" || head == "f32";
             if float || head == "Tensor" {
-                let name = path.segments.last().expect("a path has a segment").ident.clone();
+                let name = path
+                    .segments
+                    .last()
+                    .expect("a path has a segment")
+                    .ident
+                    .clone();
                 if forward_method(&last, call.args.len()) {
                     let ops: Vec<Val> = call.args.iter().map(|a| self.ex(a, out)).collect();
                     return self.method_rule(&name, &TokenStream::new(), ops, span, out);
@@ -1893,7 +2249,10 @@ impl Fwd<'_> {
                     let v = self.ex(&call.args[0], out);
                     let ty = syn::Ident::new(head, name.span());
                     return match v {
-                        Val::Active { p, t } => Val::Active { p: quote!((#p as #ty)), t: quote!((#t as #ty)) },
+                        Val::Active { p, t } => Val::Active {
+                            p: quote!((#p as #ty)),
+                            t: quote!((#t as #ty)),
+                        },
                         v => {
                             let p = v.p();
                             Val::Inactive(quote!(#ty::from(#p)))
@@ -1908,9 +2267,20 @@ impl Fwd<'_> {
             let ps = args.iter().map(|a| a.p());
             return Val::Inactive(quote!(#func(#(#ps),*)));
         }
-        let primitive_head = type_head.as_deref().is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
-        if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || fp.qself.is_some() || primitive_head {
-            self.refuse(span, format!("forward mode cannot differentiate the constructor or associated function `{}`", call.func.to_token_stream().to_string().replace(' ', "")));
+        let primitive_head = type_head
+            .as_deref()
+            .is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
+        if last.chars().next().is_some_and(|ch| ch.is_uppercase())
+            || fp.qself.is_some()
+            || primitive_head
+        {
+            self.refuse(
+                span,
+                format!(
+                    "forward mode cannot differentiate the constructor or associated function `{}`",
+                    call.func.to_token_stream().to_string().replace(' ', "")
+                ),
+            );
             return Val::Inactive(e.to_token_stream());
         }
         // Another differentiable function: through its forward mode. An
@@ -1919,7 +2289,12 @@ impl Fwd<'_> {
         // (`__ad_z<k>` keeps the zero, `__ad_v<k>` lends it).
         self.calls = true;
         let alias = syn::Ident::new(
-            &format!("mark_{}_with_differentiable_or_wrap_its_arguments_in_stop_gradient", syn::ext::IdentExt::unraw(&path.segments.last().expect("a path has a segment").ident)),
+            &format!(
+                "mark_{}_with_differentiable_or_wrap_its_arguments_in_stop_gradient",
+                syn::ext::IdentExt::unraw(
+                    &path.segments.last().expect("a path has a segment").ident
+                )
+            ),
             call.func.span(),
         );
         let mut stores = Vec::new();
@@ -1938,7 +2313,10 @@ impl Fwd<'_> {
                     // zero it keeps.
                     let (z, v) = (format_ident!("__ad_z{}", k), format_ident!("__ad_v{}", k));
                     self.temps += 1;
-                    let (held, store) = (format_ident!("__adf_a{}", self.temps), format_ident!("__adf_z{}", self.temps));
+                    let (held, store) = (
+                        format_ident!("__adf_a{}", self.temps),
+                        format_ident!("__adf_z{}", self.temps),
+                    );
                     stores.push(quote!(let (#held, #store) = #alias::#z(#p);));
                     ps.push(quote!(#held));
                     ts.push(quote!(#alias::#v(&#store)));
@@ -1952,7 +2330,10 @@ impl Fwd<'_> {
             #(#stores)*
             #alias::__ad_jvp(#(#ps,)* #(#ts),*)
         };));
-        Val::Active { p: quote!(#hp), t: quote!(#ht) }
+        Val::Active {
+            p: quote!(#hp),
+            t: quote!(#ht),
+        }
     }
 
     /// `f(a, b)` for `let f = |p, q| body;`: `{ let p = a; let q = b; body }`,
@@ -1986,7 +2367,9 @@ impl Fwd<'_> {
         }
         let body = &closure.body;
         let site = stable_ident("__adf_arg", call.func.span());
-        let temps: Vec<syn::Ident> = (0..args.len()).map(|k| format_ident!("{}_{}", site, k)).collect();
+        let temps: Vec<syn::Ident> = (0..args.len())
+            .map(|k| format_ident!("{}_{}", site, k))
+            .collect();
         Some(syn::parse_quote!({ #(let #temps = #args;)* #(let #pats = #temps;)* #body }))
     }
 
@@ -1994,14 +2377,21 @@ impl Fwd<'_> {
     /// `filter` steps: the same computation as a `for` loop.
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
-        let (acc, item) = (stable_ident("__adf_acc", m.method.span()), stable_ident("__adf_item", m.method.span()));
+        let (acc, item) = (
+            stable_ident("__adf_acc", m.method.span()),
+            stable_ident("__adf_item", m.method.span()),
+        );
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
             ("fold", 2) => {
                 let (init, f) = (&m.args[0], &m.args[1]);
                 let combine = match peel(f) {
-                    Expr::Closure(c) if c.inputs.len() == 2 && c.capture.is_none() && !contains_return(&c.body) => {
+                    Expr::Closure(c)
+                        if c.inputs.len() == 2
+                            && c.capture.is_none()
+                            && !contains_return(&c.body) =>
+                    {
                         let (a, b) = (&c.inputs[0], &c.inputs[1]);
                         let body = &c.body;
                         syn::parse_quote!({ let __adf_fa = #acc; let __adf_fb = #item; let #a = __adf_fa; let #b = __adf_fb; #body })
@@ -2027,7 +2417,17 @@ impl Fwd<'_> {
         let source = e;
         let iterator_source = match source {
             Expr::Range(_) | Expr::Paren(_) => true,
-            Expr::MethodCall(s) => ["iter", "copied", "cloned", "enumerate", "zip", "rev", "windows", "into_iter"].contains(&s.method.to_string().as_str()),
+            Expr::MethodCall(s) => [
+                "iter",
+                "copied",
+                "cloned",
+                "enumerate",
+                "zip",
+                "rev",
+                "windows",
+                "into_iter",
+            ]
+            .contains(&s.method.to_string().as_str()),
             _ => false,
         };
         if !iterator_source {
@@ -2035,7 +2435,9 @@ impl Fwd<'_> {
         }
         let mut body: Vec<TokenStream> = Vec::new();
         for step in steps.iter().rev() {
-            let Expr::Closure(c) = peel(&step.args[0]) else { return None };
+            let Expr::Closure(c) = peel(&step.args[0]) else {
+                return None;
+            };
             if c.inputs.len() != 1 || c.capture.is_some() || contains_return(&c.body) {
                 return None;
             }
@@ -2063,7 +2465,9 @@ const COPIES: &[&str] = &["to_vec", "to_owned", "into_vec", "item", "data"];
 
 /// In-place methods of sequences whose tangent is the same method on the
 /// tangent (they move or drop elements, or add one).
-const MUTATING: &[&str] = &["push", "clear", "truncate", "reverse", "swap", "insert", "pop", "remove"];
+const MUTATING: &[&str] = &[
+    "push", "clear", "truncate", "reverse", "swap", "insert", "pop", "remove",
+];
 
 /// A parameter whose type is a struct of the user's: its tangent's
 /// `#[no_grad]` fields are reset.
@@ -2073,7 +2477,8 @@ fn needs_sanitize(ty: &syn::Type) -> bool {
         syn::Type::Paren(p) => needs_sanitize(&p.elem),
         syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
             let name = last.ident.to_string();
-            !matches!(name.as_str(), "f64" | "f32" | "Tensor" | "Vec") && name.starts_with(|c: char| c.is_ascii_uppercase())
+            !matches!(name.as_str(), "f64" | "f32" | "Tensor" | "Vec")
+                && name.starts_with(|c: char| c.is_ascii_uppercase())
         }),
         _ => false,
     }

@@ -52,7 +52,11 @@ fn allow() -> TokenStream {
 
 /// A path written beside the function, as seen from inside its module.
 pub fn from_module(path: &syn::Path) -> TokenStream {
-    let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
+    let first = path
+        .segments
+        .first()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
     match first.as_str() {
         "self" => {
             let rest = path.segments.iter().skip(1);
@@ -109,17 +113,32 @@ fn names(sig: &Signature, func: &ItemFn) -> Names {
         })
         .collect();
     let args: Vec<syn::Ident> = sig.params.iter().map(|p| p.ident.clone()).collect();
-    let tangents = sig.params.iter().map(|p| forward::tangent_ident(&p.ident)).collect();
+    let tangents = sig
+        .params
+        .iter()
+        .map(|p| forward::tangent_ident(&p.ident))
+        .collect();
     let taken: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let dots = sig
         .params
         .iter()
         .map(|p| {
             let dot = format_ident!("{}_dot", syn::ext::IdentExt::unraw(&p.ident));
-            if taken.contains(&dot.to_string()) { forward::tangent_ident(&p.ident) } else { dot }
+            if taken.contains(&dot.to_string()) {
+                forward::tangent_ident(&p.ident)
+            } else {
+                dot
+            }
         })
         .collect();
-    Names { generics, where_clause, params, args, tangents, dots }
+    Names {
+        generics,
+        where_clause,
+        params,
+        args,
+        tangents,
+        dots,
+    }
 }
 
 /// `f64`, `Tensor`, `Vec<f64>`, `[f64]`, `[f64; N]`, behind `&` too: values
@@ -155,7 +174,9 @@ fn scalar_output(ty: &syn::Type) -> bool {
 
 /// A parameter that `hessian` and `jacobian` may pass several times.
 fn clonable(p: &Param) -> bool {
-    matches!(p.ty, syn::Type::Reference(_)) || crate::signature::keepable_type(&p.ty) || (p.active && flat_type(&p.ty))
+    matches!(p.ty, syn::Type::Reference(_))
+        || crate::signature::keepable_type(&p.ty)
+        || (p.active && flat_type(&p.ty))
 }
 
 /// A lazily refused item: a generic constant whose evaluation panics with
@@ -182,10 +203,12 @@ impl Refusals {
         if self.consts.is_empty() {
             return TokenStream::new();
         }
-        let consts = self.consts.iter().map(|(c, panic)| quote!(
-            #[doc(hidden)]
-            pub const #c: () = #panic;
-        ));
+        let consts = self.consts.iter().map(|(c, panic)| {
+            quote!(
+                #[doc(hidden)]
+                pub const #c: () = #panic;
+            )
+        });
         let fns = self.consts.iter().map(|(c, _)| {
             let f = format_ident!("__ad_refuse_{}", c.to_string().to_lowercase());
             quote!(
@@ -222,13 +245,22 @@ pub fn generate(
     let private = quote!(#rt::__private);
     let name = &sig.name;
     let n = names(sig, func);
-    let Names { generics, where_clause, params, args, tangents, dots } = &n;
+    let Names {
+        generics,
+        where_clause,
+        params,
+        args,
+        tangents,
+        dots,
+    } = &n;
     let out = &sig.output;
     let out_tangent = quote!(<#out as #rt::Differentiable>::Tangent);
     let mut refusals = Refusals { consts: Vec::new() };
     let allow = allow();
     let inline = quote!(#[inline]);
-    let active: Vec<usize> = (0..sig.params.len()).filter(|i| sig.params[*i].active).collect();
+    let active: Vec<usize> = (0..sig.params.len())
+        .filter(|i| sig.params[*i].active)
+        .collect();
     let type_generic = !sig.type_generics.is_empty();
     // What a pullback that owns its data may mention: the type and const
     // parameters (which must then be 'static), no lifetime.
@@ -334,10 +366,13 @@ pub fn generate(
         },
         Rule::Custom { jvp: Some(j) } => {
             let j = from_module(j);
-            let pass: Vec<TokenStream> = active.iter().map(|i| {
-                let t = &tangents[*i];
-                quote!(#t)
-            }).collect();
+            let pass: Vec<TokenStream> = active
+                .iter()
+                .map(|i| {
+                    let t = &tangents[*i];
+                    quote!(#t)
+                })
+                .collect();
             forward_ok = true;
             quote!(
                 #[doc(hidden)]
@@ -352,8 +387,16 @@ pub fn generate(
             let flat = active.iter().all(|i| flat_type(&sig.params[*i].ty)) && flat_type(out);
             if flat {
                 forward_ok = true;
-                let grads: Vec<syn::Ident> = (0..sig.params.len()).map(|i| format_ident!("__ad_g{}", i)).collect();
-                let pattern = grads.iter().enumerate().map(|(i, g)| if sig.params[i].active { quote!(#g) } else { quote!(_) });
+                let grads: Vec<syn::Ident> = (0..sig.params.len())
+                    .map(|i| format_ident!("__ad_g{}", i))
+                    .collect();
+                let pattern = grads.iter().enumerate().map(|(i, g)| {
+                    if sig.params[i].active {
+                        quote!(#g)
+                    } else {
+                        quote!(_)
+                    }
+                });
                 let terms = active.iter().map(|i| {
                     let (g, t) = (&grads[*i], &tangents[*i]);
                     if is_ident(&sig.params[*i].ty, "f64") {
@@ -378,7 +421,7 @@ pub fn generate(
                             let (#(#pattern,)*) = (::core::clone::Clone::clone(&__ad_pb))(#private::fwd::Basis::one_hot(&__ad_y, __ad_k));
                             __ad_t.push(#dot);
                         }
-                        let __ad_dy = #private::fwd::Basis::from_flat(&__ad_y, &__ad_t);
+                        let __ad_dy = #private::fwd::Basis::unflatten(&__ad_y, &__ad_t);
                         (__ad_y, __ad_dy)
                     )
                 };
@@ -389,7 +432,9 @@ pub fn generate(
                     #jvp_sig { #body }
                 )
             } else {
-                let message = format!("forward mode of `{name}`: its rule is a `vjp`, and a tangent is built from pullbacks only for parameters and outputs of type f64, Tensor, Vec<f64>, [f64] and [f64; N]; give it a `jvp = rule` too");
+                let message = format!(
+                    "forward mode of `{name}`: its rule is a `vjp`, and a tangent is built from pullbacks only for parameters and outputs of type f64, Tensor, Vec<f64>, [f64] and [f64; N]; give it a `jvp = rule` too"
+                );
                 let call = refusals.refuse("FORWARD", name.span(), &message);
                 quote!(
                     #[doc(hidden)]
@@ -440,7 +485,11 @@ pub fn generate(
     });
     let adapters: TokenStream = adapters.collect();
 
-    let wrt_list = active.iter().map(|i| format!("`{}`", sig.params[*i].ident)).collect::<Vec<_>>().join(", ");
+    let wrt_list = active
+        .iter()
+        .map(|i| format!("`{}`", sig.params[*i].ident))
+        .collect::<Vec<_>>()
+        .join(", ");
     let doc_jvp = format!(
         "The value of [`{name}`](fn@{name}) and its tangent (forward mode, a Jacobian–vector product): given a tangent for each of {wrt_list}, of the same type as the parameter, the directional derivative of the output, of the output's type. No tape: the tangents are computed alongside the value."
     );
@@ -465,14 +514,22 @@ pub fn generate(
             })
             .collect()
     };
-    let gx: Vec<syn::Ident> = (0..sig.params.len()).map(|i| format_ident!("__ad_g{}", i)).collect();
+    let gx: Vec<syn::Ident> = (0..sig.params.len())
+        .map(|i| format_ident!("__ad_g{}", i))
+        .collect();
     let picked: Vec<&syn::Ident> = active.iter().map(|i| &gx[*i]).collect();
     // Flattened one gradient at a time (tuples have traits up to 6 parts).
     let flatten_picked = {
-        let parts = picked.iter().map(|g| quote!(#private::fwd::Flat::flat_into(&#g, &mut __ad_flat);));
+        let parts = picked
+            .iter()
+            .map(|g| quote!(#private::fwd::Flat::flat_into(&#g, &mut __ad_flat);));
         quote!({ let mut __ad_flat = ::std::vec::Vec::new(); #(#parts)* __ad_flat })
     };
-    let picked = if picked.len() == 1 { quote!(#(#picked)*) } else { quote!((#(#picked),*)) };
+    let picked = if picked.len() == 1 {
+        quote!(#(#picked)*)
+    } else {
+        quote!((#(#picked),*))
+    };
     let tangent_of = |ty: &syn::Type| quote!(<#ty as #rt::Differentiable>::Tangent);
     let grads_ty = if active.len() == 1 {
         tangent_of(&sig.params[active[0]].ty)
@@ -485,29 +542,58 @@ pub fn generate(
     let second_module = match (&rule, second_order_source) {
         (_, _) if first_order.is_some() => {
             let at = first_order.expect("checked");
-            second_refusal = Some((at.span(), format!("second derivatives of `{name}` are off: it is declared `#[differentiable(first_order)]`")));
+            second_refusal = Some((
+                at.span(),
+                format!(
+                    "second derivatives of `{name}` are off: it is declared `#[differentiable(first_order)]`"
+                ),
+            ));
             TokenStream::new()
         }
         (Rule::Body(_), Some(_)) if second_blocked.is_some() => {
             let r = second_blocked.as_ref().expect("checked");
-            second_refusal = Some((r.span, format!("second derivatives of `{name}` are not available: {}", r.message)));
+            second_refusal = Some((
+                r.span,
+                format!(
+                    "second derivatives of `{name}` are not available: {}",
+                    r.message
+                ),
+            ));
             TokenStream::new()
         }
         (Rule::Body(_), Some(source)) => {
-            let wrt: Vec<&syn::Ident> = active.iter().map(|i| &args[*i]).chain(active.iter().map(|i| &tangents[*i])).collect();
+            let wrt: Vec<&syn::Ident> = active
+                .iter()
+                .map(|i| &args[*i])
+                .chain(active.iter().map(|i| &tangents[*i]))
+                .collect();
             let attr = quote!(wrt(#(#wrt),*), crate = #rt);
             match pipeline(attr, source) {
                 Ok(module) => module,
                 Err(message) => {
-                    second_refusal = Some((name.span(), format!("second derivatives of `{name}` are not available: reverse mode cannot differentiate its forward-mode code ({message})")));
+                    second_refusal = Some((
+                        name.span(),
+                        format!(
+                            "second derivatives of `{name}` are not available: reverse mode cannot differentiate its forward-mode code ({message})"
+                        ),
+                    ));
                     TokenStream::new()
                 }
             }
         }
         (Rule::Body(_), None) => {
             let (span, message) = match &forward_refusal {
-                Some(r) => (r.span, format!("second derivatives of `{name}` are not available: forward mode cannot differentiate it ({})", r.message)),
-                None => (name.span(), format!("second derivatives of `{name}` are not available")),
+                Some(r) => (
+                    r.span,
+                    format!(
+                        "second derivatives of `{name}` are not available: forward mode cannot differentiate it ({})",
+                        r.message
+                    ),
+                ),
+                None => (
+                    name.span(),
+                    format!("second derivatives of `{name}` are not available"),
+                ),
             };
             second_refusal = Some((span, message));
             TokenStream::new()
@@ -516,18 +602,24 @@ pub fn generate(
             // The jvp rule is itself differentiable: its reverse mode gives
             // the second derivatives.
             let j = from_module(j);
-            let pass: Vec<TokenStream> = active.iter().map(|i| {
-                let t = &tangents[*i];
-                quote!(#t)
-            }).collect();
-            let rule_grads: Vec<syn::Ident> = (0..sig.params.len() + active.len()).map(|i| format_ident!("__ad_r{}", i)).collect();
+            let pass: Vec<TokenStream> = active
+                .iter()
+                .map(|i| {
+                    let t = &tangents[*i];
+                    quote!(#t)
+                })
+                .collect();
+            let rule_grads: Vec<syn::Ident> = (0..sig.params.len() + active.len())
+                .map(|i| format_ident!("__ad_r{}", i))
+                .collect();
             let mut all = Vec::new();
             let mut all_ty = Vec::new();
-            for i in 0..sig.params.len() {
-                let r = &rule_grads[i];
+            for (i, r) in rule_grads.iter().enumerate().take(sig.params.len()) {
                 if sig.params[i].active {
                     all.push(quote!(#r));
-                    all_ty.push(tangent_of(&crate::expand::static_lifetimes(&sig.params[i].ty)));
+                    all_ty.push(tangent_of(&crate::expand::static_lifetimes(
+                        &sig.params[i].ty,
+                    )));
                 } else {
                     all.push(quote!(()));
                     all_ty.push(quote!(()));
@@ -538,7 +630,9 @@ pub fn generate(
                     Some(k) => {
                         let r = &rule_grads[sig.params.len() + k];
                         all.push(quote!(#r));
-                        all_ty.push(tangent_of(&crate::expand::static_lifetimes(&sig.params[i].ty)));
+                        all_ty.push(tangent_of(&crate::expand::static_lifetimes(
+                            &sig.params[i].ty,
+                        )));
                     }
                     None => {
                         all.push(quote!(()));
@@ -565,11 +659,18 @@ pub fn generate(
             )
         }
         (Rule::Custom { jvp: None }, _) => {
-            second_refusal = Some((name.span(), format!("second derivatives of `{name}` are not available: it has a custom `vjp` rule, and the macro does not differentiate a pullback; give it a `jvp = rule` that is itself `#[differentiable]`")));
+            second_refusal = Some((
+                name.span(),
+                format!(
+                    "second derivatives of `{name}` are not available: it has a custom `vjp` rule, and the macro does not differentiate a pullback; give it a `jvp = rule` that is itself `#[differentiable]`"
+                ),
+            ));
             TokenStream::new()
         }
     };
-    let second_call = second_refusal.as_ref().map(|(span, message)| refusals.refuse("SECOND", *span, message));
+    let second_call = second_refusal
+        .as_ref()
+        .map(|(span, message)| refusals.refuse("SECOND", *span, message));
     let second_module = match &second_call {
         Some(call) => {
             // A stub with the types callers expect; using it fails to compile.
@@ -577,8 +678,20 @@ pub fn generate(
             let grads_all: Vec<TokenStream> = sig
                 .params
                 .iter()
-                .map(|p| if p.active { static_tangent(&p.ty) } else { quote!(()) })
-                .chain(sig.params.iter().map(|p| if p.active { static_tangent(&p.ty) } else { quote!(()) }))
+                .map(|p| {
+                    if p.active {
+                        static_tangent(&p.ty)
+                    } else {
+                        quote!(())
+                    }
+                })
+                .chain(sig.params.iter().map(|p| {
+                    if p.active {
+                        static_tangent(&p.ty)
+                    } else {
+                        quote!(())
+                    }
+                }))
                 .collect();
             let stub = |f: &str| {
                 let f = format_ident!("{}", f);
@@ -625,17 +738,28 @@ pub fn generate(
 
     // Hessian and Jacobian: flat parameters and outputs, each parameter
     // passed as often as there are columns.
-    let flat_params = !active.is_empty() && active.iter().all(|i| flat_type(&sig.params[*i].ty)) && sig.params.iter().all(clonable);
-    let clone_args: Vec<TokenStream> = args.iter().map(|a| quote!(::core::clone::Clone::clone(&#a))).collect();
+    let flat_params = !active.is_empty()
+        && active.iter().all(|i| flat_type(&sig.params[*i].ty))
+        && sig.params.iter().all(clonable);
+    let clone_args: Vec<TokenStream> = args
+        .iter()
+        .map(|a| quote!(::core::clone::Clone::clone(&#a)))
+        .collect();
     let single_f64 = active.len() == 1 && is_ident(&sig.params[active[0]].ty, "f64");
-    let lens: Vec<TokenStream> = active.iter().map(|i| {
-        let a = &args[*i];
-        quote!(#private::fwd::Flat::flat_len(&#a))
-    }).collect();
-    let shapes: Vec<TokenStream> = active.iter().map(|i| {
-        let a = &args[*i];
-        quote!(#private::fwd::Flat::flat_shape(&#a))
-    }).collect();
+    let lens: Vec<TokenStream> = active
+        .iter()
+        .map(|i| {
+            let a = &args[*i];
+            quote!(#private::fwd::Flat::flat_len(&#a))
+        })
+        .collect();
+    let shapes: Vec<TokenStream> = active
+        .iter()
+        .map(|i| {
+            let a = &args[*i];
+            quote!(#private::fwd::Flat::flat_shape(&#a))
+        })
+        .collect();
     // The unit tangents of column `__ad_j`, one per parameter.
     let units = || -> (TokenStream, Vec<TokenStream>) {
         let mut lets = Vec::new();
@@ -673,7 +797,13 @@ pub fn generate(
             "The Hessian of [`{name}`](fn@{name}) with respect to {wrt_list}, exact: one Hessian–vector product (`hvp`) per column. For one `f64` parameter it is that second derivative; otherwise a tensor of shape `s ++ s`, where `s` is the parameter's shape (`[n]` for a slice or `Vec`, and `[n]` for several parameters laid end to end)."
         );
         if single_f64 {
-            let one = public_tangent_args.iter().enumerate().map(|(i, a)| if sig.params[i].active { quote!(1.0) } else { a.clone() });
+            let one = public_tangent_args.iter().enumerate().map(|(i, a)| {
+                if sig.params[i].active {
+                    quote!(1.0)
+                } else {
+                    a.clone()
+                }
+            });
             let pattern = pattern_all(&gx);
             quote!(
                 #[doc = #doc]
@@ -763,18 +893,46 @@ pub fn generate(
     // `f::grad` inside another differentiable function: its pullback is a
     // Hessian–vector product (the Hessian is symmetric), its tangent too.
     let picked_tangents: Vec<&syn::Ident> = active.iter().map(|i| &tangents[*i]).collect();
-    let keepable = sig.params.iter().all(|p| crate::signature::keepable_type(&p.ty) || (p.active && flat_type(&p.ty)));
-    let grad_module = if scalar && !type_generic && keepable && !hvp.is_empty() && active.len() <= 6 {
-        let kept: Vec<syn::Ident> = args.iter().map(|a| format_ident!("__ad_kept_{}", syn::ext::IdentExt::unraw(a))).collect();
-        let keeps = args.iter().zip(&kept).map(|(a, k)| quote!(let #k = (&#private::Keep(&#a)).keep();));
+    let keepable = sig
+        .params
+        .iter()
+        .all(|p| crate::signature::keepable_type(&p.ty) || (p.active && flat_type(&p.ty)));
+    let grad_module = if scalar && !type_generic && keepable && !hvp.is_empty() && active.len() <= 6
+    {
+        let kept: Vec<syn::Ident> = args
+            .iter()
+            .map(|a| format_ident!("__ad_kept_{}", syn::ext::IdentExt::unraw(a)))
+            .collect();
+        let keeps = args
+            .iter()
+            .zip(&kept)
+            .map(|(a, k)| quote!(let #k = (&#private::Keep(&#a)).keep();));
         let restored = kept.iter().map(|k| quote!(#private::restore(&#k)));
-        let us: Vec<syn::Ident> = active.iter().map(|i| format_ident!("__ad_u{}", i)).collect();
-        let u_pattern = if us.len() == 1 { quote!(#(#us)*) } else { quote!((#(#us),*)) };
+        let us: Vec<syn::Ident> = active
+            .iter()
+            .map(|i| format_ident!("__ad_u{}", i))
+            .collect();
+        let u_pattern = if us.len() == 1 {
+            quote!(#(#us)*)
+        } else {
+            quote!((#(#us),*))
+        };
         let u_pass = active.iter().zip(&us).map(|(i, u)| {
-            if matches!(sig.params[*i].ty, syn::Type::Reference(_)) { quote!(&#u) } else { quote!(#u) }
+            if matches!(sig.params[*i].ty, syn::Type::Reference(_)) {
+                quote!(&#u)
+            } else {
+                quote!(#u)
+            }
         });
-        let hs: Vec<syn::Ident> = active.iter().map(|i| format_ident!("__ad_h{}", i)).collect();
-        let h_pattern = if hs.len() == 1 { quote!(#(#hs)*) } else { quote!((#(#hs),*)) };
+        let hs: Vec<syn::Ident> = active
+            .iter()
+            .map(|i| format_ident!("__ad_h{}", i))
+            .collect();
+        let h_pattern = if hs.len() == 1 {
+            quote!(#(#hs)*)
+        } else {
+            quote!((#(#hs),*))
+        };
         let all_out = (0..sig.params.len()).map(|i| match active.iter().position(|a| *a == i) {
             Some(k) => {
                 let h = &hs[k];
@@ -782,18 +940,46 @@ pub fn generate(
             }
             None => quote!(()),
         });
-        let all_ty: Vec<TokenStream> = sig.params.iter().map(|p| if p.active { tangent_of(&crate::expand::static_lifetimes(&p.ty)) } else { quote!(()) }).collect();
+        let all_ty: Vec<TokenStream> = sig
+            .params
+            .iter()
+            .map(|p| {
+                if p.active {
+                    tangent_of(&crate::expand::static_lifetimes(&p.ty))
+                } else {
+                    quote!(())
+                }
+            })
+            .collect();
         let grads_static = if active.len() == 1 {
             tangent_of(&crate::expand::static_lifetimes(&sig.params[active[0]].ty))
         } else {
-            let each = active.iter().map(|i| tangent_of(&crate::expand::static_lifetimes(&sig.params[*i].ty)));
+            let each = active
+                .iter()
+                .map(|i| tangent_of(&crate::expand::static_lifetimes(&sig.params[*i].ty)));
             quote!((#(#each),*))
         };
         let third = refusals.refuse("THIRD", name.span(), &format!("third derivatives of `{name}` are not available: `{name}::grad` is differentiated by Hessian–vector products, which are not differentiated again"));
         let cot = quote!(<(#grads_static, #grads_static) as #rt::Differentiable>::Tangent);
-        let grads_all: Vec<TokenStream> = sig.params.iter().map(|p| if p.active { static_tangent(&p.ty) } else { quote!(()) }).collect();
-        let stub_pairs: Vec<TokenStream> = grads_all.iter().cloned().chain(grads_all.iter().cloned()).collect();
-        let adapter_names: Vec<syn::Ident> = (0..sig.params.len()).flat_map(|k| [format_ident!("__ad_z{}", k), format_ident!("__ad_v{}", k)]).collect();
+        let grads_all: Vec<TokenStream> = sig
+            .params
+            .iter()
+            .map(|p| {
+                if p.active {
+                    static_tangent(&p.ty)
+                } else {
+                    quote!(())
+                }
+            })
+            .collect();
+        let stub_pairs: Vec<TokenStream> = grads_all
+            .iter()
+            .cloned()
+            .chain(grads_all.iter().cloned())
+            .collect();
+        let adapter_names: Vec<syn::Ident> = (0..sig.params.len())
+            .flat_map(|k| [format_ident!("__ad_z{}", k), format_ident!("__ad_v{}", k)])
+            .collect();
         let third_stub = |f: &str| {
             let f = format_ident!("{}", f);
             quote!(
@@ -848,8 +1034,23 @@ pub fn generate(
 
     // `grad` by forward mode: one f64 in, one f64 out, nothing called that
     // could refuse forward mode.
-    let forward_grad = if matches!(rule, Rule::Body(_)) && forward_ok && !calls && single_f64 && is_ident(out, "f64") {
-        let one: Vec<TokenStream> = public_tangent_args.iter().enumerate().map(|(i, a)| if sig.params[i].active { quote!(1.0) } else { a.clone() }).collect();
+    let forward_grad = if matches!(rule, Rule::Body(_))
+        && forward_ok
+        && !calls
+        && single_f64
+        && is_ident(out, "f64")
+    {
+        let one: Vec<TokenStream> = public_tangent_args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if sig.params[i].active {
+                    quote!(1.0)
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
         Some((
             quote!(__ad_jvp(#(#args,)* #(#one),*).1),
             quote!(__ad_jvp(#(#args,)* #(#one),*)),
@@ -870,7 +1071,11 @@ pub fn generate(
         #grad_module
         #refusal_items
     );
-    Extra { items, forward_grad, inline: false }
+    Extra {
+        items,
+        forward_grad,
+        inline: false,
+    }
 }
 
 /// The bodies of `__ad_vjp_all` and `__ad_vjp_owned` for a function with a
@@ -892,4 +1097,3 @@ pub fn first_message(errors: Errors) -> String {
         Err(e) => e.to_string(),
     }
 }
-

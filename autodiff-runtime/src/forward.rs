@@ -205,11 +205,12 @@ pub fn like<T: Like<M>, M>(t: T, m: M) -> T::Out {
 pub mod like {
     use super::Like;
 
+    /// The pullback of `like`.
+    pub trait Pullback<T, G>: FnOnce(T) -> (G, ()) + Clone + 'static {}
+    impl<T, G, F: FnOnce(T) -> (G, ()) + Clone + 'static> Pullback<T, G> for F {}
+
     #[inline]
-    pub fn __ad_vjp_owned<T: Like<M>, M>(
-        t: T,
-        m: M,
-    ) -> (T::Out, impl FnOnce(T::Out) -> (T::Grad, ()) + Clone + 'static)
+    pub fn __ad_vjp_owned<T: Like<M>, M>(t: T, m: M) -> (T::Out, impl Pullback<T::Out, T::Grad>)
     where
         T::Out: 'static,
         T::Grad: 'static,
@@ -280,13 +281,23 @@ impl Slopes for Tensor {
         // Broadcast both to the result's shape first.
         let zero = self * 0.0 + other * 0.0;
         let (a, b) = (self + &zero, other + &zero);
-        let data = a.data().iter().zip(b.data()).map(|(x, y)| x.max_weight(y)).collect();
+        let data = a
+            .data()
+            .iter()
+            .zip(b.data())
+            .map(|(x, y)| x.max_weight(y))
+            .collect();
         Tensor::from_vec(data, zero.shape())
     }
     fn min_weight(&self, other: &Tensor) -> Tensor {
         let zero = self * 0.0 + other * 0.0;
         let (a, b) = (self + &zero, other + &zero);
-        let data = a.data().iter().zip(b.data()).map(|(x, y)| x.min_weight(y)).collect();
+        let data = a
+            .data()
+            .iter()
+            .zip(b.data())
+            .map(|(x, y)| x.min_weight(y))
+            .collect();
         Tensor::from_vec(data, zero.shape())
     }
 }
@@ -331,7 +342,10 @@ where
 /// assert_eq!((max_weight(&2.0, &1.0), max_weight(&1.0, &1.0)), (1.0, 0.5));
 /// ```
 #[inline(always)]
-pub fn max_weight<A: Operand + ?Sized, B: Operand<Value = A::Value> + ?Sized>(a: &A, b: &B) -> A::Value
+pub fn max_weight<A: Operand + ?Sized, B: Operand<Value = A::Value> + ?Sized>(
+    a: &A,
+    b: &B,
+) -> A::Value
 where
     A::Value: Slopes,
 {
@@ -346,7 +360,10 @@ where
 /// assert_eq!(min_weight(&2.0, &1.0), 0.0);
 /// ```
 #[inline(always)]
-pub fn min_weight<A: Operand + ?Sized, B: Operand<Value = A::Value> + ?Sized>(a: &A, b: &B) -> A::Value
+pub fn min_weight<A: Operand + ?Sized, B: Operand<Value = A::Value> + ?Sized>(
+    a: &A,
+    b: &B,
+) -> A::Value
 where
     A::Value: Slopes,
 {
@@ -430,7 +447,7 @@ pub trait Flat {
 ///
 /// let x: &[f64] = &[5.0, 6.0, 7.0];
 /// assert_eq!(x.one_hot(1), vec![0.0, 1.0, 0.0]);
-/// assert_eq!(1.5f64.from_flat(&[2.0]), 2.0);
+/// assert_eq!(1.5f64.unflatten(&[2.0]), 2.0);
 /// ```
 pub trait Basis: Flat {
     /// The tangent type (the type of the value itself, owned).
@@ -439,10 +456,10 @@ pub trait Basis: Flat {
     fn one_hot(&self, k: usize) -> Self::Tangent {
         let mut v = vec![0.0; self.flat_len()];
         v[k] = 1.0;
-        self.from_flat(&v)
+        self.unflatten(&v)
     }
     /// The tangent with components `v` (of length `flat_len`).
-    fn from_flat(&self, v: &[f64]) -> Self::Tangent;
+    fn unflatten(&self, v: &[f64]) -> Self::Tangent;
 }
 
 impl Flat for f64 {
@@ -458,7 +475,7 @@ impl Flat for f64 {
 }
 impl Basis for f64 {
     type Tangent = f64;
-    fn from_flat(&self, v: &[f64]) -> f64 {
+    fn unflatten(&self, v: &[f64]) -> f64 {
         v[0]
     }
 }
@@ -480,7 +497,7 @@ impl Flat for Tensor {
 }
 impl Basis for Tensor {
     type Tangent = Tensor;
-    fn from_flat(&self, v: &[f64]) -> Tensor {
+    fn unflatten(&self, v: &[f64]) -> Tensor {
         Tensor::from_vec(v.to_vec(), self.shape())
     }
 }
@@ -495,7 +512,7 @@ impl Flat for [f64] {
 }
 impl Basis for [f64] {
     type Tangent = Vec<f64>;
-    fn from_flat(&self, v: &[f64]) -> Vec<f64> {
+    fn unflatten(&self, v: &[f64]) -> Vec<f64> {
         v.to_vec()
     }
 }
@@ -510,7 +527,7 @@ impl Flat for Vec<f64> {
 }
 impl Basis for Vec<f64> {
     type Tangent = Vec<f64>;
-    fn from_flat(&self, v: &[f64]) -> Vec<f64> {
+    fn unflatten(&self, v: &[f64]) -> Vec<f64> {
         v.to_vec()
     }
 }
@@ -525,7 +542,7 @@ impl<const N: usize> Flat for [f64; N] {
 }
 impl<const N: usize> Basis for [f64; N] {
     type Tangent = [f64; N];
-    fn from_flat(&self, v: &[f64]) -> [f64; N] {
+    fn unflatten(&self, v: &[f64]) -> [f64; N] {
         let mut a = [0.0; N];
         a.copy_from_slice(v);
         a
@@ -548,8 +565,8 @@ impl<T: Basis + ?Sized> Basis for &T {
     fn one_hot(&self, k: usize) -> T::Tangent {
         (**self).one_hot(k)
     }
-    fn from_flat(&self, v: &[f64]) -> T::Tangent {
-        (**self).from_flat(v)
+    fn unflatten(&self, v: &[f64]) -> T::Tangent {
+        (**self).unflatten(v)
     }
 }
 
@@ -572,11 +589,11 @@ macro_rules! flat_tuple {
         }
         impl<$($T: Basis),+> Basis for ($($T,)+) {
             type Tangent = ($($T::Tangent,)+);
-            fn from_flat(&self, v: &[f64]) -> Self::Tangent {
+            fn unflatten(&self, v: &[f64]) -> Self::Tangent {
                 let mut at = 0;
                 ($({
                     let n = self.$i.flat_len();
-                    let part = self.$i.from_flat(&v[at..at + n]);
+                    let part = self.$i.unflatten(&v[at..at + n]);
                     at += n;
                     let _ = at;
                     part
@@ -627,7 +644,7 @@ pub fn unit_at<X: Basis + ?Sized>(x: &X, j: usize, offset: usize) -> X::Tangent 
     if j >= offset && j < offset + n {
         x.one_hot(j - offset)
     } else {
-        x.from_flat(&vec![0.0; n])
+        x.unflatten(&vec![0.0; n])
     }
 }
 
@@ -655,7 +672,11 @@ pub fn matrix(rows: Vec<Vec<f64>>, out_shape: &[usize], in_shape: &[usize]) -> T
 /// let j = matrix_from_columns(vec![vec![1.0, 3.0], vec![2.0, 4.0]], &[2], &[2]);
 /// assert_eq!(j.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
 /// ```
-pub fn matrix_from_columns(columns: Vec<Vec<f64>>, out_shape: &[usize], in_shape: &[usize]) -> Tensor {
+pub fn matrix_from_columns(
+    columns: Vec<Vec<f64>>,
+    out_shape: &[usize],
+    in_shape: &[usize],
+) -> Tensor {
     let m: usize = out_shape.iter().product();
     let n = columns.len();
     let mut data = vec![0.0; m * n];
@@ -714,7 +735,10 @@ mod tests {
         let b = Tensor::from([2.0, 2.0, 2.0]);
         assert_eq!(a.max_weight(&b).to_vec(), vec![0.0, 0.5, 1.0]);
         assert_eq!(a.min_weight(&b).to_vec(), vec![1.0, 0.5, 0.0]);
-        assert_eq!(Tensor::from([-1.0, 0.0, 2.0]).abs_slope().to_vec(), vec![-1.0, 0.0, 1.0]);
+        assert_eq!(
+            Tensor::from([-1.0, 0.0, 2.0]).abs_slope().to_vec(),
+            vec![-1.0, 0.0, 1.0]
+        );
     }
 
     #[test]
@@ -722,7 +746,7 @@ mod tests {
         let x = (2.0, vec![1.0, 2.0], Tensor::zeros(&[2, 2]));
         assert_eq!(x.flat_len(), 7);
         let v: Vec<f64> = (0..7).map(|i| i as f64).collect();
-        let t = x.from_flat(&v);
+        let t = x.unflatten(&v);
         assert_eq!(t.flat(), v);
         assert_eq!(x.one_hot(3).flat(), vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
     }
