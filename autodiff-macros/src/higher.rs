@@ -726,7 +726,7 @@ pub fn generate(
         quote!(
             #[doc = #doc]
             #inline
-            pub fn hvp #generics (#(#params,)* #(#public_tangent_params),*) -> #grads_ty #where_clause {
+            pub fn hvp #generics (#(#params,)* #(#public_tangent_params),*) -> #grads_ty #owned_where {
                 let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_owned(#(#args,)* #(#public_tangent_args),*);
                 let (#(#pattern,)*) = __ad_pullback((#private::zero(), #private::seed(&__ad_value.1)));
                 #picked
@@ -808,7 +808,7 @@ pub fn generate(
             quote!(
                 #[doc = #doc]
                 #inline
-                pub fn hessian #generics (#(#params),*) -> f64 #where_clause {
+                pub fn hessian #generics (#(#params),*) -> f64 #owned_where {
                     let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_owned(#(#args,)* #(#one),*);
                     let (#(#pattern,)*) = __ad_pullback((#private::zero(), #private::seed(&__ad_value.1)));
                     #picked
@@ -821,7 +821,7 @@ pub fn generate(
             quote!(
                 #[doc = #doc]
                 #inline
-                pub fn hessian #generics (#(#params),*) -> #rt::Tensor #where_clause {
+                pub fn hessian #generics (#(#params),*) -> #rt::Tensor #owned_where {
                     #offsets
                     let mut __ad_columns = ::std::vec::Vec::with_capacity(__ad_total);
                     for __ad_j in 0..__ad_total {
