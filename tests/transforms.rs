@@ -802,3 +802,26 @@ fn forward_mode_through_copies() {
     let dt = Tensor::randn(&[2, 2], 3);
     close(copies::jvp(&x, &t, &[0.0; 3], &dt).1, 2.0 * dt.sum(), 1e-14);
 }
+
+/// Generic parameters that stay inactive, and parameters the body reassigns.
+#[differentiable]
+fn scheduled<F: Fn(usize) -> f64>(mut x: f64, schedule: F, steps: usize) -> f64 {
+    let x0 = x;
+    for k in 0..steps {
+        x = x * schedule(k) + x0.powi(3) - x.powi(-2);
+    }
+    x
+}
+
+#[test]
+fn forward_mode_of_generic_functions_and_reassigned_parameters() {
+    let schedule = |k: usize| 0.5 + 0.1 * k as f64;
+    for x in [0.7, 1.3] {
+        let (value, tangent) = scheduled::jvp(x, schedule, 4, 1.0);
+        close(value, scheduled(x, schedule, 4), 1e-15);
+        close(tangent, cd(|x| scheduled(x, schedule, 4), x), 1e-6);
+        close(tangent, scheduled::grad(x, schedule, 4), 1e-12);
+        let h = scheduled::hvp(x, schedule, 4, 1.0);
+        close(h, cd(|x| scheduled::grad(x, schedule, 4), x), 1e-5);
+    }
+}

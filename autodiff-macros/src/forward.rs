@@ -2138,7 +2138,14 @@ impl Fwd<'_> {
                     "recip" => quote!(-(#t0 * (#y * #y))),
                     "powi" => {
                         // n is an i32: 0 gives 0 (as the reverse rule).
-                        quote!(if #a1 == 0 { #t0 * 0.0 } else { #t0 * (#a0.powi(#a1 - 1) * (#a1 as f64)) })
+                        match syn::parse2::<syn::LitInt>(a1.clone()).ok().and_then(|n| n.base10_parse::<i32>().ok()) {
+                            Some(0) => quote!(#t0 * 0.0),
+                            Some(n) => {
+                                let (m, f) = (n - 1, n as f64);
+                                quote!(#t0 * (#a0.powi(#m) * #f))
+                            }
+                            None => quote!(if #a1 == 0 { #t0 * 0.0 } else { #t0 * (#a0.powi(#a1 - 1) * (#a1 as f64)) }),
+                        }
                     }
                     "powf" => {
                         let base = t[0].as_ref().map(|t0| quote!(#t0 * (#a1 * #a0.powf(#a1 - 1.0))));
