@@ -825,3 +825,104 @@ fn forward_mode_of_generic_functions_and_reassigned_parameters() {
         close(h, cd(|x| scheduled::grad(x, schedule, 4), x), 1e-5);
     }
 }
+
+/// Conditions with assignments and exits in them, `&&`/`||` that skip their
+/// right side, `if let`, `match` on an active value bound to a name.
+#[differentiable]
+fn effects_in_conditions(x: f64, y: f64) -> f64 {
+    let mut s = x;
+    let mut n = 0;
+    while {
+        s = s * 1.1 + y;
+        n += 1;
+        n < 4
+    } {
+        s = s + x * y;
+    }
+    if x > 0.0 && {
+        s = s * 3.0;
+        true
+    } {
+        s = s + 1.0;
+    }
+    if y > 10.0 || {
+        s = s * y;
+        false
+    } {
+        s = -s;
+    }
+    let shadow: Option<f64> = Some(2.0);
+    if let Some(x) = shadow {
+        // This `x` is the option's value, with no tangent.
+        s = s * x;
+    }
+    let t = match s * y {
+        big if big > 100.0 => big.sqrt(),
+        v => v * 0.5,
+    };
+    loop {
+        if {
+            if t > 0.0 {
+                break;
+            }
+            true
+        } {
+            s = s * 2.0;
+            break;
+        }
+    }
+    s + t
+}
+
+#[test]
+fn forward_mode_and_hessians_with_effects_in_conditions() {
+    for (x, y) in [(0.3, 1.2), (-0.7, 0.9), (1.5, -0.4)] {
+        let f = |z: &[f64]| effects_in_conditions(z[0], z[1]);
+        for v in [[1.0, 0.0], [0.0, 1.0], [0.5, -0.8]] {
+            close(
+                effects_in_conditions::jvp(x, y, v[0], v[1]).1,
+                cd_dir(f, &[x, y], &v),
+                1e-6,
+            );
+        }
+        let g = |x: f64, y: f64| effects_in_conditions::grad(x, y);
+        let h = effects_in_conditions::hessian(x, y).to_vec();
+        let want = [
+            cd(|x| g(x, y).0, x),
+            cd(|y| g(x, y).0, y),
+            cd(|x| g(x, y).1, x),
+            cd(|y| g(x, y).1, y),
+        ];
+        close_all(&h, &want, 1e-5);
+    }
+}
+
+#[test]
+fn hessian_vector_products_for_struct_parameters() {
+    let p = Line {
+        m: 2.0,
+        c: 1.0,
+        scale: 1.5,
+    };
+    let v = Line {
+        m: 0.3,
+        c: -1.0,
+        scale: 77.0,
+    };
+    let (hp, hx, hy) = line_loss::hvp(&p, 3.0, 4.0, &v, 0.5, 0.0);
+    let h = 1e-6;
+    let at = |t: f64| {
+        let q = Line {
+            m: p.m + t * v.m,
+            c: p.c + t * v.c,
+            scale: 1.5,
+        };
+        line_loss::grad(&q, 3.0 + t * 0.5, 4.0)
+    };
+    let (gp, gx, gy) = at(h);
+    let (gm, gx2, gy2) = at(-h);
+    close(hp.m, (gp.m - gm.m) / (2.0 * h), 1e-6);
+    close(hp.c, (gp.c - gm.c) / (2.0 * h), 1e-6);
+    close(hx, (gx - gx2) / (2.0 * h), 1e-6);
+    close(hy, (gy - gy2) / (2.0 * h), 1e-6);
+}

@@ -412,6 +412,86 @@ fn contains_return(e: &Expr) -> bool {
     r.0
 }
 
+/// The `let` parts of a condition (`if let`, let chains).
+fn condition_lets(e: &Expr) -> Vec<&syn::ExprLet> {
+    fn walk<'e>(e: &'e Expr, acc: &mut Vec<&'e syn::ExprLet>) {
+        match peel(e) {
+            Expr::Let(l) => acc.push(l),
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_)) => {
+                walk(&b.left, acc);
+                walk(&b.right, acc);
+            }
+            _ => {}
+        }
+    }
+    let mut acc = Vec::new();
+    walk(e, &mut acc);
+    acc
+}
+
+fn has_let(e: &Expr) -> bool {
+    !condition_lets(e).is_empty()
+}
+
+/// Does evaluating the expression do more than compute a value: assign,
+/// run statements, branch, loop or leave? (Closures count only if they
+/// assign.)
+fn effectful(e: &Expr) -> bool {
+    struct Effects {
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Effects {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            let effect = match e {
+                Expr::Assign(_) => true,
+                Expr::Binary(b) => compound_to_binary(&b.op).is_some(),
+                Expr::Block(_)
+                | Expr::If(_)
+                | Expr::Match(_)
+                | Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_)
+                | Expr::Break(_)
+                | Expr::Continue(_)
+                | Expr::Return(_)
+                | Expr::Unsafe(_)
+                | Expr::Try(_) => true,
+                Expr::Closure(_) => return,
+                _ => false,
+            };
+            if effect {
+                self.found = true;
+                return;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut v = Effects { found: false };
+    v.visit_expr(e);
+    v.found
+}
+
+/// `a && b` as `if a { b } else { false }` and `a || b` as
+/// `if a { true } else { b }`, wherever `b` has effects.
+fn short_circuits(e: &Expr) -> Expr {
+    match peel(e) {
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) => {
+            let (l, r) = (short_circuits(&b.left), short_circuits(&b.right));
+            if matches!(b.op, syn::BinOp::And(_)) {
+                syn::parse_quote!(if #l { #r } else { false })
+            } else {
+                syn::parse_quote!(if #l { true } else { #r })
+            }
+        }
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) => {
+            let inner = short_circuits(&u.expr);
+            syn::parse_quote!(!(#inner))
+        }
+        other => other.clone(),
+    }
+}
+
 /// How a `for` loop over a sequence receives each element.
 enum Item {
     Ref,
@@ -550,24 +630,12 @@ impl Fwd<'_> {
     fn function(&mut self, block: &syn::Block) -> TokenStream {
         let mut out = Vec::new();
         let private = self.private();
+        // (A struct's `#[no_grad]` fields carry no tangent: `jvp` and the
+        // zeros given to callees reset them, see `higher.rs`.)
         for p in &self.sig.params {
             let id = self.declare(&p.ident);
             if p.active {
                 self.mark(id);
-            }
-            // A struct's `#[no_grad]` fields have no tangent, whatever the
-            // caller passed.
-            if p.active && needs_sanitize(&p.ty) {
-                let t = tangent_ident(&p.ident);
-                let owned = format_ident!(
-                    "__adf_s_{}",
-                    syn::ext::IdentExt::unraw(&p.ident).to_string()
-                );
-                if matches!(p.ty, syn::Type::Reference(_)) {
-                    out.push(quote!(let #owned = #private::fwd::sanitize((#t).clone()); let #t = &#owned;));
-                } else {
-                    out.push(quote!(let #t = #private::fwd::sanitize(#t);));
-                }
             }
         }
         let rt = &self.rt;
@@ -777,6 +845,20 @@ impl Fwd<'_> {
 
     /// `let pat[: ty] = v;` and its tangent twin.
     fn bind(&mut self, pat: &Pat, ty: Option<&syn::Type>, v: Val, out: &mut Vec<TokenStream>) {
+        // `let &c = r;` is `let c = *r;`.
+        if let (Pat::Reference(r), None) = (pat, ty)
+            && r.mutability.is_none()
+        {
+            let v = match self.solid(v, out) {
+                Val::Active { p, t } => Val::Active {
+                    p: quote!((*#p)),
+                    t: quote!((*#t)),
+                },
+                Val::Inactive(p) => Val::Inactive(quote!((*#p))),
+                Val::Tuple(_) => unreachable!("a solid value"),
+            };
+            return self.bind(&r.pat, None, v, out);
+        }
         let v = match v {
             Val::Tuple(parts) => {
                 // Part by part into a tuple pattern; kept apart in a name.
@@ -1295,7 +1377,13 @@ impl Fwd<'_> {
             }
             Expr::If(i) => {
                 let cond = self.condition(&i.cond, out);
+                // Names an `if let` binds are in scope in the `then` branch.
+                self.scopes.push(Vec::new());
+                for l in condition_lets(&i.cond) {
+                    self.declare_pattern(&l.pat);
+                }
                 let then = self.block(&i.then_branch, tail);
+                self.scopes.pop();
                 let els = match &i.else_branch {
                     Some((_, e)) => {
                         let mut inner = Vec::new();
@@ -1315,6 +1403,22 @@ impl Fwd<'_> {
                 out.push(quote!(if #cond #then #els));
             }
             Expr::Match(m) => self.matching(m, tail, out),
+            Expr::While(w) if effectful(&w.cond) && !has_let(&w.cond) => {
+                // `while c { body }` as `loop { if !c { break; } body }`, the
+                // condition evaluated in the loop.
+                let mut pre = Vec::new();
+                let cond = self.condition(&w.cond, &mut pre);
+                let body = self.block(&w.body, &Tail::Stmt);
+                let label = &w.label;
+                let exit = match label {
+                    Some(l) => {
+                        let name = &l.name;
+                        quote!(break #name;)
+                    }
+                    None => quote!(break;),
+                };
+                out.push(quote!(#label loop { #(#pre)* if !(#cond) { #exit } #body }));
+            }
             Expr::While(w) => {
                 let cond = self.condition(&w.cond, out);
                 self.scopes.push(Vec::new());
@@ -1339,7 +1443,23 @@ impl Fwd<'_> {
     /// A condition, kept as written: `if let` may not bind parts of an
     /// active value, and nothing in it may assign one.
     fn condition(&mut self, cond: &Expr, out: &mut Vec<TokenStream>) -> TokenStream {
-        let _ = out;
+        // A condition with assignments, blocks or exits in it is evaluated
+        // first, as statements (`a && b` as `if a { b } else { false }`).
+        if effectful(cond) && !has_let(cond) {
+            let desugared = short_circuits(cond);
+            let v = self.ex(&desugared, out);
+            if v.is_active() {
+                self.refuse(
+                    cond.span(),
+                    "forward mode: a condition must not carry a tangent",
+                );
+            }
+            self.temps += 1;
+            let c = format_ident!("__adf_c{}", self.temps);
+            let p = v.p();
+            out.push(quote!(let #c: bool = #p;));
+            return quote!(#c);
+        }
         fn lets<'e>(e: &'e Expr, acc: &mut Vec<&'e syn::ExprLet>) {
             match peel(e) {
                 Expr::Let(l) => acc.push(l),
@@ -1826,7 +1946,7 @@ impl Fwd<'_> {
                     syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
                 ) {
                     let vals: Vec<Val> = elems.iter().map(|x| self.ex(x, out)).collect();
-                    return self.aggregate(vals, |xs| quote!(::std::vec![#(#xs),*]), out);
+                    return self.aggregate(vals, |xs| quote!(vec![#(#xs),*]), out);
                 }
                 let parsed = m.mac.parse_body_with(|input: syn::parse::ParseStream| {
                     let value: Expr = input.parse()?;
@@ -1847,13 +1967,15 @@ impl Fwd<'_> {
                             Val::Tuple(_) => unreachable!("a solid value"),
                             Val::Active { p, t } => {
                                 let (hp, ht) = self.temp();
-                                out.push(quote!(let #hp = ::std::vec![#p; #count]; let #ht = ::std::vec![#t; #count];));
+                                out.push(
+                                    quote!(let #hp = vec![#p; #count]; let #ht = vec![#t; #count];),
+                                );
                                 Val::Active {
                                     p: quote!(#hp),
                                     t: quote!(#ht),
                                 }
                             }
-                            Val::Inactive(p) => Val::Inactive(quote!(::std::vec![#p; #count])),
+                            Val::Inactive(p) => Val::Inactive(quote!(vec![#p; #count])),
                         }
                     }
                     Err(_) => {
@@ -1952,6 +2074,33 @@ impl Fwd<'_> {
         let span = b.span();
         let op = &b.op;
         let arithmetic = matches!(op, Add(_) | Sub(_) | Mul(_) | Div(_));
+        if !arithmetic {
+            // Comparisons and logic give a `bool`, and `&&`/`||` may not
+            // evaluate their right side: kept as written.
+            let e = Expr::Binary(b.clone());
+            if self.assigns_anything(&e) {
+                self.refuse(
+                    span,
+                    "forward mode: compute the operands of this operator in statements before it",
+                );
+            } else if !matches!(
+                op,
+                Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_) | And(_) | Or(_)
+            ) {
+                let l = self.ex(&b.left, &mut Vec::new());
+                let r = self.ex(&b.right, &mut Vec::new());
+                if l.is_active() || r.is_active() {
+                    self.refuse(
+                        span,
+                        format!(
+                            "forward mode cannot differentiate the operator `{}`",
+                            op.to_token_stream()
+                        ),
+                    );
+                }
+            }
+            return Val::Inactive(e.to_token_stream());
+        }
         let l = self.ex(&b.left, out);
         let r = self.ex(&b.right, out);
         if !l.is_active() && !r.is_active() {
@@ -2384,10 +2533,24 @@ impl Fwd<'_> {
     /// `filter` steps: the same computation as a `for` loop.
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
-        let (acc, item) = (
-            stable_ident("__adf_acc", m.method.span()),
-            stable_ident("__adf_item", m.method.span()),
-        );
+        // Every binding of the loop its own name: the element, then each
+        // step's result (one name would share one activity between them).
+        let acc = stable_ident("__adf_acc", m.method.span());
+        let base = stable_ident("__adf_item", m.method.span());
+        let step_item = |k: usize| format_ident!("{}_{}", base, k);
+        let mut steps: Vec<&syn::ExprMethodCall> = Vec::new();
+        let mut e = peel(&m.receiver);
+        while let Expr::MethodCall(step) = e {
+            let name = step.method.to_string();
+            if (name == "map" || name == "filter") && step.args.len() == 1 {
+                steps.push(step);
+                e = peel(&step.receiver);
+            } else {
+                break;
+            }
+        }
+        let maps = steps.iter().filter(|s| s.method == "map").count();
+        let item = step_item(maps);
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
@@ -2401,7 +2564,11 @@ impl Fwd<'_> {
                     {
                         let (a, b) = (&c.inputs[0], &c.inputs[1]);
                         let body = &c.body;
-                        syn::parse_quote!({ let __adf_fa = #acc; let __adf_fb = #item; let #a = __adf_fa; let #b = __adf_fb; #body })
+                        let (fa, fb) = (
+                            stable_ident("__adf_fa", c.or1_token.span),
+                            stable_ident("__adf_fb", c.or1_token.span),
+                        );
+                        syn::parse_quote!({ let #fa = #acc; let #fb = #item; let #a = #fa; let #b = #fb; #body })
                     }
                     Expr::Path(p) => syn::parse_quote!(#p(#acc, #item)),
                     _ => return None,
@@ -2410,17 +2577,6 @@ impl Fwd<'_> {
             }
             _ => return None,
         };
-        let mut steps: Vec<&syn::ExprMethodCall> = Vec::new();
-        let mut e = peel(&m.receiver);
-        while let Expr::MethodCall(step) = e {
-            let name = step.method.to_string();
-            if (name == "map" || name == "filter") && step.args.len() == 1 {
-                steps.push(step);
-                e = peel(&step.receiver);
-            } else {
-                break;
-            }
-        }
         let source = e;
         let iterator_source = match source {
             Expr::Range(_) | Expr::Paren(_) => true,
@@ -2441,6 +2597,7 @@ impl Fwd<'_> {
             return None;
         }
         let mut body: Vec<TokenStream> = Vec::new();
+        let mut k = 0;
         for step in steps.iter().rev() {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
@@ -2449,15 +2606,19 @@ impl Fwd<'_> {
                 return None;
             }
             let (p, b) = (&c.inputs[0], &c.body);
+            let current = step_item(k);
             if step.method == "map" {
-                body.push(quote!(let #item = { let #p = #item; #b };));
+                let next = step_item(k + 1);
+                body.push(quote!(let #next = { let #p = #current; #b };));
+                k += 1;
             } else {
-                body.push(quote!(if !({ let #p = &#item; #b }) { continue; }));
+                body.push(quote!(if !({ let #p = &#current; #b }) { continue; }));
             }
         }
+        let first = step_item(0);
         Some(syn::parse_quote!({
             let mut #acc = #init;
-            for #item in #source {
+            for #first in #source {
                 #(#body)*
                 #acc = #combine;
             }
@@ -2478,7 +2639,7 @@ const MUTATING: &[&str] = &[
 
 /// A parameter whose type is a struct of the user's: its tangent's
 /// `#[no_grad]` fields are reset.
-fn needs_sanitize(ty: &syn::Type) -> bool {
+pub fn needs_sanitize(ty: &syn::Type) -> bool {
     match ty {
         syn::Type::Reference(r) => needs_sanitize(&r.elem),
         syn::Type::Paren(p) => needs_sanitize(&p.elem),

@@ -459,12 +459,14 @@ pub fn generate(
             );
         }
         let ty = &p.ty;
+        // A zero tangent; a struct's `#[no_grad]` fields reset too.
+        let clean = if forward::needs_sanitize(ty) { quote!(#private::fwd::sanitize) } else { quote!() };
         match ty {
             syn::Type::Reference(r) => {
                 let elem = &r.elem;
                 quote!(
                     #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: #ty) -> (#ty, <#elem as #rt::Differentiable>::Tangent) #where_clause {
-                        let z = #rt::Differentiable::zero_tangent(x);
+                        let z = #clean(#rt::Differentiable::zero_tangent(x));
                         (x, z)
                     }
                     #[doc(hidden)] #inline pub fn #v<'__ad_s, #(#type_generics),*>(z: &'__ad_s <#elem as #rt::Differentiable>::Tangent) -> &'__ad_s #elem #where_clause {
@@ -474,7 +476,7 @@ pub fn generate(
             }
             _ => quote!(
                 #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: #ty) -> (#ty, #ty) #where_clause {
-                    let z = #rt::Differentiable::zero_tangent(&x);
+                    let z = #clean(#rt::Differentiable::zero_tangent(&x));
                     (x, z)
                 }
                 #[doc(hidden)] #inline pub fn #v<#(#lifetimes,)* #(#type_generics),*>(z: &#ty) -> #ty #where_clause {
@@ -493,10 +495,25 @@ pub fn generate(
     let doc_jvp = format!(
         "The value of [`{name}`](fn@{name}) and its tangent (forward mode, a Jacobian–vector product): given a tangent for each of {wrt_list}, of the same type as the parameter, the directional derivative of the output, of the output's type. No tape: the tangents are computed alongside the value."
     );
+    // A struct's `#[no_grad]` fields carry no tangent, whatever the caller
+    // passed: reset to their `Default`.
+    let sanitize: Vec<TokenStream> = active
+        .iter()
+        .filter(|i| forward::needs_sanitize(&sig.params[**i].ty))
+        .map(|i| {
+            let d = &dots[*i];
+            if matches!(sig.params[*i].ty, syn::Type::Reference(_)) {
+                quote!(let #d = &#private::fwd::sanitize(::core::clone::Clone::clone(#d));)
+            } else {
+                quote!(let #d = #private::fwd::sanitize(#d);)
+            }
+        })
+        .collect();
     let jvp_public = quote!(
         #[doc = #doc_jvp]
         #inline
         pub fn jvp #generics (#(#params,)* #(#public_tangent_params),*) -> (#out, #out_tangent) #where_clause {
+            #(#sanitize)*
             __ad_jvp(#(#args,)* #(#public_tangent_args),*)
         }
     );
@@ -727,6 +744,7 @@ pub fn generate(
             #[doc = #doc]
             #inline
             pub fn hvp #generics (#(#params,)* #(#public_tangent_params),*) -> #grads_ty #owned_where {
+                #(#sanitize)*
                 let (__ad_value, __ad_pullback) = __ad_jvp::__ad_vjp_owned(#(#args,)* #(#public_tangent_args),*);
                 let (#(#pattern,)*) = __ad_pullback((#private::zero(), #private::seed(&__ad_value.1)));
                 #picked
