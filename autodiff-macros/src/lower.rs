@@ -618,7 +618,7 @@ impl Lowerer<'_> {
                 e = peel(&m.receiver);
             }
         }
-        let sources: Vec<(syn::Ident, Item)> = match e {
+        let sources: Vec<(Expr, Item)> = match e {
             Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
                 vec![self.sequence_source(&m.receiver)?, self.sequence_source(&m.args[0])?]
             }
@@ -627,7 +627,7 @@ impl Lowerer<'_> {
         self.temps += 1;
         let i = format_ident!("__ad_i{}", self.temps);
         // What one iteration yields, as an expression of the index.
-        let element = |(seq, item): &(syn::Ident, Item)| -> Expr {
+        let element = |(seq, item): &(Expr, Item)| -> Expr {
             match item {
                 Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
                 Item::Value => syn::parse_quote!(#seq[#i]),
@@ -674,17 +674,23 @@ impl Lowerer<'_> {
 
     /// A sequence whose elements a `for` loop can read by index: the
     /// variable's name and whether the iterator yields elements by value.
-    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, Item)> {
-        let var = |e: &Expr| -> Option<syn::Ident> {
+    fn sequence_source(&self, e: &Expr) -> Option<(Expr, Item)> {
+        // A variable, or a field of one (`model.weights`).
+        fn place(l: &Lowerer<'_>, e: &Expr) -> Option<Expr> {
             match peel(e) {
                 Expr::Path(p) => {
                     let ident = p.path.get_ident()?;
-                    self.resolve(&ident.to_string())?;
-                    Some(ident.clone())
+                    l.resolve(&ident.to_string())?;
+                    Some(peel(e).clone())
+                }
+                Expr::Field(f) => {
+                    place(l, &f.base)?;
+                    Some(peel(e).clone())
                 }
                 _ => None,
             }
-        };
+        }
+        let var = |e: &Expr| place(self, e);
         match peel(e) {
             Expr::MethodCall(m) if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() => {
                 match peel(&m.receiver) {
@@ -700,12 +706,12 @@ impl Lowerer<'_> {
             }
             Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
             // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
-            Expr::Path(_) => {
-                let ident = var(e)?;
+            Expr::Path(p) => {
+                let ident = p.path.get_ident()?.clone();
                 let id = self.resolve(&ident.to_string())?;
                 let param = self.bindings[id].param?;
                 let borrowed = matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none());
-                borrowed.then_some((ident, Item::Ref))
+                borrowed.then_some((peel(e).clone(), Item::Ref))
             }
             _ => None,
         }
