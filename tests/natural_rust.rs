@@ -499,3 +499,51 @@ fn generic_functions_with_inactive_parameters() {
     let g = with_schedule::grad(0.7, |k| 0.5 / (k as f64 + 1.0), 2);
     close(&[g], &[0.125 + 0.25 + 1.0]);
 }
+
+// ---------------------------------------------------------------- a matrix as rows
+
+#[differentiable]
+fn rows_quadratic(w: &[Vec<f64>], x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        let mut wx = 0.0;
+        for j in 0..x.len() {
+            wx += w[i][j] * x[j];
+        }
+        s += wx * wx;
+    }
+    s
+}
+
+#[differentiable]
+fn rows_owned(w: Vec<Vec<f64>>) -> f64 {
+    let mut s = 0.0;
+    for row in w.iter() {
+        for v in row.iter() {
+            s += v * v * v;
+        }
+    }
+    s
+}
+
+#[test]
+fn nested_vectors() {
+    let w = vec![vec![1.0, 2.0], vec![-0.5, 0.3], vec![0.0, 1.5]];
+    let x = [0.7, -1.1];
+    let (dw, dx) = rows_quadratic::grad(&w, &x);
+    for i in 0..3 {
+        let wx = w[i][0] * x[0] + w[i][1] * x[1];
+        close(&dw[i], &[2.0 * wx * x[0], 2.0 * wx * x[1]]);
+    }
+    let mut expect = [0.0; 2];
+    for row in &w {
+        let wx = row[0] * x[0] + row[1] * x[1];
+        expect[0] += 2.0 * wx * row[0];
+        expect[1] += 2.0 * wx * row[1];
+    }
+    close(&dx, &expect);
+    let d = rows_owned::grad(w.clone());
+    for i in 0..3 {
+        close(&d[i], &[3.0 * w[i][0] * w[i][0], 3.0 * w[i][1] * w[i][1]]);
+    }
+}

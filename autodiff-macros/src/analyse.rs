@@ -154,7 +154,7 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
                 Target::Bind(id) => bindings[*id].active,
             });
     });
-    find_recipes(body);
+    find_recipes(sig, body);
     check(body, &depends, errors);
 }
 
@@ -186,7 +186,7 @@ fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
 /// `let t = x[i + 1] - x[i] * x[i];` inside a loop over `i`, with `x` a
 /// parameter: cheaper to evaluate again in the reverse than to save on every
 /// step (a push per step also keeps the loop's other values out of registers).
-fn find_recipes(body: &mut Body) {
+fn find_recipes(sig: &Signature, body: &mut Body) {
     let mut found: Vec<(BindId, Ex)> = Vec::new();
     for_each_assign(&body.block, &mut |a| {
         let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
@@ -202,7 +202,18 @@ fn find_recipes(body: &mut Body) {
     });
     // Decided in program order, so that a recipe may use an earlier one.
     for (id, value) in found {
-        if recomputable(&value, &body.bindings) {
+        // A borrow evaluated again must borrow what outlives the reverse's
+        // block: a borrowed parameter, not the copy of one passed by value.
+        let borrows_owned = matches!(value, Ex::Ref { .. }) && {
+            let mut leaves = Vec::new();
+            gradient_leaves(&value, &mut leaves);
+            leaves.iter().any(|id| {
+                body.bindings[*id]
+                    .param
+                    .is_some_and(|p| !matches!(sig.params[p].ty, syn::Type::Reference(_)))
+            })
+        };
+        if !borrows_owned && recomputable(&value, &body.bindings) {
             body.bindings[id].recipe = Some(value);
         }
     }

@@ -983,10 +983,19 @@ impl<'a, 'e> Plan<'a, 'e> {
             Ex::Field { .. } => self.need(kids[0]),
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
-                self.nodes[base].meta = true;
                 let index = self.referent(kids[1]);
                 self.nodes[index].val = true;
-                self.need(kids[0]);
+                match self.row_of(i) {
+                    // `w[r][c]` goes straight into w̄[r][c]: w's shape, r.
+                    Some((rows, row_index)) => {
+                        self.nodes[rows].meta = true;
+                        self.nodes[row_index].val = true;
+                    }
+                    None => {
+                        self.nodes[base].meta = true;
+                        self.need(kids[0]);
+                    }
+                }
             }
             Ex::Op { rule, .. } => {
                 for (k, operand) in rule.operands.iter().enumerate() {
@@ -1263,6 +1272,20 @@ impl<'a, 'e> Plan<'a, 'e> {
         self.var_of(k).map(|(id, _)| (id, members))
     }
 
+    /// For `w[r][c]` with `w` an active variable (a matrix as rows): the
+    /// nodes of `w` and of `r`.
+    fn row_of(&self, i: usize) -> Option<(usize, usize)> {
+        let Ex::Index { .. } = self.nodes[i].ex else { return None };
+        let inner = self.referent(self.nodes[i].kids[0]);
+        let Ex::Index { .. } = self.nodes[inner].ex else { return None };
+        let rows = self.referent(self.nodes[inner].kids[0]);
+        let (id, _) = self.var_of(rows)?;
+        if !self.body.bindings[id].active {
+            return None;
+        }
+        Some((rows, self.referent(self.nodes[inner].kids[1])))
+    }
+
     /// A field or element read, which is evaluated in place even when kept.
     fn is_place(&self, i: usize) -> bool {
         matches!(self.nodes[i].ex, Ex::Field { .. } | Ex::Index { .. })
@@ -1292,6 +1315,10 @@ impl<'a, 'e> Plan<'a, 'e> {
             }
             let k = format_ident!("__ad_k{}", i);
             return quote!(#k);
+        }
+        if n.recompute && self.is_place(i) {
+            // A field or element is read where it stands (it may not move).
+            return self.recomputed(i);
         }
         if n.recompute {
             let r = format_ident!("__ad_r{}", i);
@@ -1454,8 +1481,17 @@ impl<'a, 'e> Plan<'a, 'e> {
             self.recompute_code(*k, out);
         }
         let n = &self.nodes[i];
-        if n.recompute {
+        if n.recompute && !self.is_place(i) {
             let r = format_ident!("__ad_r{}", i);
+            let code = self.recomputed(i);
+            out.push(quote!(let #r = #code;));
+        }
+    }
+
+    /// The reverse's code that evaluates node i again from its children.
+    fn recomputed(&self, i: usize) -> TokenStream {
+        let n = &self.nodes[i];
+        {
             let mut kids = n.kids.iter();
             let code = rebuild(
                 n.ex,
@@ -1477,7 +1513,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 false,
             )
             .unwrap_or_default();
-            out.push(quote!(let #r = #code;));
+            code
         }
     }
 
@@ -1546,6 +1582,15 @@ impl<'a, 'e> Plan<'a, 'e> {
                 }
                 None => quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");),
             },
+            Ex::Index { .. } if self.row_of(i).is_some() => {
+                let (rows, row_index) = self.row_of(i).expect("checked");
+                let (id, _) = self.var_of(rows).expect("row_of gives a variable");
+                let d = adjoint(id);
+                let meta = self.rev_meta(rows, private);
+                let r = self.rev_place(row_index);
+                let c = self.rev_place(n.kids[1]);
+                quote!(#private::acc_index2(&mut #d, &#meta, &#r, &#c, #g);)
+            }
             Ex::Index { .. } => {
                 let base = self.referent(n.kids[0]);
                 let meta = self.rev_meta(base, private);
@@ -1557,7 +1602,9 @@ impl<'a, 'e> Plan<'a, 'e> {
                     // one element would otherwise chain through memory).
                     Some((id, _))
                         if !cx.combined.is_empty()
-                            && self.body.bindings[id].param.is_some()
+                            && self.body.bindings[id].param.is_some_and(|p| {
+                                crate::signature::scalar_elements(&cx.sig.params[p].ty)
+                            })
                             && crate::analyse::stable(&self.body.bindings[id])
                             && self.pure_stable(index_node) =>
                     {

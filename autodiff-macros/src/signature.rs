@@ -80,7 +80,7 @@ fn differentiable_type(ty: &Type) -> bool {
         // A `&mut` parameter is the caller's to change: never differentiated.
         Type::Reference(r) => r.mutability.is_none() && differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
-        Type::Slice(s) => is_f64(&s.elem),
+        Type::Slice(s) => is_f64(&s.elem) || is_vec_f64(&s.elem),
         Type::Array(a) => is_f64(&a.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
         Type::Path(p) if p.qself.is_none() => {
@@ -99,11 +99,11 @@ fn differentiable_type(ty: &Type) -> bool {
                     true
                 }
                 // nalgebra's DVector/DMatrix join once the runtime differentiates them.
+                // Vec<f64>, and Vec<Vec<f64>> (a matrix as rows).
                 "Vec" => match &last.arguments {
-                    syn::PathArguments::AngleBracketed(a) => a
-                        .args
-                        .iter()
-                        .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_f64(t))),
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| {
+                        matches!(arg, syn::GenericArgument::Type(t) if is_f64(t) || is_vec_f64(t))
+                    }),
                     _ => false,
                 },
                 _ => false,
@@ -377,5 +377,23 @@ fn generic_value(ty: &Type, names: &[String]) -> bool {
             })
         }
         _ => false,
+    }
+}
+
+fn is_vec_f64(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|last| last.ident == "Vec"
+        && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+            if a.args.len() == 1 && matches!(&a.args[0], syn::GenericArgument::Type(t) if is_f64(t)))))
+}
+
+/// A sequence of `f64` (`[f64]`, `Vec<f64>`, `[f64; N]`, borrowed or not):
+/// indexing it gives one `f64`.
+pub fn scalar_elements(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => scalar_elements(&r.elem),
+        Type::Paren(p) => scalar_elements(&p.elem),
+        Type::Slice(s) => is_f64(&s.elem),
+        Type::Array(a) => is_f64(&a.elem),
+        t => is_vec_f64(t),
     }
 }

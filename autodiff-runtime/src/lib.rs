@@ -84,9 +84,9 @@ pub mod prelude {
 /// - Graph hook: `graph::Var::__record` and `graph::GraphValue` (for `f::record`).
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::cotangent::{ArrayMeta, IndexMeta, Part, ScalarIndex, TakeIndex, TensorIndex};
+    pub use crate::cotangent::{ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex};
     pub use crate::cotangent::{
-        acc, acc_index, finish, index_cotangent, meta, nonzero, part, seed, take, zero, zero_for,
+        acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero, zero_for,
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::stop_gradient;
