@@ -115,9 +115,10 @@ pub mod __private {
         pub use crate::ops::linalg::{dot_d0, dot_d1, matmul_d0, matmul_d1, norm_d0};
         pub use crate::ops::nalgebra_rules::{
             component_div_d0, component_div_d1, component_mul_d0, component_mul_d1, cross_d0,
-            cross_d1, determinant_d0, distance_d0, distance_d1, distance_squared_d0,
+            cross_d1, determinant_d0, diagonal_d0, distance_d0, distance_d1, distance_squared_d0,
             distance_squared_d1, from_axis_angle_d0, from_axis_angle_d1, from_column_slice_d0,
-            from_column_slice_d2, from_euler_angles_d0, from_euler_angles_d1, from_euler_angles_d2,
+            from_column_slice_d2, from_diagonal_d0, from_element_d0, from_element_d1,
+            from_element_d2, from_euler_angles_d0, from_euler_angles_d1, from_euler_angles_d2,
             from_row_slice_d0, from_row_slice_d2, from_vec_d0, from_vec_d2, inverse_d0, new_d0,
             new_d1, new_d2, new_d3, new_d4, new_d5, new_d6, new_d7, new_d8, new_d9, new_d10,
             new_d11, new_d12, new_d13, new_d14, new_d15, norm_squared_d0, normalize_d0,

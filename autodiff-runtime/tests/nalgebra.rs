@@ -748,6 +748,78 @@ fn slice_constructors() {
     assert!(rules::from_column_slice_d0(&DVector::<f64>::zero()).is_empty());
 }
 
+#[test]
+fn element_and_diagonal_constructors() {
+    check(
+        "Vector3::repeat(s) + Matrix2::from_element(s)",
+        |s: &f64| {
+            Vector3::repeat(*s).norm_squared() + Matrix2::from_element(*s).determinant() + s * s
+        },
+        |s, g| {
+            let v = Vector3::repeat(*s);
+            let m = Matrix2::from_element(*s);
+            rules::from_element_d0(&rules::norm_squared_d0(&g, &v))
+                + rules::from_element_d0(&rules::determinant_d0(&g, &m))
+                + 2.0 * s * g
+        },
+        &0.7,
+    );
+    check(
+        "DVector::from_element(n, s), DMatrix::from_element(r, c, s)",
+        |s: &f64| {
+            DVector::from_element(3, *s)
+                .component_mul(&DVector::from_vec(vec![1.0, 2.0, 3.0]))
+                .norm()
+                + DMatrix::from_element(2, 3, *s).map(|x| x * x).sum()
+        },
+        |s, g| {
+            let w = DVector::from_vec(vec![1.0, 2.0, 3.0]);
+            let v = DVector::from_element(3, *s);
+            let y = v.component_mul(&w);
+            let dv = rules::component_mul_d0(&rules::norm_d0(&g, &y, &y.norm()), &w);
+            // `map` is not a rule: the square's adjoint by hand, then from_element.
+            let m = DMatrix::from_element(2, 3, *s);
+            let dm = m * (2.0 * g);
+            rules::from_element_d1(&dv) + rules::from_element_d2(&dm)
+        },
+        &-0.4,
+    );
+    check(
+        "Matrix3::from_diagonal(&d) * v, then .diagonal()",
+        |(d, v): &(Vector3<f64>, Vector3<f64>)| {
+            (Matrix3::from_diagonal(d) * v)
+                .component_mul(&(Matrix3::from_diagonal(v) * Matrix3::from_diagonal(d)).diagonal())
+        },
+        |(d, v), g| {
+            let (md, mv) = (Matrix3::from_diagonal(d), Matrix3::from_diagonal(v));
+            let a = md * v;
+            let p = mv * md;
+            let b = p.diagonal();
+            let da = rules::component_mul_d0(&g, &b);
+            let db = rules::component_mul_d1(&g, &a);
+            let dp = rules::diagonal_d0(&db, &meta(&p));
+            let mut dd = rules::from_diagonal_d0(&rules::mul_d0(&da, &meta(&md), v));
+            let mut dv = rules::mul_d1(&da, &md, &meta(v));
+            acc(
+                &mut dv,
+                rules::from_diagonal_d0(&rules::mul_d0(&dp, &meta(&mv), &md)),
+            );
+            acc(
+                &mut dd,
+                rules::from_diagonal_d0(&rules::mul_d1(&dp, &mv, &meta(&md))),
+            );
+            (dd, dv)
+        },
+        &(rand(127), rand(128)),
+    );
+    check(
+        "DMatrix::from_diagonal(&d).determinant()",
+        |d: &DVector<f64>| DMatrix::from_diagonal(d).determinant(),
+        |d, g| rules::from_diagonal_d0(&rules::determinant_d0(&g, &DMatrix::from_diagonal(d))),
+        &dvec(4, 129),
+    );
+}
+
 // ---------------------------------------------------------------- rotations
 
 #[test]

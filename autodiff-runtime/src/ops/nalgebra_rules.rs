@@ -43,6 +43,9 @@
 //! | `DMatrix::from_column_slice(r, c, &xs)` | `from_column_slice` | `-`, `-`, `[]` (`from_column_slice_d2`) |
 //! | `…::from_row_slice(&xs)`, `DMatrix::from_row_slice(r, c, &xs)` | `from_row_slice` | `[]` / `-`, `-`, `[]` |
 //! | `DVector::from_vec(xs)`, `DMatrix::from_vec(r, c, xs)` | `from_vec` | `[]` / `-`, `-`, `[]` |
+//! | `SVector::from_element(s)`, `repeat(s)`; `DVector::from_element(n, s)`; `DMatrix::from_element(r, c, s)` | `from_element` | `[]` / `-`, `[]` / `-`, `-`, `[]` |
+//! | `M::from_diagonal(&d)` (square) | `from_diagonal` | `[]` |
+//! | `m.diagonal()` (square) | `diagonal` | `[M(0)]` |
 //! | `Rotation2::new(θ)` | `rotation2_new` | `[V(0)]` |
 //! | `Rotation3::from_axis_angle(&axis, θ)`, `UnitQuaternion::from_axis_angle(&axis, θ)` | `from_axis_angle` | `[V(0), V(1)]`, `[V(0), V(1)]` |
 //! | `Rotation3::from_euler_angles(r, p, y)`, `UnitQuaternion::from_euler_angles(r, p, y)` | `from_euler_angles` | `[V(0), V(1), V(2)]` each |
@@ -910,6 +913,99 @@ slice_rules! {
     from_row_slice_d2 => FromRowSliceD2, "row-major", |g| row_major(g);
     from_vec_d0 => FromVecD0, "column-major", |g| g.as_slice().to_vec();
     from_vec_d2 => FromVecD2, "column-major", |g| g.as_slice().to_vec();
+}
+
+macro_rules! element_rules {
+    ($($name:ident => $Marker:ident $k:literal $args:literal;)*) => {$(
+        rule_fn!(
+            #[doc = concat!("`y = T::from_element(", $args, ")` or `T::repeat(", $args,
+                ")` (every element `s`), operand `s`: `s̄ += Σ ḡ`.")]
+            ///
+            /// ```
+            /// use autodiff_runtime::__private::rules;
+            /// use nalgebra::Matrix2;
+            ///
+            #[doc = concat!("assert_eq!(rules::", stringify!($name), "(&Matrix2::new(1.0, 2.0, 3.0, 4.0)), 10.0);")]
+            /// ```
+            $name => $Marker(g: G)
+        );
+
+        impl<R: Dim, C: Dim> Rule<(&M<R, C>,)> for $Marker
+        where
+            DefaultAllocator: Allocator<R, C>,
+        {
+            type Out = f64;
+            #[inline]
+            fn apply((g,): (&M<R, C>,)) -> f64 {
+                g.sum()
+            }
+        }
+    )*};
+}
+
+element_rules! {
+    from_element_d0 => FromElementD0 0 "s";
+    from_element_d1 => FromElementD1 1 "n, s";
+    from_element_d2 => FromElementD2 2 "r, c, s";
+}
+
+rule_fn!(
+    /// `y = M::from_diagonal(&d)` (a square matrix with `d` on its
+    /// diagonal): `d̄ += diag(ḡ)`.
+    ///
+    /// ```
+    /// use autodiff_runtime::__private::rules::from_diagonal_d0;
+    /// use nalgebra::{Matrix2, Vector2};
+    ///
+    /// assert_eq!(from_diagonal_d0(&Matrix2::new(1.0, 2.0, 3.0, 4.0)), Vector2::new(1.0, 4.0));
+    /// ```
+    from_diagonal_d0 => FromDiagonalD0(g: G)
+);
+
+impl<D: Dim> Rule<(&M<D, D>,)> for FromDiagonalD0
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    type Out = nalgebra::OVector<f64, D>;
+    #[inline]
+    fn apply((g,): (&M<D, D>,)) -> nalgebra::OVector<f64, D> {
+        if g.is_empty() {
+            return Cotangent::zero();
+        }
+        g.diagonal()
+    }
+}
+
+rule_fn!(
+    /// `y = m.diagonal()` (of a square matrix): `m̄ += ḡ` on the diagonal,
+    /// zeros elsewhere.
+    ///
+    /// ```
+    /// use autodiff_runtime::__private::{meta, rules::diagonal_d0};
+    /// use nalgebra::{Matrix2, Vector2};
+    ///
+    /// let m = Matrix2::<f64>::zeros();
+    /// assert_eq!(diagonal_d0(&Vector2::new(1.0, 4.0), &meta(&m)), Matrix2::new(1.0, 0.0, 0.0, 4.0));
+    /// ```
+    diagonal_d0 => DiagonalD0(g: G, m_meta: Mm)
+);
+
+impl<D: Dim> Rule<(&nalgebra::OVector<f64, D>, &MatrixMeta<D, D>)> for DiagonalD0
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    type Out = M<D, D>;
+    #[inline]
+    fn apply((g, m): (&nalgebra::OVector<f64, D>, &MatrixMeta<D, D>)) -> M<D, D> {
+        if g.is_empty() {
+            return Cotangent::zero();
+        }
+        let mut out = m.zeros();
+        for (i, d) in g.iter().enumerate() {
+            out[(i, i)] = *d;
+        }
+        out
+    }
 }
 
 // ---------------------------------------------------------------- rotations
