@@ -24,6 +24,7 @@ mod format;
 pub mod gradcheck;
 pub mod graph;
 mod keep;
+mod nalgebra_types;
 mod ops;
 mod pool;
 mod real;
@@ -33,6 +34,11 @@ mod tensor;
 
 pub use cotangent::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 pub use graph::{BackwardError, GraphValue, Var};
+/// The nalgebra this runtime's rules are written for: its matrices, vectors,
+/// points and rotations are differentiable values (see [`MatrixMeta`]).
+/// Use this re-export, or the same version (0.33), so that the types match.
+pub use nalgebra;
+pub use nalgebra_types::MatrixMeta;
 pub use real::Real;
 pub use tensor::{BoolTensor, Tensor};
 
@@ -89,6 +95,7 @@ pub mod __private {
         acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero, zero_for,
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
+    pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};
     pub use crate::stop_gradient;
 
     /// Checks, at compile time, that a struct field differentiated by
@@ -112,6 +119,17 @@ pub mod __private {
             sigmoid_d0, sin_d0, sqrt_d0, tan_d0, tanh_d0,
         };
         pub use crate::ops::linalg::{dot_d0, dot_d1, matmul_d0, matmul_d1, norm_d0};
+        pub use crate::ops::nalgebra_rules::{
+            component_div_d0, component_div_d1, component_mul_d0, component_mul_d1, cross_d0,
+            cross_d1, determinant_d0, diagonal_d0, distance_d0, distance_d1, distance_squared_d0,
+            distance_squared_d1, from_axis_angle_d0, from_axis_angle_d1, from_column_slice_d0,
+            from_column_slice_d2, from_diagonal_d0, from_element_d0, from_element_d1,
+            from_element_d2, from_euler_angles_d0, from_euler_angles_d1, from_euler_angles_d2,
+            from_row_slice_d0, from_row_slice_d2, from_vec_d0, from_vec_d2, inverse_d0, new_d0,
+            new_d1, new_d2, new_d3, new_d4, new_d5, new_d6, new_d7, new_d8, new_d9, new_d10,
+            new_d11, new_d12, new_d13, new_d14, new_d15, norm_squared_d0, normalize_d0,
+            rotation2_new_d0, trace_d0, try_inverse_d0, w_d0, x_d0, y_d0, z_d0,
+        };
         pub use crate::ops::reduce::{max_d0, mean_d0, mean_dim_d0, min_d0, sum_d0, sum_dim_d0};
         pub use crate::ops::shape::{at_d0, index_d0, reshape_d0, slice_d0, t_d0, transpose_d0};
         pub use crate::ops::softmax::{log_softmax_d0, logsumexp_d0, softmax_d0};

@@ -15,6 +15,7 @@ pub(crate) mod broadcast;
 mod compare;
 pub mod elementwise;
 pub mod linalg;
+pub mod nalgebra_rules;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
