@@ -146,6 +146,11 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
     for (id, b) in body.bindings.iter_mut().enumerate() {
         b.active = depends[id] && reaches[id];
     }
+    body.zero_gradients = body
+        .bindings
+        .iter()
+        .filter_map(|b| b.param.filter(|p| sig.params[*p].active && !b.active))
+        .collect();
     let bindings = &body.bindings;
     for_each_assign_mut(&mut body.block, &mut |a| {
         a.active = !matches!(a.kind, AssignKind::Opaque { .. })

@@ -83,6 +83,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+    let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();
+    let warnings = zero_gradient_warnings(&sig, &body, &allows);
     let shape = match &receiver {
         Some(r) => Shape::Method(r),
         None => Shape::Module,
@@ -92,7 +94,37 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
     }
-    quote!(#primal #module)
+    quote!(#primal #module #warnings)
+}
+
+/// A warning (through a deprecated item, the way stable Rust lets a macro
+/// warn) for each differentiated parameter the output never depends on:
+/// its gradient would always be zero, as Swift's compiler warns.
+fn zero_gradient_warnings(sig: &Signature, body: &crate::ir::Body, allows: &[&syn::Attribute]) -> TokenStream {
+    // `_` says the parameter is unused on purpose.
+    let named = body.zero_gradients.iter().filter(|&&p| !sig.params[p].ident.to_string().starts_with("__ad_arg"));
+    let warnings = named.map(|&p| {
+        let param = &sig.params[p].ident;
+        let note = format!(
+            "the output of `{}` does not depend on `{}`: its gradient is always zero (mark the parameter `#[no_grad]`, or leave it out of `wrt(..)`, to say that this is intended)",
+            sig.name,
+            if param == "__ad_self" { "self".to_string() } else { param.to_string() },
+        );
+        let name = syn::Ident::new(
+            &format!("gradient_is_always_zero_{}", param.to_string().trim_start_matches('_')),
+            param.span(),
+        );
+        quote::quote_spanned!(param.span()=>
+            #(#allows)*
+            const _: () = {
+                #[deprecated(note = #note)]
+                #[allow(non_upper_case_globals)]
+                const #name: () = ();
+                #name
+            };
+        )
+    });
+    quote!(#(#warnings)*)
 }
 
 fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {

@@ -42,6 +42,9 @@ pub struct Body {
     pub exits: Vec<ExitInfo>,
     /// The function has `return` statements: the forward is a labeled block.
     pub has_return: bool,
+    /// Differentiated parameters the output never depends on (their gradient
+    /// is always zero): set by analysis, warned about.
+    pub zero_gradients: Vec<usize>,
 }
 
 #[derive(Default)]

@@ -68,6 +68,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         loops: l.loops,
         exits: l.exits,
         has_return: l.has_return,
+        zero_gradients: Vec::new(),
     }
 }
 
