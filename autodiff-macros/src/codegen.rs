@@ -77,8 +77,8 @@ fn slot(site: usize) -> syn::Ident {
     format_ident!("__ad_s{}", site)
 }
 
-fn adjoint(id: BindId) -> syn::Ident {
-    format_ident!("__ad_d{}", id)
+fn adjoint(body: &Body, id: BindId) -> syn::Ident {
+    body.adjoints[id].clone()
 }
 
 fn unreachable_tape() -> TokenStream {
@@ -328,7 +328,7 @@ impl<'a> Gen<'a> {
                 .filter_map(|id| self.rebind_leaf(id))
                 .collect();
             let base = &self.body.bindings[c.base].ident;
-            let d = adjoint(c.base);
+            let d = adjoint(self.body, c.base);
             let index = plain(&c.index);
             flushes.push(quote!({
                 #(#rebinds)*
@@ -627,7 +627,7 @@ impl<'a> Gen<'a> {
             .enumerate()
             .filter(|(_, b)| b.active || b.param.is_some_and(|p| sig.params[p].active))
             .map(|(id, b)| {
-                let d = adjoint(id);
+                let d = adjoint(self.body, id);
                 match b.param {
                     // Typed, so that `p̄.field` can be written into.
                     Some(p) => {
@@ -645,7 +645,7 @@ impl<'a> Gen<'a> {
                     .iter()
                     .position(|b| b.param == Some(index))
                     .expect("every parameter has a binding");
-                let d = adjoint(id);
+                let d = adjoint(self.body, id);
                 let saved = sig.param_ident(index);
                 if self.owned {
                     quote!(#private::finish(#d, &#private::restore(&#saved)))
@@ -1428,7 +1428,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         let element = match (&self.assign.kind, self.index_node) {
             (AssignKind::Element { base, .. }, Some(ix)) => {
                 self.recompute_code(ix, &mut index_recomputes);
-                let d = adjoint(*base);
+                let d = adjoint(self.body, *base);
                 let place = self.rev_place(ix);
                 Some(quote!(#private::index_cotangent(&mut #d, &#place)))
             }
@@ -1444,7 +1444,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 .map(|t| match t {
                     Some(Target::Out) => quote!(#private::take(&mut __ad_d_out)),
                     Some(Target::Bind(id)) if self.body.bindings[*id].active => {
-                        let d = adjoint(*id);
+                        let d = adjoint(self.body, *id);
                         quote!(#private::take(&mut #d))
                     }
                     _ => quote!(#private::zero()),
@@ -1463,6 +1463,17 @@ impl<'a, 'e> Plan<'a, 'e> {
         } else {
             TokenStream::new()
         };
+        if propagate.is_empty() {
+            // Nothing flows on (an inactive value written over an element):
+            // the target's cotangent is only cleared.
+            return quote!({
+                #take
+                #(#meta_pops)*
+                #(#rebinds)*
+                #(#index_recomputes)*
+                let _ = #cotangent;
+            });
+        }
         quote!({
             #take
             #(#meta_pops)*
@@ -1552,7 +1563,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         }
         match n.ex {
             Ex::Var { id, .. } => {
-                let d = adjoint(*id);
+                let d = adjoint(self.body, *id);
                 quote!(#private::acc(&mut #d, #g);)
             }
             Ex::Ref { .. } => self.prop(cx, n.kids[0], g, private),
@@ -1577,7 +1588,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             // it is declared): `p̄.layer.w += ḡ`.
             Ex::Field { .. } => match self.field_place(i) {
                 Some((id, members)) => {
-                    let d = adjoint(id);
+                    let d = adjoint(self.body, id);
                     quote!(#private::acc(&mut #d #(.#members)*, #g);)
                 }
                 None => quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");),
@@ -1585,7 +1596,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             Ex::Index { .. } if self.row_of(i).is_some() => {
                 let (rows, row_index) = self.row_of(i).expect("checked");
                 let (id, _) = self.var_of(rows).expect("row_of gives a variable");
-                let d = adjoint(id);
+                let d = adjoint(self.body, id);
                 let meta = self.rev_meta(rows, private);
                 let r = self.rev_place(row_index);
                 let c = self.rev_place(n.kids[1]);
@@ -1630,13 +1641,13 @@ impl<'a, 'e> Plan<'a, 'e> {
                         quote!(#acc += #g;)
                     }
                     Some((id, _)) => {
-                        let d = adjoint(id);
+                        let d = adjoint(self.body, id);
                         quote!(#private::acc_index(&mut #d, &#meta, &#index, #g);)
                     }
                     // An element of a parameter's field: straight into it.
                     None if self.field_place(base).is_some() => {
                         let (id, members) = self.field_place(base).expect("checked");
-                        let d = adjoint(id);
+                        let d = adjoint(self.body, id);
                         quote!(#private::acc_index(&mut #d #(.#members)*, &#meta, &#index, #g);)
                     }
                     None => {

@@ -81,6 +81,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !errors.is_empty() {
         return with_errors(primal, errors);
     }
+    body.name_adjoints();
     let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
     let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();

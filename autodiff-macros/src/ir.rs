@@ -45,6 +45,36 @@ pub struct Body {
     /// Differentiated parameters the output never depends on (their gradient
     /// is always zero): set by analysis, warned about.
     pub zero_gradients: Vec<usize>,
+    /// The name of each binding's adjoint in generated code: `b` → `b_bar`
+    /// (`b_bar_2` for a second `b`), so that the reverse reads like the
+    /// forward.
+    pub adjoints: Vec<Ident>,
+}
+
+impl Body {
+    pub fn name_adjoints(&mut self) {
+        let taken: std::collections::HashSet<String> =
+            self.bindings.iter().map(|b| b.ident.to_string()).collect();
+        let mut used = std::collections::HashSet::new();
+        self.adjoints = self
+            .bindings
+            .iter()
+            .map(|b| {
+                let base = b.ident.to_string();
+                let base = match base.strip_prefix("__ad_") {
+                    Some("self") => "self".to_string(),
+                    _ => base,
+                };
+                let mut name = format!("{base}_bar");
+                let mut k = 2;
+                while taken.contains(&name) || !used.insert(name.clone()) {
+                    name = format!("{base}_bar_{k}");
+                    k += 1;
+                }
+                Ident::new(&name, proc_macro2::Span::call_site())
+            })
+            .collect();
+    }
 }
 
 #[derive(Default)]

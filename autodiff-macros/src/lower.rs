@@ -69,6 +69,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         exits: l.exits,
         has_return: l.has_return,
         zero_gradients: Vec::new(),
+        adjoints: Vec::new(),
     }
 }
 
