@@ -44,6 +44,8 @@ pub struct Gen<'a> {
     /// borrowing them: the variant another differentiable function calls, so
     /// that arguments borrowed from its locals do not outlive it.
     owned: bool,
+    /// Sites whose values the forward pass saves for the reverse.
+    pub saved_sites: HashSet<usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -103,6 +105,7 @@ impl<'a> Gen<'a> {
             meta_tapes: Vec::new(),
             combined: Vec::new(),
             owned,
+            saved_sites: HashSet::new(),
         }
     }
 
@@ -577,7 +580,12 @@ impl<'a> Gen<'a> {
 
     // ---------------------------------------------------------------- whole
 
-    pub fn generate(mut self) -> TokenStream {
+    pub fn generate(self) -> TokenStream {
+        self.generate_with_saves().0
+    }
+
+    /// The code, and the sites whose values it saves for the reverse.
+    pub fn generate_with_saves(mut self) -> (TokenStream, HashSet<usize>) {
         let reverse = self.rev_block(&self.body.block, Region::Top);
         let forward = self.fwd_block(&self.body.block);
         let private = self.private();
@@ -657,7 +665,8 @@ impl<'a> Gen<'a> {
             }
         });
         let output = &sig.output;
-        quote!(
+        let saved_sites = std::mem::take(&mut self.saved_sites);
+        let code = quote!(
             #[allow(unused_imports)]
             use #private::{KeepBorrowed as _, KeepOwned as _};
             #(#clones)*
@@ -672,7 +681,8 @@ impl<'a> Gen<'a> {
                 #reverse
                 (#(#results,)*)
             })
-        )
+        );
+        (code, saved_sites)
     }
 }
 
@@ -1171,6 +1181,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             TokenStream::new()
         } else {
             let values = &saved.values;
+            g.saved_sites.insert(self.assign.site);
             g.push_slot(
                 self.assign.site,
                 Slot::values(self.in_loop),

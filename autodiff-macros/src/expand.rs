@@ -82,15 +82,34 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         return with_errors(primal, errors);
     }
     body.name_adjoints();
-    let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
+    let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
     let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();
     let warnings = zero_gradient_warnings(&sig, &body, &allows);
-    let shape = match &receiver {
-        Some(r) => Shape::Method(r),
-        None => Shape::Module,
+    let shape = shape_of(&receiver);
+    let module = if args.show {
+        // What the macro made of the function, for a person to read.
+        let plain = module(&sig, func, vjp_body.clone(), owned_body.clone(), shape_of(&receiver), TokenStream::new());
+        let expansion = crate::show::pretty(&quote!(#primal #plain));
+        let dot = crate::show::dot(&sig, &body, &saved_sites);
+        let (e, d) = match &receiver {
+            Some(_) => {
+                let upper = sig.name.to_string().to_uppercase();
+                (format_ident!("{}_EXPANSION", upper), format_ident!("{}_GRAPH_DOT", upper))
+            }
+            None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
+        };
+        let extra = quote!(
+            /// The code `#[differentiable]` generated for this function, pretty-printed.
+            pub const #e: &str = #expansion;
+            /// The function's primitive-op graph as Graphviz DOT (`dot -Tsvg`): ops,
+            /// assignments, loops and branches; values the reverse keeps have a double border.
+            pub const #d: &str = #dot;
+        );
+        module(&sig, func, vjp_body, owned_body, shape, extra)
+    } else {
+        module(&sig, func, vjp_body, owned_body, shape, TokenStream::new())
     };
-    let module = module(&sig, func, vjp_body, owned_body, shape);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
@@ -137,6 +156,13 @@ fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
 }
 
 /// `mod f { vjp, vjp_retained, grad, value_and_grad, __ad_vjp_all }`
+fn shape_of(receiver: &Option<syn::Receiver>) -> Shape<'_> {
+    match receiver {
+        Some(r) => Shape::Method(r),
+        None => Shape::Module,
+    }
+}
+
 /// Where the generated functions go: a module named after a free function
 /// (`f::vjp`), or beside a method in its impl (`m.loss_vjp(..)`).
 enum Shape<'r> {
@@ -176,6 +202,7 @@ fn module(
     vjp_body: TokenStream,
     owned_body: TokenStream,
     shape: Shape<'_>,
+    extra: TokenStream,
 ) -> TokenStream {
     let rt = &sig.runtime;
     let name = &sig.name;
@@ -389,6 +416,7 @@ fn module(
             (__ad_value, __ad_gradient)
         }
     );
+    let items = quote!(#items #extra);
     if receiver.is_some() {
         // Beside the method, in its impl block; with its visibility.
         let vis_items = items.into_iter().map(|tt| match &tt {

@@ -19,6 +19,7 @@ mod expand;
 mod ir;
 mod lower;
 mod rules;
+mod show;
 mod signature;
 
 use proc_macro::TokenStream;

@@ -17,6 +17,8 @@ use syn::{FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Token, Type};
 pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     pub krate: Option<syn::Path>,
+    /// `show`: also generate the pretty-printed expansion and the op graph.
+    pub show: bool,
 }
 
 impl Parse for Args {
@@ -29,11 +31,18 @@ impl Parse for Args {
                 args.krate = Some(input.call(syn::Path::parse_mod_style)?);
             } else {
                 let key: Ident = input.parse()?;
+                if key == "show" {
+                    args.show = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key != "wrt" {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)` or `crate = path`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `show` or `crate = path`"
                         ),
                     ));
                 }
