@@ -910,3 +910,59 @@ mod tests {
         }
     }
 }
+
+/// Expansion snapshots: each `tests/expand/<case>.rs` (one function with its
+/// attribute) is expanded and pretty-printed into `<case>.expanded.rs`
+/// beside it, so that a change in what the macro emits shows in review.
+/// `UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots` rewrites them.
+#[cfg(test)]
+mod snapshots {
+    use super::expand;
+    use std::path::Path;
+
+    #[test]
+    fn snapshots() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/expand");
+        let update = std::env::var_os("UPDATE_EXPAND").is_some();
+        let mut cases: Vec<_> = std::fs::read_dir(&dir)
+            .expect("tests/expand exists")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.to_string_lossy().ends_with(".expanded.rs"))
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 6, "expected the six snapshot cases");
+        let mut stale = Vec::new();
+        let mut ratios = Vec::new();
+        for case in cases {
+            let source = std::fs::read_to_string(&case).expect("readable case");
+            let file: syn::File = syn::parse_str(&source).expect("a case parses");
+            let syn::Item::Fn(mut func) = file.items.into_iter().next().expect("one function") else {
+                panic!("{}: expected a function", case.display());
+            };
+            let attr = func.attrs.remove(0);
+            let args = match attr.meta {
+                syn::Meta::List(l) => l.tokens,
+                _ => proc_macro2::TokenStream::new(),
+            };
+            let out = expand(args, quote::ToTokens::to_token_stream(&func));
+            let pretty = crate::show::pretty(&out);
+            let expected_path = case.with_extension("expanded.rs");
+            let lines_in = source.lines().count();
+            let lines_out = pretty.lines().count();
+            ratios.push(format!("{}: {lines_in} → {lines_out} lines ({:.1}×)", case.file_stem().unwrap().to_string_lossy(), lines_out as f64 / lines_in as f64));
+            if update {
+                std::fs::write(&expected_path, &pretty).expect("writable snapshot");
+                continue;
+            }
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected != pretty {
+                stale.push(expected_path.display().to_string());
+            }
+        }
+        eprintln!("{}", ratios.join("\n"));
+        assert!(
+            stale.is_empty(),
+            "the macro's expansion changed for {stale:?}: review the difference, then rewrite them with UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots"
+        );
+    }
+}
