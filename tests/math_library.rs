@@ -80,7 +80,10 @@ fn sin_cos_returns_a_pair() {
 #[test]
 fn analytic_values() {
     // d/dx erf x at 0 = 2/√π; Φ'(0) = 1/√(2π); ψ(1) = −γ is lgamma' at 1.
-    assert_eq!(s_erf::grad(0.0), std::f64::consts::FRAC_2_SQRT_PI * (1.0 - 2.0));
+    assert_eq!(
+        s_erf::grad(0.0),
+        std::f64::consts::FRAC_2_SQRT_PI * (1.0 - 2.0)
+    );
     assert_eq!(s_ndtr::grad(0.0), 1.0 / (2.0 * std::f64::consts::PI).sqrt());
     assert!((s_lgamma::grad(1.0) + 0.577_215_664_901_532_9).abs() < 1e-15);
     assert!((s_digamma::grad(1.0) - std::f64::consts::PI.powi(2) / 6.0).abs() < 1e-14);
@@ -176,7 +179,10 @@ fn tensor_to_vec(x: &Tensor) -> f64 {
 
 #[test]
 fn item_and_to_vec_carry_the_gradient() {
-    assert_eq!(item_of::grad(&Tensor::from([[1.5], [2.0]])).to_vec(), vec![2.0, 2.0]);
+    assert_eq!(
+        item_of::grad(&Tensor::from([[1.5], [2.0]])).to_vec(),
+        vec![2.0, 2.0]
+    );
     // Issue 7's `let v = xs.to_vec(); v[0] * 2.0` at [0.3, −0.5, 0.8]: [2, 0, 0].
     assert_eq!(to_vec_of::grad(&[0.3, -0.5, 0.8]), vec![2.0, 0.0, 0.0]);
     let x = Tensor::from([[1.0, 2.0], [3.0, 4.0]]);

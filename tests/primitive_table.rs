@@ -16,10 +16,18 @@ fn runtime_rows() -> BTreeMap<(String, usize), (String, Needs)> {
     let mut rows = BTreeMap::new();
     for p in primitives().filter(|p| p.syntax != Syntax::RuntimeOnly) {
         let needs = needs_of(p);
-        let previous = rows.insert((p.name.to_string(), p.arity), (p.rule.to_string(), needs.clone()));
+        let previous = rows.insert(
+            (p.name.to_string(), p.arity),
+            (p.rule.to_string(), needs.clone()),
+        );
         // One name may have rows for f64 and for tensors: they must agree.
         if let Some(previous) = previous {
-            assert_eq!(previous, (p.rule.to_string(), needs), "two runtime rows for {} disagree", p.name);
+            assert_eq!(
+                previous,
+                (p.rule.to_string(), needs),
+                "two runtime rows for {} disagree",
+                p.name
+            );
         }
     }
     rows
@@ -41,7 +49,8 @@ fn macro_rows() -> BTreeMap<(String, usize), (String, Needs)> {
             .map(|op| op.map(|needs| needs.iter().map(|n| n.to_string()).collect()))
             .collect();
         assert!(
-            out.insert((name.to_string(), *arity), (rule.to_string(), needs)).is_none(),
+            out.insert((name.to_string(), *arity), (rule.to_string(), needs))
+                .is_none(),
             "two macro rows for {name} with {arity} operands"
         );
     }
@@ -55,17 +64,28 @@ fn the_macro_and_the_runtime_tables_agree() {
     let mut problems = Vec::new();
     for (key, row) in &macros {
         match runtime.get(key) {
-            None => problems.push(format!("the macro has {key:?} (rule {}), the runtime's table does not", row.0)),
-            Some(r) if r != row => problems.push(format!("{key:?}: the macro says {row:?}, the runtime {r:?}")),
+            None => problems.push(format!(
+                "the macro has {key:?} (rule {}), the runtime's table does not",
+                row.0
+            )),
+            Some(r) if r != row => problems.push(format!(
+                "{key:?}: the macro says {row:?}, the runtime {r:?}"
+            )),
             Some(_) => {}
         }
     }
     for key in runtime.keys() {
         if !macros.contains_key(key) {
-            problems.push(format!("the runtime's table has {key:?}, the macro does not"));
+            problems.push(format!(
+                "the runtime's table has {key:?}, the macro does not"
+            ));
         }
     }
-    assert!(problems.is_empty(), "the tables differ:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "the tables differ:\n{}",
+        problems.join("\n")
+    );
     assert!(macros.len() > 60, "only {} rows", macros.len());
 }
 
@@ -76,8 +96,13 @@ const END: &str = "<!-- primitives:end -->";
 fn readme_lists_the_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).expect("README.md");
-    let start = readme.find(BEGIN).expect("README has <!-- primitives:begin -->") + BEGIN.len();
-    let end = readme.find(END).expect("README has <!-- primitives:end -->");
+    let start = readme
+        .find(BEGIN)
+        .expect("README has <!-- primitives:begin -->")
+        + BEGIN.len();
+    let end = readme
+        .find(END)
+        .expect("README has <!-- primitives:end -->");
     let want = autodiff_runtime::__private::table::readme_list();
     if readme[start..end] == want {
         return;

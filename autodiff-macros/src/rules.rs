@@ -129,7 +129,11 @@ static METHODS: &[(&str, Rule)] = &[
         r(
             "clamp",
             3,
-            &[Some(&[V(0), V(1), V(2)]), Some(&[V(0), V(1)]), Some(&[V(0), V(2)])],
+            &[
+                Some(&[V(0), V(1), V(2)]),
+                Some(&[V(0), V(1)]),
+                Some(&[V(0), V(2)]),
+            ],
         ),
     ),
     ("max", r("maximum", 2, BINARY_VV)),
@@ -177,7 +181,11 @@ static METHODS: &[(&str, Rule)] = &[
     ),
     (
         "where_",
-        r("where", 3, &[Some(&[V(1), M(0)]), None, Some(&[V(1), M(2)])]),
+        r(
+            "where",
+            3,
+            &[Some(&[V(1), M(0)]), None, Some(&[V(1), M(2)])],
+        ),
     ),
     (
         "clone",
@@ -310,7 +318,13 @@ pub fn rows_tokens() -> proc_macro2::TokenStream {
         Need::Meta(i) => format!("meta {i}"),
         Need::Output => "output".to_string(),
     };
-    let operators: [(&str, &Rule); 5] = [("+", &ADD), ("-", &SUB), ("*", &MUL), ("/", &DIV), ("neg", &NEG)];
+    let operators: [(&str, &Rule); 5] = [
+        ("+", &ADD),
+        ("-", &SUB),
+        ("*", &MUL),
+        ("/", &DIV),
+        ("neg", &NEG),
+    ];
     let rows = METHODS.iter().map(|(n, r)| (*n, r)).chain(operators).map(|(name, rule)| {
         let arity = rule.arity;
         let rule_name = rule.rule;

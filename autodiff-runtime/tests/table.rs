@@ -19,7 +19,12 @@ fn every_row_passes_its_check() {
         }
     }
     assert!(count > 60, "the table has only {count} rows");
-    assert!(failures.is_empty(), "{} rows failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -34,12 +39,22 @@ fn rows_are_consistent() {
             p.on.label()
         );
         if p.syntax != Syntax::RuntimeOnly {
-            assert_eq!(p.operands.len(), p.arity, "{}: one entry per operand", p.name);
+            assert_eq!(
+                p.operands.len(),
+                p.arity,
+                "{}: one entry per operand",
+                p.name
+            );
         }
         for needs in p.operands.iter().flatten() {
             for need in *needs {
                 if let Need::Value(i) | Need::Meta(i) = need {
-                    assert!(*i < p.arity, "{}: {need} reads past its {} operands", p.name, p.arity);
+                    assert!(
+                        *i < p.arity,
+                        "{}: {need} reads past its {} operands",
+                        p.name,
+                        p.arity
+                    );
                 }
             }
         }
@@ -53,5 +68,13 @@ fn a_wrong_rule_fails_its_check() {
     use autodiff_runtime::Tensor;
     use autodiff_runtime::gradcheck::{GradCheckConfig, check_vjp_with};
     let wrong = |x: &Tensor, g: Tensor| g * x.sin(); // d/dx sin x is cos x
-    assert!(check_vjp_with(GradCheckConfig::default(), |x: &Tensor| x.sin(), wrong, &Tensor::randn(&[3], 1)).is_err());
+    assert!(
+        check_vjp_with(
+            GradCheckConfig::default(),
+            |x: &Tensor| x.sin(),
+            wrong,
+            &Tensor::randn(&[3], 1)
+        )
+        .is_err()
+    );
 }

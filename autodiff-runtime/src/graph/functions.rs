@@ -414,12 +414,17 @@ impl Var {
     pub fn maximum(&self, other: &Var) -> Var {
         let (a, b) = (self.data(), other.data());
         let needs = (self.requires_grad(), other.requires_grad());
-        Var::from_op("MaximumBackward0", a.maximum(&b), &[self, other], move |g| {
-            vec![
-                if_needed(needs.0, || rules::maximum_d0(g, &a, &b)),
-                if_needed(needs.1, || rules::maximum_d1(g, &a, &b)),
-            ]
-        })
+        Var::from_op(
+            "MaximumBackward0",
+            a.maximum(&b),
+            &[self, other],
+            move |g| {
+                vec![
+                    if_needed(needs.0, || rules::maximum_d0(g, &a, &b)),
+                    if_needed(needs.1, || rules::maximum_d1(g, &a, &b)),
+                ]
+            },
+        )
     }
 
     /// Elementwise minimum of two `Var`s, broadcasting (PyTorch's
@@ -435,12 +440,17 @@ impl Var {
     pub fn minimum(&self, other: &Var) -> Var {
         let (a, b) = (self.data(), other.data());
         let needs = (self.requires_grad(), other.requires_grad());
-        Var::from_op("MinimumBackward0", a.minimum(&b), &[self, other], move |g| {
-            vec![
-                if_needed(needs.0, || rules::minimum_d0(g, &a, &b)),
-                if_needed(needs.1, || rules::minimum_d1(g, &a, &b)),
-            ]
-        })
+        Var::from_op(
+            "MinimumBackward0",
+            a.minimum(&b),
+            &[self, other],
+            move |g| {
+                vec![
+                    if_needed(needs.0, || rules::minimum_d0(g, &a, &b)),
+                    if_needed(needs.1, || rules::minimum_d1(g, &a, &b)),
+                ]
+            },
+        )
     }
 
     /// Each element limited to `[lo, hi]` (PyTorch's `clamp`, `ClampBackward1`).

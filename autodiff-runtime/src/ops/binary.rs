@@ -16,8 +16,8 @@ use super::table::{
     gradcheck_var2,
 };
 use super::{Operand, Rule, rule_fn};
-use crate::graph::Var;
 use crate::cotangent::{Cotangent, ScalarMeta, Shape};
+use crate::graph::Var;
 use crate::tensor::Tensor;
 
 // ---------------------------------------------------------------- values
@@ -505,9 +505,20 @@ fn winner_share_tensor(
     if g.symbolic_zero {
         return Tensor::zero();
     }
-    // 1 where `mine` wins, ½ on ties, 0 elsewhere, broadcast to the output.
+    // 1 where `mine` wins, ½ on ties, 0 elsewhere, broadcast to the output;
+    // then a select (not a product), so that an infinite or NaN ḡ where
+    // `mine` loses passes nothing.
     let share = zip(mine, other, |m, o| winner_share(1.0, m, o, wins));
-    sum_to_shape_owned(zip_owned_right(g, share, |g, s| g * s), &mine.shape)
+    let routed = zip_owned_right(g, share, |g, s| {
+        if s == 1.0 {
+            g
+        } else if s == 0.0 {
+            0.0
+        } else {
+            g / 2.0
+        }
+    });
+    sum_to_shape_owned(routed, &mine.shape)
 }
 
 rule_fn!(

@@ -86,7 +86,11 @@ pub(crate) fn div() -> Check {
     exactly_zero("/", (0.0, 0.0), rules::div_d1(&-0.0, &0.0, &0.0))?;
     let (a, b) = (Tensor::from([1.0, 0.0]), Tensor::from([0.0, 0.0]));
     let g = Tensor::from([0.0, 0.0]);
-    exactly_zero_tensor("/", "[1, 0] / [0, 0]", &rules::div_d0(&g, &rt::meta(&a), &b))?;
+    exactly_zero_tensor(
+        "/",
+        "[1, 0] / [0, 0]",
+        &rules::div_d0(&g, &rt::meta(&a), &b),
+    )?;
     exactly_zero_tensor("/", "[1, 0] / [0, 0]", &rules::div_d1(&g, &a, &b))?;
     exactly_zero_tensor("/", "[1, 0] / 0", &rules::div_d0(&g, &rt::meta(&a), &0.0))?;
     exactly_zero("/", "[1, 0] / 0", rules::div_d1(&g, &a, &0.0))?;
@@ -96,13 +100,23 @@ pub(crate) fn div() -> Check {
 
 pub(crate) fn neg() -> Check {
     gradcheck("neg f64", |x: &f64| -x, |_, g| rules::neg_d0(&g), &0.3)?;
-    gradcheck("neg tensor", |x: &Tensor| -x, |_, g| rules::neg_d0(&g), &randn(&[2, 3], 1))?;
+    gradcheck(
+        "neg tensor",
+        |x: &Tensor| -x,
+        |_, g| rules::neg_d0(&g),
+        &randn(&[2, 3], 1),
+    )?;
     gradcheck_var("neg", |x| -x, &randn(&[2, 3], 1))
 }
 
 pub(crate) fn clone() -> Check {
     // The macro passes the cotangent through (the identity): nothing to call.
-    gradcheck("clone", |x: &Tensor| x.clone(), |_, g| g, &randn(&[2, 3], 2))
+    gradcheck(
+        "clone",
+        |x: &Tensor| x.clone(),
+        |_, g| g,
+        &randn(&[2, 3], 2),
+    )
 }
 
 pub(crate) fn powi() -> Check {
@@ -114,7 +128,12 @@ pub(crate) fn powi() -> Check {
             |x, g| rt::finish(rules::powi_d0(&g, x, &n), x),
             &x,
         )?;
-        gradcheck(&format!("powi({n}) f64"), |x: &f64| x.powi(n), |x, g| rules::powi_d0(&g, x, &n), &x.data()[0])?;
+        gradcheck(
+            &format!("powi({n}) f64"),
+            |x: &f64| x.powi(n),
+            |x, g| rules::powi_d0(&g, x, &n),
+            &x.data()[0],
+        )?;
         gradcheck_var(&format!("powi({n})"), |v| v.powi(n), &x)?;
         if n < 0 {
             exactly_zero("powi", (0.0, n), rules::powi_d0(&0.0, &0.0, &n))?;
@@ -183,7 +202,13 @@ pub(crate) fn mul_add() -> Check {
     gradcheck(
         "mul_add f64",
         |(x, a, b): &(f64, f64, f64)| x.mul_add(*a, *b),
-        |(x, a, _), g| (rules::mul_add_d0(&g, a), rules::mul_add_d1(&g, x), rules::mul_add_d2(&g)),
+        |(x, a, _), g| {
+            (
+                rules::mul_add_d0(&g, a),
+                rules::mul_add_d1(&g, x),
+                rules::mul_add_d2(&g),
+            )
+        },
         &(0.7, -1.3, 2.1),
     )
 }
@@ -195,7 +220,11 @@ pub(crate) fn clamp() -> Check {
             "clamp f64",
             |(x, lo, hi): &(f64, f64, f64)| x.clamp(*lo, *hi),
             |(x, lo, hi), g| {
-                (rules::clamp_d0(&g, x, lo, hi), rules::clamp_d1(&g, x, lo), rules::clamp_d2(&g, x, hi))
+                (
+                    rules::clamp_d0(&g, x, lo, hi),
+                    rules::clamp_d1(&g, x, lo),
+                    rules::clamp_d2(&g, x, hi),
+                )
             },
             &(x, -1.0, 1.0),
         )?;
@@ -205,13 +234,21 @@ pub(crate) fn clamp() -> Check {
         "clamp tensor",
         |(x, lo, hi): &(Tensor, f64, f64)| x.clamp(*lo, *hi),
         |(x, lo, hi), g| {
-            (rules::clamp_d0(&g, x, lo, hi), rules::clamp_d1(&g, x, lo), rules::clamp_d2(&g, x, hi))
+            (
+                rules::clamp_d0(&g, x, lo, hi),
+                rules::clamp_d1(&g, x, lo),
+                rules::clamp_d2(&g, x, hi),
+            )
         },
         &(x.clone(), -1.0, 1.0),
     )?;
     gradcheck_var("clamp", |v| v.clamp(-1.0, 1.0), &x)?;
     // A select: an infinite x outside the bounds passes nothing.
-    exactly_zero("clamp", f64::INFINITY, rules::clamp_d0(&1.0, &f64::INFINITY, &0.0, &1.0))
+    exactly_zero(
+        "clamp",
+        f64::INFINITY,
+        rules::clamp_d0(&1.0, &f64::INFINITY, &0.0, &1.0),
+    )
 }
 
 fn extremum(name: &str, maximum: bool) -> Check {
@@ -235,7 +272,11 @@ fn extremum(name: &str, maximum: bool) -> Check {
     if (da, db) != (0.5, 0.5) {
         return Err(format!("{name}: a tie gave {da}, {db}, not 0.5 each"));
     }
-    let loser = if maximum { f64::NEG_INFINITY } else { f64::INFINITY };
+    let loser = if maximum {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
     exactly_zero(name, (1.0, loser), d(&1.0, &1.0, &loser).1)
 }
 
@@ -267,6 +308,19 @@ pub(crate) fn min_f64() -> Check {
 
 fn extremum_tensor(name: &str, maximum: bool) -> Check {
     let op = |a: &Tensor, b: &Tensor| if maximum { a.maximum(b) } else { a.minimum(b) };
+    // A select: where `a` loses, even an infinite ḡ passes nothing to it.
+    let (a, b) = (Tensor::from([1.0, 2.0]), Tensor::from([2.0, 1.0]));
+    let g = Tensor::from([f64::INFINITY, 1.0]);
+    let (loser, winner) = if maximum {
+        (rules::maximum_d0(&g, &a, &b), rules::maximum_d1(&g, &a, &b))
+    } else {
+        (rules::minimum_d1(&g, &a, &b), rules::minimum_d0(&g, &a, &b))
+    };
+    if loser.to_vec() != vec![0.0, 1.0] || winner.to_vec() != vec![f64::INFINITY, 0.0] {
+        return Err(format!(
+            "{name}: ḡ = [∞, 1] gave {loser:?} and {winner:?}, not a select"
+        ));
+    }
     for (i, (sa, sb)) in BROADCASTS.into_iter().enumerate() {
         let (a, b) = (randn(sa, 40 + i as u64), randn(sb, 50 + i as u64));
         gradcheck(
@@ -303,25 +357,45 @@ pub(crate) fn minimum() -> Check {
 
 pub(crate) fn max() -> Check {
     let x = randn(&[2, 3, 4], 50);
-    gradcheck("max", |x: &Tensor| x.max(), |x, g| rules::max_d0(&g, x, &x.max()), &x)?;
+    gradcheck(
+        "max",
+        |x: &Tensor| x.max(),
+        |x, g| rules::max_d0(&g, x, &x.max()),
+        &x,
+    )?;
     gradcheck_var("max", |v| v.max(), &x)
 }
 
 pub(crate) fn min() -> Check {
     let x = randn(&[2, 3, 4], 51);
-    gradcheck("min", |x: &Tensor| x.min(), |x, g| rules::min_d0(&g, x, &x.min()), &x)?;
+    gradcheck(
+        "min",
+        |x: &Tensor| x.min(),
+        |x, g| rules::min_d0(&g, x, &x.min()),
+        &x,
+    )?;
     gradcheck_var("min", |v| v.min(), &x)
 }
 
 pub(crate) fn sum() -> Check {
     let x = randn(&[2, 3, 4], 52);
-    gradcheck("sum", |x: &Tensor| x.sum(), |x, g| rules::sum_d0(&g, &rt::meta(x)), &x)?;
+    gradcheck(
+        "sum",
+        |x: &Tensor| x.sum(),
+        |x, g| rules::sum_d0(&g, &rt::meta(x)),
+        &x,
+    )?;
     gradcheck_var("sum", |v| v.sum(), &x)
 }
 
 pub(crate) fn mean() -> Check {
     let x = randn(&[2, 3, 4], 53);
-    gradcheck("mean", |x: &Tensor| x.mean(), |x, g| rules::mean_d0(&g, &rt::meta(x)), &x)?;
+    gradcheck(
+        "mean",
+        |x: &Tensor| x.mean(),
+        |x, g| rules::mean_d0(&g, &rt::meta(x)),
+        &x,
+    )?;
     gradcheck_var("mean", |v| v.mean(), &x)
 }
 
@@ -366,7 +440,12 @@ pub(crate) fn dot() -> Check {
 
 pub(crate) fn norm() -> Check {
     let x = randn(&[3, 4], 62);
-    gradcheck("norm", |x: &Tensor| x.norm(), |x, g| rules::norm_d0(&g, x, &x.norm()), &x)?;
+    gradcheck(
+        "norm",
+        |x: &Tensor| x.norm(),
+        |x, g| rules::norm_d0(&g, x, &x.norm()),
+        &x,
+    )?;
     gradcheck_var("norm", |v| v.norm(), &x)?;
     let z = Tensor::zeros(&[3]);
     exactly_zero_tensor("norm", "0 (ḡ = 1)", &rules::norm_d0(&1.0, &z, &0.0))?;
@@ -377,7 +456,13 @@ pub(crate) fn norm() -> Check {
 }
 
 pub(crate) fn matmul() -> Check {
-    let cases: [(&[usize], &[usize]); 5] = [(&[3, 4], &[4, 2]), (&[3, 4], &[4]), (&[4], &[4, 2]), (&[4], &[4]), (&[1, 5], &[5, 1])];
+    let cases: [(&[usize], &[usize]); 5] = [
+        (&[3, 4], &[4, 2]),
+        (&[3, 4], &[4]),
+        (&[4], &[4, 2]),
+        (&[4], &[4]),
+        (&[1, 5], &[5, 1]),
+    ];
     for (i, (sa, sb)) in cases.into_iter().enumerate() {
         let (a, b) = (randn(sa, 70 + i as u64), randn(sb, 80 + i as u64));
         gradcheck(
@@ -399,14 +484,29 @@ pub(crate) fn t() -> Check {
 
 pub(crate) fn transpose() -> Check {
     let m = randn(&[3, 4], 91);
-    gradcheck("transpose", |x: &Tensor| x.transpose(), |_, g| rules::transpose_d0(&g), &m)?;
-    gradcheck("transpose (t_d0)", |x: &Tensor| x.transpose(), |_, g| rules::t_d0(&g), &m)?;
+    gradcheck(
+        "transpose",
+        |x: &Tensor| x.transpose(),
+        |_, g| rules::transpose_d0(&g),
+        &m,
+    )?;
+    gradcheck(
+        "transpose (t_d0)",
+        |x: &Tensor| x.transpose(),
+        |_, g| rules::t_d0(&g),
+        &m,
+    )?;
     gradcheck_var("transpose", |v| v.transpose(), &m)
 }
 
 pub(crate) fn reshape() -> Check {
     let m = randn(&[3, 4], 92);
-    gradcheck("reshape", |x: &Tensor| x.reshape(&[2, 6]), |x, g| rules::reshape_d0(&g, &rt::meta(x)), &m)?;
+    gradcheck(
+        "reshape",
+        |x: &Tensor| x.reshape(&[2, 6]),
+        |x, g| rules::reshape_d0(&g, &rt::meta(x)),
+        &m,
+    )?;
     gradcheck_var("reshape", |v| v.reshape(&[2, 6]), &m)
 }
 
@@ -426,7 +526,12 @@ pub(crate) fn slice() -> Check {
 
 pub(crate) fn at() -> Check {
     let m = randn(&[3, 4], 94);
-    gradcheck("at", |x: &Tensor| x.at(&[1, 2]), |x, g| rules::at_d0(&g, &rt::meta(x), &[1, 2]), &m)?;
+    gradcheck(
+        "at",
+        |x: &Tensor| x.at(&[1, 2]),
+        |x, g| rules::at_d0(&g, &rt::meta(x), &[1, 2]),
+        &m,
+    )?;
     gradcheck_var("at", |v| v.at(&[1, 2]), &m)
 }
 
@@ -457,7 +562,9 @@ pub(crate) fn to_vec() -> Check {
     )?;
     let short = rules::to_vec_d0(&vec![1.0], &rt::meta(&Tensor::zeros(&[2, 2])));
     if short.to_vec() != vec![1.0, 0.0, 0.0, 0.0] {
-        return Err(format!("to_vec: a short cotangent gave {short:?}, not padded with zeros"));
+        return Err(format!(
+            "to_vec: a short cotangent gave {short:?}, not padded with zeros"
+        ));
     }
     Ok(())
 }
@@ -480,7 +587,12 @@ pub(crate) fn index() -> Check {
 pub(crate) fn softmax() -> Check {
     let x = randn(&[3, 4], 100) * 2.0;
     for d in 0..2 {
-        gradcheck("softmax", |x: &Tensor| x.softmax(d), |x, g| rules::softmax_d0(&g, &x.softmax(d), &d), &x)?;
+        gradcheck(
+            "softmax",
+            |x: &Tensor| x.softmax(d),
+            |x, g| rules::softmax_d0(&g, &x.softmax(d), &d),
+            &x,
+        )?;
         gradcheck_var("softmax", |v| v.softmax(d), &x)?;
     }
     Ok(())
@@ -515,15 +627,24 @@ pub(crate) fn logsumexp() -> Check {
 }
 
 pub(crate) fn where_() -> Check {
-    let cases: [(&[usize], &[usize], &[usize]); 4] =
-        [(&[2, 3], &[2, 3], &[2, 3]), (&[2, 3], &[3], &[]), (&[3], &[2, 1], &[2, 3]), (&[2, 1], &[1, 3], &[3])];
+    let cases: [(&[usize], &[usize], &[usize]); 4] = [
+        (&[2, 3], &[2, 3], &[2, 3]),
+        (&[2, 3], &[3], &[]),
+        (&[3], &[2, 1], &[2, 3]),
+        (&[2, 1], &[1, 3], &[3]),
+    ];
     for (i, (sc, sx, so)) in cases.into_iter().enumerate() {
         let cond = randn(sc, 110 + i as u64).gt_elem(&Tensor::scalar(0.0));
         let (x, other) = (randn(sx, 120 + i as u64), randn(so, 130 + i as u64));
         gradcheck(
             &format!("where_ cond {sc:?}, x {sx:?}, other {so:?}"),
             |(x, other): &(Tensor, Tensor)| x.where_(&cond, other),
-            |(x, other), g| (rules::where_d0(&g, &cond, &rt::meta(x)), rules::where_d2(&g, &cond, &rt::meta(other))),
+            |(x, other), g| {
+                (
+                    rules::where_d0(&g, &cond, &rt::meta(x)),
+                    rules::where_d2(&g, &cond, &rt::meta(other)),
+                )
+            },
             &(x.clone(), other.clone()),
         )?;
         gradcheck_var2("where_", |x, o| x.where_(&cond, o), &x, &other)?;
@@ -539,7 +660,11 @@ pub(crate) fn where_() -> Check {
 }
 
 pub(crate) fn cat() -> Check {
-    let (a, b, c) = (randn(&[2, 3], 140), randn(&[2, 1], 141), randn(&[2, 2], 142));
+    let (a, b, c) = (
+        randn(&[2, 3], 140),
+        randn(&[2, 1], 141),
+        randn(&[2, 2], 142),
+    );
     gradcheck(
         "cat",
         |(a, b, c): &(Tensor, Tensor, Tensor)| Tensor::cat(&[a, b, c], 1),
@@ -562,7 +687,12 @@ pub(crate) fn stack() -> Check {
         gradcheck(
             "stack",
             |(a, b): &(Tensor, Tensor)| Tensor::stack(&[a, b], d),
-            |(a, b), g| (rules::stack_d(&g, &rt::meta(a), &d, &0), rules::stack_d(&g, &rt::meta(b), &d, &1)),
+            |(a, b), g| {
+                (
+                    rules::stack_d(&g, &rt::meta(a), &d, &0),
+                    rules::stack_d(&g, &rt::meta(b), &d, &1),
+                )
+            },
             &(a.clone(), b.clone()),
         )?;
         gradcheck_var2("stack", |a, b| Var::stack(&[a, b, b], d), &a, &b)?;

@@ -10,8 +10,8 @@ use super::table::{
     Need, On, Primitive, Syntax, exactly_zero, exactly_zero_tensor, gradcheck, gradcheck_var,
 };
 use super::{Operand, Rule, rule_fn};
-use crate::cotangent::Cotangent;
 use crate::Real;
+use crate::cotangent::Cotangent;
 use crate::graph::Var;
 use crate::pool;
 use crate::tensor::Tensor;
@@ -651,7 +651,10 @@ impl Tensor {
     /// assert_eq!(x.clamp(-1.0, 1.0).to_vec(), vec![-1.0, 0.5, 1.0]);
     /// ```
     pub fn clamp(&self, lo: f64, hi: f64) -> Tensor {
-        assert!(lo <= hi, "clamp: min {lo} is greater than max {hi} (or one is NaN)");
+        assert!(
+            lo <= hi,
+            "clamp: min {lo} is greater than max {hi} (or one is NaN)"
+        );
         self.map(|x| x.clamp(lo, hi))
     }
 }

@@ -281,7 +281,10 @@ impl Tensor {
     /// assert_eq!(Tensor::cat(&[&a, &a], 1).to_vec(), vec![1.0, 2.0, 1.0, 2.0]);
     /// ```
     pub fn cat(pieces: &[&Tensor], dim: usize) -> Tensor {
-        assert!(!pieces.is_empty(), "cat(): expected a non-empty list of Tensors");
+        assert!(
+            !pieces.is_empty(),
+            "cat(): expected a non-empty list of Tensors"
+        );
         let first = &pieces[0].shape;
         assert!(
             dim < first.len(),
@@ -290,7 +293,11 @@ impl Tensor {
         for p in pieces {
             assert!(
                 p.shape.len() == first.len()
-                    && p.shape.iter().zip(first).enumerate().all(|(d, (a, b))| d == dim || a == b),
+                    && p.shape
+                        .iter()
+                        .zip(first)
+                        .enumerate()
+                        .all(|(d, (a, b))| d == dim || a == b),
                 "cat(): sizes of tensors must match except in dimension {dim}: shapes {:?}",
                 pieces.iter().map(|p| &p.shape).collect::<Vec<_>>()
             );
@@ -356,7 +363,11 @@ impl Tensor {
     pub fn where_(&self, cond: &BoolTensor, other: &Tensor) -> Tensor {
         let mask = cond_mask(cond);
         let shape = broadcast_shape(&broadcast_shape(&mask.shape, &self.shape), &other.shape);
-        let (m, x, y) = (expand(&mask, &shape), expand(self, &shape), expand(other, &shape));
+        let (m, x, y) = (
+            expand(&mask, &shape),
+            expand(self, &shape),
+            expand(other, &shape),
+        );
         let data = pool::collect(
             numel_of(&shape),
             m.data
@@ -372,7 +383,10 @@ impl Tensor {
 /// A condition as a tensor of 1s and 0s.
 fn cond_mask(cond: &BoolTensor) -> Tensor {
     Tensor::from_parts(
-        cond.data.iter().map(|&c| if c { 1.0 } else { 0.0 }).collect(),
+        cond.data
+            .iter()
+            .map(|&c| if c { 1.0 } else { 0.0 })
+            .collect(),
         cond.shape.clone(),
     )
 }

@@ -57,7 +57,11 @@ pub(crate) fn digamma(x: f64) -> f64 {
         return f64::NAN;
     }
     if x == 0.0 {
-        return if x.is_sign_positive() { f64::NEG_INFINITY } else { f64::INFINITY };
+        return if x.is_sign_positive() {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
     }
     if at_pole(x) {
         return f64::NAN;
@@ -110,7 +114,8 @@ pub(crate) fn trigamma(x: f64) -> f64 {
         * (1.0 / 6.0
             - r * (1.0 / 30.0
                 - r * (1.0 / 42.0
-                    - r * (1.0 / 30.0 - r * (5.0 / 66.0 - r * (691.0 / 2730.0 - r * (7.0 / 6.0)))))));
+                    - r * (1.0 / 30.0
+                        - r * (5.0 / 66.0 - r * (691.0 / 2730.0 - r * (7.0 / 6.0)))))));
     shift + 1.0 / x + 0.5 * r + series / x
 }
 
@@ -132,7 +137,11 @@ mod tests {
         let psi_half = -EULER_GAMMA - 2.0 * 2f64.ln();
         assert!(close(digamma(1.0), -EULER_GAMMA, 1e-15));
         assert!(close(digamma(0.5), psi_half, 1e-15));
-        assert!(close(digamma(4.0), -EULER_GAMMA + 1.0 + 0.5 + 1.0 / 3.0, 1e-15));
+        assert!(close(
+            digamma(4.0),
+            -EULER_GAMMA + 1.0 + 0.5 + 1.0 / 3.0,
+            1e-15
+        ));
         assert!(close(digamma(-0.5), psi_half + 2.0, 1e-14));
         assert!(close(digamma(100.5), digamma(99.5) + 1.0 / 99.5, 1e-15));
         assert!(close(trigamma(1.0), PI * PI / 6.0, 1e-15));
@@ -154,8 +163,16 @@ mod tests {
             let x = -4.95 + 0.1 * i as f64 + 0.013;
             let d_lgamma = (lgamma(x + h) - lgamma(x - h)) / (2.0 * h);
             let d_digamma = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
-            assert!(close(digamma(x), d_lgamma, 1e-7), "ψ({x}) = {} vs {d_lgamma}", digamma(x));
-            assert!(close(trigamma(x), d_digamma, 1e-6), "ψ₁({x}) = {} vs {d_digamma}", trigamma(x));
+            assert!(
+                close(digamma(x), d_lgamma, 1e-7),
+                "ψ({x}) = {} vs {d_lgamma}",
+                digamma(x)
+            );
+            assert!(
+                close(trigamma(x), d_digamma, 1e-6),
+                "ψ₁({x}) = {} vs {d_digamma}",
+                trigamma(x)
+            );
         }
     }
 

@@ -195,7 +195,7 @@ macro_rules! unary_rows {
                 "SinBackward0", "x̄ += ȳ · cos x", "Elementwise sine.";
             cos / cos_d0: f64::cos, f64 method, reads x, |g, x| -g * x.sin(), at (-3.0, 3.0), strong [],
                 "CosBackward0", "x̄ −= ȳ · sin x", "Elementwise cosine.";
-            tan / tan_d0: f64::tan, f64 method, reads y, |g, y| g * (1.0 + y * y), at (-1.2, 1.2), strong [],
+            tan / tan_d0: f64::tan, f64 method, reads y, |g, y| g * (1.0 + y * y), at (-1.2, 1.2), strong [std::f64::consts::FRAC_PI_2],
                 "TanBackward0", "x̄ += ȳ · (1 + y²)", "Elementwise tangent.";
             tanh / tanh_d0: f64::tanh, f64 method, reads y, |g, y| g * (1.0 - y * y), at (-2.0, 2.0), strong [],
                 "TanhBackward0", "x̄ += ȳ · (1 − y²)", "Elementwise hyperbolic tangent.";
@@ -320,7 +320,11 @@ where
 
 /// Compares the backward of a graph-layer op on one `Var` with central
 /// differences of its value.
-pub(crate) fn gradcheck_var(name: &str, op: impl Fn(&Var) -> Var, x: &Tensor) -> Result<(), String> {
+pub(crate) fn gradcheck_var(
+    name: &str,
+    op: impl Fn(&Var) -> Var,
+    x: &Tensor,
+) -> Result<(), String> {
     gradcheck(
         &format!("{name} (Var)"),
         |x: &Tensor| op(&Var::new(x.clone())).data(),
@@ -367,7 +371,11 @@ pub(crate) fn exactly_zero(name: &str, at: impl fmt::Debug, got: f64) -> Result<
 }
 
 /// The same for every element of a tensor (a symbolic zero passes).
-pub(crate) fn exactly_zero_tensor(name: &str, at: impl fmt::Debug, got: &Tensor) -> Result<(), String> {
+pub(crate) fn exactly_zero_tensor(
+    name: &str,
+    at: impl fmt::Debug,
+    got: &Tensor,
+) -> Result<(), String> {
     if got.is_symbolic_zero() {
         return Ok(());
     }
