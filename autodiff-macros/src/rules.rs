@@ -111,6 +111,7 @@ static METHODS: &[(&str, Rule)] = &[
     ("digamma", r("digamma", 1, UNARY_X)),
     // Elementwise, two operands (the runtime's `binary_rows!`).
     ("atan2", r("atan2", 2, BINARY_VV)),
+    ("hypot", r("hypot", 2, BINARY_VV)),
     // The others (the runtime's `OTHER_ROWS`).
     ("powi", r("powi", 2, &[Some(&[V(0), V(1)]), None])),
     (

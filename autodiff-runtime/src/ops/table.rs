@@ -283,6 +283,10 @@ macro_rules! binary_rows {
                 strong [(0.0, 0.0)], "Atan2Backward0",
                 "y = atan2(a, b): ā += ȳ · b/(a² + b²), b̄ −= ȳ · a/(a² + b²)",
                 "Elementwise four-quadrant arctangent of `self / other`, broadcasting (PyTorch's `atan2`).";
+            hypot / hypot_d0, hypot_d1: f64::hypot, |g, a, b| { let r = a.hypot(b); (g * a / r, g * b / r) }, at (0.5, 2.0),
+                strong [(0.0, 0.0)], "HypotBackward0",
+                "y = √(a² + b²): ā += ȳ · a/y, b̄ += ȳ · b/y",
+                "Elementwise `√(self² + other²)` without overflow, broadcasting (PyTorch's `hypot`).";
         }
     };
 }
