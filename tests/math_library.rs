@@ -51,6 +51,7 @@ scalar_unary! {
     s_to_degrees: |x| x.to_degrees(), at [0.3];
     s_to_radians: |x| x.to_radians(), at [30.0];
     s_atan2: |x| x.atan2(0.7) + 0.4f64.atan2(x), at [0.3, -2.0];
+    s_hypot: |x| x.hypot(0.7) * 2.0, at [0.3, -2.0];
     s_mul_add: |x| x.mul_add(x, 0.5) + 2.0f64.mul_add(x, x), at [0.3, -2.0];
     s_clamp: |x| x.clamp(-1.0, 1.0) + 0.5f64.clamp(x, 3.0), at [0.3, -2.0, 1.7];
     s_floor: |x| x.floor() * x + x.ceil() + x.round() + x.trunc() + x.signum(), at [0.3, -2.2];
@@ -123,7 +124,7 @@ tensor_unary! {
 
 #[differentiable]
 fn t_binary(a: &Tensor, b: &Tensor) -> Tensor {
-    a.atan2(b) * 2.0
+    a.atan2(b) + a.hypot(b) * 2.0
 }
 
 #[differentiable]
