@@ -8,8 +8,8 @@
 //! that compares the rule with central differences (and the graph layer's
 //! eager op, where it has one). From it:
 //!
-//! - the elementwise functions of one operand ([`unary_rows!`]) and of two
-//!   ([`binary_rows!`]) are *generated*: the `Tensor` method, the `f64`
+//! - the elementwise functions of one operand (`unary_rows!`) and of two
+//!   (`binary_rows!`) are *generated*: the `Tensor` method, the `f64`
 //!   method where std lacks it ([`Real`](crate::Real)), the rule, the graph
 //!   layer's `Var` method, the table row and its check all come from one row
 //!   there, and nowhere else;
@@ -418,7 +418,7 @@ macro_rules! row {
 
 use crate::ops::checks as c;
 
-/// The rows not generated from [`unary_rows!`] and [`binary_rows!`]: operators,
+/// The rows not generated from `unary_rows!` and `binary_rows!`: operators,
 /// powers, reductions, products, shape ops, the softmax family and the rest.
 /// Each names its check, in `ops/checks.rs`.
 pub static OTHER_ROWS: &[Primitive] = &[
