@@ -15,7 +15,7 @@ use crate::rules::Need;
 use crate::signature::Signature;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 pub struct Gen<'a> {
     sig: &'a Signature,
@@ -24,15 +24,15 @@ pub struct Gen<'a> {
     /// Slots to declare before the forward pass: site → lives in a loop (a stack).
     slots: BTreeMap<usize, Slot>,
     /// `if`/`match` sites that record the branch taken.
-    branches: HashSet<usize>,
+    branches: BTreeSet<usize>,
     /// Loops whose trip count is recorded (their reverse is not empty).
-    counted: HashSet<LoopId>,
+    counted: BTreeSet<LoopId>,
     /// Loops that record how each iteration ended.
-    statuses: HashSet<LoopId>,
+    statuses: BTreeSet<LoopId>,
     /// Forward code of each active site, produced with its reverse.
     forward_sites: HashMap<usize, TokenStream>,
     /// Parameters the reverse reads (cloned on entry).
-    params_read: HashSet<usize>,
+    params_read: BTreeSet<usize>,
     /// Loops being reversed, innermost last.
     current_loop: Vec<LoopId>,
     /// Tapes of shapes saved inside loops (`__private::push_meta`).
@@ -96,11 +96,11 @@ impl<'a> Gen<'a> {
             body,
             rt: sig.runtime.clone(),
             slots: BTreeMap::new(),
-            branches: HashSet::new(),
-            counted: HashSet::new(),
-            statuses: HashSet::new(),
+            branches: BTreeSet::new(),
+            counted: BTreeSet::new(),
+            statuses: BTreeSet::new(),
             forward_sites: HashMap::new(),
-            params_read: HashSet::new(),
+            params_read: BTreeSet::new(),
             current_loop: Vec::new(),
             meta_tapes: Vec::new(),
             combined: Vec::new(),

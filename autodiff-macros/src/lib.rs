@@ -86,3 +86,13 @@ pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_differentiable(item: TokenStream) -> TokenStream {
     derive::derive(item.into()).into()
 }
+
+/// The macro's table of primitives as a const expression of its rows, for
+/// the test that holds it to the runtime's table (`tests/primitive_table.rs`):
+/// `&[(name, arity, rule, &[Some(&["value 0", "meta 1", "output"]) or None])]`.
+/// Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __primitive_rows(_input: TokenStream) -> TokenStream {
+    rules::rows_tokens().into()
+}

@@ -1710,7 +1710,7 @@ impl Lowerer<'_> {
                         } else {
                             format!(
                                 "compute it on inactive values, wrap the receiver in `stop_gradient(..)`, or use a differentiable method ({})",
-                                rules::known_methods()
+                                rules::suggest(&name)
                             )
                         };
                         self.unsupported_at(e, m.method.span(), &format!("the method `{name}`"), &fix)

@@ -57,26 +57,84 @@ pub static IDENTITY: Rule = Rule {
 
 static UNARY_X: &[Option<&[Need]>] = &[Some(&[V(0)])];
 static UNARY_Y: &[Option<&[Need]>] = &[Some(&[Y])];
+/// The rule reads only the cotangent (a constant derivative, or zero).
+static UNARY_G: &[Option<&[Need]>] = &[Some(&[])];
 static BINARY_VV: &[Option<&[Need]>] = &[Some(&[V(0), V(1)]), Some(&[V(0), V(1)])];
 
-/// Methods, by name and number of operands (receiver included).
+/// Methods, by name and number of operands (receiver included). The same
+/// rows as the runtime's table of primitives (`autodiff-runtime/src/ops/table.rs`,
+/// where the math and the checks are): `tests/primitive_table.rs` fails when
+/// the two differ.
 static METHODS: &[(&str, Rule)] = &[
+    // Elementwise, one operand (the runtime's `unary_rows!`).
     ("sin", r("sin", 1, UNARY_X)),
     ("cos", r("cos", 1, UNARY_X)),
     ("tan", r("tan", 1, UNARY_Y)),
     ("tanh", r("tanh", 1, UNARY_Y)),
     ("exp", r("exp", 1, UNARY_Y)),
     ("ln", r("ln", 1, UNARY_X)),
-    ("log", r("ln", 1, UNARY_X)),
+    ("log", r("log", 1, UNARY_X)),
     ("sqrt", r("sqrt", 1, UNARY_Y)),
     ("abs", r("abs", 1, UNARY_X)),
     ("relu", r("relu", 1, UNARY_X)),
     ("sigmoid", r("sigmoid", 1, UNARY_Y)),
     ("recip", r("recip", 1, UNARY_Y)),
+    ("atan", r("atan", 1, UNARY_X)),
+    ("asin", r("asin", 1, UNARY_X)),
+    ("acos", r("acos", 1, UNARY_X)),
+    ("sinh", r("sinh", 1, UNARY_X)),
+    ("cosh", r("cosh", 1, UNARY_X)),
+    ("asinh", r("asinh", 1, UNARY_X)),
+    ("acosh", r("acosh", 1, UNARY_X)),
+    ("atanh", r("atanh", 1, UNARY_X)),
+    ("exp2", r("exp2", 1, UNARY_Y)),
+    ("exp_m1", r("exp_m1", 1, UNARY_Y)),
+    ("ln_1p", r("ln_1p", 1, UNARY_X)),
+    ("log2", r("log2", 1, UNARY_X)),
+    ("log10", r("log10", 1, UNARY_X)),
+    ("cbrt", r("cbrt", 1, UNARY_Y)),
+    ("to_degrees", r("to_degrees", 1, UNARY_G)),
+    ("to_radians", r("to_radians", 1, UNARY_G)),
+    // Piecewise constant: a zero derivative (PyTorch's).
+    ("floor", r("floor", 1, UNARY_G)),
+    ("ceil", r("ceil", 1, UNARY_G)),
+    ("round", r("round", 1, UNARY_G)),
+    ("trunc", r("trunc", 1, UNARY_G)),
+    ("signum", r("signum", 1, UNARY_G)),
+    // Special functions (`special_erf`/`special_erfc` on f64, `erf`/`erfc` on tensors).
+    ("erf", r("erf", 1, UNARY_X)),
+    ("special_erf", r("erf", 1, UNARY_X)),
+    ("erfc", r("erfc", 1, UNARY_X)),
+    ("special_erfc", r("erfc", 1, UNARY_X)),
+    ("ndtr", r("ndtr", 1, UNARY_X)),
+    ("lgamma", r("lgamma", 1, UNARY_X)),
+    ("digamma", r("digamma", 1, UNARY_X)),
+    // Elementwise, two operands (the runtime's `binary_rows!`).
+    ("atan2", r("atan2", 2, BINARY_VV)),
+    ("hypot", r("hypot", 2, BINARY_VV)),
+    // The others (the runtime's `OTHER_ROWS`).
     ("powi", r("powi", 2, &[Some(&[V(0), V(1)]), None])),
     (
         "powf",
         r("powf", 2, &[Some(&[V(0), V(1)]), Some(&[V(0), Y])]),
+    ),
+    ("log", r("log_base", 2, BINARY_VV)),
+    ("sin_cos", r("sin_cos", 1, UNARY_X)),
+    (
+        "mul_add",
+        r("mul_add", 3, &[Some(&[V(1)]), Some(&[V(0)]), Some(&[])]),
+    ),
+    (
+        "clamp",
+        r(
+            "clamp",
+            3,
+            &[
+                Some(&[V(0), V(1), V(2)]),
+                Some(&[V(0), V(1)]),
+                Some(&[V(0), V(2)]),
+            ],
+        ),
     ),
     ("max", r("maximum", 2, BINARY_VV)),
     ("min", r("minimum", 2, BINARY_VV)),
@@ -108,6 +166,10 @@ static METHODS: &[(&str, Rule)] = &[
         r("slice", 3, &[Some(&[M(0), V(1), V(2)]), None, None]),
     ),
     ("at", r("at", 2, &[Some(&[M(0), V(1)]), None])),
+    // A one-element tensor to f64, and a tensor, Vec or slice to a Vec:
+    // the gradient flows back (it used to be dropped).
+    ("item", r("item", 1, &[Some(&[M(0)])])),
+    ("to_vec", r("to_vec", 1, &[Some(&[M(0)])])),
     ("softmax", r("softmax", 2, &[Some(&[Y, V(1)]), None])),
     (
         "log_softmax",
@@ -116,6 +178,14 @@ static METHODS: &[(&str, Rule)] = &[
     (
         "logsumexp",
         r("logsumexp", 2, &[Some(&[V(0), Y, V(1)]), None]),
+    ),
+    (
+        "where_",
+        r(
+            "where",
+            3,
+            &[Some(&[V(1), M(0)]), None, Some(&[V(1), M(2)])],
+        ),
     ),
     (
         "clone",
@@ -129,10 +199,12 @@ static METHODS: &[(&str, Rule)] = &[
     ),
 ];
 
-/// Methods whose result carries no gradient even on an active receiver:
-/// sizes, predicates, and piecewise-constant functions (PyTorch gives them a
-/// zero gradient, which is what an inactive result means).
+/// Methods whose result carries no gradient even on an active receiver, and
+/// provably so: sizes and shapes, predicates and comparisons (their results
+/// are `bool`s, orderings or indices), and `detach`. Anything else that an
+/// active value reaches is either a row of [`METHODS`] or refused.
 static INACTIVE_METHODS: &[&str] = &[
+    // Sizes and shapes.
     "len",
     "is_empty",
     "shape",
@@ -140,28 +212,34 @@ static INACTIVE_METHODS: &[&str] = &[
     "numel",
     "nrows",
     "ncols",
+    // Predicates.
     "is_nan",
     "is_finite",
     "is_infinite",
     "is_normal",
+    "is_subnormal",
     "is_sign_positive",
     "is_sign_negative",
-    "signum",
-    "floor",
-    "ceil",
-    "round",
-    "trunc",
+    // Comparisons and orderings.
     "partial_cmp",
     "total_cmp",
-    "to_string",
-    "item",
-    "detach",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
     "eq_elem",
-    "to_bits",
-    "data",
-    "to_vec",
+    "ne_elem",
+    "lt_elem",
+    "le_elem",
+    "gt_elem",
+    "ge_elem",
+    "allclose",
     "argmax",
     "argmin",
+    // Stopping the gradient on purpose.
+    "detach",
 ];
 
 pub fn method(name: &str, arity: usize) -> Option<&'static Rule> {
@@ -190,10 +268,96 @@ pub fn binary(op: &syn::BinOp) -> Option<&'static Rule> {
     }
 }
 
-/// Names of methods the runtime offers, for "did you mean" style help.
-pub fn known_methods() -> String {
+/// The differentiable method names closest to `name` (edit distance), for
+/// the help of an unknown method: "closest: `atan2`, `atan`", or where to
+/// find the list when none is close.
+pub fn suggest(name: &str) -> String {
     let mut names: Vec<&str> = METHODS.iter().map(|(n, _)| *n).collect();
     names.sort_unstable();
     names.dedup();
-    names.join(", ")
+    let limit = ((name.chars().count() + 1) / 3).max(1);
+    let mut close: Vec<(usize, &str)> = names
+        .into_iter()
+        .map(|n| (edit_distance(name, n), n))
+        .filter(|&(d, _)| d <= limit)
+        .collect();
+    close.sort_unstable();
+    close.truncate(3);
+    if close.is_empty() {
+        "see README's list of primitives".to_string()
+    } else {
+        let names: Vec<String> = close.iter().map(|(_, n)| format!("`{n}`")).collect();
+        format!("closest: {}", names.join(", "))
+    }
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The rows of the table as a const expression, for the facade's test that
+/// compares them with the runtime's table (`autodiff_macros::__primitive_rows!()`):
+/// `&[(name, arity, rule, &[Some(&["value 0", "meta 1", "output"]) or None])]`,
+/// the methods first, then the operators (named `+ - * /` and `neg`).
+pub fn rows_tokens() -> proc_macro2::TokenStream {
+    use quote::quote;
+    let need = |n: &Need| match n {
+        Need::Value(i) => format!("value {i}"),
+        Need::Meta(i) => format!("meta {i}"),
+        Need::Output => "output".to_string(),
+    };
+    let operators: [(&str, &Rule); 5] = [
+        ("+", &ADD),
+        ("-", &SUB),
+        ("*", &MUL),
+        ("/", &DIV),
+        ("neg", &NEG),
+    ];
+    let rows = METHODS.iter().map(|(n, r)| (*n, r)).chain(operators).map(|(name, rule)| {
+        let arity = rule.arity;
+        let rule_name = rule.rule;
+        let operands = rule.operands.iter().map(|op| match op {
+            Some(needs) => {
+                let needs = needs.iter().map(need);
+                quote!(::core::option::Option::Some(&[#(#needs),*] as &[&str]))
+            }
+            None => quote!(::core::option::Option::None),
+        });
+        quote!((#name, #arity, #rule_name, &[#(#operands),*] as &[::core::option::Option<&[&str]>]))
+    });
+    quote!(&[#(#rows),*] as &[(&str, usize, &str, &[::core::option::Option<&[&str]>])])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("atan3", "atan2"), 1);
+        assert_eq!(edit_distance("", "sin"), 3);
+        assert_eq!(edit_distance("sinus", "sin"), 2);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn suggestions_are_the_closest_names() {
+        assert_eq!(suggest("atan3"), "closest: `atan`, `atan2`, `atanh`");
+        assert_eq!(suggest("logsoftmax"), "closest: `log_softmax`, `softmax`");
+        assert_eq!(suggest("rem_euclid"), "see README's list of primitives");
+        assert_eq!(suggest("push"), "see README's list of primitives");
+        assert_eq!(suggest("sinus"), "closest: `signum`, `sin`, `sinh`");
+    }
 }

@@ -80,7 +80,9 @@ pub mod prelude {
 ///   (the cotangent `grad` starts from; PyTorch's error for non-scalars).
 /// - Rules: `rules::<op>_d<k>(&g, needs..)` returns operand k's cotangent,
 ///   already reduced to its shape; which needs each rule reads is the table
-///   in `autodiff-macros/src/rules.rs`, the math sits beside each op in `ops/`.
+///   of primitives, `table` (`ops/table.rs`), which the macro's own table
+///   (`autodiff-macros/src/rules.rs`) is tested against; the math sits beside
+///   each op in `ops/`.
 /// - Shapes: `meta(&x)` (`ScalarMeta` for `f64`, which is zero-sized);
 ///   inside loops they go on tapes: `push_meta`/`pop_meta` (an `f64`'s tape
 ///   does nothing). Indexed accumulation: `acc_index(&mut d, &meta, &i, g)`.
@@ -106,33 +108,23 @@ pub mod __private {
     };
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 
+    /// The table of primitives (`ops/table.rs`): one row per primitive, which
+    /// the macro's rules table is tested against.
+    pub use crate::ops::table;
+
     /// Derivative rules `<op>_d<k>(g, needs…)`: the cotangent contribution of
     /// an op's output cotangent `g` to its operand `k`, already reduced to
-    /// that operand's shape. Each is defined beside its op in `ops/`.
+    /// that operand's shape. Each is defined beside its op in `ops/`; every
+    /// rule of every family is exported here (glob re-exports: a new rule
+    /// needs no line here).
     pub mod rules {
-        pub use crate::ops::binary::{
-            add_d0, add_d1, div_d0, div_d1, max_d1, maximum_d0, maximum_d1, min_d1, minimum_d0,
-            minimum_d1, mul_d0, mul_d1, neg_d0, sub_d0, sub_d1,
-        };
-        pub use crate::ops::elementwise::{
-            abs_d0, cos_d0, exp_d0, ln_d0, log_d0, powf_d0, powf_d1, powi_d0, recip_d0, relu_d0,
-            sigmoid_d0, sin_d0, sqrt_d0, tan_d0, tanh_d0,
-        };
-        pub use crate::ops::linalg::{dot_d0, dot_d1, matmul_d0, matmul_d1, norm_d0};
-        pub use crate::ops::nalgebra_rules::{
-            component_div_d0, component_div_d1, component_mul_d0, component_mul_d1, cross_d0,
-            cross_d1, determinant_d0, diagonal_d0, distance_d0, distance_d1, distance_squared_d0,
-            distance_squared_d1, from_axis_angle_d0, from_axis_angle_d1, from_column_slice_d0,
-            from_column_slice_d2, from_diagonal_d0, from_element_d0, from_element_d1,
-            from_element_d2, from_euler_angles_d0, from_euler_angles_d1, from_euler_angles_d2,
-            from_row_slice_d0, from_row_slice_d2, from_vec_d0, from_vec_d2, inverse_d0, new_d0,
-            new_d1, new_d2, new_d3, new_d4, new_d5, new_d6, new_d7, new_d8, new_d9, new_d10,
-            new_d11, new_d12, new_d13, new_d14, new_d15, norm_squared_d0, normalize_d0,
-            rotation2_new_d0, trace_d0, try_inverse_d0, w_d0, x_d0, y_d0, z_d0,
-        };
-        pub use crate::ops::reduce::{max_d0, mean_d0, mean_dim_d0, min_d0, sum_d0, sum_dim_d0};
-        pub use crate::ops::shape::{at_d0, index_d0, reshape_d0, slice_d0, t_d0, transpose_d0};
-        pub use crate::ops::softmax::{log_softmax_d0, logsumexp_d0, softmax_d0};
+        pub use crate::ops::binary::*;
+        pub use crate::ops::elementwise::*;
+        pub use crate::ops::linalg::*;
+        pub use crate::ops::nalgebra_rules::*;
+        pub use crate::ops::reduce::*;
+        pub use crate::ops::shape::*;
+        pub use crate::ops::softmax::*;
         pub use crate::ops::{Operand, Rule};
     }
 }

@@ -56,8 +56,8 @@ mod search {
         let mut __ad_s3 = ::std::vec::Vec::new();
         let mut __ad_mt5_0 = ::core::default::Default::default();
         let mut __ad_mt5_1 = ::core::default::Default::default();
-        let mut __ad_x1: ::std::vec::Vec<u32> = ::std::vec::Vec::new();
         let mut __ad_x0: ::std::vec::Vec<u32> = ::std::vec::Vec::new();
+        let mut __ad_x1: ::std::vec::Vec<u32> = ::std::vec::Vec::new();
         let __ad_out;
         let mut acc = x;
         {
