@@ -818,6 +818,15 @@ fn rebuild(
                     let rest = &kids[1..];
                     quote_spanned!(span=> #recv.#name #turbofish (#(#rest),*))
                 }
+                Syntax::Call { path } => quote_spanned!(span=> #path(#(#kids),*)),
+                Syntax::Unwrapped { name, then } => {
+                    let recv = &kids[0];
+                    quote_spanned!(span=> #recv.#name().#then)
+                }
+                Syntax::Field { member } => {
+                    let recv = &kids[0];
+                    quote_spanned!(span=> #recv.#member)
+                }
             }
         }
         Ex::Call { func, args, span, method } => {
@@ -1523,7 +1532,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                         // Receivers and index bases are used in place.
                         (
                             Ex::Op {
-                                syntax: Syntax::Method { .. },
+                                syntax: Syntax::Method { .. } | Syntax::Unwrapped { .. } | Syntax::Field { .. },
                                 ..
                             },
                             _,

@@ -299,4 +299,10 @@ pub enum Syntax {
     Method { name: Ident, turbofish: TokenStream },
     Cast { ty: TokenStream },
     Deref,
+    /// `path(args..)`: an associated function (`Vector3::new(a, b, c)`).
+    Call { path: TokenStream },
+    /// `recv.name().then` (`m.try_inverse().unwrap()`).
+    Unwrapped { name: Ident, then: TokenStream },
+    /// `recv.member` (`v.x`).
+    Field { member: syn::Member },
 }

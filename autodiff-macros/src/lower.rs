@@ -1678,6 +1678,21 @@ impl Lowerer<'_> {
                 if let Some(looped) = self.iterator_chain(m) {
                     return self.ex(&looped, pre);
                 }
+                // `m.try_inverse().unwrap()`: one op on the unwrapped inverse.
+                if m.method == "unwrap" || m.method == "expect" {
+                    if let Expr::MethodCall(inner) = peel(&m.receiver) {
+                        if inner.method == "try_inverse" && inner.args.is_empty() {
+                            let recv = self.ex(&inner.receiver, pre);
+                            let (name, args) = (&m.method, &m.args);
+                            return Ex::Op {
+                                rule: &rules::TRY_INVERSE,
+                                args: vec![recv],
+                                syntax: Syntax::Unwrapped { name: inner.method.clone(), then: quote!(#name(#args)) },
+                                span,
+                            };
+                        }
+                    }
+                }
                 let name = m.method.to_string();
                 if name == "detach" || rules::inactive_method(&name) {
                     return self.inactive(e);
@@ -1757,6 +1772,18 @@ impl Lowerer<'_> {
                         }
                     }
                 }
+                // nalgebra's constructors: `Vector3::new(a, b, c)`, `Rotation2::new(θ)`, ..
+                let nalgebra_head = match &p.qself {
+                    None if path.segments.len() >= 2 => Some(path.segments[path.segments.len() - 2].ident.to_string()),
+                    _ => None,
+                };
+                if let Some(head) = &nalgebra_head {
+                    if let Some(rule) = rules::nalgebra_function(head, &last, c.args.len()) {
+                        let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                        let path_tokens = c.func.to_token_stream();
+                        return Ex::Op { rule, args, syntax: Syntax::Call { path: path_tokens }, span };
+                    }
+                }
                 let primitive_head = type_head.as_deref().is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
                 if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head {
                     return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
@@ -1812,8 +1839,20 @@ impl Lowerer<'_> {
             Expr::Struct(_) => self.unsupported(e, "a struct literal", "keep active values in plain variables and pass them to the function that needs them"),
             Expr::Field(f) => {
                 let base = self.ex(&f.base, pre);
+                let component = match &f.member {
+                    syn::Member::Named(i) => rules::component(&i.to_string()),
+                    syn::Member::Unnamed(_) => None,
+                };
+                let from_param = crate::analyse::field_root(&base).is_some_and(|id| self.bindings[id].param.is_some());
                 match base {
                     Ex::Const { .. } | Ex::Inactive { .. } => self.inactive(e),
+                    // `v.x` of a nalgebra vector computed in the body.
+                    base if component.is_some() && !from_param => Ex::Op {
+                        rule: component.expect("checked"),
+                        args: vec![base],
+                        syntax: Syntax::Field { member: f.member.clone() },
+                        span,
+                    },
                     base => Ex::Field { base: Box::new(base), member: f.member.clone(), span },
                 }
             }

@@ -245,12 +245,141 @@ static INACTIVE_METHODS: &[&str] = &[
 pub fn method(name: &str, arity: usize) -> Option<&'static Rule> {
     METHODS
         .iter()
+        .chain(NALGEBRA_METHODS)
         .find(|(n, rule)| *n == name && rule.arity == arity)
         .map(|(_, rule)| rule)
 }
 
 pub fn method_known_any_arity(name: &str) -> bool {
-    METHODS.iter().any(|(n, _)| *n == name)
+    METHODS.iter().chain(NALGEBRA_METHODS).any(|(n, _)| *n == name)
+}
+
+// ---------------------------------------------------------------- nalgebra
+
+/// Methods of nalgebra's vectors, matrices, points and rotations (their
+/// rules: `autodiff-runtime/src/ops/nalgebra_rules.rs`). `+ − × ÷`, `dot`,
+/// `norm`, `sum`, `mean` and `transpose` are the rows above.
+static NALGEBRA_METHODS: &[(&str, Rule)] = &[
+    ("cross", r("cross", 2, &[Some(&[V(1)]), Some(&[V(0)])])),
+    ("component_mul", r("component_mul", 2, &[Some(&[V(1)]), Some(&[V(0)])])),
+    ("component_div", r("component_div", 2, &[Some(&[V(1)]), Some(&[V(0), V(1)])])),
+    ("magnitude", r("norm", 1, &[Some(&[V(0), Y])])),
+    ("norm_squared", r("norm_squared", 1, &[Some(&[V(0)])])),
+    ("magnitude_squared", r("norm_squared", 1, &[Some(&[V(0)])])),
+    ("normalize", r("normalize", 1, &[Some(&[V(0)])])),
+    ("trace", r("trace", 1, &[Some(&[M(0)])])),
+    ("diagonal", r("diagonal", 1, &[Some(&[M(0)])])),
+    ("determinant", r("determinant", 1, &[Some(&[V(0)])])),
+    ("inverse", r("inverse", 1, &[Some(&[])])),
+    ("scale", r("mul", 2, &[Some(&[M(0), V(1)]), Some(&[V(0), M(1)])])),
+];
+
+
+/// `m.try_inverse().unwrap()` (or `.expect(..)`), as one op whose rule reads
+/// the inverse: `Ā = −A⁻ᵀ B̄ A⁻ᵀ`.
+pub static TRY_INVERSE: Rule = Rule {
+    rule: "try_inverse",
+    arity: 1,
+    operands: &[Some(&[Y])],
+    expensive: true,
+    identity: false,
+};
+
+/// A component of a nalgebra vector or point read as a field (`v.x`): its
+/// cotangent is the matching one-hot vector.
+pub fn component(name: &str) -> Option<&'static Rule> {
+    static X: Rule = r("x", 1, &[Some(&[M(0)])]);
+    static Y_: Rule = r("y", 1, &[Some(&[M(0)])]);
+    static Z: Rule = r("z", 1, &[Some(&[M(0)])]);
+    static W: Rule = r("w", 1, &[Some(&[M(0)])]);
+    match name {
+        "x" => Some(&X),
+        "y" => Some(&Y_),
+        "z" => Some(&Z),
+        "w" => Some(&W),
+        _ => None,
+    }
+}
+
+/// Every operand differentiable, each rule reading only the cotangent
+/// (a constructor: `Vector3::new(a, b, c)`).
+static G: [Option<&[Need]>; 16] = [Some(&[]); 16];
+
+/// nalgebra's types whose values `#[differentiable]` differentiates.
+pub fn nalgebra_type(name: &str) -> bool {
+    let numbered = |prefix: &str| {
+        name.strip_prefix(prefix).is_some_and(|rest| {
+            let mut parts = rest.split('x');
+            let ok = |p: Option<&str>| p.is_some_and(|p| p.len() == 1 && ('1'..='6').contains(&p.chars().next().unwrap_or('0')));
+            match (parts.next(), parts.next(), parts.next()) {
+                (a, None, None) => ok(a),
+                (a, b, None) => ok(a) && ok(b),
+                _ => false,
+            }
+        })
+    };
+    matches!(
+        name,
+        "SVector" | "SMatrix" | "DVector" | "DMatrix" | "RowDVector" | "Rotation2" | "Rotation3" | "UnitQuaternion"
+    ) || numbered("Vector")
+        || numbered("RowVector")
+        || numbered("Matrix")
+        || numbered("Point")
+}
+
+/// An associated function of a nalgebra type (`Vector3::new(..)`,
+/// `Rotation2::new(θ)`, `Matrix3::from_column_slice(..)`) by type, name and
+/// number of arguments.
+pub fn nalgebra_function(ty: &str, name: &str, arity: usize) -> Option<&'static Rule> {
+    if !nalgebra_type(ty) && ty != "Unit" {
+        return None;
+    }
+    static ROTATION2_NEW: Rule = r("rotation2_new", 1, &[Some(&[V(0)])]);
+    static FROM_AXIS_ANGLE: Rule = r("from_axis_angle", 2, &[Some(&[V(0), V(1)]), Some(&[V(0), V(1)])]);
+    static FROM_EULER: Rule = r(
+        "from_euler_angles",
+        3,
+        &[Some(&[V(0), V(1), V(2)]), Some(&[V(0), V(1), V(2)]), Some(&[V(0), V(1), V(2)])],
+    );
+    static NEW_NORMALIZE: Rule = r("normalize", 1, &[Some(&[V(0)])]);
+    static SLICE_1: Rule = r("from_column_slice", 1, &[Some(&[])]);
+    static SLICE_3: Rule = r("from_column_slice", 3, &[None, None, Some(&[])]);
+    static ROW_SLICE_1: Rule = r("from_row_slice", 1, &[Some(&[])]);
+    static ROW_SLICE_3: Rule = r("from_row_slice", 3, &[None, None, Some(&[])]);
+    static VEC_1: Rule = r("from_vec", 1, &[Some(&[])]);
+    static VEC_3: Rule = r("from_vec", 3, &[None, None, Some(&[])]);
+    static ELEMENT_1: Rule = r("from_element", 1, &[Some(&[])]);
+    static ELEMENT_2: Rule = r("from_element", 2, &[None, Some(&[])]);
+    static ELEMENT_3: Rule = r("from_element", 3, &[None, None, Some(&[])]);
+    static DIAGONAL: Rule = r("from_diagonal", 1, &[Some(&[])]);
+    static NEW: [Rule; 16] = {
+        let mut rows = [const { r("new", 0, &[]) }; 16];
+        let mut k = 0;
+        while k < 16 {
+            rows[k] = r("new", k + 1, G.split_at(k + 1).0);
+            k += 1;
+        }
+        rows
+    };
+    let dynamic = ty.starts_with('D') || ty.starts_with("RowD");
+    Some(match (ty, name, arity) {
+        ("Rotation2", "new", 1) => &ROTATION2_NEW,
+        ("Rotation3" | "UnitQuaternion", "from_axis_angle", 2) => &FROM_AXIS_ANGLE,
+        ("Rotation3" | "UnitQuaternion", "from_euler_angles", 3) => &FROM_EULER,
+        ("Unit", "new_normalize", 1) => &NEW_NORMALIZE,
+        (_, "new", n) if (1..=16).contains(&n) && !ty.starts_with("Rotation") && !ty.starts_with("Unit") => &NEW[n - 1],
+        (_, "from_column_slice", 1) => &SLICE_1,
+        (_, "from_column_slice", 3) => &SLICE_3,
+        (_, "from_row_slice", 1) => &ROW_SLICE_1,
+        (_, "from_row_slice", 3) => &ROW_SLICE_3,
+        (_, "from_vec", 1) => &VEC_1,
+        (_, "from_vec", 3) => &VEC_3,
+        (_, "from_element" | "repeat", 1) if !dynamic => &ELEMENT_1,
+        (_, "from_element" | "repeat", 2) => &ELEMENT_2,
+        (_, "from_element" | "repeat", 3) => &ELEMENT_3,
+        (_, "from_diagonal", 1) => &DIAGONAL,
+        _ => return None,
+    })
 }
 
 pub fn inactive_method(name: &str) -> bool {

@@ -97,6 +97,16 @@ fn differentiable_type(ty: &Type) -> bool {
                 return false;
             };
             let name = last.ident.to_string();
+            // nalgebra's vectors, matrices, points, rotations of f64.
+            if crate::rules::nalgebra_type(&name) {
+                return match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a
+                        .args
+                        .iter()
+                        .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_f64(t))),
+                    _ => false,
+                };
+            }
             match name.as_str() {
                 "f64" | "Tensor" => true,
                 // A type of the user's (a struct of parameters): differentiated,
@@ -349,6 +359,7 @@ pub fn keepable_type(ty: &Type) -> bool {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
             let name = last.ident.to_string();
             match name.as_str() {
+                n if crate::rules::nalgebra_type(n) => true,
                 "Vec" => match &last.arguments {
                     syn::PathArguments::AngleBracketed(a) => a.args.iter().all(|arg| match arg {
                         syn::GenericArgument::Type(t) => keepable_type(t),
