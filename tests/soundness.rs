@@ -319,7 +319,9 @@ fn paths_and_parameters() {
     assert_eq!(from_f64::grad(0.7), 2.0);
     assert!((qualified_sin::grad(0.7) - (0.7f64.cos() - 0.7f64.sin())).abs() < 1e-15);
     let mut scratch = [0.0; 2];
-    assert_eq!(mut_slice_parameter::grad(0.7, &mut scratch), 3.0);
+    // scratch[0] is overwritten before it is read: its entry value has no gradient.
+    assert_eq!(mut_slice_parameter::grad(0.7, &mut scratch), (3.0, vec![0.0, 0.0]));
+    assert_eq!(scratch, [1.0, 0.0], "the write reaches the caller");
     assert_eq!(unused_parameter::grad(0.7, 1.0), (1.4, 0.0));
     assert_eq!(unsafe_constant::grad(0.7), 3.0);
 }

@@ -175,7 +175,10 @@ impl<'a> Gen<'a> {
             .filter_map(|leaf| self.rebind_leaf(leaf))
             .collect();
         let value = plain(recipe);
-        Some(quote!(let #ident = { #(#inner)* #value };))
+        match &b.annotation {
+            Some(ty) => Some(quote!(let #ident: #ty = { #(#inner)* #value };)),
+            None => Some(quote!(let #ident = { #(#inner)* #value };)),
+        }
     }
 
     fn exits_in_block(&self, block: &Block, region: Region, out: &mut Vec<ExitId>) {
@@ -621,7 +624,12 @@ impl<'a> Gen<'a> {
             if p.active || self.params_read.contains(&index) {
                 let ident = &p.ident;
                 let saved = sig.param_ident(index);
-                clones.push(if self.owned {
+                let mutable_borrow = matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
+                clones.push(if mutable_borrow {
+                    // `&mut` (the body may write through it): what it held on
+                    // entry, as a shared borrow kept by copy.
+                    quote!(let #saved = (&#private::Keep(&&*#ident)).keep();)
+                } else if self.owned {
                     quote!(let #saved = (&#private::Keep(&#ident)).keep();)
                 } else {
                     quote!(let #saved = ::core::clone::Clone::clone(&#ident);)
@@ -655,7 +663,8 @@ impl<'a> Gen<'a> {
                     .expect("every parameter has a binding");
                 let d = adjoint(self.body, id);
                 let saved = sig.param_ident(index);
-                if self.owned {
+                let mutable_borrow = matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
+                if self.owned || mutable_borrow {
                     quote!(#private::finish(#d, &#private::restore(&#saved)))
                 } else {
                     quote!(#private::finish(#d, &#saved))

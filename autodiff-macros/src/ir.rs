@@ -31,6 +31,9 @@ pub struct Binding {
     /// counters, constants, other such lets): the reverse evaluates it again
     /// instead of saving it on every step.
     pub recipe: Option<Ex>,
+    /// The type written in its `let` (`let c: f64 = 0.5;`), which the reverse
+    /// repeats when it evaluates the value again.
+    pub annotation: Option<syn::Type>,
     /// Depends on a differentiated input *and* reaches the output.
     pub active: bool,
 }

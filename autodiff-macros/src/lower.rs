@@ -13,6 +13,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
 
 pub struct Lowerer<'a> {
@@ -103,6 +104,7 @@ impl Lowerer<'_> {
             keepable: true,
             counter_of: None,
             recipe: None,
+            annotation: None,
             active: false,
         });
         self.scopes
@@ -241,11 +243,20 @@ impl Lowerer<'_> {
             });
             return;
         };
-        if let Some((else_token, _)) = &init.diverge {
-            self.errors.spanned(
-                else_token,
-                "`let .. else` is not supported in a differentiable function: use `match` or `if let`",
+        if let Some((else_token, diverge)) = &init.diverge {
+            // Kept as written; refused if it touches an active value.
+            let mut reads = self.reads(&init.expr);
+            reads.extend(self.reads(diverge));
+            self.refuse_if_active(
+                local.to_token_stream(),
+                reads,
+                else_token.span,
+                "`let .. else` over an active value".into(),
+                "use `match` or `if let` on inactive values, or bind the value with a plain `let` first".into(),
+                out,
             );
+            self.declare_pattern(&local.pat);
+            out.push(Stmt::Verbatim { tokens: local.to_token_stream() });
             return;
         }
         if self.split_tuple_let(local, &init.expr, out) {
@@ -1064,14 +1075,15 @@ impl Lowerer<'_> {
                 _ => None,
             }
         }
-        let inner = match pat {
-            Pat::Type(t) => &*t.pat,
-            p => p,
+        let (inner, annotation) = match pat {
+            Pat::Type(t) => (&*t.pat, Some((*t.ty).clone())),
+            p => (p, None),
         };
         let names: Option<Vec<Option<(&syn::Ident, bool)>>> = match inner {
             Pat::Tuple(t) => t.elems.iter().map(simple).collect(),
             p => simple(p).map(|one| vec![one]),
         };
+        let single = !matches!(inner, Pat::Tuple(_));
         match names {
             Some(names) => {
                 let names: Vec<Option<(syn::Ident, bool)>> = names
@@ -1087,6 +1099,9 @@ impl Lowerer<'_> {
                                 // `mut` may be changed in place (`v[i] = ..`):
                                 // never evaluated again from a recipe.
                                 self.bindings[id].reassigned |= mutable;
+                                if single {
+                                    self.bindings[id].annotation = annotation.clone();
+                                }
                                 Target::Bind(id)
                             })
                         })
@@ -1340,14 +1355,34 @@ impl Lowerer<'_> {
                     in_loop: self.in_loop(),
                 }));
             }
-            Expr::Block(b) => {
-                if let Some(label) = &b.label {
-                    self.errors.spanned(
-                        label,
-                        "labeled blocks are not supported in a differentiable function: use a `loop` with `break`",
-                    );
-                    return;
+            Expr::Block(b) if b.label.is_some() => {
+                // `'b: { ..; break 'b v; ..; tail }` is a loop that runs once:
+                // `'b: loop { ..; { t = v; break 'b; } ..; t = tail; break 'b; }`.
+                let label = b.label.as_ref().map(|l| l.name.clone()).expect("checked");
+                let (tid, tident) = self.temp();
+                let mut block = b.block.clone();
+                BreakWithValue { label: &label, temp: &tident }.visit_block_mut(&mut block);
+                let tail = match block.stmts.last() {
+                    Some(syn::Stmt::Expr(_, None)) if target.is_some() => block.stmts.pop(),
+                    _ => None,
+                };
+                if target.is_some() {
+                    out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
                 }
+                let stmts = &block.stmts;
+                let finish = match tail {
+                    Some(syn::Stmt::Expr(tail, None)) => quote!(#tident = #tail; break #label;),
+                    _ => quote!(break #label;),
+                };
+                let looped: Expr = syn::parse_quote!(#label: loop { #(#stmts)* #finish });
+                self.control(&looped, None, out);
+                if let Some(t) = target {
+                    let value: Expr = syn::parse_quote!(#tident);
+                    self.value(&value, t, out);
+                }
+                let _ = tid;
+            }
+            Expr::Block(b) => {
                 let block = self.block(&b.block, target);
                 out.push(Stmt::Block(block));
             }
@@ -1665,8 +1700,13 @@ impl Lowerer<'_> {
                 }
             }
             Expr::Cast(c) => {
-                let float = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
-                if float {
+                let f64_cast = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f64"));
+                let f32_cast = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f32"));
+                if f32_cast {
+                    // The rules are written for f64: a gradient through f32
+                    // would need rules of its own.
+                    self.unsupported(e, "a cast to `f32`", "keep the computation in `f64` (the derivative rules are those of f64 and Tensor)")
+                } else if f64_cast {
                     let inner = self.ex(&c.expr, pre);
                     let ty = &c.ty;
                     Ex::Op { rule: &rules::IDENTITY, args: vec![inner], syntax: Syntax::Cast { ty: quote!(#ty) }, span }
@@ -1754,7 +1794,7 @@ impl Lowerer<'_> {
                         syn::Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last().map(|s| s.ident.to_string()),
                         _ => None,
                     },
-                    None if path.segments.len() == 2 => Some(path.segments[0].ident.to_string()),
+                    None if path.segments.len() >= 2 => Some(path.segments[path.segments.len() - 2].ident.to_string()),
                     None => None,
                 };
                 if let Some(head) = &type_head {
@@ -1784,8 +1824,31 @@ impl Lowerer<'_> {
                         return Ex::Op { rule, args, syntax: Syntax::Call { path: path_tokens }, span };
                     }
                 }
+                // `Tensor::from(xs)`, `Vec::from(xs)` of an active sequence.
+                if c.args.len() == 1 && last == "from" {
+                    let rule = match nalgebra_head.as_deref() {
+                        Some("Tensor") => Some(&rules::TENSOR_FROM),
+                        Some("Vec") => Some(&rules::IDENTITY),
+                        _ => None,
+                    };
+                    if let Some(rule) = rule {
+                        let args = vec![self.ex(&c.args[0], pre)];
+                        return Ex::Op { rule, args, syntax: Syntax::Call { path: c.func.to_token_stream() }, span };
+                    }
+                }
+                // `Real::relu(x)`, `Float::sin(x)`: a differentiable method
+                // called through its trait or type.
+                if let Some(head) = &nalgebra_head {
+                    if head.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                        if let Some(rule) = rules::method(&last, c.args.len()) {
+                            let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                            return Ex::Op { rule, args, syntax: Syntax::Call { path: c.func.to_token_stream() }, span };
+                        }
+                    }
+                }
                 let primitive_head = type_head.as_deref().is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
-                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head {
+                let type_like_head = nalgebra_head.as_deref().is_some_and(|h| h.starts_with(|ch: char| ch.is_ascii_uppercase()));
+                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head || type_like_head {
                     return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
                 }
                 let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
@@ -1883,7 +1946,8 @@ impl Lowerer<'_> {
     fn unsupported_at(&self, e: &Expr, span: Span, what: &str, fix: &str) -> Ex {
         Ex::Unsupported {
             tokens: e.to_token_stream(),
-            reads: self.reads(e),
+            // Sizes of active values (`xs.len()`) pass no gradient.
+            reads: self.value_reads(e),
             span,
             what: what.into(),
             fix: fix.into(),
@@ -2134,4 +2198,30 @@ fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
         (Pat::Wild(_), _) => {}
         _ => out.push((pat.clone(), value.clone())),
     }
+}
+
+/// `break 'label value` → `{ temp = value; break 'label; }` (for a labeled
+/// block lowered to a loop that runs once).
+struct BreakWithValue<'a> {
+    label: &'a syn::Lifetime,
+    temp: &'a syn::Ident,
+}
+
+impl syn::visit_mut::VisitMut for BreakWithValue<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Break(b) = e {
+            if b.label.as_ref() == Some(self.label) {
+                if let Some(value) = b.expr.take() {
+                    let (label, temp) = (self.label, self.temp);
+                    *e = syn::parse_quote!({ #temp = #value; break #label; });
+                    return;
+                }
+            }
+        }
+        if let Expr::Closure(_) = e {
+            return;
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }

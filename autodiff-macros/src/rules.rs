@@ -285,6 +285,9 @@ pub static TRY_INVERSE: Rule = Rule {
     identity: false,
 };
 
+/// `Tensor::from(xs)` of a slice, vector or array: `x̄s += t̄`.
+pub static TENSOR_FROM: Rule = r("tensor_from", 1, &[Some(&[M(0)])]);
+
 /// A component of a nalgebra vector or point read as a field (`v.x`): its
 /// cotangent is the matching one-hot vector.
 pub fn component(name: &str) -> Option<&'static Rule> {

@@ -86,9 +86,11 @@ pub struct Signature {
 /// Value types of the runtime that carry a gradient, recognised by name.
 fn differentiable_type(ty: &Type) -> bool {
     match ty {
-        // A `&mut` parameter is the caller's to change: never differentiated.
-        Type::Reference(r) => r.mutability.is_none() && differentiable_type(&r.elem),
+        // Behind `&mut` too: the gradient is with respect to what it held on
+        // entry (the body may write into it, element by element).
+        Type::Reference(r) => differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
+        Type::Group(g) => differentiable_type(&g.elem),
         Type::Slice(s) => is_f64(&s.elem) || is_vec_f64(&s.elem),
         Type::Array(a) => is_f64(&a.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
@@ -133,7 +135,11 @@ fn differentiable_type(ty: &Type) -> bool {
 }
 
 fn is_f64(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.path.is_ident("f64"))
+    match ty {
+        Type::Group(g) => is_f64(&g.elem),
+        Type::Path(p) => p.path.is_ident("f64"),
+        _ => false,
+    }
 }
 
 /// Names every elided lifetime in parameter types (`&T` → `&'__ad_l0 T`,
@@ -273,10 +279,6 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         }
         for name in wrt {
             match params.iter_mut().find(|p| p.ident == *name) {
-                Some(p) if matches!(&p.ty, Type::Reference(r) if r.mutability.is_some()) => errors.spanned(
-                    name,
-                    format!("cannot differentiate `{name}`: it is a `&mut` parameter, which the function may change\nhelp: take it by value or by `&` and return the new value"),
-                ),
                 Some(p) => p.active = true,
                 None => errors.spanned(
                     name,
@@ -353,6 +355,7 @@ pub fn keepable_type(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) => r.mutability.is_none() && keepable_type(&r.elem),
         Type::Paren(p) => keepable_type(&p.elem),
+        Type::Group(g) => keepable_type(&g.elem),
         Type::Slice(s) => keepable_type(&s.elem),
         Type::Array(a) => keepable_type(&a.elem),
         Type::Tuple(t) => t.elems.iter().all(keepable_type),
@@ -384,6 +387,7 @@ fn generic_value(ty: &Type, names: &[String]) -> bool {
     match ty {
         Type::Reference(r) => generic_value(&r.elem, names),
         Type::Paren(p) => generic_value(&p.elem, names),
+        Type::Group(g) => generic_value(&g.elem, names),
         Type::Slice(s) => generic_value(&s.elem, names),
         Type::Array(a) => generic_value(&a.elem, names),
         Type::Path(p) if p.qself.is_none() => {
@@ -412,6 +416,7 @@ pub fn scalar_elements(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) => scalar_elements(&r.elem),
         Type::Paren(p) => scalar_elements(&p.elem),
+        Type::Group(g) => scalar_elements(&g.elem),
         Type::Slice(s) => is_f64(&s.elem),
         Type::Array(a) => is_f64(&a.elem),
         t => is_vec_f64(t),

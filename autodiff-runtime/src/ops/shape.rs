@@ -476,3 +476,31 @@ impl Rule<(&Tensor, &Shape, &usize, &usize)> for StackD {
         g.slice(*d, *k..*k + 1).reshape(&piece.0)
     }
 }
+
+rule_fn!(
+    /// `t = Tensor::from(xs)` (a 1-d tensor of a slice, vector or array):
+    /// `x̄s += t̄` element by element.
+    tensor_from_d0 => TensorFromD0(g: G, x_meta: M)
+);
+
+impl Rule<(&Tensor, &LenMeta)> for TensorFromD0 {
+    type Out = Vec<f64>;
+    fn apply((g, x): (&Tensor, &LenMeta)) -> Vec<f64> {
+        if g.symbolic_zero {
+            return Vec::new();
+        }
+        assert_eq!(g.numel(), x.0, "the cotangent of Tensor::from has {} elements for {}", g.numel(), x.0);
+        g.to_vec()
+    }
+}
+
+impl<const N: usize> Rule<(&Tensor, &crate::cotangent::ArrayMeta<N>)> for TensorFromD0 {
+    type Out = [f64; N];
+    fn apply((g, _): (&Tensor, &crate::cotangent::ArrayMeta<N>)) -> [f64; N] {
+        let mut out = [0.0; N];
+        if !g.symbolic_zero {
+            out.copy_from_slice(&g.to_vec());
+        }
+        out
+    }
+}
