@@ -391,3 +391,48 @@ fn nested_and_named_tuples() {
     assert_eq!(tuple_from_branches::grad(-0.7), 3.0);
     assert_eq!(tuple_through_a_name::grad(0.7), 2.0);
 }
+
+// ---------------------------------------------------------------- labeled blocks, let-else
+
+#[differentiable]
+fn labeled_block(x: f64) -> f64 {
+    let mut y = x;
+    'done: {
+        if y > 1.0 {
+            break 'done;
+        }
+        y = y * 2.0;
+    }
+    let k = 'b: {
+        if x > 0.0 {
+            break 'b y * 3.0;
+        }
+        2.0
+    };
+    y * k
+}
+
+#[differentiable]
+fn let_else_inactive(x: f64, k: Option<f64>) -> f64 {
+    let Some(k) = k else { return 1.0 };
+    x * k
+}
+
+#[differentiable]
+fn let_else_returning_active(x: f64, k: Option<f64>) -> f64 {
+    let Some(k) = k else { return x };
+    x * k
+}
+
+#[test]
+fn labeled_blocks_and_let_else() {
+    assert_eq!(let_else_returning_active::grad(0.7, None), 1.0);
+    assert_eq!(let_else_returning_active::grad(0.7, Some(4.0)), 4.0);
+    // x = 0.7: y = 2x = 1.4, k = 3y: f = 3y² = 12x² → 24x
+    close(&[labeled_block::grad(0.7)], &[24.0 * 0.7]);
+    // x = 1.5: y = x, k = 3y: f = 3x² → 6x
+    close(&[labeled_block::grad(1.5)], &[9.0]);
+    // x = −0.5: y = 2x, k = 2: f = 4x → 4
+    close(&[labeled_block::grad(-0.5)], &[4.0]);
+    assert_eq!(let_else_inactive::grad(0.7, Some(3.0)), 3.0);
+}

@@ -243,20 +243,19 @@ impl Lowerer<'_> {
             });
             return;
         };
-        if let Some((else_token, diverge)) = &init.diverge {
-            // Kept as written; refused if it touches an active value.
-            let mut reads = self.reads(&init.expr);
-            reads.extend(self.reads(diverge));
-            self.refuse_if_active(
-                local.to_token_stream(),
-                reads,
-                else_token.span,
-                "`let .. else` over an active value".into(),
-                "use `match` or `if let` on inactive values, or bind the value with a plain `let` first".into(),
-                out,
-            );
-            self.declare_pattern(&local.pat);
-            out.push(Stmt::Verbatim { tokens: local.to_token_stream() });
+        if let Some((_, diverge)) = &init.diverge {
+            // `let PAT = e else { .. };` is
+            // `let (names..) = match e { PAT => (names..), _ => { .. } };`,
+            // so that the `else` (which leaves) is lowered like any exit.
+            let names: Vec<syn::Ident> = pattern_names(&local.pat)
+                .iter()
+                .map(|n| syn::Ident::new(n, proc_macro2::Span::call_site()))
+                .collect();
+            let (pat, expr) = (&local.pat, &init.expr);
+            let desugared = make_local(quote!(
+                let (#(#names,)*) = match #expr { #pat => (#(#names,)*), _ => #diverge };
+            ));
+            self.local(&desugared, out);
             return;
         }
         if self.split_tuple_let(local, &init.expr, out) {
