@@ -595,6 +595,12 @@ impl Lowerer<'_> {
     /// Code kept as written (a loop's range or iterable, a match guard) with
     /// an assignment or a block inside: refused if it touches an active value.
     fn check_effects(&mut self, e: &Expr, out: &mut Vec<Stmt>) {
+        if contains_exit(e) {
+            self.errors.spanned(
+                e,
+                "a `return`, `break`, `continue` or `?` inside a match guard, a loop's range or its iterable is not supported in a differentiable function\nhelp: compute it in a statement before",
+            );
+        }
         if effectful(e) {
             let reads = self.reads(e);
             self.refuse_if_active(
@@ -1924,6 +1930,13 @@ impl Lowerer<'_> {
     }
 
     fn inactive(&self, e: &Expr) -> Ex {
+        if contains_exit(e) {
+            // Kept as written, a `return` would leave the generated function.
+            self.errors.spanned(
+                e,
+                "a `return`, `break`, `continue` or `?` inside this expression is not supported in a differentiable function\nhelp: compute it in a statement of its own (`if .. { return .. }`)",
+            );
+        }
         if effectful(e) {
             return self.unsupported(
                 e,
@@ -2223,4 +2236,32 @@ impl syn::visit_mut::VisitMut for BreakWithValue<'_> {
         syn::visit_mut::visit_expr_mut(self, e);
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// An exit that would leave code kept as written (not inside a closure).
+fn contains_exit(e: &Expr) -> bool {
+    struct Exits(bool);
+    impl<'ast> Visit<'ast> for Exits {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_break(&mut self, _: &'ast syn::ExprBreak) {
+            self.0 = true;
+        }
+        fn visit_expr_continue(&mut self, _: &'ast syn::ExprContinue) {
+            self.0 = true;
+        }
+        // A loop inside contains its own breaks.
+        fn visit_expr_loop(&mut self, _: &'ast syn::ExprLoop) {}
+        fn visit_expr_while(&mut self, _: &'ast syn::ExprWhile) {}
+        fn visit_expr_for_loop(&mut self, _: &'ast syn::ExprForLoop) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut x = Exits(false);
+    x.visit_expr(e);
+    x.0
 }
