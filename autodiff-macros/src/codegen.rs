@@ -46,6 +46,11 @@ pub struct Gen<'a> {
     owned: bool,
     /// Sites whose values the forward pass saves for the reverse.
     pub saved_sites: HashSet<usize>,
+    /// Emitting the forward of a checkpointed loop's first run: the code as
+    /// written, nothing taped (the reverse runs it again, taped).
+    plain_mode: bool,
+    /// Checkpointed loops (their stacks of kept states).
+    checkpointed: BTreeSet<LoopId>,
 }
 
 #[derive(Clone, Copy)]
@@ -73,6 +78,12 @@ impl Slot {
     fn record(in_loop: bool) -> Slot {
         if in_loop { Slot::Stack } else { Slot::Record }
     }
+}
+
+/// The slot of a checkpointed loop's range and segment length (apart from
+/// the sites' own, which are numbered from 1).
+fn checkpoint_site(l: LoopId) -> usize {
+    1_000_000 + l
 }
 
 fn slot(site: usize) -> syn::Ident {
@@ -106,6 +117,8 @@ impl<'a> Gen<'a> {
             combined: Vec::new(),
             owned,
             saved_sites: HashSet::new(),
+            plain_mode: false,
+            checkpointed: BTreeSet::new(),
         }
     }
 
@@ -357,7 +370,7 @@ impl<'a> Gen<'a> {
             let panic = unreachable_tape();
             quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
         };
-        match &l.kind {
+        let normal = match &l.kind {
             LoopKind::Range {
                 counter: Some(_), ..
             } => {
@@ -386,7 +399,42 @@ impl<'a> Gen<'a> {
                     }
                 })
             }
+        };
+        match &l.checkpoint {
+            Some(ck) => self.rev_checkpointed(l, ck, normal),
+            None => normal,
         }
+    }
+
+    /// A checkpointed loop's reverse: segment by segment from the last, the
+    /// state kept at its start restored, the segment run forward again
+    /// (taped), then backwards.
+    fn rev_checkpointed(&mut self, l: &Loop, ck: &Checkpoint, backwards: TokenStream) -> TokenStream {
+        let private = self.private();
+        let info = &self.body.loops[l.id];
+        let in_loop = !info.parents.is_empty();
+        let record_site = checkpoint_site(l.id);
+        self.slots.insert(record_site, Slot::record(in_loop));
+        let take = self.pop_slot(record_site, quote!((__ad_lo, __ad_hi, __ad_every)));
+        let stack = format_ident!("__ad_ck{}", l.id);
+        let state: Vec<&syn::Ident> = ck.state.iter().map(|b| &self.body.bindings[*b].ident).collect();
+        let kept: Vec<syn::Ident> = (0..state.len()).map(|k| format_ident!("__ad_kept_state{}", k)).collect();
+        let rebinds: Vec<TokenStream> = ck.rebound.iter().filter_map(|b| self.rebind_leaf(*b)).collect();
+        let forward = self.fwd_loop_over(l, Some((quote!(__ad_seg_lo), quote!(__ad_seg_hi))));
+        let panic = unreachable_tape();
+        quote!({
+            #take
+            let __ad_segments = (__ad_hi - __ad_lo).div_ceil(__ad_every);
+            for __ad_segment in (0..__ad_segments).rev() {
+                let __ad_seg_lo = __ad_lo + __ad_segment * __ad_every;
+                let __ad_seg_hi = ::core::cmp::min(__ad_seg_lo + __ad_every, __ad_hi);
+                let ::core::option::Option::Some((#(#kept,)*)) = #stack.pop() else { #panic };
+                #(let mut #state = #private::restore(&#kept);)*
+                #(#rebinds)*
+                #forward
+                #backwards
+            }
+        })
     }
 
     // ---------------------------------------------------------------- sites
@@ -410,6 +458,7 @@ impl<'a> Gen<'a> {
     fn fwd_stmt(&mut self, stmt: &Stmt) -> TokenStream {
         match stmt {
             Stmt::Verbatim { tokens } => tokens.clone(),
+            Stmt::Assign(a) if self.plain_mode => self.plain_assign(a),
             Stmt::Assign(a) => match self.forward_sites.remove(&a.site) {
                 Some(code) => code,
                 None => self.plain_assign(a),
@@ -422,7 +471,7 @@ impl<'a> Gen<'a> {
                 let cond = &i.cond;
                 let then = self.fwd_block(&i.then);
                 let els = i.els.as_ref().map(|e| self.fwd_block(e));
-                if self.branches.contains(&i.site) {
+                if self.branches.contains(&i.site) && !self.plain_mode {
                     let yes = self.push_slot(i.site, Slot::record(i.in_loop), quote!(true));
                     let no = self.push_slot(i.site, Slot::record(i.in_loop), quote!(false));
                     let els = els.unwrap_or_default();
@@ -436,7 +485,7 @@ impl<'a> Gen<'a> {
             }
             Stmt::Match(m) => {
                 let scrutinee = &m.scrutinee;
-                let record = self.branches.contains(&m.site);
+                let record = self.branches.contains(&m.site) && !self.plain_mode;
                 let mut arms = Vec::new();
                 for (k, arm) in m.arms.iter().enumerate() {
                     let head = &arm.head;
@@ -467,11 +516,59 @@ impl<'a> Gen<'a> {
     }
 
     fn fwd_loop(&mut self, l: &Loop) -> TokenStream {
+        if l.checkpoint.is_some() && !self.plain_mode {
+            return self.fwd_checkpointed(l);
+        }
+        self.fwd_loop_over(l, None)
+    }
+
+    /// A checkpointed loop's first run: as written, untaped, keeping its
+    /// state every k iterations (and the range and k for the reverse).
+    fn fwd_checkpointed(&mut self, l: &Loop) -> TokenStream {
+        let Some(ck) = &l.checkpoint else { return TokenStream::new() };
+        let LoopKind::Range { pattern, lo, hi, inclusive, .. } = &l.kind else {
+            return TokenStream::new();
+        };
+        let private = self.private();
+        let info = &self.body.loops[l.id];
+        let (label, site, in_loop) = (info.label.clone(), info.site, !info.parents.is_empty());
+        self.checkpointed.insert(l.id);
+        let stack = format_ident!("__ad_ck{}", l.id);
+        let state: Vec<&syn::Ident> = ck.state.iter().map(|b| &self.body.bindings[*b].ident).collect();
+        let every = match &ck.every {
+            Some(k) => quote!(::core::cmp::max((#k) as usize, 1)),
+            None => quote!(::core::cmp::max(((__ad_hi - __ad_lo) as f64).sqrt().ceil() as usize, 1)),
+        };
+        let hi_excl = if *inclusive { quote!((#hi) + 1) } else { quote!(#hi) };
+        let was = std::mem::replace(&mut self.plain_mode, true);
+        let body = self.fwd_block(&l.body);
+        self.plain_mode = was;
+        let _ = site;
+        let record = self.push_slot(checkpoint_site(l.id), Slot::record(in_loop), quote!((__ad_lo, __ad_hi, __ad_every)));
+        quote!({
+            let __ad_lo: usize = #lo;
+            let __ad_hi: usize = ::core::cmp::max(#hi_excl, __ad_lo);
+            let __ad_every: usize = #every;
+            let mut __ad_j: usize = 0;
+            #label: for #pattern in __ad_lo..__ad_hi {
+                if __ad_j % __ad_every == 0 {
+                    #stack.push((#((&#private::Keep(&#state)).keep(),)*));
+                }
+                __ad_j += 1;
+                #body
+            }
+            #record
+        })
+    }
+
+    /// The loop's forward, taped unless in plain mode; `range` replaces a
+    /// range loop's own (a checkpointed segment run again).
+    fn fwd_loop_over(&mut self, l: &Loop, range: Option<(TokenStream, TokenStream)>) -> TokenStream {
         let info = &self.body.loops[l.id];
         let label = info.label.clone();
         let site = info.site;
         let in_loop = !info.parents.is_empty();
-        let counted = self.counted.contains(&l.id);
+        let counted = self.counted.contains(&l.id) && !self.plain_mode;
         let body = self.fwd_block(&l.body);
         let n = format_ident!("__ad_n{}", l.id);
         let count = if counted {
@@ -479,7 +576,7 @@ impl<'a> Gen<'a> {
         } else {
             TokenStream::new()
         };
-        let end_status = if self.statuses.contains(&l.id) {
+        let end_status = if self.statuses.contains(&l.id) && !self.plain_mode {
             let stack = format_ident!("__ad_x{}", l.id);
             quote!(#stack.push(0u32);)
         } else {
@@ -509,10 +606,10 @@ impl<'a> Gen<'a> {
             } => {
                 let lo_var = format_ident!("__ad_lo{}", l.id);
                 let last = format_ident!("__ad_last{}", l.id);
-                let range = if *inclusive {
-                    quote!(#lo_var..=(#hi))
-                } else {
-                    quote!(#lo_var..(#hi))
+                let (lo, range) = match &range {
+                    Some((seg_lo, seg_hi)) => (seg_lo.clone(), quote!(#lo_var..(#seg_hi))),
+                    None if *inclusive => (lo.clone(), quote!(#lo_var..=(#hi))),
+                    None => (lo.clone(), quote!(#lo_var..(#hi))),
                 };
                 match (counter, counted) {
                     (Some(id), true) => {
@@ -538,13 +635,13 @@ impl<'a> Gen<'a> {
         let id = proc_macro2::Literal::u32_unsuffixed(e.id);
         let mut book = Vec::new();
         for l in &info.ends_iteration_of {
-            if self.statuses.contains(l) {
+            if self.statuses.contains(l) && !self.plain_mode {
                 let stack = format_ident!("__ad_x{}", l);
                 book.push(quote!(#stack.push(#id);));
             }
         }
         for l in &info.leaves {
-            if self.counted.contains(l) {
+            if self.counted.contains(l) && !self.plain_mode {
                 let site = self.body.loops[*l].site;
                 let in_loop = !self.body.loops[*l].parents.is_empty();
                 let trips = self.trips_value(*l);
@@ -607,6 +704,11 @@ impl<'a> Gen<'a> {
             .meta_tapes
             .iter()
             .map(|t| quote!(let mut #t = ::core::default::Default::default();));
+        let checkpoint_decls = self.checkpointed.iter().map(|l| {
+            let s = format_ident!("__ad_ck{}", l);
+            quote!(let mut #s = ::std::vec::Vec::new();)
+        });
+        let checkpoint_decls: Vec<TokenStream> = checkpoint_decls.collect();
         let status_decls = self.statuses.iter().map(|l| {
             let s = format_ident!("__ad_x{}", l);
             quote!(let mut #s: ::std::vec::Vec<u32> = ::std::vec::Vec::new();)
@@ -682,6 +784,7 @@ impl<'a> Gen<'a> {
             #(#slot_decls)*
             #(#meta_tape_decls)*
             #(#status_decls)*
+            #(#checkpoint_decls)*
             let __ad_out;
             #forward
             (__ad_out, move |__ad_ct: <#output as #rt::Differentiable>::Tangent| {

@@ -68,6 +68,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let mut primal = func.clone();
     primal.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    // `#[checkpoint]` is ours: the function as written runs without it.
+    struct StripCheckpoint;
+    impl syn::visit_mut::VisitMut for StripCheckpoint {
+        fn visit_expr_for_loop_mut(&mut self, f: &mut syn::ExprForLoop) {
+            f.attrs.retain(|a| !a.path().is_ident("checkpoint"));
+            syn::visit_mut::visit_expr_for_loop_mut(self, f);
+        }
+    }
+    syn::visit_mut::VisitMut::visit_block_mut(&mut StripCheckpoint, &mut primal.block);
     let primal = &primal;
     let Some(sig) = sig else {
         return with_errors(primal, errors);

@@ -170,6 +170,20 @@ pub struct Loop {
     pub id: LoopId,
     pub kind: LoopKind,
     pub body: Block,
+    /// `#[checkpoint]` / `#[checkpoint(every = k)]` on a `for` over a range:
+    /// the forward keeps the loop's state every k iterations (√n when k is
+    /// not given) and runs untaped; the reverse runs each segment forward
+    /// again, taped, then backwards (Griewank's checkpointing).
+    pub checkpoint: Option<Checkpoint>,
+}
+
+pub struct Checkpoint {
+    pub every: Option<TokenStream>,
+    /// Bindings declared before the loop that its body reads or writes:
+    /// what a checkpoint keeps.
+    pub state: Vec<BindId>,
+    /// Parameters and counters it reads, which the reverse has anyway.
+    pub rebound: Vec<BindId>,
 }
 
 pub enum LoopKind {
@@ -199,6 +213,8 @@ pub struct LoopInfo {
     pub parents: Vec<LoopId>,
     /// Site id of its trip-count slot.
     pub site: usize,
+    /// The first binding declared inside it (bindings are numbered in order).
+    pub first_binding: BindId,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

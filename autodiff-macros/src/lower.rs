@@ -686,8 +686,8 @@ impl Lowerer<'_> {
         };
         let pats: Vec<&Pat> = lets.iter().map(|(p, _)| p).collect();
         let exprs: Vec<&Expr> = lets.iter().map(|(_, e)| e).collect();
-        let (label, body) = (&f.label, &f.body);
-        Some(syn::parse_quote!(#label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }))
+        let (attrs, label, body) = (&f.attrs, &f.label, &f.body);
+        Some(syn::parse_quote!(#(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }))
     }
 
     /// A sequence whose elements a `for` loop can read by index: the
@@ -1038,6 +1038,51 @@ impl Lowerer<'_> {
             return self.inactive(e);
         }
         Ex::Array { elems, vec }
+    }
+
+    /// `#[checkpoint]` or `#[checkpoint(every = k)]` on a `for` loop over a
+    /// range whose iterations are not left early; what its checkpoints keep.
+    fn checkpoint(&mut self, f: &syn::ExprForLoop, id: LoopId, kind: &LoopKind, body: &Block) -> Option<Checkpoint> {
+        let attr = f.attrs.iter().find(|a| a.path().is_ident("checkpoint"))?;
+        let mut every = None;
+        if let syn::Meta::List(_) = &attr.meta {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("every") {
+                    every = Some(meta.value()?.parse::<Expr>()?.to_token_stream());
+                    Ok(())
+                } else {
+                    Err(meta.error("expected `every = k`"))
+                }
+            });
+            if let Err(e) = parsed {
+                self.errors.push(e);
+                return None;
+            }
+        }
+        if !matches!(kind, LoopKind::Range { .. }) {
+            self.errors.spanned(attr, "`#[checkpoint]` goes on a `for` loop over a range (`for i in 0..n`)");
+            return None;
+        }
+        if self.exits.iter().any(|x| x.ends_iteration_of.contains(&id)) {
+            self.errors.spanned(attr, "`#[checkpoint]` needs a loop whose iterations all run to their end: no `break`, `continue` or `return` inside it");
+            return None;
+        }
+        // What the body reads or writes of what was declared before the loop.
+        let first = self.loops[id].first_binding;
+        let mut state = Vec::new();
+        let mut names = Vec::new();
+        collect_block_reads(body, &mut state, &mut names);
+        for name in names {
+            if let Some(b) = (0..first).rev().find(|b| self.bindings[*b].ident == name) {
+                state.push(b);
+            }
+        }
+        state.retain(|b| *b < first);
+        state.sort_unstable();
+        state.dedup();
+        let (rebound, state): (Vec<BindId>, Vec<BindId>) =
+            state.into_iter().partition(|b| crate::analyse::stable(&self.bindings[*b]));
+        Some(Checkpoint { every, state, rebound })
     }
 
     fn push_let(
@@ -1410,6 +1455,7 @@ impl Lowerer<'_> {
                 out.extend(checks);
                 out.push(Stmt::Loop(Loop {
                     id,
+                    checkpoint: None,
                     kind: LoopKind::While {
                         cond: w.cond.to_token_stream(),
                     },
@@ -1422,6 +1468,7 @@ impl Lowerer<'_> {
                 self.close_loop();
                 out.push(Stmt::Loop(Loop {
                     id,
+                    checkpoint: None,
                     kind: LoopKind::Infinite,
                     body,
                 }));
@@ -1487,7 +1534,8 @@ impl Lowerer<'_> {
                 let body = self.block(&f.body, None);
                 self.scopes.pop();
                 self.close_loop();
-                out.push(Stmt::Loop(Loop { id, kind, body }));
+                let checkpoint = self.checkpoint(f, id, &kind, &body);
+                out.push(Stmt::Loop(Loop { id, kind, body, checkpoint }));
             }
             Expr::Break(b) => {
                 if let Some(value) = &b.expr {
@@ -1561,6 +1609,7 @@ impl Lowerer<'_> {
             label: lifetime,
             parents: self.open_loops.iter().rev().map(|(id, _)| *id).collect(),
             site,
+            first_binding: self.bindings.len(),
         });
         self.open_loops
             .push((id, label.map(|l| l.ident.to_string())));
@@ -2264,4 +2313,83 @@ fn contains_exit(e: &Expr) -> bool {
     let mut x = Exits(false);
     x.visit_expr(e);
     x.0
+}
+
+/// Bindings a block reads or writes (through the IR), and the names its
+/// statements kept as written mention (conditions, ranges, declarations).
+fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<String>) {
+    fn ex(e: &Ex, ids: &mut Vec<BindId>) {
+        match e {
+            Ex::Var { id, .. } => ids.push(*id),
+            Ex::Const { .. } => {}
+            Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => ids.extend(reads),
+            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
+                args.iter().for_each(|a| ex(a, ids))
+            }
+            Ex::Index { base, index, .. } => {
+                ex(base, ids);
+                ex(index, ids);
+            }
+            Ex::Field { base, .. } => ex(base, ids),
+            Ex::Ref { inner, .. } => ex(inner, ids),
+        }
+    }
+    fn tokens(t: &TokenStream, names: &mut Vec<String>) {
+        for tt in t.clone() {
+            match tt {
+                TokenTree::Ident(i) => names.push(i.to_string()),
+                TokenTree::Group(g) => tokens(&g.stream(), names),
+                _ => {}
+            }
+        }
+    }
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::Assign(a) => {
+                ex(&a.value, ids);
+                for t in a.targets.iter().flatten() {
+                    if let Target::Bind(b) = t {
+                        ids.push(*b);
+                    }
+                }
+                match &a.kind {
+                    AssignKind::Element { base, index, .. } => {
+                        ids.push(*base);
+                        ex(index, ids);
+                    }
+                    AssignKind::Opaque { tokens: t } | AssignKind::Let { pattern: t, .. } => tokens(t, names),
+                    _ => {}
+                }
+            }
+            Stmt::Verbatim { tokens: t } => tokens(t, names),
+            Stmt::If(i) => {
+                tokens(&i.cond, names);
+                collect_block_reads(&i.then, ids, names);
+                if let Some(e) = &i.els {
+                    collect_block_reads(e, ids, names);
+                }
+            }
+            Stmt::Match(m) => {
+                tokens(&m.scrutinee, names);
+                for arm in &m.arms {
+                    tokens(&arm.head, names);
+                    collect_block_reads(&arm.body, ids, names);
+                }
+            }
+            Stmt::Loop(l) => {
+                match &l.kind {
+                    LoopKind::While { cond } => tokens(cond, names),
+                    LoopKind::Range { lo, hi, .. } => {
+                        tokens(lo, names);
+                        tokens(hi, names);
+                    }
+                    LoopKind::Iter { iterable, .. } => tokens(iterable, names),
+                    LoopKind::Infinite => {}
+                }
+                collect_block_reads(&l.body, ids, names);
+            }
+            Stmt::Block(b) => collect_block_reads(b, ids, names),
+            Stmt::Exit(_) => {}
+        }
+    }
 }
