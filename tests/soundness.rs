@@ -436,3 +436,23 @@ fn labeled_blocks_and_let_else() {
     close(&[labeled_block::grad(-0.5)], &[4.0]);
     assert_eq!(let_else_inactive::grad(0.7, Some(3.0)), 3.0);
 }
+
+// ---------------------------------------------------------------- casts
+
+type Real64 = f64;
+
+#[differentiable]
+fn cast_to_std_f64(x: f64) -> f64 {
+    (x as std::primitive::f64) * 2.0
+}
+
+#[differentiable]
+fn cast_to_alias_inactive(x: f64, n: usize) -> f64 {
+    x * (n as Real64)
+}
+
+#[test]
+fn casts() {
+    assert_eq!(cast_to_std_f64::grad(0.7), 2.0);
+    assert_eq!(cast_to_alias_inactive::grad(0.7, 3), 3.0);
+}

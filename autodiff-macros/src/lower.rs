@@ -1754,9 +1754,24 @@ impl Lowerer<'_> {
                 }
             }
             Expr::Cast(c) => {
-                let f64_cast = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f64"));
-                let f32_cast = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f32"));
-                if f32_cast {
+                let last_segment = |ty: &syn::Type| match ty {
+                    syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
+                    syn::Type::Group(g) => match &*g.elem {
+                        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let target = last_segment(&c.ty).unwrap_or_default();
+                // `f64`, `std::primitive::f64`: the same value; integers and
+                // bool: piecewise constant (no gradient); anything else (an
+                // alias) the macro cannot see through.
+                let f64_cast = target == "f64";
+                let f32_cast = target == "f32";
+                let integer_cast = PRIMITIVE_TYPES.contains(&target.as_str()) && !f64_cast && !f32_cast;
+                if !f64_cast && !f32_cast && !integer_cast {
+                    self.unsupported(e, &format!("a cast to `{}`", c.ty.to_token_stream().to_string().replace(' ', "")), "cast to `f64` by its name (the macro cannot see what a type alias stands for)")
+                } else if f32_cast {
                     // The rules are written for f64: a gradient through f32
                     // would need rules of its own.
                     self.unsupported(e, "a cast to `f32`", "keep the computation in `f64` (the derivative rules are those of f64 and Tensor)")
