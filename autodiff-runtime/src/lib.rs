@@ -15,7 +15,9 @@
 //! `tensor.rs`; every operation lives in `ops/`, one file per family, with its
 //! value and its derivative rule side by side; [`Differentiable`] and
 //! [`Cotangent`] (how gradients are zeroed and summed) live in `cotangent.rs`;
-//! [`gradcheck`] compares any pullback with central differences.
+//! [`gradcheck`] compares any pullback with central differences; [`optim`]
+//! holds the optimisers (PyTorch's SGD and Adam) and the [`optim::Parameters`]
+//! walk over the numbers of a parameter value and its gradient.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,6 +27,7 @@ pub mod gradcheck;
 pub mod graph;
 mod keep;
 mod ops;
+pub mod optim;
 mod pool;
 mod real;
 mod rng;
