@@ -54,7 +54,10 @@ fn the_adapter_serves_cost_and_gradient() {
     assert_eq!(p.cost(&x).unwrap(), rosenbrock(&x));
     let (g, want) = (p.gradient(&x).unwrap(), rosenbrock_gradient(&x));
     for (a, b) in g.iter().zip(&want) {
-        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{g:?} vs {want:?}");
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+            "{g:?} vs {want:?}"
+        );
     }
 }
 
@@ -70,7 +73,9 @@ fn lbfgs_reaches_the_rosenbrock_minimum_from_the_classic_start() {
 
 #[test]
 fn lbfgs_in_ten_dimensions() {
-    let start: Vec<f64> = (0..10).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
+    let start: Vec<f64> = (0..10)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect();
     let (x, _, reason) = lbfgs_from(start);
     assert_eq!(reason, Some(TerminationReason::SolverConverged));
     for v in &x {
