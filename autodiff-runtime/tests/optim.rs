@@ -247,3 +247,32 @@ fn slices_and_references() {
     let g = vec![1.0; 3];
     assert_eq!(g.inner(&g), 3.0);
 }
+
+/// Nested containers (a `Vec` of layers, each a tuple) walk their numbers
+/// in order: the optimiser gives the same numbers as on one flat vector.
+#[test]
+fn nested_containers_match_a_flat_vector() {
+    let grad_of = |flat: &[f64]| flat.iter().map(|x| x.cos() + 0.5 * x).collect::<Vec<_>>();
+    let mut flat = vec![0.5, -1.0, 2.0, 0.25, 1.5, -0.75];
+    let mut nested = vec![
+        (Tensor::from([0.5, -1.0]), [2.0]),
+        (Tensor::from([0.25, 1.5]), [-0.75]),
+    ];
+    let flatten = |n: &Vec<(Tensor, [f64; 1])>| {
+        let mut v = vec![];
+        n.leaves(&mut |l| v.extend_from_slice(l));
+        v
+    };
+    let (mut a, mut b) = (Adam::new(0.1).amsgrad(true), Adam::new(0.1).amsgrad(true));
+    for _ in 0..4 {
+        let g = grad_of(&flat);
+        a.step(&mut flat, &g);
+        let g = grad_of(&flatten(&nested));
+        let g = vec![
+            (Tensor::from([g[0], g[1]]), [g[2]]),
+            (Tensor::from([g[3], g[4]]), [g[5]]),
+        ];
+        b.step(&mut nested, &g);
+    }
+    assert_eq!(flatten(&nested), flat);
+}

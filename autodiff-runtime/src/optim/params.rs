@@ -16,8 +16,9 @@ use crate::tensor::Tensor;
 /// and keeps its own state (momentum, moment estimates) in flat buffers, one
 /// number per number of the parameters, in the same order.
 ///
-/// Implemented for `f64`, `[f64]`, `[f64; N]`, `Vec<f64>`, [`Tensor`],
-/// `Vec<Tensor>`, `&mut T` and tuples of up to 6 of these.
+/// Implemented for `f64`, [`Tensor`], slices, arrays and `Vec`s of any
+/// `Parameters` type (`Vec<f64>`, `[f64; 3]`, `Vec<Tensor>`, `Vec<Layer>`: a
+/// run of `f64` is one leaf), `&mut T`, and tuples of up to 6 of these.
 ///
 /// The provided methods are the arithmetic on gradients that optimisers and
 /// line searches need: `self += α·x` ([`add_scaled`](Parameters::add_scaled)),
@@ -89,6 +90,28 @@ pub trait Parameters {
 
     /// Calls `f` on each leaf of `self`, mutably, in order.
     fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F);
+
+    /// A slice of values of this type as one run of numbers, when it is one
+    /// (`f64` only): lets `[T]`, `[T; N]` and `Vec<T>` hand a slice of `f64`
+    /// to an optimiser as one leaf. Other types keep the default (`None`).
+    #[doc(hidden)]
+    fn as_numbers(items: &[Self]) -> Option<&[f64]>
+    where
+        Self: Sized,
+    {
+        let _ = items;
+        None
+    }
+
+    /// The mutable form of [`as_numbers`](Parameters::as_numbers).
+    #[doc(hidden)]
+    fn as_numbers_mut(items: &mut [Self]) -> Option<&mut [f64]>
+    where
+        Self: Sized,
+    {
+        let _ = items;
+        None
+    }
 
     /// Calls `f` on each leaf of `self`, in order.
     ///
@@ -216,43 +239,72 @@ impl Parameters for f64 {
     fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
         f(std::slice::from_mut(self));
     }
+    #[inline]
+    fn as_numbers(items: &[f64]) -> Option<&[f64]> {
+        Some(items)
+    }
+    #[inline]
+    fn as_numbers_mut(items: &mut [f64]) -> Option<&mut [f64]> {
+        Some(items)
+    }
 }
 
-impl Parameters for [f64] {
+/// `[T]`, `[T; N]` and `Vec<T>` walk their elements in order; when the
+/// elements are `f64`, the whole container is one leaf.
+impl<T: Parameters> Parameters for [T] {
     fn zip_leaves<F: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut F) {
         check_len("a slice", self.len(), other.len());
-        f(self, other);
+        match (T::as_numbers(self), T::as_numbers(other)) {
+            (Some(a), Some(b)) => f(a, b),
+            _ => {
+                for (a, b) in self.iter().zip(other) {
+                    a.zip_leaves(b, f);
+                }
+            }
+        }
     }
     fn zip_leaves_mut<F: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut F) {
         check_len("a slice", self.len(), other.len());
-        f(self, other);
+        if let Some(b) = T::as_numbers(other) {
+            if let Some(a) = T::as_numbers_mut(self) {
+                return f(a, b);
+            }
+        }
+        for (a, b) in self.iter_mut().zip(other) {
+            a.zip_leaves_mut(b, f);
+        }
     }
     fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
-        f(self);
+        if let Some(a) = T::as_numbers_mut(self) {
+            return f(a);
+        }
+        for a in self {
+            a.leaves_mut(f);
+        }
     }
 }
 
-impl<const N: usize> Parameters for [f64; N] {
+impl<T: Parameters, const N: usize> Parameters for [T; N] {
     fn zip_leaves<F: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut F) {
-        f(self, other);
+        self.as_slice().zip_leaves(other.as_slice(), f);
     }
     fn zip_leaves_mut<F: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut F) {
-        f(self, other);
+        self.as_mut_slice().zip_leaves_mut(other.as_slice(), f);
     }
     fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
-        f(self);
+        self.as_mut_slice().leaves_mut(f);
     }
 }
 
-impl Parameters for Vec<f64> {
+impl<T: Parameters> Parameters for Vec<T> {
     fn zip_leaves<F: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut F) {
-        self.as_slice().zip_leaves(other, f);
+        self.as_slice().zip_leaves(other.as_slice(), f);
     }
     fn zip_leaves_mut<F: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut F) {
-        self.as_mut_slice().zip_leaves_mut(other, f);
+        self.as_mut_slice().zip_leaves_mut(other.as_slice(), f);
     }
     fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
-        f(self);
+        self.as_mut_slice().leaves_mut(f);
     }
 }
 
@@ -284,26 +336,6 @@ impl Parameters for Tensor {
     }
     fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
         f(self.data_mut());
-    }
-}
-
-impl Parameters for Vec<Tensor> {
-    fn zip_leaves<F: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut F) {
-        check_len("a list of tensors", self.len(), other.len());
-        for (a, b) in self.iter().zip(other) {
-            a.zip_leaves(b, f);
-        }
-    }
-    fn zip_leaves_mut<F: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut F) {
-        check_len("a list of tensors", self.len(), other.len());
-        for (a, b) in self.iter_mut().zip(other) {
-            a.zip_leaves_mut(b, f);
-        }
-    }
-    fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
-        for a in self {
-            a.leaves_mut(f);
-        }
     }
 }
 
@@ -358,6 +390,10 @@ mod tests {
     #[test]
     fn arithmetic() {
         let mut p = (1.0, Tensor::from([2.0, 3.0]), vec![Tensor::from([4.0])]);
+        let nested = vec![[1.0, 2.0], [3.0, 4.0]];
+        let mut runs = vec![];
+        nested.leaves(&mut |l| runs.push(l.to_vec()));
+        assert_eq!(runs, vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
         let g = (1.0, Tensor::from([-1.0, 1.0]), vec![Tensor::from([2.0])]);
         assert_eq!(p.inner(&g), 1.0 - 2.0 + 3.0 + 8.0);
         p.add_scaled(2.0, &g);
