@@ -137,88 +137,100 @@ fn plot(history: &[Epoch], out: &PathBuf) -> Result<(), Box<dyn std::error::Erro
     )
     .map_err(|_| "the font in examples/data/fonts is not a valid TrueType font")?;
 
+    // Drawn into an RGB buffer, which the png crate encodes.
+    let (width, height) = (1100, 450);
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let last = history.last().expect("at least one epoch");
+        let title = format!(
+            "MLP on the 8x8 digits: {:.1}% test accuracy after {} epochs",
+            100.0 * last.test_accuracy,
+            history.len() - 1
+        );
+        let root = root.titled(&title, ("sans-serif", 24))?;
+        let (left, right) = root.split_horizontally(550);
+        let epochs = (history.len() - 1) as f64;
+
+        let max_loss = history
+            .iter()
+            .map(|e| e.train_loss.max(e.test_loss))
+            .fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(&left)
+            .margin(15)
+            .caption("cross-entropy loss", ("sans-serif", 18))
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..epochs.max(1.0), 0.0..max_loss * 1.05)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        let series = |f: fn(&Epoch) -> f64| {
+            history
+                .iter()
+                .enumerate()
+                .map(move |(i, e)| (i as f64, f(e)))
+                .collect::<Vec<_>>()
+        };
+        chart
+            .draw_series(LineSeries::new(
+                series(|e| e.train_loss),
+                BLUE.stroke_width(2),
+            ))?
+            .label("training images")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(
+                series(|e| e.test_loss),
+                RED.stroke_width(2),
+            ))?
+            .label("test images")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 14))
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .draw()?;
+
+        // From epoch 1: before training the accuracy is chance (about 10%).
+        let low = history[1..]
+            .iter()
+            .map(|e| 100.0 * e.test_accuracy)
+            .fold(100.0, f64::min);
+        let mut chart = ChartBuilder::on(&right)
+            .margin(15)
+            .caption("test accuracy (%)", ("sans-serif", 18))
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(1.0..epochs.max(2.0), (low - 1.0).floor().max(0.0)..100.0)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        chart.draw_series(LineSeries::new(
+            series(|e| 100.0 * e.test_accuracy).into_iter().skip(1),
+            RGBColor(0, 140, 60).stroke_width(2),
+        ))?;
+        root.present()?;
+    } // the drawing areas borrow `pixels` until here
+
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let root = BitMapBackend::new(out, (1100, 450)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let last = history.last().expect("at least one epoch");
-    let title = format!(
-        "MLP on the 8x8 digits: {:.1}% test accuracy after {} epochs",
-        100.0 * last.test_accuracy,
-        history.len() - 1
-    );
-    let root = root.titled(&title, ("sans-serif", 24))?;
-    let (left, right) = root.split_horizontally(550);
-    let epochs = (history.len() - 1) as f64;
-
-    let max_loss = history
-        .iter()
-        .map(|e| e.train_loss.max(e.test_loss))
-        .fold(0.0, f64::max);
-    let mut chart = ChartBuilder::on(&left)
-        .margin(15)
-        .caption("cross-entropy loss", ("sans-serif", 18))
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..epochs.max(1.0), 0.0..max_loss * 1.05)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .label_style(("sans-serif", 14))
-        .draw()?;
-    let series = |f: fn(&Epoch) -> f64| {
-        history
-            .iter()
-            .enumerate()
-            .map(move |(i, e)| (i as f64, f(e)))
-            .collect::<Vec<_>>()
-    };
-    chart
-        .draw_series(LineSeries::new(
-            series(|e| e.train_loss),
-            BLUE.stroke_width(2),
-        ))?
-        .label("training images")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(
-            series(|e| e.test_loss),
-            RED.stroke_width(2),
-        ))?
-        .label("test images")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 14))
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()?;
-
-    // From epoch 1: before training the accuracy is chance (about 10%).
-    let low = history[1..]
-        .iter()
-        .map(|e| 100.0 * e.test_accuracy)
-        .fold(100.0, f64::min);
-    let mut chart = ChartBuilder::on(&right)
-        .margin(15)
-        .caption("test accuracy (%)", ("sans-serif", 18))
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(1.0..epochs.max(2.0), (low - 1.0).floor().max(0.0)..100.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style(("sans-serif", 14))
-        .draw()?;
-    chart.draw_series(LineSeries::new(
-        series(|e| 100.0 * e.test_accuracy).into_iter().skip(1),
-        RGBColor(0, 140, 60).stroke_width(2),
-    ))?;
-    root.present()?;
+    let file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::High);
+    encoder.write_header()?.write_image_data(&pixels)?;
     Ok(())
 }
