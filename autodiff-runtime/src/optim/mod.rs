@@ -34,20 +34,70 @@ pub use params::Parameters;
 
 /// One optimiser step at a time: PyTorch's `optimizer.step()`, with the
 /// gradient passed in.
+///
+/// ```
+/// use autodiff_runtime::optim::{Optimizer, Sgd};
+///
+/// // Gradient descent on f(x) = x², with the learning rate halved halfway.
+/// let mut x = 1.0;
+/// let mut opt = Sgd::new(0.25);
+/// for step in 0..4 {
+///     if step == 2 {
+///         opt.set_learning_rate(opt.learning_rate() / 2.0);
+///     }
+///     let g = 2.0 * x;
+///     opt.step(&mut x, &g); // x ← x − lr·2x
+/// }
+/// assert_eq!(x, 0.5 * 0.5 * 0.75 * 0.75);
+/// ```
 pub trait Optimizer {
     /// Updates `params` in place from their gradient `grad` (same type and
     /// shapes).
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    /// use autodiff_runtime::optim::{Optimizer, Sgd};
+    ///
+    /// let mut w = Tensor::from([1.0, 2.0]);
+    /// Sgd::new(0.1).step(&mut w, &Tensor::from([10.0, -10.0]));
+    /// assert_eq!(w, Tensor::from([0.0, 3.0]));
+    /// ```
     fn step<P: Parameters + ?Sized>(&mut self, params: &mut P, grad: &P);
 
     /// The learning rate the next step uses.
+    ///
+    /// ```
+    /// use autodiff_runtime::optim::{Adam, Optimizer};
+    ///
+    /// assert_eq!(Adam::default().learning_rate(), 1e-3);
+    /// ```
     fn learning_rate(&self) -> f64;
 
     /// Changes the learning rate from the next step on (a schedule), keeping
-    /// the state.
+    /// the state. Panics if negative.
+    ///
+    /// ```
+    /// use autodiff_runtime::optim::{Optimizer, Sgd};
+    ///
+    /// let mut opt = Sgd::new(0.1);
+    /// opt.set_learning_rate(0.01);
+    /// assert_eq!(opt.learning_rate(), 0.01);
+    /// ```
     fn set_learning_rate(&mut self, lr: f64);
 
     /// Forgets the state (momentum buffers, moment estimates, step count):
     /// the next step is a first step again.
+    ///
+    /// ```
+    /// use autodiff_runtime::optim::{Optimizer, Sgd};
+    ///
+    /// let mut opt = Sgd::new(1.0).momentum(0.5);
+    /// let (mut a, mut b) = (0.0, 0.0);
+    /// opt.step(&mut a, &1.0);
+    /// opt.reset();
+    /// opt.step(&mut b, &1.0); // a first step: the buffer starts from the gradient
+    /// assert_eq!(a, b);
+    /// ```
     fn reset(&mut self);
 }
 
