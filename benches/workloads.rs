@@ -1,4 +1,4 @@
-//! The workloads W1–W4 of the project's benchmark list, each timed three ways
+//! The workloads W1–W4 of benches/README.md, each timed three ways
 //! in one run: the gradient that `#[differentiable]` generates, a gradient
 //! written by hand in plain Rust beside it, and the primal alone.
 //!
@@ -215,8 +215,8 @@ fn w3_tensor(x: &Tensor) -> f64 {
     (100.0 * t.powi(2) + u.powi(2)).sum()
 }
 
-/// Value and gradient in two plain loops (the benchmark list's hand-written
-/// reference: one for the value, one for the gradient).
+/// Value and gradient in two plain loops (the hand-written reference of
+/// benches/README.md: one for the value, one for the gradient).
 fn w3_hand(x: &[f64]) -> (f64, Vec<f64>) {
     let n = x.len();
     let mut value = 0.0;

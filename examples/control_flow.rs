@@ -1,5 +1,8 @@
-//! The notes' control-flow example (shared/seeds, note 002): a function with a
-//! data-dependent `while` and an `if`, differentiated at compile time.
+//! The control-flow example of the chapter "Automatic Differentiation" of
+//! *Dive into Deep Learning* (section "Gradients and Python Control Flow",
+//! <https://d2l.ai/chapter_preliminaries/autograd.html>; note 002, see
+//! `note_002_detach_and_control_flow.rs`): a function with a data-dependent
+//! `while` and an `if`, differentiated at compile time.
 //!
 //! Run: `cargo run --example control_flow`
 

@@ -1,6 +1,15 @@
-//! Note 000 (shared/seeds): the gradient of `y = 2 x·x`, gradients that
-//! accumulate until zeroed, and why `backward()` wants a scalar: `sum`
-//! versus `mean` of a loss, and `backward(gradient)` for the rest.
+//! Note 000, a notebook that follows the first section, "A Simple
+//! Function", of the chapter "Automatic Differentiation" of *Dive into Deep
+//! Learning* (d2l.ai, written for PyTorch:
+//! <https://d2l.ai/chapter_preliminaries/autograd.html>), with remarks from
+//! Yang Zhang's "The 'gradient' argument in PyTorch's 'backward' function —
+//! explained by examples"
+//! (<https://zhang-yang.medium.com/the-gradient-argument-in-pytorchs-backward-function-explained-by-examples-68f266950c29>).
+//!
+//! It shows the gradient of `y = 2 x·x` (`4x`, at `x = [0, 1, 2, 3]`),
+//! gradients that accumulate until zeroed, and why `backward()` wants a
+//! scalar: `sum` versus `mean` of a loss, and `backward(gradient)` for the
+//! rest.
 //!
 //! Every cell of the note runs here with the graph layer ([`Var`]), and
 //! prints what the notebook prints, under the cell's `In [..]` line.

@@ -1,8 +1,15 @@
-//! Note 001 (shared/seeds): what a graph's values know (`data`,
-//! `requires_grad`, `grad`, `grad_fn`, `is_leaf`), `backward(gradient)` as a
-//! weighted sum, `retain_graph` and accumulation, the error of a second
-//! backward through a freed graph, and one-hot gradients that pick rows of
-//! the Jacobian.
+//! Note 001, a notebook built on "PyTorch Autograd: Understanding the heart
+//! of PyTorch's magic" (Towards Data Science,
+//! <https://towardsdatascience.com/pytorch-autograd-understanding-the-heart-of-pytorchs-magic-2686cd94ec95>),
+//! with cells from "Gradient with PyTorch" (javatpoint,
+//! <https://www.javatpoint.com/gradient-with-pytorch>) and from an answer to
+//! "Pytorch, what are the gradient arguments" (Stack Overflow,
+//! <https://stackoverflow.com/a/47026836>).
+//!
+//! It shows what a graph's values know (`data`, `requires_grad`, `grad`,
+//! `grad_fn`, `is_leaf`), `backward(gradient)` as a weighted sum,
+//! `retain_graph` and accumulation, the error of a second backward through a
+//! freed graph, and one-hot gradients that pick rows of the Jacobian.
 //!
 //! Every cell of the note runs here with the graph layer ([`Var`]) and
 //! prints what the note prints.

@@ -1,7 +1,14 @@
-//! Note 002 (shared/seeds): `y = 2 x·x` again, `sum`, backward for a
-//! non-scalar `y = x * x` with a gradient of ones, detaching (`u =
-//! y.detach()` is a constant for `z = u * x`), and gradients through Python
-//! control flow: a function `f(a)` with a data-dependent `while` and `if`.
+//! Note 002, a notebook that runs the code of the chapter "Automatic
+//! Differentiation" of *Dive into Deep Learning* (d2l.ai, written for
+//! PyTorch: <https://d2l.ai/chapter_preliminaries/autograd.html>), section
+//! by section: "A Simple Function", "Backward for Non-Scalar Variables",
+//! "Detaching Computation", "Gradients and Python Control Flow".
+//!
+//! It shows `y = 2 x·x` again, `sum`, backward for a non-scalar `y = x * x`
+//! with a gradient of ones, detaching (`u = y.detach()` is a constant for
+//! `z = u * x`), and gradients through Python control flow: a function
+//! `f(a)` with a data-dependent `while` and `if`, whose gradient is
+//! `f(a) / a`.
 //!
 //! Notebook cells run on the graph layer ([`Var`]) with eager ops. The
 //! note's function `f` is a `#[differentiable]` function: `f::record(&a)`

@@ -1,7 +1,12 @@
-//! Note 003 (shared/seeds), "A Gentle Introduction to torch.autograd":
-//! `y = m x + c` and its gradients, the error of running `backward` twice,
-//! `Q = 3a³ − b²` whose implicit backward fails because `Q` is not a scalar,
-//! and `Q.backward(gradient=external_grad)`.
+//! Note 003, a notebook on PyTorch's tutorial "A Gentle Introduction to
+//! `torch.autograd`"
+//! (<https://pytorch.org/tutorials/beginner/blitz/autograd_tutorial.html>):
+//! its section "Differentiation in Autograd", after a `y = m x + c` warm-up.
+//!
+//! It shows `y = m x + c` and its gradients, the error of running `backward`
+//! twice, `Q = 3a³ − b²` whose implicit backward fails because `Q` is not a
+//! scalar, and `Q.backward(gradient=external_grad)`, which gives `9a²` and
+//! `−2b`.
 //!
 //! Every cell runs here with the graph layer ([`Var`]) and prints what the
 //! note prints, errors included.

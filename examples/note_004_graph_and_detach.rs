@@ -1,7 +1,11 @@
-//! Note 004 (shared/seeds), a study note of Dive into Deep Learning:
-//! `requires_grad_`, the graph `x → (square) → y → (+3) → z` and its
-//! gradient, backward of a non-scalar with a gradient of ones, and
-//! `detach`: `u = x²·w²` gives 36 and 24, `u = y.detach()·w²` gives 0 and 24.
+//! Note 004, a study note of the chapter "Automatic Differentiation" of
+//! *Dive into Deep Learning* (d2l.ai, written for PyTorch:
+//! <https://d2l.ai/chapter_preliminaries/autograd.html>), in prose with
+//! small examples of its own.
+//!
+//! It shows `requires_grad_`, the graph `x → (square) → y → (+3) → z` and its
+//! gradient, backward of a non-scalar with a gradient of ones, and `detach`:
+//! `u = x²·w²` gives 36 and 24, `u = y.detach()·w²` gives 0 and 24.
 //!
 //! Every snippet of the note runs here with the graph layer ([`Var`]) and
 //! prints what the note's comments say it gives.

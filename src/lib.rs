@@ -26,7 +26,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub use autodiff_macros::differentiable;
+pub use autodiff_macros::{Differentiable, differentiable};
 pub use autodiff_runtime::*;
 
 /// The README's examples, run as doctests so that they stay true.

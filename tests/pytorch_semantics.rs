@@ -1,6 +1,6 @@
 //! PyTorch's autograd semantics through the graph layer (`Var`): every
-//! number of the notes in shared/seeds, printed as PyTorch prints it; each
-//! PyTorch error message; accumulation, `retain_graph`, non-leaf gradients,
+//! number of the notes (the `note_*` examples), printed as PyTorch prints
+//! it; each PyTorch error message; accumulation, `retain_graph`, non-leaf gradients,
 //! diamonds, several outputs, recorded `#[differentiable]` calls, threads.
 
 use std::thread;

@@ -59,9 +59,9 @@ pub fn is_active(e: &Ex, active: &dyn Fn(BindId) -> bool) -> bool {
             .zip(rule.operands)
             .any(|(a, op)| op.is_some() && is_active(a, active)),
         Ex::Call { args, .. } => args.iter().any(|a| is_active(a, active)),
-        Ex::Index { base, .. } => is_active(base, active),
+        Ex::Index { base, .. } | Ex::Field { base, .. } => is_active(base, active),
         Ex::Ref { inner, .. } => is_active(inner, active),
-        Ex::Tuple { elems } => elems.iter().any(|a| is_active(a, active)),
+        Ex::Tuple { elems } | Ex::Array { elems, .. } => elems.iter().any(|a| is_active(a, active)),
     }
 }
 
@@ -77,10 +77,10 @@ fn gradient_leaves(e: &Ex, out: &mut Vec<BindId>) {
                 }
             }
         }
-        Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
+        Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
             args.iter().for_each(|a| gradient_leaves(a, out))
         }
-        Ex::Index { base, .. } => gradient_leaves(base, out),
+        Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_leaves(base, out),
         Ex::Ref { inner, .. } => gradient_leaves(inner, out),
     }
 }
@@ -146,6 +146,11 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
     for (id, b) in body.bindings.iter_mut().enumerate() {
         b.active = depends[id] && reaches[id];
     }
+    body.zero_gradients = body
+        .bindings
+        .iter()
+        .filter_map(|b| b.param.filter(|p| sig.params[*p].active && !b.active))
+        .collect();
     let bindings = &body.bindings;
     for_each_assign_mut(&mut body.block, &mut |a| {
         a.active = !matches!(a.kind, AssignKind::Opaque { .. })
@@ -154,14 +159,14 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
                 Target::Bind(id) => bindings[*id].active,
             });
     });
-    find_recipes(body);
+    find_recipes(sig, body);
     check(body, &depends, errors);
 }
 
 /// A binding the reverse has without saving it: an unreassigned parameter or
 /// `for` counter.
 pub fn stable(b: &Binding) -> bool {
-    (b.param.is_some() || b.counter_of.is_some()) && !b.reassigned
+    (b.param.is_some() || b.counter_of.is_some()) && !b.reassigned && b.keepable
 }
 
 /// Pure, cheap, and built of what the reverse has anyway.
@@ -177,15 +182,16 @@ fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
         Ex::Index { base, index, .. } => {
             recomputable(base, bindings) && recomputable(index, bindings)
         }
+        Ex::Field { base, .. } => recomputable(base, bindings),
         Ex::Ref { inner, .. } => recomputable(inner, bindings),
-        Ex::Call { .. } | Ex::Tuple { .. } | Ex::Unsupported { .. } => false,
+        Ex::Call { .. } | Ex::Tuple { .. } | Ex::Array { .. } | Ex::Unsupported { .. } => false,
     }
 }
 
 /// `let t = x[i + 1] - x[i] * x[i];` inside a loop over `i`, with `x` a
 /// parameter: cheaper to evaluate again in the reverse than to save on every
 /// step (a push per step also keeps the loop's other values out of registers).
-fn find_recipes(body: &mut Body) {
+fn find_recipes(sig: &Signature, body: &mut Body) {
     let mut found: Vec<(BindId, Ex)> = Vec::new();
     for_each_assign(&body.block, &mut |a| {
         let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
@@ -201,7 +207,18 @@ fn find_recipes(body: &mut Body) {
     });
     // Decided in program order, so that a recipe may use an earlier one.
     for (id, value) in found {
-        if recomputable(&value, &body.bindings) {
+        // A borrow evaluated again must borrow what outlives the reverse's
+        // block: a borrowed parameter, not the copy of one passed by value.
+        let borrows_owned = matches!(value, Ex::Ref { .. }) && {
+            let mut leaves = Vec::new();
+            gradient_leaves(&value, &mut leaves);
+            leaves.iter().any(|id| {
+                body.bindings[*id]
+                    .param
+                    .is_some_and(|p| !matches!(sig.params[p].ty, syn::Type::Reference(_)))
+            })
+        };
+        if !borrows_owned && recomputable(&value, &body.bindings) {
             body.bindings[id].recipe = Some(value);
         }
     }
@@ -211,7 +228,14 @@ fn find_recipes(body: &mut Body) {
 /// differentiated, on the smallest span we have.
 fn check(body: &Body, depends: &[bool], errors: &Errors) {
     let name_of = |id: BindId| body.bindings[id].ident.to_string();
-    fn walk(e: &Ex, depends: &[bool], name_of: &dyn Fn(BindId) -> String, errors: &Errors) {
+    let param_roots: Vec<bool> = body.bindings.iter().map(|b| b.param.is_some()).collect();
+    fn walk(
+        e: &Ex,
+        depends: &[bool],
+        name_of: &dyn Fn(BindId) -> String,
+        errors: &Errors,
+        param_roots: &[bool],
+    ) {
         match e {
             Ex::Unsupported {
                 reads,
@@ -249,15 +273,28 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                             ),
                         );
                     }
-                    walk(a, depends, name_of, errors);
+                    walk(a, depends, name_of, errors, param_roots);
                 }
+            }
+            Ex::Field { base, span, .. } => {
+                // The gradient goes into the field of a parameter's gradient,
+                // whose type the generated code names.
+                if is_active(base, &|id| depends[id])
+                    && field_root(base).is_none_or(|id| !param_roots[id])
+                {
+                    errors.at(
+                        *span,
+                        "cannot differentiate a field of this value: only fields of parameters (`p.w`, `p.layer.w`) carry gradients\nhelp: read the field from the parameter, or destructure the value into names (`let (a, b) = pair;`)",
+                    );
+                }
+                walk(base, depends, name_of, errors, param_roots);
             }
             Ex::Index { base, index, span } => {
                 if is_active(index, &|id| depends[id]) {
                     errors.at(*span, "an index cannot carry a gradient\nhelp: compute the index from inactive values");
                 }
-                walk(base, depends, name_of, errors);
-                walk(index, depends, name_of, errors);
+                walk(base, depends, name_of, errors, param_roots);
+                walk(index, depends, name_of, errors, param_roots);
             }
             Ex::Ref { inner, mutable } => {
                 if *mutable && is_active(inner, &|id| depends[id]) {
@@ -266,16 +303,25 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                         "cannot differentiate through `&mut` of an active value: the callee could change it behind the macro's back\nhelp: pass it by value or by `&`, and return the new value",
                     );
                 }
-                walk(inner, depends, name_of, errors);
+                walk(inner, depends, name_of, errors, param_roots);
             }
-            Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
-                args.iter().for_each(|a| walk(a, depends, name_of, errors))
+            Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
+                args.iter()
+                    .for_each(|a| walk(a, depends, name_of, errors, param_roots))
             }
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
         }
     }
     for_each_assign(&body.block, &mut |a| {
-        walk(&a.value, depends, &name_of, errors);
+        walk(&a.value, depends, &name_of, errors, &param_roots);
+        if let AssignKind::Element { index, .. } = &a.kind {
+            if is_active(index, &|id| depends[id]) {
+                errors.at(
+                    proc_macro2::Span::call_site(),
+                    "an index cannot carry a gradient\nhelp: compute the index from inactive values",
+                );
+            }
+        }
         if let AssignKind::Let {
             pattern,
             simple: false,
@@ -298,5 +344,15 @@ fn inner_tokens(e: &Ex) -> proc_macro2::TokenStream {
             tokens.clone()
         }
         _ => proc_macro2::TokenStream::new(),
+    }
+}
+
+/// The binding a chain of field reads starts from (`p` in `p.layer.w`).
+pub fn field_root(e: &Ex) -> Option<BindId> {
+    match e {
+        Ex::Var { id, .. } => Some(*id),
+        Ex::Field { base, .. } => field_root(base),
+        Ex::Ref { inner, .. } => field_root(inner),
+        _ => None,
     }
 }

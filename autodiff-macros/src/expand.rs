@@ -5,7 +5,7 @@ use crate::errors::Errors;
 use crate::signature::{self, Args, Signature};
 use crate::{analyse, codegen, lower};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::ItemFn;
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -28,28 +28,153 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             Args::default()
         }
     };
-    let sig = signature::parse(&args, &mut func, &errors);
+    // A method: the receiver becomes an ordinary parameter `__ad_self` of
+    // the functions generated beside it (associated functions of the impl).
+    let receiver = func.sig.inputs.iter().find_map(|a| match a {
+        syn::FnArg::Receiver(r) => Some(r.clone()),
+        _ => None,
+    });
+    let mut work = func.clone();
+    if let Some(r) = &receiver {
+        if r.reference.is_some() && r.mutability.is_some() {
+            errors.spanned(
+                r,
+                "cannot differentiate a method taking `&mut self`: it may change `self` behind the derivative's back\nhelp: take `&self` (or `self`) and return the new value",
+            );
+        }
+        let (ty, attrs) = (&r.ty, &r.attrs);
+        for arg in work.sig.inputs.iter_mut() {
+            if let syn::FnArg::Receiver(_) = arg {
+                *arg = syn::parse_quote!(#(#attrs)* __ad_self: #ty);
+            }
+        }
+        match syn::parse2::<syn::Block>(rename_self(work.block.to_token_stream())) {
+            Ok(block) => *work.block = block,
+            Err(e) => errors.push(e),
+        }
+    }
+    let sig = signature::parse(&args, &mut work, &errors);
     // The primal is the function as written, minus our parameter markers. It
     // is part of the API even when only its derivatives are called.
+    for arg in func.sig.inputs.iter_mut() {
+        match arg {
+            syn::FnArg::Typed(pt) => {
+                signature::take_no_grad(&mut pt.attrs);
+            }
+            syn::FnArg::Receiver(r) => {
+                signature::take_no_grad(&mut r.attrs);
+            }
+        }
+    }
     let mut primal = func.clone();
     primal.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    // `#[checkpoint]` is ours: the function as written runs without it.
+    struct StripCheckpoint;
+    impl syn::visit_mut::VisitMut for StripCheckpoint {
+        fn visit_expr_for_loop_mut(&mut self, f: &mut syn::ExprForLoop) {
+            f.attrs.retain(|a| !a.path().is_ident("checkpoint"));
+            syn::visit_mut::visit_expr_for_loop_mut(self, f);
+        }
+    }
+    syn::visit_mut::VisitMut::visit_block_mut(&mut StripCheckpoint, &mut primal.block);
     let primal = &primal;
     let Some(sig) = sig else {
         return with_errors(primal, errors);
     };
+    if !errors.is_empty() {
+        return with_errors(primal, errors);
+    }
+    let func = &work;
     let mut body = lower::lower(&sig, &func.block, &errors);
     analyse::analyse(&sig, &mut body, &errors);
     if !errors.is_empty() {
         return with_errors(primal, errors);
     }
-    let vjp_body = codegen::Gen::new(&sig, &body, false).generate();
+    body.name_adjoints();
+    let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
-    let module = module(&sig, &func, vjp_body, owned_body);
+    let allows: Vec<&syn::Attribute> = primal
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("allow"))
+        .collect();
+    let warnings = zero_gradient_warnings(&sig, &body, &allows);
+    let shape = shape_of(&receiver);
+    let module = if args.show {
+        // What the macro made of the function, for a person to read.
+        let plain = module(
+            &sig,
+            func,
+            vjp_body.clone(),
+            owned_body.clone(),
+            shape_of(&receiver),
+            TokenStream::new(),
+        );
+        let expansion = crate::show::pretty(&quote!(#primal #plain));
+        let dot = crate::show::dot(&sig, &body, &saved_sites);
+        let (e, d) = match &receiver {
+            Some(_) => {
+                let upper = sig.name.to_string().to_uppercase();
+                (
+                    format_ident!("{}_EXPANSION", upper),
+                    format_ident!("{}_GRAPH_DOT", upper),
+                )
+            }
+            None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
+        };
+        let extra = quote!(
+            /// The code `#[differentiable]` generated for this function, pretty-printed.
+            pub const #e: &str = #expansion;
+            /// The function's primitive-op graph as Graphviz DOT (`dot -Tsvg`): ops,
+            /// assignments, loops and branches; values the reverse keeps have a double border.
+            pub const #d: &str = #dot;
+        );
+        module(&sig, func, vjp_body, owned_body, shape, extra)
+    } else {
+        module(&sig, func, vjp_body, owned_body, shape, TokenStream::new())
+    };
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
     }
-    quote!(#primal #module)
+    quote!(#primal #module #warnings)
+}
+
+/// A warning (through a deprecated item, the way stable Rust lets a macro
+/// warn) for each differentiated parameter the output never depends on:
+/// its gradient would always be zero, as Swift's compiler warns.
+fn zero_gradient_warnings(
+    sig: &Signature,
+    body: &crate::ir::Body,
+    allows: &[&syn::Attribute],
+) -> TokenStream {
+    // `_` says the parameter is unused on purpose.
+    let named = body
+        .zero_gradients
+        .iter()
+        .filter(|&&p| !sig.params[p].ident.to_string().starts_with("__ad_arg"));
+    let warnings = named.map(|&p| {
+        let param = &sig.params[p].ident;
+        let note = format!(
+            "the output of `{}` does not depend on `{}`: its gradient is always zero (mark the parameter `#[no_grad]`, or leave it out of `wrt(..)`, to say that this is intended)",
+            sig.name,
+            if param == "__ad_self" { "self".to_string() } else { param.to_string() },
+        );
+        let name = syn::Ident::new(
+            &format!("gradient_is_always_zero_{}", param.to_string().trim_start_matches('_')),
+            param.span(),
+        );
+        quote::quote_spanned!(param.span()=>
+            #(#allows)*
+            const _: () = {
+                #[deprecated(note = #note)]
+                #[allow(non_upper_case_globals)]
+                const #name: () = ();
+                #name
+            };
+        )
+    });
+    quote!(#(#warnings)*)
 }
 
 fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
@@ -61,27 +186,97 @@ fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
 }
 
 /// `mod f { vjp, vjp_retained, grad, value_and_grad, __ad_vjp_all }`
+fn shape_of(receiver: &Option<syn::Receiver>) -> Shape<'_> {
+    match receiver {
+        Some(r) => Shape::Method(r),
+        None => Shape::Module,
+    }
+}
+
+/// Where the generated functions go: a module named after a free function
+/// (`f::vjp`), or beside a method in its impl (`m.loss_vjp(..)`).
+enum Shape<'r> {
+    Module,
+    Method(&'r syn::Receiver),
+}
+
+/// `self` → `__ad_self` in a method's body (but not `self::path`).
+fn rename_self(tokens: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (k, tt) in trees.iter().enumerate() {
+        match tt {
+            TokenTree::Ident(i) if i == "self" => {
+                let path =
+                    matches!(trees.get(k + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                if path {
+                    out.push(tt.clone());
+                } else {
+                    out.push(TokenTree::Ident(syn::Ident::new("__ad_self", i.span())));
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), rename_self(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
+}
+
 fn module(
     sig: &Signature,
     func: &ItemFn,
     vjp_body: TokenStream,
     owned_body: TokenStream,
+    shape: Shape<'_>,
+    extra: TokenStream,
 ) -> TokenStream {
     let rt = &sig.runtime;
     let name = &sig.name;
     let vis = &sig.vis;
     let lifetimes = &sig.lifetimes;
-    let generics = if lifetimes.is_empty() {
+    let type_generics = &sig.type_generics;
+    let generics = if lifetimes.is_empty() && type_generics.is_empty() {
         quote!()
     } else {
-        quote!(<#(#lifetimes),*>)
+        quote!(<#(#lifetimes,)* #(#type_generics),*>)
     };
-    let captures = quote!(use<#(#lifetimes),*>);
+    // Type and const parameters are captured by every returned closure.
+    let generic_names: Vec<TokenStream> = type_generics
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(t.ident.to_token_stream()),
+            syn::GenericParam::Const(c) => Some(c.ident.to_token_stream()),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let captures = quote!(use<#(#lifetimes,)* #(#generic_names),*>);
+    let owned_captures = quote!(use<#(#generic_names),*>);
+    let where_clause = &sig.where_clause;
+    // The owning variant's pullback is 'static: so must its type parameters be.
+    let owned_where = {
+        let statics = type_generics.iter().filter_map(|p| match p {
+            syn::GenericParam::Type(t) => {
+                let ident = &t.ident;
+                Some(quote!(#ident: 'static))
+            }
+            _ => None,
+        });
+        let existing = where_clause.as_ref().map(|w| {
+            let preds = &w.predicates;
+            quote!(#preds,)
+        });
+        quote!(where #existing #(#statics,)*)
+    };
     let out = &sig.output;
     let ct = quote!(<#out as #rt::Differentiable>::Tangent);
     let tangent = |ty: &syn::Type| quote!(<#ty as #rt::Differentiable>::Tangent);
 
-    let params: Vec<TokenStream> = sig
+    let params_in: Vec<TokenStream> = sig
         .params
         .iter()
         .map(|p| {
@@ -98,15 +293,18 @@ fn module(
         .map(|(input, p)| {
             let ty = &p.ty;
             match input {
-                syn::FnArg::Typed(pt) => {
-                    let pat = &pt.pat;
-                    quote!(#pat: #ty)
-                }
+                syn::FnArg::Typed(pt) => match &*pt.pat {
+                    syn::Pat::Wild(_) => {
+                        let ident = &p.ident;
+                        quote!(#ident: #ty)
+                    }
+                    pat => quote!(#pat: #ty),
+                },
                 syn::FnArg::Receiver(_) => quote!(),
             }
         })
         .collect();
-    let args: Vec<&syn::Ident> = sig.params.iter().map(|p| &p.ident).collect();
+    let args_in: Vec<&syn::Ident> = sig.params.iter().map(|p| &p.ident).collect();
     let all_grads: Vec<TokenStream> = sig
         .params
         .iter()
@@ -164,61 +362,122 @@ fn module(
     let doc_grad = format!(
         "The gradient of [`{name}`](fn@{name}) with respect to {wrt_list} (the output must be a scalar: an `f64` or a one-element `Tensor`)."
     );
-    let record = record(sig, &generics, &names);
+    let allow = quote!(#[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, unused_unsafe, non_snake_case, clippy::all)]);
+    let receiver = match shape {
+        Shape::Method(r) => Some(r),
+        Shape::Module => None,
+    };
+    // Names of the generated items, and how they call each other.
+    let named = |item: &str| -> syn::Ident {
+        match receiver {
+            Some(_) if item.starts_with("__ad_") => format_ident!("__ad_{}_{}", name, &item[5..]),
+            Some(_) => format_ident!("{}_{}", name, item),
+            None => format_ident!("{}", item),
+        }
+    };
+    let (vjp_all, vjp_owned, vjp, vjp_retained, grad, value_and_grad) = (
+        named("__ad_vjp_all"),
+        named("__ad_vjp_owned"),
+        named("vjp"),
+        named("vjp_retained"),
+        named("grad"),
+        named("value_and_grad"),
+    );
+    let call = |item: &syn::Ident| match receiver {
+        Some(_) => quote!(Self::#item),
+        None => quote!(#item),
+    };
+    let (call_all, call_vjp) = (call(&vjp_all), call(&vjp));
+    // A method's public functions take the receiver as written, and pass it on.
+    let (params, args): (Vec<TokenStream>, Vec<TokenStream>) = match receiver {
+        Some(r) => {
+            // `self: &'l Self`, with the lifetime the pullback captures named.
+            let ty = &sig.params[0].ty;
+            let mutability = &r.mutability;
+            let first = quote!(#mutability self: #ty);
+            let mut params = vec![first];
+            params.extend(params_in.iter().skip(1).cloned());
+            let mut args = vec![quote!(self)];
+            args.extend(args_in.iter().skip(1).map(|a| quote!(#a)));
+            (params, args)
+        }
+        None => (
+            params_in.clone(),
+            args_in.iter().map(|a| quote!(#a)).collect(),
+        ),
+    };
+    let items = quote!(
+        #[doc(hidden)]
+        #allow
+        pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) #where_clause {
+            #vjp_body
+        }
+
+        // What another differentiable function calls: the pullback owns
+        // what it reads, so it may outlive the caller's locals it was given.
+        #[doc(hidden)]
+        #allow
+        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+            #owned_body
+        }
+
+        #[doc = #doc_vjp]
+        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
+            let (__ad_value, __ad_pullback) = #call_all(#(#args),*);
+            (__ad_value, move |__ad_ct: #ct| {
+                let (#(#patterns,)*) = __ad_pullback(__ad_ct);
+                #result
+            })
+        }
+
+        /// Like the `vjp`, but the pullback can be called any number of times
+        /// (PyTorch's `retain_graph=True`); each call gives the same result.
+        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
+            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+            (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
+        }
+
+        #[doc = #doc_grad]
+        pub fn #grad #generics (#(#params),*) -> #grads #where_clause {
+            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+            __ad_pullback(#rt::__private::seed(&__ad_value))
+        }
+
+        /// The value and the gradient together, for the price of one gradient.
+        pub fn #value_and_grad #generics (#(#params),*) -> (#out, #grads) #where_clause {
+            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+            let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
+            (__ad_value, __ad_gradient)
+        }
+    );
+    let items = quote!(#items #extra);
+    if receiver.is_some() {
+        // Beside the method, in its impl block; with its visibility.
+        let vis_items = items.into_iter().map(|tt| match &tt {
+            proc_macro2::TokenTree::Ident(i) if i == "pub" => vis.to_token_stream(),
+            _ => tt.into(),
+        });
+        let items: TokenStream = vis_items.collect();
+        return items;
+    }
+    let record = if type_generics.is_empty() {
+        record(sig, &generics, &names)
+    } else {
+        TokenStream::new()
+    };
     quote!(
         #[doc = #doc_module]
-        #[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, non_snake_case, clippy::all)]
+        #allow
         #vis mod #name {
             use super::*;
-
-            #[doc(hidden)]
-            pub fn __ad_vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) {
-                #vjp_body
-            }
-
-            // What another differentiable function calls: the pullback owns
-            // what it reads, so it may outlive the caller's locals it was given.
-            #[doc(hidden)]
-            pub fn __ad_vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + use<> + 'static) {
-                #owned_body
-            }
-
-            #[doc = #doc_vjp]
-            pub fn vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) {
-                let (__ad_value, __ad_pullback) = __ad_vjp_all(#(#args),*);
-                (__ad_value, move |__ad_ct: #ct| {
-                    let (#(#patterns,)*) = __ad_pullback(__ad_ct);
-                    #result
-                })
-            }
-
-            /// Like [`vjp`], but the pullback can be called any number of times
-            /// (PyTorch's `retain_graph=True`); each call gives the same result.
-            pub fn vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) {
-                let (__ad_value, __ad_pullback) = vjp(#(#args),*);
-                (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
-            }
-
-            #[doc = #doc_grad]
-            pub fn grad #generics (#(#params),*) -> #grads {
-                let (__ad_value, __ad_pullback) = vjp(#(#args),*);
-                __ad_pullback(#rt::__private::seed(&__ad_value))
-            }
-
-            /// The value and the gradient together, for the price of one gradient.
-            pub fn value_and_grad #generics (#(#params),*) -> (#out, #grads) {
-                let (__ad_value, __ad_pullback) = vjp(#(#args),*);
-                let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
-                (__ad_value, __ad_gradient)
-            }
-
+            #items
             #record
         }
     )
 }
 
 /// The type with every lifetime replaced by `'static`.
-fn static_lifetimes(ty: &syn::Type) -> syn::Type {
+pub fn static_lifetimes(ty: &syn::Type) -> syn::Type {
     struct Static;
     impl syn::visit_mut::VisitMut for Static {
         fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
@@ -687,5 +946,69 @@ mod tests {
                     .unwrap_or_else(|e| panic!("case {i}: output does not parse ({e}): {out}"));
             }
         }
+    }
+}
+
+/// Expansion snapshots: each `tests/expand/<case>.rs` (one function with its
+/// attribute) is expanded and pretty-printed into `<case>.expanded.rs`
+/// beside it, so that a change in what the macro emits shows in review.
+/// `UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots` rewrites them.
+#[cfg(test)]
+mod snapshots {
+    use super::expand;
+    use std::path::Path;
+
+    #[test]
+    fn snapshots() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/expand");
+        let update = std::env::var_os("UPDATE_EXPAND").is_some();
+        let mut cases: Vec<_> = std::fs::read_dir(&dir)
+            .expect("tests/expand exists")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "rs")
+                    && !p.to_string_lossy().ends_with(".expanded.rs")
+            })
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 6, "expected the six snapshot cases");
+        let mut stale = Vec::new();
+        let mut ratios = Vec::new();
+        for case in cases {
+            let source = std::fs::read_to_string(&case).expect("readable case");
+            let file: syn::File = syn::parse_str(&source).expect("a case parses");
+            let syn::Item::Fn(mut func) = file.items.into_iter().next().expect("one function")
+            else {
+                panic!("{}: expected a function", case.display());
+            };
+            let attr = func.attrs.remove(0);
+            let args = match attr.meta {
+                syn::Meta::List(l) => l.tokens,
+                _ => proc_macro2::TokenStream::new(),
+            };
+            let out = expand(args, quote::ToTokens::to_token_stream(&func));
+            let pretty = crate::show::pretty(&out);
+            let expected_path = case.with_extension("expanded.rs");
+            let lines_in = source.lines().count();
+            let lines_out = pretty.lines().count();
+            ratios.push(format!(
+                "{}: {lines_in} → {lines_out} lines ({:.1}×)",
+                case.file_stem().unwrap().to_string_lossy(),
+                lines_out as f64 / lines_in as f64
+            ));
+            if update {
+                std::fs::write(&expected_path, &pretty).expect("writable snapshot");
+                continue;
+            }
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected != pretty {
+                stale.push(expected_path.display().to_string());
+            }
+        }
+        eprintln!("{}", ratios.join("\n"));
+        assert!(
+            stale.is_empty(),
+            "the macro's expansion changed for {stale:?}: review the difference, then rewrite them with UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots"
+        );
     }
 }

@@ -19,6 +19,10 @@ pub struct Binding {
     pub param: Option<usize>,
     /// Written by an assignment after its declaration (or declared `mut`).
     pub reassigned: bool,
+    /// A parameter the pullback may keep a copy of (a value type of the
+    /// runtime, or a differentiated one, which is `Clone`): only then is it
+    /// read again in the reverse rather than what was read of it saved.
+    pub keepable: bool,
     /// The counter of this `for` loop over a range: the reverse walks the
     /// range backwards and rebinds it, so it is never stored.
     pub counter_of: Option<LoopId>,
@@ -27,6 +31,9 @@ pub struct Binding {
     /// counters, constants, other such lets): the reverse evaluates it again
     /// instead of saving it on every step.
     pub recipe: Option<Ex>,
+    /// The type written in its `let` (`let c: f64 = 0.5;`), which the reverse
+    /// repeats when it evaluates the value again.
+    pub annotation: Option<syn::Type>,
     /// Depends on a differentiated input *and* reaches the output.
     pub active: bool,
 }
@@ -38,6 +45,39 @@ pub struct Body {
     pub exits: Vec<ExitInfo>,
     /// The function has `return` statements: the forward is a labeled block.
     pub has_return: bool,
+    /// Differentiated parameters the output never depends on (their gradient
+    /// is always zero): set by analysis, warned about.
+    pub zero_gradients: Vec<usize>,
+    /// The name of each binding's adjoint in generated code: `b` → `b_bar`
+    /// (`b_bar_2` for a second `b`), so that the reverse reads like the
+    /// forward.
+    pub adjoints: Vec<Ident>,
+}
+
+impl Body {
+    pub fn name_adjoints(&mut self) {
+        let taken: std::collections::HashSet<String> =
+            self.bindings.iter().map(|b| b.ident.to_string()).collect();
+        let mut used = std::collections::HashSet::new();
+        self.adjoints = self
+            .bindings
+            .iter()
+            .map(|b| {
+                let base = b.ident.to_string();
+                let base = match base.strip_prefix("__ad_") {
+                    Some("self") => "self".to_string(),
+                    _ => base,
+                };
+                let mut name = format!("{base}_bar");
+                let mut k = 2;
+                while taken.contains(&name) || !used.insert(name.clone()) {
+                    name = format!("{base}_bar_{k}");
+                    k += 1;
+                }
+                Ident::new(&name, proc_macro2::Span::call_site())
+            })
+            .collect();
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +118,18 @@ pub enum AssignKind {
     Compound { op: syn::BinOp },
     /// The function's result: `__ad_out = value;`
     Out,
+    /// A write into one element of a sequence in place: `base[index] = value;`,
+    /// `base[index] op= rhs;` (then `value` is `Op(rule, [Index(base, index), rhs])`),
+    /// or `base.push(value)` (`index` is `base.len()` before the push). The
+    /// target is the sequence; its other elements keep their values and
+    /// their cotangents. `index` is pure and cheap (else it was bound to a
+    /// variable first).
+    Element {
+        base: BindId,
+        index: Ex,
+        op: Option<syn::BinOp>,
+        push: bool,
+    },
 }
 
 pub struct Assign {
@@ -118,6 +170,20 @@ pub struct Loop {
     pub id: LoopId,
     pub kind: LoopKind,
     pub body: Block,
+    /// `#[checkpoint]` / `#[checkpoint(every = k)]` on a `for` over a range:
+    /// the forward keeps the loop's state every k iterations (√n when k is
+    /// not given) and runs untaped; the reverse runs each segment forward
+    /// again, taped, then backwards (Griewank's checkpointing).
+    pub checkpoint: Option<Checkpoint>,
+}
+
+pub struct Checkpoint {
+    pub every: Option<TokenStream>,
+    /// Bindings declared before the loop that its body reads or writes:
+    /// what a checkpoint keeps.
+    pub state: Vec<BindId>,
+    /// Parameters and counters it reads, which the reverse has anyway.
+    pub rebound: Vec<BindId>,
 }
 
 pub enum LoopKind {
@@ -147,6 +213,8 @@ pub struct LoopInfo {
     pub parents: Vec<LoopId>,
     /// Site id of its trip-count slot.
     pub site: usize,
+    /// The first binding declared inside it (bindings are numbered in order).
+    pub first_binding: BindId,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -199,16 +267,24 @@ pub enum Ex {
         syntax: Syntax,
         span: Span,
     },
-    /// A call to another `#[differentiable]` function.
+    /// A call to another `#[differentiable]` function (`method`: a
+    /// differentiable method of `Self` called on `self`, which is `args[0]`).
     Call {
         func: syn::Path,
         args: Vec<Ex>,
         span: Span,
+        method: bool,
     },
     /// `base[index]`.
     Index {
         base: Box<Ex>,
         index: Box<Ex>,
+        span: Span,
+    },
+    /// `base.field` (also `base.0`): a field of a struct or tuple parameter.
+    Field {
+        base: Box<Ex>,
+        member: syn::Member,
         span: Span,
     },
     /// `&e`: the same value, borrowed.
@@ -219,6 +295,11 @@ pub enum Ex {
     /// `(a, b)` as a value (only as a whole assigned value).
     Tuple {
         elems: Vec<Ex>,
+    },
+    /// `[a, b, c]` or `vec![a, b, c]`: its cotangent's element k goes to the k-th.
+    Array {
+        elems: Vec<Ex>,
+        vec: bool,
     },
     /// Something that cannot carry a gradient; an error if anything active reaches it.
     Unsupported {
@@ -234,7 +315,25 @@ pub enum Ex {
 pub enum Syntax {
     Binary(syn::BinOp),
     Neg,
-    Method { name: Ident, turbofish: TokenStream },
-    Cast { ty: TokenStream },
+    Method {
+        name: Ident,
+        turbofish: TokenStream,
+    },
+    Cast {
+        ty: TokenStream,
+    },
     Deref,
+    /// `path(args..)`: an associated function (`Vector3::new(a, b, c)`).
+    Call {
+        path: TokenStream,
+    },
+    /// `recv.name().then` (`m.try_inverse().unwrap()`).
+    Unwrapped {
+        name: Ident,
+        then: TokenStream,
+    },
+    /// `recv.member` (`v.x`).
+    Field {
+        member: syn::Member,
+    },
 }

@@ -13,11 +13,13 @@
 
 mod analyse;
 mod codegen;
+mod derive;
 mod errors;
 mod expand;
 mod ir;
 mod lower;
 mod rules;
+mod show;
 mod signature;
 
 use proc_macro::TokenStream;
@@ -49,4 +51,48 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()
+}
+
+/// Derives `Differentiable` for a struct: its gradient is a value of the same
+/// struct, field by field (a `#[no_grad]` field — a hyperparameter, data —
+/// holds its `Default` in a gradient). Fields must be `f64`, `Tensor`,
+/// `Vec<f64>`, `[f64; N]` or other differentiable structs; the struct must
+/// be `Clone`.
+///
+/// ```
+/// use autodiff::{Differentiable, differentiable};
+///
+/// #[derive(Clone, Differentiable)]
+/// struct Line {
+///     m: f64,
+///     c: f64,
+///     #[no_grad]
+///     name: &'static str,
+/// }
+///
+/// #[differentiable]
+/// fn loss(p: &Line, x: f64, y: f64) -> f64 {
+///     let r = p.m * x + p.c - y;
+///     r * r
+/// }
+///
+/// fn main() {
+///     let p = Line { m: 2.0, c: 1.0, name: "fit" };
+///     let (g, _, _) = loss::grad(&p, 3.0, 4.0); // r = 3
+///     assert_eq!((g.m, g.c, g.name), (18.0, 6.0, "fit"));
+/// }
+/// ```
+#[proc_macro_derive(Differentiable, attributes(no_grad, autodiff))]
+pub fn derive_differentiable(item: TokenStream) -> TokenStream {
+    derive::derive(item.into()).into()
+}
+
+/// The macro's table of primitives as a const expression of its rows, for
+/// the test that holds it to the runtime's table (`tests/primitive_table.rs`):
+/// `&[(name, arity, rule, &[Some(&["value 0", "meta 1", "output"]) or None])]`.
+/// Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __primitive_rows(_input: TokenStream) -> TokenStream {
+    rules::rows_tokens().into()
 }

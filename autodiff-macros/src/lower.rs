@@ -13,10 +13,12 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
 
 pub struct Lowerer<'a> {
     errors: &'a Errors,
+    sig: &'a Signature,
     bindings: Vec<Binding>,
     scopes: Vec<Vec<(String, BindId)>>,
     loops: Vec<LoopInfo>,
@@ -26,11 +28,22 @@ pub struct Lowerer<'a> {
     sites: usize,
     temps: usize,
     has_return: bool,
+    /// Closures bound by `let f = |..| ..;`, inlined where they are called.
+    closures: std::collections::HashMap<BindId, Closure>,
+}
+
+/// A closure the lowering inlines at its calls: its parameters, its body,
+/// and what each name its body mentions meant where it was defined.
+struct Closure {
+    inputs: Vec<Pat>,
+    body: Expr,
+    names: Vec<(String, Option<BindId>)>,
 }
 
 pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
     let mut l = Lowerer {
         errors,
+        sig,
         bindings: Vec::new(),
         scopes: vec![Vec::new()],
         loops: Vec::new(),
@@ -39,10 +52,15 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         sites: 0,
         temps: 0,
         has_return: false,
+        closures: std::collections::HashMap::new(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let id = l.declare(param.ident.clone());
         l.bindings[id].param = Some(index);
+        // What the body may change is not what the reverse finds on entry.
+        let mutable_borrow = matches!(&param.ty, syn::Type::Reference(r) if r.mutability.is_some());
+        l.bindings[id].reassigned = param.mutable || mutable_borrow;
+        l.bindings[id].keepable = param.active || crate::signature::keepable_type(&param.ty);
     }
     let block = l.block(block, Some(Target::Out));
     Body {
@@ -51,6 +69,8 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         loops: l.loops,
         exits: l.exits,
         has_return: l.has_return,
+        zero_gradients: Vec::new(),
+        adjoints: Vec::new(),
     }
 }
 
@@ -81,8 +101,10 @@ impl Lowerer<'_> {
             ident: ident.clone(),
             param: None,
             reassigned: false,
+            keepable: true,
             counter_of: None,
             recipe: None,
+            annotation: None,
             active: false,
         });
         self.scopes
@@ -109,10 +131,10 @@ impl Lowerer<'_> {
 
     /// Declares every name a pattern binds.
     fn declare_pattern(&mut self, pat: &Pat) -> Vec<BindId> {
-        struct Names(Vec<syn::Ident>);
+        struct Names(Vec<(syn::Ident, bool)>);
         impl<'ast> Visit<'ast> for Names {
             fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-                self.0.push(p.ident.clone());
+                self.0.push((p.ident.clone(), p.mutability.is_some()));
                 syn::visit::visit_pat_ident(self, p);
             }
         }
@@ -121,7 +143,11 @@ impl Lowerer<'_> {
         names
             .0
             .into_iter()
-            .map(|ident| self.declare(ident))
+            .map(|(ident, mutable)| {
+                let id = self.declare(ident);
+                self.bindings[id].reassigned |= mutable;
+                id
+            })
             .collect()
     }
 
@@ -204,9 +230,7 @@ impl Lowerer<'_> {
             syn::Stmt::Item(item) => out.push(Stmt::Verbatim {
                 tokens: item.to_token_stream(),
             }),
-            syn::Stmt::Macro(m) => out.push(Stmt::Verbatim {
-                tokens: m.to_token_stream(),
-            }),
+            syn::Stmt::Macro(m) => self.macro_stmt(&m.mac, m.to_token_stream(), out),
             syn::Stmt::Expr(e, semi) => self.expr_stmt(e, semi.is_some(), out),
         }
     }
@@ -219,12 +243,56 @@ impl Lowerer<'_> {
             });
             return;
         };
-        if let Some((else_token, _)) = &init.diverge {
-            self.errors.spanned(
-                else_token,
-                "`let .. else` is not supported in a differentiable function: use `match` or `if let`",
-            );
+        if let Some((_, diverge)) = &init.diverge {
+            // `let PAT = e else { .. };` is
+            // `let (names..) = match e { PAT => (names..), _ => { .. } };`,
+            // so that the `else` (which leaves) is lowered like any exit.
+            let names: Vec<syn::Ident> = pattern_names(&local.pat)
+                .iter()
+                .map(|n| syn::Ident::new(n, proc_macro2::Span::call_site()))
+                .collect();
+            let (pat, expr) = (&local.pat, &init.expr);
+            let desugared = make_local(quote!(
+                let (#(#names,)*) = match #expr { #pat => (#(#names,)*), _ => #diverge };
+            ));
+            self.local(&desugared, out);
             return;
+        }
+        if self.split_tuple_let(local, &init.expr, out) {
+            return;
+        }
+        if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
+            if pi.subpat.is_none()
+                && pi.by_ref.is_none()
+                && c.capture.is_none()
+                && !contains_return(&c.body)
+            {
+                let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
+                let names = mentioned_names(&c.body)
+                    .into_iter()
+                    .filter(|n| !params.contains(n))
+                    .map(|n| {
+                        let id = self.resolve(&n);
+                        (n, id)
+                    })
+                    .collect();
+                let id = self.declare(pi.ident.clone());
+                self.bindings[id].reassigned |= pi.mutability.is_some();
+                self.closures.insert(
+                    id,
+                    Closure {
+                        inputs: c.inputs.iter().cloned().collect(),
+                        body: (*c.body).clone(),
+                        names,
+                    },
+                );
+                // Kept as written (it may also be used as a value); its calls
+                // are inlined.
+                out.push(Stmt::Verbatim {
+                    tokens: local.to_token_stream(),
+                });
+                return;
+            }
         }
         let pat = &local.pat;
         let control_flow = matches!(
@@ -251,6 +319,888 @@ impl Lowerer<'_> {
         out.extend(pre);
         let targets = self.pattern_targets(pat);
         self.push_let(local, targets, value, out);
+    }
+
+    /// `let (p, q) = (a, b);` is two `let`s: each name gets its own site, so
+    /// no cotangent has to be built for a tuple whose parts' types are
+    /// unknown. Right-hand sides are evaluated first (into temporaries) when a
+    /// later one reads a name the pattern rebinds. Returns false if the
+    /// statement is not of that form.
+    fn split_tuple_let(&mut self, local: &syn::Local, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+        let (pat, ty) = match &local.pat {
+            Pat::Type(t) => (&*t.pat, Some(&*t.ty)),
+            p => (p, None),
+        };
+        if let Pat::Slice(sp) = pat {
+            return self.split_array_let(sp, ty, init, out);
+        }
+        let (Pat::Tuple(tp), Expr::Tuple(te)) = (pat, peel(init)) else {
+            return false;
+        };
+        let n = tp.elems.len();
+        if n == 0 || te.elems.len() != n || !local.attrs.is_empty() {
+            return false;
+        }
+        let types: Vec<Option<&syn::Type>> = match ty {
+            None => vec![None; n],
+            Some(syn::Type::Tuple(tt)) if tt.elems.len() == n => {
+                tt.elems.iter().map(Some).collect()
+            }
+            Some(_) => return false,
+        };
+        if tp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+            return false;
+        }
+        let lets: Vec<(Pat, Expr)> = tp
+            .elems
+            .iter()
+            .zip(&te.elems)
+            .zip(types)
+            .map(|((p, e), t)| {
+                let p = match t {
+                    Some(t) => Pat::Type(syn::PatType {
+                        attrs: Vec::new(),
+                        pat: Box::new(p.clone()),
+                        colon_token: Default::default(),
+                        ty: Box::new(t.clone()),
+                    }),
+                    None => p.clone(),
+                };
+                (p, e.clone())
+            })
+            .collect();
+        self.lower_parallel_lets(lets, out);
+        true
+    }
+
+    /// Lowers `let p_k = e_k;` for every k as if all right-hand sides were
+    /// evaluated before any name is bound.
+    fn lower_parallel_lets(&mut self, lets: Vec<(Pat, Expr)>, out: &mut Vec<Stmt>) {
+        let mut bound: Vec<String> = Vec::new();
+        let mut clash = false;
+        for (p, e) in &lets {
+            let mentioned = mentioned_names(e);
+            if bound.iter().any(|b| mentioned.contains(b)) {
+                clash = true;
+            }
+            bound.extend(pattern_names(p));
+        }
+        if !clash {
+            for (p, e) in lets {
+                let l = make_local(quote!(let #p = #e;));
+                self.local(&l, out);
+            }
+            return;
+        }
+        let mut temps = Vec::new();
+        for (_, e) in &lets {
+            self.temps += 1;
+            let t = format_ident!("__ad_t{}", self.temps);
+            let l = make_local(quote!(let #t = #e;));
+            self.local(&l, out);
+            temps.push(t);
+        }
+        for ((p, _), t) in lets.into_iter().zip(temps) {
+            let l = make_local(quote!(let #p = #t;));
+            self.local(&l, out);
+        }
+    }
+
+    /// `(a, b) = (e1, e2);` (Rust's destructuring assignment): every
+    /// right-hand side into a temporary, then each name assigned.
+    fn destructuring_assign(&mut self, a: &syn::ExprAssign, out: &mut Vec<Stmt>) {
+        let Expr::Tuple(left) = peel(&a.left) else {
+            return;
+        };
+        let n = left.elems.len();
+        let mut temps = Vec::new();
+        match peel(&a.right) {
+            Expr::Tuple(right) if right.elems.len() == n => {
+                for e in &right.elems {
+                    self.temps += 1;
+                    let t = format_ident!("__ad_t{}", self.temps);
+                    let l = make_local(quote!(let #t = #e;));
+                    self.local(&l, out);
+                    temps.push(t);
+                }
+            }
+            right => {
+                for _ in 0..n {
+                    self.temps += 1;
+                    temps.push(format_ident!("__ad_t{}", self.temps));
+                }
+                let l = make_local(quote!(let (#(#temps),*) = #right;));
+                self.local(&l, out);
+            }
+        }
+        for (target, t) in left.elems.iter().zip(temps) {
+            match peel(target) {
+                Expr::Infer(_) => {}
+                Expr::Tuple(_) => {
+                    let e: Expr = syn::parse_quote!(#target = #t);
+                    self.expr_stmt(&e, true, out);
+                }
+                _ => {
+                    let e: Expr = syn::parse_quote!(#target = #t);
+                    self.expr_stmt(&e, true, out);
+                }
+            }
+        }
+    }
+
+    /// A statement macro: the formatting and assertion macros of std only
+    /// read their arguments; any other macro could change an active value
+    /// behind the macro's back, so it may not mention one.
+    fn macro_stmt(&mut self, mac: &syn::Macro, tokens: TokenStream, out: &mut Vec<Stmt>) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if READ_ONLY_MACROS.contains(&name.as_str()) {
+            out.push(Stmt::Verbatim { tokens });
+            return;
+        }
+        let mut reads = Vec::new();
+        self.token_reads(mac.tokens.clone(), &mut reads);
+        let site = self.site();
+        out.push(Stmt::Assign(Assign {
+            site,
+            targets: Vec::new(),
+            kind: AssignKind::Opaque { tokens: tokens.clone() },
+            value: Ex::Unsupported {
+                tokens,
+                reads,
+                span: mac.path.span(),
+                what: format!("the macro `{name}!`"),
+                fix: "the macro could change the value behind the derivative's back: call it on inactive values (wrap them in `stop_gradient(..)`), or write its expansion out".into(),
+            },
+            active: false,
+            in_loop: self.in_loop(),
+        }));
+    }
+
+    /// A statement that emits nothing and refuses the function if any of
+    /// `reads` carries a gradient (`what` cannot pass one on).
+    fn refuse_if_active(
+        &mut self,
+        tokens: TokenStream,
+        reads: Vec<BindId>,
+        span: Span,
+        what: String,
+        fix: String,
+        out: &mut Vec<Stmt>,
+    ) {
+        if reads.is_empty() {
+            return;
+        }
+        let site = self.site();
+        out.push(Stmt::Assign(Assign {
+            site,
+            targets: Vec::new(),
+            kind: AssignKind::Opaque {
+                tokens: TokenStream::new(),
+            },
+            value: Ex::Unsupported {
+                tokens,
+                reads,
+                span,
+                what,
+                fix,
+            },
+            active: false,
+            in_loop: self.in_loop(),
+        }));
+    }
+
+    /// Local bindings an expression could pass a gradient from: every name
+    /// it mentions, except inside `stop_gradient(..)` and as the receiver
+    /// of a method that gives no gradient (`xs.len()`).
+    fn value_reads(&self, e: &Expr) -> Vec<BindId> {
+        struct Reads<'l, 'a> {
+            l: &'l Lowerer<'a>,
+            out: Vec<BindId>,
+        }
+        impl<'ast> Visit<'ast> for Reads<'_, '_> {
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                if let Some(ident) = p.path.get_ident() {
+                    if let Some(id) = self.l.resolve(&ident.to_string()) {
+                        self.out.push(id);
+                    }
+                }
+            }
+            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+                if !rules::inactive_method(&m.method.to_string()) {
+                    self.visit_expr(&m.receiver);
+                }
+                for a in &m.args {
+                    self.visit_expr(a);
+                }
+            }
+            fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+                let stop = matches!(peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "stop_gradient"));
+                if !stop {
+                    syn::visit::visit_expr_call(self, c);
+                }
+            }
+            fn visit_macro(&mut self, m: &'ast syn::Macro) {
+                self.l.token_reads(m.tokens.clone(), &mut self.out);
+            }
+        }
+        let mut r = Reads {
+            l: self,
+            out: Vec::new(),
+        };
+        r.visit_expr(e);
+        r.out.sort_unstable();
+        r.out.dedup();
+        r.out
+    }
+
+    /// An `if`/`while` condition. One with assignments, blocks or exits in it
+    /// is evaluated first, as statements, into a `bool`; patterns of
+    /// `if let`/`while let` may not bind parts of an active value. Returns
+    /// the condition to emit.
+    fn condition(&mut self, cond: &Expr, out: &mut Vec<Stmt>) -> TokenStream {
+        if effectful(cond) {
+            if contains_let(cond) {
+                self.errors.spanned(
+                    cond,
+                    "an assignment, block or exit inside an `if let`/`while let` condition is not supported in a differentiable function\nhelp: compute it in a statement before the condition",
+                );
+                return cond.to_token_stream();
+            }
+            let (tid, tident) = self.temp();
+            out.push(Stmt::Verbatim {
+                tokens: quote!(let #tident: bool;),
+            });
+            self.value(cond, Target::Bind(tid), out);
+            return quote!(#tident);
+        }
+        self.check_condition(cond, out);
+        cond.to_token_stream()
+    }
+
+    /// Refusals for a condition kept as written: a `let` pattern that binds
+    /// (part of) an active value, and `&mut` of an active value.
+    fn check_condition(&mut self, cond: &Expr, out: &mut Vec<Stmt>) {
+        let mut lets = Vec::new();
+        collect_lets(cond, &mut lets);
+        for l in lets {
+            if pattern_names(&l.pat).is_empty() {
+                continue;
+            }
+            let reads = self.value_reads(&l.expr);
+            self.refuse_if_active(
+                l.expr.to_token_stream(),
+                reads,
+                l.expr.span(),
+                "a value bound by an `if let`/`while let` pattern".into(),
+                "bind it with `let` (or `match` it against a name pattern `v => ..`), or wrap it in `stop_gradient(..)`".into(),
+                out,
+            );
+        }
+        self.check_mut_borrows(cond, out);
+    }
+
+    /// `&mut v` of an active `v` inside code kept as written.
+    fn check_mut_borrows(&mut self, e: &Expr, out: &mut Vec<Stmt>) {
+        struct Muts(Vec<Expr>);
+        impl<'ast> Visit<'ast> for Muts {
+            fn visit_expr_reference(&mut self, r: &'ast syn::ExprReference) {
+                if r.mutability.is_some() {
+                    self.0.push((*r.expr).clone());
+                }
+                syn::visit::visit_expr_reference(self, r);
+            }
+        }
+        let mut m = Muts(Vec::new());
+        m.visit_expr(e);
+        for target in m.0 {
+            let reads = self.value_reads(&target);
+            self.refuse_if_active(
+                target.to_token_stream(),
+                reads,
+                target.span(),
+                "`&mut` of a value in a condition".into(),
+                "the callee could change it behind the macro's back: pass it by value or by `&`"
+                    .into(),
+                out,
+            );
+        }
+    }
+
+    /// Code kept as written (a loop's range or iterable, a match guard) with
+    /// an assignment or a block inside: refused if it touches an active value.
+    fn check_effects(&mut self, e: &Expr, out: &mut Vec<Stmt>) {
+        if contains_exit(e) {
+            self.errors.spanned(
+                e,
+                "a `return`, `break`, `continue` or `?` inside a match guard, a loop's range or its iterable is not supported in a differentiable function\nhelp: compute it in a statement before",
+            );
+        }
+        if effectful(e) {
+            let reads = self.reads(e);
+            self.refuse_if_active(
+                e.to_token_stream(),
+                reads,
+                e.span(),
+                "an assignment, block or exit inside this expression".into(),
+                "compute it in a statement of its own before it".into(),
+                out,
+            );
+        }
+        self.check_mut_borrows(e, out);
+    }
+
+    /// `for v in xs.iter()` (and `&xs`, `xs` for a borrowed parameter,
+    /// `.copied()`, `.cloned()`, `.enumerate()`, `.zip(..)`, `.rev()`) over a
+    /// sequence named by a variable: the same loop over indices,
+    /// `for i in 0..xs.len() { let v = &xs[i]; .. }`, so that each element
+    /// read is an indexed read with its rule. `None` for other iterables.
+    fn sequence_loop(&mut self, f: &syn::ExprForLoop) -> Option<Expr> {
+        let mut e = peel(&f.expr);
+        let mut enumerate = false;
+        let mut rev = false;
+        if let Expr::MethodCall(m) = e {
+            if m.method == "enumerate" && m.args.is_empty() {
+                enumerate = true;
+                e = peel(&m.receiver);
+            }
+        }
+        if let Expr::MethodCall(m) = e {
+            if m.method == "rev" && m.args.is_empty() && !enumerate {
+                rev = true;
+                e = peel(&m.receiver);
+            }
+        }
+        let sources: Vec<(Expr, Item)> = match e {
+            Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
+                vec![
+                    self.sequence_source(&m.receiver)?,
+                    self.sequence_source(&m.args[0])?,
+                ]
+            }
+            other => vec![self.sequence_source(other)?],
+        };
+        self.temps += 1;
+        let i = format_ident!("__ad_i{}", self.temps);
+        // What one iteration yields, as an expression of the index.
+        let element = |(seq, item): &(Expr, Item)| -> Expr {
+            match item {
+                Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
+                Item::Value => syn::parse_quote!(#seq[#i]),
+                Item::Ref => syn::parse_quote!(&#seq[#i]),
+            }
+        };
+        let elements: Vec<Expr> = sources.iter().map(element).collect();
+        let mut yielded: Expr = match elements.as_slice() {
+            [one] => one.clone(),
+            [a, b] => syn::parse_quote!((#a, #b)),
+            _ => return None,
+        };
+        if enumerate {
+            yielded = syn::parse_quote!((#i, #yielded));
+        }
+        let pat = match &*f.pat {
+            Pat::Paren(p) => &*p.pat,
+            p => p,
+        };
+        let mut lets: Vec<(Pat, Expr)> = Vec::new();
+        destructure(pat, &yielded, &mut lets);
+        let lens: Vec<Expr> = sources
+            .iter()
+            .map(|(s, item)| match item {
+                Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
+                _ => syn::parse_quote!(#s.len()),
+            })
+            .collect();
+        let len: Expr = match lens.as_slice() {
+            [one] => one.clone(),
+            [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
+            _ => return None,
+        };
+        let range: Expr = if rev {
+            syn::parse_quote!((0..#len).rev())
+        } else {
+            syn::parse_quote!(0..#len)
+        };
+        let pats: Vec<&Pat> = lets.iter().map(|(p, _)| p).collect();
+        let exprs: Vec<&Expr> = lets.iter().map(|(_, e)| e).collect();
+        let (attrs, label, body) = (&f.attrs, &f.label, &f.body);
+        Some(
+            syn::parse_quote!(#(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }),
+        )
+    }
+
+    /// A sequence whose elements a `for` loop can read by index: the
+    /// variable's name and whether the iterator yields elements by value.
+    fn sequence_source(&self, e: &Expr) -> Option<(Expr, Item)> {
+        // A variable, or a field of one (`model.weights`).
+        fn place(l: &Lowerer<'_>, e: &Expr) -> Option<Expr> {
+            match peel(e) {
+                Expr::Path(p) => {
+                    let ident = p.path.get_ident()?;
+                    l.resolve(&ident.to_string())?;
+                    Some(peel(e).clone())
+                }
+                Expr::Field(f) => {
+                    place(l, &f.base)?;
+                    Some(peel(e).clone())
+                }
+                _ => None,
+            }
+        }
+        let var = |e: &Expr| place(self, e);
+        match peel(e) {
+            Expr::MethodCall(m)
+                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
+            {
+                match peel(&m.receiver) {
+                    Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
+                        Some((var(&inner.receiver)?, Item::Value))
+                    }
+                    _ => None,
+                }
+            }
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+                Some((var(&m.receiver)?, Item::Ref))
+            }
+            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
+                Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
+            }
+            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
+            // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
+            Expr::Path(p) => {
+                let ident = p.path.get_ident()?.clone();
+                let id = self.resolve(&ident.to_string())?;
+                let param = self.bindings[id].param?;
+                let borrowed = matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none());
+                borrowed.then_some((peel(e).clone(), Item::Ref))
+            }
+            _ => None,
+        }
+    }
+
+    /// Bindings a closure's body mentions (what it captures).
+    fn closure_reads(&self, id: BindId) -> Vec<BindId> {
+        let mut reads: Vec<BindId> = self.closures[&id]
+            .names
+            .iter()
+            .filter_map(|(_, b)| *b)
+            .collect();
+        reads.sort_unstable();
+        reads.dedup();
+        reads
+    }
+
+    /// `f(a, b)` for a closure `let f = |p, q| body;`: the block
+    /// `{ let (p, q) = (a, b); body }`, provided every name the body
+    /// mentions still means what it meant where the closure was defined.
+    fn inline_closure(&self, id: BindId, call: &syn::ExprCall) -> Option<Expr> {
+        let closure = self.closures.get(&id)?;
+        if closure.inputs.len() != call.args.len() {
+            return None;
+        }
+        if closure.names.iter().any(|(n, b)| self.resolve(n) != *b) {
+            return None;
+        }
+        let mut pats = Vec::new();
+        let mut args: Vec<Expr> = Vec::new();
+        for (p, a) in closure.inputs.iter().zip(&call.args) {
+            // `|&v| ..` receives a reference: `let v = *a;`.
+            let mut p = match p {
+                Pat::Type(t) if matches!(&*t.pat, Pat::Reference(_)) => (*t.pat).clone(),
+                p => p.clone(),
+            };
+            let mut a: Expr = a.clone();
+            while let Pat::Reference(r) = &p {
+                if r.mutability.is_some() {
+                    return None;
+                }
+                a = syn::parse_quote!(*(#a));
+                p = (*r.pat).clone();
+            }
+            pats.push(p);
+            args.push(a);
+        }
+        let body = &closure.body;
+        Some(if pats.is_empty() {
+            syn::parse_quote!({ #body })
+        } else {
+            let lets = pats.iter().zip(&args).map(|(p, a)| quote!(let #p = #a;));
+            // Arguments are evaluated before any parameter is bound.
+            let clash = pats.iter().enumerate().any(|(k, p)| {
+                let bound = pattern_names(p);
+                args[k + 1..]
+                    .iter()
+                    .any(|a| mentioned_names(a).iter().any(|n| bound.contains(n)))
+            });
+            if clash {
+                let temps: Vec<syn::Ident> = (0..args.len())
+                    .map(|k| format_ident!("__ad_arg_{}_{}", id, k))
+                    .collect();
+                syn::parse_quote!({ #(let #temps = #args;)* #(let #pats = #temps;)* #body })
+            } else {
+                syn::parse_quote!({ #(#lets)* #body })
+            }
+        })
+    }
+
+    /// An iterator chain ending in `sum`, `product` or `fold`, over a
+    /// sequence or a range, with `map` and `filter` steps whose closures are
+    /// inlined: the same computation as a `for` loop, which is then
+    /// differentiated like one (and runs as fast).
+    /// `xs.iter().map(|v| v * v).sum::<f64>()` becomes
+    /// `{ let mut acc = 0.0; for item in xs.iter() { let item = {v * v}; acc = acc + item; } acc }`.
+    fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
+        let terminal = m.method.to_string();
+        self.temps += 1;
+        let (acc, item) = (
+            format_ident!("__ad_acc{}", self.temps),
+            format_ident!("__ad_item{}", self.temps),
+        );
+        let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
+            ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
+            ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
+            ("fold", 2) => {
+                let (init, f) = (&m.args[0], &m.args[1]);
+                let combine = match peel(f) {
+                    Expr::Closure(c) if c.inputs.len() == 2 && !contains_return(&c.body) => {
+                        let call = syn::parse_quote!(__ad_f(#acc, #item));
+                        self.inline_closure_expr(c, &call)?
+                    }
+                    Expr::Path(p) => syn::parse_quote!(#p(#acc, #item)),
+                    _ => return None,
+                };
+                (init.clone(), combine)
+            }
+            _ => return None,
+        };
+        // Steps, outermost first, down to the source.
+        let mut steps: Vec<&syn::ExprMethodCall> = Vec::new();
+        let mut e = peel(&m.receiver);
+        while let Expr::MethodCall(step) = e {
+            let name = step.method.to_string();
+            if (name == "map" || name == "filter") && step.args.len() == 1 {
+                steps.push(step);
+                e = peel(&step.receiver);
+            } else {
+                break;
+            }
+        }
+        let source = e;
+        let iterator_source = match source {
+            Expr::Range(_) => true,
+            Expr::MethodCall(s) => ITERATOR_SOURCES.contains(&s.method.to_string().as_str()),
+            Expr::Paren(_) => true,
+            _ => false,
+        };
+        if !iterator_source {
+            return None;
+        }
+        let mut body: Vec<TokenStream> = Vec::new();
+        for step in steps.iter().rev() {
+            let Expr::Closure(c) = peel(&step.args[0]) else {
+                return None;
+            };
+            if c.inputs.len() != 1 || contains_return(&c.body) {
+                return None;
+            }
+            if step.method == "map" {
+                let call = syn::parse_quote!(__ad_f(#item));
+                let mapped = self.inline_closure_expr(c, &call)?;
+                body.push(quote!(let #item = #mapped;));
+            } else {
+                let call = syn::parse_quote!(__ad_f(&#item));
+                let kept = self.inline_closure_expr(c, &call)?;
+                body.push(quote!(if !(#kept) { continue; }));
+            }
+        }
+        Some(syn::parse_quote!({
+            let mut #acc = #init;
+            for #item in #source {
+                #(#body)*
+                #acc = #combine;
+            }
+            #acc
+        }))
+    }
+
+    /// A closure literal applied to `call`'s arguments, as a block (see
+    /// [`Self::inline_closure`]).
+    fn inline_closure_expr(&mut self, c: &syn::ExprClosure, call: &syn::ExprCall) -> Option<Expr> {
+        if c.capture.is_some() {
+            return None;
+        }
+        let id = self.bindings.len();
+        let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
+        let names = mentioned_names(&c.body)
+            .into_iter()
+            .filter(|n| !params.contains(n))
+            .map(|n| {
+                let b = self.resolve(&n);
+                (n, b)
+            })
+            .collect();
+        self.closures.insert(
+            id,
+            Closure {
+                inputs: c.inputs.iter().cloned().collect(),
+                body: (*c.body).clone(),
+                names,
+            },
+        );
+        let inlined = self.inline_closure(id, call);
+        self.closures.remove(&id);
+        inlined
+    }
+
+    /// A sequence variable that elements can be written into in place.
+    fn element_base(&self, e: &Expr) -> Option<BindId> {
+        let Expr::Path(p) = peel(e) else { return None };
+        let id = self.resolve(&p.path.get_ident()?.to_string())?;
+        (!self.closures.contains_key(&id)).then_some(id)
+    }
+
+    /// `base[index] = right`, `base[index] op= right`, `base.push(right)`.
+    #[allow(clippy::too_many_arguments)]
+    fn element_write(
+        &mut self,
+        base: BindId,
+        index: &Expr,
+        op: Option<syn::BinOp>,
+        right: &Expr,
+        whole: &Expr,
+        push: bool,
+        out: &mut Vec<Stmt>,
+    ) {
+        let rule = match op {
+            Some(op) => match rules::binary(&op) {
+                Some(rule) => Some((op, rule)),
+                None => {
+                    let mut reads = self.reads(whole);
+                    reads.push(base);
+                    let site = self.site();
+                    out.push(Stmt::Assign(Assign {
+                        site,
+                        targets: Vec::new(),
+                        kind: AssignKind::Opaque {
+                            tokens: quote!(#whole;),
+                        },
+                        value: Ex::Unsupported {
+                            tokens: whole.to_token_stream(),
+                            reads,
+                            span: whole.span(),
+                            what: format!("the operator `{}`", op.to_token_stream()),
+                            fix: "write it with `+`, `-`, `*`, `/` or a differentiable method"
+                                .into(),
+                        },
+                        active: false,
+                        in_loop: self.in_loop(),
+                    }));
+                    return;
+                }
+            },
+            None => None,
+        };
+        self.bindings[base].reassigned = true;
+        // An index with side effects or cost is evaluated once, into a variable.
+        let index = if push || stable_syntax(index) {
+            let mut pre = Vec::new();
+            let ex = self.ex(index, &mut pre);
+            out.extend(pre);
+            ex
+        } else {
+            let (tid, tident) = self.temp();
+            out.push(Stmt::Verbatim {
+                tokens: quote!(let #tident;),
+            });
+            self.value(index, Target::Bind(tid), out);
+            Ex::Var {
+                id: tid,
+                ident: tident,
+            }
+        };
+        let mut pre = Vec::new();
+        let rhs = self.ex(right, &mut pre);
+        out.extend(pre);
+        let base_ident = self.bindings[base].ident.clone();
+        let span = whole.span();
+        let value = match rule {
+            Some((op, rule)) => Ex::Op {
+                rule,
+                args: vec![
+                    Ex::Index {
+                        base: Box::new(Ex::Var {
+                            id: base,
+                            ident: base_ident,
+                        }),
+                        index: Box::new(index.clone()),
+                        span,
+                    },
+                    rhs,
+                ],
+                syntax: Syntax::Binary(op),
+                span,
+            },
+            None => rhs,
+        };
+        let site = self.site();
+        out.push(Stmt::Assign(Assign {
+            site,
+            targets: vec![Some(Target::Bind(base))],
+            kind: AssignKind::Element {
+                base,
+                index,
+                op: rule.map(|(op, _)| op),
+                push,
+            },
+            value,
+            active: false,
+            in_loop: self.in_loop(),
+        }));
+    }
+
+    /// `[v; n]`, `vec![v; n]`: a buffer to write into, from an inactive `v`.
+    fn repeat(&self, e: &Expr, value: &Expr) -> Ex {
+        let reads = self.value_reads(value);
+        if reads.is_empty() {
+            return Ex::Inactive {
+                tokens: e.to_token_stream(),
+                reads: self.reads(e),
+                stable: false,
+            };
+        }
+        Ex::Unsupported {
+            tokens: e.to_token_stream(),
+            reads,
+            span: e.span(),
+            what: "an array or `vec!` of a repeated active value".into(),
+            fix: "write the elements out (`[a, a, a]`), or build it from inactive values (`vec![0.0; n]`) and write active values into its elements".into(),
+        }
+    }
+
+    /// `let [p, q] = value;` as `let p = value[0]; let q = value[1];` (through
+    /// a variable unless `value` is one, or parallel lets of an array literal).
+    fn split_array_let(
+        &mut self,
+        sp: &syn::PatSlice,
+        ty: Option<&syn::Type>,
+        init: &Expr,
+        out: &mut Vec<Stmt>,
+    ) -> bool {
+        if sp.elems.is_empty() || sp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+            return false;
+        }
+        if let Expr::Array(a) = peel(init) {
+            if a.elems.len() != sp.elems.len() {
+                return false;
+            }
+            let lets = sp
+                .elems
+                .iter()
+                .cloned()
+                .zip(a.elems.iter().cloned())
+                .collect();
+            self.lower_parallel_lets(lets, out);
+            return true;
+        }
+        let source: Expr = match peel(init) {
+            Expr::Path(p) if p.path.get_ident().is_some() => peel(init).clone(),
+            _ => {
+                self.temps += 1;
+                let t = format_ident!("__ad_t{}", self.temps);
+                let l = match ty {
+                    Some(ty) => make_local(quote!(let #t: #ty = #init;)),
+                    None => make_local(quote!(let #t = #init;)),
+                };
+                self.local(&l, out);
+                syn::parse_quote!(#t)
+            }
+        };
+        for (k, p) in sp.elems.iter().enumerate() {
+            let l = make_local(quote!(let #p = #source[#k];));
+            self.local(&l, out);
+        }
+        true
+    }
+
+    /// An array or `vec!` literal: constant or inactive as a whole when no
+    /// element can carry a gradient (`&[1, 2]` as a tensor index).
+    fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
+        if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
+            return Ex::Const {
+                tokens: e.to_token_stream(),
+            };
+        }
+        if elems
+            .iter()
+            .all(|x| matches!(x, Ex::Const { .. } | Ex::Inactive { .. }))
+        {
+            return self.inactive(e);
+        }
+        Ex::Array { elems, vec }
+    }
+
+    /// `#[checkpoint]` or `#[checkpoint(every = k)]` on a `for` loop over a
+    /// range whose iterations are not left early; what its checkpoints keep.
+    fn checkpoint(
+        &mut self,
+        f: &syn::ExprForLoop,
+        id: LoopId,
+        kind: &LoopKind,
+        body: &Block,
+    ) -> Option<Checkpoint> {
+        let attr = f.attrs.iter().find(|a| a.path().is_ident("checkpoint"))?;
+        let mut every = None;
+        if let syn::Meta::List(_) = &attr.meta {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("every") {
+                    every = Some(meta.value()?.parse::<Expr>()?.to_token_stream());
+                    Ok(())
+                } else {
+                    Err(meta.error("expected `every = k`"))
+                }
+            });
+            if let Err(e) = parsed {
+                self.errors.push(e);
+                return None;
+            }
+        }
+        if !matches!(kind, LoopKind::Range { .. }) {
+            self.errors.spanned(
+                attr,
+                "`#[checkpoint]` goes on a `for` loop over a range (`for i in 0..n`)",
+            );
+            return None;
+        }
+        if self.exits.iter().any(|x| x.ends_iteration_of.contains(&id)) {
+            self.errors.spanned(attr, "`#[checkpoint]` needs a loop whose iterations all run to their end: no `break`, `continue` or `return` inside it");
+            return None;
+        }
+        // What the body reads or writes of what was declared before the loop.
+        let first = self.loops[id].first_binding;
+        let mut state = Vec::new();
+        let mut names = Vec::new();
+        collect_block_reads(body, &mut state, &mut names);
+        for name in names {
+            if let Some(b) = (0..first).rev().find(|b| self.bindings[*b].ident == name) {
+                state.push(b);
+            }
+        }
+        state.retain(|b| *b < first);
+        state.sort_unstable();
+        state.dedup();
+        let (rebound, state): (Vec<BindId>, Vec<BindId>) = state
+            .into_iter()
+            .partition(|b| crate::analyse::stable(&self.bindings[*b]));
+        Some(Checkpoint {
+            every,
+            state,
+            rebound,
+        })
     }
 
     fn push_let(
@@ -282,10 +1232,10 @@ impl Lowerer<'_> {
     /// Targets of a `let` pattern: a name, `_`, or a flat tuple of those.
     /// Declares the names. `None` for any other pattern.
     fn pattern_targets(&mut self, pat: &Pat) -> Option<Vec<Option<Target>>> {
-        fn simple(p: &Pat) -> Option<Option<&syn::Ident>> {
+        fn simple(p: &Pat) -> Option<Option<(&syn::Ident, bool)>> {
             match p {
                 Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => {
-                    Some(Some(&pi.ident))
+                    Some(Some((&pi.ident, pi.mutability.is_some())))
                 }
                 Pat::Wild(_) => Some(None),
                 Pat::Type(t) => simple(&t.pat),
@@ -293,22 +1243,36 @@ impl Lowerer<'_> {
                 _ => None,
             }
         }
-        let inner = match pat {
-            Pat::Type(t) => &*t.pat,
-            p => p,
+        let (inner, annotation) = match pat {
+            Pat::Type(t) => (&*t.pat, Some((*t.ty).clone())),
+            p => (p, None),
         };
-        let names: Option<Vec<Option<&syn::Ident>>> = match inner {
+        let names: Option<Vec<Option<(&syn::Ident, bool)>>> = match inner {
             Pat::Tuple(t) => t.elems.iter().map(simple).collect(),
             p => simple(p).map(|one| vec![one]),
         };
+        let single = !matches!(inner, Pat::Tuple(_));
         match names {
             Some(names) => {
-                let names: Vec<Option<syn::Ident>> =
-                    names.into_iter().map(|n| n.cloned()).collect();
+                let names: Vec<Option<(syn::Ident, bool)>> = names
+                    .into_iter()
+                    .map(|n| n.map(|(i, m)| (i.clone(), m)))
+                    .collect();
                 Some(
                     names
                         .into_iter()
-                        .map(|n| n.map(|ident| Target::Bind(self.declare(ident))))
+                        .map(|n| {
+                            n.map(|(ident, mutable)| {
+                                let id = self.declare(ident);
+                                // `mut` may be changed in place (`v[i] = ..`):
+                                // never evaluated again from a recipe.
+                                self.bindings[id].reassigned |= mutable;
+                                if single {
+                                    self.bindings[id].annotation = annotation.clone();
+                                }
+                                Target::Bind(id)
+                            })
+                        })
                         .collect(),
                 )
             }
@@ -321,14 +1285,25 @@ impl Lowerer<'_> {
 
     fn expr_stmt(&mut self, e: &Expr, _semi: bool, out: &mut Vec<Stmt>) {
         match peel(e) {
+            Expr::Assign(a) if matches!(peel(&a.left), Expr::Tuple(_)) => {
+                self.destructuring_assign(a, out)
+            }
             Expr::Assign(a) => self.assign(&a.left, None, &a.right, e, out),
             Expr::Binary(b) if is_compound(&b.op) => {
                 self.assign(&b.left, Some(b.op), &b.right, e, out)
             }
             c if is_control(c) => self.control(e, None, out),
-            Expr::Macro(m) => out.push(Stmt::Verbatim {
-                tokens: quote!(#m;),
-            }),
+            Expr::Macro(m) => self.macro_stmt(&m.mac, quote!(#m;), out),
+            Expr::MethodCall(m)
+                if m.method == "push"
+                    && m.args.len() == 1
+                    && self.element_base(&m.receiver).is_some() =>
+            {
+                let base = self.element_base(&m.receiver).expect("checked");
+                let ident = &self.bindings[base].ident;
+                let index: Expr = syn::parse_quote!(#ident.len());
+                self.element_write(base, &index, None, &m.args[0], e, true, out);
+            }
             other => {
                 // Evaluated for its side effects, never differentiated: parsed
                 // only to check that no active value disappears into it.
@@ -365,8 +1340,16 @@ impl Lowerer<'_> {
                 .map(|id| (id, p.path.get_ident().cloned().expect("ident"))),
             _ => None,
         };
+        if target.is_none() {
+            if let Expr::Index(ix) = peel(left) {
+                if let Some(base) = self.element_base(&ix.expr) {
+                    self.element_write(base, &ix.index, op, right, whole, false, out);
+                    return;
+                }
+            }
+        }
         let Some((id, ident)) = target else {
-            // `v[i] = ..`, `s.f = ..`: fine while nothing in it is active.
+            // `s.f = ..`, `v[i][j] = ..`: fine while nothing in it is active.
             let mut reads = self.reads(left);
             reads.extend(self.reads(right));
             let site = self.site();
@@ -379,7 +1362,7 @@ impl Lowerer<'_> {
                     reads,
                     span: left.span(),
                     what: format!("an assignment into `{}`", left.to_token_stream().to_string().replace(' ', "")),
-                    fix: "keep active values in plain variables (`let`, `=`, `+=`); an element or a field cannot be assigned an active value".into(),
+                    fix: "write active values into plain variables (`let`, `=`, `+=`) or into an element of a sequence variable (`buf[i] = ..`, `buf[i] += ..`, `buf.push(..)`)".into(),
                 },
                 active: false,
                 in_loop: self.in_loop(),
@@ -462,23 +1445,85 @@ impl Lowerer<'_> {
 
     fn control(&mut self, e: &Expr, target: Option<Target>, out: &mut Vec<Stmt>) {
         match peel(e) {
-            Expr::If(i) => {
-                let stmt = self.if_(i, target);
-                out.push(stmt);
-            }
+            Expr::If(i) => self.if_(i, target, out),
             Expr::Match(m) => {
+                let binds = m.arms.iter().any(|arm| !pattern_names(&arm.pat).is_empty());
+                // The value the arms' name patterns receive: a variable, or a
+                // value expression evaluated first into one.
+                let scrutinee_expr = peel(&m.expr);
+                let place = matches!(
+                    scrutinee_expr,
+                    Expr::Field(_)
+                        | Expr::Index(_)
+                        | Expr::Unary(syn::ExprUnary {
+                            op: syn::UnOp::Deref(_),
+                            ..
+                        })
+                );
+                let (scrutinee, source) = match scrutinee_expr {
+                    Expr::Path(p)
+                        if p.path
+                            .get_ident()
+                            .is_some_and(|i| self.resolve(&i.to_string()).is_some()) =>
+                    {
+                        let ident = p.path.get_ident().cloned().expect("checked");
+                        let id = self.resolve(&ident.to_string()).expect("checked");
+                        (m.expr.to_token_stream(), Some((id, ident)))
+                    }
+                    e if effectful(e) || (binds && !place && !self.value_reads(e).is_empty()) => {
+                        let (tid, tident) = self.temp();
+                        out.push(Stmt::Verbatim {
+                            tokens: quote!(let #tident;),
+                        });
+                        self.value(e, Target::Bind(tid), out);
+                        (quote!(#tident), Some((tid, tident)))
+                    }
+                    _ => (m.expr.to_token_stream(), None),
+                };
                 let site = self.site();
-                let scrutinee = m.expr.to_token_stream();
                 let mut arms = Vec::new();
                 for arm in &m.arms {
                     self.scopes.push(Vec::new());
                     self.declare_pattern(&arm.pat);
                     let pat = &arm.pat;
                     let head = match &arm.guard {
-                        Some((if_token, guard)) => quote!(#pat #if_token #guard),
+                        Some((if_token, guard)) => {
+                            self.check_effects(guard, out);
+                            quote!(#pat #if_token #guard)
+                        }
                         None => quote!(#pat),
                     };
                     let mut stmts = Vec::new();
+                    // A name pattern (`v`, `mut v`, `v @ ..`) receives the
+                    // whole value: it is rebound from the scrutinee, so that
+                    // a gradient flows from `v` into it.
+                    let rebind = match (&arm.pat, &source) {
+                        (Pat::Ident(pi), Some((id, ident))) if pi.by_ref.is_none() => {
+                            let (name, mutability) = (&pi.ident, &pi.mutability);
+                            let l = make_local(quote!(let #mutability #name = #ident;));
+                            let _ = id;
+                            Some(l)
+                        }
+                        _ => None,
+                    };
+                    match rebind {
+                        Some(l) => self.local(&l, &mut stmts),
+                        None if !pattern_names(&arm.pat).is_empty() => {
+                            let reads = match &source {
+                                Some((id, _)) => vec![*id],
+                                None => self.value_reads(&m.expr),
+                            };
+                            self.refuse_if_active(
+                                arm.pat.to_token_stream(),
+                                reads,
+                                arm.pat.span(),
+                                "a value destructured by a `match` pattern".into(),
+                                "match it against a name pattern (`v => ..`), bind the parts with `let`, or wrap the scrutinee in `stop_gradient(..)`".into(),
+                                out,
+                            );
+                        }
+                        None => {}
+                    }
                     match target {
                         Some(t) => self.value(&arm.body, t, &mut stmts),
                         None => self.expr_stmt(&arm.body, true, &mut stmts),
@@ -496,32 +1541,64 @@ impl Lowerer<'_> {
                     in_loop: self.in_loop(),
                 }));
             }
-            Expr::Block(b) => {
-                if let Some(label) = &b.label {
-                    self.errors.spanned(
-                        label,
-                        "labeled blocks are not supported in a differentiable function: use a `loop` with `break`",
-                    );
-                    return;
+            Expr::Block(b) if b.label.is_some() => {
+                // `'b: { ..; break 'b v; ..; tail }` is a loop that runs once:
+                // `'b: loop { ..; { t = v; break 'b; } ..; t = tail; break 'b; }`.
+                let label = b.label.as_ref().map(|l| l.name.clone()).expect("checked");
+                let (tid, tident) = self.temp();
+                let mut block = b.block.clone();
+                BreakWithValue {
+                    label: &label,
+                    temp: &tident,
                 }
+                .visit_block_mut(&mut block);
+                let tail = match block.stmts.last() {
+                    Some(syn::Stmt::Expr(_, None)) if target.is_some() => block.stmts.pop(),
+                    _ => None,
+                };
+                if target.is_some() {
+                    out.push(Stmt::Verbatim {
+                        tokens: quote!(let #tident;),
+                    });
+                }
+                let stmts = &block.stmts;
+                let finish = match tail {
+                    Some(syn::Stmt::Expr(tail, None)) => quote!(#tident = #tail; break #label;),
+                    _ => quote!(break #label;),
+                };
+                let looped: Expr = syn::parse_quote!(#label: loop { #(#stmts)* #finish });
+                self.control(&looped, None, out);
+                if let Some(t) = target {
+                    let value: Expr = syn::parse_quote!(#tident);
+                    self.value(&value, t, out);
+                }
+                let _ = tid;
+            }
+            Expr::Block(b) => {
                 let block = self.block(&b.block, target);
                 out.push(Stmt::Block(block));
             }
-            Expr::Unsafe(u) => {
-                self.errors.spanned(
-                    u.unsafe_token,
-                    "cannot differentiate an `unsafe` block: the macro cannot see what it does to active values; move it into a function called with inactive values, or give that function its own #[differentiable]",
-                );
+            Expr::While(w) if effectful(&w.cond) && !contains_let(&w.cond) => {
+                // `'l: while c { body }` is `'l: loop { if !(c) { break; } body }`,
+                // so that what the condition does is lowered like any statement.
+                let (label, cond, body) = (&w.label, &w.cond, &w.body);
+                let desugared: Expr =
+                    syn::parse_quote!(#label loop { if !(#cond) { break; } #body });
+                self.control(&desugared, target, out);
             }
             Expr::While(w) => {
+                let mut checks = Vec::new();
                 let id = self.open_loop(w.label.as_ref().map(|l| &l.name));
                 self.scopes.push(Vec::new());
+                self.check_condition(&w.cond, &mut checks);
                 self.declare_condition(&w.cond);
                 let body = self.block(&w.body, None);
                 self.scopes.pop();
                 self.close_loop();
+                out.extend(checks);
                 out.push(Stmt::Loop(Loop {
                     id,
+                    checkpoint: None,
                     kind: LoopKind::While {
                         cond: w.cond.to_token_stream(),
                     },
@@ -534,15 +1611,32 @@ impl Lowerer<'_> {
                 self.close_loop();
                 out.push(Stmt::Loop(Loop {
                     id,
+                    checkpoint: None,
                     kind: LoopKind::Infinite,
                     body,
                 }));
             }
             Expr::ForLoop(f) => {
+                if let Some(indexed) = self.sequence_loop(f) {
+                    self.control(&indexed, target, out);
+                    return;
+                }
                 let range = match peel(&f.expr) {
                     Expr::Range(r) if r.start.is_some() && r.end.is_some() => Some(r),
                     _ => None,
                 };
+                self.check_effects(&f.expr, out);
+                if range.is_none() {
+                    let reads = self.value_reads(&f.expr);
+                    self.refuse_if_active(
+                        f.expr.to_token_stream(),
+                        reads,
+                        f.expr.span(),
+                        format!("iteration over `{}`", f.expr.to_token_stream().to_string().replace(' ', "")),
+                        "iterate with `for v in xs.iter()` (also `.copied()`, `.enumerate()`, `.zip(ys.iter())`, `.rev()`) over a slice or vector named by a variable, or write an index loop `for i in 0..xs.len()`".into(),
+                        out,
+                    );
+                }
                 let id = self.open_loop(f.label.as_ref().map(|l| &l.name));
                 let loop_id = id;
                 self.scopes.push(Vec::new());
@@ -583,7 +1677,13 @@ impl Lowerer<'_> {
                 let body = self.block(&f.body, None);
                 self.scopes.pop();
                 self.close_loop();
-                out.push(Stmt::Loop(Loop { id, kind, body }));
+                let checkpoint = self.checkpoint(f, id, &kind, &body);
+                out.push(Stmt::Loop(Loop {
+                    id,
+                    kind,
+                    body,
+                    checkpoint,
+                }));
             }
             Expr::Break(b) => {
                 if let Some(value) = &b.expr {
@@ -618,16 +1718,21 @@ impl Lowerer<'_> {
         }
     }
 
-    fn if_(&mut self, i: &syn::ExprIf, target: Option<Target>) -> Stmt {
+    /// Lowers `if` (and its `else if` chain) into `out`: what its condition
+    /// computes first, then the branch statement.
+    fn if_(&mut self, i: &syn::ExprIf, target: Option<Target>, out: &mut Vec<Stmt>) {
+        let cond = self.condition(&i.cond, out);
         let site = self.site();
         self.scopes.push(Vec::new());
         self.declare_condition(&i.cond);
         let then = self.block(&i.then_branch, target);
         self.scopes.pop();
         let els = i.else_branch.as_ref().map(|(_, e)| match peel(e) {
-            Expr::If(inner) => Block {
-                stmts: vec![self.if_(inner, target)],
-            },
+            Expr::If(inner) => {
+                let mut stmts = Vec::new();
+                self.if_(inner, target, &mut stmts);
+                Block { stmts }
+            }
             Expr::Block(b) => self.block(&b.block, target),
             other => {
                 let mut stmts = Vec::new();
@@ -635,13 +1740,13 @@ impl Lowerer<'_> {
                 Block { stmts }
             }
         });
-        Stmt::If(If {
+        out.push(Stmt::If(If {
             site,
-            cond: i.cond.to_token_stream(),
+            cond,
             then,
             els,
             in_loop: self.in_loop(),
-        })
+        }));
     }
 
     fn open_loop(&mut self, label: Option<&syn::Lifetime>) -> LoopId {
@@ -652,6 +1757,7 @@ impl Lowerer<'_> {
             label: lifetime,
             parents: self.open_loops.iter().rev().map(|(id, _)| *id).collect(),
             site,
+            first_binding: self.bindings.len(),
         });
         self.open_loops
             .push((id, label.map(|l| l.ident.to_string())));
@@ -709,9 +1815,37 @@ impl Lowerer<'_> {
             Expr::Group(g) => self.ex(&g.expr, pre),
             Expr::Lit(_) => Ex::Const { tokens: e.to_token_stream() },
             Expr::Path(p) => match p.path.get_ident().and_then(|i| self.resolve(&i.to_string())) {
+                // A closure passed on as a value: what it does with what it
+                // captures is out of sight.
+                Some(id) if self.closures.contains_key(&id) => {
+                    let reads = self.closure_reads(id);
+                    Ex::Unsupported {
+                        tokens: e.to_token_stream(),
+                        reads,
+                        span,
+                        what: "a closure used as a value".into(),
+                        fix: "call it directly (`f(x)`: calls are inlined), or write a named `#[differentiable]` function".into(),
+                    }
+                }
                 Some(id) => Ex::Var { id, ident: p.path.get_ident().cloned().expect("ident") },
                 None => Ex::Const { tokens: e.to_token_stream() },
             },
+            // `a && b`, `a || b`, `!a` whose operands assign or branch: as
+            // `if`s, so that what they do is lowered like any statement
+            // (and only when Rust would evaluate it).
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) && effectful(e) => {
+                let (l, r) = (&b.left, &b.right);
+                let as_if: Expr = match b.op {
+                    syn::BinOp::And(_) => syn::parse_quote!(if (#l) { #r } else { false }),
+                    _ => syn::parse_quote!(if (#l) { true } else { #r }),
+                };
+                self.ex(&as_if, pre)
+            }
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) && effectful(e) => {
+                let inner = &u.expr;
+                let as_if: Expr = syn::parse_quote!(if (#inner) { false } else { true });
+                self.ex(&as_if, pre)
+            }
             Expr::Binary(b) => match rules::binary(&b.op) {
                 Some(rule) if !is_compound(&b.op) => {
                     let l = self.ex(&b.left, pre);
@@ -768,8 +1902,13 @@ impl Lowerer<'_> {
                 }
             }
             Expr::Cast(c) => {
-                let float = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
-                if float {
+                let f64_cast = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f64"));
+                let f32_cast = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f32"));
+                if f32_cast {
+                    // The rules are written for f64: a gradient through f32
+                    // would need rules of its own.
+                    self.unsupported(e, "a cast to `f32`", "keep the computation in `f64` (the derivative rules are those of f64 and Tensor)")
+                } else if f64_cast {
                     let inner = self.ex(&c.expr, pre);
                     let ty = &c.ty;
                     Ex::Op { rule: &rules::IDENTITY, args: vec![inner], syntax: Syntax::Cast { ty: quote!(#ty) }, span }
@@ -778,6 +1917,24 @@ impl Lowerer<'_> {
                 }
             }
             Expr::MethodCall(m) => {
+                if let Some(looped) = self.iterator_chain(m) {
+                    return self.ex(&looped, pre);
+                }
+                // `m.try_inverse().unwrap()`: one op on the unwrapped inverse.
+                if m.method == "unwrap" || m.method == "expect" {
+                    if let Expr::MethodCall(inner) = peel(&m.receiver) {
+                        if inner.method == "try_inverse" && inner.args.is_empty() {
+                            let recv = self.ex(&inner.receiver, pre);
+                            let (name, args) = (&m.method, &m.args);
+                            return Ex::Op {
+                                rule: &rules::TRY_INVERSE,
+                                args: vec![recv],
+                                syntax: Syntax::Unwrapped { name: inner.method.clone(), then: quote!(#name(#args)) },
+                                span,
+                            };
+                        }
+                    }
+                }
                 let name = m.method.to_string();
                 if name == "detach" || rules::inactive_method(&name) {
                     return self.inactive(e);
@@ -795,13 +1952,22 @@ impl Lowerer<'_> {
                             span,
                         }
                     }
+                    // `self.other(..)` in a method: another differentiable method.
+                    None if matches!(peel(&m.receiver), Expr::Path(p) if p.path.is_ident("__ad_self")) => {
+                        let mut args = vec![self.ex(&m.receiver, pre)];
+                        for a in &m.args {
+                            args.push(self.ex(a, pre));
+                        }
+                        let func: syn::Path = syn::Path::from(m.method.clone());
+                        Ex::Call { func, args, span, method: true }
+                    }
                     None => {
                         let fix = if rules::method_known_any_arity(&name) {
                             format!("`{name}` is differentiable, but not with {} argument(s)", m.args.len())
                         } else {
                             format!(
                                 "compute it on inactive values, wrap the receiver in `stop_gradient(..)`, or use a differentiable method ({})",
-                                rules::known_methods()
+                                rules::suggest(&name)
                             )
                         };
                         self.unsupported_at(e, m.method.span(), &format!("the method `{name}`"), &fix)
@@ -817,29 +1983,78 @@ impl Lowerer<'_> {
                 if last == "stop_gradient" {
                     return self.inactive(e);
                 }
-                if path.get_ident().is_some_and(|i| self.resolve(&i.to_string()).is_some()) {
-                    return self.unsupported(e, "a call to a closure or function value", "call a named `#[differentiable]` function instead");
+                if let Some(id) = path.get_ident().and_then(|i| self.resolve(&i.to_string())) {
+                    if let Some(inlined) = self.inline_closure(id, c) {
+                        return self.ex(&inlined, pre);
+                    }
+                    return self.unsupported(e, "a call to a closure or function value", "define the closure with `let f = |..| ..;` in this function (it is then inlined), or call a named `#[differentiable]` function");
                 }
-                // `f64::max(a, b)` / `Tensor::matmul(&a, &b)`: a method in path form.
-                if path.segments.len() == 2 {
-                    let first = path.segments[0].ident.to_string();
-                    if first == "f64" || first == "Tensor" {
+                // `f64::max(a, b)`, `<f64>::sin(x)`, `Tensor::matmul(&a, &b)`:
+                // a method in path form; `f64::from(x)` is `x as f64`.
+                let type_head: Option<String> = match &p.qself {
+                    Some(q) => match &*q.ty {
+                        syn::Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last().map(|s| s.ident.to_string()),
+                        _ => None,
+                    },
+                    None if path.segments.len() >= 2 => Some(path.segments[path.segments.len() - 2].ident.to_string()),
+                    None => None,
+                };
+                if let Some(head) = &type_head {
+                    let float = head == "f64" || head == "f32";
+                    if float || head == "Tensor" {
+                        let name = path.segments.last().expect("a path has a segment").ident.clone();
                         if let Some(rule) = rules::method(&last, c.args.len()) {
                             let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
-                            return Ex::Op {
-                                rule,
-                                args,
-                                syntax: Syntax::Method { name: path.segments[1].ident.clone(), turbofish: TokenStream::new() },
-                                span,
-                            };
+                            return Ex::Op { rule, args, syntax: Syntax::Method { name, turbofish: TokenStream::new() }, span };
+                        }
+                        if float && last == "from" && c.args.len() == 1 {
+                            let inner = self.ex(&c.args[0], pre);
+                            let ty = syn::Ident::new(head, name.span());
+                            return Ex::Op { rule: &rules::IDENTITY, args: vec![inner], syntax: Syntax::Cast { ty: quote!(#ty) }, span };
                         }
                     }
                 }
-                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() {
-                    return self.unsupported(e, &format!("the constructor or associated function `{}`", path.to_token_stream()), "build the value from inactive data, or keep active values in plain variables");
+                // nalgebra's constructors: `Vector3::new(a, b, c)`, `Rotation2::new(θ)`, ..
+                let nalgebra_head = match &p.qself {
+                    None if path.segments.len() >= 2 => Some(path.segments[path.segments.len() - 2].ident.to_string()),
+                    _ => None,
+                };
+                if let Some(head) = &nalgebra_head {
+                    if let Some(rule) = rules::nalgebra_function(head, &last, c.args.len()) {
+                        let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                        let path_tokens = c.func.to_token_stream();
+                        return Ex::Op { rule, args, syntax: Syntax::Call { path: path_tokens }, span };
+                    }
+                }
+                // `Tensor::from(xs)`, `Vec::from(xs)` of an active sequence.
+                if c.args.len() == 1 && last == "from" {
+                    let rule = match nalgebra_head.as_deref() {
+                        Some("Tensor") => Some(&rules::TENSOR_FROM),
+                        Some("Vec") => Some(&rules::IDENTITY),
+                        _ => None,
+                    };
+                    if let Some(rule) = rule {
+                        let args = vec![self.ex(&c.args[0], pre)];
+                        return Ex::Op { rule, args, syntax: Syntax::Call { path: c.func.to_token_stream() }, span };
+                    }
+                }
+                // `Real::relu(x)`, `Float::sin(x)`: a differentiable method
+                // called through its trait or type.
+                if let Some(head) = &nalgebra_head {
+                    if head.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                        if let Some(rule) = rules::method(&last, c.args.len()) {
+                            let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                            return Ex::Op { rule, args, syntax: Syntax::Call { path: c.func.to_token_stream() }, span };
+                        }
+                    }
+                }
+                let primitive_head = type_head.as_deref().is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
+                let type_like_head = nalgebra_head.as_deref().is_some_and(|h| h.starts_with(|ch: char| ch.is_ascii_uppercase()));
+                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head || type_like_head {
+                    return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
                 }
                 let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
-                Ex::Call { func: path.clone(), args, span }
+                Ex::Call { func: path.clone(), args, span, method: false }
             }
             Expr::Index(i) => {
                 let base = self.ex(&i.expr, pre);
@@ -853,13 +2068,7 @@ impl Lowerer<'_> {
                 self.value(e, Target::Bind(id), pre);
                 Ex::Var { id, ident }
             }
-            Expr::Unsafe(u) => {
-                self.errors.spanned(
-                    u.unsafe_token,
-                    "cannot differentiate an `unsafe` block: the macro cannot see what it does to active values; move it into a function called with inactive values",
-                );
-                Ex::Const { tokens: e.to_token_stream() }
-            }
+            Expr::Unsafe(_) => self.unsupported(e, "an `unsafe` block", "the macro cannot see what it does to active values: move it into a function called with inactive values (or wrap them in `stop_gradient(..)`)"),
             Expr::Try(t) => {
                 self.errors.spanned(
                     t.question_token,
@@ -868,19 +2077,70 @@ impl Lowerer<'_> {
                 Ex::Const { tokens: e.to_token_stream() }
             }
             Expr::Closure(_) => self.unsupported(e, "a closure capturing an active value", "write the closure's body inline, or make it a named `#[differentiable]` function"),
+            Expr::Macro(m) if m.mac.path.is_ident("vec") => match m.mac.parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated) {
+                Ok(elems) => {
+                    let elems = elems.iter().map(|x| self.ex(x, pre)).collect();
+                    self.array(e, elems, true)
+                }
+                Err(_) => match m.mac.parse_body_with(|input: syn::parse::ParseStream| {
+                    let value: Expr = input.parse()?;
+                    input.parse::<syn::Token![;]>()?;
+                    let _count: Expr = input.parse()?;
+                    Ok(value)
+                }) {
+                    Ok(value) => self.repeat(e, &value),
+                    Err(_) => self.unsupported(e, "this `vec!`", "write the elements out (`vec![a, b]`)"),
+                },
+            },
             Expr::Macro(m) => {
                 let name = m.mac.path.to_token_stream().to_string();
                 self.unsupported(e, &format!("the macro `{name}!`"), "build the value with ordinary expressions, or compute it from inactive values")
             }
-            Expr::Array(_) | Expr::Repeat(_) => self.unsupported(e, "an array", "keep active values in separate variables, or in a `Tensor` computed with its own operations"),
+            Expr::Array(a) => {
+                let elems = a.elems.iter().map(|x| self.ex(x, pre)).collect();
+                self.array(e, elems, false)
+            }
+            Expr::Repeat(r) => self.repeat(e, &r.expr),
             Expr::Struct(_) => self.unsupported(e, "a struct literal", "keep active values in plain variables and pass them to the function that needs them"),
-            Expr::Field(_) => self.unsupported(e, "a field access", "destructure tuples with `let (a, b) = ..`, and keep active values in plain variables"),
+            Expr::Field(f) => {
+                let base = self.ex(&f.base, pre);
+                let component = match &f.member {
+                    syn::Member::Named(i) => rules::component(&i.to_string()),
+                    syn::Member::Unnamed(_) => None,
+                };
+                let from_param = crate::analyse::field_root(&base).is_some_and(|id| self.bindings[id].param.is_some());
+                match base {
+                    Ex::Const { .. } | Ex::Inactive { .. } => self.inactive(e),
+                    // `v.x` of a nalgebra vector computed in the body.
+                    base if component.is_some() && !from_param => Ex::Op {
+                        rule: component.expect("checked"),
+                        args: vec![base],
+                        syntax: Syntax::Field { member: f.member.clone() },
+                        span,
+                    },
+                    base => Ex::Field { base: Box::new(base), member: f.member.clone(), span },
+                }
+            }
             Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => self.unsupported(e, "a loop used as a value", "assign to a variable declared before the loop"),
             _ => self.unsupported(e, "this expression", "compute it from inactive values, or wrap the active value in `stop_gradient(..)`"),
         }
     }
 
     fn inactive(&self, e: &Expr) -> Ex {
+        if contains_exit(e) {
+            // Kept as written, a `return` would leave the generated function.
+            self.errors.spanned(
+                e,
+                "a `return`, `break`, `continue` or `?` inside this expression is not supported in a differentiable function\nhelp: compute it in a statement of its own (`if .. { return .. }`)",
+            );
+        }
+        if effectful(e) {
+            return self.unsupported(
+                e,
+                "an assignment, block or exit inside this expression",
+                "compute it in a statement of its own before this expression",
+            );
+        }
         Ex::Inactive {
             tokens: e.to_token_stream(),
             reads: self.reads(e),
@@ -895,7 +2155,8 @@ impl Lowerer<'_> {
     fn unsupported_at(&self, e: &Expr, span: Span, what: &str, fix: &str) -> Ex {
         Ex::Unsupported {
             tokens: e.to_token_stream(),
-            reads: self.reads(e),
+            // Sizes of active values (`xs.len()`) pass no gradient.
+            reads: self.value_reads(e),
             span,
             what: what.into(),
             fix: fix.into(),
@@ -910,10 +2171,11 @@ fn gradient_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } | Ex::Inactive { .. } => {}
         Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } => {
-            args.iter().for_each(|a| gradient_reads(a, out))
-        }
-        Ex::Index { base, .. } => gradient_reads(base, out),
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| gradient_reads(a, out)),
+        Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_reads(base, out),
         Ex::Ref { inner, .. } => gradient_reads(inner, out),
     }
 }
@@ -942,7 +2204,6 @@ fn is_control(e: &Expr) -> bool {
         Expr::If(_)
             | Expr::Match(_)
             | Expr::Block(_)
-            | Expr::Unsafe(_)
             | Expr::Break(_)
             | Expr::Continue(_)
             | Expr::Return(_)
@@ -976,5 +2237,354 @@ fn stable_syntax(e: &Expr) -> bool {
         Expr::Binary(b) => !is_compound(&b.op) && stable_syntax(&b.left) && stable_syntax(&b.right),
         Expr::Reference(r) => r.mutability.is_none() && stable_syntax(&r.expr),
         _ => false,
+    }
+}
+
+/// Macros that only read their arguments (formatting, assertions, exits).
+const READ_ONLY_MACROS: &[&str] = &[
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "write",
+    "writeln",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "panic",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "dbg",
+    "matches",
+    "cfg",
+];
+
+/// Does evaluating the expression do more than compute a value: assign,
+/// run statements, branch, loop or leave? (Closures count only if they
+/// assign.)
+fn effectful(e: &Expr) -> bool {
+    struct Effects {
+        found: bool,
+        in_closure: usize,
+    }
+    impl<'ast> Visit<'ast> for Effects {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            let effect = match e {
+                Expr::Assign(_) => true,
+                Expr::Binary(b) => is_compound(&b.op),
+                Expr::Block(_)
+                | Expr::If(_)
+                | Expr::Match(_)
+                | Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_)
+                | Expr::Break(_)
+                | Expr::Continue(_)
+                | Expr::Return(_)
+                | Expr::Unsafe(_)
+                | Expr::Yield(_)
+                | Expr::Try(_)
+                | Expr::TryBlock(_)
+                | Expr::Async(_)
+                | Expr::Await(_) => self.in_closure == 0,
+                _ => false,
+            };
+            if effect {
+                self.found = true;
+                return;
+            }
+            if let Expr::Closure(c) = e {
+                self.in_closure += 1;
+                self.visit_expr(&c.body);
+                self.in_closure -= 1;
+                return;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut v = Effects {
+        found: false,
+        in_closure: 0,
+    };
+    v.visit_expr(e);
+    v.found
+}
+
+fn contains_let(e: &Expr) -> bool {
+    let mut lets = Vec::new();
+    collect_lets(e, &mut lets);
+    !lets.is_empty()
+}
+
+/// The `let` parts of a condition (`if let`, `while let`, let chains).
+fn collect_lets<'e>(e: &'e Expr, out: &mut Vec<&'e syn::ExprLet>) {
+    match peel(e) {
+        Expr::Let(l) => out.push(l),
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_)) => {
+            collect_lets(&b.left, out);
+            collect_lets(&b.right, out);
+        }
+        _ => {}
+    }
+}
+
+/// Names a pattern binds.
+fn pattern_names(p: &Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_pat(p);
+    n.0
+}
+
+/// Every single-segment name an expression mentions.
+fn mentioned_names(e: &Expr) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+            if let Some(i) = p.path.get_ident() {
+                self.0.push(i.to_string());
+            }
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            fn idents(t: TokenStream, out: &mut Vec<String>) {
+                for tt in t {
+                    match tt {
+                        TokenTree::Ident(i) => out.push(i.to_string()),
+                        TokenTree::Group(g) => idents(g.stream(), out),
+                        _ => {}
+                    }
+                }
+            }
+            idents(m.tokens.clone(), &mut self.0);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_expr(e);
+    n.0
+}
+
+/// Primitive types: a path call `f64::f(..)` is one of their associated functions.
+const PRIMITIVE_TYPES: &[&str] = &[
+    "f64", "f32", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+    "usize", "bool", "char", "str",
+];
+
+/// A `let` statement built by the lowering (always well-formed).
+fn make_local(tokens: TokenStream) -> syn::Local {
+    match syn::parse2::<syn::Stmt>(tokens) {
+        Ok(syn::Stmt::Local(l)) => l,
+        _ => unreachable!("the lowering builds `let` statements from parsed parts"),
+    }
+}
+
+/// A `return` that would leave the enclosing closure (not a nested one).
+fn contains_return(e: &Expr) -> bool {
+    struct Returns(bool);
+    impl<'ast> Visit<'ast> for Returns {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut r = Returns(false);
+    r.visit_expr(e);
+    r.0
+}
+
+/// Methods that start an iterator the lowering can turn into a loop.
+const ITERATOR_SOURCES: &[&str] = &[
+    "iter",
+    "copied",
+    "cloned",
+    "enumerate",
+    "zip",
+    "rev",
+    "windows",
+    "into_iter",
+];
+
+/// How a `for` loop over a sequence receives each element.
+enum Item {
+    /// `&xs[i]` (`xs.iter()`, `&xs`).
+    Ref,
+    /// `xs[i]` (`.copied()`, `.cloned()`).
+    Value,
+    /// `&xs[i..i + k]` (`xs.windows(k)`).
+    Window(Expr),
+}
+
+/// `let pat = value;` as simple lets where the pattern and a tuple value
+/// match part for part, and `&p` meets `&e` (read by value).
+fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
+    match (pat, peel(value)) {
+        (Pat::Paren(p), _) => destructure(&p.pat, value, out),
+        (Pat::Tuple(t), Expr::Tuple(v))
+            if t.elems.len() == v.elems.len()
+                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+        {
+            for (p, e) in t.elems.iter().zip(&v.elems) {
+                destructure(p, e, out);
+            }
+        }
+        (Pat::Reference(r), Expr::Reference(e))
+            if r.mutability.is_none() && e.mutability.is_none() =>
+        {
+            destructure(&r.pat, &e.expr, out)
+        }
+        (Pat::Wild(_), _) => {}
+        _ => out.push((pat.clone(), value.clone())),
+    }
+}
+
+/// `break 'label value` → `{ temp = value; break 'label; }` (for a labeled
+/// block lowered to a loop that runs once).
+struct BreakWithValue<'a> {
+    label: &'a syn::Lifetime,
+    temp: &'a syn::Ident,
+}
+
+impl syn::visit_mut::VisitMut for BreakWithValue<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Break(b) = e {
+            if b.label.as_ref() == Some(self.label) {
+                if let Some(value) = b.expr.take() {
+                    let (label, temp) = (self.label, self.temp);
+                    *e = syn::parse_quote!({ #temp = #value; break #label; });
+                    return;
+                }
+            }
+        }
+        if let Expr::Closure(_) = e {
+            return;
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// An exit that would leave code kept as written (not inside a closure).
+fn contains_exit(e: &Expr) -> bool {
+    struct Exits(bool);
+    impl<'ast> Visit<'ast> for Exits {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_break(&mut self, _: &'ast syn::ExprBreak) {
+            self.0 = true;
+        }
+        fn visit_expr_continue(&mut self, _: &'ast syn::ExprContinue) {
+            self.0 = true;
+        }
+        // A loop inside contains its own breaks.
+        fn visit_expr_loop(&mut self, _: &'ast syn::ExprLoop) {}
+        fn visit_expr_while(&mut self, _: &'ast syn::ExprWhile) {}
+        fn visit_expr_for_loop(&mut self, _: &'ast syn::ExprForLoop) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut x = Exits(false);
+    x.visit_expr(e);
+    x.0
+}
+
+/// Bindings a block reads or writes (through the IR), and the names its
+/// statements kept as written mention (conditions, ranges, declarations).
+fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<String>) {
+    fn ex(e: &Ex, ids: &mut Vec<BindId>) {
+        match e {
+            Ex::Var { id, .. } => ids.push(*id),
+            Ex::Const { .. } => {}
+            Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => ids.extend(reads),
+            Ex::Op { args, .. }
+            | Ex::Call { args, .. }
+            | Ex::Tuple { elems: args }
+            | Ex::Array { elems: args, .. } => args.iter().for_each(|a| ex(a, ids)),
+            Ex::Index { base, index, .. } => {
+                ex(base, ids);
+                ex(index, ids);
+            }
+            Ex::Field { base, .. } => ex(base, ids),
+            Ex::Ref { inner, .. } => ex(inner, ids),
+        }
+    }
+    fn tokens(t: &TokenStream, names: &mut Vec<String>) {
+        for tt in t.clone() {
+            match tt {
+                TokenTree::Ident(i) => names.push(i.to_string()),
+                TokenTree::Group(g) => tokens(&g.stream(), names),
+                _ => {}
+            }
+        }
+    }
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::Assign(a) => {
+                ex(&a.value, ids);
+                for t in a.targets.iter().flatten() {
+                    if let Target::Bind(b) = t {
+                        ids.push(*b);
+                    }
+                }
+                match &a.kind {
+                    AssignKind::Element { base, index, .. } => {
+                        ids.push(*base);
+                        ex(index, ids);
+                    }
+                    AssignKind::Opaque { tokens: t } | AssignKind::Let { pattern: t, .. } => {
+                        tokens(t, names)
+                    }
+                    _ => {}
+                }
+            }
+            Stmt::Verbatim { tokens: t } => tokens(t, names),
+            Stmt::If(i) => {
+                tokens(&i.cond, names);
+                collect_block_reads(&i.then, ids, names);
+                if let Some(e) = &i.els {
+                    collect_block_reads(e, ids, names);
+                }
+            }
+            Stmt::Match(m) => {
+                tokens(&m.scrutinee, names);
+                for arm in &m.arms {
+                    tokens(&arm.head, names);
+                    collect_block_reads(&arm.body, ids, names);
+                }
+            }
+            Stmt::Loop(l) => {
+                match &l.kind {
+                    LoopKind::While { cond } => tokens(cond, names),
+                    LoopKind::Range { lo, hi, .. } => {
+                        tokens(lo, names);
+                        tokens(hi, names);
+                    }
+                    LoopKind::Iter { iterable, .. } => tokens(iterable, names),
+                    LoopKind::Infinite => {}
+                }
+                collect_block_reads(&l.body, ids, names);
+            }
+            Stmt::Block(b) => collect_block_reads(b, ids, names),
+            Stmt::Exit(_) => {}
+        }
     }
 }

@@ -17,6 +17,8 @@ use syn::{FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Token, Type};
 pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     pub krate: Option<syn::Path>,
+    /// `show`: also generate the pretty-printed expansion and the op graph.
+    pub show: bool,
 }
 
 impl Parse for Args {
@@ -29,11 +31,18 @@ impl Parse for Args {
                 args.krate = Some(input.call(syn::Path::parse_mod_style)?);
             } else {
                 let key: Ident = input.parse()?;
+                if key == "show" {
+                    args.show = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key != "wrt" {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)` or `crate = path`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `show` or `crate = path`"
                         ),
                     ));
                 }
@@ -57,9 +66,14 @@ pub struct Param {
     pub ty: Type,
     /// Differentiated: its gradient is part of the pullback's result.
     pub active: bool,
+    /// Declared `mut`: the body may change it.
+    pub mutable: bool,
 }
 
 pub struct Signature {
+    /// Type and const parameters, with their bounds, and the where clause.
+    pub type_generics: Vec<syn::GenericParam>,
+    pub where_clause: Option<syn::WhereClause>,
     pub name: Ident,
     pub vis: syn::Visibility,
     pub params: Vec<Param>,
@@ -72,23 +86,45 @@ pub struct Signature {
 /// Value types of the runtime that carry a gradient, recognised by name.
 fn differentiable_type(ty: &Type) -> bool {
     match ty {
+        // Behind `&mut` too: the gradient is with respect to what it held on
+        // entry (the body may write into it, element by element).
         Type::Reference(r) => differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
-        Type::Slice(s) => is_f64(&s.elem),
+        Type::Group(g) => differentiable_type(&g.elem),
+        Type::Slice(s) => is_f64(&s.elem) || is_vec_f64(&s.elem),
+        Type::Array(a) => is_f64(&a.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
         Type::Path(p) if p.qself.is_none() => {
             let Some(last) = p.path.segments.last() else {
                 return false;
             };
             let name = last.ident.to_string();
-            match name.as_str() {
-                "f64" | "Tensor" => true,
-                // nalgebra's DVector/DMatrix join once the runtime differentiates them.
-                "Vec" => match &last.arguments {
+            // nalgebra's vectors, matrices, points, rotations of f64.
+            if crate::rules::nalgebra_type(&name) {
+                return match &last.arguments {
                     syn::PathArguments::AngleBracketed(a) => a
                         .args
                         .iter()
                         .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_f64(t))),
+                    _ => false,
+                };
+            }
+            match name.as_str() {
+                "f64" | "Tensor" => true,
+                // A type of the user's (a struct of parameters): differentiated,
+                // and rustc says so if it does not derive `Differentiable`.
+                n if last.arguments.is_empty()
+                    && n.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !NOT_DIFFERENTIABLE.contains(&n) =>
+                {
+                    true
+                }
+                // nalgebra's DVector/DMatrix join once the runtime differentiates them.
+                // Vec<f64>, and Vec<Vec<f64>> (a matrix as rows).
+                "Vec" => match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| {
+                        matches!(arg, syn::GenericArgument::Type(t) if is_f64(t) || is_vec_f64(t))
+                    }),
                     _ => false,
                 },
                 _ => false,
@@ -99,7 +135,11 @@ fn differentiable_type(ty: &Type) -> bool {
 }
 
 fn is_f64(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.path.is_ident("f64"))
+    match ty {
+        Type::Group(g) => is_f64(&g.elem),
+        Type::Path(p) => p.path.is_ident("f64"),
+        _ => false,
+    }
 }
 
 /// Names every elided lifetime in parameter types (`&T` → `&'__ad_l0 T`,
@@ -151,12 +191,7 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
             "cannot differentiate an `unsafe fn`: the generated pullback would have to repeat its unsafe operations; wrap the unsafe part in a safe function called with inactive values",
         );
     }
-    if sig.generics.type_params().next().is_some() || sig.generics.const_params().next().is_some() {
-        errors.spanned(
-            &sig.generics,
-            "generic differentiable functions are not supported yet: write the function for `f64` or `Tensor`",
-        );
-    }
+
     if let Some(v) = &sig.variadic {
         errors.spanned(v, "cannot differentiate a variadic function");
     }
@@ -177,6 +212,31 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         );
     }
 
+    let generic_types: Vec<String> = sig
+        .generics
+        .type_params()
+        .map(|t| t.ident.to_string())
+        .collect();
+    // Type parameters that are functions (`F: Fn(usize) -> f64`) carry no
+    // gradient; any other may be the number type itself.
+    let callable = |t: &syn::TypeParam| {
+        let bounds = t.bounds.iter().map(|b| b.to_token_stream().to_string());
+        let in_where = sig.generics.where_clause.iter().flat_map(|w| w.predicates.iter()).filter_map(|p| match p {
+            syn::WherePredicate::Type(pt) if matches!(&pt.bounded_ty, Type::Path(tp) if tp.path.is_ident(&t.ident)) => {
+                Some(pt.bounds.to_token_stream().to_string())
+            }
+            _ => None,
+        });
+        bounds.chain(in_where).any(|b| {
+            b.starts_with("Fn") || b.contains(" Fn") || b.contains("FnMut") || b.contains("FnOnce")
+        })
+    };
+    let number_types: Vec<String> = sig
+        .generics
+        .type_params()
+        .filter(|t| !callable(t))
+        .map(|t| t.ident.to_string())
+        .collect();
     let mut namer = NameLifetimes { named: Vec::new() };
     let mut params = Vec::new();
     for input in sig.inputs.iter_mut() {
@@ -189,8 +249,13 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
             }
             FnArg::Typed(pt) => {
                 let no_grad = take_no_grad(&mut pt.attrs);
+                let mutable = matches!(&*pt.pat, Pat::Ident(pi) if pi.mutability.is_some());
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.subpat.is_none() => pi.ident.clone(),
+                    // An unused parameter still needs a name in the generated code.
+                    Pat::Wild(w) => {
+                        format_ident!("__ad_arg{}", params.len(), span = w.underscore_token.span)
+                    }
                     other => {
                         errors.spanned(
                             other,
@@ -207,8 +272,22 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                 }
                 let mut ty = (*pt.ty).clone();
                 namer.visit_type_mut(&mut ty);
-                let active = !no_grad && differentiable_type(&pt.ty);
-                params.push(Param { ident, ty, active });
+                // Generic over the differentiated number type: the derivative
+                // rules are those of f64 and Tensor.
+                if !no_grad && generic_value(&pt.ty, &number_types) {
+                    errors.spanned(
+                        &pt.ty,
+                        "cannot differentiate a value of a generic type: the derivative rules are written for `f64` and `Tensor`\nhelp: write the function for `f64` (or `Tensor`), or mark the parameter `#[no_grad]` if it carries no gradient",
+                    );
+                }
+                let active =
+                    !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
+                params.push(Param {
+                    ident,
+                    ty,
+                    active,
+                    mutable,
+                });
             }
         }
     }
@@ -243,6 +322,14 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         None => quote!(::autodiff),
     };
     Some(Signature {
+        type_generics: sig
+            .generics
+            .params
+            .iter()
+            .filter(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+            .cloned()
+            .collect(),
+        where_clause: sig.generics.where_clause.clone(),
         name: sig.ident.clone(),
         vis: item.vis.clone(),
         params,
@@ -255,5 +342,116 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
 impl Signature {
     pub fn param_ident(&self, index: usize) -> Ident {
         format_ident!("__ad_p_{}", self.params[index].ident)
+    }
+}
+
+/// Types that never carry a gradient, though their names look like a
+/// user's struct: std's and the runtime's own.
+const NOT_DIFFERENTIABLE: &[&str] = &[
+    "String",
+    "PathBuf",
+    "Path",
+    "OsString",
+    "Duration",
+    "Instant",
+    "SystemTime",
+    "Ordering",
+    "BoolTensor",
+    "Shape",
+    "Var",
+    "Rng",
+    "StdRng",
+];
+
+/// Does the type mention one of these names (the function's type parameters)?
+fn mentions(ty: &Type, names: &[String]) -> bool {
+    struct Finder<'n>(&'n [String], bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_ident(&mut self, i: &'ast Ident) {
+            if self.0.iter().any(|n| i == n) {
+                self.1 = true;
+            }
+        }
+    }
+    let mut f = Finder(names, false);
+    syn::visit::Visit::visit_type(&mut f, ty);
+    f.1
+}
+
+/// A parameter type the pullback can keep a copy of without knowing more
+/// about it: the runtime's value types, primitives, and borrows of them.
+pub fn keepable_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => r.mutability.is_none() && keepable_type(&r.elem),
+        Type::Paren(p) => keepable_type(&p.elem),
+        Type::Group(g) => keepable_type(&g.elem),
+        Type::Slice(s) => keepable_type(&s.elem),
+        Type::Array(a) => keepable_type(&a.elem),
+        Type::Tuple(t) => t.elems.iter().all(keepable_type),
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
+            let name = last.ident.to_string();
+            match name.as_str() {
+                n if crate::rules::nalgebra_type(n) => true,
+                "Vec" => match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().all(|arg| match arg {
+                        syn::GenericArgument::Type(t) => keepable_type(t),
+                        _ => false,
+                    }),
+                    _ => false,
+                },
+                _ => {
+                    last.arguments.is_empty()
+                        && ([
+                            "Tensor", "str", "String", "bool", "char", "f32", "f64", "usize",
+                            "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64",
+                            "i128",
+                        ]
+                        .contains(&name.as_str()))
+                }
+            }
+        }),
+        _ => false,
+    }
+}
+
+/// A value whose type is one of the function's type parameters (`T`, `&T`,
+/// `&[T]`, `Vec<T>`, `[T; N]`) — a number type the function is generic over.
+fn generic_value(ty: &Type, names: &[String]) -> bool {
+    match ty {
+        Type::Reference(r) => generic_value(&r.elem, names),
+        Type::Paren(p) => generic_value(&p.elem, names),
+        Type::Group(g) => generic_value(&g.elem, names),
+        Type::Slice(s) => generic_value(&s.elem, names),
+        Type::Array(a) => generic_value(&a.elem, names),
+        Type::Path(p) if p.qself.is_none() => {
+            if let Some(i) = p.path.get_ident() {
+                return names.iter().any(|n| i == n);
+            }
+            p.path.segments.last().is_some_and(|last| {
+                last.ident == "Vec"
+                    && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+                        if a.args.iter().any(|arg| matches!(arg, syn::GenericArgument::Type(t) if generic_value(t, names))))
+            })
+        }
+        _ => false,
+    }
+}
+
+fn is_vec_f64(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|last| last.ident == "Vec"
+        && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+            if a.args.len() == 1 && matches!(&a.args[0], syn::GenericArgument::Type(t) if is_f64(t)))))
+}
+
+/// A sequence of `f64` (`[f64]`, `Vec<f64>`, `[f64; N]`, borrowed or not):
+/// indexing it gives one `f64`.
+pub fn scalar_elements(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => scalar_elements(&r.elem),
+        Type::Paren(p) => scalar_elements(&p.elem),
+        Type::Group(g) => scalar_elements(&g.elem),
+        Type::Slice(s) => is_f64(&s.elem),
+        Type::Array(a) => is_f64(&a.elem),
+        t => is_vec_f64(t),
     }
 }

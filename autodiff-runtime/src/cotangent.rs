@@ -19,6 +19,11 @@ use crate::tensor::Tensor;
 /// assert_eq!(Tensor::ones(&[2, 2]).zero_tangent(), Tensor::zeros(&[2, 2]));
 /// assert_eq!((1.0, vec![1.0, 2.0]).zero_tangent(), (0.0, vec![0.0, 0.0]));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not differentiable",
+    label = "this parameter is differentiated, so its type must implement `Differentiable`",
+    note = "derive it (`#[derive(Clone, Differentiable)]` on a struct of f64, Tensor, Vec<f64> and [f64; N] fields), or mark the parameter `#[no_grad]`"
+)]
 pub trait Differentiable {
     /// The gradient of a value of this type.
     type Tangent: Cotangent;
@@ -670,11 +675,15 @@ impl<T: TensorIndex + ?Sized> TensorIndex for &T {
 pub trait IndexMeta<I: ?Sized> {
     /// The gradient of the indexed container.
     type Tangent;
-    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: f64);
+    /// The cotangent of what the index selects: `f64` for one element,
+    /// `Vec<f64>` for a range (a sub-slice).
+    type Part;
+    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: Self::Part);
 }
 
 impl<I: ScalarIndex + ?Sized> IndexMeta<I> for LenMeta {
     type Tangent = Vec<f64>;
+    type Part = f64;
     #[inline]
     fn acc_index(&self, dst: &mut Vec<f64>, index: &I, g: f64) {
         if dst.len() < self.0 {
@@ -696,8 +705,45 @@ fn grown_to(mut d: Vec<f64>, len: usize) -> Vec<f64> {
     d
 }
 
+/// A range of a slice or vector (`&xs[1..]`): its cotangent is added to
+/// the elements it covers. A shorter cotangent is one whose tail is zero.
+macro_rules! range_index {
+    ($($range:ty),*) => {$(
+        impl IndexMeta<$range> for LenMeta {
+            type Tangent = Vec<f64>;
+            type Part = Vec<f64>;
+            fn acc_index(&self, dst: &mut Vec<f64>, index: &$range, g: Vec<f64>) {
+                if g.is_empty() {
+                    return;
+                }
+                if dst.len() < self.0 {
+                    *dst = grown_to(std::mem::take(dst), self.0);
+                }
+                let start = match std::ops::RangeBounds::start_bound(index) {
+                    std::ops::Bound::Included(&s) => s,
+                    std::ops::Bound::Excluded(&s) => s + 1,
+                    std::ops::Bound::Unbounded => 0,
+                };
+                for (d, v) in dst[start..].iter_mut().zip(g) {
+                    *d += v;
+                }
+            }
+        }
+    )*};
+}
+
+range_index!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>,
+    std::ops::RangeFull
+);
+
 impl<I: TensorIndex + ?Sized> IndexMeta<I> for Shape {
     type Tangent = Tensor;
+    type Part = f64;
     fn acc_index(&self, dst: &mut Tensor, index: &I, g: f64) {
         if dst.symbolic_zero {
             *dst = Tensor::zeros(&self.0);
@@ -730,7 +776,7 @@ pub fn acc_index<M: IndexMeta<I>, I: ?Sized>(
     dst: &mut M::Tangent,
     base_meta: &M,
     index: &I,
-    g: f64,
+    g: M::Part,
 ) {
     base_meta.acc_index(dst, index, g)
 }
@@ -849,4 +895,254 @@ mod tests {
         assert_eq!(e.0, 1.0);
         assert_eq!(meta(&p).1, Shape(vec![2]));
     }
+}
+
+// ---------------------------------------------------------------- [f64; N]
+
+impl<const N: usize> Differentiable for [f64; N] {
+    type Tangent = [f64; N];
+    fn zero_tangent(&self) -> [f64; N] {
+        [0.0; N]
+    }
+    fn seed_tangent(&self) -> [f64; N] {
+        assert!(
+            N == 1,
+            "grad can be implicitly created only for scalar outputs \
+             (the output has {N} elements: pass a gradient of that length instead)"
+        );
+        [1.0; N]
+    }
+}
+
+impl<const N: usize> Cotangent for [f64; N] {
+    fn zero() -> [f64; N] {
+        [0.0; N]
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        false
+    }
+    fn accumulate(&mut self, other: [f64; N]) {
+        for (d, o) in self.iter_mut().zip(other) {
+            *d += o;
+        }
+    }
+}
+
+/// The shape of a fixed-size array: nothing beyond its type.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ArrayMeta<const N: usize>;
+
+impl<const N: usize> HasMeta for [f64; N] {
+    type Meta = ArrayMeta<N>;
+    fn meta(&self) -> ArrayMeta<N> {
+        ArrayMeta
+    }
+}
+
+impl<I: ScalarIndex + ?Sized, const N: usize> IndexMeta<I> for ArrayMeta<N> {
+    type Tangent = [f64; N];
+    type Part = f64;
+    #[inline]
+    fn acc_index(&self, dst: &mut [f64; N], index: &I, g: f64) {
+        dst[index.index()] += g;
+    }
+}
+
+/// The cotangent of one element of a sequence, taken out of the sequence's
+/// cotangent (left zero there): the reverse of a write `x[i] = v`, whose
+/// old element no longer reaches anything (`v̄ = x̄[i]`, then `x̄[i] = 0`).
+#[doc(hidden)]
+pub trait TakeIndex<I: ?Sized> {
+    /// What one element's cotangent is.
+    type Part;
+    fn take_index(&mut self, index: &I) -> Self::Part;
+}
+
+impl<I: ScalarIndex + ?Sized> TakeIndex<I> for Vec<f64> {
+    type Part = f64;
+    #[inline]
+    fn take_index(&mut self, index: &I) -> f64 {
+        match self.get_mut(index.index()) {
+            Some(d) => std::mem::replace(d, 0.0),
+            // A short gradient is zero past its end.
+            None => 0.0,
+        }
+    }
+}
+
+impl<I: ScalarIndex + ?Sized, const N: usize> TakeIndex<I> for [f64; N] {
+    type Part = f64;
+    #[inline]
+    fn take_index(&mut self, index: &I) -> f64 {
+        std::mem::replace(&mut self[index.index()], 0.0)
+    }
+}
+
+/// `x̄[i]`, taken out of the cotangent of a sequence `x` (see [`TakeIndex`]).
+///
+/// ```
+/// use autodiff_runtime::__private::index_cotangent;
+///
+/// let mut d = vec![1.0, 2.0];
+/// assert_eq!(index_cotangent(&mut d, &1usize), 2.0);
+/// assert_eq!(d, vec![1.0, 0.0]);
+/// assert_eq!(index_cotangent(&mut d, &5usize), 0.0);
+/// ```
+#[inline(always)]
+pub fn index_cotangent<T: TakeIndex<I>, I: ?Sized>(d: &mut T, index: &I) -> T::Part {
+    d.take_index(index)
+}
+
+/// Element `k` of the cotangent of an array or vector literal (zero past
+/// the end of a short `Vec`).
+#[doc(hidden)]
+pub trait Part {
+    fn part(&self, k: usize) -> f64;
+}
+
+impl Part for Vec<f64> {
+    #[inline]
+    fn part(&self, k: usize) -> f64 {
+        self.get(k).copied().unwrap_or(0.0)
+    }
+}
+
+impl<const N: usize> Part for [f64; N] {
+    #[inline]
+    fn part(&self, k: usize) -> f64 {
+        self[k]
+    }
+}
+
+/// `ȳ[k]` for `y = [a₀, a₁, …]`: the cotangent of element `k`.
+///
+/// ```
+/// use autodiff_runtime::__private::part;
+///
+/// assert_eq!(part(&vec![1.0, 2.0], 1), 2.0);
+/// assert_eq!(part(&vec![1.0], 3), 0.0);
+/// assert_eq!(part(&[4.0, 5.0], 0), 4.0);
+/// ```
+#[inline(always)]
+pub fn part<T: Part + ?Sized>(g: &T, k: usize) -> f64 {
+    g.part(k)
+}
+
+// ---------------------------------------------------------------- Vec<Vec<f64>>, [Vec<f64>]
+
+/// Rows of possibly different lengths (a matrix as a `Vec` of rows).
+impl Differentiable for Vec<Vec<f64>> {
+    type Tangent = Vec<Vec<f64>>;
+    fn zero_tangent(&self) -> Vec<Vec<f64>> {
+        self.iter().map(|r| vec![0.0; r.len()]).collect()
+    }
+    fn finish_tangent(&self, mut d: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        d.resize(self.len(), Vec::new());
+        d.into_iter()
+            .zip(self)
+            .map(|(d, r)| pad_to(d, r.len()))
+            .collect()
+    }
+    fn seed_tangent(&self) -> Vec<Vec<f64>> {
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
+    }
+}
+
+impl Differentiable for [Vec<f64>] {
+    type Tangent = Vec<Vec<f64>>;
+    fn zero_tangent(&self) -> Vec<Vec<f64>> {
+        self.iter().map(|r| vec![0.0; r.len()]).collect()
+    }
+    fn finish_tangent(&self, mut d: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        d.resize(self.len(), Vec::new());
+        d.into_iter()
+            .zip(self)
+            .map(|(d, r)| pad_to(d, r.len()))
+            .collect()
+    }
+    fn seed_tangent(&self) -> Vec<Vec<f64>> {
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
+    }
+}
+
+impl Cotangent for Vec<Vec<f64>> {
+    fn zero() -> Vec<Vec<f64>> {
+        Vec::new()
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        self.is_empty()
+    }
+    fn accumulate(&mut self, other: Vec<Vec<f64>>) {
+        if self.len() < other.len() {
+            self.resize(other.len(), Vec::new());
+        }
+        for (d, o) in self.iter_mut().zip(other) {
+            d.accumulate(o);
+        }
+    }
+}
+
+/// The length of each row.
+#[doc(hidden)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowsMeta(pub Vec<usize>);
+
+impl HasMeta for Vec<Vec<f64>> {
+    type Meta = RowsMeta;
+    fn meta(&self) -> RowsMeta {
+        RowsMeta(self.iter().map(Vec::len).collect())
+    }
+}
+
+impl HasMeta for [Vec<f64>] {
+    type Meta = RowsMeta;
+    fn meta(&self) -> RowsMeta {
+        RowsMeta(self.iter().map(Vec::len).collect())
+    }
+}
+
+/// A whole row `xs[i]`: its cotangent is added to row `i`.
+impl<I: ScalarIndex + ?Sized> IndexMeta<I> for RowsMeta {
+    type Tangent = Vec<Vec<f64>>;
+    type Part = Vec<f64>;
+    fn acc_index(&self, dst: &mut Vec<Vec<f64>>, index: &I, g: Vec<f64>) {
+        if dst.len() < self.0.len() {
+            dst.resize(self.0.len(), Vec::new());
+        }
+        dst[index.index()].accumulate(g);
+    }
+}
+
+/// `x̄[i][j] += g` for rows `x`: one element of a matrix kept as a `Vec` of rows.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc_index2, meta, zero};
+///
+/// let x = vec![vec![1.0, 2.0], vec![3.0]];
+/// let mut d = zero();
+/// acc_index2(&mut d, &meta(&x), &0usize, &1usize, 4.0);
+/// assert_eq!(d, vec![vec![0.0, 4.0], vec![]]);
+/// ```
+#[inline]
+pub fn acc_index2<I: ScalarIndex + ?Sized, J: ScalarIndex + ?Sized>(
+    dst: &mut Vec<Vec<f64>>,
+    meta: &RowsMeta,
+    i: &I,
+    j: &J,
+    g: f64,
+) {
+    if dst.len() < meta.0.len() {
+        dst.resize(meta.0.len(), Vec::new());
+    }
+    let (i, j) = (i.index(), j.index());
+    let row = &mut dst[i];
+    if row.len() < meta.0[i] {
+        row.resize(meta.0[i], 0.0);
+    }
+    row[j] += g;
 }

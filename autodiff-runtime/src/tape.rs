@@ -72,7 +72,7 @@ impl<M> MetaTape for StackTape<M> {
 macro_rules! stacked {
     ($($M:ty),*) => { $(impl Meta for $M { type Tape = StackTape<$M>; })* };
 }
-stacked!(Shape, LenMeta, ());
+stacked!(Shape, LenMeta, crate::cotangent::RowsMeta, ());
 
 macro_rules! stacked_tuples {
     ($(($($T:ident),+))*) => {
@@ -146,4 +146,23 @@ impl Counter for char {
 #[inline(always)]
 pub fn prev<C: Counter>(counter: C) -> C {
     counter.prev()
+}
+
+/// The tape of a fixed-size array's shape: nothing to keep, as for `f64`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ArrayTape<const N: usize>;
+
+impl<const N: usize> MetaTape for ArrayTape<N> {
+    type Meta = crate::cotangent::ArrayMeta<N>;
+    #[inline(always)]
+    fn push(&mut self, _: Self::Meta) {}
+    #[inline(always)]
+    fn pop(&mut self) -> Self::Meta {
+        crate::cotangent::ArrayMeta
+    }
+}
+
+impl<const N: usize> Meta for crate::cotangent::ArrayMeta<N> {
+    type Tape = ArrayTape<N>;
 }

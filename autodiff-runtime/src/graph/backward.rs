@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::error::BackwardError;
-use super::node::BackwardFn;
-use super::var::Var;
+use super::node::{BackwardFn, Var};
 use crate::cotangent::Cotangent;
 use crate::tensor::Tensor;
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::var::Var;
+use super::node::Var;
 
 const LINE_WIDTH: usize = 80;
 const INDENT: usize = "tensor(".len();

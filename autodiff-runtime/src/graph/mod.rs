@@ -26,11 +26,12 @@
 //!   one node for the whole call, whose backward is the generated pullback:
 //!   no per-op nodes inside it.
 //!
-//! Layout: [`Var`] and its accessors in `var.rs`; nodes (and how a graph is
-//! freed without deep recursion) in `node.rs`; `backward` in `backward.rs`,
-//! its errors in `error.rs`; eager operators in `arith.rs` and eager
-//! functions in `functions.rs`; printing in `display.rs`; recorded calls and
-//! [`GraphValue`] in `record.rs`.
+//! Layout: the types, [`Var`] and its node (and how a graph is freed without
+//! deep recursion), in `node.rs`, which the other files use and which uses
+//! none of them; `Var`'s constructors and accessors in `var.rs`; `backward`
+//! in `backward.rs`, its errors in `error.rs`; eager operators in `arith.rs`
+//! and eager functions in `functions.rs`; printing in `display.rs`; recorded
+//! calls and [`GraphValue`] in `record.rs`.
 
 mod arith;
 mod backward;
@@ -42,5 +43,5 @@ mod record;
 mod var;
 
 pub use error::BackwardError;
+pub use node::Var;
 pub use record::GraphValue;
-pub use var::Var;

@@ -1,11 +1,49 @@
-//! A node of the graph: the backward function of the op (or recorded call)
-//! that produced a [`Var`], and the inputs its gradients flow to.
+//! The graph's two types, which hold each other: a [`Var`] (a value and,
+//! unless it is a leaf, the node that computed it) and a `Node` (the
+//! backward function of the op, or recorded call, that produced a `Var`, and
+//! the input `Var`s its gradients flow to). Every other file of the graph
+//! layer builds on these; `Var`'s methods are in `var.rs`.
 
 use std::borrow::Cow;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::var::Var;
 use crate::tensor::Tensor;
+
+/// A tensor in the PyTorch-style graph: a value, whether it requires a
+/// gradient, its accumulated `.grad()`, and (unless it is a leaf) the node
+/// that computed it.
+///
+/// A `Var` is a handle: cloning it shares the value, the gradient and the
+/// node, as assigning a tensor to another name does in Python. `Var` is
+/// `Send + Sync`, so graphs can be built and differentiated on other threads.
+///
+/// ```
+/// use autodiff_runtime::graph::Var;
+///
+/// let x = Var::new(1.0).requires_grad_(true); // torch.tensor(1.0, requires_grad=True)
+/// let y = Var::new(2.0);                      // torch.tensor(2.0)
+/// let z = &x * &y;
+/// assert!(x.is_leaf() && y.is_leaf() && !z.is_leaf());
+/// assert_eq!((x.requires_grad(), y.requires_grad(), z.requires_grad()), (true, false, true));
+/// assert_eq!(z.grad_fn().as_deref(), Some("<MulBackward0>"));
+/// z.backward();
+/// assert_eq!(x.grad().unwrap().item(), 2.0);
+/// assert!(y.grad().is_none() && z.grad().is_none());
+/// ```
+#[derive(Clone)]
+pub struct Var(pub(super) Arc<VarInner>);
+
+pub(super) struct VarInner {
+    pub(super) value: Tensor,
+    /// Set by the user on a leaf; fixed (true) on a non-leaf.
+    pub(super) requires_grad: AtomicBool,
+    /// The accumulated gradient: always on a leaf that requires one, on a
+    /// non-leaf only after [`Var::retain_grad`].
+    pub(super) grad: Mutex<Option<Tensor>>,
+    pub(super) retains_grad: AtomicBool,
+    pub(super) grad_fn: Option<Node>,
+}
 
 /// A node's backward: given the gradient of its output, one gradient per
 /// input, in the order of the inputs.
@@ -55,6 +93,14 @@ impl Node {
     /// Drops the backward function and the values it saved.
     pub(super) fn free(&self) {
         lock(&self.backward).take();
+    }
+}
+
+impl Var {
+    /// If this is the last handle to the value, its node, to be taken apart
+    /// by the caller (see `Drop for Node`).
+    fn into_unique_node(self) -> Option<Node> {
+        Arc::into_inner(self.0)?.grad_fn
     }
 }
 

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use super::node::BackwardFn;
-use super::var::Var;
+use super::node::{BackwardFn, Var};
 use crate::tensor::Tensor;
 
 /// Conversions between a recorded function's own value types and tensors:

@@ -5,44 +5,9 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::node::{BackwardFn, Node, lock};
+use super::node::{BackwardFn, Node, Var, VarInner, lock};
 use crate::cotangent::Cotangent;
 use crate::tensor::Tensor;
-
-/// A tensor in the PyTorch-style graph: a value, whether it requires a
-/// gradient, its accumulated `.grad()`, and (unless it is a leaf) the node
-/// that computed it.
-///
-/// A `Var` is a handle: cloning it shares the value, the gradient and the
-/// node, as assigning a tensor to another name does in Python. `Var` is
-/// `Send + Sync`, so graphs can be built and differentiated on other threads.
-///
-/// ```
-/// use autodiff_runtime::graph::Var;
-///
-/// let x = Var::new(1.0).requires_grad_(true); // torch.tensor(1.0, requires_grad=True)
-/// let y = Var::new(2.0);                      // torch.tensor(2.0)
-/// let z = &x * &y;
-/// assert!(x.is_leaf() && y.is_leaf() && !z.is_leaf());
-/// assert_eq!((x.requires_grad(), y.requires_grad(), z.requires_grad()), (true, false, true));
-/// assert_eq!(z.grad_fn().as_deref(), Some("<MulBackward0>"));
-/// z.backward();
-/// assert_eq!(x.grad().unwrap().item(), 2.0);
-/// assert!(y.grad().is_none() && z.grad().is_none());
-/// ```
-#[derive(Clone)]
-pub struct Var(pub(super) Arc<VarInner>);
-
-pub(super) struct VarInner {
-    pub(super) value: Tensor,
-    /// Set by the user on a leaf; fixed (true) on a non-leaf.
-    requires_grad: AtomicBool,
-    /// The accumulated gradient: always on a leaf that requires one, on a
-    /// non-leaf only after [`Var::retain_grad`].
-    grad: Mutex<Option<Tensor>>,
-    retains_grad: AtomicBool,
-    pub(super) grad_fn: Option<Node>,
-}
 
 impl Var {
     /// A leaf that does not require a gradient (PyTorch's `torch.tensor(..)`):
@@ -346,12 +311,6 @@ impl Var {
     /// An identity for this value, the same for every clone of the handle.
     pub(super) fn id(&self) -> usize {
         Arc::as_ptr(&self.0) as usize
-    }
-
-    /// If this is the last handle to the value, its node, to be taken apart
-    /// by the caller (see `Drop for Node`).
-    pub(super) fn into_unique_node(self) -> Option<Node> {
-        Arc::into_inner(self.0)?.grad_fn
     }
 }
 

@@ -1,6 +1,9 @@
 //! [`Parameters`]: a value made of `f64` leaves that an optimiser can walk,
 //! side by side with its gradient.
 
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim, OMatrix};
+
 use crate::tensor::Tensor;
 
 /// A value made of `f64` numbers, laid out in *leaves* (contiguous runs of
@@ -16,13 +19,14 @@ use crate::tensor::Tensor;
 /// and keeps its own state (momentum, moment estimates) in flat buffers, one
 /// number per number of the parameters, in the same order.
 ///
-/// Implemented for `f64`, [`Tensor`], slices, arrays and `Vec`s of any
+/// Implemented for `f64`, [`Tensor`], nalgebra's matrices and vectors of
+/// `f64` (`Vector3`, `DMatrix`, …), slices, arrays and `Vec`s of any
 /// `Parameters` type (`Vec<f64>`, `[f64; 3]`, `Vec<Tensor>`, `Vec<Layer>`: a
 /// run of `f64` is one leaf), `&mut T`, and tuples of up to 6 of these.
 ///
 /// The provided methods are the arithmetic on gradients that optimisers and
 /// line searches need: `self += α·x` ([`add_scaled`](Parameters::add_scaled)),
-/// `self *= α` ([`scale`](Parameters::scale)), [`set_zero`](Parameters::set_zero),
+/// `self *= α` ([`scale_mut`](Parameters::scale_mut)), [`set_zero`](Parameters::set_zero),
 /// the inner product over all numbers ([`inner`](Parameters::inner)),
 /// the Euclidean [`norm`](Parameters::norm) and the count
 /// [`numel`](Parameters::numel).
@@ -157,16 +161,17 @@ pub trait Parameters {
         });
     }
 
-    /// `self ← α·self`.
+    /// `self ← α·self`, in place (named as nalgebra's in-place `scale_mut`:
+    /// its `scale` returns a new matrix).
     ///
     /// ```
     /// use autodiff_runtime::optim::Parameters;
     ///
     /// let mut g = (1.0, [2.0, 3.0]);
-    /// g.scale(-2.0);
+    /// g.scale_mut(-2.0);
     /// assert_eq!(g, (-2.0, [-4.0, -6.0]));
     /// ```
-    fn scale(&mut self, alpha: f64) {
+    fn scale_mut(&mut self, alpha: f64) {
         self.leaves_mut(&mut |y| {
             for y in y {
                 *y *= alpha;
@@ -339,6 +344,51 @@ impl Parameters for Tensor {
     }
 }
 
+/// The numbers of a matrix gradient (column-major, as nalgebra stores
+/// them); an empty gradient of a non-empty dynamic matrix (its symbolic
+/// zero) stands for zeros.
+fn matrix_numbers<'a, R: Dim, C: Dim>(
+    g: &'a OMatrix<f64, R, C>,
+    like: &OMatrix<f64, R, C>,
+    zeros: &'a mut Vec<f64>,
+) -> &'a [f64]
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    if g.is_empty() && !like.is_empty() {
+        *zeros = vec![0.0; like.len()];
+        return zeros;
+    }
+    assert!(
+        g.shape() == like.shape(),
+        "a matrix of shape {:?} does not match a parameter of shape {:?}",
+        g.shape(),
+        like.shape()
+    );
+    g.as_slice()
+}
+
+/// nalgebra's matrices and vectors of `f64` (`Vector3`, `Matrix2`,
+/// `DVector`, `DMatrix`, …): one leaf, column-major. (Points and rotations
+/// are not their own gradients: optimise their coordinates or angles.)
+impl<R: Dim, C: Dim> Parameters for OMatrix<f64, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn zip_leaves<F: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut F) {
+        let mut zeros = Vec::new();
+        f(self.as_slice(), matrix_numbers(other, self, &mut zeros));
+    }
+    fn zip_leaves_mut<F: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut F) {
+        let mut zeros = Vec::new();
+        let other = matrix_numbers(other, self, &mut zeros);
+        f(self.as_mut_slice(), other);
+    }
+    fn leaves_mut<F: FnMut(&mut [f64])>(&mut self, f: &mut F) {
+        f(self.as_mut_slice());
+    }
+}
+
 impl<T: Parameters + ?Sized> Parameters for &mut T {
     fn zip_leaves<F: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut F) {
         (**self).zip_leaves(&**other, f);
@@ -400,7 +450,7 @@ mod tests {
         assert_eq!(p.0, 3.0);
         assert_eq!(p.1.to_vec(), vec![0.0, 5.0]);
         assert_eq!(p.2[0].to_vec(), vec![8.0]);
-        p.scale(0.5);
+        p.scale_mut(0.5);
         assert_eq!(p.1.to_vec(), vec![0.0, 2.5]);
         p.set_zero();
         assert_eq!(p.norm(), 0.0);
@@ -413,9 +463,23 @@ mod tests {
     fn shared_tensor_storage_is_copied_on_write() {
         let a = Tensor::ones(&[2]);
         let mut b = a.clone();
-        b.scale(3.0);
+        b.scale_mut(3.0);
         assert_eq!(a.to_vec(), vec![1.0, 1.0]);
         assert_eq!(b.to_vec(), vec![3.0, 3.0]);
+    }
+
+    #[test]
+    fn nalgebra_matrices() {
+        use nalgebra::{DMatrix, Matrix2, Vector3};
+        let mut v = Vector3::new(1.0, 2.0, 3.0);
+        v.add_scaled(2.0, &Vector3::new(1.0, 0.0, -1.0));
+        assert_eq!(v, Vector3::new(3.0, 2.0, 1.0));
+        let m = Matrix2::new(1.0, 2.0, 3.0, 4.0);
+        assert_eq!(m.inner(&Matrix2::identity()), 5.0);
+        // A dynamic matrix's symbolic zero (empty) stands for zeros.
+        let mut d = DMatrix::from_element(2, 3, 1.0);
+        d.add_scaled(1.0, &DMatrix::zeros(0, 0));
+        assert_eq!(d, DMatrix::from_element(2, 3, 1.0));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 use autodiff::differentiable;
 
 #[differentiable]
-fn f<T: Into<f64>>(x: f64, scale: T) -> f64 {
-    x * scale.into()
+fn f<T: std::ops::Mul<Output = T> + Copy>(x: T) -> T {
+    x * x
 }
 
 fn main() {}

@@ -1,11 +1,15 @@
-use autodiff::differentiable;
+use autodiff::{Differentiable, differentiable};
 
-struct Model;
+#[derive(Clone, Differentiable)]
+struct Model {
+    w: f64,
+}
 
 impl Model {
     #[differentiable]
-    fn loss(&self, x: f64) -> f64 {
-        x * x
+    fn step(&mut self, x: f64) -> f64 {
+        self.w = self.w * x;
+        self.w
     }
 }
 

@@ -2,8 +2,8 @@ use autodiff::differentiable;
 
 #[differentiable]
 fn f(x: f64) -> f64 {
-    let [a, b] = [x, x * 2.0];
-    a * b
+    let v = [x * 2.0; 3];
+    v[0] + v[1]
 }
 
 fn main() {}

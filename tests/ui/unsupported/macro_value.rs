@@ -1,9 +1,15 @@
 use autodiff::differentiable;
 
+macro_rules! twice {
+    ($e:expr) => {
+        2.0 * $e
+    };
+}
+
 #[differentiable]
 fn f(x: f64) -> f64 {
-    let v = vec![x, 2.0 * x];
-    v[0] + v[1]
+    let v = twice!(x);
+    v * v
 }
 
 fn main() {}

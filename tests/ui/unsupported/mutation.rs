@@ -3,7 +3,7 @@ use autodiff::differentiable;
 #[differentiable]
 fn f(x: f64) -> f64 {
     let mut values = Vec::new();
-    values.push(x * 2.0);
+    values.insert(0, x * 2.0);
     values.iter().sum()
 }
 
