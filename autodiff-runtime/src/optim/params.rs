@@ -270,10 +270,10 @@ impl<T: Parameters> Parameters for [T] {
     }
     fn zip_leaves_mut<F: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut F) {
         check_len("a slice", self.len(), other.len());
-        if let Some(b) = T::as_numbers(other) {
-            if let Some(a) = T::as_numbers_mut(self) {
-                return f(a, b);
-            }
+        if let Some(b) = T::as_numbers(other)
+            && let Some(a) = T::as_numbers_mut(self)
+        {
+            return f(a, b);
         }
         for (a, b) in self.iter_mut().zip(other) {
             a.zip_leaves_mut(b, f);
