@@ -29,7 +29,8 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size > layout.size() {
-            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                - layout.size();
             PEAK.fetch_max(live, Ordering::Relaxed);
         } else {
             LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -89,10 +90,24 @@ fn main() {
     let (peak_t, time_t, g_t) = measure(|| taped::grad(0.5, 1.3, n), rounds);
     let (peak_c, time_c, g_c) = measure(|| checkpointed::grad(0.5, 1.3, n), rounds);
     assert_eq!(g_t, g_c, "the same gradient, bit for bit");
-    println!("W2 at n = {n} steps (gradient ({:.9}, {:.9}))", g_t.0, g_t.1);
+    println!(
+        "W2 at n = {n} steps (gradient ({:.9}, {:.9}))",
+        g_t.0, g_t.1
+    );
     println!("| variant | kept for the reverse (peak bytes) | per step | gradient (s) |");
     println!("|---|---|---|---|");
-    println!("| taped | {peak_t} | {:.1} B | {time_t:.3e} |", peak_t as f64 / n.max(1) as f64);
-    println!("| #[checkpoint] (every √n = {}) | {peak_c} | {:.2} B | {time_c:.3e} |", (n as f64).sqrt().ceil(), peak_c as f64 / n.max(1) as f64);
-    println!("memory {:.0}× smaller, time {:.2}× the taped gradient", peak_t as f64 / peak_c.max(1) as f64, time_c / time_t);
+    println!(
+        "| taped | {peak_t} | {:.1} B | {time_t:.3e} |",
+        peak_t as f64 / n.max(1) as f64
+    );
+    println!(
+        "| #[checkpoint] (every √n = {}) | {peak_c} | {:.2} B | {time_c:.3e} |",
+        (n as f64).sqrt().ceil(),
+        peak_c as f64 / n.max(1) as f64
+    );
+    println!(
+        "memory {:.0}× smaller, time {:.2}× the taped gradient",
+        peak_t as f64 / peak_c.max(1) as f64,
+        time_c / time_t
+    );
 }

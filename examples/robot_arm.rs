@@ -54,6 +54,9 @@ fn main() {
         }
     }
     let tip = end_effector(&angles, &lengths);
-    println!("end: angles {angles:.4?}, tip ({:.4}, {:.4}), target ({}, {})", tip.x, tip.y, target.x, target.y);
+    println!(
+        "end: angles {angles:.4?}, tip ({:.4}, {:.4}), target ({}, {})",
+        tip.x, tip.y, target.x, target.y
+    );
     assert!((tip - target).norm() < 1e-2, "the arm reaches the target");
 }

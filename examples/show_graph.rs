@@ -24,9 +24,18 @@ fn main() -> std::io::Result<()> {
     std::fs::write(&dot, f::GRAPH_DOT)?;
     println!("wrote {}", dot.display());
     let svg = dir.join("f_graph.svg");
-    match std::process::Command::new("dot").arg("-Tsvg").arg(&dot).arg("-o").arg(&svg).status() {
+    match std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .arg(&dot)
+        .arg("-o")
+        .arg(&svg)
+        .status()
+    {
         Ok(s) if s.success() => println!("wrote {}", svg.display()),
-        _ => println!("(install Graphviz's `dot` to render it: dot -Tsvg {} -o f_graph.svg)", dot.display()),
+        _ => println!(
+            "(install Graphviz's `dot` to render it: dot -Tsvg {} -o f_graph.svg)",
+            dot.display()
+        ),
     }
     assert_eq!(f::grad(-0.2753), 409600.0);
     Ok(())

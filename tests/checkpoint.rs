@@ -73,7 +73,11 @@ fn checkpointed_gradients_equal_the_taped_ones() {
         assert_eq!(plain, checkpointed, "n = {n}");
     }
     for n in [0, 6, 7, 8, 50] {
-        assert_eq!(busy::grad(0.8, -0.6, n), busy_plain::grad(0.8, -0.6, n), "n = {n}");
+        assert_eq!(
+            busy::grad(0.8, -0.6, n),
+            busy_plain::grad(0.8, -0.6, n),
+            "n = {n}"
+        );
         assert_eq!(busy(0.8, -0.6, n), busy_plain(0.8, -0.6, n));
     }
     check_vjp_with(

@@ -44,7 +44,17 @@ fn ln_gamma_d(a: f64, d: usize) -> f64 {
 
 /// The objective: α (K), μ (K·d), icf (K·(d + d(d−1)/2)), x (n·d).
 #[differentiable(wrt(alphas, means, icf))]
-fn gmm_objective(d: usize, k: usize, n: usize, alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: usize) -> f64 {
+fn gmm_objective(
+    d: usize,
+    k: usize,
+    n: usize,
+    alphas: &[f64],
+    means: &[f64],
+    icf: &[f64],
+    x: &[f64],
+    gamma: f64,
+    m: usize,
+) -> f64 {
     let pi: f64 = 3.14159265359;
     let constant = -((n * d) as f64) * 0.5 * (2.0 * pi).ln();
     let icf_sz = d * (d + 1) / 2;
@@ -178,7 +188,10 @@ fn adbench_test_input() {
         n: 1,
         alphas: vec![-0.649014, 1.181166, -0.758453],
         means: vec![0.092339, 0.186260, 0.345561, 0.396767, 0.538817, 0.419195],
-        icf: vec![0.586443, -0.851887, 0.800321, -1.509405, 0.875874, -0.242790, 0.166813, -1.965419, -1.270071],
+        icf: vec![
+            0.586443, -0.851887, 0.800321, -1.509405, 0.875874, -0.242790, 0.166813, -1.965419,
+            -1.270071,
+        ],
         x: vec![1.175171, 2.029160],
     });
 }

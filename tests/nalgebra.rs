@@ -12,7 +12,10 @@ fn config() -> GradCheckConfig {
 /// The end point of a two-link arm.
 #[differentiable(wrt(t1, t2))]
 fn arm_end(t1: f64, t2: f64, l1: f64, l2: f64) -> Vector2<f64> {
-    Vector2::new(l1 * t1.cos() + l2 * (t1 + t2).cos(), l1 * t1.sin() + l2 * (t1 + t2).sin())
+    Vector2::new(
+        l1 * t1.cos() + l2 * (t1 + t2).cos(),
+        l1 * t1.sin() + l2 * (t1 + t2).sin(),
+    )
 }
 
 #[differentiable(wrt(t1, t2))]
@@ -67,9 +70,18 @@ fn angle_rotation_quadratic_form_determinant() {
     let b = Vector3::new(-0.2, 0.9, 0.4);
     check_vjp_with(
         config(),
-        |ab: &Vec<f64>| angle_between(Vector3::new(ab[0], ab[1], ab[2]), Vector3::new(ab[3], ab[4], ab[5])),
+        |ab: &Vec<f64>| {
+            angle_between(
+                Vector3::new(ab[0], ab[1], ab[2]),
+                Vector3::new(ab[3], ab[4], ab[5]),
+            )
+        },
         |ab: &Vec<f64>, v: f64| {
-            let (da, db) = angle_between::vjp(Vector3::new(ab[0], ab[1], ab[2]), Vector3::new(ab[3], ab[4], ab[5])).1(v);
+            let (da, db) = angle_between::vjp(
+                Vector3::new(ab[0], ab[1], ab[2]),
+                Vector3::new(ab[3], ab[4], ab[5]),
+            )
+            .1(v);
             [pack3(&da), pack3(&db)].concat()
         },
         &[pack3(&a), pack3(&b)].concat(),

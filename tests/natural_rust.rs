@@ -370,8 +370,14 @@ fn tuple_field(pair: (f64, f64)) -> f64 {
 #[test]
 fn struct_parameters_get_struct_gradients() {
     let p = Mlp {
-        hidden: Layer { w: Tensor::randn(&[3, 4], 1), b: Tensor::randn(&[4], 2) },
-        out: Layer { w: Tensor::randn(&[4, 2], 3), b: Tensor::randn(&[2], 4) },
+        hidden: Layer {
+            w: Tensor::randn(&[3, 4], 1),
+            b: Tensor::randn(&[4], 2),
+        },
+        out: Layer {
+            w: Tensor::randn(&[4, 2], 3),
+            b: Tensor::randn(&[2], 4),
+        },
         slope: 0.5,
     };
     let x = Tensor::randn(&[5, 3], 5);
@@ -379,8 +385,12 @@ fn struct_parameters_get_struct_gradients() {
     assert_eq!(g.slope, 0.5, "a #[no_grad] field is copied from the primal");
     // Central differences on each tensor of the struct.
     let h = 1e-6;
-    let fields: [fn(&mut Mlp) -> &mut Tensor; 4] =
-        [|m| &mut m.hidden.w, |m| &mut m.hidden.b, |m| &mut m.out.w, |m| &mut m.out.b];
+    let fields: [fn(&mut Mlp) -> &mut Tensor; 4] = [
+        |m| &mut m.hidden.w,
+        |m| &mut m.hidden.b,
+        |m| &mut m.out.w,
+        |m| &mut m.out.b,
+    ];
     let grads = [&g.hidden.w, &g.hidden.b, &g.out.w, &g.out.b];
     for (field, grad) in fields.iter().zip(grads) {
         let n = field(&mut p.clone()).numel();
@@ -395,10 +405,17 @@ fn struct_parameters_get_struct_gradients() {
             *field(&mut minus) = Tensor::from_vec(vm, field(&mut p.clone()).shape());
             let fd = (mlp_loss(&plus, &x) - mlp_loss(&minus, &x)) / (2.0 * h);
             let ours = grad.to_vec()[k];
-            assert!((fd - ours).abs() < 1e-6 * (1.0 + fd.abs()), "{k}: {fd} vs {ours}");
+            assert!(
+                (fd - ours).abs() < 1e-6 * (1.0 + fd.abs()),
+                "{k}: {fd} vs {ours}"
+            );
         }
     }
-    let p = Point { x: 0.3, y: -0.8, coords: [1.5, -2.0] };
+    let p = Point {
+        x: 0.3,
+        y: -0.8,
+        coords: [1.5, -2.0],
+    };
     let (gp, gk) = point_energy::grad(p.clone(), 0.5);
     let c = (p.x * p.y).cos();
     close(&[gp.x, gp.y], &[p.y * c, p.x * c]);
@@ -431,16 +448,22 @@ impl Spring {
 
     #[differentiable]
     pub fn energy_sum(&self, xs: &[f64]) -> f64 {
-        xs.iter().map(|x| {
-            let d = x - self.rest;
-            0.5 * self.k * d * d
-        }).sum::<f64>()
+        xs.iter()
+            .map(|x| {
+                let d = x - self.rest;
+                0.5 * self.k * d * d
+            })
+            .sum::<f64>()
     }
 }
 
 #[test]
 fn methods_on_differentiable_structs() {
-    let s = Spring { k: 2.0, rest: 1.0, name: "a".into() };
+    let s = Spring {
+        k: 2.0,
+        rest: 1.0,
+        name: "a".into(),
+    };
     let (g, dx) = s.energy_grad(1.5);
     close(&[g.k, g.rest, dx], &[0.125, -1.0, 1.0]);
     assert_eq!(g.name, "a");

@@ -89,7 +89,9 @@ fn asian_call(market: &Market, strike: f64, days: usize, shocks: &[f64]) -> f64 
         let mut sum = 0.0;
         for t in 0..days {
             let z = shocks[p * days + t];
-            s = s * ((market.rate - 0.5 * market.vol.powi(2)) * dt + market.vol * dt.sqrt() * z).exp();
+            s = s
+                * ((market.rate - 0.5 * market.vol.powi(2)) * dt + market.vol * dt.sqrt() * z)
+                    .exp();
             sum += s;
         }
         let average = sum / days as f64;
@@ -120,9 +122,17 @@ fn shocks(n: usize, seed: u64) -> Vec<f64> {
 #[test]
 fn option_greeks_by_pathwise_differentiation() {
     let z = shocks(2000, 7);
-    let market = Market { spot: 100.0, vol: 0.2, rate: 0.03 };
+    let market = Market {
+        spot: 100.0,
+        vol: 0.2,
+        rate: 0.03,
+    };
     let pack = |m: &Market| vec![m.spot, m.vol, m.rate];
-    let unpack = |v: &Vec<f64>| Market { spot: v[0], vol: v[1], rate: v[2] };
+    let unpack = |v: &Vec<f64>| Market {
+        spot: v[0],
+        vol: v[1],
+        rate: v[2],
+    };
     check_vjp_with(
         config().rtol(1e-5),
         |v: &Vec<f64>| mc_call(&unpack(v), 105.0, 0.5, &z),
@@ -156,7 +166,12 @@ struct Logistic {
 fn bce(model: &Logistic, features: &[Vec<f64>], labels: &[f64]) -> f64 {
     let mut loss = 0.0;
     for (row, &y) in features.iter().zip(labels.iter()) {
-        let z: f64 = row.iter().zip(model.weights.iter()).map(|(x, w)| x * w).sum::<f64>() + model.bias;
+        let z: f64 = row
+            .iter()
+            .zip(model.weights.iter())
+            .map(|(x, w)| x * w)
+            .sum::<f64>()
+            + model.bias;
         let p = 1.0 / (1.0 + (-z).exp());
         loss -= y * p.ln() + (1.0 - y) * (1.0 - p).ln();
     }
@@ -166,12 +181,27 @@ fn bce(model: &Logistic, features: &[Vec<f64>], labels: &[f64]) -> f64 {
 #[test]
 fn logistic_regression_trains() {
     let features: Vec<Vec<f64>> = (0..40)
-        .map(|i| vec![(i as f64 * 0.37).sin(), (i as f64 * 0.11).cos(), 1.0 - i as f64 / 40.0])
+        .map(|i| {
+            vec![
+                (i as f64 * 0.37).sin(),
+                (i as f64 * 0.11).cos(),
+                1.0 - i as f64 / 40.0,
+            ]
+        })
         .collect();
-    let labels: Vec<f64> = features.iter().map(|r| if r[0] + 0.5 * r[1] > 0.2 { 1.0 } else { 0.0 }).collect();
-    let model = Logistic { weights: vec![0.1, -0.2, 0.3], bias: 0.05 };
+    let labels: Vec<f64> = features
+        .iter()
+        .map(|r| if r[0] + 0.5 * r[1] > 0.2 { 1.0 } else { 0.0 })
+        .collect();
+    let model = Logistic {
+        weights: vec![0.1, -0.2, 0.3],
+        bias: 0.05,
+    };
     let pack = |m: &Logistic| [m.weights.clone(), vec![m.bias]].concat();
-    let unpack = |v: &Vec<f64>| Logistic { weights: v[..3].to_vec(), bias: v[3] };
+    let unpack = |v: &Vec<f64>| Logistic {
+        weights: v[..3].to_vec(),
+        bias: v[3],
+    };
     check_vjp_with(
         config(),
         |v: &Vec<f64>| bce(&unpack(v), &features, &labels),

@@ -98,7 +98,11 @@ fn iteration_over_an_active_slice() {
     let (dc, dt) = horner_rev::grad(&XS, 0.7);
     close(&dc, &[1.0, 0.7, 0.49]);
     close(&[dt], &[2.0 * 0.8 * 0.7 - 0.5]);
-    check_slice(weighted_enumerate, |x, v| weighted_enumerate::vjp(x).1(v), &XS);
+    check_slice(
+        weighted_enumerate,
+        |x, v| weighted_enumerate::vjp(x).1(v),
+        &XS,
+    );
 }
 
 // ---------------------------------------------------------------- 2. pattern bindings
@@ -320,7 +324,10 @@ fn paths_and_parameters() {
     assert!((qualified_sin::grad(0.7) - (0.7f64.cos() - 0.7f64.sin())).abs() < 1e-15);
     let mut scratch = [0.0; 2];
     // scratch[0] is overwritten before it is read: its entry value has no gradient.
-    assert_eq!(mut_slice_parameter::grad(0.7, &mut scratch), (3.0, vec![0.0, 0.0]));
+    assert_eq!(
+        mut_slice_parameter::grad(0.7, &mut scratch),
+        (3.0, vec![0.0, 0.0])
+    );
     assert_eq!(scratch, [1.0, 0.0], "the write reaches the caller");
     assert_eq!(unused_parameter::grad(0.7, 1.0), (1.4, 0.0));
     assert_eq!(unsafe_constant::grad(0.7), 3.0);

@@ -229,7 +229,13 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
 fn check(body: &Body, depends: &[bool], errors: &Errors) {
     let name_of = |id: BindId| body.bindings[id].ident.to_string();
     let param_roots: Vec<bool> = body.bindings.iter().map(|b| b.param.is_some()).collect();
-    fn walk(e: &Ex, depends: &[bool], name_of: &dyn Fn(BindId) -> String, errors: &Errors, param_roots: &[bool]) {
+    fn walk(
+        e: &Ex,
+        depends: &[bool],
+        name_of: &dyn Fn(BindId) -> String,
+        errors: &Errors,
+        param_roots: &[bool],
+    ) {
         match e {
             Ex::Unsupported {
                 reads,
@@ -273,7 +279,9 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
             Ex::Field { base, span, .. } => {
                 // The gradient goes into the field of a parameter's gradient,
                 // whose type the generated code names.
-                if is_active(base, &|id| depends[id]) && field_root(base).is_none_or(|id| !param_roots[id]) {
+                if is_active(base, &|id| depends[id])
+                    && field_root(base).is_none_or(|id| !param_roots[id])
+                {
                     errors.at(
                         *span,
                         "cannot differentiate a field of this value: only fields of parameters (`p.w`, `p.layer.w`) carry gradients\nhelp: read the field from the parameter, or destructure the value into names (`let (a, b) = pair;`)",
@@ -298,7 +306,8 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                 walk(inner, depends, name_of, errors, param_roots);
             }
             Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter().for_each(|a| walk(a, depends, name_of, errors, param_roots))
+                args.iter()
+                    .for_each(|a| walk(a, depends, name_of, errors, param_roots))
             }
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
         }

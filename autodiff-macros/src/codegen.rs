@@ -409,7 +409,12 @@ impl<'a> Gen<'a> {
     /// A checkpointed loop's reverse: segment by segment from the last, the
     /// state kept at its start restored, the segment run forward again
     /// (taped), then backwards.
-    fn rev_checkpointed(&mut self, l: &Loop, ck: &Checkpoint, backwards: TokenStream) -> TokenStream {
+    fn rev_checkpointed(
+        &mut self,
+        l: &Loop,
+        ck: &Checkpoint,
+        backwards: TokenStream,
+    ) -> TokenStream {
         let private = self.private();
         let info = &self.body.loops[l.id];
         let in_loop = !info.parents.is_empty();
@@ -417,9 +422,19 @@ impl<'a> Gen<'a> {
         self.slots.insert(record_site, Slot::record(in_loop));
         let take = self.pop_slot(record_site, quote!((__ad_lo, __ad_hi, __ad_every)));
         let stack = format_ident!("__ad_ck{}", l.id);
-        let state: Vec<&syn::Ident> = ck.state.iter().map(|b| &self.body.bindings[*b].ident).collect();
-        let kept: Vec<syn::Ident> = (0..state.len()).map(|k| format_ident!("__ad_kept_state{}", k)).collect();
-        let rebinds: Vec<TokenStream> = ck.rebound.iter().filter_map(|b| self.rebind_leaf(*b)).collect();
+        let state: Vec<&syn::Ident> = ck
+            .state
+            .iter()
+            .map(|b| &self.body.bindings[*b].ident)
+            .collect();
+        let kept: Vec<syn::Ident> = (0..state.len())
+            .map(|k| format_ident!("__ad_kept_state{}", k))
+            .collect();
+        let rebinds: Vec<TokenStream> = ck
+            .rebound
+            .iter()
+            .filter_map(|b| self.rebind_leaf(*b))
+            .collect();
         let forward = self.fwd_loop_over(l, Some((quote!(__ad_seg_lo), quote!(__ad_seg_hi))));
         let panic = unreachable_tape();
         quote!({
@@ -525,8 +540,17 @@ impl<'a> Gen<'a> {
     /// A checkpointed loop's first run: as written, untaped, keeping its
     /// state every k iterations (and the range and k for the reverse).
     fn fwd_checkpointed(&mut self, l: &Loop) -> TokenStream {
-        let Some(ck) = &l.checkpoint else { return TokenStream::new() };
-        let LoopKind::Range { pattern, lo, hi, inclusive, .. } = &l.kind else {
+        let Some(ck) = &l.checkpoint else {
+            return TokenStream::new();
+        };
+        let LoopKind::Range {
+            pattern,
+            lo,
+            hi,
+            inclusive,
+            ..
+        } = &l.kind
+        else {
             return TokenStream::new();
         };
         let private = self.private();
@@ -534,17 +558,32 @@ impl<'a> Gen<'a> {
         let (label, site, in_loop) = (info.label.clone(), info.site, !info.parents.is_empty());
         self.checkpointed.insert(l.id);
         let stack = format_ident!("__ad_ck{}", l.id);
-        let state: Vec<&syn::Ident> = ck.state.iter().map(|b| &self.body.bindings[*b].ident).collect();
+        let state: Vec<&syn::Ident> = ck
+            .state
+            .iter()
+            .map(|b| &self.body.bindings[*b].ident)
+            .collect();
         let every = match &ck.every {
             Some(k) => quote!(::core::cmp::max((#k) as usize, 1)),
-            None => quote!(::core::cmp::max(((__ad_hi - __ad_lo) as f64).sqrt().ceil() as usize, 1)),
+            None => quote!(::core::cmp::max(
+                ((__ad_hi - __ad_lo) as f64).sqrt().ceil() as usize,
+                1
+            )),
         };
-        let hi_excl = if *inclusive { quote!((#hi) + 1) } else { quote!(#hi) };
+        let hi_excl = if *inclusive {
+            quote!((#hi) + 1)
+        } else {
+            quote!(#hi)
+        };
         let was = std::mem::replace(&mut self.plain_mode, true);
         let body = self.fwd_block(&l.body);
         self.plain_mode = was;
         let _ = site;
-        let record = self.push_slot(checkpoint_site(l.id), Slot::record(in_loop), quote!((__ad_lo, __ad_hi, __ad_every)));
+        let record = self.push_slot(
+            checkpoint_site(l.id),
+            Slot::record(in_loop),
+            quote!((__ad_lo, __ad_hi, __ad_every)),
+        );
         quote!({
             let __ad_lo: usize = #lo;
             let __ad_hi: usize = ::core::cmp::max(#hi_excl, __ad_lo);
@@ -563,7 +602,11 @@ impl<'a> Gen<'a> {
 
     /// The loop's forward, taped unless in plain mode; `range` replaces a
     /// range loop's own (a checkpointed segment run again).
-    fn fwd_loop_over(&mut self, l: &Loop, range: Option<(TokenStream, TokenStream)>) -> TokenStream {
+    fn fwd_loop_over(
+        &mut self,
+        l: &Loop,
+        range: Option<(TokenStream, TokenStream)>,
+    ) -> TokenStream {
         let info = &self.body.loops[l.id];
         let label = info.label.clone();
         let site = info.site;
@@ -726,7 +769,8 @@ impl<'a> Gen<'a> {
             if p.active || self.params_read.contains(&index) {
                 let ident = &p.ident;
                 let saved = sig.param_ident(index);
-                let mutable_borrow = matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
+                let mutable_borrow =
+                    matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
                 clones.push(if mutable_borrow {
                     // `&mut` (the body may write through it): what it held on
                     // entry, as a shared borrow kept by copy.
@@ -765,7 +809,8 @@ impl<'a> Gen<'a> {
                     .expect("every parameter has a binding");
                 let d = adjoint(self.body, id);
                 let saved = sig.param_ident(index);
-                let mutable_borrow = matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
+                let mutable_borrow =
+                    matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
                 if self.owned || mutable_borrow {
                     quote!(#private::finish(#d, &#private::restore(&#saved)))
                 } else {
@@ -873,9 +918,10 @@ fn recipe_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } => {}
         Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-            args.iter().for_each(|a| recipe_reads(a, out))
-        }
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| recipe_reads(a, out)),
         Ex::Index { base, index, .. } => {
             recipe_reads(base, out);
             recipe_reads(index, out);
@@ -941,7 +987,12 @@ fn rebuild(
                 }
             }
         }
-        Ex::Call { func, args, span, method } => {
+        Ex::Call {
+            func,
+            args,
+            span,
+            method,
+        } => {
             let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
             if *method {
                 let (recv, rest) = (&kids[0], &kids[1..]);
@@ -1059,9 +1110,10 @@ impl<'a, 'e> Plan<'a, 'e> {
             recompute: false,
         });
         let kids: Vec<usize> = match e {
-            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter().map(|a| self.flatten(a)).collect()
-            }
+            Ex::Op { args, .. }
+            | Ex::Call { args, .. }
+            | Ex::Tuple { elems: args }
+            | Ex::Array { elems: args, .. } => args.iter().map(|a| self.flatten(a)).collect(),
             Ex::Index { base, index, .. } => vec![self.flatten(base), self.flatten(index)],
             Ex::Field { base, .. } => vec![self.flatten(base)],
             Ex::Ref { inner, .. } => vec![self.flatten(inner)],
@@ -1095,9 +1147,12 @@ impl<'a, 'e> Plan<'a, 'e> {
                 *stable && reads.iter().all(|id| self.stable(*id))
             }
             Ex::Unsupported { .. } | Ex::Call { .. } => false,
-            Ex::Op { .. } | Ex::Index { .. } | Ex::Field { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
-                n.kids.iter().all(|k| self.pure_stable(*k))
-            }
+            Ex::Op { .. }
+            | Ex::Index { .. }
+            | Ex::Field { .. }
+            | Ex::Ref { .. }
+            | Ex::Tuple { .. }
+            | Ex::Array { .. } => n.kids.iter().all(|k| self.pure_stable(*k)),
         }
     }
 
@@ -1110,7 +1165,9 @@ impl<'a, 'e> Plan<'a, 'e> {
         match self.nodes[i].ex {
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
             Ex::Ref { .. } => self.need(kids[0]),
-            Ex::Tuple { .. } | Ex::Array { .. } | Ex::Call { .. } => kids.iter().for_each(|k| self.need(*k)),
+            Ex::Tuple { .. } | Ex::Array { .. } | Ex::Call { .. } => {
+                kids.iter().for_each(|k| self.need(*k))
+            }
             Ex::Field { .. } => self.need(kids[0]),
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
@@ -1326,7 +1383,12 @@ impl<'a, 'e> Plan<'a, 'e> {
         let private = g.private();
         let h = format_ident!("__ad_h{}", i);
         match n.ex {
-            Ex::Call { func, span, method: true, .. } if n.active => {
+            Ex::Call {
+                func,
+                span,
+                method: true,
+                ..
+            } if n.active => {
                 let pb = format_ident!("__ad_pb{}", i);
                 let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
                 let name = func.segments.last().map(|s| s.ident.clone());
@@ -1346,7 +1408,12 @@ impl<'a, 'e> Plan<'a, 'e> {
                     .last()
                     .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
                     .unwrap_or_default();
-                let alias = syn::Ident::new(&format!("mark_{last}_with_differentiable_or_wrap_its_arguments_in_stop_gradient"), *span);
+                let alias = syn::Ident::new(
+                    &format!(
+                        "mark_{last}_with_differentiable_or_wrap_its_arguments_in_stop_gradient"
+                    ),
+                    *span,
+                );
                 out.push(quote_spanned!(*span=> let (#h, #pb) = {
                     use #func as #alias;
                     #alias::__ad_vjp_owned(#(#kids),*)
@@ -1362,7 +1429,11 @@ impl<'a, 'e> Plan<'a, 'e> {
                 out.push(quote!(let #h = #code;));
             }
         }
-        let h = if self.is_place(i) { self.rebuild_fwd_node(i) } else { quote!(#h) };
+        let h = if self.is_place(i) {
+            self.rebuild_fwd_node(i)
+        } else {
+            quote!(#h)
+        };
         if n.save_val {
             let k = format_ident!("__ad_kept{}", i);
             out.push(quote!(let #k = (&#private::Keep(&#h)).keep();));
@@ -1407,9 +1478,13 @@ impl<'a, 'e> Plan<'a, 'e> {
     /// For `w[r][c]` with `w` an active variable (a matrix as rows): the
     /// nodes of `w` and of `r`.
     fn row_of(&self, i: usize) -> Option<(usize, usize)> {
-        let Ex::Index { .. } = self.nodes[i].ex else { return None };
+        let Ex::Index { .. } = self.nodes[i].ex else {
+            return None;
+        };
         let inner = self.referent(self.nodes[i].kids[0]);
-        let Ex::Index { .. } = self.nodes[inner].ex else { return None };
+        let Ex::Index { .. } = self.nodes[inner].ex else {
+            return None;
+        };
         let rows = self.referent(self.nodes[inner].kids[0]);
         let (id, _) = self.var_of(rows)?;
         if !self.body.bindings[id].active {
@@ -1644,12 +1719,17 @@ impl<'a, 'e> Plan<'a, 'e> {
                         // Receivers and index bases are used in place.
                         (
                             Ex::Op {
-                                syntax: Syntax::Method { .. } | Syntax::Unwrapped { .. } | Syntax::Field { .. },
+                                syntax:
+                                    Syntax::Method { .. }
+                                    | Syntax::Unwrapped { .. }
+                                    | Syntax::Field { .. },
                                 ..
                             },
                             _,
                         ) if k == n.kids[0] => self.rev_place(k),
-                        (Ex::Index { .. } | Ex::Field { .. }, _) if k == n.kids[0] => self.rev_place(k),
+                        (Ex::Index { .. } | Ex::Field { .. }, _) if k == n.kids[0] => {
+                            self.rev_place(k)
+                        }
                         _ => self.rev_expr(k),
                     })
                 },
@@ -1723,7 +1803,9 @@ impl<'a, 'e> Plan<'a, 'e> {
                     let d = adjoint(self.body, id);
                     quote!(#private::acc(&mut #d #(.#members)*, #g);)
                 }
-                None => quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");),
+                None => {
+                    quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");)
+                }
             },
             Ex::Index { .. } if self.row_of(i).is_some() => {
                 let (rows, row_index) = self.row_of(i).expect("checked");

@@ -69,18 +69,34 @@ fn expand(item: &syn::DeriveInput) -> syn::Result<TokenStream> {
         }
     }
     let d = |tokens: TokenStream| tokens;
-    let zero_tangent = grads.iter().map(|(m, _)| d(quote!(#m: #rt::Differentiable::zero_tangent(&self.#m))));
-    let finish = grads.iter().map(|(m, _)| quote!(#m: #rt::Differentiable::finish_tangent(&self.#m, d.#m)));
-    let zeros = grads.iter().map(|(m, _)| quote!(#m: #rt::Cotangent::zero()));
-    let fixed_clone = fixed.iter().map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
-    let fixed_clone2 = fixed.iter().map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
-    let fixed_default = fixed.iter().map(|m| quote!(#m: ::core::default::Default::default()));
-    let symbolic = grads.iter().map(|(m, _)| quote!(#rt::Cotangent::is_symbolic_zero(&self.#m)));
-    let accumulate = grads.iter().map(|(m, _)| quote!(#rt::Cotangent::accumulate(&mut self.#m, other.#m);));
+    let zero_tangent = grads
+        .iter()
+        .map(|(m, _)| d(quote!(#m: #rt::Differentiable::zero_tangent(&self.#m))));
+    let finish = grads
+        .iter()
+        .map(|(m, _)| quote!(#m: #rt::Differentiable::finish_tangent(&self.#m, d.#m)));
+    let zeros = grads
+        .iter()
+        .map(|(m, _)| quote!(#m: #rt::Cotangent::zero()));
+    let fixed_clone = fixed
+        .iter()
+        .map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+    let fixed_clone2 = fixed
+        .iter()
+        .map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+    let fixed_default = fixed
+        .iter()
+        .map(|m| quote!(#m: ::core::default::Default::default()));
+    let symbolic = grads
+        .iter()
+        .map(|(m, _)| quote!(#rt::Cotangent::is_symbolic_zero(&self.#m)));
+    let accumulate = grads
+        .iter()
+        .map(|(m, _)| quote!(#rt::Cotangent::accumulate(&mut self.#m, other.#m);));
     // Each differentiated field must be its own gradient type.
-    let checks = grads.iter().map(|(_, ty)| {
-        quote_spanned!(ty.span()=> #rt::__private::assert_own_tangent::<#ty>();)
-    });
+    let checks = grads
+        .iter()
+        .map(|(_, ty)| quote_spanned!(ty.span()=> #rt::__private::assert_own_tangent::<#ty>();));
     let label = name.to_string();
     Ok(quote!(
         const _: () = {

@@ -93,18 +93,32 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     body.name_adjoints();
     let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
-    let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();
+    let allows: Vec<&syn::Attribute> = primal
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("allow"))
+        .collect();
     let warnings = zero_gradient_warnings(&sig, &body, &allows);
     let shape = shape_of(&receiver);
     let module = if args.show {
         // What the macro made of the function, for a person to read.
-        let plain = module(&sig, func, vjp_body.clone(), owned_body.clone(), shape_of(&receiver), TokenStream::new());
+        let plain = module(
+            &sig,
+            func,
+            vjp_body.clone(),
+            owned_body.clone(),
+            shape_of(&receiver),
+            TokenStream::new(),
+        );
         let expansion = crate::show::pretty(&quote!(#primal #plain));
         let dot = crate::show::dot(&sig, &body, &saved_sites);
         let (e, d) = match &receiver {
             Some(_) => {
                 let upper = sig.name.to_string().to_uppercase();
-                (format_ident!("{}_EXPANSION", upper), format_ident!("{}_GRAPH_DOT", upper))
+                (
+                    format_ident!("{}_EXPANSION", upper),
+                    format_ident!("{}_GRAPH_DOT", upper),
+                )
             }
             None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
         };
@@ -129,9 +143,16 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// A warning (through a deprecated item, the way stable Rust lets a macro
 /// warn) for each differentiated parameter the output never depends on:
 /// its gradient would always be zero, as Swift's compiler warns.
-fn zero_gradient_warnings(sig: &Signature, body: &crate::ir::Body, allows: &[&syn::Attribute]) -> TokenStream {
+fn zero_gradient_warnings(
+    sig: &Signature,
+    body: &crate::ir::Body,
+    allows: &[&syn::Attribute],
+) -> TokenStream {
     // `_` says the parameter is unused on purpose.
-    let named = body.zero_gradients.iter().filter(|&&p| !sig.params[p].ident.to_string().starts_with("__ad_arg"));
+    let named = body
+        .zero_gradients
+        .iter()
+        .filter(|&&p| !sig.params[p].ident.to_string().starts_with("__ad_arg"));
     let warnings = named.map(|&p| {
         let param = &sig.params[p].ident;
         let note = format!(
@@ -187,7 +208,8 @@ fn rename_self(tokens: TokenStream) -> TokenStream {
     for (k, tt) in trees.iter().enumerate() {
         match tt {
             TokenTree::Ident(i) if i == "self" => {
-                let path = matches!(trees.get(k + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                let path =
+                    matches!(trees.get(k + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
                 if path {
                     out.push(tt.clone());
                 } else {
@@ -379,7 +401,10 @@ fn module(
             args.extend(args_in.iter().skip(1).map(|a| quote!(#a)));
             (params, args)
         }
-        None => (params_in.clone(), args_in.iter().map(|a| quote!(#a)).collect()),
+        None => (
+            params_in.clone(),
+            args_in.iter().map(|a| quote!(#a)).collect(),
+        ),
     };
     let items = quote!(
         #[doc(hidden)]
@@ -435,7 +460,11 @@ fn module(
         let items: TokenStream = vis_items.collect();
         return items;
     }
-    let record = if type_generics.is_empty() { record(sig, &generics, &names) } else { TokenStream::new() };
+    let record = if type_generics.is_empty() {
+        record(sig, &generics, &names)
+    } else {
+        TokenStream::new()
+    };
     quote!(
         #[doc = #doc_module]
         #allow
@@ -936,7 +965,10 @@ mod snapshots {
         let mut cases: Vec<_> = std::fs::read_dir(&dir)
             .expect("tests/expand exists")
             .map(|e| e.expect("a directory entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.to_string_lossy().ends_with(".expanded.rs"))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "rs")
+                    && !p.to_string_lossy().ends_with(".expanded.rs")
+            })
             .collect();
         cases.sort();
         assert!(cases.len() >= 6, "expected the six snapshot cases");
@@ -945,7 +977,8 @@ mod snapshots {
         for case in cases {
             let source = std::fs::read_to_string(&case).expect("readable case");
             let file: syn::File = syn::parse_str(&source).expect("a case parses");
-            let syn::Item::Fn(mut func) = file.items.into_iter().next().expect("one function") else {
+            let syn::Item::Fn(mut func) = file.items.into_iter().next().expect("one function")
+            else {
                 panic!("{}: expected a function", case.display());
             };
             let attr = func.attrs.remove(0);
@@ -958,7 +991,11 @@ mod snapshots {
             let expected_path = case.with_extension("expanded.rs");
             let lines_in = source.lines().count();
             let lines_out = pretty.lines().count();
-            ratios.push(format!("{}: {lines_in} → {lines_out} lines ({:.1}×)", case.file_stem().unwrap().to_string_lossy(), lines_out as f64 / lines_in as f64));
+            ratios.push(format!(
+                "{}: {lines_in} → {lines_out} lines ({:.1}×)",
+                case.file_stem().unwrap().to_string_lossy(),
+                lines_out as f64 / lines_in as f64
+            ));
             if update {
                 std::fs::write(&expected_path, &pretty).expect("writable snapshot");
                 continue;

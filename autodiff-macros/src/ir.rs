@@ -315,13 +315,25 @@ pub enum Ex {
 pub enum Syntax {
     Binary(syn::BinOp),
     Neg,
-    Method { name: Ident, turbofish: TokenStream },
-    Cast { ty: TokenStream },
+    Method {
+        name: Ident,
+        turbofish: TokenStream,
+    },
+    Cast {
+        ty: TokenStream,
+    },
     Deref,
     /// `path(args..)`: an associated function (`Vector3::new(a, b, c)`).
-    Call { path: TokenStream },
+    Call {
+        path: TokenStream,
+    },
     /// `recv.name().then` (`m.try_inverse().unwrap()`).
-    Unwrapped { name: Ident, then: TokenStream },
+    Unwrapped {
+        name: Ident,
+        then: TokenStream,
+    },
     /// `recv.member` (`v.x`).
-    Field { member: syn::Member },
+    Field {
+        member: syn::Member,
+    },
 }

@@ -262,7 +262,11 @@ impl Lowerer<'_> {
             return;
         }
         if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
-            if pi.subpat.is_none() && pi.by_ref.is_none() && c.capture.is_none() && !contains_return(&c.body) {
+            if pi.subpat.is_none()
+                && pi.by_ref.is_none()
+                && c.capture.is_none()
+                && !contains_return(&c.body)
+            {
                 let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
                 let names = mentioned_names(&c.body)
                     .into_iter()
@@ -276,11 +280,17 @@ impl Lowerer<'_> {
                 self.bindings[id].reassigned |= pi.mutability.is_some();
                 self.closures.insert(
                     id,
-                    Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names },
+                    Closure {
+                        inputs: c.inputs.iter().cloned().collect(),
+                        body: (*c.body).clone(),
+                        names,
+                    },
                 );
                 // Kept as written (it may also be used as a value); its calls
                 // are inlined.
-                out.push(Stmt::Verbatim { tokens: local.to_token_stream() });
+                out.push(Stmt::Verbatim {
+                    tokens: local.to_token_stream(),
+                });
                 return;
             }
         }
@@ -333,7 +343,9 @@ impl Lowerer<'_> {
         }
         let types: Vec<Option<&syn::Type>> = match ty {
             None => vec![None; n],
-            Some(syn::Type::Tuple(tt)) if tt.elems.len() == n => tt.elems.iter().map(Some).collect(),
+            Some(syn::Type::Tuple(tt)) if tt.elems.len() == n => {
+                tt.elems.iter().map(Some).collect()
+            }
             Some(_) => return false,
         };
         if tp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
@@ -440,7 +452,12 @@ impl Lowerer<'_> {
     /// read their arguments; any other macro could change an active value
     /// behind the macro's back, so it may not mention one.
     fn macro_stmt(&mut self, mac: &syn::Macro, tokens: TokenStream, out: &mut Vec<Stmt>) {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         if READ_ONLY_MACROS.contains(&name.as_str()) {
             out.push(Stmt::Verbatim { tokens });
             return;
@@ -466,7 +483,15 @@ impl Lowerer<'_> {
 
     /// A statement that emits nothing and refuses the function if any of
     /// `reads` carries a gradient (`what` cannot pass one on).
-    fn refuse_if_active(&mut self, tokens: TokenStream, reads: Vec<BindId>, span: Span, what: String, fix: String, out: &mut Vec<Stmt>) {
+    fn refuse_if_active(
+        &mut self,
+        tokens: TokenStream,
+        reads: Vec<BindId>,
+        span: Span,
+        what: String,
+        fix: String,
+        out: &mut Vec<Stmt>,
+    ) {
         if reads.is_empty() {
             return;
         }
@@ -474,8 +499,16 @@ impl Lowerer<'_> {
         out.push(Stmt::Assign(Assign {
             site,
             targets: Vec::new(),
-            kind: AssignKind::Opaque { tokens: TokenStream::new() },
-            value: Ex::Unsupported { tokens, reads, span, what, fix },
+            kind: AssignKind::Opaque {
+                tokens: TokenStream::new(),
+            },
+            value: Ex::Unsupported {
+                tokens,
+                reads,
+                span,
+                what,
+                fix,
+            },
             active: false,
             in_loop: self.in_loop(),
         }));
@@ -515,7 +548,10 @@ impl Lowerer<'_> {
                 self.l.token_reads(m.tokens.clone(), &mut self.out);
             }
         }
-        let mut r = Reads { l: self, out: Vec::new() };
+        let mut r = Reads {
+            l: self,
+            out: Vec::new(),
+        };
         r.visit_expr(e);
         r.out.sort_unstable();
         r.out.dedup();
@@ -536,7 +572,9 @@ impl Lowerer<'_> {
                 return cond.to_token_stream();
             }
             let (tid, tident) = self.temp();
-            out.push(Stmt::Verbatim { tokens: quote!(let #tident: bool;) });
+            out.push(Stmt::Verbatim {
+                tokens: quote!(let #tident: bool;),
+            });
             self.value(cond, Target::Bind(tid), out);
             return quote!(#tident);
         }
@@ -586,7 +624,8 @@ impl Lowerer<'_> {
                 reads,
                 target.span(),
                 "`&mut` of a value in a condition".into(),
-                "the callee could change it behind the macro's back: pass it by value or by `&`".into(),
+                "the callee could change it behind the macro's back: pass it by value or by `&`"
+                    .into(),
                 out,
             );
         }
@@ -638,7 +677,10 @@ impl Lowerer<'_> {
         }
         let sources: Vec<(Expr, Item)> = match e {
             Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
-                vec![self.sequence_source(&m.receiver)?, self.sequence_source(&m.args[0])?]
+                vec![
+                    self.sequence_source(&m.receiver)?,
+                    self.sequence_source(&m.args[0])?,
+                ]
             }
             other => vec![self.sequence_source(other)?],
         };
@@ -687,7 +729,9 @@ impl Lowerer<'_> {
         let pats: Vec<&Pat> = lets.iter().map(|(p, _)| p).collect();
         let exprs: Vec<&Expr> = lets.iter().map(|(_, e)| e).collect();
         let (attrs, label, body) = (&f.attrs, &f.label, &f.body);
-        Some(syn::parse_quote!(#(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }))
+        Some(
+            syn::parse_quote!(#(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }),
+        )
     }
 
     /// A sequence whose elements a `for` loop can read by index: the
@@ -710,7 +754,9 @@ impl Lowerer<'_> {
         }
         let var = |e: &Expr| place(self, e);
         match peel(e) {
-            Expr::MethodCall(m) if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() => {
+            Expr::MethodCall(m)
+                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
+            {
                 match peel(&m.receiver) {
                     Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
                         Some((var(&inner.receiver)?, Item::Value))
@@ -718,7 +764,9 @@ impl Lowerer<'_> {
                     _ => None,
                 }
             }
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((var(&m.receiver)?, Item::Ref)),
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+                Some((var(&m.receiver)?, Item::Ref))
+            }
             Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
                 Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
             }
@@ -737,7 +785,11 @@ impl Lowerer<'_> {
 
     /// Bindings a closure's body mentions (what it captures).
     fn closure_reads(&self, id: BindId) -> Vec<BindId> {
-        let mut reads: Vec<BindId> = self.closures[&id].names.iter().filter_map(|(_, b)| *b).collect();
+        let mut reads: Vec<BindId> = self.closures[&id]
+            .names
+            .iter()
+            .filter_map(|(_, b)| *b)
+            .collect();
         reads.sort_unstable();
         reads.dedup();
         reads
@@ -781,10 +833,14 @@ impl Lowerer<'_> {
             // Arguments are evaluated before any parameter is bound.
             let clash = pats.iter().enumerate().any(|(k, p)| {
                 let bound = pattern_names(p);
-                args[k + 1..].iter().any(|a| mentioned_names(a).iter().any(|n| bound.contains(n)))
+                args[k + 1..]
+                    .iter()
+                    .any(|a| mentioned_names(a).iter().any(|n| bound.contains(n)))
             });
             if clash {
-                let temps: Vec<syn::Ident> = (0..args.len()).map(|k| format_ident!("__ad_arg_{}_{}", id, k)).collect();
+                let temps: Vec<syn::Ident> = (0..args.len())
+                    .map(|k| format_ident!("__ad_arg_{}_{}", id, k))
+                    .collect();
                 syn::parse_quote!({ #(let #temps = #args;)* #(let #pats = #temps;)* #body })
             } else {
                 syn::parse_quote!({ #(#lets)* #body })
@@ -801,7 +857,10 @@ impl Lowerer<'_> {
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
         self.temps += 1;
-        let (acc, item) = (format_ident!("__ad_acc{}", self.temps), format_ident!("__ad_item{}", self.temps));
+        let (acc, item) = (
+            format_ident!("__ad_acc{}", self.temps),
+            format_ident!("__ad_item{}", self.temps),
+        );
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
@@ -843,7 +902,9 @@ impl Lowerer<'_> {
         }
         let mut body: Vec<TokenStream> = Vec::new();
         for step in steps.iter().rev() {
-            let Expr::Closure(c) = peel(&step.args[0]) else { return None };
+            let Expr::Closure(c) = peel(&step.args[0]) else {
+                return None;
+            };
             if c.inputs.len() != 1 || contains_return(&c.body) {
                 return None;
             }
@@ -883,7 +944,14 @@ impl Lowerer<'_> {
                 (n, b)
             })
             .collect();
-        self.closures.insert(id, Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names });
+        self.closures.insert(
+            id,
+            Closure {
+                inputs: c.inputs.iter().cloned().collect(),
+                body: (*c.body).clone(),
+                names,
+            },
+        );
         let inlined = self.inline_closure(id, call);
         self.closures.remove(&id);
         inlined
@@ -918,13 +986,16 @@ impl Lowerer<'_> {
                     out.push(Stmt::Assign(Assign {
                         site,
                         targets: Vec::new(),
-                        kind: AssignKind::Opaque { tokens: quote!(#whole;) },
+                        kind: AssignKind::Opaque {
+                            tokens: quote!(#whole;),
+                        },
                         value: Ex::Unsupported {
                             tokens: whole.to_token_stream(),
                             reads,
                             span: whole.span(),
                             what: format!("the operator `{}`", op.to_token_stream()),
-                            fix: "write it with `+`, `-`, `*`, `/` or a differentiable method".into(),
+                            fix: "write it with `+`, `-`, `*`, `/` or a differentiable method"
+                                .into(),
                         },
                         active: false,
                         in_loop: self.in_loop(),
@@ -943,9 +1014,14 @@ impl Lowerer<'_> {
             ex
         } else {
             let (tid, tident) = self.temp();
-            out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+            out.push(Stmt::Verbatim {
+                tokens: quote!(let #tident;),
+            });
             self.value(index, Target::Bind(tid), out);
-            Ex::Var { id: tid, ident: tident }
+            Ex::Var {
+                id: tid,
+                ident: tident,
+            }
         };
         let mut pre = Vec::new();
         let rhs = self.ex(right, &mut pre);
@@ -957,7 +1033,10 @@ impl Lowerer<'_> {
                 rule,
                 args: vec![
                     Ex::Index {
-                        base: Box::new(Ex::Var { id: base, ident: base_ident }),
+                        base: Box::new(Ex::Var {
+                            id: base,
+                            ident: base_ident,
+                        }),
                         index: Box::new(index.clone()),
                         span,
                     },
@@ -972,7 +1051,12 @@ impl Lowerer<'_> {
         out.push(Stmt::Assign(Assign {
             site,
             targets: vec![Some(Target::Bind(base))],
-            kind: AssignKind::Element { base, index, op: rule.map(|(op, _)| op), push },
+            kind: AssignKind::Element {
+                base,
+                index,
+                op: rule.map(|(op, _)| op),
+                push,
+            },
             value,
             active: false,
             in_loop: self.in_loop(),
@@ -983,7 +1067,11 @@ impl Lowerer<'_> {
     fn repeat(&self, e: &Expr, value: &Expr) -> Ex {
         let reads = self.value_reads(value);
         if reads.is_empty() {
-            return Ex::Inactive { tokens: e.to_token_stream(), reads: self.reads(e), stable: false };
+            return Ex::Inactive {
+                tokens: e.to_token_stream(),
+                reads: self.reads(e),
+                stable: false,
+            };
         }
         Ex::Unsupported {
             tokens: e.to_token_stream(),
@@ -996,7 +1084,13 @@ impl Lowerer<'_> {
 
     /// `let [p, q] = value;` as `let p = value[0]; let q = value[1];` (through
     /// a variable unless `value` is one, or parallel lets of an array literal).
-    fn split_array_let(&mut self, sp: &syn::PatSlice, ty: Option<&syn::Type>, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+    fn split_array_let(
+        &mut self,
+        sp: &syn::PatSlice,
+        ty: Option<&syn::Type>,
+        init: &Expr,
+        out: &mut Vec<Stmt>,
+    ) -> bool {
         if sp.elems.is_empty() || sp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
             return false;
         }
@@ -1004,7 +1098,12 @@ impl Lowerer<'_> {
             if a.elems.len() != sp.elems.len() {
                 return false;
             }
-            let lets = sp.elems.iter().cloned().zip(a.elems.iter().cloned()).collect();
+            let lets = sp
+                .elems
+                .iter()
+                .cloned()
+                .zip(a.elems.iter().cloned())
+                .collect();
             self.lower_parallel_lets(lets, out);
             return true;
         }
@@ -1032,9 +1131,14 @@ impl Lowerer<'_> {
     /// element can carry a gradient (`&[1, 2]` as a tensor index).
     fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
         if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
-            return Ex::Const { tokens: e.to_token_stream() };
+            return Ex::Const {
+                tokens: e.to_token_stream(),
+            };
         }
-        if elems.iter().all(|x| matches!(x, Ex::Const { .. } | Ex::Inactive { .. })) {
+        if elems
+            .iter()
+            .all(|x| matches!(x, Ex::Const { .. } | Ex::Inactive { .. }))
+        {
             return self.inactive(e);
         }
         Ex::Array { elems, vec }
@@ -1042,7 +1146,13 @@ impl Lowerer<'_> {
 
     /// `#[checkpoint]` or `#[checkpoint(every = k)]` on a `for` loop over a
     /// range whose iterations are not left early; what its checkpoints keep.
-    fn checkpoint(&mut self, f: &syn::ExprForLoop, id: LoopId, kind: &LoopKind, body: &Block) -> Option<Checkpoint> {
+    fn checkpoint(
+        &mut self,
+        f: &syn::ExprForLoop,
+        id: LoopId,
+        kind: &LoopKind,
+        body: &Block,
+    ) -> Option<Checkpoint> {
         let attr = f.attrs.iter().find(|a| a.path().is_ident("checkpoint"))?;
         let mut every = None;
         if let syn::Meta::List(_) = &attr.meta {
@@ -1060,7 +1170,10 @@ impl Lowerer<'_> {
             }
         }
         if !matches!(kind, LoopKind::Range { .. }) {
-            self.errors.spanned(attr, "`#[checkpoint]` goes on a `for` loop over a range (`for i in 0..n`)");
+            self.errors.spanned(
+                attr,
+                "`#[checkpoint]` goes on a `for` loop over a range (`for i in 0..n`)",
+            );
             return None;
         }
         if self.exits.iter().any(|x| x.ends_iteration_of.contains(&id)) {
@@ -1080,9 +1193,14 @@ impl Lowerer<'_> {
         state.retain(|b| *b < first);
         state.sort_unstable();
         state.dedup();
-        let (rebound, state): (Vec<BindId>, Vec<BindId>) =
-            state.into_iter().partition(|b| crate::analyse::stable(&self.bindings[*b]));
-        Some(Checkpoint { every, state, rebound })
+        let (rebound, state): (Vec<BindId>, Vec<BindId>) = state
+            .into_iter()
+            .partition(|b| crate::analyse::stable(&self.bindings[*b]));
+        Some(Checkpoint {
+            every,
+            state,
+            rebound,
+        })
     }
 
     fn push_let(
@@ -1176,7 +1294,11 @@ impl Lowerer<'_> {
             }
             c if is_control(c) => self.control(e, None, out),
             Expr::Macro(m) => self.macro_stmt(&m.mac, quote!(#m;), out),
-            Expr::MethodCall(m) if m.method == "push" && m.args.len() == 1 && self.element_base(&m.receiver).is_some() => {
+            Expr::MethodCall(m)
+                if m.method == "push"
+                    && m.args.len() == 1
+                    && self.element_base(&m.receiver).is_some() =>
+            {
                 let base = self.element_base(&m.receiver).expect("checked");
                 let ident = &self.bindings[base].ident;
                 let index: Expr = syn::parse_quote!(#ident.len());
@@ -1329,16 +1451,30 @@ impl Lowerer<'_> {
                 // The value the arms' name patterns receive: a variable, or a
                 // value expression evaluated first into one.
                 let scrutinee_expr = peel(&m.expr);
-                let place = matches!(scrutinee_expr, Expr::Field(_) | Expr::Index(_) | Expr::Unary(syn::ExprUnary { op: syn::UnOp::Deref(_), .. }));
+                let place = matches!(
+                    scrutinee_expr,
+                    Expr::Field(_)
+                        | Expr::Index(_)
+                        | Expr::Unary(syn::ExprUnary {
+                            op: syn::UnOp::Deref(_),
+                            ..
+                        })
+                );
                 let (scrutinee, source) = match scrutinee_expr {
-                    Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.resolve(&i.to_string()).is_some()) => {
+                    Expr::Path(p)
+                        if p.path
+                            .get_ident()
+                            .is_some_and(|i| self.resolve(&i.to_string()).is_some()) =>
+                    {
                         let ident = p.path.get_ident().cloned().expect("checked");
                         let id = self.resolve(&ident.to_string()).expect("checked");
                         (m.expr.to_token_stream(), Some((id, ident)))
                     }
                     e if effectful(e) || (binds && !place && !self.value_reads(e).is_empty()) => {
                         let (tid, tident) = self.temp();
-                        out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+                        out.push(Stmt::Verbatim {
+                            tokens: quote!(let #tident;),
+                        });
                         self.value(e, Target::Bind(tid), out);
                         (quote!(#tident), Some((tid, tident)))
                     }
@@ -1411,13 +1547,19 @@ impl Lowerer<'_> {
                 let label = b.label.as_ref().map(|l| l.name.clone()).expect("checked");
                 let (tid, tident) = self.temp();
                 let mut block = b.block.clone();
-                BreakWithValue { label: &label, temp: &tident }.visit_block_mut(&mut block);
+                BreakWithValue {
+                    label: &label,
+                    temp: &tident,
+                }
+                .visit_block_mut(&mut block);
                 let tail = match block.stmts.last() {
                     Some(syn::Stmt::Expr(_, None)) if target.is_some() => block.stmts.pop(),
                     _ => None,
                 };
                 if target.is_some() {
-                    out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+                    out.push(Stmt::Verbatim {
+                        tokens: quote!(let #tident;),
+                    });
                 }
                 let stmts = &block.stmts;
                 let finish = match tail {
@@ -1440,7 +1582,8 @@ impl Lowerer<'_> {
                 // `'l: while c { body }` is `'l: loop { if !(c) { break; } body }`,
                 // so that what the condition does is lowered like any statement.
                 let (label, cond, body) = (&w.label, &w.cond, &w.body);
-                let desugared: Expr = syn::parse_quote!(#label loop { if !(#cond) { break; } #body });
+                let desugared: Expr =
+                    syn::parse_quote!(#label loop { if !(#cond) { break; } #body });
                 self.control(&desugared, target, out);
             }
             Expr::While(w) => {
@@ -1535,7 +1678,12 @@ impl Lowerer<'_> {
                 self.scopes.pop();
                 self.close_loop();
                 let checkpoint = self.checkpoint(f, id, &kind, &body);
-                out.push(Stmt::Loop(Loop { id, kind, body, checkpoint }));
+                out.push(Stmt::Loop(Loop {
+                    id,
+                    kind,
+                    body,
+                    checkpoint,
+                }));
             }
             Expr::Break(b) => {
                 if let Some(value) = &b.expr {
@@ -2038,9 +2186,10 @@ fn gradient_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } | Ex::Inactive { .. } => {}
         Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-            args.iter().for_each(|a| gradient_reads(a, out))
-        }
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| gradient_reads(a, out)),
         Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_reads(base, out),
         Ex::Ref { inner, .. } => gradient_reads(inner, out),
     }
@@ -2108,9 +2257,27 @@ fn stable_syntax(e: &Expr) -> bool {
 
 /// Macros that only read their arguments (formatting, assertions, exits).
 const READ_ONLY_MACROS: &[&str] = &[
-    "print", "println", "eprint", "eprintln", "format", "format_args", "write", "writeln",
-    "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
-    "panic", "unreachable", "todo", "unimplemented", "dbg", "matches", "cfg",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "write",
+    "writeln",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "panic",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "dbg",
+    "matches",
+    "cfg",
 ];
 
 /// Does evaluating the expression do more than compute a value: assign,
@@ -2126,11 +2293,21 @@ fn effectful(e: &Expr) -> bool {
             let effect = match e {
                 Expr::Assign(_) => true,
                 Expr::Binary(b) => is_compound(&b.op),
-                Expr::Block(_) | Expr::If(_) | Expr::Match(_) | Expr::Loop(_) | Expr::While(_)
-                | Expr::ForLoop(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Return(_)
-                | Expr::Unsafe(_) | Expr::Yield(_) | Expr::Try(_) | Expr::TryBlock(_) | Expr::Async(_) | Expr::Await(_) => {
-                    self.in_closure == 0
-                }
+                Expr::Block(_)
+                | Expr::If(_)
+                | Expr::Match(_)
+                | Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_)
+                | Expr::Break(_)
+                | Expr::Continue(_)
+                | Expr::Return(_)
+                | Expr::Unsafe(_)
+                | Expr::Yield(_)
+                | Expr::Try(_)
+                | Expr::TryBlock(_)
+                | Expr::Async(_)
+                | Expr::Await(_) => self.in_closure == 0,
                 _ => false,
             };
             if effect {
@@ -2147,7 +2324,10 @@ fn effectful(e: &Expr) -> bool {
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
-    let mut v = Effects { found: false, in_closure: 0 };
+    let mut v = Effects {
+        found: false,
+        in_closure: 0,
+    };
     v.visit_expr(e);
     v.found
 }
@@ -2244,7 +2424,16 @@ fn contains_return(e: &Expr) -> bool {
 }
 
 /// Methods that start an iterator the lowering can turn into a loop.
-const ITERATOR_SOURCES: &[&str] = &["iter", "copied", "cloned", "enumerate", "zip", "rev", "windows", "into_iter"];
+const ITERATOR_SOURCES: &[&str] = &[
+    "iter",
+    "copied",
+    "cloned",
+    "enumerate",
+    "zip",
+    "rev",
+    "windows",
+    "into_iter",
+];
 
 /// How a `for` loop over a sequence receives each element.
 enum Item {
@@ -2262,13 +2451,16 @@ fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
     match (pat, peel(value)) {
         (Pat::Paren(p), _) => destructure(&p.pat, value, out),
         (Pat::Tuple(t), Expr::Tuple(v))
-            if t.elems.len() == v.elems.len() && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            if t.elems.len() == v.elems.len()
+                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
         {
             for (p, e) in t.elems.iter().zip(&v.elems) {
                 destructure(p, e, out);
             }
         }
-        (Pat::Reference(r), Expr::Reference(e)) if r.mutability.is_none() && e.mutability.is_none() => {
+        (Pat::Reference(r), Expr::Reference(e))
+            if r.mutability.is_none() && e.mutability.is_none() =>
+        {
             destructure(&r.pat, &e.expr, out)
         }
         (Pat::Wild(_), _) => {}
@@ -2338,9 +2530,10 @@ fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<Str
             Ex::Var { id, .. } => ids.push(*id),
             Ex::Const { .. } => {}
             Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => ids.extend(reads),
-            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter().for_each(|a| ex(a, ids))
-            }
+            Ex::Op { args, .. }
+            | Ex::Call { args, .. }
+            | Ex::Tuple { elems: args }
+            | Ex::Array { elems: args, .. } => args.iter().for_each(|a| ex(a, ids)),
             Ex::Index { base, index, .. } => {
                 ex(base, ids);
                 ex(index, ids);
@@ -2372,7 +2565,9 @@ fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<Str
                         ids.push(*base);
                         ex(index, ids);
                     }
-                    AssignKind::Opaque { tokens: t } | AssignKind::Let { pattern: t, .. } => tokens(t, names),
+                    AssignKind::Opaque { tokens: t } | AssignKind::Let { pattern: t, .. } => {
+                        tokens(t, names)
+                    }
                     _ => {}
                 }
             }

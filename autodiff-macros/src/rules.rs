@@ -251,7 +251,10 @@ pub fn method(name: &str, arity: usize) -> Option<&'static Rule> {
 }
 
 pub fn method_known_any_arity(name: &str) -> bool {
-    METHODS.iter().chain(NALGEBRA_METHODS).any(|(n, _)| *n == name)
+    METHODS
+        .iter()
+        .chain(NALGEBRA_METHODS)
+        .any(|(n, _)| *n == name)
 }
 
 // ---------------------------------------------------------------- nalgebra
@@ -261,8 +264,14 @@ pub fn method_known_any_arity(name: &str) -> bool {
 /// `norm`, `sum`, `mean` and `transpose` are the rows above.
 static NALGEBRA_METHODS: &[(&str, Rule)] = &[
     ("cross", r("cross", 2, &[Some(&[V(1)]), Some(&[V(0)])])),
-    ("component_mul", r("component_mul", 2, &[Some(&[V(1)]), Some(&[V(0)])])),
-    ("component_div", r("component_div", 2, &[Some(&[V(1)]), Some(&[V(0), V(1)])])),
+    (
+        "component_mul",
+        r("component_mul", 2, &[Some(&[V(1)]), Some(&[V(0)])]),
+    ),
+    (
+        "component_div",
+        r("component_div", 2, &[Some(&[V(1)]), Some(&[V(0), V(1)])]),
+    ),
     ("magnitude", r("norm", 1, &[Some(&[V(0), Y])])),
     ("norm_squared", r("norm_squared", 1, &[Some(&[V(0)])])),
     ("magnitude_squared", r("norm_squared", 1, &[Some(&[V(0)])])),
@@ -271,9 +280,11 @@ static NALGEBRA_METHODS: &[(&str, Rule)] = &[
     ("diagonal", r("diagonal", 1, &[Some(&[M(0)])])),
     ("determinant", r("determinant", 1, &[Some(&[V(0)])])),
     ("inverse", r("inverse", 1, &[Some(&[])])),
-    ("scale", r("mul", 2, &[Some(&[M(0), V(1)]), Some(&[V(0), M(1)])])),
+    (
+        "scale",
+        r("mul", 2, &[Some(&[M(0), V(1)]), Some(&[V(0), M(1)])]),
+    ),
 ];
-
 
 /// `m.try_inverse().unwrap()` (or `.expect(..)`), as one op whose rule reads
 /// the inverse: `Ā = −A⁻ᵀ B̄ A⁻ᵀ`.
@@ -313,7 +324,11 @@ pub fn nalgebra_type(name: &str) -> bool {
     let numbered = |prefix: &str| {
         name.strip_prefix(prefix).is_some_and(|rest| {
             let mut parts = rest.split('x');
-            let ok = |p: Option<&str>| p.is_some_and(|p| p.len() == 1 && ('1'..='6').contains(&p.chars().next().unwrap_or('0')));
+            let ok = |p: Option<&str>| {
+                p.is_some_and(|p| {
+                    p.len() == 1 && ('1'..='6').contains(&p.chars().next().unwrap_or('0'))
+                })
+            };
             match (parts.next(), parts.next(), parts.next()) {
                 (a, None, None) => ok(a),
                 (a, b, None) => ok(a) && ok(b),
@@ -323,7 +338,14 @@ pub fn nalgebra_type(name: &str) -> bool {
     };
     matches!(
         name,
-        "SVector" | "SMatrix" | "DVector" | "DMatrix" | "RowDVector" | "Rotation2" | "Rotation3" | "UnitQuaternion"
+        "SVector"
+            | "SMatrix"
+            | "DVector"
+            | "DMatrix"
+            | "RowDVector"
+            | "Rotation2"
+            | "Rotation3"
+            | "UnitQuaternion"
     ) || numbered("Vector")
         || numbered("RowVector")
         || numbered("Matrix")
@@ -338,11 +360,19 @@ pub fn nalgebra_function(ty: &str, name: &str, arity: usize) -> Option<&'static 
         return None;
     }
     static ROTATION2_NEW: Rule = r("rotation2_new", 1, &[Some(&[V(0)])]);
-    static FROM_AXIS_ANGLE: Rule = r("from_axis_angle", 2, &[Some(&[V(0), V(1)]), Some(&[V(0), V(1)])]);
+    static FROM_AXIS_ANGLE: Rule = r(
+        "from_axis_angle",
+        2,
+        &[Some(&[V(0), V(1)]), Some(&[V(0), V(1)])],
+    );
     static FROM_EULER: Rule = r(
         "from_euler_angles",
         3,
-        &[Some(&[V(0), V(1), V(2)]), Some(&[V(0), V(1), V(2)]), Some(&[V(0), V(1), V(2)])],
+        &[
+            Some(&[V(0), V(1), V(2)]),
+            Some(&[V(0), V(1), V(2)]),
+            Some(&[V(0), V(1), V(2)]),
+        ],
     );
     static NEW_NORMALIZE: Rule = r("normalize", 1, &[Some(&[V(0)])]);
     static SLICE_1: Rule = r("from_column_slice", 1, &[Some(&[])]);
@@ -370,7 +400,11 @@ pub fn nalgebra_function(ty: &str, name: &str, arity: usize) -> Option<&'static 
         ("Rotation3" | "UnitQuaternion", "from_axis_angle", 2) => &FROM_AXIS_ANGLE,
         ("Rotation3" | "UnitQuaternion", "from_euler_angles", 3) => &FROM_EULER,
         ("Unit", "new_normalize", 1) => &NEW_NORMALIZE,
-        (_, "new", n) if (1..=16).contains(&n) && !ty.starts_with("Rotation") && !ty.starts_with("Unit") => &NEW[n - 1],
+        (_, "new", n)
+            if (1..=16).contains(&n) && !ty.starts_with("Rotation") && !ty.starts_with("Unit") =>
+        {
+            &NEW[n - 1]
+        }
         (_, "from_column_slice", 1) => &SLICE_1,
         (_, "from_column_slice", 3) => &SLICE_3,
         (_, "from_row_slice", 1) => &ROW_SLICE_1,

@@ -112,18 +112,28 @@ impl Dot<'_> {
                     let scrutinee = m.scrutinee.to_string();
                     for arm in &m.arms {
                         let head = arm.head.to_string();
-                        self.cluster(&format!("match {scrutinee}: {head}"), |g| g.block(&arm.body));
+                        self.cluster(&format!("match {scrutinee}: {head}"), |g| {
+                            g.block(&arm.body)
+                        });
                     }
                 }
                 Stmt::Loop(l) => {
                     let label = match &l.kind {
                         LoopKind::While { cond } => format!("while {cond}"),
                         LoopKind::Infinite => "loop".into(),
-                        LoopKind::Range { pattern, lo, hi, inclusive, .. } => {
+                        LoopKind::Range {
+                            pattern,
+                            lo,
+                            hi,
+                            inclusive,
+                            ..
+                        } => {
                             let dots = if *inclusive { "..=" } else { ".." };
                             format!("for {pattern} in {lo}{dots}{hi}")
                         }
-                        LoopKind::Iter { pattern, iterable } => format!("for {pattern} in {iterable}"),
+                        LoopKind::Iter { pattern, iterable } => {
+                            format!("for {pattern} in {iterable}")
+                        }
                     };
                     self.cluster(&label, |g| g.block(&l.body));
                 }
@@ -137,7 +147,10 @@ impl Dot<'_> {
         for t in a.targets.iter().flatten() {
             let (label, id) = match t {
                 Target::Out => ("output".to_string(), None),
-                Target::Bind(id) => (display_name(&self.body.bindings[*id].ident.to_string()), Some(*id)),
+                Target::Bind(id) => (
+                    display_name(&self.body.bindings[*id].ident.to_string()),
+                    Some(*id),
+                ),
             };
             let name = self.fresh();
             let style = if saved { ", peripheries=2" } else { "" };
@@ -167,7 +180,11 @@ impl Dot<'_> {
             }
             Ex::Op { rule, args, .. } => (rule.rule.to_string(), args.iter().collect()),
             Ex::Call { func, args, .. } => {
-                let name = func.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                let name = func
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
                 (format!("{name}(..)"), args.iter().collect())
             }
             Ex::Index { base, index, .. } => ("index".into(), vec![&**base, &**index]),
@@ -183,8 +200,15 @@ impl Dot<'_> {
             Ex::Array { elems, .. } => ("array".into(), elems.iter().collect()),
         };
         let name = self.fresh();
-        let shape = if kids.is_empty() { "plaintext" } else { "ellipse" };
-        self.line(&format!("{name} [label=\"{}\", shape={shape}];", escape(&label)));
+        let shape = if kids.is_empty() {
+            "plaintext"
+        } else {
+            "ellipse"
+        };
+        self.line(&format!(
+            "{name} [label=\"{}\", shape={shape}];",
+            escape(&label)
+        ));
         for k in kids {
             if let Some(kid) = self.ex(k) {
                 self.line(&format!("{kid} -> {name};"));

@@ -212,7 +212,11 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         );
     }
 
-    let generic_types: Vec<String> = sig.generics.type_params().map(|t| t.ident.to_string()).collect();
+    let generic_types: Vec<String> = sig
+        .generics
+        .type_params()
+        .map(|t| t.ident.to_string())
+        .collect();
     // Type parameters that are functions (`F: Fn(usize) -> f64`) carry no
     // gradient; any other may be the number type itself.
     let callable = |t: &syn::TypeParam| {
@@ -223,10 +227,16 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
             }
             _ => None,
         });
-        bounds.chain(in_where).any(|b| b.starts_with("Fn") || b.contains(" Fn") || b.contains("FnMut") || b.contains("FnOnce"))
+        bounds.chain(in_where).any(|b| {
+            b.starts_with("Fn") || b.contains(" Fn") || b.contains("FnMut") || b.contains("FnOnce")
+        })
     };
-    let number_types: Vec<String> =
-        sig.generics.type_params().filter(|t| !callable(t)).map(|t| t.ident.to_string()).collect();
+    let number_types: Vec<String> = sig
+        .generics
+        .type_params()
+        .filter(|t| !callable(t))
+        .map(|t| t.ident.to_string())
+        .collect();
     let mut namer = NameLifetimes { named: Vec::new() };
     let mut params = Vec::new();
     for input in sig.inputs.iter_mut() {
@@ -243,7 +253,9 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.subpat.is_none() => pi.ident.clone(),
                     // An unused parameter still needs a name in the generated code.
-                    Pat::Wild(w) => format_ident!("__ad_arg{}", params.len(), span = w.underscore_token.span),
+                    Pat::Wild(w) => {
+                        format_ident!("__ad_arg{}", params.len(), span = w.underscore_token.span)
+                    }
                     other => {
                         errors.spanned(
                             other,
@@ -268,8 +280,14 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                         "cannot differentiate a value of a generic type: the derivative rules are written for `f64` and `Tensor`\nhelp: write the function for `f64` (or `Tensor`), or mark the parameter `#[no_grad]` if it carries no gradient",
                     );
                 }
-                let active = !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
-                params.push(Param { ident, ty, active, mutable });
+                let active =
+                    !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
+                params.push(Param {
+                    ident,
+                    ty,
+                    active,
+                    mutable,
+                });
             }
         }
     }
@@ -330,8 +348,19 @@ impl Signature {
 /// Types that never carry a gradient, though their names look like a
 /// user's struct: std's and the runtime's own.
 const NOT_DIFFERENTIABLE: &[&str] = &[
-    "String", "PathBuf", "Path", "OsString", "Duration", "Instant", "SystemTime", "Ordering",
-    "BoolTensor", "Shape", "Var", "Rng", "StdRng",
+    "String",
+    "PathBuf",
+    "Path",
+    "OsString",
+    "Duration",
+    "Instant",
+    "SystemTime",
+    "Ordering",
+    "BoolTensor",
+    "Shape",
+    "Var",
+    "Rng",
+    "StdRng",
 ];
 
 /// Does the type mention one of these names (the function's type parameters)?
@@ -372,8 +401,12 @@ pub fn keepable_type(ty: &Type) -> bool {
                 },
                 _ => {
                     last.arguments.is_empty()
-                        && (["Tensor", "str", "String", "bool", "char", "f32", "f64", "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128"]
-                            .contains(&name.as_str()))
+                        && ([
+                            "Tensor", "str", "String", "bool", "char", "f32", "f64", "usize",
+                            "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64",
+                            "i128",
+                        ]
+                        .contains(&name.as_str()))
                 }
             }
         }),

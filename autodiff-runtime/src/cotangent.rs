@@ -1039,10 +1039,15 @@ impl Differentiable for Vec<Vec<f64>> {
     }
     fn finish_tangent(&self, mut d: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
         d.resize(self.len(), Vec::new());
-        d.into_iter().zip(self).map(|(d, r)| pad_to(d, r.len())).collect()
+        d.into_iter()
+            .zip(self)
+            .map(|(d, r)| pad_to(d, r.len()))
+            .collect()
     }
     fn seed_tangent(&self) -> Vec<Vec<f64>> {
-        panic!("grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)")
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
     }
 }
 
@@ -1053,10 +1058,15 @@ impl Differentiable for [Vec<f64>] {
     }
     fn finish_tangent(&self, mut d: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
         d.resize(self.len(), Vec::new());
-        d.into_iter().zip(self).map(|(d, r)| pad_to(d, r.len())).collect()
+        d.into_iter()
+            .zip(self)
+            .map(|(d, r)| pad_to(d, r.len()))
+            .collect()
     }
     fn seed_tangent(&self) -> Vec<Vec<f64>> {
-        panic!("grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)")
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
     }
 }
 

@@ -15,10 +15,14 @@
 //! `tensor.rs`; every operation lives in `ops/`, one file per family, with its
 //! value and its derivative rule side by side; [`Differentiable`] and
 //! [`Cotangent`] (how gradients are zeroed and summed) live in `cotangent.rs`;
-//! [`gradcheck`] compares any pullback with central differences.
+//! [`gradcheck`] compares any pullback with central differences; [`optim`]
+//! holds the optimisers (PyTorch's SGD and Adam) and the [`optim::Parameters`]
+//! walk over the numbers of a parameter value and its gradient.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "argmin")]
+pub mod argmin;
 mod cotangent;
 mod format;
 pub mod gradcheck;
@@ -26,6 +30,7 @@ pub mod graph;
 mod keep;
 mod nalgebra_types;
 mod ops;
+pub mod optim;
 mod pool;
 mod real;
 mod rng;
@@ -92,9 +97,12 @@ pub mod prelude {
 /// - Graph hook: `graph::Var::__record` and `graph::GraphValue` (for `f::record`).
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::cotangent::{ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex};
     pub use crate::cotangent::{
-        acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero, zero_for,
+        ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex,
+    };
+    pub use crate::cotangent::{
+        acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero,
+        zero_for,
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};

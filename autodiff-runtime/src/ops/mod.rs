@@ -14,8 +14,8 @@ use crate::tensor::{BoolTensor, Tensor};
 
 pub mod binary;
 pub(crate) mod broadcast;
-mod compare;
 pub(crate) mod checks;
+mod compare;
 pub mod elementwise;
 pub mod linalg;
 pub mod nalgebra_rules;

@@ -489,7 +489,13 @@ impl Rule<(&Tensor, &LenMeta)> for TensorFromD0 {
         if g.symbolic_zero {
             return Vec::new();
         }
-        assert_eq!(g.numel(), x.0, "the cotangent of Tensor::from has {} elements for {}", g.numel(), x.0);
+        assert_eq!(
+            g.numel(),
+            x.0,
+            "the cotangent of Tensor::from has {} elements for {}",
+            g.numel(),
+            x.0
+        );
         g.to_vec()
     }
 }
