@@ -570,3 +570,42 @@ fn nested_vectors() {
         close(&d[i], &[3.0 * w[i][0] * w[i][0], 3.0 * w[i][1] * w[i][1]]);
     }
 }
+
+// ---------------------------------------------------------------- a derived struct trained by an optimiser
+
+#[derive(Clone, Debug, Differentiable)]
+struct Line {
+    m: f64,
+    c: f64,
+    #[no_grad]
+    label: &'static str,
+}
+
+#[differentiable(wrt(line))]
+fn line_loss(line: &Line, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        let r = line.m * x + line.c - y;
+        s += r * r;
+    }
+    s / xs.len() as f64
+}
+
+#[test]
+fn derived_structs_are_parameters_and_flat() {
+    use autodiff::gradcheck::Flat;
+    use autodiff::optim::{Adam, Optimizer, Parameters};
+    let xs: Vec<f64> = (0..20).map(|i| i as f64 / 10.0).collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 3.0 * x - 1.0).collect();
+    let mut line = Line { m: 0.0, c: 0.0, label: "fit" };
+    let g = line_loss::grad(&line, &xs, &ys);
+    assert_eq!(g.numel(), 2);
+    assert_eq!(g.flatten().len(), 2);
+    let mut adam = Adam::new(0.1);
+    for _ in 0..2000 {
+        let g = line_loss::grad(&line, &xs, &ys);
+        adam.step(&mut line, &g);
+    }
+    assert!((line.m - 3.0).abs() < 1e-3 && (line.c + 1.0).abs() < 1e-3, "{line:?}");
+    assert_eq!(line.label, "fit");
+}
