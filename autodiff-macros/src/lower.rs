@@ -458,7 +458,12 @@ impl Lowerer<'_> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        if READ_ONLY_MACROS.contains(&name.as_str()) {
+        // Their arguments may still assign (`println!("{}", { s = ..; s })`).
+        let arguments_pure = mac
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
+            .map(|args| !args.iter().any(effectful))
+            .unwrap_or(true);
+        if READ_ONLY_MACROS.contains(&name.as_str()) && arguments_pure {
             out.push(Stmt::Verbatim { tokens });
             return;
         }
