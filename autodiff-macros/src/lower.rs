@@ -168,9 +168,17 @@ impl Lowerer<'_> {
     /// Local bindings an expression mentions (conservatively: every
     /// single-segment path, and every identifier inside macro invocations).
     fn reads(&self, e: &Expr) -> Vec<BindId> {
+        self.mentions(e, false)
+    }
+
+    /// The bindings `e` mentions; with `skip_gradient_free`, not those only
+    /// inside `stop_gradient(..)` or as the receiver of a method that gives
+    /// no gradient (`xs.len()`).
+    fn mentions(&self, e: &Expr, skip_gradient_free: bool) -> Vec<BindId> {
         struct Reads<'l, 'a> {
             l: &'l Lowerer<'a>,
             out: Vec<BindId>,
+            skip: bool,
         }
         impl<'ast> Visit<'ast> for Reads<'_, '_> {
             fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
@@ -180,14 +188,25 @@ impl Lowerer<'_> {
                     }
                 }
             }
+            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+                if !(self.skip && rules::inactive_method(&m.method.to_string())) {
+                    self.visit_expr(&m.receiver);
+                }
+                for a in &m.args {
+                    self.visit_expr(a);
+                }
+            }
+            fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+                let stop = matches!(peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "stop_gradient"));
+                if !(self.skip && stop) {
+                    syn::visit::visit_expr_call(self, c);
+                }
+            }
             fn visit_macro(&mut self, m: &'ast syn::Macro) {
                 self.l.token_reads(m.tokens.clone(), &mut self.out);
             }
         }
-        let mut r = Reads {
-            l: self,
-            out: Vec::new(),
-        };
+        let mut r = Reads { l: self, out: Vec::new(), skip: skip_gradient_free };
         r.visit_expr(e);
         r.out.sort_unstable();
         r.out.dedup();
@@ -523,44 +542,7 @@ impl Lowerer<'_> {
     /// it mentions, except inside `stop_gradient(..)` and as the receiver
     /// of a method that gives no gradient (`xs.len()`).
     fn value_reads(&self, e: &Expr) -> Vec<BindId> {
-        struct Reads<'l, 'a> {
-            l: &'l Lowerer<'a>,
-            out: Vec<BindId>,
-        }
-        impl<'ast> Visit<'ast> for Reads<'_, '_> {
-            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-                if let Some(ident) = p.path.get_ident() {
-                    if let Some(id) = self.l.resolve(&ident.to_string()) {
-                        self.out.push(id);
-                    }
-                }
-            }
-            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-                if !rules::inactive_method(&m.method.to_string()) {
-                    self.visit_expr(&m.receiver);
-                }
-                for a in &m.args {
-                    self.visit_expr(a);
-                }
-            }
-            fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-                let stop = matches!(peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "stop_gradient"));
-                if !stop {
-                    syn::visit::visit_expr_call(self, c);
-                }
-            }
-            fn visit_macro(&mut self, m: &'ast syn::Macro) {
-                self.l.token_reads(m.tokens.clone(), &mut self.out);
-            }
-        }
-        let mut r = Reads {
-            l: self,
-            out: Vec::new(),
-        };
-        r.visit_expr(e);
-        r.out.sort_unstable();
-        r.out.dedup();
-        r.out
+        self.mentions(e, true)
     }
 
     /// An `if`/`while` condition. One with assignments, blocks or exits in it
