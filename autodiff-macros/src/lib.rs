@@ -20,6 +20,9 @@ mod lower;
 mod rules;
 mod signature;
 
+#[cfg(test)]
+mod robustness;
+
 use proc_macro::TokenStream;
 
 /// Generate reverse-mode derivatives of a function at compile time.
