@@ -6,7 +6,8 @@
 //! same control path as the f64 program (the primal parts are computed with
 //! the same f64 operations in the same order, so every comparison goes the
 //! same way). Nothing here comes from the crate under test except the primal
-//! of `sigmoid`: the derivative rules are written out below, independently.
+//! of `sigmoid` and `relu` (so that both programs compute the same bits): the
+//! derivative rules are written out below, independently.
 //!
 //! Conventions at the non-differentiable points follow the README (PyTorch):
 //! `abs'(0) = 0`, a tie of `max`/`min` splits the tangent in half.
@@ -187,6 +188,22 @@ impl D {
             n as f64 * self.v.powi(n - 1) * self.d
         };
         d(self.v.powi(n), t)
+    }
+    /// (xʸ)' = y·xʸ⁻¹·x' + xʸ·ln x·y'
+    pub fn powf(self, y: D) -> D {
+        let p = self.v.powf(y.v);
+        d(p, y.v * self.v.powf(y.v - 1.0) * self.d + p * self.v.ln() * y.d)
+    }
+    /// σ' = σ(1 − σ); the primal is the runtime's, so that both programs
+    /// compute the same bits.
+    pub fn sigmoid(self) -> D {
+        let s = autodiff::Real::sigmoid(self.v);
+        d(s, self.d * s * (1.0 - s))
+    }
+    /// relu'(0) = 0.
+    pub fn relu(self) -> D {
+        let t = if self.v > 0.0 { self.d } else { 0.0 };
+        d(autodiff::Real::relu(self.v), t)
     }
     /// A tie splits the tangent in half.
     pub fn max(self, o: D) -> D {

@@ -39,6 +39,14 @@ pub struct Flags {
     pub shadowing: bool,
     pub compound: bool,
     pub max_min_abs: bool,
+    /// `tan`, `recip`, `powf`, `sigmoid`, `relu` besides the primitives of the brief.
+    pub more_primitives: bool,
+    /// `let v: f64;` assigned in both branches of an `if`.
+    pub uninit_let: bool,
+    /// `while let Some(j) = stack.pop()` over inactive integers.
+    pub while_let: bool,
+    /// `mut` parameters, assigned in the body.
+    pub mut_params: bool,
     // ---- known bad today (issue 7); off by default.
     /// Tuple lets anywhere, one of whose elements may end up dead (unused,
     /// shadowed, overwritten, out of scope): issue 7, item 6, E0283 in the
@@ -54,8 +62,14 @@ pub struct Flags {
     pub slice_iteration: bool,
     /// `&xs[1..]` passed to a helper (item 7).
     pub subslices: bool,
-    /// `break`/`continue` inside an `if` condition block (item 5).
+    /// `break`/`continue` inside an `if` condition block (item 5; with a
+    /// label, the generated code does not compile: E0426).
     pub exit_in_condition: bool,
+    /// `let v: f64 = 0.07;` (a literal typed by the annotation only) inside a
+    /// loop: the reverse evaluates the `let` again without its annotation,
+    /// and a method on `v` does not type-check (E0689). Off: such a value is
+    /// written `((0.07) as f64)`.
+    pub annotated_literal_let: bool,
 }
 
 impl Default for Flags {
@@ -74,12 +88,17 @@ impl Default for Flags {
             shadowing: true,
             compound: true,
             max_min_abs: true,
+            more_primitives: true,
+            uninit_let: true,
+            while_let: true,
+            mut_params: true,
             tuple_dead_element: false,
             pattern_bindings: false,
             assign_in_condition: false,
             slice_iteration: false,
             subslices: false,
             exit_in_condition: false,
+            annotated_literal_let: false,
         }
     }
 }
@@ -107,12 +126,17 @@ impl Flags {
                 "shadowing" => &mut self.shadowing,
                 "compound" => &mut self.compound,
                 "max_min_abs" => &mut self.max_min_abs,
+                "more_primitives" => &mut self.more_primitives,
+                "uninit_let" => &mut self.uninit_let,
+                "while_let" => &mut self.while_let,
+                "mut_params" => &mut self.mut_params,
                 "tuple_dead_element" => &mut self.tuple_dead_element,
                 "pattern_bindings" => &mut self.pattern_bindings,
                 "assign_in_condition" => &mut self.assign_in_condition,
                 "slice_iteration" => &mut self.slice_iteration,
                 "subslices" => &mut self.subslices,
                 "exit_in_condition" => &mut self.exit_in_condition,
+                "annotated_literal_let" => &mut self.annotated_literal_let,
                 "all_known_bad" => {
                     self.tuple_dead_element = on;
                     self.pattern_bindings = on;
@@ -120,6 +144,7 @@ impl Flags {
                     self.slice_iteration = on;
                     self.subslices = on;
                     self.exit_in_condition = on;
+                    self.annotated_literal_let = on;
                     continue;
                 }
                 other => return Err(format!("unknown fuzzer flag `{other}`")),
@@ -418,7 +443,7 @@ impl<'a> Gen<'a> {
         if depth == 0 || self.rng.chance(0.25) {
             return self.leaf();
         }
-        let e = match self.rng.below(22) {
+        let e = match self.rng.below(24) {
             0..=2 => {
                 let (l, r) = (self.expr(depth - 1), self.expr(depth - 1));
                 let op = *self.rng.pick(&["+", "-"]);
@@ -612,6 +637,62 @@ impl<'a> Gen<'a> {
                     untyped: x.untyped && y.untyped && z.untyped,
                 }
             }
+            22 | 23 if self.flags.more_primitives => {
+                let x = self.expr(depth - 1);
+                let x = self.squash_hard_if(x, 1.0);
+                match self.rng.below(5) {
+                    // |x| ≤ 1: tan is bounded by tan 1.
+                    0 => Ex {
+                        f: format!("({}).tan()", x.recv()),
+                        d: format!("({}).tan()", x.d),
+                        bound: 1.6,
+                        constant: x.constant,
+                        untyped: false,
+                    },
+                    1 => Ex {
+                        f: format!("(({}).powi(2) + 1.0).recip()", x.recv()),
+                        d: format!("(({}).powi(2) + c(1.0)).recip()", x.d),
+                        bound: 1.0,
+                        constant: x.constant,
+                        untyped: false,
+                    },
+                    2 => {
+                        // A guarded positive base; the exponent a constant or a value in [-1, 1].
+                        let y = if self.rng.chance(0.5) {
+                            self.constant()
+                        } else {
+                            self.expr(depth - 1)
+                        };
+                        let y = self.squash_hard_if(y, 1.0);
+                        let y = if y.bound > 2.0 {
+                            self.squash_hard(y)
+                        } else {
+                            y
+                        };
+                        Ex {
+                            f: format!("(({}).abs() + 0.5).powf({})", x.recv(), y.f),
+                            d: format!("(({}).abs() + c(0.5)).powf({})", x.d, y.d),
+                            bound: 1.5f64.powf(y.bound).max(2.0),
+                            constant: x.constant && y.constant,
+                            untyped: false,
+                        }
+                    }
+                    3 => Ex {
+                        f: format!("({}).sigmoid()", x.recv()),
+                        d: format!("({}).sigmoid()", x.d),
+                        bound: 1.0,
+                        constant: x.constant,
+                        untyped: false,
+                    },
+                    _ => Ex {
+                        f: format!("({}).relu()", x.recv()),
+                        d: format!("({}).relu()", x.d),
+                        bound: x.bound,
+                        constant: x.constant,
+                        untyped: false,
+                    },
+                }
+            }
             _ => self.leaf(),
         };
         self.squash(e)
@@ -761,7 +842,7 @@ impl<'a> Gen<'a> {
         self.budget -= 1;
         let mutable: Vec<Var> = self.vars().into_iter().filter(|v| v.mutable).collect();
         let nesting = self.scopes.len();
-        match self.rng.below(24) {
+        match self.rng.below(26) {
             0..=3 => self.let_stmt(indent, out),
             4..=7 if !mutable.is_empty() => {
                 let v = self.rng.pick(&mutable).clone();
@@ -852,8 +933,61 @@ impl<'a> Gen<'a> {
             23 if self.flags.slice_iteration && self.slice.is_some() && !mutable.is_empty() => {
                 self.slice_iteration(indent, out)
             }
+            24 if self.flags.uninit_let && nesting < 5 => self.uninit_let(indent, out),
+            25 if self.flags.while_let && nesting < 4 && self.loop_depth < 2 => {
+                self.while_let(indent, out)
+            }
             _ => self.let_stmt(indent, out),
         }
+    }
+
+    /// `let v: f64; if c { v = e1; } else { v = e2; }`
+    fn uninit_let(&mut self, indent: usize, out: &mut Code) {
+        let name = self.name("u");
+        let c = self.condition(1);
+        let (l, r) = (self.expr(2), self.expr(2));
+        let (l, r) = (self.loop_safe(l), self.loop_safe(r));
+        out.line(
+            indent,
+            &format!("let {name}: f64;"),
+            &format!("let {name}: D;"),
+        );
+        out.line(indent, &format!("if {} {{", c.f), &format!("if {} {{", c.d));
+        out.line(
+            indent + 1,
+            &format!("{name} = {};", l.f),
+            &format!("{name} = {};", l.d),
+        );
+        out.same(indent, "} else {");
+        out.line(
+            indent + 1,
+            &format!("{name} = {};", r.f),
+            &format!("{name} = {};", r.d),
+        );
+        out.same(indent, "}");
+        self.declare(Var {
+            name,
+            bound: l.bound.max(r.bound),
+            mutable: false,
+        });
+    }
+
+    /// `while let Some(j) = stack.pop() { .. }` over inactive integers.
+    fn while_let(&mut self, indent: usize, out: &mut Code) {
+        let stack = self.name("st");
+        let j = self.name("j");
+        let n = 1 + self.rng.below(3);
+        let items: Vec<String> = (0..n).map(|_| self.rng.below(LEN).to_string()).collect();
+        out.same(
+            indent,
+            &format!("let mut {stack}: Vec<usize> = vec![{}];", items.join(", ")),
+        );
+        out.same(indent, &format!("while let Some({j}) = {stack}.pop() {{"));
+        self.ints.push(vec![(j, LEN)]);
+        // `continue` is safe: every iteration pops.
+        self.loop_body(indent + 1, None, LoopKind::Counted, out);
+        self.ints.pop();
+        out.same(indent, "}");
     }
 
     /// Inside a loop a value may be assigned again from itself on every
@@ -881,6 +1015,15 @@ impl<'a> Gen<'a> {
         };
         let mutable = self.rng.chance(0.5);
         let m = if mutable { "mut " } else { "" };
+        let e = if e.untyped && !self.flags.annotated_literal_let {
+            Ex {
+                f: e.recv(),
+                untyped: false,
+                ..e
+            }
+        } else {
+            e
+        };
         let ty = if e.untyped || self.rng.chance(0.2) {
             ": f64"
         } else {
@@ -1251,13 +1394,19 @@ impl<'a> Gen<'a> {
         let vars = self.vars();
         let mut f = String::new();
         let mut d = String::new();
-        let picks = 1 + self.rng.below(3.min(vars.len().max(1)));
+        let picks = 1 + self.rng.below(4);
         let mut bound = 0.0;
         for k in 0..picks {
             let e = if vars.is_empty() || self.rng.chance(0.2) {
                 self.expr(2)
             } else {
-                let v = self.rng.pick(&vars).clone();
+                // Mostly the latest values (vars() lists the innermost first).
+                let i = if self.rng.chance(0.6) {
+                    self.rng.below(vars.len().min(3))
+                } else {
+                    self.rng.below(vars.len())
+                };
+                let v = vars[i].clone();
                 Ex::same(v.name, v.bound, false)
             };
             if k > 0 {
@@ -1360,6 +1509,15 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
                     "D",
                 ),
             };
+            let mp = flags.mut_params && rng.chance(0.3);
+            let (params_f, params_d) = if mp {
+                (
+                    params_f.replacen("p: f64", "mut p: f64", 1),
+                    params_d.replacen("p: D", "mut p: D", 1),
+                )
+            } else {
+                (params_f, params_d)
+            };
             let mut g = Gen {
                 rng: Rng::new(rng.next_u64()),
                 flags,
@@ -1368,7 +1526,7 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
                         .map(|n| Var {
                             name: n.to_string(),
                             bound: 2.0,
-                            mutable: false,
+                            mutable: mp && *n == "p",
                         })
                         .collect(),
                 ],
@@ -1420,6 +1578,10 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
         }
     }
 
+    let (ma, mb) = (
+        flags.mut_params && rng.chance(0.3),
+        flags.mut_params && rng.chance(0.3),
+    );
     let mut g = Gen {
         rng: Rng::new(rng.next_u64()),
         flags,
@@ -1427,12 +1589,12 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
             Var {
                 name: "a".into(),
                 bound: 1.5,
-                mutable: false,
+                mutable: ma,
             },
             Var {
                 name: "b".into(),
                 bound: 1.5,
-                mutable: false,
+                mutable: mb,
             },
         ]],
         ints: vec![Vec::new()],
@@ -1453,14 +1615,16 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
     }
     let t = g.tail();
     let t = g.squash_hard_if(t, 100.0);
+    let m = |on: bool| if on { "mut " } else { "" };
+    let (ma, mb) = (m(ma), m(mb));
     let _ = writeln!(
         module,
-        "#[differentiable]\npub fn f(a: f64, b: f64, xs: &[f64]) -> f64 {{\n{}    {}\n}}\n",
+        "#[differentiable]\npub fn f({ma}a: f64, {mb}b: f64, xs: &[f64]) -> f64 {{\n{}    {}\n}}\n",
         code.f, t.f
     );
     let _ = writeln!(
         module,
-        "pub fn f_dual(a: D, b: D, xs: &[D]) -> D {{\n{}    {}\n}}",
+        "pub fn f_dual({ma}a: D, {mb}b: D, xs: &[D]) -> D {{\n{}    {}\n}}",
         code.d, t.d
     );
     Program { seed, module }
