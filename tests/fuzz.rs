@@ -29,6 +29,7 @@
 //! - `AUTODIFF_FUZZ_FLAGS` — `+name,-name` generator switches (`fuzz/generator.rs`,
 //!   `Flags`); the constructs known to be wrong today are off by default,
 //!   `+all_known_bad` turns them all on;
+//! - `AUTODIFF_FUZZ_SIZE` — scales the length of the programs (default 1);
 //! - `AUTODIFF_FUZZ_PROGRAM` — the seed of one program (printed by a failure):
 //!   generate and check that program alone.
 //!
@@ -62,6 +63,7 @@ type Verdict = Result<Option<String>, String>;
 fn check(
     primal: &dyn Fn(f64, f64, &[f64]) -> f64,
     value_and_grad: &dyn Fn(f64, f64, &[f64]) -> (f64, (f64, f64, Vec<f64>)),
+    pullback_twice: &dyn Fn(f64, f64, &[f64], f64) -> [(f64, f64, Vec<f64>); 2],
     dual: &dyn Fn(D, D, &[D]) -> D,
     a: f64,
     b: f64,
@@ -102,6 +104,20 @@ fn check(
         let tol = 1e-10 * r.abs().max(f.abs()).max(magnitude).max(1.0);
         if !((r - f).abs() <= tol) {
             wrong.push(format!("d/d{} = {r:?}, forward mode {f:?}", names[k]));
+        }
+    }
+    // The pullback is linear in the cotangent, and a retained one gives the
+    // same gradient on every call.
+    let [first, second] = pullback_twice(a, b, xs, -0.5);
+    if first != second {
+        wrong.push(format!("vjp_retained gives {first:?}, then {second:?}"));
+    }
+    let mut scaled = vec![first.0, first.1];
+    scaled.extend(first.2);
+    for k in 0..n {
+        let (s, r) = (scaled[k], -0.5 * reverse[k]);
+        if !((s - r).abs() <= 1e-12 * s.abs().max(r.abs()).max(1e-300)) {
+            wrong.push(format!("the pullback of -0.5 gives d/d{} = {s:?}, -0.5 × grad = {r:?}", names[k]));
         }
     }
     if wrong.is_empty() {
@@ -151,6 +167,9 @@ fn env_u64(name: &str) -> Option<u64> {
 
 fn flags() -> Flags {
     let mut flags = Flags::default();
+    if let Some(size) = env_u64("AUTODIFF_FUZZ_SIZE") {
+        flags.size = size.max(1) as u32;
+    }
     if let Ok(spec) = std::env::var("AUTODIFF_FUZZ_FLAGS") {
         flags
             .apply(&spec)
@@ -236,7 +255,7 @@ fn write_workspace(dir: &Path, crates: usize, programs: &[Program]) -> Vec<Vec<u
             let m = format!("p{seed:016x}");
             let _ = writeln!(
                 main,
-                "    (\"{m}\", || check(&|a, b, xs| {m}::f(a, b, xs), &|a, b, xs| {m}::f::value_and_grad(a, b, xs), &{m}::f_dual, {m}::A, {m}::B, &{m}::XS)),"
+                "    (\"{m}\", || check(&|a, b, xs| {m}::f(a, b, xs), &|a, b, xs| {m}::f::value_and_grad(a, b, xs), &|a, b, xs, ct| {{ let (_, pb) = {m}::f::vjp_retained(a, b, xs); [pb(ct), pb(ct)] }}, &{m}::f_dual, {m}::A, {m}::B, &{m}::XS)),"
             );
         }
         main.push_str("];\n");

@@ -1774,6 +1774,23 @@ fn match_tuple_binding_active(x: f64) -> f64 {
     }
 }
 
+// ------------------------------------------------------ parameter kinds
+
+#[differentiable]
+fn vec_ref_param(v: &Vec<f64>) -> f64 {
+    v[0] * v[1]
+}
+
+#[differentiable]
+fn vec_to_slice_helper(v: Vec<f64>) -> f64 {
+    h_weighted(&v)
+}
+
+#[differentiable]
+fn no_grad_slice(xs: &[f64], #[no_grad] ys: &[f64]) -> f64 {
+    xs[0] * ys[1]
+}
+
 // ============================================================== the checks
 
 type Outcome = Result<(), String>;
@@ -2268,6 +2285,43 @@ fn cases() -> Vec<Case> {
         },
         s!(tuple_with_constant_used, X, 2.0),
         s!(break_value_inactive, X, 3.0),
+        Case {
+            name: "vec_ref_param",
+            run: Box::new(move || {
+                check(
+                    &|v: &Vec<f64>| vec_ref_param(v),
+                    &|v: &Vec<f64>| vec_ref_param::grad(v),
+                    XS.to_vec(),
+                    Some(vec![XS[1], XS[0], 0.0]),
+                    true,
+                )
+            }),
+        },
+        Case {
+            name: "vec_to_slice_helper",
+            run: Box::new(move || {
+                check(
+                    &|v: &Vec<f64>| vec_to_slice_helper(v.clone()),
+                    &|v: &Vec<f64>| vec_to_slice_helper::grad(v.clone()),
+                    XS.to_vec(),
+                    Some(vec![1.0, 2.0, 3.0]),
+                    true,
+                )
+            }),
+        },
+        Case {
+            name: "no_grad_slice",
+            run: Box::new(move || {
+                let ys = [1.0, 2.0, 3.0];
+                check(
+                    &|v: &Vec<f64>| no_grad_slice(v, &ys),
+                    &|v: &Vec<f64>| no_grad_slice::grad(v, &ys),
+                    XS.to_vec(),
+                    Some(vec![2.0, 0.0, 0.0]),
+                    true,
+                )
+            }),
+        },
         s!(match_float_range_active, X, 2.0),
         s!(match_float_literal_active, X, 3.0),
         s!(match_wild_active, X, 2.0),

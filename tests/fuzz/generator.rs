@@ -26,6 +26,8 @@ const BMAX: f64 = 4.0;
 /// works, to be turned on (`AUTODIFF_FUZZ_FLAGS=+name`) once fixed.
 #[derive(Clone, Debug)]
 pub struct Flags {
+    /// Scales the number of statements of every function (1 by default).
+    pub size: u32,
     pub calls: bool,
     pub tuples: bool,
     pub slices: bool,
@@ -75,6 +77,7 @@ pub struct Flags {
 impl Default for Flags {
     fn default() -> Flags {
         Flags {
+            size: 1,
             calls: true,
             tuples: true,
             slices: true,
@@ -1535,7 +1538,7 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
                 slice,
                 helpers: helpers.clone(),
                 fresh,
-                budget: 2 + rng.below(5) as i32,
+                budget: (2 + rng.below(5) as i32) * flags.size as i32,
                 // A `return` in a pair helper would need a pair.
                 can_return: !matches!(helper, Helper::Pair { .. }),
                 loop_depth: 0,
@@ -1602,7 +1605,7 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
         slice: flags.slices.then(|| "xs".to_string()),
         helpers,
         fresh,
-        budget: 6 + rng.below(14) as i32,
+        budget: (6 + rng.below(14) as i32) * flags.size as i32,
         can_return: true,
         loop_depth: 0,
         must_use: Vec::new(),
