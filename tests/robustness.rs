@@ -1791,6 +1791,63 @@ fn no_grad_slice(xs: &[f64], #[no_grad] ys: &[f64]) -> f64 {
     xs[0] * ys[1]
 }
 
+// ------------------------------- inactive values that change after their use
+
+#[differentiable]
+fn shadowed_counter_index(xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        let i = i * 2;
+        s = s + xs[i % 3] * xs[i % 3];
+    }
+    s
+}
+
+#[differentiable]
+fn index_then_counter_changes(xs: &[f64]) -> f64 {
+    let mut k = 0;
+    let y = xs[k] * xs[k + 1];
+    k = 2;
+    y * xs[k]
+}
+
+#[differentiable]
+fn index_by_mutable_counter_in_loop(xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut k = 0;
+    for _ in 0..3 {
+        s = s + xs[k] * (k as f64 + 1.0);
+        k += 1;
+    }
+    s
+}
+
+#[differentiable]
+fn inactive_factor_changes(x: f64) -> f64 {
+    let mut c = 2.0;
+    let y = x * c;
+    c = 5.0;
+    let mut s = y + x * c;
+    for _ in 0..3 {
+        s = s + x * x * c;
+        c = c + 1.0;
+    }
+    s
+}
+
+#[differentiable]
+fn raw_identifiers(r#in: f64, r#match: f64) -> f64 {
+    r#in * r#match
+}
+
+/// Documented, with attributes of its own.
+#[inline]
+#[must_use]
+#[differentiable]
+pub(crate) fn attributes_and_visibility(x: f64) -> f64 {
+    x * 2.0
+}
+
 // ============================================================== the checks
 
 type Outcome = Result<(), String>;
@@ -2285,6 +2342,17 @@ fn cases() -> Vec<Case> {
         },
         s!(tuple_with_constant_used, X, 2.0),
         s!(break_value_inactive, X, 3.0),
+        sl!(shadowed_counter_index, XS, XS.map(|v| 2.0 * v)),
+        sl!(
+            index_then_counter_changes,
+            XS,
+            [XS[1] * XS[2], XS[0] * XS[2], XS[0] * XS[1]]
+        ),
+        sl!(index_by_mutable_counter_in_loop, XS, [1.0, 2.0, 3.0]),
+        // 2 + 5, then 2x·(5 + 6 + 7)
+        s!(inactive_factor_changes, X, 7.0 + 2.0 * x * 18.0),
+        s2!(raw_identifiers, (X, Y), (Y, X)),
+        s!(attributes_and_visibility, X, 2.0),
         Case {
             name: "vec_ref_param",
             run: Box::new(move || {
