@@ -32,7 +32,7 @@
 //! | Expr::Async | `async_block_inactive`; R: `async_block_active` |
 //! | Expr::Await | `await_inside_inactive_async`; R: `await_of_active` |
 //! | Expr::Binary | `binary_all_arith`, `rem_inactive`, `bitops_inactive`, `comparison_as_value`, `and_or_pure`; KNOWN_WRONG: `and_with_side_effect`, `or_with_side_effect`; R: `rem_active` |
-//! | Expr::Block | `block_value`, `nested_blocks`, `block_shadow_does_not_leak`; KNOWN_WRONG: `assign_in_if_condition` |
+//! | Expr::Block | `block_value`, `nested_blocks`, `block_shadow_does_not_leak`, `assign_inside_index`; KNOWN_WRONG: `assign_in_if_condition`, `assign_inside_comparison`, `assign_inside_not`, `assign_inside_int_cast`, `assign_inside_range_bound`, `assign_inside_inactive_method_receiver`, `assign_inside_macro_argument` |
 //! | Expr::Break | `loop_break`, `labeled_break_nested`, `break_value_inactive`, `break_in_match_arm`; R: `break_with_value_active` |
 //! | Expr::Call | `call_helper`, `call_helper_tuple`, `call_nested`, `call_by_ref`, `call_slice_helper`, `path_method_sin`, `path_method_max`, `call_inactive_fn`, `stop_gradient_call`, `crate_path_call`; P: `f64_from`, `qself_sin`, `std_primitive_path`; R: `constructor_some_active` |
 //! | Expr::Cast | `cast_f64`, `cast_through_f32`, `cast_through_int`, `bool_cast`; KNOWN_WRONG: `cast_to_alias`, `cast_to_std_f64` |
@@ -1848,6 +1848,83 @@ pub(crate) fn attributes_and_visibility(x: f64) -> f64 {
     x * 2.0
 }
 
+// -------------- assignments inside expressions the macro emits as written
+// (issue 7, item 4's kind: not only conditions and `&&`/`||`)
+
+#[differentiable]
+fn assign_inside_comparison(x: f64) -> f64 {
+    let mut s = x;
+    let c = {
+        s = s * 2.0;
+        s
+    } > 1.0;
+    if c { s } else { s }
+}
+
+#[differentiable]
+fn assign_inside_int_cast(x: f64) -> f64 {
+    let mut s = x;
+    let n = {
+        s = s * 2.0;
+        1
+    } as usize;
+    s * n as f64
+}
+
+#[differentiable]
+fn assign_inside_index(x: f64) -> f64 {
+    let mut s = x;
+    let v = [1.0, 2.0];
+    let y = v[{
+        s = s * 2.0;
+        1
+    }];
+    s * y
+}
+
+#[differentiable]
+fn assign_inside_range_bound(x: f64) -> f64 {
+    let mut s = x;
+    for _ in 0..({
+        s = s * 2.0;
+        2
+    }) {
+        s = s + x;
+    }
+    s
+}
+
+#[differentiable]
+fn assign_inside_inactive_method_receiver(x: f64) -> f64 {
+    let mut s = x;
+    let f = {
+        s = s * 2.0;
+        s
+    }
+    .floor();
+    s + f
+}
+
+#[differentiable]
+fn assign_inside_not(x: f64) -> f64 {
+    let mut s = x;
+    let ok = !{
+        s = s * 2.0;
+        false
+    };
+    if ok { s } else { 0.0 }
+}
+
+#[differentiable]
+fn assign_inside_macro_argument(x: f64) -> f64 {
+    let mut s = x;
+    println!("{}", {
+        s = s * 2.0;
+        s
+    });
+    s
+}
+
 // ============================================================== the checks
 
 type Outcome = Result<(), String>;
@@ -2342,6 +2419,13 @@ fn cases() -> Vec<Case> {
         },
         s!(tuple_with_constant_used, X, 2.0),
         s!(break_value_inactive, X, 3.0),
+        s!(assign_inside_comparison, X, 2.0),
+        s!(assign_inside_int_cast, X, 2.0),
+        s!(assign_inside_index, X, 4.0),
+        s!(assign_inside_range_bound, X, 4.0),
+        s!(assign_inside_inactive_method_receiver, X, 2.0),
+        s!(assign_inside_not, X, 2.0),
+        s!(assign_inside_macro_argument, X, 2.0),
         sl!(shadowed_counter_index, XS, XS.map(|v| 2.0 * v)),
         sl!(
             index_then_counter_changes,
@@ -2430,6 +2514,15 @@ const KNOWN_WRONG: &[(&str, &str)] = &[
     ),
     ("assign_in_if_condition", "1"),
     ("assign_in_while_condition", "1"),
+    // The same kind: an assignment inside any expression the macro emits
+    // as written (comparisons, `!`, casts to integers, receivers of
+    // gradient-free methods, `for` range bounds, macro arguments).
+    ("assign_inside_comparison", "1"),
+    ("assign_inside_int_cast", "1"),
+    ("assign_inside_range_bound", "3"),
+    ("assign_inside_inactive_method_receiver", "1"),
+    ("assign_inside_not", "1"),
+    ("assign_inside_macro_argument", "1"),
     // issue 7, item 5.
     (
         "break_inside_if_condition",
