@@ -58,9 +58,39 @@ const DUAL: &str = include_str!("fuzz/dual.rs");
 const HARNESS: &str = r#"
 type Verdict = Result<Option<String>, String>;
 
-/// `Ok(None)`: right (printed with how many partial derivatives are not
-/// zero); `Ok(Some(why))`: skipped; `Err(what)`: wrong.
+/// Checks a program at (a, b, xs) and at the points of `more`: right where
+/// it is not skipped, and not skipped everywhere.
 fn check(
+    primal: &dyn Fn(f64, f64, &[f64]) -> f64,
+    value_and_grad: &dyn Fn(f64, f64, &[f64]) -> (f64, (f64, f64, Vec<f64>)),
+    pullback_twice: &dyn Fn(f64, f64, &[f64], f64) -> [(f64, f64, Vec<f64>); 2],
+    dual: &dyn Fn(D, D, &[D]) -> D,
+    a: f64,
+    b: f64,
+    xs: &[f64],
+    more: &[(f64, f64, [f64; 3])],
+) -> Verdict {
+    let mut points = vec![(a, b, xs.to_vec())];
+    points.extend(more.iter().map(|(a, b, xs)| (*a, *b, xs.to_vec())));
+    let mut skipped = Vec::new();
+    let mut nonzero = 0;
+    for (k, (a, b, xs)) in points.iter().enumerate() {
+        match check_at(primal, value_and_grad, pullback_twice, dual, *a, *b, xs) {
+            Ok(None) => nonzero += NONZERO.with(|c| c.get()),
+            Ok(Some(why)) => skipped.push(why),
+            Err(what) => return Err(format!("at point {k} (a = {a:?}, b = {b:?}, xs = {xs:?}): {what}")),
+        }
+    }
+    if skipped.len() == points.len() {
+        return Ok(Some(skipped.join("; ")));
+    }
+    NONZERO.with(|c| c.set(nonzero));
+    Ok(None)
+}
+
+/// `Ok(None)`: right (how many partial derivatives are not zero is left in
+/// `NONZERO`); `Ok(Some(why))`: skipped; `Err(what)`: wrong.
+fn check_at(
     primal: &dyn Fn(f64, f64, &[f64]) -> f64,
     value_and_grad: &dyn Fn(f64, f64, &[f64]) -> (f64, (f64, f64, Vec<f64>)),
     pullback_twice: &dyn Fn(f64, f64, &[f64], f64) -> [(f64, f64, Vec<f64>); 2],
@@ -255,7 +285,7 @@ fn write_workspace(dir: &Path, crates: usize, programs: &[Program]) -> Vec<Vec<u
             let m = format!("p{seed:016x}");
             let _ = writeln!(
                 main,
-                "    (\"{m}\", || check(&|a, b, xs| {m}::f(a, b, xs), &|a, b, xs| {m}::f::value_and_grad(a, b, xs), &|a, b, xs, ct| {{ let (_, pb) = {m}::f::vjp_retained(a, b, xs); [pb(ct), pb(ct)] }}, &{m}::f_dual, {m}::A, {m}::B, &{m}::XS)),"
+                "    (\"{m}\", || check(&|a, b, xs| {m}::f(a, b, xs), &|a, b, xs| {m}::f::value_and_grad(a, b, xs), &|a, b, xs, ct| {{ let (_, pb) = {m}::f::vjp_retained(a, b, xs); [pb(ct), pb(ct)] }}, &{m}::f_dual, {m}::A, {m}::B, &{m}::XS, &{m}::MORE)),"
             );
         }
         main.push_str("];\n");

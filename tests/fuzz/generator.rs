@@ -18,6 +18,8 @@ use std::fmt::Write;
 
 /// Length of the slice parameter `xs`.
 pub const LEN: usize = 3;
+/// Points besides (A, B, XS) at which each program is checked.
+pub const MORE_POINTS: usize = 2;
 /// Bound on values before they are squashed.
 const BMAX: f64 = 4.0;
 
@@ -1467,11 +1469,29 @@ pub fn generate(seed: u64, flags: &Flags) -> Program {
     let _ = writeln!(module, "pub const B: f64 = {b:?};");
     let _ = writeln!(
         module,
-        "pub const XS: [f64; {LEN}] = [{}];\n",
+        "pub const XS: [f64; {LEN}] = [{}];",
         xs.iter()
             .map(|v| format!("{v:?}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    // More points, where the program may take other paths (drawn apart, so
+    // that the program of a seed stays the same).
+    let mut points = Rng::new(seed ^ 0x5151_5151_5151_5151);
+    let more: Vec<String> = (0..MORE_POINTS)
+        .map(|_| {
+            let a = input(&mut points);
+            let b = input(&mut points);
+            let xs: Vec<String> = (0..LEN)
+                .map(|_| format!("{:?}", input(&mut points)))
+                .collect();
+            format!("({a:?}, {b:?}, [{}])", xs.join(", "))
+        })
+        .collect();
+    let _ = writeln!(
+        module,
+        "pub const MORE: [(f64, f64, [f64; {LEN}]); {MORE_POINTS}] = [{}];\n",
+        more.join(", ")
     );
 
     let mut helpers: Vec<Helper> = Vec::new();
