@@ -2614,6 +2614,12 @@ fn accepted_cases_give_the_right_gradient() {
         }
     }
     std::panic::set_hook(hook);
+    eprintln!(
+        "{} cases: {} right, {} known wrong",
+        cases.len(),
+        cases.len() - KNOWN_WRONG.len(),
+        KNOWN_WRONG.len()
+    );
     assert!(
         wrong.is_empty() && now_right.is_empty(),
         "\nwrong gradients ({}):\n  {}\nnow pass, remove them from KNOWN_WRONG ({}):\n  {}\n",
