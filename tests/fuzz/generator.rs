@@ -248,10 +248,6 @@ impl Code {
     fn same(&mut self, indent: usize, text: &str) {
         self.line(indent, text, text);
     }
-    fn append(&mut self, other: Code) {
-        self.f.push_str(&other.f);
-        self.d.push_str(&other.d);
-    }
 }
 
 #[derive(Clone)]
@@ -773,7 +769,8 @@ impl<'a> Gen<'a> {
     /// their combinations with `&&`, `||`, `!`.
     fn condition(&mut self, depth: usize) -> Ex {
         let ints = self.int_vars();
-        let e = match self.rng.below(7) {
+
+        match self.rng.below(7) {
             0 if !ints.is_empty() => {
                 let (i, hi) = self.rng.pick(&ints).clone();
                 let k = self.rng.below(hi.max(1) + 1);
@@ -826,8 +823,7 @@ impl<'a> Gen<'a> {
                     untyped: false,
                 }
             }
-        };
-        e
+        }
     }
 
     fn block(&mut self, indent: usize, stmts: usize, out: &mut Code) {
@@ -1090,7 +1086,7 @@ impl<'a> Gen<'a> {
             }
         } else {
             let mut l = self.expr(2);
-            let mut r = self.expr(2);
+            let r = self.expr(2);
             if self.rng.chance(0.3) {
                 l = self.leaf_active().unwrap_or(l);
             }
@@ -1222,7 +1218,7 @@ impl<'a> Gen<'a> {
         let (range, top) = match self.rng.below(4) {
             0 => (format!("{lo}..={hi}"), hi + 1),
             1 => (format!("({lo}..{hi}).rev()"), hi),
-            2 if self.int_vars().len() > 0 => {
+            2 if !self.int_vars().is_empty() => {
                 // Inner bound from an outer counter: a triangular loop.
                 let (j, jhi) = self.rng.pick(&self.int_vars()).clone();
                 (format!("{lo}..({j} + {})", 1 + self.rng.below(2)), jhi + 3)
