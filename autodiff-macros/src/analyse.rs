@@ -227,7 +227,15 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
 /// Reports every construct that an active value reaches but that cannot be
 /// differentiated, on the smallest span we have.
 fn check(body: &Body, depends: &[bool], errors: &Errors) {
-    let name_of = |id: BindId| body.bindings[id].ident.to_string();
+    // Names the user wrote; the lowering's own variables are described.
+    let name_of = |id: BindId| {
+        let name = body.bindings[id].ident.to_string();
+        match name.strip_prefix("__ad_") {
+            Some("self") => "self".to_string(),
+            Some(_) => "a value computed here".to_string(),
+            None => name,
+        }
+    };
     let param_roots: Vec<bool> = body.bindings.iter().map(|b| b.param.is_some()).collect();
     fn walk(
         e: &Ex,
@@ -248,8 +256,11 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                     errors.at(
                         *span,
                         format!(
-                            "cannot differentiate {what}: it uses `{}`, which carries a gradient\nhelp: {fix}",
-                            name_of(*id)
+                            "cannot differentiate {what}: it uses {}, which carries a gradient\nhelp: {fix}",
+                            {
+                                let n = name_of(*id);
+                                if n.contains(' ') { n } else { format!("`{n}`") }
+                            }
                         ),
                     );
                 }

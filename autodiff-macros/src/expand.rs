@@ -20,6 +20,24 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#item #error);
         }
     };
+    // `$e` of a macro_rules arrives as an invisible group, which rustc may
+    // not honour once re-emitted (`$e * 2.0` with `$e = x + 1.0`): make it
+    // parentheses, in the function as written too.
+    struct Parenthesize;
+    impl syn::visit_mut::VisitMut for Parenthesize {
+        fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+            syn::visit_mut::visit_expr_mut(self, e);
+            if let syn::Expr::Group(g) = e {
+                let inner = (*g.expr).clone();
+                *e = syn::Expr::Paren(syn::ExprParen {
+                    attrs: g.attrs.clone(),
+                    paren_token: Default::default(),
+                    expr: Box::new(inner),
+                });
+            }
+        }
+    }
+    syn::visit_mut::VisitMut::visit_item_fn_mut(&mut Parenthesize, &mut func);
     let errors = Errors::default();
     let args: Args = match syn::parse2(attr) {
         Ok(a) => a,
@@ -51,6 +69,25 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         match syn::parse2::<syn::Block>(rename_self(work.block.to_token_stream())) {
             Ok(block) => *work.block = block,
             Err(e) => errors.push(e),
+        }
+    }
+    if receiver.is_none() {
+        // The generated functions live one module deeper, in `mod f`.
+        match syn::parse2::<syn::Block>(deeper_paths(work.block.to_token_stream())) {
+            Ok(block) => *work.block = block,
+            Err(e) => errors.push(e),
+        }
+        for arg in work.sig.inputs.iter_mut() {
+            if let syn::FnArg::Typed(pt) = arg {
+                if let Ok(ty) = syn::parse2::<syn::Type>(deeper_paths(pt.ty.to_token_stream())) {
+                    *pt.ty = ty;
+                }
+            }
+        }
+        if let syn::ReturnType::Type(_, ty) = &mut work.sig.output {
+            if let Ok(t) = syn::parse2::<syn::Type>(deeper_paths(ty.to_token_stream())) {
+                **ty = t;
+            }
         }
     }
     let sig = signature::parse(&args, &mut work, &errors);
@@ -161,7 +198,7 @@ fn zero_gradient_warnings(
             if param == "__ad_self" { "self".to_string() } else { param.to_string() },
         );
         let name = syn::Ident::new(
-            &format!("gradient_is_always_zero_{}", param.to_string().trim_start_matches('_')),
+            &format!("gradient_is_always_zero_{}", syn::ext::IdentExt::unraw(param).to_string().trim_start_matches('_')),
             param.span(),
         );
         quote::quote_spanned!(param.span()=>
@@ -198,6 +235,35 @@ fn shape_of(receiver: &Option<syn::Receiver>) -> Shape<'_> {
 enum Shape<'r> {
     Module,
     Method(&'r syn::Receiver),
+}
+
+/// Paths relative to the function's module, for code one module deeper:
+/// `super::x` → `super::super::x`, `self::x` → `super::x`.
+fn deeper_paths(tokens: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, Punct, Spacing, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len());
+    let colon = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':');
+    for (k, tt) in trees.iter().enumerate() {
+        match tt {
+            TokenTree::Ident(i) if (i == "super" || i == "self") && colon(trees.get(k + 1)) && !(k > 0 && colon(trees.get(k - 1))) => {
+                let sup = TokenTree::Ident(syn::Ident::new("super", i.span()));
+                out.push(sup.clone());
+                if i == "super" {
+                    out.push(TokenTree::Punct(Punct::new(':', Spacing::Joint)));
+                    out.push(TokenTree::Punct(Punct::new(':', Spacing::Alone)));
+                    out.push(sup);
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), deeper_paths(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `self` → `__ad_self` in a method's body (but not `self::path`).
@@ -266,11 +332,8 @@ fn module(
             }
             _ => None,
         });
-        let existing = where_clause.as_ref().map(|w| {
-            let preds = &w.predicates;
-            quote!(#preds,)
-        });
-        quote!(where #existing #(#statics,)*)
+        let existing = where_clause.iter().flat_map(|w| w.predicates.iter());
+        quote!(where #(#existing,)* #(#statics,)*)
     };
     let out = &sig.output;
     let ct = quote!(<#out as #rt::Differentiable>::Tangent);

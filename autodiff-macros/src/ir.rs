@@ -63,7 +63,7 @@ impl Body {
             .bindings
             .iter()
             .map(|b| {
-                let base = b.ident.to_string();
+                let base = syn::ext::IdentExt::unraw(&b.ident).to_string();
                 let base = match base.strip_prefix("__ad_") {
                     Some("self") => "self".to_string(),
                     _ => base,

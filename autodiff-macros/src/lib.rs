@@ -22,6 +22,9 @@ mod rules;
 mod show;
 mod signature;
 
+#[cfg(test)]
+mod robustness;
+
 use proc_macro::TokenStream;
 
 /// Generate reverse-mode derivatives of a function at compile time.

@@ -843,6 +843,16 @@ impl Lowerer<'_> {
     /// `{ let mut acc = 0.0; for item in xs.iter() { let item = {v * v}; acc = acc + item; } acc }`.
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
+        // A sum of integers (`sum::<i32>()`) is no business of ours.
+        if let Some(t) = &m.turbofish {
+            if t.args.len() != 1 || !matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64"))) {
+                return None;
+            }
+        }
+        // Nothing in it can carry a gradient: left as written.
+        if self.value_reads(&Expr::MethodCall(m.clone())).is_empty() {
+            return None;
+        }
         self.temps += 1;
         let (acc, item) = (
             format_ident!("__ad_acc{}", self.temps),
@@ -2268,7 +2278,9 @@ const READ_ONLY_MACROS: &[&str] = &[
 ];
 
 /// Does evaluating the expression do more than compute a value: assign,
-/// run statements, branch, loop or leave? (Closures count only if they
+/// leave (`return`, `break`, `?`), loop, borrow mutably, call a method that
+/// changes its receiver, or run an unknown macro? (`if`, `match` and blocks
+/// that only compute values do not count; closures count only if they
 /// assign.)
 fn effectful(e: &Expr) -> bool {
     struct Effects {
@@ -2277,24 +2289,19 @@ fn effectful(e: &Expr) -> bool {
     }
     impl<'ast> Visit<'ast> for Effects {
         fn visit_expr(&mut self, e: &'ast Expr) {
+            let outside = self.in_closure == 0;
             let effect = match e {
                 Expr::Assign(_) => true,
                 Expr::Binary(b) => is_compound(&b.op),
-                Expr::Block(_)
-                | Expr::If(_)
-                | Expr::Match(_)
-                | Expr::Loop(_)
-                | Expr::While(_)
-                | Expr::ForLoop(_)
-                | Expr::Break(_)
-                | Expr::Continue(_)
-                | Expr::Return(_)
-                | Expr::Unsafe(_)
-                | Expr::Yield(_)
-                | Expr::Try(_)
-                | Expr::TryBlock(_)
-                | Expr::Async(_)
-                | Expr::Await(_) => self.in_closure == 0,
+                Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) | Expr::Try(_) => outside,
+                Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) | Expr::Unsafe(_) | Expr::Yield(_)
+                | Expr::TryBlock(_) | Expr::Async(_) | Expr::Await(_) => outside,
+                Expr::Reference(r) => r.mutability.is_some() && outside,
+                Expr::MethodCall(m) => outside && MUTATING_METHODS.contains(&m.method.to_string().as_str()),
+                Expr::Macro(m) => {
+                    let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                    outside && name != "vec" && !READ_ONLY_MACROS.contains(&name.as_str())
+                }
                 _ => false,
             };
             if effect {
@@ -2311,13 +2318,21 @@ fn effectful(e: &Expr) -> bool {
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
-    let mut v = Effects {
-        found: false,
-        in_closure: 0,
-    };
+    let mut v = Effects { found: false, in_closure: 0 };
     v.visit_expr(e);
     v.found
 }
+
+/// Methods of std's collections, strings and iterators that change their
+/// receiver.
+const MUTATING_METHODS: &[&str] = &[
+    "push", "pop", "insert", "remove", "clear", "sort", "sort_by", "sort_by_key", "sort_unstable",
+    "sort_unstable_by", "sort_unstable_by_key", "swap", "fill", "fill_with", "extend", "extend_from_slice",
+    "truncate", "resize", "resize_with", "retain", "drain", "append", "set", "replace", "take", "iter_mut",
+    "as_mut", "as_mut_slice", "get_mut", "split_at_mut", "copy_from_slice", "clone_from_slice", "clone_from",
+    "reverse", "rotate_left", "rotate_right", "dedup", "dedup_by", "dedup_by_key", "push_str", "write",
+    "write_str", "write_fmt", "next", "next_back", "nth", "swap_remove", "split_off", "last_mut", "first_mut",
+];
 
 fn contains_let(e: &Expr) -> bool {
     let mut lets = Vec::new();
