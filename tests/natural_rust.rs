@@ -370,8 +370,14 @@ fn tuple_field(pair: (f64, f64)) -> f64 {
 #[test]
 fn struct_parameters_get_struct_gradients() {
     let p = Mlp {
-        hidden: Layer { w: Tensor::randn(&[3, 4], 1), b: Tensor::randn(&[4], 2) },
-        out: Layer { w: Tensor::randn(&[4, 2], 3), b: Tensor::randn(&[2], 4) },
+        hidden: Layer {
+            w: Tensor::randn(&[3, 4], 1),
+            b: Tensor::randn(&[4], 2),
+        },
+        out: Layer {
+            w: Tensor::randn(&[4, 2], 3),
+            b: Tensor::randn(&[2], 4),
+        },
         slope: 0.5,
     };
     let x = Tensor::randn(&[5, 3], 5);
@@ -379,8 +385,12 @@ fn struct_parameters_get_struct_gradients() {
     assert_eq!(g.slope, 0.5, "a #[no_grad] field is copied from the primal");
     // Central differences on each tensor of the struct.
     let h = 1e-6;
-    let fields: [fn(&mut Mlp) -> &mut Tensor; 4] =
-        [|m| &mut m.hidden.w, |m| &mut m.hidden.b, |m| &mut m.out.w, |m| &mut m.out.b];
+    let fields: [fn(&mut Mlp) -> &mut Tensor; 4] = [
+        |m| &mut m.hidden.w,
+        |m| &mut m.hidden.b,
+        |m| &mut m.out.w,
+        |m| &mut m.out.b,
+    ];
     let grads = [&g.hidden.w, &g.hidden.b, &g.out.w, &g.out.b];
     for (field, grad) in fields.iter().zip(grads) {
         let n = field(&mut p.clone()).numel();
@@ -395,10 +405,17 @@ fn struct_parameters_get_struct_gradients() {
             *field(&mut minus) = Tensor::from_vec(vm, field(&mut p.clone()).shape());
             let fd = (mlp_loss(&plus, &x) - mlp_loss(&minus, &x)) / (2.0 * h);
             let ours = grad.to_vec()[k];
-            assert!((fd - ours).abs() < 1e-6 * (1.0 + fd.abs()), "{k}: {fd} vs {ours}");
+            assert!(
+                (fd - ours).abs() < 1e-6 * (1.0 + fd.abs()),
+                "{k}: {fd} vs {ours}"
+            );
         }
     }
-    let p = Point { x: 0.3, y: -0.8, coords: [1.5, -2.0] };
+    let p = Point {
+        x: 0.3,
+        y: -0.8,
+        coords: [1.5, -2.0],
+    };
     let (gp, gk) = point_energy::grad(p.clone(), 0.5);
     let c = (p.x * p.y).cos();
     close(&[gp.x, gp.y], &[p.y * c, p.x * c]);
@@ -431,16 +448,22 @@ impl Spring {
 
     #[differentiable]
     pub fn energy_sum(&self, xs: &[f64]) -> f64 {
-        xs.iter().map(|x| {
-            let d = x - self.rest;
-            0.5 * self.k * d * d
-        }).sum::<f64>()
+        xs.iter()
+            .map(|x| {
+                let d = x - self.rest;
+                0.5 * self.k * d * d
+            })
+            .sum::<f64>()
     }
 }
 
 #[test]
 fn methods_on_differentiable_structs() {
-    let s = Spring { k: 2.0, rest: 1.0, name: "a".into() };
+    let s = Spring {
+        k: 2.0,
+        rest: 1.0,
+        name: "a".into(),
+    };
     let (g, dx) = s.energy_grad(1.5);
     close(&[g.k, g.rest, dx], &[0.125, -1.0, 1.0]);
     assert_eq!(g.name, "a");
@@ -498,4 +521,91 @@ fn generic_functions_with_inactive_parameters() {
     // y₀ = x; y ← y·s_k + x with s = 0.5, 0.25: y₂ = x(0.5·0.25 + 0.25 + 1)
     let g = with_schedule::grad(0.7, |k| 0.5 / (k as f64 + 1.0), 2);
     close(&[g], &[0.125 + 0.25 + 1.0]);
+}
+
+// ---------------------------------------------------------------- a matrix as rows
+
+#[differentiable]
+fn rows_quadratic(w: &[Vec<f64>], x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        let mut wx = 0.0;
+        for j in 0..x.len() {
+            wx += w[i][j] * x[j];
+        }
+        s += wx * wx;
+    }
+    s
+}
+
+#[differentiable]
+fn rows_owned(w: Vec<Vec<f64>>) -> f64 {
+    let mut s = 0.0;
+    for row in w.iter() {
+        for v in row.iter() {
+            s += v * v * v;
+        }
+    }
+    s
+}
+
+#[test]
+fn nested_vectors() {
+    let w = vec![vec![1.0, 2.0], vec![-0.5, 0.3], vec![0.0, 1.5]];
+    let x = [0.7, -1.1];
+    let (dw, dx) = rows_quadratic::grad(&w, &x);
+    for i in 0..3 {
+        let wx = w[i][0] * x[0] + w[i][1] * x[1];
+        close(&dw[i], &[2.0 * wx * x[0], 2.0 * wx * x[1]]);
+    }
+    let mut expect = [0.0; 2];
+    for row in &w {
+        let wx = row[0] * x[0] + row[1] * x[1];
+        expect[0] += 2.0 * wx * row[0];
+        expect[1] += 2.0 * wx * row[1];
+    }
+    close(&dx, &expect);
+    let d = rows_owned::grad(w.clone());
+    for i in 0..3 {
+        close(&d[i], &[3.0 * w[i][0] * w[i][0], 3.0 * w[i][1] * w[i][1]]);
+    }
+}
+
+// ---------------------------------------------------------------- a derived struct trained by an optimiser
+
+#[derive(Clone, Debug, Differentiable)]
+struct Line {
+    m: f64,
+    c: f64,
+    #[no_grad]
+    label: &'static str,
+}
+
+#[differentiable(wrt(line))]
+fn line_loss(line: &Line, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        let r = line.m * x + line.c - y;
+        s += r * r;
+    }
+    s / xs.len() as f64
+}
+
+#[test]
+fn derived_structs_are_parameters_and_flat() {
+    use autodiff::gradcheck::Flat;
+    use autodiff::optim::{Adam, Optimizer, Parameters};
+    let xs: Vec<f64> = (0..20).map(|i| i as f64 / 10.0).collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 3.0 * x - 1.0).collect();
+    let mut line = Line { m: 0.0, c: 0.0, label: "fit" };
+    let g = line_loss::grad(&line, &xs, &ys);
+    assert_eq!(g.numel(), 2);
+    assert_eq!(g.flatten().len(), 2);
+    let mut adam = Adam::new(0.1);
+    for _ in 0..2000 {
+        let g = line_loss::grad(&line, &xs, &ys);
+        adam.step(&mut line, &g);
+    }
+    assert!((line.m - 3.0).abs() < 1e-3 && (line.c + 1.0).abs() < 1e-3, "{line:?}");
+    assert_eq!(line.label, "fit");
 }

@@ -98,7 +98,11 @@ fn iteration_over_an_active_slice() {
     let (dc, dt) = horner_rev::grad(&XS, 0.7);
     close(&dc, &[1.0, 0.7, 0.49]);
     close(&[dt], &[2.0 * 0.8 * 0.7 - 0.5]);
-    check_slice(weighted_enumerate, |x, v| weighted_enumerate::vjp(x).1(v), &XS);
+    check_slice(
+        weighted_enumerate,
+        |x, v| weighted_enumerate::vjp(x).1(v),
+        &XS,
+    );
 }
 
 // ---------------------------------------------------------------- 2. pattern bindings
@@ -319,7 +323,12 @@ fn paths_and_parameters() {
     assert_eq!(from_f64::grad(0.7), 2.0);
     assert!((qualified_sin::grad(0.7) - (0.7f64.cos() - 0.7f64.sin())).abs() < 1e-15);
     let mut scratch = [0.0; 2];
-    assert_eq!(mut_slice_parameter::grad(0.7, &mut scratch), 3.0);
+    // scratch[0] is overwritten before it is read: its entry value has no gradient.
+    assert_eq!(
+        mut_slice_parameter::grad(0.7, &mut scratch),
+        (3.0, vec![0.0, 0.0])
+    );
+    assert_eq!(scratch, [1.0, 0.0], "the write reaches the caller");
     assert_eq!(unused_parameter::grad(0.7, 1.0), (1.4, 0.0));
     assert_eq!(unsafe_constant::grad(0.7), 3.0);
 }
@@ -388,4 +397,69 @@ fn nested_and_named_tuples() {
     assert_eq!(tuple_from_branches::grad(0.7), 3.0);
     assert_eq!(tuple_from_branches::grad(-0.7), 3.0);
     assert_eq!(tuple_through_a_name::grad(0.7), 2.0);
+}
+
+// ---------------------------------------------------------------- labeled blocks, let-else
+
+#[differentiable]
+fn labeled_block(x: f64) -> f64 {
+    let mut y = x;
+    'done: {
+        if y > 1.0 {
+            break 'done;
+        }
+        y = y * 2.0;
+    }
+    let k = 'b: {
+        if x > 0.0 {
+            break 'b y * 3.0;
+        }
+        2.0
+    };
+    y * k
+}
+
+#[differentiable]
+fn let_else_inactive(x: f64, k: Option<f64>) -> f64 {
+    let Some(k) = k else { return 1.0 };
+    x * k
+}
+
+#[differentiable]
+fn let_else_returning_active(x: f64, k: Option<f64>) -> f64 {
+    let Some(k) = k else { return x };
+    x * k
+}
+
+#[test]
+fn labeled_blocks_and_let_else() {
+    assert_eq!(let_else_returning_active::grad(0.7, None), 1.0);
+    assert_eq!(let_else_returning_active::grad(0.7, Some(4.0)), 4.0);
+    // x = 0.7: y = 2x = 1.4, k = 3y: f = 3y² = 12x² → 24x
+    close(&[labeled_block::grad(0.7)], &[24.0 * 0.7]);
+    // x = 1.5: y = x, k = 3y: f = 3x² → 6x
+    close(&[labeled_block::grad(1.5)], &[9.0]);
+    // x = −0.5: y = 2x, k = 2: f = 4x → 4
+    close(&[labeled_block::grad(-0.5)], &[4.0]);
+    assert_eq!(let_else_inactive::grad(0.7, Some(3.0)), 3.0);
+}
+
+// ---------------------------------------------------------------- casts
+
+type Real64 = f64;
+
+#[differentiable]
+fn cast_to_std_f64(x: f64) -> f64 {
+    (x as std::primitive::f64) * 2.0
+}
+
+#[differentiable]
+fn cast_to_alias_inactive(x: f64, n: usize) -> f64 {
+    x * (n as Real64)
+}
+
+#[test]
+fn casts() {
+    assert_eq!(cast_to_std_f64::grad(0.7), 2.0);
+    assert_eq!(cast_to_alias_inactive::grad(0.7, 3), 3.0);
 }

@@ -926,3 +926,23 @@ fn hessian_vector_products_for_struct_parameters() {
     close(hx, (gx - gx2) / (2.0 * h), 1e-6);
     close(hy, (gy - gy2) / (2.0 * h), 1e-6);
 }
+
+#[differentiable]
+fn swapped(x: f64, y: f64) -> f64 {
+    let (x, y) = (y, x);
+    let (mut a, mut b) = (x * 2.0, y);
+    (a, b) = (b, a);
+    x * 2.0 + y + a * b.sin()
+}
+
+#[test]
+fn forward_mode_of_swaps() {
+    let f = |z: &[f64]| swapped(z[0], z[1]);
+    for v in [[1.0, 0.0], [0.0, 1.0]] {
+        close(
+            swapped::jvp(0.4, 1.3, v[0], v[1]).1,
+            cd_dir(f, &[0.4, 1.3], &v),
+            1e-7,
+        );
+    }
+}

@@ -146,6 +146,11 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
     for (id, b) in body.bindings.iter_mut().enumerate() {
         b.active = depends[id] && reaches[id];
     }
+    body.zero_gradients = body
+        .bindings
+        .iter()
+        .filter_map(|b| b.param.filter(|p| sig.params[*p].active && !b.active))
+        .collect();
     let bindings = &body.bindings;
     for_each_assign_mut(&mut body.block, &mut |a| {
         a.active = !matches!(a.kind, AssignKind::Opaque { .. })
@@ -154,7 +159,7 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
                 Target::Bind(id) => bindings[*id].active,
             });
     });
-    find_recipes(body);
+    find_recipes(sig, body);
     check(body, &depends, errors);
 }
 
@@ -186,7 +191,7 @@ fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
 /// `let t = x[i + 1] - x[i] * x[i];` inside a loop over `i`, with `x` a
 /// parameter: cheaper to evaluate again in the reverse than to save on every
 /// step (a push per step also keeps the loop's other values out of registers).
-fn find_recipes(body: &mut Body) {
+fn find_recipes(sig: &Signature, body: &mut Body) {
     let mut found: Vec<(BindId, Ex)> = Vec::new();
     for_each_assign(&body.block, &mut |a| {
         let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
@@ -202,7 +207,18 @@ fn find_recipes(body: &mut Body) {
     });
     // Decided in program order, so that a recipe may use an earlier one.
     for (id, value) in found {
-        if recomputable(&value, &body.bindings) {
+        // A borrow evaluated again must borrow what outlives the reverse's
+        // block: a borrowed parameter, not the copy of one passed by value.
+        let borrows_owned = matches!(value, Ex::Ref { .. }) && {
+            let mut leaves = Vec::new();
+            gradient_leaves(&value, &mut leaves);
+            leaves.iter().any(|id| {
+                body.bindings[*id]
+                    .param
+                    .is_some_and(|p| !matches!(sig.params[p].ty, syn::Type::Reference(_)))
+            })
+        };
+        if !borrows_owned && recomputable(&value, &body.bindings) {
             body.bindings[id].recipe = Some(value);
         }
     }
@@ -211,9 +227,23 @@ fn find_recipes(body: &mut Body) {
 /// Reports every construct that an active value reaches but that cannot be
 /// differentiated, on the smallest span we have.
 fn check(body: &Body, depends: &[bool], errors: &Errors) {
-    let name_of = |id: BindId| body.bindings[id].ident.to_string();
+    // Names the user wrote; the lowering's own variables are described.
+    let name_of = |id: BindId| {
+        let name = body.bindings[id].ident.to_string();
+        match name.strip_prefix("__ad_") {
+            Some("self") => "self".to_string(),
+            Some(_) => "a value computed here".to_string(),
+            None => name,
+        }
+    };
     let param_roots: Vec<bool> = body.bindings.iter().map(|b| b.param.is_some()).collect();
-    fn walk(e: &Ex, depends: &[bool], name_of: &dyn Fn(BindId) -> String, errors: &Errors, param_roots: &[bool]) {
+    fn walk(
+        e: &Ex,
+        depends: &[bool],
+        name_of: &dyn Fn(BindId) -> String,
+        errors: &Errors,
+        param_roots: &[bool],
+    ) {
         match e {
             Ex::Unsupported {
                 reads,
@@ -226,8 +256,11 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                     errors.at(
                         *span,
                         format!(
-                            "cannot differentiate {what}: it uses `{}`, which carries a gradient\nhelp: {fix}",
-                            name_of(*id)
+                            "cannot differentiate {what}: it uses {}, which carries a gradient\nhelp: {fix}",
+                            {
+                                let n = name_of(*id);
+                                if n.contains(' ') { n } else { format!("`{n}`") }
+                            }
                         ),
                     );
                 }
@@ -257,7 +290,9 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
             Ex::Field { base, span, .. } => {
                 // The gradient goes into the field of a parameter's gradient,
                 // whose type the generated code names.
-                if is_active(base, &|id| depends[id]) && field_root(base).is_none_or(|id| !param_roots[id]) {
+                if is_active(base, &|id| depends[id])
+                    && field_root(base).is_none_or(|id| !param_roots[id])
+                {
                     errors.at(
                         *span,
                         "cannot differentiate a field of this value: only fields of parameters (`p.w`, `p.layer.w`) carry gradients\nhelp: read the field from the parameter, or destructure the value into names (`let (a, b) = pair;`)",
@@ -282,7 +317,8 @@ fn check(body: &Body, depends: &[bool], errors: &Errors) {
                 walk(inner, depends, name_of, errors, param_roots);
             }
             Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter().for_each(|a| walk(a, depends, name_of, errors, param_roots))
+                args.iter()
+                    .for_each(|a| walk(a, depends, name_of, errors, param_roots))
             }
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
         }

@@ -15,7 +15,7 @@ use crate::rules::Need;
 use crate::signature::Signature;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 pub struct Gen<'a> {
     sig: &'a Signature,
@@ -24,15 +24,15 @@ pub struct Gen<'a> {
     /// Slots to declare before the forward pass: site → lives in a loop (a stack).
     slots: BTreeMap<usize, Slot>,
     /// `if`/`match` sites that record the branch taken.
-    branches: HashSet<usize>,
+    branches: BTreeSet<usize>,
     /// Loops whose trip count is recorded (their reverse is not empty).
-    counted: HashSet<LoopId>,
+    counted: BTreeSet<LoopId>,
     /// Loops that record how each iteration ended.
-    statuses: HashSet<LoopId>,
+    statuses: BTreeSet<LoopId>,
     /// Forward code of each active site, produced with its reverse.
     forward_sites: HashMap<usize, TokenStream>,
     /// Parameters the reverse reads (cloned on entry).
-    params_read: HashSet<usize>,
+    params_read: BTreeSet<usize>,
     /// Loops being reversed, innermost last.
     current_loop: Vec<LoopId>,
     /// Tapes of shapes saved inside loops (`__private::push_meta`).
@@ -44,6 +44,13 @@ pub struct Gen<'a> {
     /// borrowing them: the variant another differentiable function calls, so
     /// that arguments borrowed from its locals do not outlive it.
     owned: bool,
+    /// Sites whose values the forward pass saves for the reverse.
+    pub saved_sites: HashSet<usize>,
+    /// Emitting the forward of a checkpointed loop's first run: the code as
+    /// written, nothing taped (the reverse runs it again, taped).
+    plain_mode: bool,
+    /// Checkpointed loops (their stacks of kept states).
+    checkpointed: BTreeSet<LoopId>,
 }
 
 #[derive(Clone, Copy)]
@@ -73,12 +80,18 @@ impl Slot {
     }
 }
 
+/// The slot of a checkpointed loop's range and segment length (apart from
+/// the sites' own, which are numbered from 1).
+fn checkpoint_site(l: LoopId) -> usize {
+    1_000_000 + l
+}
+
 fn slot(site: usize) -> syn::Ident {
     format_ident!("__ad_s{}", site)
 }
 
-fn adjoint(id: BindId) -> syn::Ident {
-    format_ident!("__ad_d{}", id)
+fn adjoint(body: &Body, id: BindId) -> syn::Ident {
+    body.adjoints[id].clone()
 }
 
 fn unreachable_tape() -> TokenStream {
@@ -94,15 +107,18 @@ impl<'a> Gen<'a> {
             body,
             rt: sig.runtime.clone(),
             slots: BTreeMap::new(),
-            branches: HashSet::new(),
-            counted: HashSet::new(),
-            statuses: HashSet::new(),
+            branches: BTreeSet::new(),
+            counted: BTreeSet::new(),
+            statuses: BTreeSet::new(),
             forward_sites: HashMap::new(),
-            params_read: HashSet::new(),
+            params_read: BTreeSet::new(),
             current_loop: Vec::new(),
             meta_tapes: Vec::new(),
             combined: Vec::new(),
             owned,
+            saved_sites: HashSet::new(),
+            plain_mode: false,
+            checkpointed: BTreeSet::new(),
         }
     }
 
@@ -172,7 +188,10 @@ impl<'a> Gen<'a> {
             .filter_map(|leaf| self.rebind_leaf(leaf))
             .collect();
         let value = plain(recipe);
-        Some(quote!(let #ident = { #(#inner)* #value };))
+        match &b.annotation {
+            Some(ty) => Some(quote!(let #ident: #ty = { #(#inner)* #value };)),
+            None => Some(quote!(let #ident = { #(#inner)* #value };)),
+        }
     }
 
     fn exits_in_block(&self, block: &Block, region: Region, out: &mut Vec<ExitId>) {
@@ -328,7 +347,7 @@ impl<'a> Gen<'a> {
                 .filter_map(|id| self.rebind_leaf(id))
                 .collect();
             let base = &self.body.bindings[c.base].ident;
-            let d = adjoint(c.base);
+            let d = adjoint(self.body, c.base);
             let index = plain(&c.index);
             flushes.push(quote!({
                 #(#rebinds)*
@@ -351,7 +370,7 @@ impl<'a> Gen<'a> {
             let panic = unreachable_tape();
             quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
         };
-        match &l.kind {
+        let normal = match &l.kind {
             LoopKind::Range {
                 counter: Some(_), ..
             } => {
@@ -380,7 +399,57 @@ impl<'a> Gen<'a> {
                     }
                 })
             }
+        };
+        match &l.checkpoint {
+            Some(ck) => self.rev_checkpointed(l, ck, normal),
+            None => normal,
         }
+    }
+
+    /// A checkpointed loop's reverse: segment by segment from the last, the
+    /// state kept at its start restored, the segment run forward again
+    /// (taped), then backwards.
+    fn rev_checkpointed(
+        &mut self,
+        l: &Loop,
+        ck: &Checkpoint,
+        backwards: TokenStream,
+    ) -> TokenStream {
+        let private = self.private();
+        let info = &self.body.loops[l.id];
+        let in_loop = !info.parents.is_empty();
+        let record_site = checkpoint_site(l.id);
+        self.slots.insert(record_site, Slot::record(in_loop));
+        let take = self.pop_slot(record_site, quote!((__ad_lo, __ad_hi, __ad_every)));
+        let stack = format_ident!("__ad_ck{}", l.id);
+        let state: Vec<&syn::Ident> = ck
+            .state
+            .iter()
+            .map(|b| &self.body.bindings[*b].ident)
+            .collect();
+        let kept: Vec<syn::Ident> = (0..state.len())
+            .map(|k| format_ident!("__ad_kept_state{}", k))
+            .collect();
+        let rebinds: Vec<TokenStream> = ck
+            .rebound
+            .iter()
+            .filter_map(|b| self.rebind_leaf(*b))
+            .collect();
+        let forward = self.fwd_loop_over(l, Some((quote!(__ad_seg_lo), quote!(__ad_seg_hi))));
+        let panic = unreachable_tape();
+        quote!({
+            #take
+            let __ad_segments = (__ad_hi - __ad_lo).div_ceil(__ad_every);
+            for __ad_segment in (0..__ad_segments).rev() {
+                let __ad_seg_lo = __ad_lo + __ad_segment * __ad_every;
+                let __ad_seg_hi = ::core::cmp::min(__ad_seg_lo + __ad_every, __ad_hi);
+                let ::core::option::Option::Some((#(#kept,)*)) = #stack.pop() else { #panic };
+                #(let mut #state = #private::restore(&#kept);)*
+                #(#rebinds)*
+                #forward
+                #backwards
+            }
+        })
     }
 
     // ---------------------------------------------------------------- sites
@@ -404,6 +473,7 @@ impl<'a> Gen<'a> {
     fn fwd_stmt(&mut self, stmt: &Stmt) -> TokenStream {
         match stmt {
             Stmt::Verbatim { tokens } => tokens.clone(),
+            Stmt::Assign(a) if self.plain_mode => self.plain_assign(a),
             Stmt::Assign(a) => match self.forward_sites.remove(&a.site) {
                 Some(code) => code,
                 None => self.plain_assign(a),
@@ -416,7 +486,7 @@ impl<'a> Gen<'a> {
                 let cond = &i.cond;
                 let then = self.fwd_block(&i.then);
                 let els = i.els.as_ref().map(|e| self.fwd_block(e));
-                if self.branches.contains(&i.site) {
+                if self.branches.contains(&i.site) && !self.plain_mode {
                     let yes = self.push_slot(i.site, Slot::record(i.in_loop), quote!(true));
                     let no = self.push_slot(i.site, Slot::record(i.in_loop), quote!(false));
                     let els = els.unwrap_or_default();
@@ -430,7 +500,7 @@ impl<'a> Gen<'a> {
             }
             Stmt::Match(m) => {
                 let scrutinee = &m.scrutinee;
-                let record = self.branches.contains(&m.site);
+                let record = self.branches.contains(&m.site) && !self.plain_mode;
                 let mut arms = Vec::new();
                 for (k, arm) in m.arms.iter().enumerate() {
                     let head = &arm.head;
@@ -461,11 +531,87 @@ impl<'a> Gen<'a> {
     }
 
     fn fwd_loop(&mut self, l: &Loop) -> TokenStream {
+        if l.checkpoint.is_some() && !self.plain_mode {
+            return self.fwd_checkpointed(l);
+        }
+        self.fwd_loop_over(l, None)
+    }
+
+    /// A checkpointed loop's first run: as written, untaped, keeping its
+    /// state every k iterations (and the range and k for the reverse).
+    fn fwd_checkpointed(&mut self, l: &Loop) -> TokenStream {
+        let Some(ck) = &l.checkpoint else {
+            return TokenStream::new();
+        };
+        let LoopKind::Range {
+            pattern,
+            lo,
+            hi,
+            inclusive,
+            ..
+        } = &l.kind
+        else {
+            return TokenStream::new();
+        };
+        let private = self.private();
+        let info = &self.body.loops[l.id];
+        let (label, site, in_loop) = (info.label.clone(), info.site, !info.parents.is_empty());
+        self.checkpointed.insert(l.id);
+        let stack = format_ident!("__ad_ck{}", l.id);
+        let state: Vec<&syn::Ident> = ck
+            .state
+            .iter()
+            .map(|b| &self.body.bindings[*b].ident)
+            .collect();
+        let every = match &ck.every {
+            Some(k) => quote!(::core::cmp::max((#k) as usize, 1)),
+            None => quote!(::core::cmp::max(
+                ((__ad_hi - __ad_lo) as f64).sqrt().ceil() as usize,
+                1
+            )),
+        };
+        let hi_excl = if *inclusive {
+            quote!((#hi) + 1)
+        } else {
+            quote!(#hi)
+        };
+        let was = std::mem::replace(&mut self.plain_mode, true);
+        let body = self.fwd_block(&l.body);
+        self.plain_mode = was;
+        let _ = site;
+        let record = self.push_slot(
+            checkpoint_site(l.id),
+            Slot::record(in_loop),
+            quote!((__ad_lo, __ad_hi, __ad_every)),
+        );
+        quote!({
+            let __ad_lo: usize = #lo;
+            let __ad_hi: usize = ::core::cmp::max(#hi_excl, __ad_lo);
+            let __ad_every: usize = #every;
+            let mut __ad_j: usize = 0;
+            #label: for #pattern in __ad_lo..__ad_hi {
+                if __ad_j % __ad_every == 0 {
+                    #stack.push((#((&#private::Keep(&#state)).keep(),)*));
+                }
+                __ad_j += 1;
+                #body
+            }
+            #record
+        })
+    }
+
+    /// The loop's forward, taped unless in plain mode; `range` replaces a
+    /// range loop's own (a checkpointed segment run again).
+    fn fwd_loop_over(
+        &mut self,
+        l: &Loop,
+        range: Option<(TokenStream, TokenStream)>,
+    ) -> TokenStream {
         let info = &self.body.loops[l.id];
         let label = info.label.clone();
         let site = info.site;
         let in_loop = !info.parents.is_empty();
-        let counted = self.counted.contains(&l.id);
+        let counted = self.counted.contains(&l.id) && !self.plain_mode;
         let body = self.fwd_block(&l.body);
         let n = format_ident!("__ad_n{}", l.id);
         let count = if counted {
@@ -473,7 +619,7 @@ impl<'a> Gen<'a> {
         } else {
             TokenStream::new()
         };
-        let end_status = if self.statuses.contains(&l.id) {
+        let end_status = if self.statuses.contains(&l.id) && !self.plain_mode {
             let stack = format_ident!("__ad_x{}", l.id);
             quote!(#stack.push(0u32);)
         } else {
@@ -503,10 +649,10 @@ impl<'a> Gen<'a> {
             } => {
                 let lo_var = format_ident!("__ad_lo{}", l.id);
                 let last = format_ident!("__ad_last{}", l.id);
-                let range = if *inclusive {
-                    quote!(#lo_var..=(#hi))
-                } else {
-                    quote!(#lo_var..(#hi))
+                let (lo, range) = match &range {
+                    Some((seg_lo, seg_hi)) => (seg_lo.clone(), quote!(#lo_var..(#seg_hi))),
+                    None if *inclusive => (lo.clone(), quote!(#lo_var..=(#hi))),
+                    None => (lo.clone(), quote!(#lo_var..(#hi))),
                 };
                 match (counter, counted) {
                     (Some(id), true) => {
@@ -532,13 +678,13 @@ impl<'a> Gen<'a> {
         let id = proc_macro2::Literal::u32_unsuffixed(e.id);
         let mut book = Vec::new();
         for l in &info.ends_iteration_of {
-            if self.statuses.contains(l) {
+            if self.statuses.contains(l) && !self.plain_mode {
                 let stack = format_ident!("__ad_x{}", l);
                 book.push(quote!(#stack.push(#id);));
             }
         }
         for l in &info.leaves {
-            if self.counted.contains(l) {
+            if self.counted.contains(l) && !self.plain_mode {
                 let site = self.body.loops[*l].site;
                 let in_loop = !self.body.loops[*l].parents.is_empty();
                 let trips = self.trips_value(*l);
@@ -577,7 +723,12 @@ impl<'a> Gen<'a> {
 
     // ---------------------------------------------------------------- whole
 
-    pub fn generate(mut self) -> TokenStream {
+    pub fn generate(self) -> TokenStream {
+        self.generate_with_saves().0
+    }
+
+    /// The code, and the sites whose values it saves for the reverse.
+    pub fn generate_with_saves(mut self) -> (TokenStream, HashSet<usize>) {
         let reverse = self.rev_block(&self.body.block, Region::Top);
         let forward = self.fwd_block(&self.body.block);
         let private = self.private();
@@ -596,6 +747,11 @@ impl<'a> Gen<'a> {
             .meta_tapes
             .iter()
             .map(|t| quote!(let mut #t = ::core::default::Default::default();));
+        let checkpoint_decls = self.checkpointed.iter().map(|l| {
+            let s = format_ident!("__ad_ck{}", l);
+            quote!(let mut #s = ::std::vec::Vec::new();)
+        });
+        let checkpoint_decls: Vec<TokenStream> = checkpoint_decls.collect();
         let status_decls = self.statuses.iter().map(|l| {
             let s = format_ident!("__ad_x{}", l);
             quote!(let mut #s: ::std::vec::Vec<u32> = ::std::vec::Vec::new();)
@@ -613,7 +769,13 @@ impl<'a> Gen<'a> {
             if p.active || self.params_read.contains(&index) {
                 let ident = &p.ident;
                 let saved = sig.param_ident(index);
-                clones.push(if self.owned {
+                let mutable_borrow =
+                    matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
+                clones.push(if mutable_borrow {
+                    // `&mut` (the body may write through it): what it held on
+                    // entry, as a shared borrow kept by copy.
+                    quote!(let #saved = (&#private::Keep(&&*#ident)).keep();)
+                } else if self.owned {
                     quote!(let #saved = (&#private::Keep(&#ident)).keep();)
                 } else {
                     quote!(let #saved = ::core::clone::Clone::clone(&#ident);)
@@ -627,7 +789,7 @@ impl<'a> Gen<'a> {
             .enumerate()
             .filter(|(_, b)| b.active || b.param.is_some_and(|p| sig.params[p].active))
             .map(|(id, b)| {
-                let d = adjoint(id);
+                let d = adjoint(self.body, id);
                 match b.param {
                     // Typed, so that `p̄.field` can be written into.
                     Some(p) => {
@@ -645,9 +807,11 @@ impl<'a> Gen<'a> {
                     .iter()
                     .position(|b| b.param == Some(index))
                     .expect("every parameter has a binding");
-                let d = adjoint(id);
+                let d = adjoint(self.body, id);
                 let saved = sig.param_ident(index);
-                if self.owned {
+                let mutable_borrow =
+                    matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_some());
+                if self.owned || mutable_borrow {
                     quote!(#private::finish(#d, &#private::restore(&#saved)))
                 } else {
                     quote!(#private::finish(#d, &#saved))
@@ -657,13 +821,15 @@ impl<'a> Gen<'a> {
             }
         });
         let output = &sig.output;
-        quote!(
+        let saved_sites = std::mem::take(&mut self.saved_sites);
+        let code = quote!(
             #[allow(unused_imports)]
             use #private::{KeepBorrowed as _, KeepOwned as _};
             #(#clones)*
             #(#slot_decls)*
             #(#meta_tape_decls)*
             #(#status_decls)*
+            #(#checkpoint_decls)*
             let __ad_out;
             #forward
             (__ad_out, move |__ad_ct: <#output as #rt::Differentiable>::Tangent| {
@@ -672,7 +838,8 @@ impl<'a> Gen<'a> {
                 #reverse
                 (#(#results,)*)
             })
-        )
+        );
+        (code, saved_sites)
     }
 }
 
@@ -751,9 +918,10 @@ fn recipe_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } => {}
         Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-            args.iter().for_each(|a| recipe_reads(a, out))
-        }
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| recipe_reads(a, out)),
         Ex::Index { base, index, .. } => {
             recipe_reads(base, out);
             recipe_reads(index, out);
@@ -808,9 +976,23 @@ fn rebuild(
                     let rest = &kids[1..];
                     quote_spanned!(span=> #recv.#name #turbofish (#(#rest),*))
                 }
+                Syntax::Call { path } => quote_spanned!(span=> #path(#(#kids),*)),
+                Syntax::Unwrapped { name, then } => {
+                    let recv = &kids[0];
+                    quote_spanned!(span=> #recv.#name().#then)
+                }
+                Syntax::Field { member } => {
+                    let recv = &kids[0];
+                    quote_spanned!(span=> #recv.#member)
+                }
             }
         }
-        Ex::Call { func, args, span, method } => {
+        Ex::Call {
+            func,
+            args,
+            span,
+            method,
+        } => {
             let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
             if *method {
                 let (recv, rest) = (&kids[0], &kids[1..]);
@@ -928,9 +1110,10 @@ impl<'a, 'e> Plan<'a, 'e> {
             recompute: false,
         });
         let kids: Vec<usize> = match e {
-            Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter().map(|a| self.flatten(a)).collect()
-            }
+            Ex::Op { args, .. }
+            | Ex::Call { args, .. }
+            | Ex::Tuple { elems: args }
+            | Ex::Array { elems: args, .. } => args.iter().map(|a| self.flatten(a)).collect(),
             Ex::Index { base, index, .. } => vec![self.flatten(base), self.flatten(index)],
             Ex::Field { base, .. } => vec![self.flatten(base)],
             Ex::Ref { inner, .. } => vec![self.flatten(inner)],
@@ -964,9 +1147,12 @@ impl<'a, 'e> Plan<'a, 'e> {
                 *stable && reads.iter().all(|id| self.stable(*id))
             }
             Ex::Unsupported { .. } | Ex::Call { .. } => false,
-            Ex::Op { .. } | Ex::Index { .. } | Ex::Field { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
-                n.kids.iter().all(|k| self.pure_stable(*k))
-            }
+            Ex::Op { .. }
+            | Ex::Index { .. }
+            | Ex::Field { .. }
+            | Ex::Ref { .. }
+            | Ex::Tuple { .. }
+            | Ex::Array { .. } => n.kids.iter().all(|k| self.pure_stable(*k)),
         }
     }
 
@@ -979,14 +1165,25 @@ impl<'a, 'e> Plan<'a, 'e> {
         match self.nodes[i].ex {
             Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
             Ex::Ref { .. } => self.need(kids[0]),
-            Ex::Tuple { .. } | Ex::Array { .. } | Ex::Call { .. } => kids.iter().for_each(|k| self.need(*k)),
+            Ex::Tuple { .. } | Ex::Array { .. } | Ex::Call { .. } => {
+                kids.iter().for_each(|k| self.need(*k))
+            }
             Ex::Field { .. } => self.need(kids[0]),
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
-                self.nodes[base].meta = true;
                 let index = self.referent(kids[1]);
                 self.nodes[index].val = true;
-                self.need(kids[0]);
+                match self.row_of(i) {
+                    // `w[r][c]` goes straight into w̄[r][c]: w's shape, r.
+                    Some((rows, row_index)) => {
+                        self.nodes[rows].meta = true;
+                        self.nodes[row_index].val = true;
+                    }
+                    None => {
+                        self.nodes[base].meta = true;
+                        self.need(kids[0]);
+                    }
+                }
             }
             Ex::Op { rule, .. } => {
                 for (k, operand) in rule.operands.iter().enumerate() {
@@ -1162,6 +1359,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             TokenStream::new()
         } else {
             let values = &saved.values;
+            g.saved_sites.insert(self.assign.site);
             g.push_slot(
                 self.assign.site,
                 Slot::values(self.in_loop),
@@ -1185,7 +1383,12 @@ impl<'a, 'e> Plan<'a, 'e> {
         let private = g.private();
         let h = format_ident!("__ad_h{}", i);
         match n.ex {
-            Ex::Call { func, span, method: true, .. } if n.active => {
+            Ex::Call {
+                func,
+                span,
+                method: true,
+                ..
+            } if n.active => {
                 let pb = format_ident!("__ad_pb{}", i);
                 let kids: Vec<TokenStream> = n.kids.iter().map(|k| self.fwd_expr(*k)).collect();
                 let name = func.segments.last().map(|s| s.ident.clone());
@@ -1205,7 +1408,12 @@ impl<'a, 'e> Plan<'a, 'e> {
                     .last()
                     .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
                     .unwrap_or_default();
-                let alias = syn::Ident::new(&format!("mark_{last}_with_differentiable_or_wrap_its_arguments_in_stop_gradient"), *span);
+                let alias = syn::Ident::new(
+                    &format!(
+                        "mark_{last}_with_differentiable_or_wrap_its_arguments_in_stop_gradient"
+                    ),
+                    *span,
+                );
                 out.push(quote_spanned!(*span=> let (#h, #pb) = {
                     use #func as #alias;
                     #alias::__ad_vjp_owned(#(#kids),*)
@@ -1221,7 +1429,11 @@ impl<'a, 'e> Plan<'a, 'e> {
                 out.push(quote!(let #h = #code;));
             }
         }
-        let h = if self.is_place(i) { self.rebuild_fwd_node(i) } else { quote!(#h) };
+        let h = if self.is_place(i) {
+            self.rebuild_fwd_node(i)
+        } else {
+            quote!(#h)
+        };
         if n.save_val {
             let k = format_ident!("__ad_kept{}", i);
             out.push(quote!(let #k = (&#private::Keep(&#h)).keep();));
@@ -1263,6 +1475,24 @@ impl<'a, 'e> Plan<'a, 'e> {
         self.var_of(k).map(|(id, _)| (id, members))
     }
 
+    /// For `w[r][c]` with `w` an active variable (a matrix as rows): the
+    /// nodes of `w` and of `r`.
+    fn row_of(&self, i: usize) -> Option<(usize, usize)> {
+        let Ex::Index { .. } = self.nodes[i].ex else {
+            return None;
+        };
+        let inner = self.referent(self.nodes[i].kids[0]);
+        let Ex::Index { .. } = self.nodes[inner].ex else {
+            return None;
+        };
+        let rows = self.referent(self.nodes[inner].kids[0]);
+        let (id, _) = self.var_of(rows)?;
+        if !self.body.bindings[id].active {
+            return None;
+        }
+        Some((rows, self.referent(self.nodes[inner].kids[1])))
+    }
+
     /// A field or element read, which is evaluated in place even when kept.
     fn is_place(&self, i: usize) -> bool {
         matches!(self.nodes[i].ex, Ex::Field { .. } | Ex::Index { .. })
@@ -1292,6 +1522,10 @@ impl<'a, 'e> Plan<'a, 'e> {
             }
             let k = format_ident!("__ad_k{}", i);
             return quote!(#k);
+        }
+        if n.recompute && self.is_place(i) {
+            // A field or element is read where it stands (it may not move).
+            return self.recomputed(i);
         }
         if n.recompute {
             let r = format_ident!("__ad_r{}", i);
@@ -1401,7 +1635,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         let element = match (&self.assign.kind, self.index_node) {
             (AssignKind::Element { base, .. }, Some(ix)) => {
                 self.recompute_code(ix, &mut index_recomputes);
-                let d = adjoint(*base);
+                let d = adjoint(self.body, *base);
                 let place = self.rev_place(ix);
                 Some(quote!(#private::index_cotangent(&mut #d, &#place)))
             }
@@ -1417,7 +1651,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                 .map(|t| match t {
                     Some(Target::Out) => quote!(#private::take(&mut __ad_d_out)),
                     Some(Target::Bind(id)) if self.body.bindings[*id].active => {
-                        let d = adjoint(*id);
+                        let d = adjoint(self.body, *id);
                         quote!(#private::take(&mut #d))
                     }
                     _ => quote!(#private::zero()),
@@ -1436,6 +1670,17 @@ impl<'a, 'e> Plan<'a, 'e> {
         } else {
             TokenStream::new()
         };
+        if propagate.is_empty() {
+            // Nothing flows on (an inactive value written over an element):
+            // the target's cotangent is only cleared.
+            return quote!({
+                #take
+                #(#meta_pops)*
+                #(#rebinds)*
+                #(#index_recomputes)*
+                let _ = #cotangent;
+            });
+        }
         quote!({
             #take
             #(#meta_pops)*
@@ -1454,8 +1699,17 @@ impl<'a, 'e> Plan<'a, 'e> {
             self.recompute_code(*k, out);
         }
         let n = &self.nodes[i];
-        if n.recompute {
+        if n.recompute && !self.is_place(i) {
             let r = format_ident!("__ad_r{}", i);
+            let code = self.recomputed(i);
+            out.push(quote!(let #r = #code;));
+        }
+    }
+
+    /// The reverse's code that evaluates node i again from its children.
+    fn recomputed(&self, i: usize) -> TokenStream {
+        let n = &self.nodes[i];
+        {
             let mut kids = n.kids.iter();
             let code = rebuild(
                 n.ex,
@@ -1465,19 +1719,24 @@ impl<'a, 'e> Plan<'a, 'e> {
                         // Receivers and index bases are used in place.
                         (
                             Ex::Op {
-                                syntax: Syntax::Method { .. },
+                                syntax:
+                                    Syntax::Method { .. }
+                                    | Syntax::Unwrapped { .. }
+                                    | Syntax::Field { .. },
                                 ..
                             },
                             _,
                         ) if k == n.kids[0] => self.rev_place(k),
-                        (Ex::Index { .. } | Ex::Field { .. }, _) if k == n.kids[0] => self.rev_place(k),
+                        (Ex::Index { .. } | Ex::Field { .. }, _) if k == n.kids[0] => {
+                            self.rev_place(k)
+                        }
                         _ => self.rev_expr(k),
                     })
                 },
                 false,
             )
             .unwrap_or_default();
-            out.push(quote!(let #r = #code;));
+            code
         }
     }
 
@@ -1516,7 +1775,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         }
         match n.ex {
             Ex::Var { id, .. } => {
-                let d = adjoint(*id);
+                let d = adjoint(self.body, *id);
                 quote!(#private::acc(&mut #d, #g);)
             }
             Ex::Ref { .. } => self.prop(cx, n.kids[0], g, private),
@@ -1541,11 +1800,22 @@ impl<'a, 'e> Plan<'a, 'e> {
             // it is declared): `p̄.layer.w += ḡ`.
             Ex::Field { .. } => match self.field_place(i) {
                 Some((id, members)) => {
-                    let d = adjoint(id);
+                    let d = adjoint(self.body, id);
                     quote!(#private::acc(&mut #d #(.#members)*, #g);)
                 }
-                None => quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");),
+                None => {
+                    quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");)
+                }
             },
+            Ex::Index { .. } if self.row_of(i).is_some() => {
+                let (rows, row_index) = self.row_of(i).expect("checked");
+                let (id, _) = self.var_of(rows).expect("row_of gives a variable");
+                let d = adjoint(self.body, id);
+                let meta = self.rev_meta(rows, private);
+                let r = self.rev_place(row_index);
+                let c = self.rev_place(n.kids[1]);
+                quote!(#private::acc_index2(&mut #d, &#meta, &#r, &#c, #g);)
+            }
             Ex::Index { .. } => {
                 let base = self.referent(n.kids[0]);
                 let meta = self.rev_meta(base, private);
@@ -1557,7 +1827,9 @@ impl<'a, 'e> Plan<'a, 'e> {
                     // one element would otherwise chain through memory).
                     Some((id, _))
                         if !cx.combined.is_empty()
-                            && self.body.bindings[id].param.is_some()
+                            && self.body.bindings[id].param.is_some_and(|p| {
+                                crate::signature::scalar_elements(&cx.sig.params[p].ty)
+                            })
                             && crate::analyse::stable(&self.body.bindings[id])
                             && self.pure_stable(index_node) =>
                     {
@@ -1583,13 +1855,13 @@ impl<'a, 'e> Plan<'a, 'e> {
                         quote!(#acc += #g;)
                     }
                     Some((id, _)) => {
-                        let d = adjoint(id);
+                        let d = adjoint(self.body, id);
                         quote!(#private::acc_index(&mut #d, &#meta, &#index, #g);)
                     }
                     // An element of a parameter's field: straight into it.
                     None if self.field_place(base).is_some() => {
                         let (id, members) = self.field_place(base).expect("checked");
-                        let d = adjoint(id);
+                        let d = adjoint(self.body, id);
                         quote!(#private::acc_index(&mut #d #(.#members)*, &#meta, &#index, #g);)
                     }
                     None => {

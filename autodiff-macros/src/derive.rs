@@ -69,19 +69,80 @@ fn expand(item: &syn::DeriveInput) -> syn::Result<TokenStream> {
         }
     }
     let d = |tokens: TokenStream| tokens;
-    let zero_tangent = grads.iter().map(|(m, _)| d(quote!(#m: #rt::Differentiable::zero_tangent(&self.#m))));
-    let finish = grads.iter().map(|(m, _)| quote!(#m: #rt::Differentiable::finish_tangent(&self.#m, d.#m)));
-    let zeros = grads.iter().map(|(m, _)| quote!(#m: #rt::Cotangent::zero()));
-    let fixed_clone = fixed.iter().map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
-    let fixed_clone2 = fixed.iter().map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
-    let fixed_default = fixed.iter().map(|m| quote!(#m: ::core::default::Default::default()));
-    let symbolic = grads.iter().map(|(m, _)| quote!(#rt::Cotangent::is_symbolic_zero(&self.#m)));
-    let accumulate = grads.iter().map(|(m, _)| quote!(#rt::Cotangent::accumulate(&mut self.#m, other.#m);));
+    let zero_tangent = grads
+        .iter()
+        .map(|(m, _)| d(quote!(#m: #rt::Differentiable::zero_tangent(&self.#m))));
+    let finish = grads
+        .iter()
+        .map(|(m, _)| quote!(#m: #rt::Differentiable::finish_tangent(&self.#m, d.#m)));
+    let zeros = grads
+        .iter()
+        .map(|(m, _)| quote!(#m: #rt::Cotangent::zero()));
+    let fixed_clone = fixed
+        .iter()
+        .map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+    let fixed_clone2 = fixed
+        .iter()
+        .map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+    let fixed_default = fixed
+        .iter()
+        .map(|m| quote!(#m: ::core::default::Default::default()));
+    let symbolic = grads
+        .iter()
+        .map(|(m, _)| quote!(#rt::Cotangent::is_symbolic_zero(&self.#m)));
+    let accumulate = grads
+        .iter()
+        .map(|(m, _)| quote!(#rt::Cotangent::accumulate(&mut self.#m, other.#m);));
     // Each differentiated field must be its own gradient type.
-    let checks = grads.iter().map(|(_, ty)| {
-        quote_spanned!(ty.span()=> #rt::__private::assert_own_tangent::<#ty>();)
-    });
+    let checks = grads
+        .iter()
+        .map(|(_, ty)| quote_spanned!(ty.span()=> #rt::__private::assert_own_tangent::<#ty>();));
     let label = name.to_string();
+    // What an optimiser walks (`optim::Parameters`) and the gradient checker
+    // flattens (`gradcheck::Flat`): field by field, in declaration order.
+    // Points and rotations have another gradient type: no such impls then.
+    let walkable = grads.iter().all(|(_, ty)| walkable_type(ty));
+    let walks = if walkable {
+        let zip = grads.iter().map(|(m, _)| quote!(#rt::optim::Parameters::zip_leaves(&self.#m, &other.#m, f);));
+        let zip_mut = grads.iter().map(|(m, _)| quote!(#rt::optim::Parameters::zip_leaves_mut(&mut self.#m, &other.#m, f);));
+        let leaves = grads.iter().map(|(m, _)| quote!(#rt::optim::Parameters::leaves_mut(&mut self.#m, f);));
+        let flat_len = grads.iter().map(|(m, _)| quote!(#rt::gradcheck::Flat::flat_len(&self.#m)));
+        let write = grads.iter().map(|(m, _)| quote!(#rt::gradcheck::Flat::write_flat(&self.#m, out);));
+        let read = grads.iter().map(|(m, _)| quote!(#m: #rt::gradcheck::Flat::read_flat(&self.#m, src)));
+        let fixed_clone3 = fixed.iter().map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+        quote!(
+            impl #impl_generics #rt::optim::Parameters for #name #ty_generics #where_clause {
+                fn zip_leaves<__AdWalk: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut __AdWalk) {
+                    #(#zip)*
+                    let _ = (other, f);
+                }
+                fn zip_leaves_mut<__AdWalk: FnMut(&mut [f64], &[f64])>(&mut self, other: &Self, f: &mut __AdWalk) {
+                    #(#zip_mut)*
+                    let _ = (other, f);
+                }
+                fn leaves_mut<__AdWalk: FnMut(&mut [f64])>(&mut self, f: &mut __AdWalk) {
+                    #(#leaves)*
+                    let _ = f;
+                }
+            }
+
+            impl #impl_generics #rt::gradcheck::Flat for #name #ty_generics #where_clause {
+                fn flat_len(&self) -> usize {
+                    0 #(+ #flat_len)*
+                }
+                fn write_flat(&self, out: &mut ::std::vec::Vec<f64>) {
+                    #(#write)*
+                    let _ = out;
+                }
+                fn read_flat(&self, src: &mut &[f64]) -> Self {
+                    let _ = &src;
+                    #name { #(#read,)* #(#fixed_clone3,)* }
+                }
+            }
+        )
+    } else {
+        TokenStream::new()
+    };
     Ok(quote!(
         const _: () = {
             #[allow(dead_code)]
@@ -122,6 +183,22 @@ fn expand(item: &syn::DeriveInput) -> syn::Result<TokenStream> {
                 type Meta = ();
                 fn meta(&self) {}
             }
+
+            #walks
         };
     ))
+}
+
+/// A field type whose gradient has its own type and so can be walked by an
+/// optimiser (not nalgebra's points and rotations).
+fn walkable_type(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(p) => p.path.segments.iter().all(|s| {
+            let n = s.ident.to_string();
+            !(n.starts_with("Point") || n.starts_with("Rotation") || n.starts_with("Unit") || n == "Isometry")
+        }),
+        syn::Type::Array(a) => walkable_type(&a.elem),
+        syn::Type::Tuple(t) => t.elems.iter().all(walkable_type),
+        _ => false,
+    }
 }

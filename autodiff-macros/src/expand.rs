@@ -21,6 +21,24 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#item #error);
         }
     };
+    // `$e` of a macro_rules arrives as an invisible group, which rustc may
+    // not honour once re-emitted (`$e * 2.0` with `$e = x + 1.0`): make it
+    // parentheses, in the function as written too.
+    struct Parenthesize;
+    impl syn::visit_mut::VisitMut for Parenthesize {
+        fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+            syn::visit_mut::visit_expr_mut(self, e);
+            if let syn::Expr::Group(g) = e {
+                let inner = (*g.expr).clone();
+                *e = syn::Expr::Paren(syn::ExprParen {
+                    attrs: g.attrs.clone(),
+                    paren_token: Default::default(),
+                    expr: Box::new(inner),
+                });
+            }
+        }
+    }
+    syn::visit_mut::VisitMut::visit_item_fn_mut(&mut Parenthesize, &mut func);
     let errors = Errors::default();
     let args: Args = match syn::parse2(attr) {
         Ok(a) => a,
@@ -54,6 +72,25 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             Err(e) => errors.push(e),
         }
     }
+    if receiver.is_none() {
+        // The generated functions live one module deeper, in `mod f`.
+        match syn::parse2::<syn::Block>(deeper_paths(work.block.to_token_stream())) {
+            Ok(block) => *work.block = block,
+            Err(e) => errors.push(e),
+        }
+        for arg in work.sig.inputs.iter_mut() {
+            if let syn::FnArg::Typed(pt) = arg {
+                if let Ok(ty) = syn::parse2::<syn::Type>(deeper_paths(pt.ty.to_token_stream())) {
+                    *pt.ty = ty;
+                }
+            }
+        }
+        if let syn::ReturnType::Type(_, ty) = &mut work.sig.output {
+            if let Ok(t) = syn::parse2::<syn::Type>(deeper_paths(ty.to_token_stream())) {
+                **ty = t;
+            }
+        }
+    }
     let sig = signature::parse(&args, &mut work, &errors);
     // The primal is the function as written, minus our parameter markers. It
     // is part of the API even when only its derivatives are called.
@@ -69,6 +106,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let mut primal = func.clone();
     primal.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    // `#[checkpoint]` is ours: the function as written runs without it.
+    struct StripCheckpoint;
+    impl syn::visit_mut::VisitMut for StripCheckpoint {
+        fn visit_expr_for_loop_mut(&mut self, f: &mut syn::ExprForLoop) {
+            f.attrs.retain(|a| !a.path().is_ident("checkpoint"));
+            syn::visit_mut::visit_expr_for_loop_mut(self, f);
+        }
+    }
+    syn::visit_mut::VisitMut::visit_block_mut(&mut StripCheckpoint, &mut primal.block);
     let primal = &primal;
     let Some(sig) = sig else {
         return with_errors(primal, errors);
@@ -78,13 +124,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let func = &work;
     // `vjp = rule`: the rule is the derivative; the body is not differentiated.
-    let (vjp_body, owned_body) = match &args.vjp {
+    let mut show_items = TokenStream::new();
+    let (vjp_body, owned_body, warnings) = match &args.vjp {
         Some(rule) => {
             if let Some(r) = &receiver {
                 errors.spanned(r, "a custom `vjp` rule goes on a free function");
                 return with_errors(primal, errors);
             }
-            higher::custom_bodies(&sig, rule)
+            let (vjp_body, owned_body) = higher::custom_bodies(&sig, rule);
+            (vjp_body, owned_body, TokenStream::new())
         }
         None => {
             if let Some(jvp) = &args.jvp {
@@ -96,28 +144,99 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             if !errors.is_empty() {
                 return with_errors(primal, errors);
             }
-            (
-                codegen::Gen::new(&sig, &body, false).generate(),
-                codegen::Gen::new(&sig, &body, true).generate(),
-            )
+            body.name_adjoints();
+            let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
+            let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+            let allows: Vec<&syn::Attribute> = primal
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("allow"))
+                .collect();
+            let warnings = zero_gradient_warnings(&sig, &body, &allows);
+            if args.show {
+                // What the macro made of the function, for a person to read.
+                let plain = module(
+                    &sig,
+                    func,
+                    vjp_body.clone(),
+                    owned_body.clone(),
+                    shape_of(&receiver),
+                    &Extra::default(),
+                );
+                let expansion = crate::show::pretty(&quote!(#primal #plain));
+                let dot = crate::show::dot(&sig, &body, &saved_sites);
+                let (e, d) = match &receiver {
+                    Some(_) => {
+                        let upper = sig.name.to_string().to_uppercase();
+                        (
+                            format_ident!("{}_EXPANSION", upper),
+                            format_ident!("{}_GRAPH_DOT", upper),
+                        )
+                    }
+                    None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
+                };
+                show_items = quote!(
+                    /// The code `#[differentiable]` generated for this function, pretty-printed.
+                    pub const #e: &str = #expansion;
+                    /// The function's primitive-op graph as Graphviz DOT (`dot -Tsvg`): ops,
+                    /// assignments, loops and branches; values the reverse keeps have a double border.
+                    pub const #d: &str = #dot;
+                );
+            }
+            (vjp_body, owned_body, warnings)
         }
     };
-    let shape = match &receiver {
-        Some(r) => Shape::Method(r),
-        None => Shape::Module,
-    };
+    let shape = shape_of(&receiver);
     // Forward mode, Jacobians, second derivatives (free functions).
-    let extra = match (&receiver, &args.vjp) {
+    let mut extra = match (&receiver, &args.vjp) {
         (Some(_), _) => Extra::default(),
         (None, Some(_)) => higher::generate(&sig, func, higher::Rule::Custom { jvp: args.jvp.as_ref() }, args.first_order.as_ref(), &pipeline),
         (None, None) => higher::generate(&sig, func, higher::Rule::Body(&func.block), args.first_order.as_ref(), &pipeline),
     };
+    extra.items.extend(show_items);
     let module = module(&sig, func, vjp_body, owned_body, shape, &extra);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
     }
-    quote!(#primal #module)
+    quote!(#primal #module #warnings)
+}
+
+/// A warning (through a deprecated item, the way stable Rust lets a macro
+/// warn) for each differentiated parameter the output never depends on:
+/// its gradient would always be zero, as Swift's compiler warns.
+fn zero_gradient_warnings(
+    sig: &Signature,
+    body: &crate::ir::Body,
+    allows: &[&syn::Attribute],
+) -> TokenStream {
+    // `_` says the parameter is unused on purpose.
+    let named = body
+        .zero_gradients
+        .iter()
+        .filter(|&&p| !sig.params[p].ident.to_string().starts_with("__ad_arg"));
+    let warnings = named.map(|&p| {
+        let param = &sig.params[p].ident;
+        let note = format!(
+            "the output of `{}` does not depend on `{}`: its gradient is always zero (mark the parameter `#[no_grad]`, or leave it out of `wrt(..)`, to say that this is intended)",
+            sig.name,
+            if param == "__ad_self" { "self".to_string() } else { param.to_string() },
+        );
+        let name = syn::Ident::new(
+            &format!("gradient_is_always_zero_{}", syn::ext::IdentExt::unraw(param).to_string().trim_start_matches('_')),
+            param.span(),
+        );
+        quote::quote_spanned!(param.span()=>
+            #(#allows)*
+            const _: () = {
+                #[deprecated(note = #note)]
+                #[allow(non_upper_case_globals)]
+                const #name: () = ();
+                #name
+            };
+        )
+    });
+    quote!(#(#warnings)*)
 }
 
 /// The reverse-mode module of another function (the forward-mode function
@@ -127,6 +246,22 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     let errors = Errors::default();
     let args: Args = syn::parse2(attr).map_err(|e| e.to_string())?;
     let mut work = func;
+    // Its module is one level deeper again.
+    if let Ok(block) = syn::parse2::<syn::Block>(deeper_paths(work.block.to_token_stream())) {
+        *work.block = block;
+    }
+    for arg in work.sig.inputs.iter_mut() {
+        if let syn::FnArg::Typed(pt) = arg
+            && let Ok(ty) = syn::parse2::<syn::Type>(deeper_paths(pt.ty.to_token_stream()))
+        {
+            *pt.ty = ty;
+        }
+    }
+    if let syn::ReturnType::Type(_, ty) = &mut work.sig.output
+        && let Ok(t) = syn::parse2::<syn::Type>(deeper_paths(ty.to_token_stream()))
+    {
+        **ty = t;
+    }
     let Some(sig) = signature::parse(&args, &mut work, &errors) else {
         return Err(higher::first_message(errors));
     };
@@ -138,6 +273,7 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     if !errors.is_empty() {
         return Err(higher::first_message(errors));
     }
+    body.name_adjoints();
     // Only what other generated code calls: the owning pullback.
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
     let extra = Extra { inline: true, ..Extra::default() };
@@ -153,11 +289,47 @@ fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
 }
 
 /// `mod f { vjp, vjp_retained, grad, value_and_grad, __ad_vjp_all }`
+fn shape_of(receiver: &Option<syn::Receiver>) -> Shape<'_> {
+    match receiver {
+        Some(r) => Shape::Method(r),
+        None => Shape::Module,
+    }
+}
+
 /// Where the generated functions go: a module named after a free function
 /// (`f::vjp`), or beside a method in its impl (`m.loss_vjp(..)`).
 enum Shape<'r> {
     Module,
     Method(&'r syn::Receiver),
+}
+
+/// Paths relative to the function's module, for code one module deeper:
+/// `super::x` → `super::super::x`, `self::x` → `super::x`.
+fn deeper_paths(tokens: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, Punct, Spacing, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len());
+    let colon = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':');
+    for (k, tt) in trees.iter().enumerate() {
+        match tt {
+            TokenTree::Ident(i) if (i == "super" || i == "self") && colon(trees.get(k + 1)) && !(k > 0 && colon(trees.get(k - 1))) => {
+                let sup = TokenTree::Ident(syn::Ident::new("super", i.span()));
+                out.push(sup.clone());
+                if i == "super" {
+                    out.push(TokenTree::Punct(Punct::new(':', Spacing::Joint)));
+                    out.push(TokenTree::Punct(Punct::new(':', Spacing::Alone)));
+                    out.push(sup);
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), deeper_paths(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `self` → `__ad_self` in a method's body (but not `self::path`).
@@ -168,7 +340,8 @@ fn rename_self(tokens: TokenStream) -> TokenStream {
     for (k, tt) in trees.iter().enumerate() {
         match tt {
             TokenTree::Ident(i) if i == "self" => {
-                let path = matches!(trees.get(k + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                let path =
+                    matches!(trees.get(k + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
                 if path {
                     out.push(tt.clone());
                 } else {
@@ -225,11 +398,8 @@ fn module(
             }
             _ => None,
         });
-        let existing = where_clause.as_ref().map(|w| {
-            let preds = &w.predicates;
-            quote!(#preds,)
-        });
-        quote!(where #existing #(#statics,)*)
+        let existing = where_clause.iter().flat_map(|w| w.predicates.iter());
+        quote!(where #(#existing,)* #(#statics,)*)
     };
     let out = &sig.output;
     let ct = quote!(<#out as #rt::Differentiable>::Tangent);
@@ -361,7 +531,10 @@ fn module(
             args.extend(args_in.iter().skip(1).map(|a| quote!(#a)));
             (params, args)
         }
-        None => (params_in.clone(), args_in.iter().map(|a| quote!(#a)).collect()),
+        None => (
+            params_in.clone(),
+            args_in.iter().map(|a| quote!(#a)).collect(),
+        ),
     };
     // Forward mode where it is cheaper (one `f64` in, one out).
     let (grad_body, value_and_grad_body) = match &extra.forward_grad {
@@ -454,7 +627,11 @@ fn module(
         let items: TokenStream = vis_items.collect();
         return items;
     }
-    let record = if type_generics.is_empty() { record(sig, &generics, &names) } else { TokenStream::new() };
+    let record = if type_generics.is_empty() {
+        record(sig, &generics, &names)
+    } else {
+        TokenStream::new()
+    };
     quote!(
         #[doc = #doc_module]
         #hidden
@@ -937,5 +1114,69 @@ mod tests {
                     .unwrap_or_else(|e| panic!("case {i}: output does not parse ({e}): {out}"));
             }
         }
+    }
+}
+
+/// Expansion snapshots: each `tests/expand/<case>.rs` (one function with its
+/// attribute) is expanded and pretty-printed into `<case>.expanded.rs`
+/// beside it, so that a change in what the macro emits shows in review.
+/// `UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots` rewrites them.
+#[cfg(test)]
+mod snapshots {
+    use super::expand;
+    use std::path::Path;
+
+    #[test]
+    fn snapshots() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/expand");
+        let update = std::env::var_os("UPDATE_EXPAND").is_some();
+        let mut cases: Vec<_> = std::fs::read_dir(&dir)
+            .expect("tests/expand exists")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "rs")
+                    && !p.to_string_lossy().ends_with(".expanded.rs")
+            })
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 6, "expected the six snapshot cases");
+        let mut stale = Vec::new();
+        let mut ratios = Vec::new();
+        for case in cases {
+            let source = std::fs::read_to_string(&case).expect("readable case");
+            let file: syn::File = syn::parse_str(&source).expect("a case parses");
+            let syn::Item::Fn(mut func) = file.items.into_iter().next().expect("one function")
+            else {
+                panic!("{}: expected a function", case.display());
+            };
+            let attr = func.attrs.remove(0);
+            let args = match attr.meta {
+                syn::Meta::List(l) => l.tokens,
+                _ => proc_macro2::TokenStream::new(),
+            };
+            let out = expand(args, quote::ToTokens::to_token_stream(&func));
+            let pretty = crate::show::pretty(&out);
+            let expected_path = case.with_extension("expanded.rs");
+            let lines_in = source.lines().count();
+            let lines_out = pretty.lines().count();
+            ratios.push(format!(
+                "{}: {lines_in} → {lines_out} lines ({:.1}×)",
+                case.file_stem().unwrap().to_string_lossy(),
+                lines_out as f64 / lines_in as f64
+            ));
+            if update {
+                std::fs::write(&expected_path, &pretty).expect("writable snapshot");
+                continue;
+            }
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected != pretty {
+                stale.push(expected_path.display().to_string());
+            }
+        }
+        eprintln!("{}", ratios.join("\n"));
+        assert!(
+            stale.is_empty(),
+            "the macro's expansion changed for {stale:?}: review the difference, then rewrite them with UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots"
+        );
     }
 }

@@ -69,6 +69,7 @@ pub fn transform(
         closures: HashMap::new(),
         splits: HashMap::new(),
         second_order_blocked: None,
+        block_labels: Vec::new(),
     };
     // Run until activity is stable; the last run's code is the answer.
     for _ in 0..64 {
@@ -177,6 +178,9 @@ struct Fwd<'a> {
     splits: HashMap<usize, Vec<bool>>,
     /// Why reverse mode could not differentiate the rewritten code again.
     second_order_blocked: Option<Refusal>,
+    /// Labeled blocks open around the code, innermost last, with where
+    /// their value goes.
+    block_labels: Vec<(String, Tail)>,
 }
 
 /// The tangent of part `k` of a tuple kept apart.
@@ -401,6 +405,14 @@ fn contains_return(e: &Expr) -> bool {
         fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
             self.0 = true;
         }
+        // `break 'a value` out of a labeled block: its value goes where the
+        // block's goes.
+        fn visit_expr_break(&mut self, b: &'ast syn::ExprBreak) {
+            if b.label.is_some() && b.expr.is_some() {
+                self.0 = true;
+            }
+            syn::visit::visit_expr_break(self, b);
+        }
         fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
             self.0 = true;
         }
@@ -608,7 +620,13 @@ impl Fwd<'_> {
     fn zero(&self, v: &TokenStream) -> TokenStream {
         let rt = &self.rt;
         let private = self.private();
-        quote!(#rt::stop_gradient(#private::fwd::zero_of(&#v)))
+        // A literal's zero is a literal (its type comes from where it goes).
+        if let Ok(e) = syn::parse2::<Expr>(v.clone())
+            && is_literal(&e)
+        {
+            return quote!(0.0);
+        }
+        quote!(#rt::stop_gradient(#private::fwd::zero_of(&(#v))))
     }
 
     /// Does the expression mention an active binding (or a closure that does)?
@@ -629,7 +647,6 @@ impl Fwd<'_> {
 
     fn function(&mut self, block: &syn::Block) -> TokenStream {
         let mut out = Vec::new();
-        let private = self.private();
         // (A struct's `#[no_grad]` fields carry no tangent: `jvp` and the
         // zeros given to callees reset them, see `higher.rs`.)
         for p in &self.sig.params {
@@ -778,15 +795,34 @@ impl Fwd<'_> {
             }
             return;
         };
-        if let Some((else_token, _)) = &init.diverge {
-            if self.mentions_active(&init.expr) {
+        if let Some((else_token, diverge)) = &init.diverge {
+            // `let pat = v else { .. };` on a value without a tangent; the
+            // `else` block leaves (its `return` gives a tangent too).
+            let v = self.ex(&init.expr, out);
+            if v.is_active() {
                 self.refuse(
                     else_token.span,
-                    "forward mode cannot differentiate through `let .. else`",
+                    "forward mode cannot give a tangent to a value bound by `let .. else`: bind it with `let` (or `match` it against a name)",
                 );
             }
-            self.declare_pattern(&local.pat);
-            out.push(local.to_token_stream());
+            let els = match &**diverge {
+                Expr::Block(b) if b.label.is_none() => self.block(&b.block, &Tail::Stmt),
+                other => {
+                    let mut inner = Vec::new();
+                    self.expr_stmt(other, &mut inner);
+                    quote!({ #(#inner)* })
+                }
+            };
+            let ids = self.declare_pattern(&local.pat);
+            let (pat, p) = (&local.pat, v.p());
+            out.push(quote!(let #pat = #p else #els;));
+            for id in ids {
+                if self.active[id] {
+                    let (x, dx) = (&self.names[id], self.tangent(id));
+                    let zero = self.zero(&quote!(#x));
+                    out.push(quote!(let mut #dx = #zero;));
+                }
+            }
             return;
         }
         let (pat, ty) = match &local.pat {
@@ -830,9 +866,10 @@ impl Fwd<'_> {
             let mut lets = Vec::new();
             destructure(pat, &init.expr, &mut lets);
             let mut values = Vec::new();
+            // Every value first (`let (x, y) = (y, x);` swaps).
             for (_, e) in &lets {
                 let v = self.ex(e, out);
-                values.push(self.hold(v, out));
+                values.push(self.hold_value(v, out));
             }
             for ((p, _), v) in lets.iter().zip(values) {
                 self.bind(p, None, v, out);
@@ -863,6 +900,17 @@ impl Fwd<'_> {
             Val::Tuple(parts) => {
                 // Part by part into a tuple pattern; kept apart in a name.
                 let parts: Vec<Val> = parts.into_iter().map(|p| self.hold_value(p, out)).collect();
+                // `let (a, b): (A, B) = (x, y);` part by part, types too.
+                if let (Pat::Tuple(tp), Some(syn::Type::Tuple(tt))) = (pat, ty)
+                    && tp.elems.len() == parts.len()
+                    && tt.elems.len() == parts.len()
+                    && !tp.elems.iter().any(|p| matches!(p, Pat::Rest(_)))
+                {
+                    for ((p, t), v) in tp.elems.iter().zip(&tt.elems).zip(parts) {
+                        self.bind(p, Some(t), v, out);
+                    }
+                    return;
+                }
                 match pat {
                     Pat::Tuple(tp)
                         if tp.elems.len() == parts.len()
@@ -922,7 +970,58 @@ impl Fwd<'_> {
             }
             Val::Tuple(_) => unreachable!("made solid above"),
             Val::Inactive(p) => {
-                out.push(quote!(let #pat #colon_ty = #p;));
+                // A name in a pattern that carries a tangent only later is
+                // bound by a `let` of its own (`let (a, b) = g(1.0);` →
+                // `let (a, __adf_b_b) = g(1.0); let mut b = __adf_b_b;`), the
+                // plain form reverse mode differentiates again best.
+                let plain = matches!(pat, Pat::Ident(pi) if pi.subpat.is_none());
+                let mut renamed = Vec::new();
+                let pattern = if plain {
+                    quote!(#pat)
+                } else {
+                    struct Rename<'f, 'a> {
+                        f: &'f Fwd<'a>,
+                        renamed: &'f mut Vec<(syn::Ident, syn::Ident)>,
+                    }
+                    impl syn::visit_mut::VisitMut for Rename<'_, '_> {
+                        fn visit_pat_ident_mut(&mut self, pi: &mut syn::PatIdent) {
+                            let active = self
+                                .f
+                                .resolve(&pi.ident.to_string())
+                                .is_some_and(|id| self.f.active[id]);
+                            if active && pi.by_ref.is_none() && pi.subpat.is_none() {
+                                let fresh = format_ident!(
+                                    "__adf_b_{}",
+                                    syn::ext::IdentExt::unraw(&pi.ident).to_string(),
+                                    span = pi.ident.span()
+                                );
+                                self.renamed.push((pi.ident.clone(), fresh.clone()));
+                                pi.ident = fresh;
+                                pi.mutability = None;
+                            }
+                        }
+                        fn visit_field_pat_mut(&mut self, fp: &mut syn::FieldPat) {
+                            if fp.colon_token.is_none() {
+                                fp.colon_token = Some(Default::default());
+                            }
+                            syn::visit_mut::visit_field_pat_mut(self, fp);
+                        }
+                        fn visit_type_mut(&mut self, _: &mut syn::Type) {}
+                    }
+                    let mut copy = pat.clone();
+                    syn::visit_mut::VisitMut::visit_pat_mut(
+                        &mut Rename {
+                            f: self,
+                            renamed: &mut renamed,
+                        },
+                        &mut copy,
+                    );
+                    quote!(#copy)
+                };
+                out.push(quote!(let #pattern #colon_ty = #p;));
+                for (name, fresh) in &renamed {
+                    out.push(quote!(let mut #name = #fresh;));
+                }
                 for id in ids {
                     if self.active[id] {
                         let (x, dx) = (&self.names[id], self.tangent(id));
@@ -1014,7 +1113,7 @@ impl Fwd<'_> {
     }
 
     fn expr_stmt(&mut self, e: &Expr, out: &mut Vec<TokenStream>) {
-        if !self.mentions_active(e) && !self.assigns_anything(e) {
+        if !self.mentions_active(e) && !self.assigns_anything(e) && !contains_return(e) {
             out.push(quote!(#e;));
             return;
         }
@@ -1041,15 +1140,32 @@ impl Fwd<'_> {
                 None => out.push(quote!(return;)),
             },
             Expr::Break(b) => {
-                if let Some(v) = &b.expr
-                    && self.mentions_active(v)
-                {
-                    self.refuse(
-                        b.span(),
-                        "forward mode cannot differentiate `break` with a value",
-                    );
+                // `break 'a v` out of a labeled block whose value goes to a
+                // target: the value to the target, then `break 'a`.
+                let target = b.label.as_ref().and_then(|l| {
+                    self.block_labels
+                        .iter()
+                        .rev()
+                        .find(|(name, _)| l.ident == name)
+                        .map(|(_, t)| t.clone())
+                });
+                match (&b.expr, target) {
+                    (Some(v), Some(tail)) => {
+                        let label = &b.label;
+                        self.tail(v, &tail, out);
+                        out.push(quote!(break #label;));
+                    }
+                    (Some(v), None) => {
+                        if self.mentions_active(v) {
+                            self.refuse(
+                                b.span(),
+                                "forward mode cannot differentiate `break` with a value",
+                            );
+                        }
+                        out.push(quote!(#b;));
+                    }
+                    (None, _) => out.push(quote!(#b;)),
                 }
-                out.push(quote!(#b;));
             }
             Expr::Continue(_) => out.push(quote!(#e;)),
             Expr::MethodCall(m) => self.method_stmt(m, out),
@@ -1356,14 +1472,15 @@ impl Fwd<'_> {
     fn control(&mut self, e: &Expr, tail: &Tail, out: &mut Vec<TokenStream>) {
         match e {
             Expr::Block(b) => {
-                if b.label.is_some() && self.mentions_active(e) {
-                    self.refuse(
-                        b.span(),
-                        "forward mode cannot differentiate a labeled block",
-                    );
-                }
                 let label = &b.label;
+                if let Some(l) = label {
+                    self.block_labels
+                        .push((l.name.ident.to_string(), tail.clone()));
+                }
                 let body = self.block(&b.block, tail);
+                if label.is_some() {
+                    self.block_labels.pop();
+                }
                 out.push(quote!(#label #body));
             }
             Expr::Unsafe(u) => {
@@ -1739,7 +1856,7 @@ impl Fwd<'_> {
 
     /// The value of `e`, tuples kept apart.
     fn ex_t(&mut self, e: &Expr, out: &mut Vec<TokenStream>) -> Val {
-        if !self.mentions_active(e) && !self.assigns_anything(e) {
+        if !self.mentions_active(e) && !self.assigns_anything(e) && !contains_return(e) {
             return Val::Inactive(e.to_token_stream());
         }
         let span = e.span();
@@ -1798,7 +1915,7 @@ impl Fwd<'_> {
                     (_, Val::Tuple(_)) => unreachable!("a solid value"),
                     (_, Val::Inactive(p)) => {
                         let op = &u.op;
-                        Val::Inactive(quote!(#op #p))
+                        Val::Inactive(quote!((#op #p)))
                     }
                     (syn::UnOp::Neg(_), Val::Active { p, t }) => {
                         self.emit(quote!(-#p), |_, _| quote!(-#t), out)
@@ -1870,7 +1987,7 @@ impl Fwd<'_> {
                 }
                 Val::Inactive(p) => {
                     let m = &f.member;
-                    Val::Inactive(quote!(#p.#m))
+                    Val::Inactive(quote!((#p).#m))
                 }
             },
             Expr::Index(i) => {
@@ -1896,19 +2013,39 @@ impl Fwd<'_> {
                         p: quote!(#p[#ix]),
                         t: quote!(#t[#ix]),
                     },
-                    Val::Inactive(p) => Val::Inactive(quote!(#p[#ix])),
+                    Val::Inactive(p) => Val::Inactive(quote!((#p)[#ix])),
                 }
             }
             Expr::Cast(cast) => {
-                let float = matches!(&*cast.ty, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
+                // `f64` (by any path): the same value; integers and `bool`:
+                // piecewise constant, no tangent; anything else (an alias, `f32`)
+                // forward mode cannot see through.
+                let target = match &*cast.ty {
+                    syn::Type::Path(p) if p.qself.is_none() => {
+                        p.path.segments.last().map(|s| s.ident.to_string())
+                    }
+                    syn::Type::Group(g) => match &*g.elem {
+                        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+                .unwrap_or_default();
                 let v = self.ex(&cast.expr, out);
                 let ty = &cast.ty;
                 match v {
-                    Val::Active { p, t } if float => Val::Active {
+                    Val::Active { p, t } if target == "f64" => Val::Active {
                         p: quote!((#p as #ty)),
                         t: quote!((#t as #ty)),
                     },
                     v => {
+                        let integer = PRIMITIVE_TYPES.contains(&target.as_str())
+                            && target != "f64"
+                            && target != "f32"
+                            && target != "str";
+                        if v.is_active() && !integer {
+                            self.refuse(cast.span(), format!("forward mode cannot differentiate a cast to `{}`: cast to `f64` by its name", ty.to_token_stream().to_string().replace(' ', "")));
+                        }
                         let p = v.p();
                         Val::Inactive(quote!((#p as #ty)))
                     }
@@ -2105,7 +2242,7 @@ impl Fwd<'_> {
         let r = self.ex(&b.right, out);
         if !l.is_active() && !r.is_active() {
             let (lp, rp) = (l.p(), r.p());
-            return Val::Inactive(quote!(#lp #op #rp));
+            return Val::Inactive(quote!((#lp #op #rp)));
         }
         if !arithmetic {
             if matches!(
@@ -2113,7 +2250,7 @@ impl Fwd<'_> {
                 Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_) | And(_) | Or(_)
             ) {
                 let (lp, rp) = (l.p(), r.p());
-                return Val::Inactive(quote!(#lp #op #rp));
+                return Val::Inactive(quote!((#lp #op #rp)));
             }
             self.refuse(
                 span,
@@ -2186,14 +2323,14 @@ impl Fwd<'_> {
                 };
             }
             let p = receiver.p();
-            return Val::Inactive(quote!(#p.#method()));
+            return Val::Inactive(quote!((#p).#method()));
         }
         if name == "detach" || crate::rules::inactive_method(&name) {
             let receiver = self.ex(&m.receiver, out);
             let args: Vec<TokenStream> =
                 m.args.iter().map(|a| self.ex(a, out).p().clone()).collect();
             let (rp, method, turbofish) = (receiver.p(), &m.method, &m.turbofish);
-            return Val::Inactive(quote!(#rp.#method #turbofish(#(#args),*)));
+            return Val::Inactive(quote!((#rp).#method #turbofish(#(#args),*)));
         }
         let receiver = self.ex(&m.receiver, out);
         let args: Vec<Val> = m.args.iter().map(|a| self.ex(a, out)).collect();
@@ -2221,7 +2358,7 @@ impl Fwd<'_> {
         if !ops.iter().any(|o| o.is_active()) {
             let ps: Vec<TokenStream> = ops.iter().map(|o| o.p()).collect();
             let (r, rest) = (&ps[0], &ps[1..]);
-            return Val::Inactive(quote!(#r.#method #turbofish(#(#rest),*)));
+            return Val::Inactive(quote!((#r).#method #turbofish(#(#rest),*)));
         }
         if !forward_method(&name, ops.len()) {
             self.refuse(
@@ -2385,7 +2522,9 @@ impl Fwd<'_> {
                 }
                 _ => None,
             },
-            None if path.segments.len() == 2 => Some(path.segments[0].ident.to_string()),
+            None if path.segments.len() >= 2 => {
+                Some(path.segments[path.segments.len() - 2].ident.to_string())
+            }
             None => None,
         };
         if let Some(head) = &type_head {
@@ -2417,6 +2556,41 @@ impl Fwd<'_> {
                 }
             }
         }
+        let type_like_head = fp.qself.is_none()
+            && type_head
+                .as_deref()
+                .is_some_and(|h| h.starts_with(|ch: char| ch.is_ascii_uppercase()));
+        // `Tensor::from(xs)`, `Vec::from(xs)`: the same copy of the tangent.
+        if call.args.len() == 1
+            && last == "from"
+            && matches!(type_head.as_deref(), Some("Tensor" | "Vec"))
+            && fp.qself.is_none()
+        {
+            let v = self.ex(&call.args[0], out);
+            let func = &call.func;
+            return match v {
+                Val::Active { p, t } => Val::Active {
+                    p: quote!(#func(#p)),
+                    t: quote!(#func(#t)),
+                },
+                v => {
+                    let p = v.p();
+                    Val::Inactive(quote!(#func(#p)))
+                }
+            };
+        }
+        // `Real::relu(x)`, `Float::sin(x)`: a method called through its
+        // trait or type.
+        if type_like_head && forward_method(&last, call.args.len()) {
+            let name = path
+                .segments
+                .last()
+                .expect("a path has a segment")
+                .ident
+                .clone();
+            let ops: Vec<Val> = call.args.iter().map(|a| self.ex(a, out)).collect();
+            return self.method_rule(&name, &TokenStream::new(), ops, span, out);
+        }
         let args: Vec<Val> = call.args.iter().map(|a| self.ex(a, out)).collect();
         if !args.iter().any(|a| a.is_active()) {
             let func = &call.func;
@@ -2427,6 +2601,7 @@ impl Fwd<'_> {
             .as_deref()
             .is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
         if last.chars().next().is_some_and(|ch| ch.is_uppercase())
+            || type_like_head
             || fp.qself.is_some()
             || primitive_head
         {

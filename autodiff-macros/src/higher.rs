@@ -167,6 +167,41 @@ fn is_ident(ty: &syn::Type, name: &str) -> bool {
     matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident(name))
 }
 
+/// A type whose tangent is a value of the same type, which forward mode's
+/// rewriting assumes: `f64`, `Tensor`, `Vec<f64>`, `[f64; N]`, slices
+/// behind `&`, tuples of those, and structs deriving `Differentiable`
+/// (named without type arguments). Not, say, nalgebra's `Point3<f64>`, whose
+/// tangent is a `Vector3<f64>`.
+fn self_tangent(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Reference(r) => {
+            r.mutability.is_none()
+                && (self_tangent(&r.elem) || matches!(&*r.elem, syn::Type::Slice(s) if is_ident(&s.elem, "f64") || self_tangent(&s.elem)))
+        }
+        syn::Type::Paren(p) => self_tangent(&p.elem),
+        syn::Type::Array(a) => is_ident(&a.elem, "f64"),
+        syn::Type::Tuple(t) => t.elems.iter().all(self_tangent),
+        syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
+            let name = last.ident.to_string();
+            match name.as_str() {
+                "f64" | "f32" | "Tensor" => last.arguments.is_empty(),
+                "Vec" => matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+                    if a.args.len() == 1 && matches!(&a.args[0], syn::GenericArgument::Type(t) if is_ident(t, "f64"))),
+                n => n.starts_with(|c: char| c.is_ascii_uppercase()) && last.arguments.is_empty(),
+            }
+        }),
+        _ => false,
+    }
+}
+
+/// `AUTODIFF_FORWARD_GRAD=1` when the macro runs: `grad` of every function
+/// of `f64` parameters with an `f64` result is computed in forward mode (one
+/// `jvp` per parameter), so that the test suites written against `grad`
+/// check forward mode too (`touch` the tests so that they expand again).
+fn cross_check_forward() -> bool {
+    std::env::var_os("AUTODIFF_FORWARD_GRAD").is_some_and(|v| v == "1")
+}
+
 /// A scalar output: `f64` or a (one-element) `Tensor`.
 fn scalar_output(ty: &syn::Type) -> bool {
     is_ident(ty, "f64") || is_ident(ty, "Tensor")
@@ -282,11 +317,8 @@ pub fn generate(
             }
             _ => None,
         });
-        let existing = sig.where_clause.as_ref().map(|w| {
-            let preds = &w.predicates;
-            quote!(#preds,)
-        });
-        quote!(where #existing #(#statics,)*)
+        let existing = sig.where_clause.iter().flat_map(|w| w.predicates.iter());
+        quote!(where #(#existing,)* #(#statics,)*)
     };
     let static_tangent = |ty: &syn::Type| {
         let ty = crate::expand::static_lifetimes(ty);
@@ -296,13 +328,22 @@ pub fn generate(
 
     // Tangent parameters of `__ad_jvp`: one per parameter, `NoTangent` for
     // those not differentiated.
+    // The type of a parameter's tangent: its own type, or (where forward
+    // mode is refused for its type) its gradient type.
+    let tangent_ty = |ty: &syn::Type| -> TokenStream {
+        if self_tangent(ty) {
+            quote!(#ty)
+        } else {
+            quote!(<#ty as #rt::Differentiable>::Tangent)
+        }
+    };
     let tangent_params: Vec<TokenStream> = sig
         .params
         .iter()
         .zip(tangents)
         .map(|(p, t)| {
             if p.active {
-                let ty = &p.ty;
+                let ty = tangent_ty(&p.ty);
                 let m = p.mutable.then(|| quote!(mut));
                 quote!(#m #t: #ty)
             } else {
@@ -321,10 +362,16 @@ pub fn generate(
     let public_tangent_params: Vec<TokenStream> = active
         .iter()
         .map(|i| {
-            let (d, ty) = (&dots[*i], &sig.params[*i].ty);
+            let (d, ty) = (&dots[*i], tangent_ty(&sig.params[*i].ty));
             quote!(#d: #ty)
         })
         .collect();
+    // Forward mode rewrites values into tangents of the same types.
+    let unsupported_type = active
+        .iter()
+        .map(|i| &sig.params[*i].ty)
+        .chain(std::iter::once(out))
+        .find(|ty| !self_tangent(ty));
     let public_tangent_args: Vec<TokenStream> = (0..sig.params.len()).map(no_tangents).collect();
 
     // ---------------------------------------------------------- forward mode
@@ -336,8 +383,19 @@ pub fn generate(
     );
     let mut second_order_source: Option<ItemFn> = None;
     let mut second_blocked: Option<Refusal> = None;
+    let transformed = match (&rule, unsupported_type) {
+        (Rule::Body(_), Some(ty)) => Some(Err(Refusal {
+            span: syn::spanned::Spanned::span(ty),
+            message: format!(
+                "its tangent would not be a `{}` (forward mode supports values of type f64, Tensor, Vec<f64>, [f64; N], slices, and structs deriving `Differentiable`)",
+                ty.to_token_stream().to_string().replace(' ', "")
+            ),
+        })),
+        (Rule::Body(block), None) => Some(forward::transform(sig, block, rt)),
+        _ => None,
+    };
     let jvp_item = match &rule {
-        Rule::Body(block) => match forward::transform(sig, block, rt) {
+        Rule::Body(_) => match transformed.expect("a body") {
             Ok(f) => {
                 forward_ok = true;
                 calls = f.calls;
@@ -461,6 +519,23 @@ pub fn generate(
         let ty = &p.ty;
         // A zero tangent; a struct's `#[no_grad]` fields reset too.
         let clean = if forward::needs_sanitize(ty) { quote!(#private::fwd::sanitize) } else { quote!() };
+        if !self_tangent(ty) {
+            // Forward mode is refused for this type: a zero of its gradient type.
+            let t = tangent_ty(ty);
+            let zero = match ty {
+                syn::Type::Reference(_) => quote!(#rt::Differentiable::zero_tangent(x)),
+                _ => quote!(#rt::Differentiable::zero_tangent(&x)),
+            };
+            return quote!(
+                #[doc(hidden)] #inline pub fn #z<#(#lifetimes,)* #(#type_generics),*>(x: #ty) -> (#ty, #t) #where_clause {
+                    let z = #zero;
+                    (x, z)
+                }
+                #[doc(hidden)] #inline pub fn #v<#(#lifetimes,)* #(#type_generics),*>(z: &#t) -> #t #where_clause {
+                    ::core::clone::Clone::clone(z)
+                }
+            );
+        }
         match ty {
             syn::Type::Reference(r) => {
                 let elem = &r.elem;
@@ -499,7 +574,9 @@ pub fn generate(
     // passed: reset to their `Default`.
     let sanitize: Vec<TokenStream> = active
         .iter()
-        .filter(|i| forward::needs_sanitize(&sig.params[**i].ty))
+        .filter(|i| {
+            forward::needs_sanitize(&sig.params[**i].ty) && self_tangent(&sig.params[**i].ty)
+        })
         .map(|i| {
             let d = &dots[*i];
             if matches!(sig.params[*i].ty, syn::Type::Reference(_)) {
@@ -936,7 +1013,9 @@ pub fn generate(
             quote!((#(#us),*))
         };
         let u_pass = active.iter().zip(&us).map(|(i, u)| {
-            if matches!(sig.params[*i].ty, syn::Type::Reference(_)) {
+            if matches!(sig.params[*i].ty, syn::Type::Reference(_))
+                && self_tangent(&sig.params[*i].ty)
+            {
                 quote!(&#u)
             } else {
                 quote!(#u)
@@ -1072,6 +1151,48 @@ pub fn generate(
         Some((
             quote!(__ad_jvp(#(#args,)* #(#one),*).1),
             quote!(__ad_jvp(#(#args,)* #(#one),*)),
+        ))
+    } else if cross_check_forward()
+        && matches!(rule, Rule::Body(_))
+        && forward_ok
+        && !active.is_empty()
+        && active.iter().all(|i| is_ident(&sig.params[*i].ty, "f64"))
+        && is_ident(out, "f64")
+        && !type_generic
+    {
+        // For checking forward mode against the test suites (see
+        // `cross_check_forward`): every partial derivative by a `jvp`, the
+        // arguments copied for each.
+        let parts: Vec<TokenStream> = active
+            .iter()
+            .map(|k| {
+                let tangents = (0..sig.params.len()).map(|i| {
+                    if !sig.params[i].active {
+                        quote!(#private::fwd::NoTangent)
+                    } else if i == *k {
+                        quote!(1.0)
+                    } else {
+                        quote!(0.0)
+                    }
+                });
+                quote!(__ad_jvp(#(#clone_args,)* #(#tangents),*).1)
+            })
+            .collect();
+        let grads = if parts.len() == 1 {
+            quote!(#(#parts)*)
+        } else {
+            quote!((#(#parts),*))
+        };
+        let zeros = (0..sig.params.len()).map(|i| {
+            if sig.params[i].active {
+                quote!(0.0)
+            } else {
+                quote!(#private::fwd::NoTangent)
+            }
+        });
+        Some((
+            quote!(#grads),
+            quote!((__ad_jvp(#(#clone_args,)* #(#zeros),*).0, #grads)),
         ))
     } else {
         None

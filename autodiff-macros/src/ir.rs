@@ -31,6 +31,9 @@ pub struct Binding {
     /// counters, constants, other such lets): the reverse evaluates it again
     /// instead of saving it on every step.
     pub recipe: Option<Ex>,
+    /// The type written in its `let` (`let c: f64 = 0.5;`), which the reverse
+    /// repeats when it evaluates the value again.
+    pub annotation: Option<syn::Type>,
     /// Depends on a differentiated input *and* reaches the output.
     pub active: bool,
 }
@@ -42,6 +45,39 @@ pub struct Body {
     pub exits: Vec<ExitInfo>,
     /// The function has `return` statements: the forward is a labeled block.
     pub has_return: bool,
+    /// Differentiated parameters the output never depends on (their gradient
+    /// is always zero): set by analysis, warned about.
+    pub zero_gradients: Vec<usize>,
+    /// The name of each binding's adjoint in generated code: `b` → `b_bar`
+    /// (`b_bar_2` for a second `b`), so that the reverse reads like the
+    /// forward.
+    pub adjoints: Vec<Ident>,
+}
+
+impl Body {
+    pub fn name_adjoints(&mut self) {
+        let taken: std::collections::HashSet<String> =
+            self.bindings.iter().map(|b| b.ident.to_string()).collect();
+        let mut used = std::collections::HashSet::new();
+        self.adjoints = self
+            .bindings
+            .iter()
+            .map(|b| {
+                let base = syn::ext::IdentExt::unraw(&b.ident).to_string();
+                let base = match base.strip_prefix("__ad_") {
+                    Some("self") => "self".to_string(),
+                    _ => base,
+                };
+                let mut name = format!("{base}_bar");
+                let mut k = 2;
+                while taken.contains(&name) || !used.insert(name.clone()) {
+                    name = format!("{base}_bar_{k}");
+                    k += 1;
+                }
+                Ident::new(&name, proc_macro2::Span::call_site())
+            })
+            .collect();
+    }
 }
 
 #[derive(Default)]
@@ -134,6 +170,20 @@ pub struct Loop {
     pub id: LoopId,
     pub kind: LoopKind,
     pub body: Block,
+    /// `#[checkpoint]` / `#[checkpoint(every = k)]` on a `for` over a range:
+    /// the forward keeps the loop's state every k iterations (√n when k is
+    /// not given) and runs untaped; the reverse runs each segment forward
+    /// again, taped, then backwards (Griewank's checkpointing).
+    pub checkpoint: Option<Checkpoint>,
+}
+
+pub struct Checkpoint {
+    pub every: Option<TokenStream>,
+    /// Bindings declared before the loop that its body reads or writes:
+    /// what a checkpoint keeps.
+    pub state: Vec<BindId>,
+    /// Parameters and counters it reads, which the reverse has anyway.
+    pub rebound: Vec<BindId>,
 }
 
 pub enum LoopKind {
@@ -163,6 +213,8 @@ pub struct LoopInfo {
     pub parents: Vec<LoopId>,
     /// Site id of its trip-count slot.
     pub site: usize,
+    /// The first binding declared inside it (bindings are numbered in order).
+    pub first_binding: BindId,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -263,7 +315,25 @@ pub enum Ex {
 pub enum Syntax {
     Binary(syn::BinOp),
     Neg,
-    Method { name: Ident, turbofish: TokenStream },
-    Cast { ty: TokenStream },
+    Method {
+        name: Ident,
+        turbofish: TokenStream,
+    },
+    Cast {
+        ty: TokenStream,
+    },
     Deref,
+    /// `path(args..)`: an associated function (`Vector3::new(a, b, c)`).
+    Call {
+        path: TokenStream,
+    },
+    /// `recv.name().then` (`m.try_inverse().unwrap()`).
+    Unwrapped {
+        name: Ident,
+        then: TokenStream,
+    },
+    /// `recv.member` (`v.x`).
+    Field {
+        member: syn::Member,
+    },
 }

@@ -25,7 +25,11 @@ mod higher;
 mod ir;
 mod lower;
 mod rules;
+mod show;
 mod signature;
+
+#[cfg(test)]
+mod robustness;
 
 use proc_macro::TokenStream;
 
@@ -110,4 +114,14 @@ pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Differentiable, attributes(no_grad, autodiff))]
 pub fn derive_differentiable(item: TokenStream) -> TokenStream {
     derive::derive(item.into()).into()
+}
+
+/// The macro's table of primitives as a const expression of its rows, for
+/// the test that holds it to the runtime's table (`tests/primitive_table.rs`):
+/// `&[(name, arity, rule, &[Some(&["value 0", "meta 1", "output"]) or None])]`.
+/// Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __primitive_rows(_input: TokenStream) -> TokenStream {
+    rules::rows_tokens().into()
 }

@@ -13,6 +13,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
 
 pub struct Lowerer<'a> {
@@ -68,6 +69,8 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         loops: l.loops,
         exits: l.exits,
         has_return: l.has_return,
+        zero_gradients: Vec::new(),
+        adjoints: Vec::new(),
     }
 }
 
@@ -101,6 +104,7 @@ impl Lowerer<'_> {
             keepable: true,
             counter_of: None,
             recipe: None,
+            annotation: None,
             active: false,
         });
         self.scopes
@@ -164,9 +168,17 @@ impl Lowerer<'_> {
     /// Local bindings an expression mentions (conservatively: every
     /// single-segment path, and every identifier inside macro invocations).
     fn reads(&self, e: &Expr) -> Vec<BindId> {
+        self.mentions(e, false)
+    }
+
+    /// The bindings `e` mentions; with `skip_gradient_free`, not those only
+    /// inside `stop_gradient(..)` or as the receiver of a method that gives
+    /// no gradient (`xs.len()`).
+    fn mentions(&self, e: &Expr, skip_gradient_free: bool) -> Vec<BindId> {
         struct Reads<'l, 'a> {
             l: &'l Lowerer<'a>,
             out: Vec<BindId>,
+            skip: bool,
         }
         impl<'ast> Visit<'ast> for Reads<'_, '_> {
             fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
@@ -176,14 +188,25 @@ impl Lowerer<'_> {
                     }
                 }
             }
+            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+                if !(self.skip && rules::inactive_method(&m.method.to_string())) {
+                    self.visit_expr(&m.receiver);
+                }
+                for a in &m.args {
+                    self.visit_expr(a);
+                }
+            }
+            fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+                let stop = matches!(peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "stop_gradient"));
+                if !(self.skip && stop) {
+                    syn::visit::visit_expr_call(self, c);
+                }
+            }
             fn visit_macro(&mut self, m: &'ast syn::Macro) {
                 self.l.token_reads(m.tokens.clone(), &mut self.out);
             }
         }
-        let mut r = Reads {
-            l: self,
-            out: Vec::new(),
-        };
+        let mut r = Reads { l: self, out: Vec::new(), skip: skip_gradient_free };
         r.visit_expr(e);
         r.out.sort_unstable();
         r.out.dedup();
@@ -239,18 +262,30 @@ impl Lowerer<'_> {
             });
             return;
         };
-        if let Some((else_token, _)) = &init.diverge {
-            self.errors.spanned(
-                else_token,
-                "`let .. else` is not supported in a differentiable function: use `match` or `if let`",
-            );
+        if let Some((_, diverge)) = &init.diverge {
+            // `let PAT = e else { .. };` is
+            // `let (names..) = match e { PAT => (names..), _ => { .. } };`,
+            // so that the `else` (which leaves) is lowered like any exit.
+            let names: Vec<syn::Ident> = pattern_names(&local.pat)
+                .iter()
+                .map(|n| syn::Ident::new(n, proc_macro2::Span::call_site()))
+                .collect();
+            let (pat, expr) = (&local.pat, &init.expr);
+            let desugared = make_local(quote!(
+                let (#(#names,)*) = match #expr { #pat => (#(#names,)*), _ => #diverge };
+            ));
+            self.local(&desugared, out);
             return;
         }
         if self.split_tuple_let(local, &init.expr, out) {
             return;
         }
         if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
-            if pi.subpat.is_none() && pi.by_ref.is_none() && c.capture.is_none() && !contains_return(&c.body) {
+            if pi.subpat.is_none()
+                && pi.by_ref.is_none()
+                && c.capture.is_none()
+                && !contains_return(&c.body)
+            {
                 let params: Vec<String> = c.inputs.iter().flat_map(pattern_names).collect();
                 let names = mentioned_names(&c.body)
                     .into_iter()
@@ -264,11 +299,17 @@ impl Lowerer<'_> {
                 self.bindings[id].reassigned |= pi.mutability.is_some();
                 self.closures.insert(
                     id,
-                    Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names },
+                    Closure {
+                        inputs: c.inputs.iter().cloned().collect(),
+                        body: (*c.body).clone(),
+                        names,
+                    },
                 );
                 // Kept as written (it may also be used as a value); its calls
                 // are inlined.
-                out.push(Stmt::Verbatim { tokens: local.to_token_stream() });
+                out.push(Stmt::Verbatim {
+                    tokens: local.to_token_stream(),
+                });
                 return;
             }
         }
@@ -321,7 +362,9 @@ impl Lowerer<'_> {
         }
         let types: Vec<Option<&syn::Type>> = match ty {
             None => vec![None; n],
-            Some(syn::Type::Tuple(tt)) if tt.elems.len() == n => tt.elems.iter().map(Some).collect(),
+            Some(syn::Type::Tuple(tt)) if tt.elems.len() == n => {
+                tt.elems.iter().map(Some).collect()
+            }
             Some(_) => return false,
         };
         if tp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
@@ -428,8 +471,18 @@ impl Lowerer<'_> {
     /// read their arguments; any other macro could change an active value
     /// behind the macro's back, so it may not mention one.
     fn macro_stmt(&mut self, mac: &syn::Macro, tokens: TokenStream, out: &mut Vec<Stmt>) {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-        if READ_ONLY_MACROS.contains(&name.as_str()) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        // Their arguments may still assign (`println!("{}", { s = ..; s })`).
+        let arguments_pure = mac
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
+            .map(|args| !args.iter().any(effectful))
+            .unwrap_or(true);
+        if READ_ONLY_MACROS.contains(&name.as_str()) && arguments_pure {
             out.push(Stmt::Verbatim { tokens });
             return;
         }
@@ -454,7 +507,15 @@ impl Lowerer<'_> {
 
     /// A statement that emits nothing and refuses the function if any of
     /// `reads` carries a gradient (`what` cannot pass one on).
-    fn refuse_if_active(&mut self, tokens: TokenStream, reads: Vec<BindId>, span: Span, what: String, fix: String, out: &mut Vec<Stmt>) {
+    fn refuse_if_active(
+        &mut self,
+        tokens: TokenStream,
+        reads: Vec<BindId>,
+        span: Span,
+        what: String,
+        fix: String,
+        out: &mut Vec<Stmt>,
+    ) {
         if reads.is_empty() {
             return;
         }
@@ -462,8 +523,16 @@ impl Lowerer<'_> {
         out.push(Stmt::Assign(Assign {
             site,
             targets: Vec::new(),
-            kind: AssignKind::Opaque { tokens: TokenStream::new() },
-            value: Ex::Unsupported { tokens, reads, span, what, fix },
+            kind: AssignKind::Opaque {
+                tokens: TokenStream::new(),
+            },
+            value: Ex::Unsupported {
+                tokens,
+                reads,
+                span,
+                what,
+                fix,
+            },
             active: false,
             in_loop: self.in_loop(),
         }));
@@ -473,41 +542,7 @@ impl Lowerer<'_> {
     /// it mentions, except inside `stop_gradient(..)` and as the receiver
     /// of a method that gives no gradient (`xs.len()`).
     fn value_reads(&self, e: &Expr) -> Vec<BindId> {
-        struct Reads<'l, 'a> {
-            l: &'l Lowerer<'a>,
-            out: Vec<BindId>,
-        }
-        impl<'ast> Visit<'ast> for Reads<'_, '_> {
-            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-                if let Some(ident) = p.path.get_ident() {
-                    if let Some(id) = self.l.resolve(&ident.to_string()) {
-                        self.out.push(id);
-                    }
-                }
-            }
-            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-                if !rules::inactive_method(&m.method.to_string()) {
-                    self.visit_expr(&m.receiver);
-                }
-                for a in &m.args {
-                    self.visit_expr(a);
-                }
-            }
-            fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
-                let stop = matches!(peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "stop_gradient"));
-                if !stop {
-                    syn::visit::visit_expr_call(self, c);
-                }
-            }
-            fn visit_macro(&mut self, m: &'ast syn::Macro) {
-                self.l.token_reads(m.tokens.clone(), &mut self.out);
-            }
-        }
-        let mut r = Reads { l: self, out: Vec::new() };
-        r.visit_expr(e);
-        r.out.sort_unstable();
-        r.out.dedup();
-        r.out
+        self.mentions(e, true)
     }
 
     /// An `if`/`while` condition. One with assignments, blocks or exits in it
@@ -524,7 +559,9 @@ impl Lowerer<'_> {
                 return cond.to_token_stream();
             }
             let (tid, tident) = self.temp();
-            out.push(Stmt::Verbatim { tokens: quote!(let #tident: bool;) });
+            out.push(Stmt::Verbatim {
+                tokens: quote!(let #tident: bool;),
+            });
             self.value(cond, Target::Bind(tid), out);
             return quote!(#tident);
         }
@@ -574,7 +611,8 @@ impl Lowerer<'_> {
                 reads,
                 target.span(),
                 "`&mut` of a value in a condition".into(),
-                "the callee could change it behind the macro's back: pass it by value or by `&`".into(),
+                "the callee could change it behind the macro's back: pass it by value or by `&`"
+                    .into(),
                 out,
             );
         }
@@ -583,6 +621,12 @@ impl Lowerer<'_> {
     /// Code kept as written (a loop's range or iterable, a match guard) with
     /// an assignment or a block inside: refused if it touches an active value.
     fn check_effects(&mut self, e: &Expr, out: &mut Vec<Stmt>) {
+        if contains_exit(e) {
+            self.errors.spanned(
+                e,
+                "a `return`, `break`, `continue` or `?` inside a match guard, a loop's range or its iterable is not supported in a differentiable function\nhelp: compute it in a statement before",
+            );
+        }
         if effectful(e) {
             let reads = self.reads(e);
             self.refuse_if_active(
@@ -618,16 +662,19 @@ impl Lowerer<'_> {
                 e = peel(&m.receiver);
             }
         }
-        let sources: Vec<(syn::Ident, Item)> = match e {
+        let sources: Vec<(Expr, Item)> = match e {
             Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
-                vec![self.sequence_source(&m.receiver)?, self.sequence_source(&m.args[0])?]
+                vec![
+                    self.sequence_source(&m.receiver)?,
+                    self.sequence_source(&m.args[0])?,
+                ]
             }
             other => vec![self.sequence_source(other)?],
         };
         self.temps += 1;
         let i = format_ident!("__ad_i{}", self.temps);
         // What one iteration yields, as an expression of the index.
-        let element = |(seq, item): &(syn::Ident, Item)| -> Expr {
+        let element = |(seq, item): &(Expr, Item)| -> Expr {
             match item {
                 Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
                 Item::Value => syn::parse_quote!(#seq[#i]),
@@ -668,25 +715,35 @@ impl Lowerer<'_> {
         };
         let pats: Vec<&Pat> = lets.iter().map(|(p, _)| p).collect();
         let exprs: Vec<&Expr> = lets.iter().map(|(_, e)| e).collect();
-        let (label, body) = (&f.label, &f.body);
-        Some(syn::parse_quote!(#label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }))
+        let (attrs, label, body) = (&f.attrs, &f.label, &f.body);
+        Some(
+            syn::parse_quote!(#(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }),
+        )
     }
 
     /// A sequence whose elements a `for` loop can read by index: the
     /// variable's name and whether the iterator yields elements by value.
-    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, Item)> {
-        let var = |e: &Expr| -> Option<syn::Ident> {
+    fn sequence_source(&self, e: &Expr) -> Option<(Expr, Item)> {
+        // A variable, or a field of one (`model.weights`).
+        fn place(l: &Lowerer<'_>, e: &Expr) -> Option<Expr> {
             match peel(e) {
                 Expr::Path(p) => {
                     let ident = p.path.get_ident()?;
-                    self.resolve(&ident.to_string())?;
-                    Some(ident.clone())
+                    l.resolve(&ident.to_string())?;
+                    Some(peel(e).clone())
+                }
+                Expr::Field(f) => {
+                    place(l, &f.base)?;
+                    Some(peel(e).clone())
                 }
                 _ => None,
             }
-        };
+        }
+        let var = |e: &Expr| place(self, e);
         match peel(e) {
-            Expr::MethodCall(m) if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() => {
+            Expr::MethodCall(m)
+                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
+            {
                 match peel(&m.receiver) {
                     Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
                         Some((var(&inner.receiver)?, Item::Value))
@@ -694,18 +751,20 @@ impl Lowerer<'_> {
                     _ => None,
                 }
             }
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((var(&m.receiver)?, Item::Ref)),
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+                Some((var(&m.receiver)?, Item::Ref))
+            }
             Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
                 Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
             }
             Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
             // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
-            Expr::Path(_) => {
-                let ident = var(e)?;
+            Expr::Path(p) => {
+                let ident = p.path.get_ident()?.clone();
                 let id = self.resolve(&ident.to_string())?;
                 let param = self.bindings[id].param?;
                 let borrowed = matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none());
-                borrowed.then_some((ident, Item::Ref))
+                borrowed.then_some((peel(e).clone(), Item::Ref))
             }
             _ => None,
         }
@@ -713,7 +772,11 @@ impl Lowerer<'_> {
 
     /// Bindings a closure's body mentions (what it captures).
     fn closure_reads(&self, id: BindId) -> Vec<BindId> {
-        let mut reads: Vec<BindId> = self.closures[&id].names.iter().filter_map(|(_, b)| *b).collect();
+        let mut reads: Vec<BindId> = self.closures[&id]
+            .names
+            .iter()
+            .filter_map(|(_, b)| *b)
+            .collect();
         reads.sort_unstable();
         reads.dedup();
         reads
@@ -757,10 +820,14 @@ impl Lowerer<'_> {
             // Arguments are evaluated before any parameter is bound.
             let clash = pats.iter().enumerate().any(|(k, p)| {
                 let bound = pattern_names(p);
-                args[k + 1..].iter().any(|a| mentioned_names(a).iter().any(|n| bound.contains(n)))
+                args[k + 1..]
+                    .iter()
+                    .any(|a| mentioned_names(a).iter().any(|n| bound.contains(n)))
             });
             if clash {
-                let temps: Vec<syn::Ident> = (0..args.len()).map(|k| format_ident!("__ad_arg_{}_{}", id, k)).collect();
+                let temps: Vec<syn::Ident> = (0..args.len())
+                    .map(|k| format_ident!("__ad_arg_{}_{}", id, k))
+                    .collect();
                 syn::parse_quote!({ #(let #temps = #args;)* #(let #pats = #temps;)* #body })
             } else {
                 syn::parse_quote!({ #(#lets)* #body })
@@ -776,8 +843,21 @@ impl Lowerer<'_> {
     /// `{ let mut acc = 0.0; for item in xs.iter() { let item = {v * v}; acc = acc + item; } acc }`.
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
+        // A sum of integers (`sum::<i32>()`) is no business of ours.
+        if let Some(t) = &m.turbofish {
+            if t.args.len() != 1 || !matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64"))) {
+                return None;
+            }
+        }
+        // Nothing in it can carry a gradient: left as written.
+        if self.value_reads(&Expr::MethodCall(m.clone())).is_empty() {
+            return None;
+        }
         self.temps += 1;
-        let (acc, item) = (format_ident!("__ad_acc{}", self.temps), format_ident!("__ad_item{}", self.temps));
+        let (acc, item) = (
+            format_ident!("__ad_acc{}", self.temps),
+            format_ident!("__ad_item{}", self.temps),
+        );
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
@@ -819,7 +899,9 @@ impl Lowerer<'_> {
         }
         let mut body: Vec<TokenStream> = Vec::new();
         for step in steps.iter().rev() {
-            let Expr::Closure(c) = peel(&step.args[0]) else { return None };
+            let Expr::Closure(c) = peel(&step.args[0]) else {
+                return None;
+            };
             if c.inputs.len() != 1 || contains_return(&c.body) {
                 return None;
             }
@@ -859,7 +941,14 @@ impl Lowerer<'_> {
                 (n, b)
             })
             .collect();
-        self.closures.insert(id, Closure { inputs: c.inputs.iter().cloned().collect(), body: (*c.body).clone(), names });
+        self.closures.insert(
+            id,
+            Closure {
+                inputs: c.inputs.iter().cloned().collect(),
+                body: (*c.body).clone(),
+                names,
+            },
+        );
         let inlined = self.inline_closure(id, call);
         self.closures.remove(&id);
         inlined
@@ -894,13 +983,16 @@ impl Lowerer<'_> {
                     out.push(Stmt::Assign(Assign {
                         site,
                         targets: Vec::new(),
-                        kind: AssignKind::Opaque { tokens: quote!(#whole;) },
+                        kind: AssignKind::Opaque {
+                            tokens: quote!(#whole;),
+                        },
                         value: Ex::Unsupported {
                             tokens: whole.to_token_stream(),
                             reads,
                             span: whole.span(),
                             what: format!("the operator `{}`", op.to_token_stream()),
-                            fix: "write it with `+`, `-`, `*`, `/` or a differentiable method".into(),
+                            fix: "write it with `+`, `-`, `*`, `/` or a differentiable method"
+                                .into(),
                         },
                         active: false,
                         in_loop: self.in_loop(),
@@ -919,9 +1011,14 @@ impl Lowerer<'_> {
             ex
         } else {
             let (tid, tident) = self.temp();
-            out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+            out.push(Stmt::Verbatim {
+                tokens: quote!(let #tident;),
+            });
             self.value(index, Target::Bind(tid), out);
-            Ex::Var { id: tid, ident: tident }
+            Ex::Var {
+                id: tid,
+                ident: tident,
+            }
         };
         let mut pre = Vec::new();
         let rhs = self.ex(right, &mut pre);
@@ -933,7 +1030,10 @@ impl Lowerer<'_> {
                 rule,
                 args: vec![
                     Ex::Index {
-                        base: Box::new(Ex::Var { id: base, ident: base_ident }),
+                        base: Box::new(Ex::Var {
+                            id: base,
+                            ident: base_ident,
+                        }),
                         index: Box::new(index.clone()),
                         span,
                     },
@@ -948,7 +1048,12 @@ impl Lowerer<'_> {
         out.push(Stmt::Assign(Assign {
             site,
             targets: vec![Some(Target::Bind(base))],
-            kind: AssignKind::Element { base, index, op: rule.map(|(op, _)| op), push },
+            kind: AssignKind::Element {
+                base,
+                index,
+                op: rule.map(|(op, _)| op),
+                push,
+            },
             value,
             active: false,
             in_loop: self.in_loop(),
@@ -959,7 +1064,11 @@ impl Lowerer<'_> {
     fn repeat(&self, e: &Expr, value: &Expr) -> Ex {
         let reads = self.value_reads(value);
         if reads.is_empty() {
-            return Ex::Inactive { tokens: e.to_token_stream(), reads: self.reads(e), stable: false };
+            return Ex::Inactive {
+                tokens: e.to_token_stream(),
+                reads: self.reads(e),
+                stable: false,
+            };
         }
         Ex::Unsupported {
             tokens: e.to_token_stream(),
@@ -972,7 +1081,13 @@ impl Lowerer<'_> {
 
     /// `let [p, q] = value;` as `let p = value[0]; let q = value[1];` (through
     /// a variable unless `value` is one, or parallel lets of an array literal).
-    fn split_array_let(&mut self, sp: &syn::PatSlice, ty: Option<&syn::Type>, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+    fn split_array_let(
+        &mut self,
+        sp: &syn::PatSlice,
+        ty: Option<&syn::Type>,
+        init: &Expr,
+        out: &mut Vec<Stmt>,
+    ) -> bool {
         if sp.elems.is_empty() || sp.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
             return false;
         }
@@ -980,7 +1095,12 @@ impl Lowerer<'_> {
             if a.elems.len() != sp.elems.len() {
                 return false;
             }
-            let lets = sp.elems.iter().cloned().zip(a.elems.iter().cloned()).collect();
+            let lets = sp
+                .elems
+                .iter()
+                .cloned()
+                .zip(a.elems.iter().cloned())
+                .collect();
             self.lower_parallel_lets(lets, out);
             return true;
         }
@@ -1008,12 +1128,76 @@ impl Lowerer<'_> {
     /// element can carry a gradient (`&[1, 2]` as a tensor index).
     fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
         if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
-            return Ex::Const { tokens: e.to_token_stream() };
+            return Ex::Const {
+                tokens: e.to_token_stream(),
+            };
         }
-        if elems.iter().all(|x| matches!(x, Ex::Const { .. } | Ex::Inactive { .. })) {
+        if elems
+            .iter()
+            .all(|x| matches!(x, Ex::Const { .. } | Ex::Inactive { .. }))
+        {
             return self.inactive(e);
         }
         Ex::Array { elems, vec }
+    }
+
+    /// `#[checkpoint]` or `#[checkpoint(every = k)]` on a `for` loop over a
+    /// range whose iterations are not left early; what its checkpoints keep.
+    fn checkpoint(
+        &mut self,
+        f: &syn::ExprForLoop,
+        id: LoopId,
+        kind: &LoopKind,
+        body: &Block,
+    ) -> Option<Checkpoint> {
+        let attr = f.attrs.iter().find(|a| a.path().is_ident("checkpoint"))?;
+        let mut every = None;
+        if let syn::Meta::List(_) = &attr.meta {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("every") {
+                    every = Some(meta.value()?.parse::<Expr>()?.to_token_stream());
+                    Ok(())
+                } else {
+                    Err(meta.error("expected `every = k`"))
+                }
+            });
+            if let Err(e) = parsed {
+                self.errors.push(e);
+                return None;
+            }
+        }
+        if !matches!(kind, LoopKind::Range { .. }) {
+            self.errors.spanned(
+                attr,
+                "`#[checkpoint]` goes on a `for` loop over a range (`for i in 0..n`)",
+            );
+            return None;
+        }
+        if self.exits.iter().any(|x| x.ends_iteration_of.contains(&id)) {
+            self.errors.spanned(attr, "`#[checkpoint]` needs a loop whose iterations all run to their end: no `break`, `continue` or `return` inside it");
+            return None;
+        }
+        // What the body reads or writes of what was declared before the loop.
+        let first = self.loops[id].first_binding;
+        let mut state = Vec::new();
+        let mut names = Vec::new();
+        collect_block_reads(body, &mut state, &mut names);
+        for name in names {
+            if let Some(b) = (0..first).rev().find(|b| self.bindings[*b].ident == name) {
+                state.push(b);
+            }
+        }
+        state.retain(|b| *b < first);
+        state.sort_unstable();
+        state.dedup();
+        let (rebound, state): (Vec<BindId>, Vec<BindId>) = state
+            .into_iter()
+            .partition(|b| crate::analyse::stable(&self.bindings[*b]));
+        Some(Checkpoint {
+            every,
+            state,
+            rebound,
+        })
     }
 
     fn push_let(
@@ -1056,14 +1240,15 @@ impl Lowerer<'_> {
                 _ => None,
             }
         }
-        let inner = match pat {
-            Pat::Type(t) => &*t.pat,
-            p => p,
+        let (inner, annotation) = match pat {
+            Pat::Type(t) => (&*t.pat, Some((*t.ty).clone())),
+            p => (p, None),
         };
         let names: Option<Vec<Option<(&syn::Ident, bool)>>> = match inner {
             Pat::Tuple(t) => t.elems.iter().map(simple).collect(),
             p => simple(p).map(|one| vec![one]),
         };
+        let single = !matches!(inner, Pat::Tuple(_));
         match names {
             Some(names) => {
                 let names: Vec<Option<(syn::Ident, bool)>> = names
@@ -1079,6 +1264,9 @@ impl Lowerer<'_> {
                                 // `mut` may be changed in place (`v[i] = ..`):
                                 // never evaluated again from a recipe.
                                 self.bindings[id].reassigned |= mutable;
+                                if single {
+                                    self.bindings[id].annotation = annotation.clone();
+                                }
                                 Target::Bind(id)
                             })
                         })
@@ -1103,7 +1291,11 @@ impl Lowerer<'_> {
             }
             c if is_control(c) => self.control(e, None, out),
             Expr::Macro(m) => self.macro_stmt(&m.mac, quote!(#m;), out),
-            Expr::MethodCall(m) if m.method == "push" && m.args.len() == 1 && self.element_base(&m.receiver).is_some() => {
+            Expr::MethodCall(m)
+                if m.method == "push"
+                    && m.args.len() == 1
+                    && self.element_base(&m.receiver).is_some() =>
+            {
                 let base = self.element_base(&m.receiver).expect("checked");
                 let ident = &self.bindings[base].ident;
                 let index: Expr = syn::parse_quote!(#ident.len());
@@ -1256,16 +1448,30 @@ impl Lowerer<'_> {
                 // The value the arms' name patterns receive: a variable, or a
                 // value expression evaluated first into one.
                 let scrutinee_expr = peel(&m.expr);
-                let place = matches!(scrutinee_expr, Expr::Field(_) | Expr::Index(_) | Expr::Unary(syn::ExprUnary { op: syn::UnOp::Deref(_), .. }));
+                let place = matches!(
+                    scrutinee_expr,
+                    Expr::Field(_)
+                        | Expr::Index(_)
+                        | Expr::Unary(syn::ExprUnary {
+                            op: syn::UnOp::Deref(_),
+                            ..
+                        })
+                );
                 let (scrutinee, source) = match scrutinee_expr {
-                    Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.resolve(&i.to_string()).is_some()) => {
+                    Expr::Path(p)
+                        if p.path
+                            .get_ident()
+                            .is_some_and(|i| self.resolve(&i.to_string()).is_some()) =>
+                    {
                         let ident = p.path.get_ident().cloned().expect("checked");
                         let id = self.resolve(&ident.to_string()).expect("checked");
                         (m.expr.to_token_stream(), Some((id, ident)))
                     }
                     e if effectful(e) || (binds && !place && !self.value_reads(e).is_empty()) => {
                         let (tid, tident) = self.temp();
-                        out.push(Stmt::Verbatim { tokens: quote!(let #tident;) });
+                        out.push(Stmt::Verbatim {
+                            tokens: quote!(let #tident;),
+                        });
                         self.value(e, Target::Bind(tid), out);
                         (quote!(#tident), Some((tid, tident)))
                     }
@@ -1332,14 +1538,40 @@ impl Lowerer<'_> {
                     in_loop: self.in_loop(),
                 }));
             }
-            Expr::Block(b) => {
-                if let Some(label) = &b.label {
-                    self.errors.spanned(
-                        label,
-                        "labeled blocks are not supported in a differentiable function: use a `loop` with `break`",
-                    );
-                    return;
+            Expr::Block(b) if b.label.is_some() => {
+                // `'b: { ..; break 'b v; ..; tail }` is a loop that runs once:
+                // `'b: loop { ..; { t = v; break 'b; } ..; t = tail; break 'b; }`.
+                let label = b.label.as_ref().map(|l| l.name.clone()).expect("checked");
+                let (tid, tident) = self.temp();
+                let mut block = b.block.clone();
+                BreakWithValue {
+                    label: &label,
+                    temp: &tident,
                 }
+                .visit_block_mut(&mut block);
+                let tail = match block.stmts.last() {
+                    Some(syn::Stmt::Expr(_, None)) if target.is_some() => block.stmts.pop(),
+                    _ => None,
+                };
+                if target.is_some() {
+                    out.push(Stmt::Verbatim {
+                        tokens: quote!(let #tident;),
+                    });
+                }
+                let stmts = &block.stmts;
+                let finish = match tail {
+                    Some(syn::Stmt::Expr(tail, None)) => quote!(#tident = #tail; break #label;),
+                    _ => quote!(break #label;),
+                };
+                let looped: Expr = syn::parse_quote!(#label: loop { #(#stmts)* #finish });
+                self.control(&looped, None, out);
+                if let Some(t) = target {
+                    let value: Expr = syn::parse_quote!(#tident);
+                    self.value(&value, t, out);
+                }
+                let _ = tid;
+            }
+            Expr::Block(b) => {
                 let block = self.block(&b.block, target);
                 out.push(Stmt::Block(block));
             }
@@ -1347,7 +1579,8 @@ impl Lowerer<'_> {
                 // `'l: while c { body }` is `'l: loop { if !(c) { break; } body }`,
                 // so that what the condition does is lowered like any statement.
                 let (label, cond, body) = (&w.label, &w.cond, &w.body);
-                let desugared: Expr = syn::parse_quote!(#label loop { if !(#cond) { break; } #body });
+                let desugared: Expr =
+                    syn::parse_quote!(#label loop { if !(#cond) { break; } #body });
                 self.control(&desugared, target, out);
             }
             Expr::While(w) => {
@@ -1362,6 +1595,7 @@ impl Lowerer<'_> {
                 out.extend(checks);
                 out.push(Stmt::Loop(Loop {
                     id,
+                    checkpoint: None,
                     kind: LoopKind::While {
                         cond: w.cond.to_token_stream(),
                     },
@@ -1374,6 +1608,7 @@ impl Lowerer<'_> {
                 self.close_loop();
                 out.push(Stmt::Loop(Loop {
                     id,
+                    checkpoint: None,
                     kind: LoopKind::Infinite,
                     body,
                 }));
@@ -1439,7 +1674,13 @@ impl Lowerer<'_> {
                 let body = self.block(&f.body, None);
                 self.scopes.pop();
                 self.close_loop();
-                out.push(Stmt::Loop(Loop { id, kind, body }));
+                let checkpoint = self.checkpoint(f, id, &kind, &body);
+                out.push(Stmt::Loop(Loop {
+                    id,
+                    kind,
+                    body,
+                    checkpoint,
+                }));
             }
             Expr::Break(b) => {
                 if let Some(value) = &b.expr {
@@ -1513,6 +1754,7 @@ impl Lowerer<'_> {
             label: lifetime,
             parents: self.open_loops.iter().rev().map(|(id, _)| *id).collect(),
             site,
+            first_binding: self.bindings.len(),
         });
         self.open_loops
             .push((id, label.map(|l| l.ident.to_string())));
@@ -1657,8 +1899,28 @@ impl Lowerer<'_> {
                 }
             }
             Expr::Cast(c) => {
-                let float = matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
-                if float {
+                let last_segment = |ty: &syn::Type| match ty {
+                    syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
+                    syn::Type::Group(g) => match &*g.elem {
+                        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let target = last_segment(&c.ty).unwrap_or_default();
+                // `f64`, `std::primitive::f64`: the same value; integers and
+                // bool: piecewise constant (no gradient); anything else (an
+                // alias) the macro cannot see through.
+                let f64_cast = target == "f64";
+                let f32_cast = target == "f32";
+                let integer_cast = PRIMITIVE_TYPES.contains(&target.as_str()) && !f64_cast && !f32_cast;
+                if !f64_cast && !f32_cast && !integer_cast {
+                    self.unsupported(e, &format!("a cast to `{}`", c.ty.to_token_stream().to_string().replace(' ', "")), "cast to `f64` by its name (the macro cannot see what a type alias stands for)")
+                } else if f32_cast {
+                    // The rules are written for f64: a gradient through f32
+                    // would need rules of its own.
+                    self.unsupported(e, "a cast to `f32`", "keep the computation in `f64` (the derivative rules are those of f64 and Tensor)")
+                } else if f64_cast {
                     let inner = self.ex(&c.expr, pre);
                     let ty = &c.ty;
                     Ex::Op { rule: &rules::IDENTITY, args: vec![inner], syntax: Syntax::Cast { ty: quote!(#ty) }, span }
@@ -1669,6 +1931,21 @@ impl Lowerer<'_> {
             Expr::MethodCall(m) => {
                 if let Some(looped) = self.iterator_chain(m) {
                     return self.ex(&looped, pre);
+                }
+                // `m.try_inverse().unwrap()`: one op on the unwrapped inverse.
+                if m.method == "unwrap" || m.method == "expect" {
+                    if let Expr::MethodCall(inner) = peel(&m.receiver) {
+                        if inner.method == "try_inverse" && inner.args.is_empty() {
+                            let recv = self.ex(&inner.receiver, pre);
+                            let (name, args) = (&m.method, &m.args);
+                            return Ex::Op {
+                                rule: &rules::TRY_INVERSE,
+                                args: vec![recv],
+                                syntax: Syntax::Unwrapped { name: inner.method.clone(), then: quote!(#name(#args)) },
+                                span,
+                            };
+                        }
+                    }
                 }
                 let name = m.method.to_string();
                 if name == "detach" || rules::inactive_method(&name) {
@@ -1702,7 +1979,7 @@ impl Lowerer<'_> {
                         } else {
                             format!(
                                 "compute it on inactive values, wrap the receiver in `stop_gradient(..)`, or use a differentiable method ({})",
-                                rules::known_methods()
+                                rules::suggest(&name)
                             )
                         };
                         self.unsupported_at(e, m.method.span(), &format!("the method `{name}`"), &fix)
@@ -1731,7 +2008,7 @@ impl Lowerer<'_> {
                         syn::Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last().map(|s| s.ident.to_string()),
                         _ => None,
                     },
-                    None if path.segments.len() == 2 => Some(path.segments[0].ident.to_string()),
+                    None if path.segments.len() >= 2 => Some(path.segments[path.segments.len() - 2].ident.to_string()),
                     None => None,
                 };
                 if let Some(head) = &type_head {
@@ -1749,8 +2026,43 @@ impl Lowerer<'_> {
                         }
                     }
                 }
+                // nalgebra's constructors: `Vector3::new(a, b, c)`, `Rotation2::new(θ)`, ..
+                let nalgebra_head = match &p.qself {
+                    None if path.segments.len() >= 2 => Some(path.segments[path.segments.len() - 2].ident.to_string()),
+                    _ => None,
+                };
+                if let Some(head) = &nalgebra_head {
+                    if let Some(rule) = rules::nalgebra_function(head, &last, c.args.len()) {
+                        let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                        let path_tokens = c.func.to_token_stream();
+                        return Ex::Op { rule, args, syntax: Syntax::Call { path: path_tokens }, span };
+                    }
+                }
+                // `Tensor::from(xs)`, `Vec::from(xs)` of an active sequence.
+                if c.args.len() == 1 && last == "from" {
+                    let rule = match nalgebra_head.as_deref() {
+                        Some("Tensor") => Some(&rules::TENSOR_FROM),
+                        Some("Vec") => Some(&rules::IDENTITY),
+                        _ => None,
+                    };
+                    if let Some(rule) = rule {
+                        let args = vec![self.ex(&c.args[0], pre)];
+                        return Ex::Op { rule, args, syntax: Syntax::Call { path: c.func.to_token_stream() }, span };
+                    }
+                }
+                // `Real::relu(x)`, `Float::sin(x)`: a differentiable method
+                // called through its trait or type.
+                if let Some(head) = &nalgebra_head {
+                    if head.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                        if let Some(rule) = rules::method(&last, c.args.len()) {
+                            let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                            return Ex::Op { rule, args, syntax: Syntax::Call { path: c.func.to_token_stream() }, span };
+                        }
+                    }
+                }
                 let primitive_head = type_head.as_deref().is_some_and(|h| PRIMITIVE_TYPES.contains(&h));
-                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head {
+                let type_like_head = nalgebra_head.as_deref().is_some_and(|h| h.starts_with(|ch: char| ch.is_ascii_uppercase()));
+                if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head || type_like_head {
                     return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
                 }
                 let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
@@ -1804,8 +2116,20 @@ impl Lowerer<'_> {
             Expr::Struct(_) => self.unsupported(e, "a struct literal", "keep active values in plain variables and pass them to the function that needs them"),
             Expr::Field(f) => {
                 let base = self.ex(&f.base, pre);
+                let component = match &f.member {
+                    syn::Member::Named(i) => rules::component(&i.to_string()),
+                    syn::Member::Unnamed(_) => None,
+                };
+                let from_param = crate::analyse::field_root(&base).is_some_and(|id| self.bindings[id].param.is_some());
                 match base {
                     Ex::Const { .. } | Ex::Inactive { .. } => self.inactive(e),
+                    // `v.x` of a nalgebra vector computed in the body.
+                    base if component.is_some() && !from_param => Ex::Op {
+                        rule: component.expect("checked"),
+                        args: vec![base],
+                        syntax: Syntax::Field { member: f.member.clone() },
+                        span,
+                    },
                     base => Ex::Field { base: Box::new(base), member: f.member.clone(), span },
                 }
             }
@@ -1815,6 +2139,13 @@ impl Lowerer<'_> {
     }
 
     fn inactive(&self, e: &Expr) -> Ex {
+        if contains_exit(e) {
+            // Kept as written, a `return` would leave the generated function.
+            self.errors.spanned(
+                e,
+                "a `return`, `break`, `continue` or `?` inside this expression is not supported in a differentiable function\nhelp: compute it in a statement of its own (`if .. { return .. }`)",
+            );
+        }
         if effectful(e) {
             return self.unsupported(
                 e,
@@ -1836,7 +2167,8 @@ impl Lowerer<'_> {
     fn unsupported_at(&self, e: &Expr, span: Span, what: &str, fix: &str) -> Ex {
         Ex::Unsupported {
             tokens: e.to_token_stream(),
-            reads: self.reads(e),
+            // Sizes of active values (`xs.len()`) pass no gradient.
+            reads: self.value_reads(e),
             span,
             what: what.into(),
             fix: fix.into(),
@@ -1851,9 +2183,10 @@ fn gradient_reads(e: &Ex, out: &mut Vec<BindId>) {
         Ex::Var { id, .. } => out.push(*id),
         Ex::Const { .. } | Ex::Inactive { .. } => {}
         Ex::Unsupported { reads, .. } => out.extend(reads),
-        Ex::Op { args, .. } | Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-            args.iter().for_each(|a| gradient_reads(a, out))
-        }
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| gradient_reads(a, out)),
         Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_reads(base, out),
         Ex::Ref { inner, .. } => gradient_reads(inner, out),
     }
@@ -1921,13 +2254,33 @@ fn stable_syntax(e: &Expr) -> bool {
 
 /// Macros that only read their arguments (formatting, assertions, exits).
 const READ_ONLY_MACROS: &[&str] = &[
-    "print", "println", "eprint", "eprintln", "format", "format_args", "write", "writeln",
-    "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
-    "panic", "unreachable", "todo", "unimplemented", "dbg", "matches", "cfg",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "write",
+    "writeln",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "panic",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "dbg",
+    "matches",
+    "cfg",
 ];
 
 /// Does evaluating the expression do more than compute a value: assign,
-/// run statements, branch, loop or leave? (Closures count only if they
+/// leave (`return`, `break`, `?`), loop, borrow mutably, call a method that
+/// changes its receiver, or run an unknown macro? (`if`, `match` and blocks
+/// that only compute values do not count; closures count only if they
 /// assign.)
 fn effectful(e: &Expr) -> bool {
     struct Effects {
@@ -1936,13 +2289,18 @@ fn effectful(e: &Expr) -> bool {
     }
     impl<'ast> Visit<'ast> for Effects {
         fn visit_expr(&mut self, e: &'ast Expr) {
+            let outside = self.in_closure == 0;
             let effect = match e {
                 Expr::Assign(_) => true,
                 Expr::Binary(b) => is_compound(&b.op),
-                Expr::Block(_) | Expr::If(_) | Expr::Match(_) | Expr::Loop(_) | Expr::While(_)
-                | Expr::ForLoop(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Return(_)
-                | Expr::Unsafe(_) | Expr::Yield(_) | Expr::Try(_) | Expr::TryBlock(_) | Expr::Async(_) | Expr::Await(_) => {
-                    self.in_closure == 0
+                Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) | Expr::Try(_) => outside,
+                Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) | Expr::Unsafe(_) | Expr::Yield(_)
+                | Expr::TryBlock(_) | Expr::Async(_) | Expr::Await(_) => outside,
+                Expr::Reference(r) => r.mutability.is_some() && outside,
+                Expr::MethodCall(m) => outside && MUTATING_METHODS.contains(&m.method.to_string().as_str()),
+                Expr::Macro(m) => {
+                    let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                    outside && name != "vec" && !READ_ONLY_MACROS.contains(&name.as_str())
                 }
                 _ => false,
             };
@@ -1964,6 +2322,17 @@ fn effectful(e: &Expr) -> bool {
     v.visit_expr(e);
     v.found
 }
+
+/// Methods of std's collections, strings and iterators that change their
+/// receiver.
+const MUTATING_METHODS: &[&str] = &[
+    "push", "pop", "insert", "remove", "clear", "sort", "sort_by", "sort_by_key", "sort_unstable",
+    "sort_unstable_by", "sort_unstable_by_key", "swap", "fill", "fill_with", "extend", "extend_from_slice",
+    "truncate", "resize", "resize_with", "retain", "drain", "append", "set", "replace", "take", "iter_mut",
+    "as_mut", "as_mut_slice", "get_mut", "split_at_mut", "copy_from_slice", "clone_from_slice", "clone_from",
+    "reverse", "rotate_left", "rotate_right", "dedup", "dedup_by", "dedup_by_key", "push_str", "write",
+    "write_str", "write_fmt", "next", "next_back", "nth", "swap_remove", "split_off", "last_mut", "first_mut",
+];
 
 fn contains_let(e: &Expr) -> bool {
     let mut lets = Vec::new();
@@ -2057,7 +2426,16 @@ fn contains_return(e: &Expr) -> bool {
 }
 
 /// Methods that start an iterator the lowering can turn into a loop.
-const ITERATOR_SOURCES: &[&str] = &["iter", "copied", "cloned", "enumerate", "zip", "rev", "windows", "into_iter"];
+const ITERATOR_SOURCES: &[&str] = &[
+    "iter",
+    "copied",
+    "cloned",
+    "enumerate",
+    "zip",
+    "rev",
+    "windows",
+    "into_iter",
+];
 
 /// How a `for` loop over a sequence receives each element.
 enum Item {
@@ -2075,16 +2453,155 @@ fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
     match (pat, peel(value)) {
         (Pat::Paren(p), _) => destructure(&p.pat, value, out),
         (Pat::Tuple(t), Expr::Tuple(v))
-            if t.elems.len() == v.elems.len() && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            if t.elems.len() == v.elems.len()
+                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
         {
             for (p, e) in t.elems.iter().zip(&v.elems) {
                 destructure(p, e, out);
             }
         }
-        (Pat::Reference(r), Expr::Reference(e)) if r.mutability.is_none() && e.mutability.is_none() => {
+        (Pat::Reference(r), Expr::Reference(e))
+            if r.mutability.is_none() && e.mutability.is_none() =>
+        {
             destructure(&r.pat, &e.expr, out)
         }
         (Pat::Wild(_), _) => {}
         _ => out.push((pat.clone(), value.clone())),
+    }
+}
+
+/// `break 'label value` → `{ temp = value; break 'label; }` (for a labeled
+/// block lowered to a loop that runs once).
+struct BreakWithValue<'a> {
+    label: &'a syn::Lifetime,
+    temp: &'a syn::Ident,
+}
+
+impl syn::visit_mut::VisitMut for BreakWithValue<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Break(b) = e {
+            if b.label.as_ref() == Some(self.label) {
+                if let Some(value) = b.expr.take() {
+                    let (label, temp) = (self.label, self.temp);
+                    *e = syn::parse_quote!({ #temp = #value; break #label; });
+                    return;
+                }
+            }
+        }
+        if let Expr::Closure(_) = e {
+            return;
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// An exit that would leave code kept as written (not inside a closure).
+fn contains_exit(e: &Expr) -> bool {
+    struct Exits(bool);
+    impl<'ast> Visit<'ast> for Exits {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_break(&mut self, _: &'ast syn::ExprBreak) {
+            self.0 = true;
+        }
+        fn visit_expr_continue(&mut self, _: &'ast syn::ExprContinue) {
+            self.0 = true;
+        }
+        // A loop inside contains its own breaks.
+        fn visit_expr_loop(&mut self, _: &'ast syn::ExprLoop) {}
+        fn visit_expr_while(&mut self, _: &'ast syn::ExprWhile) {}
+        fn visit_expr_for_loop(&mut self, _: &'ast syn::ExprForLoop) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut x = Exits(false);
+    x.visit_expr(e);
+    x.0
+}
+
+/// Bindings a block reads or writes (through the IR), and the names its
+/// statements kept as written mention (conditions, ranges, declarations).
+fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<String>) {
+    fn ex(e: &Ex, ids: &mut Vec<BindId>) {
+        match e {
+            Ex::Var { id, .. } => ids.push(*id),
+            Ex::Const { .. } => {}
+            Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => ids.extend(reads),
+            Ex::Op { args, .. }
+            | Ex::Call { args, .. }
+            | Ex::Tuple { elems: args }
+            | Ex::Array { elems: args, .. } => args.iter().for_each(|a| ex(a, ids)),
+            Ex::Index { base, index, .. } => {
+                ex(base, ids);
+                ex(index, ids);
+            }
+            Ex::Field { base, .. } => ex(base, ids),
+            Ex::Ref { inner, .. } => ex(inner, ids),
+        }
+    }
+    fn tokens(t: &TokenStream, names: &mut Vec<String>) {
+        for tt in t.clone() {
+            match tt {
+                TokenTree::Ident(i) => names.push(i.to_string()),
+                TokenTree::Group(g) => tokens(&g.stream(), names),
+                _ => {}
+            }
+        }
+    }
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::Assign(a) => {
+                ex(&a.value, ids);
+                for t in a.targets.iter().flatten() {
+                    if let Target::Bind(b) = t {
+                        ids.push(*b);
+                    }
+                }
+                match &a.kind {
+                    AssignKind::Element { base, index, .. } => {
+                        ids.push(*base);
+                        ex(index, ids);
+                    }
+                    AssignKind::Opaque { tokens: t } | AssignKind::Let { pattern: t, .. } => {
+                        tokens(t, names)
+                    }
+                    _ => {}
+                }
+            }
+            Stmt::Verbatim { tokens: t } => tokens(t, names),
+            Stmt::If(i) => {
+                tokens(&i.cond, names);
+                collect_block_reads(&i.then, ids, names);
+                if let Some(e) = &i.els {
+                    collect_block_reads(e, ids, names);
+                }
+            }
+            Stmt::Match(m) => {
+                tokens(&m.scrutinee, names);
+                for arm in &m.arms {
+                    tokens(&arm.head, names);
+                    collect_block_reads(&arm.body, ids, names);
+                }
+            }
+            Stmt::Loop(l) => {
+                match &l.kind {
+                    LoopKind::While { cond } => tokens(cond, names),
+                    LoopKind::Range { lo, hi, .. } => {
+                        tokens(lo, names);
+                        tokens(hi, names);
+                    }
+                    LoopKind::Iter { iterable, .. } => tokens(iterable, names),
+                    LoopKind::Infinite => {}
+                }
+                collect_block_reads(&l.body, ids, names);
+            }
+            Stmt::Block(b) => collect_block_reads(b, ids, names),
+            Stmt::Exit(_) => {}
+        }
     }
 }

@@ -23,6 +23,8 @@ pub struct Args {
     pub jvp: Option<syn::Path>,
     /// `first_order`: no second derivatives (they cost compile time).
     pub first_order: Option<Ident>,
+    /// `show`: also generate the pretty-printed expansion and the op graph.
+    pub show: bool,
 }
 
 impl Parse for Args {
@@ -55,11 +57,18 @@ impl Parse for Args {
                     }
                     continue;
                 }
+                if key == "show" {
+                    args.show = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key != "wrt" {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)`, `crate = path`, `vjp = rule` or `first_order`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `show`, `crate = path`, `vjp = rule` or `first_order`"
                         ),
                     ));
                 }
@@ -103,10 +112,12 @@ pub struct Signature {
 /// Value types of the runtime that carry a gradient, recognised by name.
 fn differentiable_type(ty: &Type) -> bool {
     match ty {
-        // A `&mut` parameter is the caller's to change: never differentiated.
-        Type::Reference(r) => r.mutability.is_none() && differentiable_type(&r.elem),
+        // Behind `&mut` too: the gradient is with respect to what it held on
+        // entry (the body may write into it, element by element).
+        Type::Reference(r) => differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
-        Type::Slice(s) => is_f64(&s.elem),
+        Type::Group(g) => differentiable_type(&g.elem),
+        Type::Slice(s) => is_f64(&s.elem) || is_vec_f64(&s.elem),
         Type::Array(a) => is_f64(&a.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
         Type::Path(p) if p.qself.is_none() => {
@@ -114,6 +125,16 @@ fn differentiable_type(ty: &Type) -> bool {
                 return false;
             };
             let name = last.ident.to_string();
+            // nalgebra's vectors, matrices, points, rotations of f64.
+            if crate::rules::nalgebra_type(&name) {
+                return match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a
+                        .args
+                        .iter()
+                        .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_f64(t))),
+                    _ => false,
+                };
+            }
             match name.as_str() {
                 "f64" | "Tensor" => true,
                 // A type of the user's (a struct of parameters): differentiated,
@@ -125,11 +146,11 @@ fn differentiable_type(ty: &Type) -> bool {
                     true
                 }
                 // nalgebra's DVector/DMatrix join once the runtime differentiates them.
+                // Vec<f64>, and Vec<Vec<f64>> (a matrix as rows).
                 "Vec" => match &last.arguments {
-                    syn::PathArguments::AngleBracketed(a) => a
-                        .args
-                        .iter()
-                        .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_f64(t))),
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| {
+                        matches!(arg, syn::GenericArgument::Type(t) if is_f64(t) || is_vec_f64(t))
+                    }),
                     _ => false,
                 },
                 _ => false,
@@ -140,7 +161,11 @@ fn differentiable_type(ty: &Type) -> bool {
 }
 
 fn is_f64(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.path.is_ident("f64"))
+    match ty {
+        Type::Group(g) => is_f64(&g.elem),
+        Type::Path(p) => p.path.is_ident("f64"),
+        _ => false,
+    }
 }
 
 /// Names every elided lifetime in parameter types (`&T` → `&'__ad_l0 T`,
@@ -213,7 +238,11 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         );
     }
 
-    let generic_types: Vec<String> = sig.generics.type_params().map(|t| t.ident.to_string()).collect();
+    let generic_types: Vec<String> = sig
+        .generics
+        .type_params()
+        .map(|t| t.ident.to_string())
+        .collect();
     // Type parameters that are functions (`F: Fn(usize) -> f64`) carry no
     // gradient; any other may be the number type itself.
     let callable = |t: &syn::TypeParam| {
@@ -224,10 +253,16 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
             }
             _ => None,
         });
-        bounds.chain(in_where).any(|b| b.starts_with("Fn") || b.contains(" Fn") || b.contains("FnMut") || b.contains("FnOnce"))
+        bounds.chain(in_where).any(|b| {
+            b.starts_with("Fn") || b.contains(" Fn") || b.contains("FnMut") || b.contains("FnOnce")
+        })
     };
-    let number_types: Vec<String> =
-        sig.generics.type_params().filter(|t| !callable(t)).map(|t| t.ident.to_string()).collect();
+    let number_types: Vec<String> = sig
+        .generics
+        .type_params()
+        .filter(|t| !callable(t))
+        .map(|t| t.ident.to_string())
+        .collect();
     let mut namer = NameLifetimes { named: Vec::new() };
     let mut params = Vec::new();
     for input in sig.inputs.iter_mut() {
@@ -244,7 +279,9 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.subpat.is_none() => pi.ident.clone(),
                     // An unused parameter still needs a name in the generated code.
-                    Pat::Wild(w) => format_ident!("__ad_arg{}", params.len(), span = w.underscore_token.span),
+                    Pat::Wild(w) => {
+                        format_ident!("__ad_arg{}", params.len(), span = w.underscore_token.span)
+                    }
                     other => {
                         errors.spanned(
                             other,
@@ -269,8 +306,14 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
                         "cannot differentiate a value of a generic type: the derivative rules are written for `f64` and `Tensor`\nhelp: write the function for `f64` (or `Tensor`), or mark the parameter `#[no_grad]` if it carries no gradient",
                     );
                 }
-                let active = !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
-                params.push(Param { ident, ty, active, mutable });
+                let active =
+                    !no_grad && differentiable_type(&pt.ty) && !mentions(&pt.ty, &generic_types);
+                params.push(Param {
+                    ident,
+                    ty,
+                    active,
+                    mutable,
+                });
             }
         }
     }
@@ -280,10 +323,6 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         }
         for name in wrt {
             match params.iter_mut().find(|p| p.ident == *name) {
-                Some(p) if matches!(&p.ty, Type::Reference(r) if r.mutability.is_some()) => errors.spanned(
-                    name,
-                    format!("cannot differentiate `{name}`: it is a `&mut` parameter, which the function may change\nhelp: take it by value or by `&` and return the new value"),
-                ),
                 Some(p) => p.active = true,
                 None => errors.spanned(
                     name,
@@ -335,8 +374,19 @@ impl Signature {
 /// Types that never carry a gradient, though their names look like a
 /// user's struct: std's and the runtime's own.
 const NOT_DIFFERENTIABLE: &[&str] = &[
-    "String", "PathBuf", "Path", "OsString", "Duration", "Instant", "SystemTime", "Ordering",
-    "BoolTensor", "Shape", "Var", "Rng", "StdRng",
+    "String",
+    "PathBuf",
+    "Path",
+    "OsString",
+    "Duration",
+    "Instant",
+    "SystemTime",
+    "Ordering",
+    "BoolTensor",
+    "Shape",
+    "Var",
+    "Rng",
+    "StdRng",
 ];
 
 /// Does the type mention one of these names (the function's type parameters)?
@@ -360,12 +410,14 @@ pub fn keepable_type(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) => r.mutability.is_none() && keepable_type(&r.elem),
         Type::Paren(p) => keepable_type(&p.elem),
+        Type::Group(g) => keepable_type(&g.elem),
         Type::Slice(s) => keepable_type(&s.elem),
         Type::Array(a) => keepable_type(&a.elem),
         Type::Tuple(t) => t.elems.iter().all(keepable_type),
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
             let name = last.ident.to_string();
             match name.as_str() {
+                n if crate::rules::nalgebra_type(n) => true,
                 "Vec" => match &last.arguments {
                     syn::PathArguments::AngleBracketed(a) => a.args.iter().all(|arg| match arg {
                         syn::GenericArgument::Type(t) => keepable_type(t),
@@ -375,8 +427,12 @@ pub fn keepable_type(ty: &Type) -> bool {
                 },
                 _ => {
                     last.arguments.is_empty()
-                        && (["Tensor", "str", "String", "bool", "char", "f32", "f64", "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128"]
-                            .contains(&name.as_str()))
+                        && ([
+                            "Tensor", "str", "String", "bool", "char", "f32", "f64", "usize",
+                            "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64",
+                            "i128",
+                        ]
+                        .contains(&name.as_str()))
                 }
             }
         }),
@@ -390,6 +446,7 @@ fn generic_value(ty: &Type, names: &[String]) -> bool {
     match ty {
         Type::Reference(r) => generic_value(&r.elem, names),
         Type::Paren(p) => generic_value(&p.elem, names),
+        Type::Group(g) => generic_value(&g.elem, names),
         Type::Slice(s) => generic_value(&s.elem, names),
         Type::Array(a) => generic_value(&a.elem, names),
         Type::Path(p) if p.qself.is_none() => {
@@ -403,5 +460,24 @@ fn generic_value(ty: &Type, names: &[String]) -> bool {
             })
         }
         _ => false,
+    }
+}
+
+fn is_vec_f64(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|last| last.ident == "Vec"
+        && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+            if a.args.len() == 1 && matches!(&a.args[0], syn::GenericArgument::Type(t) if is_f64(t)))))
+}
+
+/// A sequence of `f64` (`[f64]`, `Vec<f64>`, `[f64; N]`, borrowed or not):
+/// indexing it gives one `f64`.
+pub fn scalar_elements(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => scalar_elements(&r.elem),
+        Type::Paren(p) => scalar_elements(&p.elem),
+        Type::Group(g) => scalar_elements(&g.elem),
+        Type::Slice(s) => is_f64(&s.elem),
+        Type::Array(a) => is_f64(&a.elem),
+        t => is_vec_f64(t),
     }
 }

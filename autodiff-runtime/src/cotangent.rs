@@ -1028,3 +1028,121 @@ impl<const N: usize> Part for [f64; N] {
 pub fn part<T: Part + ?Sized>(g: &T, k: usize) -> f64 {
     g.part(k)
 }
+
+// ---------------------------------------------------------------- Vec<Vec<f64>>, [Vec<f64>]
+
+/// Rows of possibly different lengths (a matrix as a `Vec` of rows).
+impl Differentiable for Vec<Vec<f64>> {
+    type Tangent = Vec<Vec<f64>>;
+    fn zero_tangent(&self) -> Vec<Vec<f64>> {
+        self.iter().map(|r| vec![0.0; r.len()]).collect()
+    }
+    fn finish_tangent(&self, mut d: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        d.resize(self.len(), Vec::new());
+        d.into_iter()
+            .zip(self)
+            .map(|(d, r)| pad_to(d, r.len()))
+            .collect()
+    }
+    fn seed_tangent(&self) -> Vec<Vec<f64>> {
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
+    }
+}
+
+impl Differentiable for [Vec<f64>] {
+    type Tangent = Vec<Vec<f64>>;
+    fn zero_tangent(&self) -> Vec<Vec<f64>> {
+        self.iter().map(|r| vec![0.0; r.len()]).collect()
+    }
+    fn finish_tangent(&self, mut d: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        d.resize(self.len(), Vec::new());
+        d.into_iter()
+            .zip(self)
+            .map(|(d, r)| pad_to(d, r.len()))
+            .collect()
+    }
+    fn seed_tangent(&self) -> Vec<Vec<f64>> {
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
+    }
+}
+
+impl Cotangent for Vec<Vec<f64>> {
+    fn zero() -> Vec<Vec<f64>> {
+        Vec::new()
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        self.is_empty()
+    }
+    fn accumulate(&mut self, other: Vec<Vec<f64>>) {
+        if self.len() < other.len() {
+            self.resize(other.len(), Vec::new());
+        }
+        for (d, o) in self.iter_mut().zip(other) {
+            d.accumulate(o);
+        }
+    }
+}
+
+/// The length of each row.
+#[doc(hidden)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowsMeta(pub Vec<usize>);
+
+impl HasMeta for Vec<Vec<f64>> {
+    type Meta = RowsMeta;
+    fn meta(&self) -> RowsMeta {
+        RowsMeta(self.iter().map(Vec::len).collect())
+    }
+}
+
+impl HasMeta for [Vec<f64>] {
+    type Meta = RowsMeta;
+    fn meta(&self) -> RowsMeta {
+        RowsMeta(self.iter().map(Vec::len).collect())
+    }
+}
+
+/// A whole row `xs[i]`: its cotangent is added to row `i`.
+impl<I: ScalarIndex + ?Sized> IndexMeta<I> for RowsMeta {
+    type Tangent = Vec<Vec<f64>>;
+    type Part = Vec<f64>;
+    fn acc_index(&self, dst: &mut Vec<Vec<f64>>, index: &I, g: Vec<f64>) {
+        if dst.len() < self.0.len() {
+            dst.resize(self.0.len(), Vec::new());
+        }
+        dst[index.index()].accumulate(g);
+    }
+}
+
+/// `x̄[i][j] += g` for rows `x`: one element of a matrix kept as a `Vec` of rows.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc_index2, meta, zero};
+///
+/// let x = vec![vec![1.0, 2.0], vec![3.0]];
+/// let mut d = zero();
+/// acc_index2(&mut d, &meta(&x), &0usize, &1usize, 4.0);
+/// assert_eq!(d, vec![vec![0.0, 4.0], vec![]]);
+/// ```
+#[inline]
+pub fn acc_index2<I: ScalarIndex + ?Sized, J: ScalarIndex + ?Sized>(
+    dst: &mut Vec<Vec<f64>>,
+    meta: &RowsMeta,
+    i: &I,
+    j: &J,
+    g: f64,
+) {
+    if dst.len() < meta.0.len() {
+        dst.resize(meta.0.len(), Vec::new());
+    }
+    let (i, j) = (i.index(), j.index());
+    let row = &mut dst[i];
+    if row.len() < meta.0[i] {
+        row.resize(meta.0[i], 0.0);
+    }
+    row[j] += g;
+}

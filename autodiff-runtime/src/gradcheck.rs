@@ -128,6 +128,35 @@ impl Flat for Vec<f64> {
     }
 }
 
+impl<const N: usize> Flat for [f64; N] {
+    fn flat_len(&self) -> usize {
+        N
+    }
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        out.extend_from_slice(self);
+    }
+    fn read_flat(&self, src: &mut &[f64]) -> [f64; N] {
+        let mut out = [0.0; N];
+        out.copy_from_slice(take_front(src, N));
+        out
+    }
+}
+
+/// Rows (a matrix as a `Vec` of rows), row after row.
+impl Flat for Vec<Vec<f64>> {
+    fn flat_len(&self) -> usize {
+        self.iter().map(Vec::len).sum()
+    }
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        for row in self {
+            out.extend_from_slice(row);
+        }
+    }
+    fn read_flat(&self, src: &mut &[f64]) -> Vec<Vec<f64>> {
+        self.iter().map(|row| take_front(src, row.len()).to_vec()).collect()
+    }
+}
+
 impl Flat for () {
     fn flat_len(&self) -> usize {
         0

@@ -15,17 +15,23 @@
 //! `tensor.rs`; every operation lives in `ops/`, one file per family, with its
 //! value and its derivative rule side by side; [`Differentiable`] and
 //! [`Cotangent`] (how gradients are zeroed and summed) live in `cotangent.rs`;
-//! [`gradcheck`] compares any pullback with central differences.
+//! [`gradcheck`] compares any pullback with central differences; [`optim`]
+//! holds the optimisers (PyTorch's SGD and Adam) and the [`optim::Parameters`]
+//! walk over the numbers of a parameter value and its gradient.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "argmin")]
+pub mod argmin;
 mod cotangent;
 mod format;
 mod forward;
 pub mod gradcheck;
 pub mod graph;
 mod keep;
+mod nalgebra_types;
 mod ops;
+pub mod optim;
 mod pool;
 mod real;
 mod rng;
@@ -34,6 +40,11 @@ mod tensor;
 
 pub use cotangent::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 pub use graph::{BackwardError, GraphValue, Var};
+/// The nalgebra this runtime's rules are written for: its matrices, vectors,
+/// points and rotations are differentiable values (see [`MatrixMeta`]).
+/// Use this re-export, or the same version (0.33), so that the types match.
+pub use nalgebra;
+pub use nalgebra_types::MatrixMeta;
 pub use real::Real;
 pub use tensor::{BoolTensor, Tensor};
 
@@ -75,7 +86,9 @@ pub mod prelude {
 ///   (the cotangent `grad` starts from; PyTorch's error for non-scalars).
 /// - Rules: `rules::<op>_d<k>(&g, needs..)` returns operand k's cotangent,
 ///   already reduced to its shape; which needs each rule reads is the table
-///   in `autodiff-macros/src/rules.rs`, the math sits beside each op in `ops/`.
+///   of primitives, `table` (`ops/table.rs`), which the macro's own table
+///   (`autodiff-macros/src/rules.rs`) is tested against; the math sits beside
+///   each op in `ops/`.
 /// - Shapes: `meta(&x)` (`ScalarMeta` for `f64`, which is zero-sized);
 ///   inside loops they go on tapes: `push_meta`/`pop_meta` (an `f64`'s tape
 ///   does nothing). Indexed accumulation: `acc_index(&mut d, &meta, &i, g)`.
@@ -85,11 +98,15 @@ pub mod prelude {
 /// - Graph hook: `graph::Var::__record` and `graph::GraphValue` (for `f::record`).
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::cotangent::{ArrayMeta, IndexMeta, Part, ScalarIndex, TakeIndex, TensorIndex};
     pub use crate::cotangent::{
-        acc, acc_index, finish, index_cotangent, meta, nonzero, part, seed, take, zero, zero_for,
+        ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex,
+    };
+    pub use crate::cotangent::{
+        acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero,
+        zero_for,
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
+    pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};
     pub use crate::stop_gradient;
 
     /// What forward mode and second derivatives call (`f::jvp`, `f::hvp`,
@@ -106,22 +123,23 @@ pub mod __private {
     };
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 
+    /// The table of primitives (`ops/table.rs`): one row per primitive, which
+    /// the macro's rules table is tested against.
+    pub use crate::ops::table;
+
     /// Derivative rules `<op>_d<k>(g, needs…)`: the cotangent contribution of
     /// an op's output cotangent `g` to its operand `k`, already reduced to
-    /// that operand's shape. Each is defined beside its op in `ops/`.
+    /// that operand's shape. Each is defined beside its op in `ops/`; every
+    /// rule of every family is exported here (glob re-exports: a new rule
+    /// needs no line here).
     pub mod rules {
-        pub use crate::ops::binary::{
-            add_d0, add_d1, div_d0, div_d1, max_d1, maximum_d0, maximum_d1, min_d1, minimum_d0,
-            minimum_d1, mul_d0, mul_d1, neg_d0, sub_d0, sub_d1,
-        };
-        pub use crate::ops::elementwise::{
-            abs_d0, cos_d0, exp_d0, ln_d0, log_d0, powf_d0, powf_d1, powi_d0, recip_d0, relu_d0,
-            sigmoid_d0, sin_d0, sqrt_d0, tan_d0, tanh_d0,
-        };
-        pub use crate::ops::linalg::{dot_d0, dot_d1, matmul_d0, matmul_d1, norm_d0};
-        pub use crate::ops::reduce::{max_d0, mean_d0, mean_dim_d0, min_d0, sum_d0, sum_dim_d0};
-        pub use crate::ops::shape::{at_d0, index_d0, reshape_d0, slice_d0, t_d0, transpose_d0};
-        pub use crate::ops::softmax::{log_softmax_d0, logsumexp_d0, softmax_d0};
+        pub use crate::ops::binary::*;
+        pub use crate::ops::elementwise::*;
+        pub use crate::ops::linalg::*;
+        pub use crate::ops::nalgebra_rules::*;
+        pub use crate::ops::reduce::*;
+        pub use crate::ops::shape::*;
+        pub use crate::ops::softmax::*;
         pub use crate::ops::{Operand, Rule};
     }
 }

@@ -72,7 +72,7 @@ impl<M> MetaTape for StackTape<M> {
 macro_rules! stacked {
     ($($M:ty),*) => { $(impl Meta for $M { type Tape = StackTape<$M>; })* };
 }
-stacked!(Shape, LenMeta, ());
+stacked!(Shape, LenMeta, crate::cotangent::RowsMeta, ());
 
 macro_rules! stacked_tuples {
     ($(($($T:ident),+))*) => {

@@ -27,7 +27,7 @@ impl Var {
 
 /// `rule` if the operand will receive a gradient, else a zero that costs
 /// nothing: an op computes only the gradients someone needs.
-fn if_needed(needed: bool, rule: impl FnOnce() -> Tensor) -> Tensor {
+pub(super) fn if_needed(needed: bool, rule: impl FnOnce() -> Tensor) -> Tensor {
     if needed { rule() } else { Tensor::zero() }
 }
 

@@ -11,8 +11,13 @@ use super::broadcast::{
     sum_to_shape_owned, zip, zip_assign, zip_owned, zip_owned_left, zip_owned_right,
 };
 use super::reduce::{MaxD0, MinD0};
-use super::{Rule, rule_fn};
+use super::table::{
+    Need, On, Primitive, Syntax, away_from_zero, exactly_zero, exactly_zero_tensor, gradcheck,
+    gradcheck_var2,
+};
+use super::{Operand, Rule, rule_fn};
 use crate::cotangent::{Cotangent, ScalarMeta, Shape};
+use crate::graph::Var;
 use crate::tensor::Tensor;
 
 // ---------------------------------------------------------------- values
@@ -221,6 +226,14 @@ impl ReduceTo<Shape> for Tensor {
     }
 }
 
+/// The strong zero: `v`, or exactly 0 where the cotangent `g` is zero (a
+/// select, so loops over tensors stay branch-free). For rules whose local
+/// derivative can be infinite or NaN (`1/b` at `b = 0`).
+#[inline(always)]
+pub(crate) fn strong(g: f64, v: f64) -> f64 {
+    if g == 0.0 { 0.0 } else { v }
+}
+
 /// Sum of a tensor, or 0 for a symbolic zero.
 fn total(t: &Tensor) -> f64 {
     if t.symbolic_zero {
@@ -357,11 +370,11 @@ impl Rule<(&Tensor, &f64, &Shape)> for MulD1 {
 }
 
 rule_fn!(
-    /// `a / b`, operand `a`: `ā += reduce(ḡ / b)`.
+    /// `a / b`, operand `a`: `ā += reduce(ḡ / b)` (0 where `ḡ = 0`, also at `b = 0`).
     div_d0 => DivD0(g: G, a_meta: M, b: B: Operand)
 );
 rule_fn!(
-    /// `a / b`, operand `b`: `b̄ −= reduce(ḡ · a / b²)`.
+    /// `a / b`, operand `b`: `b̄ −= reduce(ḡ · a / b²)` (0 where `ḡ = 0`, also at `b = 0`).
     div_d1 => DivD1(g: G, a: A: Operand, b: B: Operand)
 );
 
@@ -369,7 +382,7 @@ impl Rule<(&f64, &ScalarMeta, &f64)> for DivD0 {
     type Out = f64;
     #[inline(always)]
     fn apply((g, _, b): (&f64, &ScalarMeta, &f64)) -> f64 {
-        g / b
+        strong(*g, g / b)
     }
 }
 impl Rule<(&Tensor, &ScalarMeta, &Tensor)> for DivD0 {
@@ -378,7 +391,7 @@ impl Rule<(&Tensor, &ScalarMeta, &Tensor)> for DivD0 {
         if g.symbolic_zero {
             0.0
         } else {
-            total(&zip(g, b, |g, b| g / b))
+            total(&zip(g, b, |g, b| strong(g, g / b)))
         }
     }
 }
@@ -388,7 +401,7 @@ impl Rule<(&Tensor, &Shape, &Tensor)> for DivD0 {
         if g.symbolic_zero {
             return Tensor::zero();
         }
-        sum_to_shape_owned(zip(g, b, |g, b| g / b), &a.0)
+        sum_to_shape_owned(zip(g, b, |g, b| strong(g, g / b)), &a.0)
     }
 }
 impl Rule<(&Tensor, &Shape, &f64)> for DivD0 {
@@ -397,7 +410,8 @@ impl Rule<(&Tensor, &Shape, &f64)> for DivD0 {
         if g.symbolic_zero {
             return Tensor::zero();
         }
-        sum_to_shape_owned(g / *b, &a.0)
+        let b = *b;
+        sum_to_shape_owned(g.map(|g| strong(g, g / b)), &a.0)
     }
 }
 
@@ -405,7 +419,7 @@ impl Rule<(&f64, &f64, &f64)> for DivD1 {
     type Out = f64;
     #[inline(always)]
     fn apply((g, a, b): (&f64, &f64, &f64)) -> f64 {
-        -g * a / (b * b)
+        strong(*g, -g * a / (b * b))
     }
 }
 impl Rule<(&Tensor, &f64, &Tensor)> for DivD1 {
@@ -415,7 +429,7 @@ impl Rule<(&Tensor, &f64, &Tensor)> for DivD1 {
             return Tensor::zero();
         }
         let a = *a;
-        sum_to_shape_owned(zip(g, b, |g, b| -g * a / (b * b)), &b.shape)
+        sum_to_shape_owned(zip(g, b, |g, b| strong(g, -g * a / (b * b))), &b.shape)
     }
 }
 impl Rule<(&Tensor, &Tensor, &f64)> for DivD1 {
@@ -424,7 +438,8 @@ impl Rule<(&Tensor, &Tensor, &f64)> for DivD1 {
         if g.symbolic_zero {
             return 0.0;
         }
-        -total(&zip(g, a, |g, a| g * a)) / (b * b)
+        let bb = b * b;
+        total(&zip(g, a, |g, a| strong(g, -g * a / bb)))
     }
 }
 impl Rule<(&Tensor, &Tensor, &Tensor)> for DivD1 {
@@ -433,8 +448,10 @@ impl Rule<(&Tensor, &Tensor, &Tensor)> for DivD1 {
         if g.symbolic_zero {
             return Tensor::zero();
         }
-        let ga = zip(g, a, |g, a| g * a);
-        sum_to_shape_owned(zip_owned_left(ga, b, |ga, b| -ga / (b * b)), &b.shape)
+        // −a/b² at the broadcast shape (ḡ's), then ḡ times it, or 0 where ḡ is.
+        let local = zip(a, b, |a, b| -a / (b * b));
+        let q = zip_owned_right(g, local, |g, l| strong(g, g * l));
+        sum_to_shape_owned(q, &b.shape)
     }
 }
 
@@ -488,9 +505,20 @@ fn winner_share_tensor(
     if g.symbolic_zero {
         return Tensor::zero();
     }
-    // 1 where `mine` wins, ½ on ties, 0 elsewhere, broadcast to the output.
+    // 1 where `mine` wins, ½ on ties, 0 elsewhere, broadcast to the output;
+    // then a select (not a product), so that an infinite or NaN ḡ where
+    // `mine` loses passes nothing.
     let share = zip(mine, other, |m, o| winner_share(1.0, m, o, wins));
-    sum_to_shape_owned(zip_owned_right(g, share, |g, s| g * s), &mine.shape)
+    let routed = zip_owned_right(g, share, |g, s| {
+        if s == 1.0 {
+            g
+        } else if s == 0.0 {
+            0.0
+        } else {
+            g / 2.0
+        }
+    });
+    sum_to_shape_owned(routed, &mine.shape)
 }
 
 rule_fn!(
@@ -577,4 +605,185 @@ impl Rule<(&f64, &f64, &f64)> for MinD0 {
     fn apply((g, a, b): (&f64, &f64, &f64)) -> f64 {
         winner_share(*g, *a, *b, less)
     }
+}
+
+// ---------------------------------------------------------------- elementwise functions of two operands
+
+/// Operand `which` (0 or 1)'s share of `ḡ` in an elementwise function of two
+/// broadcast operands, `d(ḡ, a, b) = (ā, b̄)` per element, summed back to the
+/// operand's shape. A zero `ḡ` gives exactly zero (the strong zero).
+fn binary_fn_rule(
+    g: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    which: usize,
+    d: impl Fn(f64, f64, f64) -> (f64, f64),
+) -> Tensor {
+    if g.symbolic_zero {
+        return Tensor::zero();
+    }
+    let local = zip(a, b, |a, b| {
+        let (da, db) = d(1.0, a, b);
+        if which == 0 { da } else { db }
+    });
+    let scaled = zip_owned_right(g, local, |g, l| if g == 0.0 { 0.0 } else { g * l });
+    sum_to_shape_owned(scaled, if which == 0 { &a.shape } else { &b.shape })
+}
+
+/// One rule of an elementwise function of two operands: `$d(ḡ, a, b)` for
+/// operand `$which`, on `f64` and on broadcast tensors.
+macro_rules! binary_fn_rule {
+    ($dk:ident, $which:tt, |$g:ident, $a:ident, $b:ident| $d:expr, $math:literal) => {
+        #[doc(hidden)]
+        pub mod $dk {
+            /// The rule's marker type.
+            #[derive(Clone, Copy, Debug)]
+            pub struct Marker;
+        }
+        #[doc = concat!("`", $math, "`: the share of operand ", stringify!($which), " (reads both operands).")]
+        #[inline(always)]
+        pub fn $dk<'a, G: ?Sized, A: ?Sized + Operand, B: ?Sized + Operand>(
+            g: &'a G,
+            a: &'a A,
+            b: &'a B,
+        ) -> <$dk::Marker as Rule<(&'a G, &'a A::Value, &'a B::Value)>>::Out
+        where
+            $dk::Marker: Rule<(&'a G, &'a A::Value, &'a B::Value)>,
+        {
+            <$dk::Marker as Rule<_>>::apply((g, a.value(), b.value()))
+        }
+        impl Rule<(&f64, &f64, &f64)> for $dk::Marker {
+            type Out = f64;
+            #[inline(always)]
+            fn apply((g, a, b): (&f64, &f64, &f64)) -> f64 {
+                let ($g, $a, $b) = (*g, *a, *b);
+                let v = ($d).$which;
+                if $g == 0.0 { 0.0 } else { v }
+            }
+        }
+        impl Rule<(&Tensor, &Tensor, &Tensor)> for $dk::Marker {
+            type Out = Tensor;
+            fn apply((g, a, b): (&Tensor, &Tensor, &Tensor)) -> Tensor {
+                binary_fn_rule(g, a, b, $which, |$g, $a, $b| $d)
+            }
+        }
+    };
+}
+
+/// Everything the table's elementwise functions of two operands give but the
+/// graph layer's `Var` methods: the `Tensor` methods, the rules and the rows.
+macro_rules! binary_fns {
+    ($(
+        $name:ident / $d0:ident, $d1:ident: $elem:path, |$g:ident, $a:ident, $b:ident| $d:expr, at ($lo:literal, $hi:literal),
+        strong [$(($sa:literal, $sb:literal)),*], $node:literal, $math:literal, $doc:literal;
+    )*) => {
+        impl Tensor {
+            $(
+                #[doc = $doc]
+                #[doc = ""]
+                #[doc = concat!("Derivative: `", $math, "`.")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = "use autodiff_runtime::Tensor;"]
+                #[doc = ""]
+                #[doc = concat!("let a = Tensor::from([[", stringify!($lo), "], [", stringify!($hi), "]]);")]
+                #[doc = concat!("let b = Tensor::from([", stringify!($hi), ", ", stringify!($lo), "]);")]
+                #[doc = concat!("let y = a.", stringify!($name), "(&b); // [2, 1] with [2]: broadcast to [2, 2]")]
+                #[doc = concat!("assert_eq!(y.at(&[1, 0]), ", stringify!($hi), "f64.", stringify!($name), "(", stringify!($hi), "));")]
+                #[doc = "```"]
+                pub fn $name(&self, other: &Tensor) -> Tensor {
+                    zip(self, other, $elem)
+                }
+            )*
+        }
+
+        $(
+            binary_fn_rule!($d0, 0, |$g, $a, $b| $d, $math);
+            binary_fn_rule!($d1, 1, |$g, $a, $b| $d, $math);
+        )*
+
+        /// The rows of the elementwise functions of two operands.
+        pub(crate) static BINARY_FN_ROWS: &[Primitive] = &[$(
+            Primitive {
+                name: stringify!($name),
+                call: concat!("a.", stringify!($name), "(b)"),
+                rule: stringify!($name),
+                arity: 2,
+                on: On::Both,
+                operands: &[Some(&[Need::Value(0), Need::Value(1)]), Some(&[Need::Value(0), Need::Value(1)])],
+                math: $math,
+                strong_zero: true,
+                graph: Some($node),
+                syntax: Syntax::Method,
+                check: || {
+                    check_binary_fn(
+                        stringify!($name),
+                        Tensor::$name,
+                        $elem,
+                        (|g, a, b| ($d0(g, a, b), $d1(g, a, b))) as fn(&Tensor, &Tensor, &Tensor) -> (Tensor, Tensor),
+                        (|g, a, b| ($d0(g, a, b), $d1(g, a, b))) as fn(&f64, &f64, &f64) -> (f64, f64),
+                        Var::$name,
+                        ($lo, $hi),
+                        &[$(($sa, $sb)),*],
+                    )
+                },
+            },
+        )*];
+    };
+}
+
+crate::ops::table::binary_rows!(binary_fns);
+
+/// Checks one elementwise function of two operands: on `f64`, on tensors of
+/// one shape and broadcast, and as the graph layer's op, against central
+/// differences; and the strong zero at the points given.
+#[allow(clippy::too_many_arguments)]
+fn check_binary_fn(
+    name: &str,
+    tensor: fn(&Tensor, &Tensor) -> Tensor,
+    scalar: fn(f64, f64) -> f64,
+    tensor_rules: fn(&Tensor, &Tensor, &Tensor) -> (Tensor, Tensor),
+    scalar_rules: fn(&f64, &f64, &f64) -> (f64, f64),
+    var: fn(&Var, &Var) -> Var,
+    (lo, hi): (f64, f64),
+    strong: &[(f64, f64)],
+) -> Result<(), String> {
+    let t = |shape: &[usize], seed| away_from_zero(shape, lo, hi, seed);
+    for (i, (sa, sb)) in [
+        (&[2, 3][..], &[2, 3][..]),
+        (&[2, 3], &[3]),
+        (&[2, 1], &[1, 3]),
+        (&[3], &[2, 3]),
+        (&[], &[4]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (a, b) = (t(sa, 2 * i as u64), t(sb, 2 * i as u64 + 1));
+        gradcheck(
+            &format!("{name} {sa:?} with {sb:?}"),
+            |(a, b): &(Tensor, Tensor)| tensor(a, b),
+            |(a, b): &(Tensor, Tensor), g: Tensor| tensor_rules(&g, a, b),
+            &(a.clone(), b.clone()),
+        )?;
+        gradcheck_var2(name, var, &a, &b)?;
+    }
+    let pairs = t(&[3, 2], 20);
+    for p in pairs.data().chunks_exact(2) {
+        gradcheck(
+            &format!("{name} (f64 at {p:?})"),
+            |(a, b): &(f64, f64)| scalar(*a, *b),
+            |(a, b): &(f64, f64), g: f64| scalar_rules(&g, a, b),
+            &(p[0], p[1]),
+        )?;
+    }
+    for &(a, b) in strong {
+        let (da, db) = scalar_rules(&0.0, &a, &b);
+        exactly_zero(name, (a, b), da)?;
+        exactly_zero(name, (a, b), db)?;
+        let (da, db) = tensor_rules(&Tensor::zeros(&[1]), &Tensor::from([a]), &Tensor::from([b]));
+        exactly_zero_tensor(name, (a, b), &da)?;
+        exactly_zero_tensor(name, (a, b), &db)?;
+    }
+    Ok(())
 }

@@ -4,8 +4,15 @@
 //! Rules that are cheaper in terms of the output `y` than of the input `x`
 //! (`exp`, `tanh`, `sqrt`, …) take `y`.
 
-use super::{Rule, rule_fn};
+use std::sync::LazyLock;
+
+use super::table::{
+    Need, On, Primitive, Syntax, exactly_zero, exactly_zero_tensor, gradcheck, gradcheck_var,
+};
+use super::{Operand, Rule, rule_fn};
+use crate::Real;
 use crate::cotangent::Cotangent;
+use crate::graph::Var;
 use crate::pool;
 use crate::tensor::Tensor;
 
@@ -27,139 +34,6 @@ pub(crate) fn relu(x: f64) -> f64 {
 }
 
 impl Tensor {
-    /// Elementwise sine.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::zeros(&[2]).sin().to_vec(), vec![0.0, 0.0]);
-    /// ```
-    pub fn sin(&self) -> Tensor {
-        self.map(f64::sin)
-    }
-
-    /// Elementwise cosine.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::zeros(&[2]).cos().to_vec(), vec![1.0, 1.0]);
-    /// ```
-    pub fn cos(&self) -> Tensor {
-        self.map(f64::cos)
-    }
-
-    /// Elementwise tangent.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::scalar(0.0).tan().item(), 0.0);
-    /// ```
-    pub fn tan(&self) -> Tensor {
-        self.map(f64::tan)
-    }
-
-    /// Elementwise hyperbolic tangent.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([0.0]).tanh().to_vec(), vec![0.0]);
-    /// ```
-    pub fn tanh(&self) -> Tensor {
-        self.map(f64::tanh)
-    }
-
-    /// Elementwise `e^x`.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([0.0, 1.0]).exp().to_vec(), vec![1.0, std::f64::consts::E]);
-    /// ```
-    pub fn exp(&self) -> Tensor {
-        self.map(f64::exp)
-    }
-
-    /// Elementwise natural logarithm.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([1.0]).ln().to_vec(), vec![0.0]);
-    /// ```
-    pub fn ln(&self) -> Tensor {
-        self.map(f64::ln)
-    }
-
-    /// Elementwise natural logarithm (PyTorch's name; same as [`ln`](Tensor::ln)).
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// let x = Tensor::from([1.0, 2.0]);
-    /// assert_eq!(x.log(), x.ln());
-    /// ```
-    pub fn log(&self) -> Tensor {
-        self.ln()
-    }
-
-    /// Elementwise square root.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([4.0, 9.0]).sqrt().to_vec(), vec![2.0, 3.0]);
-    /// ```
-    pub fn sqrt(&self) -> Tensor {
-        self.map(f64::sqrt)
-    }
-
-    /// Elementwise absolute value.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([-1.5, 2.0]).abs().to_vec(), vec![1.5, 2.0]);
-    /// ```
-    pub fn abs(&self) -> Tensor {
-        self.map(f64::abs)
-    }
-
-    /// Elementwise `max(x, 0)`.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([-1.0, 2.0]).relu().to_vec(), vec![0.0, 2.0]);
-    /// ```
-    pub fn relu(&self) -> Tensor {
-        self.map(relu)
-    }
-
-    /// Elementwise logistic function `1 / (1 + e^(−x))`.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([0.0]).sigmoid().to_vec(), vec![0.5]);
-    /// ```
-    pub fn sigmoid(&self) -> Tensor {
-        self.map(sigmoid)
-    }
-
-    /// Elementwise reciprocal `1/x`.
-    ///
-    /// ```
-    /// use autodiff_runtime::Tensor;
-    ///
-    /// assert_eq!(Tensor::from([2.0, 4.0]).recip().to_vec(), vec![0.5, 0.25]);
-    /// ```
-    pub fn recip(&self) -> Tensor {
-        self.map(f64::recip)
-    }
-
     /// Elementwise integer power `x^n` (PyTorch's `x ** n`).
     ///
     /// ```
@@ -212,87 +86,349 @@ fn pointwise(g: &Tensor, x: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     Tensor::from_parts(data, x.shape.clone())
 }
 
-/// Declares a unary rule `name(g, v)` whose `f64` path is `$f(g, v)` and
-/// whose tensor path applies the same function elementwise.
-macro_rules! unary_rule {
-    ($(#[$attr:meta])* $name:ident => $Marker:ident($v:ident), $f:expr) => {
-        rule_fn!($(#[$attr])* $name => $Marker(g: G, $v: X: Operand));
+/// `ḡ ⊙ f(ḡ)` for the tensor rules that read only the cotangent.
+fn pointwise_g(g: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
+    if g.symbolic_zero {
+        return Tensor::zero();
+    }
+    g.map(f)
+}
 
-        impl Rule<(&f64, &f64)> for $Marker {
+/// The strong zero: the rule's value, or exactly 0 where the cotangent is
+/// exactly zero (a select, so tensor loops stay branch-free), for rules whose
+/// local derivative is infinite or NaN somewhere (`[]`: nowhere).
+macro_rules! strong_zero {
+    ([], $g:ident, $e:expr) => {
+        $e
+    };
+    ([$($s:tt)+], $g:ident, $e:expr) => {{
+        let v = $e;
+        if $g == 0.0 { 0.0 } else { v }
+    }};
+}
+
+/// The `f64` call a doc example compares a tensor method with.
+macro_rules! f64_call {
+    (method, $name:ident, $elem:path, $x:literal) => {
+        concat!("(", stringify!($x), "f64).", stringify!($name), "()")
+    };
+    (real, $name:ident, $elem:path, $x:literal) => {
+        concat!("(", stringify!($x), "f64).", stringify!($name), "()")
+    };
+    ((real $alias:ident), $name:ident, $elem:path, $x:literal) => {
+        concat!("(", stringify!($x), "f64).", stringify!($alias), "()")
+    };
+    (none, $name:ident, $elem:path, $x:literal) => {
+        concat!(stringify!($elem), "(", stringify!($x), ")")
+    };
+}
+
+/// One unary rule: its marker (in a module of the rule's name), the free
+/// function generated code calls, and its `f64` and `Tensor` implementations.
+macro_rules! unary_rule {
+    // The derivative is 0: the rule reads nothing and returns a zero.
+    ($d0:ident, zero, |$g:ident, $v:ident| $d:expr, $strong:tt, $math:literal) => {
+        #[doc(hidden)]
+        pub mod $d0 {
+            /// The rule's marker type.
+            #[derive(Clone, Copy, Debug)]
+            pub struct Marker;
+        }
+        #[doc = concat!("`", $math, "`.")]
+        #[inline(always)]
+        pub fn $d0<'a, G: ?Sized>(g: &'a G) -> <$d0::Marker as Rule<(&'a G,)>>::Out
+        where
+            $d0::Marker: Rule<(&'a G,)>,
+        {
+            <$d0::Marker as Rule<_>>::apply((g,))
+        }
+        impl Rule<(&f64,)> for $d0::Marker {
+            type Out = f64;
+            #[inline(always)]
+            fn apply(_: (&f64,)) -> f64 {
+                <f64 as Cotangent>::zero()
+            }
+        }
+        impl Rule<(&Tensor,)> for $d0::Marker {
+            type Out = Tensor;
+            fn apply(_: (&Tensor,)) -> Tensor {
+                Tensor::zero()
+            }
+        }
+    };
+    // The rule reads only ḡ.
+    ($d0:ident, none, |$g:ident, $v:ident| $d:expr, $strong:tt, $math:literal) => {
+        #[doc(hidden)]
+        pub mod $d0 {
+            /// The rule's marker type.
+            #[derive(Clone, Copy, Debug)]
+            pub struct Marker;
+        }
+        #[doc = concat!("`", $math, "`.")]
+        #[inline(always)]
+        pub fn $d0<'a, G: ?Sized>(g: &'a G) -> <$d0::Marker as Rule<(&'a G,)>>::Out
+        where
+            $d0::Marker: Rule<(&'a G,)>,
+        {
+            <$d0::Marker as Rule<_>>::apply((g,))
+        }
+        impl Rule<(&f64,)> for $d0::Marker {
+            type Out = f64;
+            #[inline(always)]
+            fn apply((g,): (&f64,)) -> f64 {
+                let $g = *g;
+                let $v = ();
+                let _ = $v;
+                strong_zero!($strong, $g, $d)
+            }
+        }
+        impl Rule<(&Tensor,)> for $d0::Marker {
+            type Out = Tensor;
+            fn apply((g,): (&Tensor,)) -> Tensor {
+                pointwise_g(g, |$g| {
+                    let $v = ();
+                    let _ = $v;
+                    strong_zero!($strong, $g, $d)
+                })
+            }
+        }
+    };
+    // The rule reads the input `x` or the output `y`.
+    ($d0:ident, $reads:ident, |$g:ident, $v:ident| $d:expr, $strong:tt, $math:literal) => {
+        #[doc(hidden)]
+        pub mod $d0 {
+            /// The rule's marker type.
+            #[derive(Clone, Copy, Debug)]
+            pub struct Marker;
+        }
+        #[doc = concat!("`", $math, "` (reads `", stringify!($reads), "`).")]
+        #[inline(always)]
+        pub fn $d0<'a, G: ?Sized, V: ?Sized + Operand>(
+            g: &'a G,
+            $reads: &'a V,
+        ) -> <$d0::Marker as Rule<(&'a G, &'a V::Value)>>::Out
+        where
+            $d0::Marker: Rule<(&'a G, &'a V::Value)>,
+        {
+            <$d0::Marker as Rule<_>>::apply((g, $reads.value()))
+        }
+        impl Rule<(&f64, &f64)> for $d0::Marker {
             type Out = f64;
             #[inline(always)]
             fn apply((g, v): (&f64, &f64)) -> f64 {
-                let f: fn(f64, f64) -> f64 = $f;
-                f(*g, *v)
+                let ($g, $v) = (*g, *v);
+                strong_zero!($strong, $g, $d)
             }
         }
-
-        impl Rule<(&Tensor, &Tensor)> for $Marker {
+        impl Rule<(&Tensor, &Tensor)> for $d0::Marker {
             type Out = Tensor;
             fn apply((g, v): (&Tensor, &Tensor)) -> Tensor {
-                pointwise(g, v, $f)
+                pointwise(g, v, |$g, $v| strong_zero!($strong, $g, $d))
             }
         }
     };
 }
 
-unary_rule!(
-    /// `y = sin x`: `x̄ += ḡ · cos x`.
-    sin_d0 => SinD0(x), |g, x| g * x.cos()
-);
-unary_rule!(
-    /// `y = cos x`: `x̄ += −ḡ · sin x`.
-    cos_d0 => CosD0(x), |g, x| -g * x.sin()
-);
-unary_rule!(
-    /// `y = tan x`: `x̄ += ḡ · (1 + y²)`.
-    tan_d0 => TanD0(y), |g, y| g * (1.0 + y * y)
-);
-unary_rule!(
-    /// `y = tanh x`: `x̄ += ḡ · (1 − y²)`.
-    tanh_d0 => TanhD0(y), |g, y| g * (1.0 - y * y)
-);
-unary_rule!(
-    /// `y = eˣ`: `x̄ += ḡ · y`.
-    exp_d0 => ExpD0(y), |g, y| g * y
-);
-unary_rule!(
-    /// `y = ln x`: `x̄ += ḡ / x`.
-    ln_d0 => LnD0(x), |g, x| g / x
-);
-unary_rule!(
-    /// `y = x.log()` (natural logarithm, tensors): `x̄ += ḡ / x`.
-    log_d0 => LogD0(x), |g, x| g / x
-);
-unary_rule!(
-    /// `y = √x`: `x̄ += ḡ / (2y)`.
-    sqrt_d0 => SqrtD0(y), |g, y| g / (2.0 * y)
-);
-unary_rule!(
-    /// `y = |x|`: `x̄ += ḡ · sign x`, and 0 at `x = 0` (as PyTorch).
-    abs_d0 => AbsD0(x), |g, x| if x > 0.0 { g } else if x < 0.0 { -g } else { 0.0 }
-);
-unary_rule!(
-    /// `y = relu x`: `x̄ += ḡ · [x > 0]` (0 at `x = 0`).
-    relu_d0 => ReluD0(x), |g, x| if x > 0.0 { g } else { 0.0 }
-);
-unary_rule!(
-    /// `y = σ(x)`: `x̄ += ḡ · y · (1 − y)`.
-    sigmoid_d0 => SigmoidD0(y), |g, y| g * y * (1.0 - y)
-);
-unary_rule!(
-    /// `y = 1/x`: `x̄ += −ḡ · y²`.
-    recip_d0 => RecipD0(y), |g, y| -g * y * y
-);
+/// The rule applied as a check sees it: `(ḡ, x, y) ↦ x̄`.
+macro_rules! rule_of {
+    ($d0:ident, zero) => {
+        |g, _x, _y| $d0(g)
+    };
+    ($d0:ident, none) => {
+        |g, _x, _y| $d0(g)
+    };
+    ($d0:ident, x) => {
+        |g, x, _y| $d0(g, x)
+    };
+    ($d0:ident, y) => {
+        |g, _x, y| $d0(g, y)
+    };
+}
+
+/// The `f64` function a check evaluates, if `f64` has the op under this name.
+macro_rules! f64_fn {
+    (none, $name:ident, $elem:path) => {
+        None::<fn(f64) -> f64>
+    };
+    ((real $alias:ident), $name:ident, $elem:path) => {
+        None::<fn(f64) -> f64>
+    };
+    ($f64:ident, $name:ident, $elem:path) => {
+        Some((|x: f64| x.$name()) as fn(f64) -> f64)
+    };
+}
+
+/// The row of an `f64` method with another name than the tensor's (`erf` is
+/// `special_erf` on `f64`), if there is one.
+macro_rules! alias_row {
+    ($rows:ident, (real $alias:ident), $name:ident, $d0:ident, $reads:ident, $strong:tt, $node:literal, $math:literal, $lo:literal, $hi:literal) => {
+        $rows.push(Primitive {
+            name: stringify!($alias),
+            call: concat!("x.", stringify!($alias), "()"),
+            rule: stringify!($name),
+            arity: 1,
+            on: On::F64,
+            operands: unary_needs!($reads),
+            math: $math,
+            strong_zero: stringify!($strong) != "[]",
+            graph: None,
+            syntax: Syntax::Method,
+            check: || {
+                let strong: &[f64] = &$strong;
+                check_unary(
+                    stringify!($alias),
+                    None,
+                    rule_of!($d0, $reads),
+                    Some((|x: f64| x.$alias()) as fn(f64) -> f64),
+                    rule_of!($d0, $reads),
+                    None,
+                    ($lo, $hi),
+                    strong,
+                )
+            },
+        });
+    };
+    ($rows:ident, $f64:tt, $($rest:tt)*) => {};
+}
+
+macro_rules! unary_needs {
+    (x) => {
+        &[Some(&[Need::Value(0)])]
+    };
+    (y) => {
+        &[Some(&[Need::Output])]
+    };
+    ($other:ident) => {
+        &[Some(&[])]
+    };
+}
+
+/// Everything the table's elementwise functions of one operand give, but the
+/// graph layer's `Var` methods (in `graph/functions.rs`) and the `Real`
+/// methods (in `real.rs`): the `Tensor` methods, the rules and the rows.
+macro_rules! unary_ops {
+    ($(
+        $name:ident / $d0:ident: $elem:path, f64 $f64:tt, reads $reads:ident, |$g:ident, $v:ident| $d:expr,
+        at ($lo:literal, $hi:literal), strong $strong:tt, $node:literal, $math:literal, $doc:literal;
+    )*) => {
+        impl Tensor {
+            $(
+                #[doc = $doc]
+                #[doc = ""]
+                #[doc = concat!("Derivative: `", $math, "`.")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = "use autodiff_runtime::prelude::*;"]
+                #[doc = ""]
+                #[doc = concat!("let x = Tensor::from([", stringify!($lo), ", ", stringify!($hi), "]);")]
+                #[doc = concat!("assert_eq!(x.", stringify!($name), "().to_vec(), vec![",
+                    f64_call!($f64, $name, $elem, $lo), ", ", f64_call!($f64, $name, $elem, $hi), "]);")]
+                #[doc = "```"]
+                pub fn $name(&self) -> Tensor {
+                    self.map($elem)
+                }
+            )*
+        }
+
+        $( unary_rule!($d0, $reads, |$g, $v| $d, $strong, $math); )*
+
+        /// The rows of the elementwise functions of one operand.
+        pub(crate) static UNARY_ROWS: LazyLock<Vec<Primitive>> = LazyLock::new(|| {
+            let mut rows = Vec::new();
+            $(
+                rows.push(Primitive {
+                    name: stringify!($name),
+                    call: concat!("x.", stringify!($name), "()"),
+                    rule: stringify!($name),
+                    arity: 1,
+                    on: match f64_fn!($f64, $name, $elem) { Some(_) => On::Both, None => On::Tensor },
+                    operands: unary_needs!($reads),
+                    math: $math,
+                    strong_zero: stringify!($strong) != "[]",
+                    graph: Some($node),
+                    syntax: Syntax::Method,
+                    check: || {
+                        let strong: &[f64] = &$strong;
+                        check_unary(
+                            stringify!($name),
+                            Some(Tensor::$name as fn(&Tensor) -> Tensor),
+                            rule_of!($d0, $reads),
+                            f64_fn!($f64, $name, $elem),
+                            rule_of!($d0, $reads),
+                            Some(Var::$name as fn(&Var) -> Var),
+                            ($lo, $hi),
+                            strong,
+                        )
+                    },
+                });
+                alias_row!(rows, $f64, $name, $d0, $reads, $strong, $node, $math, $lo, $hi);
+            )*
+            rows
+        });
+    };
+}
+
+crate::ops::table::unary_rows!(unary_ops);
+
+/// Checks one elementwise function of one operand: the tensor rule, the `f64`
+/// rule and the graph layer's op against central differences at points in
+/// `lo..hi`, and the strong zero at the points where the local derivative is
+/// not finite.
+#[allow(clippy::too_many_arguments)]
+fn check_unary(
+    name: &str,
+    tensor: Option<fn(&Tensor) -> Tensor>,
+    tensor_rule: fn(&Tensor, &Tensor, &Tensor) -> Tensor,
+    scalar: Option<fn(f64) -> f64>,
+    scalar_rule: fn(&f64, &f64, &f64) -> f64,
+    var: Option<fn(&Var) -> Var>,
+    (lo, hi): (f64, f64),
+    strong: &[f64],
+) -> Result<(), String> {
+    let seed = name.len() as u64;
+    let t = Tensor::uniform(&[3, 4], lo, hi, seed);
+    if let Some(op) = tensor {
+        gradcheck(
+            &format!("{name} (tensor)"),
+            |x: &Tensor| op(x),
+            |x: &Tensor, g: Tensor| crate::cotangent::finish(tensor_rule(&g, x, &op(x)), x),
+            &t,
+        )?;
+        for &s in strong {
+            let x = Tensor::from([s, s]);
+            exactly_zero_tensor(name, s, &tensor_rule(&Tensor::zeros(&[2]), &x, &op(&x)))?;
+        }
+    }
+    if let Some(op) = scalar {
+        for &x in &t.data()[..3] {
+            gradcheck(
+                &format!("{name} (f64 at {x})"),
+                |x: &f64| op(*x),
+                |x: &f64, g: f64| scalar_rule(&g, x, &op(*x)),
+                &x,
+            )?;
+        }
+        for &s in strong {
+            exactly_zero(name, s, scalar_rule(&0.0, &s, &op(s)))?;
+            exactly_zero(name, s, scalar_rule(&-0.0, &s, &op(s)))?;
+        }
+    }
+    if let Some(op) = var {
+        gradcheck_var(name, op, &t)?;
+    }
+    Ok(())
+}
 
 rule_fn!(
-    /// `y = xⁿ` (`n: i32`): `x̄ += ḡ · n · xⁿ⁻¹` (0 for `n = 0`).
+    /// `y = xⁿ` (`n: i32`): `x̄ += ḡ · n · xⁿ⁻¹` (0 for `n = 0`; for `n < 0`,
+    /// 0 where `ḡ = 0`, also at `x = 0`).
     powi_d0 => PowiD0(g: G, x: X: Operand, n: N)
 );
 
 #[inline(always)]
 fn powi_rule(g: f64, x: f64, n: i32) -> f64 {
-    if n == 0 {
+    // A negative power is infinite at 0: there a zero ḡ gives 0 (strong zero).
+    if n == 0 || (n < 0 && g == 0.0) {
         0.0
     } else {
         g * n as f64 * x.powi(n - 1)
@@ -323,7 +459,8 @@ impl Rule<(&Tensor, &Tensor, &i32)> for PowiD0 {
 }
 
 rule_fn!(
-    /// `y = xᵖ` (`p: f64`), operand `x`: `x̄ += ḡ · p · xᵖ⁻¹` (0 for `p = 0`).
+    /// `y = xᵖ` (`p: f64`), operand `x`: `x̄ += ḡ · p · xᵖ⁻¹` (0 for `p = 0`,
+    /// and where `ḡ = 0`, also at `x = 0`).
     powf_d0 => PowfD0(g: G, x: X: Operand, p: P: Operand)
 );
 rule_fn!(
@@ -334,7 +471,8 @@ rule_fn!(
 
 #[inline(always)]
 fn powf_rule_x(g: f64, x: f64, p: f64) -> f64 {
-    if p == 0.0 {
+    // `xᵖ⁻¹` is infinite at 0 for p < 1: a zero ḡ gives 0 (strong zero).
+    if p == 0.0 || g == 0.0 {
         0.0
     } else {
         g * p * x.powf(p - 1.0)
@@ -343,7 +481,7 @@ fn powf_rule_x(g: f64, x: f64, p: f64) -> f64 {
 
 #[inline(always)]
 fn powf_rule_p(g: f64, x: f64, y: f64) -> f64 {
-    if x == 0.0 && y.is_finite() {
+    if (x == 0.0 && y.is_finite()) || g == 0.0 {
         0.0
     } else {
         g * y * x.ln()
@@ -415,5 +553,177 @@ mod tests {
                 assert!(r.to_bits() == b.to_bits(), "powi_d0({n}): {r} != {b}");
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------- f64's other methods
+
+rule_fn!(
+    /// `y = x.log(b) = ln x / ln b` (`f64`), operand `x`: `x̄ += ḡ / (x ln b)`.
+    log_base_d0 => LogBaseD0(g: G, x: X: Operand, b: B: Operand)
+);
+rule_fn!(
+    /// `y = x.log(b)` (`f64`), operand `b`: `b̄ −= ḡ · ln x / (b (ln b)²)`.
+    log_base_d1 => LogBaseD1(g: G, x: X: Operand, b: B: Operand)
+);
+
+impl Rule<(&f64, &f64, &f64)> for LogBaseD0 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, x, b): (&f64, &f64, &f64)) -> f64 {
+        let v = g / (x * b.ln());
+        if *g == 0.0 { 0.0 } else { v }
+    }
+}
+impl Rule<(&f64, &f64, &f64)> for LogBaseD1 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, x, b): (&f64, &f64, &f64)) -> f64 {
+        let lb = b.ln();
+        let v = -g * x.ln() / (b * lb * lb);
+        if *g == 0.0 { 0.0 } else { v }
+    }
+}
+
+rule_fn!(
+    /// `(s, c) = x.sin_cos()` (`f64`): `x̄ += s̄ · cos x − c̄ · sin x`; the
+    /// cotangent is the pair `(s̄, c̄)`.
+    sin_cos_d0 => SinCosD0(g: G, x: X: Operand)
+);
+
+impl Rule<(&(f64, f64), &f64)> for SinCosD0 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply(((gs, gc), x): (&(f64, f64), &f64)) -> f64 {
+        let (s, c) = x.sin_cos();
+        gs * c - gc * s
+    }
+}
+
+rule_fn!(
+    /// `y = x.mul_add(a, b) = x·a + b` (`f64`, one rounding), operand `x`: `x̄ += ḡ · a`.
+    mul_add_d0 => MulAddD0(g: G, a: A: Operand)
+);
+rule_fn!(
+    /// `y = x.mul_add(a, b)`, operand `a`: `ā += ḡ · x`.
+    mul_add_d1 => MulAddD1(g: G, x: X: Operand)
+);
+rule_fn!(
+    /// `y = x.mul_add(a, b)`, operand `b`: `b̄ += ḡ`.
+    mul_add_d2 => MulAddD2(g: G)
+);
+
+impl Rule<(&f64, &f64)> for MulAddD0 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, a): (&f64, &f64)) -> f64 {
+        g * a
+    }
+}
+impl Rule<(&f64, &f64)> for MulAddD1 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, x): (&f64, &f64)) -> f64 {
+        g * x
+    }
+}
+impl Rule<(&f64,)> for MulAddD2 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g,): (&f64,)) -> f64 {
+        *g
+    }
+}
+
+impl Tensor {
+    /// Each element limited to `[lo, hi]`: `min(max(x, lo), hi)` (PyTorch's
+    /// `clamp` with numbers; NaN stays NaN).
+    ///
+    /// Derivative: `x̄ += ȳ` where `lo ≤ x ≤ hi`, `lō += Σ ȳ` where `x < lo`,
+    /// `hī += Σ ȳ` where `x > hi`.
+    ///
+    /// Panics if `lo > hi` or either is NaN, as `f64::clamp`.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// let x = Tensor::from([-2.0, 0.5, 3.0]);
+    /// assert_eq!(x.clamp(-1.0, 1.0).to_vec(), vec![-1.0, 0.5, 1.0]);
+    /// ```
+    pub fn clamp(&self, lo: f64, hi: f64) -> Tensor {
+        assert!(
+            lo <= hi,
+            "clamp: min {lo} is greater than max {hi} (or one is NaN)"
+        );
+        self.map(|x| x.clamp(lo, hi))
+    }
+}
+
+rule_fn!(
+    /// `y = x.clamp(lo, hi)`, operand `x`: `x̄ += ḡ` where `lo ≤ x ≤ hi`, 0
+    /// elsewhere (a select: a zero or infinite `x` elsewhere passes nothing).
+    clamp_d0 => ClampD0(g: G, x: X: Operand, lo: L: Operand, hi: H: Operand)
+);
+rule_fn!(
+    /// `y = x.clamp(lo, hi)`, operand `lo`: `lō += Σ ḡ` where `x < lo`.
+    clamp_d1 => ClampD1(g: G, x: X: Operand, lo: L: Operand)
+);
+rule_fn!(
+    /// `y = x.clamp(lo, hi)`, operand `hi`: `hī += Σ ḡ` where `x > hi`.
+    clamp_d2 => ClampD2(g: G, x: X: Operand, hi: H: Operand)
+);
+
+impl Rule<(&f64, &f64, &f64, &f64)> for ClampD0 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, x, lo, hi): (&f64, &f64, &f64, &f64)) -> f64 {
+        if lo <= x && x <= hi { *g } else { 0.0 }
+    }
+}
+impl Rule<(&Tensor, &Tensor, &f64, &f64)> for ClampD0 {
+    type Out = Tensor;
+    fn apply((g, x, lo, hi): (&Tensor, &Tensor, &f64, &f64)) -> Tensor {
+        let (lo, hi) = (*lo, *hi);
+        pointwise(g, x, |g, x| if lo <= x && x <= hi { g } else { 0.0 })
+    }
+}
+impl Rule<(&f64, &f64, &f64)> for ClampD1 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, x, lo): (&f64, &f64, &f64)) -> f64 {
+        if x < lo { *g } else { 0.0 }
+    }
+}
+impl Rule<(&Tensor, &Tensor, &f64)> for ClampD1 {
+    type Out = f64;
+    fn apply((g, x, lo): (&Tensor, &Tensor, &f64)) -> f64 {
+        if g.symbolic_zero {
+            return 0.0;
+        }
+        g.data
+            .iter()
+            .zip(x.data.iter())
+            .map(|(&g, x)| if x < lo { g } else { 0.0 })
+            .sum()
+    }
+}
+impl Rule<(&f64, &f64, &f64)> for ClampD2 {
+    type Out = f64;
+    #[inline(always)]
+    fn apply((g, x, hi): (&f64, &f64, &f64)) -> f64 {
+        if x > hi { *g } else { 0.0 }
+    }
+}
+impl Rule<(&Tensor, &Tensor, &f64)> for ClampD2 {
+    type Out = f64;
+    fn apply((g, x, hi): (&Tensor, &Tensor, &f64)) -> f64 {
+        if g.symbolic_zero {
+            return 0.0;
+        }
+        g.data
+            .iter()
+            .zip(x.data.iter())
+            .map(|(&g, x)| if x > hi { g } else { 0.0 })
+            .sum()
     }
 }

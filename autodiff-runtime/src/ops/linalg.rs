@@ -318,14 +318,17 @@ impl Rule<(&f64, &Tensor)> for DotD1 {
 }
 
 rule_fn!(
-    /// `y = x.norm()`: `x̄ += ḡ · x / y` (0 when `y = 0`, as PyTorch).
+    /// `y = x.norm()`: `x̄ += ḡ · x / y` (0 when `y = 0`, as PyTorch, and when `ḡ = 0`).
     norm_d0 => NormD0(g: G, x: X: Operand, y: Y: Operand)
 );
 
 impl Rule<(&f64, &Tensor, &f64)> for NormD0 {
     type Out = Tensor;
     fn apply((g, x, y): (&f64, &Tensor, &f64)) -> Tensor {
-        if *y == 0.0 {
+        if *g == 0.0 {
+            // The strong zero: nothing, even where x / y is NaN (y = ∞).
+            Tensor::zero()
+        } else if *y == 0.0 {
             x.zeros_like()
         } else {
             x * (*g / *y)

@@ -1,6 +1,8 @@
 //! Primitive operations, one file per family. Each file holds an op's value
 //! (a method of [`Tensor`] or an operator impl) next to its derivative rules
-//! `<op>_d<k>`, whose doc comment states the rule's math.
+//! `<op>_d<k>`, whose doc comment states the rule's math; `table.rs` holds
+//! the table of primitives (one row each) and the lists the elementwise ones
+//! are generated from, `checks.rs` the checks of the rows written by hand.
 //!
 //! A rule is a free generic function so that code generated without type
 //! names can call it: `rules::mul_d0(&g, &a_meta, &b)`. Behind it, a marker
@@ -8,16 +10,20 @@
 //! (`f64`, `Tensor`, mixes), and type inference picks the implementation
 //! from the argument types.
 
-use crate::tensor::Tensor;
+use crate::tensor::{BoolTensor, Tensor};
 
 pub mod binary;
 pub(crate) mod broadcast;
+pub(crate) mod checks;
 mod compare;
 pub mod elementwise;
 pub mod linalg;
+pub mod nalgebra_rules;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub(crate) mod special;
+pub mod table;
 
 /// One derivative rule for one combination of argument types. `Args` is the
 /// tuple of borrowed arguments, `(&g, &need0, …)`.
@@ -52,6 +58,14 @@ impl Operand for Tensor {
     type Value = Tensor;
     #[inline(always)]
     fn value(&self) -> &Tensor {
+        self
+    }
+}
+
+impl Operand for BoolTensor {
+    type Value = BoolTensor;
+    #[inline(always)]
+    fn value(&self) -> &BoolTensor {
         self
     }
 }

@@ -1,13 +1,15 @@
 //! Shape ops: `reshape`, `t`/`transpose`, `slice`, element access (`at`,
-//! `x[i]` on slices), and their derivative rules.
+//! `x[i]` on slices, `item`, `to_vec`), joining (`cat`, `stack`), selecting
+//! (`where_`), and their derivative rules.
 
 use std::ops::Range;
 
+use super::broadcast::{broadcast_shape, sum_to_shape_owned, zip};
 use super::{Rule, rule_fn};
 use crate::cotangent::{Cotangent, LenMeta, ScalarIndex, Shape, TensorIndex};
 use crate::ops::reduce::split_at_dim;
 use crate::pool;
-use crate::tensor::{Tensor, numel_of};
+use crate::tensor::{BoolTensor, Tensor, numel_of};
 
 impl Tensor {
     /// The same elements in a new shape with as many elements. Shares the
@@ -234,6 +236,277 @@ where
     fn apply((g, x, i): (&Vec<f64>, &LenMeta, &R)) -> Vec<f64> {
         let mut out = vec![0.0; x.0];
         crate::cotangent::IndexMeta::acc_index(x, &mut out, i, g.clone());
+        out
+    }
+}
+
+rule_fn!(
+    /// `y = x.item()` (a one-element tensor to `f64`): `x̄ += ȳ` in `x`'s shape.
+    item_d0 => ItemD0(g: G, x_meta: M)
+);
+
+impl Rule<(&f64, &Shape)> for ItemD0 {
+    type Out = Tensor;
+    fn apply((g, x): (&f64, &Shape)) -> Tensor {
+        Tensor::full(&x.0, *g)
+    }
+}
+
+rule_fn!(
+    /// `y = x.to_vec()` (a tensor, `Vec<f64>` or `[f64]` to `Vec<f64>`):
+    /// `x̄ += ȳ` in `x`'s shape (a shorter `ȳ` is padded with zeros).
+    to_vec_d0 => ToVecD0(g: G, x_meta: M)
+);
+
+impl Rule<(&Vec<f64>, &Shape)> for ToVecD0 {
+    type Out = Tensor;
+    fn apply((g, x): (&Vec<f64>, &Shape)) -> Tensor {
+        if g.is_empty() {
+            return Tensor::zero();
+        }
+        let mut data = g.clone();
+        data.resize(numel_of(&x.0), 0.0);
+        Tensor::from_parts(data, x.0.clone())
+    }
+}
+impl Rule<(&Vec<f64>, &LenMeta)> for ToVecD0 {
+    type Out = Vec<f64>;
+    fn apply((g, _): (&Vec<f64>, &LenMeta)) -> Vec<f64> {
+        g.clone()
+    }
+}
+
+impl Tensor {
+    /// The tensors joined along dimension `dim`, which they all have and may
+    /// differ in; the other sizes must agree (PyTorch's `torch.cat`).
+    ///
+    /// Derivative: each piece gets its slab of `ȳ` along `dim`.
+    ///
+    /// Panics, naming the shapes, if they do not fit.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// let a = Tensor::from([[1.0, 2.0]]);
+    /// let b = Tensor::from([[3.0, 4.0], [5.0, 6.0]]);
+    /// let c = Tensor::cat(&[&a, &b], 0);
+    /// assert_eq!(c.shape(), &[3, 2]);
+    /// assert_eq!(Tensor::cat(&[&a, &a], 1).to_vec(), vec![1.0, 2.0, 1.0, 2.0]);
+    /// ```
+    pub fn cat(pieces: &[&Tensor], dim: usize) -> Tensor {
+        assert!(
+            !pieces.is_empty(),
+            "cat(): expected a non-empty list of Tensors"
+        );
+        let first = &pieces[0].shape;
+        assert!(
+            dim < first.len(),
+            "cat(): dimension {dim} out of range for a tensor of shape {first:?}"
+        );
+        for p in pieces {
+            assert!(
+                p.shape.len() == first.len()
+                    && p.shape
+                        .iter()
+                        .zip(first)
+                        .enumerate()
+                        .all(|(d, (a, b))| d == dim || a == b),
+                "cat(): sizes of tensors must match except in dimension {dim}: shapes {:?}",
+                pieces.iter().map(|p| &p.shape).collect::<Vec<_>>()
+            );
+        }
+        let (outer, _, inner) = split_at_dim(first, dim);
+        let total: usize = pieces.iter().map(|p| p.shape[dim]).sum();
+        let mut data = pool::buffer(outer * total * inner);
+        for o in 0..outer {
+            for p in pieces {
+                let slab = p.shape[dim] * inner;
+                data.extend_from_slice(&p.data[o * slab..(o + 1) * slab]);
+            }
+        }
+        let mut shape = first.clone();
+        shape[dim] = total;
+        Tensor::from_parts(data, shape)
+    }
+
+    /// The tensors, all of one shape, stacked along a new dimension `dim`
+    /// (PyTorch's `torch.stack`).
+    ///
+    /// Derivative: each piece gets its slice of `ȳ` along `dim`.
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// let a = Tensor::from([1.0, 2.0]);
+    /// let b = Tensor::from([3.0, 4.0]);
+    /// assert_eq!(Tensor::stack(&[&a, &b], 0).shape(), &[2, 2]);
+    /// assert_eq!(Tensor::stack(&[&a, &b], 1).to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
+    /// ```
+    pub fn stack(pieces: &[&Tensor], dim: usize) -> Tensor {
+        assert!(!pieces.is_empty(), "stack expects a non-empty TensorList");
+        let shape = &pieces[0].shape;
+        assert!(
+            dim <= shape.len(),
+            "stack(): dimension {dim} out of range for tensors of shape {shape:?}"
+        );
+        assert!(
+            pieces.iter().all(|p| &p.shape == shape),
+            "stack expects each tensor to be equal size, but got shapes {:?}",
+            pieces.iter().map(|p| &p.shape).collect::<Vec<_>>()
+        );
+        let mut unsqueezed = shape.clone();
+        unsqueezed.insert(dim, 1);
+        let views: Vec<Tensor> = pieces.iter().map(|p| p.reshape(&unsqueezed)).collect();
+        Tensor::cat(&views.iter().collect::<Vec<_>>(), dim)
+    }
+
+    /// `self` where `cond` holds, `other` elsewhere, all three broadcast
+    /// (PyTorch's `x.where(cond, other)`, `torch.where(cond, x, other)`).
+    ///
+    /// Derivative: `x̄ += reduce(ȳ where cond)`, `other̄ += reduce(ȳ where !cond)`
+    /// (a select: an infinite or NaN value not chosen passes nothing).
+    ///
+    /// ```
+    /// use autodiff_runtime::Tensor;
+    ///
+    /// let x = Tensor::from([1.0, -2.0, 3.0]);
+    /// let cond = x.gt_elem(&Tensor::scalar(0.0));
+    /// assert_eq!(x.where_(&cond, &Tensor::scalar(0.0)).to_vec(), vec![1.0, 0.0, 3.0]);
+    /// ```
+    pub fn where_(&self, cond: &BoolTensor, other: &Tensor) -> Tensor {
+        let mask = cond_mask(cond);
+        let shape = broadcast_shape(&broadcast_shape(&mask.shape, &self.shape), &other.shape);
+        let (m, x, y) = (
+            expand(&mask, &shape),
+            expand(self, &shape),
+            expand(other, &shape),
+        );
+        let data = pool::collect(
+            numel_of(&shape),
+            m.data
+                .iter()
+                .zip(x.data.iter())
+                .zip(y.data.iter())
+                .map(|((&m, &x), &y)| if m != 0.0 { x } else { y }),
+        );
+        Tensor::from_parts(data, shape)
+    }
+}
+
+/// A condition as a tensor of 1s and 0s.
+fn cond_mask(cond: &BoolTensor) -> Tensor {
+    Tensor::from_parts(
+        cond.data
+            .iter()
+            .map(|&c| if c { 1.0 } else { 0.0 })
+            .collect(),
+        cond.shape.clone(),
+    )
+}
+
+/// `t` broadcast to `shape` (no copy when it already has it).
+fn expand(t: &Tensor, shape: &[usize]) -> Tensor {
+    if t.shape == shape {
+        t.clone()
+    } else {
+        zip(t, &Tensor::zeros(shape), |x, _| x)
+    }
+}
+
+/// `ḡ` where `cond` is `keep`, 0 elsewhere (a select), summed to `shape`.
+fn where_rule(g: &Tensor, cond: &BoolTensor, shape: &[usize], keep: bool) -> Tensor {
+    if g.symbolic_zero {
+        return Tensor::zero();
+    }
+    let mask = expand(&cond_mask(cond), &g.shape);
+    let picked = zip(g, &mask, |g, m| if (m != 0.0) == keep { g } else { 0.0 });
+    sum_to_shape_owned(picked, shape)
+}
+
+rule_fn!(
+    /// `y = x.where_(&cond, &other)`, operand `x`: `x̄ += reduce(ḡ where cond)`.
+    where_d0 => WhereD0(g: G, cond: C: Operand, x_meta: M)
+);
+rule_fn!(
+    /// `y = x.where_(&cond, &other)`, operand `other`: `other̄ += reduce(ḡ where !cond)`.
+    where_d2 => WhereD2(g: G, cond: C: Operand, other_meta: M)
+);
+
+impl Rule<(&Tensor, &BoolTensor, &Shape)> for WhereD0 {
+    type Out = Tensor;
+    fn apply((g, cond, x): (&Tensor, &BoolTensor, &Shape)) -> Tensor {
+        where_rule(g, cond, &x.0, true)
+    }
+}
+impl Rule<(&Tensor, &BoolTensor, &Shape)> for WhereD2 {
+    type Out = Tensor;
+    fn apply((g, cond, other): (&Tensor, &BoolTensor, &Shape)) -> Tensor {
+        where_rule(g, cond, &other.0, false)
+    }
+}
+
+rule_fn!(
+    /// `y = Tensor::cat(&[..], d)`, the piece of shape `piece` that starts at
+    /// `start` along `d`: `p̄ += ȳ`'s slab there.
+    cat_d => CatD(g: G, piece: M, d: D, start: S)
+);
+
+impl Rule<(&Tensor, &Shape, &usize, &usize)> for CatD {
+    type Out = Tensor;
+    fn apply((g, piece, d, start): (&Tensor, &Shape, &usize, &usize)) -> Tensor {
+        if g.symbolic_zero {
+            return Tensor::zero();
+        }
+        g.slice(*d, *start..*start + piece.0[*d])
+    }
+}
+
+rule_fn!(
+    /// `y = Tensor::stack(&[..], d)`, piece `k` (of shape `piece`): `p̄ += ȳ`
+    /// at index `k` along `d`.
+    stack_d => StackD(g: G, piece: M, d: D, k: K)
+);
+
+impl Rule<(&Tensor, &Shape, &usize, &usize)> for StackD {
+    type Out = Tensor;
+    fn apply((g, piece, d, k): (&Tensor, &Shape, &usize, &usize)) -> Tensor {
+        if g.symbolic_zero {
+            return Tensor::zero();
+        }
+        g.slice(*d, *k..*k + 1).reshape(&piece.0)
+    }
+}
+
+rule_fn!(
+    /// `t = Tensor::from(xs)` (a 1-d tensor of a slice, vector or array):
+    /// `x̄s += t̄` element by element.
+    tensor_from_d0 => TensorFromD0(g: G, x_meta: M)
+);
+
+impl Rule<(&Tensor, &LenMeta)> for TensorFromD0 {
+    type Out = Vec<f64>;
+    fn apply((g, x): (&Tensor, &LenMeta)) -> Vec<f64> {
+        if g.symbolic_zero {
+            return Vec::new();
+        }
+        assert_eq!(
+            g.numel(),
+            x.0,
+            "the cotangent of Tensor::from has {} elements for {}",
+            g.numel(),
+            x.0
+        );
+        g.to_vec()
+    }
+}
+
+impl<const N: usize> Rule<(&Tensor, &crate::cotangent::ArrayMeta<N>)> for TensorFromD0 {
+    type Out = [f64; N];
+    fn apply((g, _): (&Tensor, &crate::cotangent::ArrayMeta<N>)) -> [f64; N] {
+        let mut out = [0.0; N];
+        if !g.symbolic_zero {
+            out.copy_from_slice(&g.to_vec());
+        }
         out
     }
 }

@@ -2,7 +2,7 @@ use autodiff::differentiable;
 
 #[differentiable]
 fn f(x: f64) -> f64 {
-    x.atan2(2.0)
+    x.rem_euclid(2.0)
 }
 
 fn main() {}
