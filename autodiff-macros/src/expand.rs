@@ -2,6 +2,7 @@
 //! function unchanged plus every error, so that its callers see no cascade.
 
 use crate::errors::Errors;
+use crate::higher::{self, Extra};
 use crate::signature::{self, Args, Signature};
 use crate::{analyse, codegen, lower};
 use proc_macro2::TokenStream;
@@ -122,54 +123,68 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         return with_errors(primal, errors);
     }
     let func = &work;
-    let mut body = lower::lower(&sig, &func.block, &errors);
-    analyse::analyse(&sig, &mut body, &errors);
-    if !errors.is_empty() {
-        return with_errors(primal, errors);
-    }
-    body.name_adjoints();
-    let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
-    let owned_body = codegen::Gen::new(&sig, &body, true).generate();
-    let allows: Vec<&syn::Attribute> = primal
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("allow"))
-        .collect();
-    let warnings = zero_gradient_warnings(&sig, &body, &allows);
+    // `vjp = rule`: the rule is the derivative; the body is not differentiated.
+    let (vjp_body, owned_body, analysed) = match &args.vjp {
+        Some(rule) => {
+            if let Some(r) = &receiver {
+                errors.spanned(r, "a custom `vjp` rule goes on a free function");
+                return with_errors(primal, errors);
+            }
+            let (vjp_body, owned_body) = higher::custom_bodies(&sig, rule);
+            (vjp_body, owned_body, None)
+        }
+        None => {
+            if let Some(jvp) = &args.jvp {
+                errors.spanned(jvp, "`jvp = rule` goes with `vjp = rule`: give both");
+                return with_errors(primal, errors);
+            }
+            let mut body = lower::lower(&sig, &func.block, &errors);
+            analyse::analyse(&sig, &mut body, &errors);
+            if !errors.is_empty() {
+                return with_errors(primal, errors);
+            }
+            body.name_adjoints();
+            let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
+            let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+            (vjp_body, owned_body, Some((body, saved_sites)))
+        }
+    };
+    let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();
+    let warnings = match &analysed {
+        Some((body, _)) => zero_gradient_warnings(&sig, body, &allows),
+        None => TokenStream::new(),
+    };
     let shape = shape_of(&receiver);
-    let module = if args.show {
+    // Forward mode, Jacobians, second derivatives (free functions).
+    let mut extra = match (&receiver, &args.vjp) {
+        (Some(_), _) => Extra::default(),
+        _ if !args.forward => Extra::default(),
+        (None, Some(_)) => higher::generate(&sig, func, higher::Rule::Custom { jvp: args.jvp.as_ref() }, args.first_order.as_ref(), &pipeline),
+        (None, None) => higher::generate(&sig, func, higher::Rule::Body(&func.block), args.first_order.as_ref(), &pipeline),
+    };
+    if let (true, Some((body, saved_sites))) = (args.show, &analysed) {
         // What the macro made of the function, for a person to read.
-        let plain = module(
-            &sig,
-            func,
-            vjp_body.clone(),
-            owned_body.clone(),
-            shape_of(&receiver),
-            TokenStream::new(),
-        );
+        let plain = module(&sig, func, vjp_body.clone(), owned_body.clone(), shape_of(&receiver), &extra);
         let expansion = crate::show::pretty(&quote!(#primal #plain));
-        let dot = crate::show::dot(&sig, &body, &saved_sites);
+        let dot = crate::show::dot(&sig, body, saved_sites);
         let (e, d) = match &receiver {
             Some(_) => {
                 let upper = sig.name.to_string().to_uppercase();
-                (
-                    format_ident!("{}_EXPANSION", upper),
-                    format_ident!("{}_GRAPH_DOT", upper),
-                )
+                (format_ident!("{}_EXPANSION", upper), format_ident!("{}_GRAPH_DOT", upper))
             }
             None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
         };
-        let extra = quote!(
+        let items = &extra.items;
+        extra.items = quote!(
+            #items
             /// The code `#[differentiable]` generated for this function, pretty-printed.
             pub const #e: &str = #expansion;
             /// The function's primitive-op graph as Graphviz DOT (`dot -Tsvg`): ops,
             /// assignments, loops and branches; values the reverse keeps have a double border.
             pub const #d: &str = #dot;
         );
-        module(&sig, func, vjp_body, owned_body, shape, extra)
-    } else {
-        module(&sig, func, vjp_body, owned_body, shape, TokenStream::new())
-    };
+    }
+    let module = module(&sig, func, vjp_body, owned_body, shape, &extra);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {
         eprintln!("{module}");
@@ -212,6 +227,31 @@ fn zero_gradient_warnings(
         )
     });
     quote!(#(#warnings)*)
+}
+
+/// The reverse-mode module of another function (the forward-mode function
+/// that `higher` writes, for second derivatives): its items are `#[inline]`,
+/// and nothing beyond reverse mode is made of it.
+fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
+    let errors = Errors::default();
+    let args: Args = syn::parse2(attr).map_err(|e| e.to_string())?;
+    let mut work = func;
+    let Some(sig) = signature::parse(&args, &mut work, &errors) else {
+        return Err(higher::first_message(errors));
+    };
+    if !errors.is_empty() {
+        return Err(higher::first_message(errors));
+    }
+    let mut body = lower::lower(&sig, &work.block, &errors);
+    analyse::analyse(&sig, &mut body, &errors);
+    if !errors.is_empty() {
+        return Err(higher::first_message(errors));
+    }
+    body.name_adjoints();
+    // Only what other generated code calls: the owning pullback.
+    let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+    let extra = Extra { inline: true, ..Extra::default() };
+    Ok(module(&sig, &work, TokenStream::new(), owned_body, Shape::Module, &extra))
 }
 
 fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
@@ -299,7 +339,7 @@ fn module(
     vjp_body: TokenStream,
     owned_body: TokenStream,
     shape: Shape<'_>,
-    extra: TokenStream,
+    extra: &Extra,
 ) -> TokenStream {
     let rt = &sig.runtime;
     let name = &sig.name;
@@ -451,6 +491,7 @@ fn module(
         None => quote!(#item),
     };
     let (call_all, call_vjp) = (call(&vjp_all), call(&vjp));
+
     // A method's public functions take the receiver as written, and pass it on.
     let (params, args): (Vec<TokenStream>, Vec<TokenStream>) = match receiver {
         Some(r) => {
@@ -469,9 +510,43 @@ fn module(
             args_in.iter().map(|a| quote!(#a)).collect(),
         ),
     };
+    // Forward mode where it is cheaper (one `f64` in, one out).
+    let (grad_body, value_and_grad_body) = match &extra.forward_grad {
+        Some((g, vg)) => (g.clone(), vg.clone()),
+        None => (
+            quote!(
+                let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+                __ad_pullback(#rt::__private::seed(&__ad_value))
+            ),
+            quote!(
+                let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
+                let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
+                (__ad_value, __ad_gradient)
+            ),
+        ),
+    };
+    let inline = extra.inline.then(|| quote!(#[inline]));
+    let hidden = extra.inline.then(|| quote!(#[doc(hidden)]));
+    let extra_items = &extra.items;
+    // A module made for second derivatives holds the owning pullback only.
+    if extra.inline {
+        return quote!(
+            #[doc(hidden)]
+            #allow
+            #vis mod #name {
+                use super::*;
+                #[doc(hidden)]
+                #[inline]
+                pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+                    #owned_body
+                }
+            }
+        );
+    }
     let items = quote!(
         #[doc(hidden)]
         #allow
+        #inline
         pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) #where_clause {
             #vjp_body
         }
@@ -480,11 +555,13 @@ fn module(
         // what it reads, so it may outlive the caller's locals it was given.
         #[doc(hidden)]
         #allow
+        #inline
         pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
             #owned_body
         }
 
         #[doc = #doc_vjp]
+        #inline
         pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
             let (__ad_value, __ad_pullback) = #call_all(#(#args),*);
             (__ad_value, move |__ad_ct: #ct| {
@@ -495,25 +572,26 @@ fn module(
 
         /// Like the `vjp`, but the pullback can be called any number of times
         /// (PyTorch's `retain_graph=True`); each call gives the same result.
+        #inline
         pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
             let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
             (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
         }
 
         #[doc = #doc_grad]
+        #inline
         pub fn #grad #generics (#(#params),*) -> #grads #where_clause {
-            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
-            __ad_pullback(#rt::__private::seed(&__ad_value))
+            #grad_body
         }
 
         /// The value and the gradient together, for the price of one gradient.
+        #inline
         pub fn #value_and_grad #generics (#(#params),*) -> (#out, #grads) #where_clause {
-            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
-            let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
-            (__ad_value, __ad_gradient)
+            #value_and_grad_body
         }
+
+        #extra_items
     );
-    let items = quote!(#items #extra);
     if receiver.is_some() {
         // Beside the method, in its impl block; with its visibility.
         let vis_items = items.into_iter().map(|tt| match &tt {
@@ -530,6 +608,7 @@ fn module(
     };
     quote!(
         #[doc = #doc_module]
+        #hidden
         #allow
         #vis mod #name {
             use super::*;

@@ -9,6 +9,10 @@
 //! the signature, [`lower`] turns the body into a small IR of sites,
 //! [`analyse`] decides which values are active and checks what cannot be
 //! differentiated, and [`codegen`] emits the forward and reverse passes.
+//! [`forward`] rewrites the body for forward mode, and [`higher`] makes the
+//! items beyond one reverse pass (`jvp`, `jacobian`, `hvp`, `hessian`,
+//! custom rules) — second derivatives by feeding the forward-mode function
+//! through the reverse pipeline again.
 #![forbid(unsafe_code)]
 
 mod analyse;
@@ -16,6 +20,8 @@ mod codegen;
 mod derive;
 mod errors;
 mod expand;
+mod forward;
+mod higher;
 mod ir;
 mod lower;
 mod rules;
@@ -50,7 +56,28 @@ use proc_macro::TokenStream;
 /// behind references too); `crate = path` names the runtime crate when it is
 /// not `::autodiff` (e.g. `crate = ::autodiff_runtime` when depending on the
 /// runtime crate directly). A parameter marked `#[no_grad]` is never
-/// differentiated.
+/// differentiated. `vjp = rule` makes `rule` the function's derivative (its
+/// body is not differentiated; `jvp = rule` adds a forward rule, itself
+/// `#[differentiable]`, for second derivatives); `first_order` leaves out
+/// second derivatives (`hvp`, `hessian`), which cost compile time; `show`
+/// adds `EXPANSION` and `GRAPH_DOT` (the generated code and the op graph).
+///
+/// With `forward`, a free function also gets forward mode (`jvp`),
+/// `jacobian`, `hvp` and `hessian`; what they cannot do exactly is a compile
+/// error where they are used.
+///
+/// ```
+/// use autodiff::differentiable;
+///
+/// #[differentiable(forward)]
+/// fn g(x: f64) -> f64 {
+///     (x * x).sin()
+/// }
+///
+/// let (value, tangent) = g::jvp(2.0, 1.0); // g(2), g'(2)
+/// assert_eq!(tangent, 4.0 * 4f64.cos());
+/// assert!((g::hessian(2.0) - (2.0 * 4f64.cos() - 16.0 * 4f64.sin())).abs() < 1e-12);
+/// ```
 #[proc_macro_attribute]
 pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()

@@ -12,13 +12,22 @@ use syn::punctuated::Punctuated;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Token, Type};
 
-/// `#[differentiable(wrt(a, b), crate = some::path)]`
+/// `#[differentiable(wrt(a, b), crate = some::path, vjp = rule, jvp = rule)]`
 #[derive(Default)]
 pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     pub krate: Option<syn::Path>,
     /// `show`: also generate the pretty-printed expansion and the op graph.
     pub show: bool,
+    /// `forward`: also generate forward mode (`jvp`), `jacobian`, `hvp` and
+    /// `hessian` (they cost compile time, so they are asked for).
+    pub forward: bool,
+    /// A custom derivative rule: the body is not differentiated.
+    pub vjp: Option<syn::Path>,
+    /// Its forward-mode rule (with `vjp` only).
+    pub jvp: Option<syn::Path>,
+    /// `first_order`: no second derivatives (they cost compile time).
+    pub first_order: Option<Ident>,
 }
 
 impl Parse for Args {
@@ -31,8 +40,35 @@ impl Parse for Args {
                 args.krate = Some(input.call(syn::Path::parse_mod_style)?);
             } else {
                 let key: Ident = input.parse()?;
+                if key == "forward" {
+                    args.forward = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key == "show" {
                     args.show = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
+                if key == "first_order" {
+                    args.first_order = Some(key);
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
+                if key == "vjp" || key == "jvp" {
+                    input.parse::<Token![=]>()?;
+                    let path: syn::Path = input.parse()?;
+                    if key == "vjp" {
+                        args.vjp = Some(path);
+                    } else {
+                        args.jvp = Some(path);
+                    }
                     if !input.is_empty() {
                         input.parse::<Token![,]>()?;
                     }
@@ -42,7 +78,7 @@ impl Parse for Args {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)`, `show` or `crate = path`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `crate = path`, `show`, `forward`, `vjp = rule` or `first_order`"
                         ),
                     ));
                 }

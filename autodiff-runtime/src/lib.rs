@@ -25,6 +25,7 @@
 pub mod argmin;
 mod cotangent;
 mod format;
+mod forward;
 pub mod gradcheck;
 pub mod graph;
 mod keep;
@@ -107,6 +108,12 @@ pub mod __private {
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};
     pub use crate::stop_gradient;
+
+    /// What forward mode and second derivatives call (`f::jvp`, `f::hvp`,
+    /// `f::hessian`, `f::jacobian`); see `forward.rs`.
+    pub mod fwd {
+        pub use crate::forward::*;
+    }
 
     /// Checks, at compile time, that a struct field differentiated by
     /// `#[derive(Differentiable)]` is its own gradient type.
