@@ -602,7 +602,18 @@ fn gmm_checks(checks: &mut Checks, inputs: &Inputs) {
             ));
         }
     }
-    for g in small.iter().chain(&inputs.gmm) {
+    // The two larger sizes with 20 of their points: the same code at the same
+    // d and K (n is only the trip count of the outer loop), without the
+    // tapes of n = 1000 (form a keeps 9 GiB at d64 K100); the timing run
+    // checks each row on its full input before timing it.
+    let reduced: Vec<GmmInput> = inputs
+        .gmm
+        .iter()
+        .filter(|g| g.d > 10)
+        .map(|g| g.with_n(20))
+        .collect();
+    let full = inputs.gmm.iter().filter(|g| g.d <= 10);
+    for g in small.iter().chain(full).chain(&reduced) {
         let size = format!("GMM d{} K{} n{}", g.d, g.k, g.n);
         let (hand_value, hand) = g.grad_hand();
         checks.agree(&format!("{size} (a) primal"), &[g.primal_scratch()], &[hand_value]);
@@ -611,6 +622,7 @@ fn gmm_checks(checks: &mut Checks, inputs: &Inputs) {
         for (form, (value, grad)) in [
             ("(a) scratch arrays", g.grad_scratch()),
             ("(b) loops over slices", g.grad_slices()),
+            ("(b) hand-edited generated code", g.grad_slices_edited()),
             ("(c) tensors", g.grad_tensor()),
         ] {
             checks.agree(&format!("{size} {form} value"), &[value], &[hand_value]);
@@ -681,7 +693,15 @@ struct Workload<'a> {
     /// Other gradients to compare with, timed in the same rounds: other
     /// hand-written forms, or hand-edited copies of generated code.
     references: Vec<(&'static str, Variant<'a>)>,
+    /// Checks the gradient on the very input that is timed, before timing
+    /// (where `--check-only` checks a smaller one).
+    check: Option<Check<'a>>,
+    /// The bytes the pullback will hold, estimated from a run on fewer
+    /// points, where that can be more than this machine should give.
+    live_estimate: Option<Box<dyn Fn() -> f64 + 'a>>,
 }
+
+type Check<'a> = Box<dyn Fn() -> Result<(), String> + 'a>;
 
 /// The tape of one workload: what `vjp`'s forward allocates and keeps.
 fn tape<P>(primal: impl FnOnce(), vjp: impl FnOnce() -> P) -> (usize, usize, usize) {
@@ -726,6 +746,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                     black_box(w1_hand_reverse(black_box(inputs.a)));
                 }),
             )],
+            check: None,
+            live_estimate: None,
         },
         Workload {
             name: "W2".into(),
@@ -753,6 +775,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                 )
             }),
             references: Vec::new(),
+            check: None,
+            live_estimate: None,
         },
         Workload {
             name: "W3 loop".into(),
@@ -790,6 +814,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                     }),
                 ),
             ],
+            check: None,
+            live_estimate: None,
         },
         Workload {
             name: "W3 tensor".into(),
@@ -819,6 +845,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                     black_box(w3_hand(black_box(&inputs.x3)));
                 }),
             )],
+            check: None,
+            live_estimate: None,
         },
         Workload {
             name: "W4".into(),
@@ -850,6 +878,8 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                 )
             }),
             references: Vec::new(),
+            check: None,
+            live_estimate: None,
         },
     ];
     for g in &inputs.gmm {
@@ -866,6 +896,21 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
         Box::new(move || {
             black_box(black_box(g).grad_hand());
         })
+    };
+    let check = move |grad: fn(&GmmInput) -> (f64, Vec<f64>)| -> Option<Check<'_>> {
+        Some(Box::new(move || {
+            let (hand_value, hand) = g.grad_hand();
+            let (value, ours) = grad(g);
+            close(&[value], &[hand_value]).map_err(|e| format!("value: {e}"))?;
+            close(&ours, &hand).map_err(|e| format!("gradient vs hand-written: {e}"))
+        }))
+    };
+    // The pullback's bytes at n points, from a run on 10.
+    let estimate = move |held: fn(&GmmInput) -> usize| -> Option<Box<dyn Fn() -> f64 + '_>> {
+        Some(Box::new(move || {
+            let few = g.with_n(10);
+            held(&few) as f64 * g.n as f64 / few.n as f64
+        }))
     };
     vec![
         Workload {
@@ -886,12 +931,20 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     move || {
                         black_box(g.primal_scratch());
                     },
-                    || {
-                        gmm::gmm_scratch::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m)
-                    },
+                    || gmm::gmm_scratch::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
                 )
             }),
             references: Vec::new(),
+            check: check(GmmInput::grad_scratch),
+            live_estimate: estimate(|g| {
+                tape(
+                    || {
+                        black_box(g.primal_scratch());
+                    },
+                    || gmm::gmm_scratch::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
+                )
+                .1
+            }),
         },
         Workload {
             name: format!("{size} b"),
@@ -910,12 +963,25 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     move || {
                         black_box(g.primal_slices());
                     },
-                    || {
-                        gmm::gmm_slices::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m)
-                    },
+                    || gmm::gmm_slices::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
                 )
             }),
-            references: Vec::new(),
+            references: vec![(
+                "hand-edited copy of the generated code (benches/gmm/edited.rs)",
+                Box::new(move || {
+                    black_box(black_box(g).grad_slices_edited());
+                }),
+            )],
+            check: check(GmmInput::grad_slices),
+            live_estimate: estimate(|g| {
+                tape(
+                    || {
+                        black_box(g.primal_slices());
+                    },
+                    || gmm::gmm_slices::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
+                )
+                .1
+            }),
         },
         Workload {
             name: format!("{size} c"),
@@ -938,6 +1004,8 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                 )
             }),
             references: Vec::new(),
+            check: check(GmmInput::grad_tensor),
+            live_estimate: None,
         },
     ]
 }
@@ -952,14 +1020,15 @@ fn time_batch(f: &mut dyn FnMut(), reps: usize) -> f64 {
 }
 
 /// How many calls make a batch of at least `batch`.
-fn calibrate(f: &mut dyn FnMut(), batch: Duration) -> usize {
+/// Also returns the seconds per call seen while calibrating.
+fn calibrate(f: &mut dyn FnMut(), batch: Duration) -> (usize, f64) {
     f(); // warm up: page in, fill caches, start thread pools
     let mut reps = 1;
     loop {
         let per_call = time_batch(f, reps);
         if per_call * reps as f64 >= batch.as_secs_f64() / 4.0 || reps >= 1 << 30 {
             let needed = (batch.as_secs_f64() / per_call.max(1e-12)).ceil() as usize;
-            return needed.clamp(1, 1 << 30);
+            return (needed.clamp(1, 1 << 30), per_call);
         }
         reps *= 2;
     }
@@ -989,16 +1058,23 @@ struct Row {
     retained: Option<usize>,
     /// (lowest, highest) per-round ours/hand-written, to show the noise.
     ours_over_hand_range: (f64, f64),
+    /// Rounds timed (fewer than asked for where a round is long).
+    rounds: usize,
     /// Other references: (what it is, seconds, ours/it, it/primal).
     references: Vec<(&'static str, f64, f64, f64)>,
 }
 
-fn measure(w: &mut Workload, rounds: usize, batch: Duration) -> Row {
+/// Times the variants of `w` in `rounds` interleaved rounds, fewer (but at
+/// least 5) where a round takes so long that they would exceed `budget`.
+fn measure(w: &mut Workload, rounds: usize, batch: Duration, budget: Duration) -> Row {
     let mut variants: Vec<&mut dyn FnMut()> = vec![&mut *w.ours, &mut *w.primal, &mut *w.hand];
     for (_, reference) in &mut w.references {
         variants.push(&mut **reference);
     }
-    let reps: Vec<usize> = variants.iter_mut().map(|f| calibrate(*f, batch)).collect();
+    let (reps, per_call): (Vec<usize>, Vec<f64>) =
+        variants.iter_mut().map(|f| calibrate(*f, batch)).unzip();
+    let round_seconds: f64 = reps.iter().zip(&per_call).map(|(&r, t)| r as f64 * t).sum();
+    let rounds = rounds.min(((budget.as_secs_f64() / round_seconds) as usize).max(5));
     let mut times = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
         for k in 0..variants.len() {
@@ -1025,6 +1101,7 @@ fn measure(w: &mut Workload, rounds: usize, batch: Duration) -> Row {
         tape_per_step: None,
         retained: None,
         ours_over_hand_range,
+        rounds,
         references: w
             .references
             .iter()
@@ -1074,9 +1151,15 @@ struct Options {
     batch: Duration,
     check_only: bool,
     only: Vec<String>,
-    /// `--profile VARIANT SECONDS`: run only that variant (`ours`, `primal`
-    /// or `hand`) of the selected workloads, for a profiler to watch.
+    /// `--profile VARIANT SECONDS`: run only that variant (`ours`, `primal`,
+    /// `hand`, or `ref1`, `ref2`, .. for the references) of the selected
+    /// workloads, for a profiler to watch.
     profile: Option<(String, f64)>,
+    /// `--row-seconds S`: at most about S seconds of rounds per row (but at
+    /// least 5 rounds).
+    row_budget: Duration,
+    /// `--tape-budget-gib G`: skip a row whose pullback would hold more.
+    tape_budget: f64,
 }
 
 fn options() -> Options {
@@ -1086,6 +1169,8 @@ fn options() -> Options {
         check_only: false,
         only: Vec::new(),
         profile: None,
+        row_budget: Duration::from_secs(30),
+        tape_budget: 2.0 * (1u64 << 30) as f64,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -1104,6 +1189,20 @@ fn options() -> Options {
                 options.batch = Duration::from_millis(ms);
             }
             "--check-only" => options.check_only = true,
+            "--row-seconds" => {
+                let seconds: f64 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--row-seconds takes a number");
+                options.row_budget = Duration::from_secs_f64(seconds);
+            }
+            "--tape-budget-gib" => {
+                let gib: f64 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--tape-budget-gib takes a number");
+                options.tape_budget = gib * (1u64 << 30) as f64;
+            }
             "--profile" => {
                 let variant = args.next().expect("--profile takes a variant and seconds");
                 let seconds = args
@@ -1170,7 +1269,10 @@ fn main() -> ExitCode {
                 "ours" => &mut *w.ours,
                 "primal" => &mut *w.primal,
                 "hand" => &mut *w.hand,
-                other => panic!("--profile: no variant {other} (ours, primal, hand)"),
+                other => match other.strip_prefix("ref").and_then(|r| r.parse::<usize>().ok()) {
+                    Some(r) if (1..=w.references.len()).contains(&r) => &mut *w.references[r - 1].1,
+                    _ => panic!("--profile: no variant {other} (ours, primal, hand, ref1, ..)"),
+                },
             };
             let start = Instant::now();
             let mut calls = 0u64;
@@ -1185,7 +1287,26 @@ fn main() -> ExitCode {
             );
             continue;
         }
-        let mut row = measure(&mut w, options.rounds, options.batch);
+        if let Some(estimate) = &w.live_estimate {
+            let bytes = estimate();
+            if bytes > options.tape_budget {
+                println!(
+                    "{}: not timed: its pullback would hold {:.1} GiB (estimated from 10 points; \
+                     --tape-budget-gib {:.0} to allow it)",
+                    w.name,
+                    bytes / (1u64 << 30) as f64,
+                    options.tape_budget / (1u64 << 30) as f64,
+                );
+                continue;
+            }
+        }
+        if let Some(check) = &w.check {
+            if let Err(e) = check() {
+                eprintln!("CORRECTNESS CHECK FAILED on the timed input of {}: {e}", w.name);
+                return ExitCode::FAILURE;
+            }
+        }
+        let mut row = measure(&mut w, options.rounds, options.batch, options.row_budget);
         let (allocated, retained, _peak) = (w.tape)();
         row.retained = w.tape_visible.then_some(retained);
         row.tape_per_step = w
@@ -1203,8 +1324,8 @@ fn main() -> ExitCode {
             format!("; the pullback holds {:.1} KiB", bytes as f64 / 1024.0)
         });
         println!(
-            "{}: ours/hand-written ranged {:.2}–{:.2} over the rounds{held}",
-            r.name, r.ours_over_hand_range.0, r.ours_over_hand_range.1,
+            "{}: ours/hand-written ranged {:.2}–{:.2} over {} rounds{held}",
+            r.name, r.ours_over_hand_range.0, r.ours_over_hand_range.1, r.rounds,
         );
         for (what, seconds, ours_over, over_primal) in &r.references {
             println!(

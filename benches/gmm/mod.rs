@@ -23,6 +23,8 @@
 
 use autodiff::{Tensor, differentiable};
 
+pub mod edited;
+
 /// ln Γ(a) for a > 0 (Lanczos, g = 7): only for the prior's constant, which
 /// carries no gradient.
 pub fn ln_gamma(a: f64) -> f64 {
@@ -474,6 +476,12 @@ impl GmmInput {
         )
     }
 
+    /// The same parameters with only the first `n` points.
+    pub fn with_n(&self, n: usize) -> GmmInput {
+        let (d, k) = (self.d, self.k);
+        GmmInput::new(d, k, n, self.alphas.clone(), self.means.clone(), self.icf.clone(), self.x[..n * d].to_vec())
+    }
+
     /// The parameters packed in gradient order: α, μ, icf.
     pub fn params(&self) -> Vec<f64> {
         [&self.alphas[..], &self.means, &self.icf].concat()
@@ -505,6 +513,12 @@ impl GmmInput {
     pub fn grad_slices(&self) -> (f64, Vec<f64>) {
         let (v, (a, mu, icf)) =
             gmm_slices::value_and_grad(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m);
+        (v, [a, mu, icf].concat())
+    }
+    /// Form (b) through the hand-edited copy of its generated code.
+    pub fn grad_slices_edited(&self) -> (f64, Vec<f64>) {
+        let (v, pullback) = edited::vjp(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m);
+        let (_, _, _, a, mu, icf, _, _, _) = pullback(1.0);
         (v, [a, mu, icf].concat())
     }
     pub fn grad_tensor(&self) -> (f64, Vec<f64>) {
