@@ -242,13 +242,13 @@ fn w3_hand(x: &[f64]) -> (f64, Vec<f64>) {
 /// gradient computed where it is written,
 /// `∂_i = 200 (x_i − x_{i−1}²) − 400 x_i (x_{i+1} − x_i²) − 2 (1 − x_i)`
 /// (the first term for i ≥ 1, the others for i ≤ n − 2), and the value summed
-/// in eight lanes, so that the loop has no dependence from one step to the
-/// next and vectorises (AVX-512 here: eight `f64` per instruction).
-fn w3_fused(x: &[f64]) -> (f64, Vec<f64>) {
+/// in eight lanes, so that no step depends on the one before and the loop
+/// vectorises (to the width the build targets: SSE2's two `f64` for the
+/// default x86-64 target). Writes into `grad` (length n).
+fn w3_fused_into(x: &[f64], grad: &mut [f64]) -> f64 {
     const LANES: usize = 8;
     let n = x.len();
-    assert!(n >= 2);
-    let mut grad = Vec::with_capacity(n);
+    assert!(n >= 2 && grad.len() == n);
     let term = |a: f64, b: f64| {
         let t = b - a * a;
         let u = 1.0 - a;
@@ -256,13 +256,13 @@ fn w3_fused(x: &[f64]) -> (f64, Vec<f64>) {
     };
     // i = 0: no left neighbour.
     let mut value = term(x[0], x[1]);
-    grad.push(-400.0 * x[0] * (x[1] - x[0] * x[0]) - 2.0 * (1.0 - x[0]));
+    grad[0] = -400.0 * x[0] * (x[1] - x[0] * x[0]) - 2.0 * (1.0 - x[0]);
     // 1 ≤ i ≤ n − 2, eight at a time: a window of x[i − 1 ..= i + 8].
     let mut lanes = [0.0; LANES];
     let mut i = 1;
     while i + LANES < n {
         let w: &[f64; LANES + 2] = x[i - 1..i + LANES + 1].try_into().unwrap();
-        let mut g = [0.0; LANES];
+        let g: &mut [f64; LANES] = (&mut grad[i..i + LANES]).try_into().unwrap();
         for l in 0..LANES {
             let (left, a, right) = (w[l], w[l + 1], w[l + 2]);
             let t = right - a * a;
@@ -270,18 +270,24 @@ fn w3_fused(x: &[f64]) -> (f64, Vec<f64>) {
             lanes[l] += 100.0 * t * t + u * u;
             g[l] = 200.0 * (a - left * left) - 400.0 * a * t - 2.0 * u;
         }
-        grad.extend_from_slice(&g);
         i += LANES;
     }
     value += lanes.iter().sum::<f64>();
     while i < n - 1 {
         let (left, a, right) = (x[i - 1], x[i], x[i + 1]);
         value += term(a, right);
-        grad.push(200.0 * (a - left * left) - 400.0 * a * (right - a * a) - 2.0 * (1.0 - a));
+        grad[i] = 200.0 * (a - left * left) - 400.0 * a * (right - a * a) - 2.0 * (1.0 - a);
         i += 1;
     }
     // i = n − 1: no right neighbour.
-    grad.push(200.0 * (x[n - 1] - x[n - 2] * x[n - 2]));
+    grad[n - 1] = 200.0 * (x[n - 1] - x[n - 2] * x[n - 2]);
+    value
+}
+
+/// [`w3_fused_into`] into a new gradient vector, as `value_and_grad` returns one.
+fn w3_fused(x: &[f64]) -> (f64, Vec<f64>) {
+    let mut grad = vec![0.0; x.len()];
+    let value = w3_fused_into(x, &mut grad);
     (value, grad)
 }
 
@@ -717,6 +723,7 @@ fn tape<P>(primal: impl FnOnce(), vjp: impl FnOnce() -> P) -> (usize, usize, usi
 
 fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
     let t = &inputs.mlp;
+    let fused_buffer = &*Box::leak(Box::new(std::cell::RefCell::new(vec![0.0; W3_N])));
     let mut all = vec![
         Workload {
             name: "W1".into(),
@@ -801,6 +808,12 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                 )
             }),
             references: vec![
+                (
+                    "hand-written fused pass into a reused buffer (no allocation)",
+                    Box::new(move || {
+                        black_box(w3_fused_into(black_box(&inputs.x3), &mut fused_buffer.borrow_mut()));
+                    }),
+                ),
                 (
                     "hand-written two plain loops (the former baseline)",
                     Box::new(|| {
