@@ -36,6 +36,7 @@ use nalgebra::{DMatrix, DVector};
 
 mod gmm;
 use gmm::GmmInput;
+use gmm::kernel::KernelInput;
 
 // ---------------------------------------------------------------- allocation counting
 
@@ -566,6 +567,18 @@ fn run_checks(inputs: &Inputs) -> Checks {
     checks.agree("W4 ∂b2 vs hand-written", gb2.data(), hand.b2.as_slice());
 
     gmm_checks(&mut checks, inputs);
+    for q in &inputs.kernel {
+        let few = KernelInput::seeded(q.d, 200, 7);
+        let (hand_value, hand) = few.grad_hand();
+        for (what, (value, grad)) in [
+            ("generated", few.grad()),
+            ("counter walked back", few.grad_walk()),
+            ("all edits", few.grad_all()),
+        ] {
+            checks.agree(&format!("Q·x kernel d{} {what} value", q.d), &[value], &[hand_value]);
+            checks.agree(&format!("Q·x kernel d{} {what} gradient vs hand-written", q.d), &grad, &hand);
+        }
+    }
     checks
 }
 
@@ -643,6 +656,11 @@ fn gmm_checks(checks: &mut Checks, inputs: &Inputs) {
 const GMM_SIZES: [(usize, usize); 4] = [(2, 5), (10, 25), (20, 50), (64, 100)];
 const GMM_N: usize = 1000;
 
+/// The Q·x kernel alone at d = 2, 10, 20, each over 25 000 points (as many
+/// triangles as GMM's n·K at d10 K25).
+const KERNEL_SIZES: [usize; 3] = [2, 10, 20];
+const KERNEL_N: usize = 25_000;
+
 struct Inputs {
     a: f64,
     x0: f64,
@@ -652,6 +670,7 @@ struct Inputs {
     mlp: MlpTensors,
     mlp_matrices: MlpMatrices,
     gmm: Vec<GmmInput>,
+    kernel: Vec<KernelInput>,
 }
 
 fn inputs() -> Inputs {
@@ -669,6 +688,11 @@ fn inputs() -> Inputs {
             .iter()
             .zip(0..)
             .map(|(&(d, k), i)| GmmInput::seeded(d, k, GMM_N, 100 + 10 * i))
+            .collect(),
+        kernel: KERNEL_SIZES
+            .iter()
+            .zip(0..)
+            .map(|(&d, i)| KernelInput::seeded(d, KERNEL_N, 200 + 10 * i))
             .collect(),
     }
 }
@@ -898,7 +922,65 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
     for g in &inputs.gmm {
         all.extend(gmm_workloads(g));
     }
+    for q in &inputs.kernel {
+        all.push(kernel_workload(q));
+    }
     all
+}
+
+/// The triangular loop alone, beside hand-edited copies of its
+/// generated code.
+fn kernel_workload(q: &KernelInput) -> Workload<'_> {
+    Workload {
+        name: format!("Q·x kernel d{}", q.d),
+        ours: Box::new(move || {
+            black_box(black_box(q).grad());
+        }),
+        primal: Box::new(move || {
+            black_box(black_box(q).primal());
+        }),
+        hand: Box::new(move || {
+            black_box(black_box(q).grad_hand());
+        }),
+        hand_shares_primal: true,
+        steps: Some(q.n * q.d * (q.d - 1) / 2),
+        tape_visible: true,
+        tape: Box::new(move || {
+            tape(
+                move || {
+                    black_box(q.primal());
+                },
+                || gmm::kernel::qx_kernel::vjp(q.d, q.n, &q.l, &q.x, &q.mu),
+            )
+        }),
+        references: vec![
+            (
+                "hand-edited generated code, the counter walked back (EDIT 0)",
+                Box::new(move || {
+                    black_box(black_box(q).grad_walk());
+                }),
+            ),
+            (
+                "hand-edited generated code, all edits (EDITS 0, 1, 4, 6)",
+                Box::new(move || {
+                    black_box(black_box(q).grad_all());
+                }),
+            ),
+        ],
+        check: Some(Box::new(move || {
+            let (hand_value, hand) = q.grad_hand();
+            for (what, (value, grad)) in [
+                ("generated", q.grad()),
+                ("counter walked back", q.grad_walk()),
+                ("all edits", q.grad_all()),
+            ] {
+                close(&[value], &[hand_value]).map_err(|e| format!("{what} value: {e}"))?;
+                close(&grad, &hand).map_err(|e| format!("{what} gradient: {e}"))?;
+            }
+            Ok(())
+        })),
+        live_estimate: None,
+    }
 }
 
 /// The GMM rows of one size: forms (a) scratch arrays, (b) loops over

@@ -11,9 +11,17 @@ EDITS is a comma-separated subset of: trips index qdiags dense meta pool
 outline (or plain: the inner loop cleaned but not outlined) rplain/routline
 (the reverse inner loop as a plain or outlined loop). The patterns follow the
 dump of the macro at commit 6edb716; they assert that each matches.
+
+    python3 scripts/gmm_edit_generated.py kernel dump.rs walk,trips,dense,pool out.rs
+
+edits the dump of qx_kernel (benches/gmm/kernel.rs) instead: walk (the
+counter walked back), trips, dense, pool (see kernel_edits).
 """
 import re, sys
 
+kernel = sys.argv[1] == "kernel"
+if kernel:
+    sys.argv.pop(1)
 src, edits, out = sys.argv[1], set(sys.argv[2].split(',')), sys.argv[3]
 s = open(src).read()
 a = s.index("    pub fn __ad_vjp_all")
@@ -24,7 +32,7 @@ def popblock(tape, pat=r"\(__ad_n, __ad_last\)"):
     return re.compile(r"let ::core::option::Option::Some\(" + pat + r"\) =\s*" + tape +
                       r"\.pop\(\)\s*else \{\s*::core::unreachable!\(\s*\"[^\"]*\"\s*\)\s*\};")
 
-TAG = {'trips': 1, 'index': 2, 'qdiags': 3, 'dense': 4, 'meta': 5, 'pool': 6, 'outline': 7, 'plain': 7, 'rplain': 8, 'routline': 8}
+TAG = {'walk': 0, 'trips': 1, 'index': 2, 'qdiags': 3, 'dense': 4, 'meta': 5, 'pool': 6, 'outline': 7, 'plain': 7, 'rplain': 8, 'routline': 8}
 current = [None]
 
 def sub1(pattern, repl, text, count=1, regex=False):
@@ -37,6 +45,55 @@ def sub1(pattern, repl, text, count=1, regex=False):
         new = text.replace(pattern, repl)
     assert n == count, (pattern, n)
     return new
+
+
+def kernel_edits(s, edits):
+    """The kernel of benches/gmm/kernel.rs (qx_kernel): `walk` (the counter k
+    walked back by `k -= 1` instead of kept per step; its value at the end of
+    each point kept once), `trips` (trip counts recomputed), `dense` (dense
+    gradients, `g[i] += v`), `pool` (the per-row tape of qx reused)."""
+    if 'walk' in edits:
+        current[0] = 'walk'
+        s = sub1("let __ad_l5 = (&::autodiff::__private::Keep(&k)).keep();", "", s)
+        s = sub1("__ad_s7.push((__ad_l5,));", "", s)
+        s = sub1("let mut __ad_s7 = ::std::vec::Vec::new();", "let mut __ad_s7: Vec<usize> = ::std::vec::Vec::new();", s)
+        s = sub1("__ad_s4.push((__ad_n1, __ad_last1));", "__ad_s4.push((__ad_n1, __ad_last1)); __ad_s7.push(k);", s)
+        s = sub1(popblock("__ad_s4"), "let ::core::option::Option::Some((__ad_n, __ad_last)) = __ad_s4.pop() else { unreachable!() }; let mut __ad_k: usize = __ad_s7.pop().unwrap();", s, regex=True)
+        s = sub1(popblock("__ad_s7", r"\(__ad_l5,\)"), "__ad_k -= 1;", s, regex=True)
+        s = sub1("let k = ::autodiff::__private::restore(&__ad_l5);", "let k = __ad_k;", s)
+    if 'trips' in edits:
+        current[0] = 'trips'
+        s = sub1("__ad_s4.push((__ad_n1, __ad_last1));", "", s)
+        s = sub1("__ad_s6.push((__ad_n2, __ad_last2));", "", s)
+        s = sub1("let mut __ad_s4 = ::std::vec::Vec::new();", "", s)
+        s = sub1("let mut __ad_s6 = ::std::vec::Vec::new();", "", s)
+        s = sub1(r"let ::core::option::Option::Some\(\(__ad_n, __ad_last\)\) = __ad_s4\.pop\(\) else \{ unreachable!\(\) \};",
+                 "let (__ad_n, __ad_last) = (__ad_p_d, __ad_p_d.saturating_sub(1));", s, regex=True)
+        s = sub1(popblock("__ad_s6"), "let (__ad_n, __ad_last) = (__ad_ctr1, __ad_ctr1.saturating_sub(1));", s, regex=True)
+    if 'dense' in edits:
+        current[0] = 'dense'
+        for name in ["l", "mu"]:
+            s = sub1(rf"let mut {name}_bar: <&'static \[f64\] as ::autodiff::Differentiable>::Tangent =\s*::autodiff::__private::zero\(\);",
+                     f"let mut {name}_bar: Vec<f64> = vec![0.0; __ad_p_{name}.len()];", s, regex=True)
+        s, n = re.subn(r"::autodiff::__private::acc_index\(\s*&mut (\w+),\s*&[^,]*?,\s*&([^\n]*?),\s*(\w+),\s*\);", r"/* EDIT 4 */ \1[\2] += \3;", s)
+        assert n == 3, n
+    if 'pool' in edits:
+        current[0] = 'pool'
+        s = sub1("let mut __ad_s9 = ::std::vec::Vec::new();", "let mut __ad_s9 = QX_TAPES.with(|p| p.take());", s)
+        s = sub1("""                {
+                    let _ = ::autodiff::__private::take(&mut s_bar);
+                }""", """                {
+                    let _ = ::autodiff::__private::take(&mut s_bar);
+                }
+                QX_TAPES.with(|p| p.set(__ad_s9));""", s)
+    return s
+
+if kernel:
+    s = kernel_edits(s, edits)
+    current[0] = None
+    s = s.replace("    pub fn __ad_vjp_all", "    pub fn vjp", 1)
+    open(out, "w").write(s)
+    sys.exit(0)
 
 captures = []
 if 'trips' in edits:

@@ -24,6 +24,8 @@
 use autodiff::{Tensor, differentiable};
 
 pub mod edited;
+pub mod kernel;
+pub mod kernel_edited;
 
 /// ln Γ(a) for a > 0 (Lanczos, g = 7): only for the prior's constant, which
 /// carries no gradient.
