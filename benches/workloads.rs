@@ -174,6 +174,18 @@ fn w2(x0: f64, p: f64) -> f64 {
     x
 }
 
+/// W2 with its loop checkpointed: states kept every √n steps, segments run
+/// again in the reverse (less tape, more time).
+#[differentiable]
+fn w2_checkpointed(x0: f64, p: f64) -> f64 {
+    let mut x = x0;
+    #[checkpoint]
+    for _ in 0..10000 {
+        x = x + 0.01 * (p * x.sin() - 0.1 * x * x);
+    }
+    x
+}
+
 /// `(x_N, ∂x_N/∂x0, ∂x_N/∂p)` in reverse mode: the forward keeps each `x`
 /// (one f64 per step), the reverse walks them back.
 fn w2_hand(x0: f64, p: f64) -> (f64, f64, f64) {
@@ -803,6 +815,35 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                         black_box(w2(inputs.x0, inputs.p));
                     },
                     || w2::vjp(inputs.x0, inputs.p),
+                )
+            }),
+            references: Vec::new(),
+            check: None,
+            live_estimate: None,
+        },
+        Workload {
+            name: "W2 ckpt".into(),
+            ours: Box::new(|| {
+                black_box(w2_checkpointed::value_and_grad(
+                    black_box(inputs.x0),
+                    black_box(inputs.p),
+                ));
+            }),
+            primal: Box::new(|| {
+                black_box(w2(black_box(inputs.x0), black_box(inputs.p)));
+            }),
+            hand: Box::new(|| {
+                black_box(w2_hand(black_box(inputs.x0), black_box(inputs.p)));
+            }),
+            hand_shares_primal: true,
+            steps: Some(W2_STEPS),
+            tape_visible: true,
+            tape: Box::new(|| {
+                tape(
+                    || {
+                        black_box(w2(inputs.x0, inputs.p));
+                    },
+                    || w2_checkpointed::vjp(inputs.x0, inputs.p),
                 )
             }),
             references: Vec::new(),
