@@ -1,16 +1,20 @@
-//! The workloads W1–W4 of benches/README.md, each timed three ways
-//! in one run: the gradient that `#[differentiable]` generates, a gradient
-//! written by hand in plain Rust beside it, and the primal alone.
+//! The workloads of benches/README.md (W1–W4, ADBench's GMM in three forms
+//! at four sizes, the Q·x kernel), each timed three ways in one run: the
+//! gradient that `#[differentiable]` generates, a gradient written by hand in
+//! plain Rust beside it, and the primal alone; some rows time references
+//! beside them (other hand-written forms, hand-edited generated code).
 //!
 //! ```text
 //! cargo bench --bench workloads                 # checks, then the table
 //! cargo bench --bench workloads -- --check-only # only the correctness checks
 //! cargo bench --bench workloads -- --rounds 41 w3 w4
+//! cargo bench --bench workloads -- gmm-d10      # the GMM rows at d10 K25
 //! ```
 //!
 //! Before timing anything it checks that every generated gradient equals the
 //! hand-written one (1e-9 relative) and the known values (W1: 409600; W2: the
-//! two gradients add up to 0.317977768), and exits non-zero if one does not.
+//! two gradients add up to 0.317977768; GMM: the hand-written gradient against
+//! central differences), and exits non-zero if one does not.
 //!
 //! Timing: these machines are shared and noisy, so the three variants of a
 //! workload are timed in interleaved rounds (the order rotates every round),
@@ -996,13 +1000,13 @@ fn kernel_workload(q: &KernelInput) -> Workload<'_> {
         }),
         references: vec![
             (
-                "hand-edited generated code, the counter walked back (EDIT 0)",
+                "hand-edited copy of the generated code, the counter walked back (EDIT 0)",
                 Box::new(move || {
                     black_box(black_box(q).grad_walk());
                 }),
             ),
             (
-                "hand-edited generated code, all edits (EDITS 0, 1, 4, 6)",
+                "hand-edited copy of the generated code, all edits (EDITS 0, 1, 4, 6)",
                 Box::new(move || {
                     black_box(black_box(q).grad_all());
                 }),

@@ -5,7 +5,7 @@ benches/gmm/edited.rs and the measurements of each edit in benches/README.md.
 
     AUTODIFF_DUMP=gmm_slices cargo bench --bench workloads --no-run 2> dump.txt
     # keep from the first `#[doc` line on, then `rustfmt --edition 2024 dump.rs`
-    python3 scripts/gmm_edit_generated.py dump.rs trips,index,qdiags,dense,meta,pool,outline out.rs
+    python3 scripts/gmm_edit_generated.py dump.rs trips,index,qdiags,dense,meta,pool,outline,routline out.rs
 
 EDITS is a comma-separated subset of: trips index qdiags dense meta pool
 outline (or plain: the inner loop cleaned but not outlined) rplain/routline

@@ -24,6 +24,9 @@
 //! 7. outline: the forward's inner accumulation, which now tapes nothing, is
 //!    the primal's loop in a function of its own (`#[inline(never)]`), so
 //!    that `qx` stays in a register instead of a stack slot.
+//! 8. outline the reverse: the reverse of that loop, which reads no tape
+//!    either (`qx += h` passes `qx`'s cotangent through unchanged, so it is
+//!    one scalar for the whole loop), in a function of its own too.
 //!
 //! Made by `scripts/gmm_edit_generated.py` (the patterns there follow the
 //! dump at that commit, and will need updating when the macro changes).
@@ -1060,116 +1063,43 @@ pub fn vjp<'__ad_l0, '__ad_l1, '__ad_l2, '__ad_l3>(
                                     }
                                     {
                                         /* EDIT 1 */
-                                        let (__ad_n, __ad_last) =
-                                            (__ad_ctr4, __ad_ctr4.saturating_sub(1));
-                                        let mut __ad_ctr5 = __ad_last;
-                                        for _ in 0..__ad_n {
-                                            let __ad_exit5: u32 = 0;
-                                            let mut __ad_ix5_0: f64 = -0.0;
-                                            {
-                                                /* EDIT 2 */
-                                                let __ad_kept5 = ::autodiff::__private::ByVal(
-                                                    __ad_ctr3 * __ad_e_icf_sz
-                                                        + __ad_p_d
-                                                        + __ad_ctr5
-                                                            * (2 * __ad_p_d - __ad_ctr5 - 3)
-                                                            / 2
-                                                        + __ad_ctr4
-                                                        - 1,
-                                                );
-                                                let __ad_mb22 = ::autodiff::__private::ScalarMeta;
-                                                let __ad_m2 = ::autodiff::__private::ScalarMeta;
-                                                let __ad_k5 =
-                                                    ::autodiff::__private::restore(&__ad_kept5);
-                                                let icf = ::core::clone::Clone::clone(&__ad_p_icf);
-                                                let x = ::core::clone::Clone::clone(&__ad_p_x);
-                                                let ix = __ad_ctr2;
-                                                let d = ::core::clone::Clone::clone(&__ad_p_d);
-                                                let c = __ad_ctr5;
-                                                let means =
-                                                    ::core::clone::Clone::clone(&__ad_p_means);
-                                                let ik = __ad_ctr3;
-                                                let __ad_g =
-                                                    ::autodiff::__private::take(&mut qx_bar);
-                                                if ::autodiff::__private::nonzero(&__ad_g) {
-                                                    let __ad_r30 =
-                                                        (::core::clone::Clone::clone(&ix)
-                                                            * ::core::clone::Clone::clone(&d));
-                                                    let __ad_r29 =
-                                                        (::core::clone::Clone::clone(&__ad_r30)
-                                                            + ::core::clone::Clone::clone(&c));
-                                                    let __ad_r37 =
-                                                        (::core::clone::Clone::clone(&ik)
-                                                            * ::core::clone::Clone::clone(&d));
-                                                    let __ad_r36 =
-                                                        (::core::clone::Clone::clone(&__ad_r37)
-                                                            + ::core::clone::Clone::clone(&c));
-                                                    let __ad_r26 = (::core::clone::Clone::clone(
-                                                        &x[::core::clone::Clone::clone(&__ad_r29)],
-                                                    )
-                                                        - ::core::clone::Clone::clone(
-                                                            &means[::core::clone::Clone::clone(
-                                                                &__ad_r36,
-                                                            )],
-                                                        ));
-                                                    let __ad_g0 = __ad_g;
-                                                    let __ad_c0_0 =
-                                                        ::autodiff::__private::rules::add_d0(
-                                                            &__ad_g0, &__ad_mb22,
-                                                        );
-                                                    ::autodiff::__private::acc(
-                                                        &mut qx_bar,
-                                                        __ad_c0_0,
-                                                    );
-                                                    let __ad_c0_1 =
-                                                        ::autodiff::__private::rules::add_d1(
-                                                            &__ad_g0, &__ad_m2,
-                                                        );
-                                                    let __ad_g2 = __ad_c0_1;
-                                                    let __ad_c2_0 =
-                                                        ::autodiff::__private::rules::mul_d0(
-                                                            &__ad_g2,
-                                                            &::autodiff::__private::meta(
-                                                                &icf[::core::clone::Clone::clone(
-                                                                    &__ad_k5,
-                                                                )],
-                                                            ),
-                                                            &__ad_r26,
-                                                        );
-                                                    /* EDIT 4 */
-                                                    icf_bar[__ad_k5] += __ad_c2_0;
-                                                    let __ad_c2_1 =
-                                                        ::autodiff::__private::rules::mul_d1(
-                                                            &__ad_g2,
-                                                            &icf[::core::clone::Clone::clone(
-                                                                &__ad_k5,
-                                                            )],
-                                                            &::autodiff::__private::meta(&__ad_r26),
-                                                        );
-                                                    let __ad_g26 = __ad_c2_1;
-                                                    let __ad_c26_1 =
-                                                        ::autodiff::__private::rules::sub_d1(
-                                                            &__ad_g26,
-                                                            &::autodiff::__private::meta(
-                                                                &means[::core::clone::Clone::clone(
-                                                                    &__ad_r36,
-                                                                )],
-                                                            ),
-                                                        );
-                                                    __ad_ix5_0 += __ad_c26_1;
-                                                }
+ /* EDIT 8 */
+                                        #[inline(never)]
+                                        fn __ad_row_reverse(
+                                            g: f64,
+                                            icf: &[f64],
+                                            x: &[f64],
+                                            means: &[f64],
+                                            icf_bar: &mut [f64],
+                                            means_bar: &mut [f64],
+                                            ik: usize,
+                                            ix: usize,
+                                            j: usize,
+                                            d: usize,
+                                            icf_sz: usize,
+                                        ) {
+                                            for c in (0..j).rev() {
+                                                let idx =
+                                                    ik * icf_sz + d + c * (2 * d - c - 3) / 2 + j
+                                                        - 1;
+                                                let v = x[ix * d + c] - means[ik * d + c];
+                                                icf_bar[idx] += g * v;
+                                                means_bar[ik * d + c] -= g * icf[idx];
                                             }
-                                            {
-                                                let means =
-                                                    ::core::clone::Clone::clone(&__ad_p_means);
-                                                let ik = __ad_ctr3;
-                                                let d = ::core::clone::Clone::clone(&__ad_p_d);
-                                                let c = __ad_ctr5;
-                                                /* EDIT 4 */
-                                                means_bar[((ik * d) + c)] += __ad_ix5_0;
-                                            }
-                                            __ad_ctr5 = ::autodiff::__private::prev(__ad_ctr5);
                                         }
+                                        __ad_row_reverse(
+                                            qx_bar,
+                                            __ad_p_icf,
+                                            __ad_p_x,
+                                            __ad_p_means,
+                                            &mut icf_bar,
+                                            &mut means_bar,
+                                            __ad_ctr3,
+                                            __ad_ctr2,
+                                            __ad_ctr4,
+                                            __ad_p_d,
+                                            __ad_e_icf_sz,
+                                        );
                                     }
                                     {
                                         /* EDIT 3 */
