@@ -591,8 +591,16 @@ fn run_checks(inputs: &Inputs) -> Checks {
             ("counter walked back", few.grad_walk()),
             ("all edits", few.grad_all()),
         ] {
-            checks.agree(&format!("Q·x kernel d{} {what} value", q.d), &[value], &[hand_value]);
-            checks.agree(&format!("Q·x kernel d{} {what} gradient vs hand-written", q.d), &grad, &hand);
+            checks.agree(
+                &format!("Q·x kernel d{} {what} value", q.d),
+                &[value],
+                &[hand_value],
+            );
+            checks.agree(
+                &format!("Q·x kernel d{} {what} gradient vs hand-written", q.d),
+                &grad,
+                &hand,
+            );
         }
     }
     checks
@@ -601,7 +609,12 @@ fn run_checks(inputs: &Inputs) -> Checks {
 /// Central differences `(f(p + h eᵢ) − f(p − h eᵢ)) / 2h` for every
 /// coordinate, against `grad` to `rtol` (of the larger of the two, or of a
 /// thousandth of the largest gradient element for a tiny one).
-fn central_differences(f: impl Fn(&[f64]) -> f64, p: &[f64], grad: &[f64], rtol: f64) -> Result<(), String> {
+fn central_differences(
+    f: impl Fn(&[f64]) -> f64,
+    p: &[f64],
+    grad: &[f64],
+    rtol: f64,
+) -> Result<(), String> {
     let scale = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
     let mut q = p.to_vec();
     for i in 0..p.len() {
@@ -629,7 +642,10 @@ fn central_differences(f: impl Fn(&[f64]) -> f64, p: &[f64], grad: &[f64], rtol:
 /// those two inputs and at every benchmark size.
 fn gmm_checks(checks: &mut Checks, inputs: &Inputs) {
     let small = [GmmInput::adbench_test(), GmmInput::seeded(5, 4, 20, 7)];
-    for (g, what) in small.iter().zip(["ADBench's test input", "seeded d5 K4 n20"]) {
+    for (g, what) in small
+        .iter()
+        .zip(["ADBench's test input", "seeded d5 K4 n20"])
+    {
         let (_, hand) = g.grad_hand();
         if let Err(e) = central_differences(|p| g.objective_at(p), &g.params(), &hand, 1e-6) {
             checks.failures.push(format!(
@@ -651,9 +667,21 @@ fn gmm_checks(checks: &mut Checks, inputs: &Inputs) {
     for g in small.iter().chain(full).chain(&reduced) {
         let size = format!("GMM d{} K{} n{}", g.d, g.k, g.n);
         let (hand_value, hand) = g.grad_hand();
-        checks.agree(&format!("{size} (a) primal"), &[g.primal_scratch()], &[hand_value]);
-        checks.agree(&format!("{size} (b) primal"), &[g.primal_slices()], &[hand_value]);
-        checks.agree(&format!("{size} (c) primal"), &[g.primal_tensor()], &[hand_value]);
+        checks.agree(
+            &format!("{size} (a) primal"),
+            &[g.primal_scratch()],
+            &[hand_value],
+        );
+        checks.agree(
+            &format!("{size} (b) primal"),
+            &[g.primal_slices()],
+            &[hand_value],
+        );
+        checks.agree(
+            &format!("{size} (c) primal"),
+            &[g.primal_tensor()],
+            &[hand_value],
+        );
         for (form, (value, grad)) in [
             ("(a) scratch arrays", g.grad_scratch()),
             ("(b) loops over slices", g.grad_slices()),
@@ -661,7 +689,11 @@ fn gmm_checks(checks: &mut Checks, inputs: &Inputs) {
             ("(c) tensors", g.grad_tensor()),
         ] {
             checks.agree(&format!("{size} {form} value"), &[value], &[hand_value]);
-            checks.agree(&format!("{size} {form} gradient vs hand-written"), &grad, &hand);
+            checks.agree(
+                &format!("{size} {form} gradient vs hand-written"),
+                &grad,
+                &hand,
+            );
         }
     }
 }
@@ -880,7 +912,10 @@ fn workloads(inputs: &Inputs) -> Vec<Workload<'_>> {
                 (
                     "hand-written fused pass into a reused buffer (no allocation)",
                     Box::new(move || {
-                        black_box(w3_fused_into(black_box(&inputs.x3), &mut fused_buffer.borrow_mut()));
+                        black_box(w3_fused_into(
+                            black_box(&inputs.x3),
+                            &mut fused_buffer.borrow_mut(),
+                        ));
                     }),
                 ),
                 (
@@ -1071,7 +1106,11 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     move || {
                         black_box(g.primal_scratch());
                     },
-                    || gmm::gmm_scratch::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
+                    || {
+                        gmm::gmm_scratch::vjp(
+                            g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m,
+                        )
+                    },
                 )
             }),
             references: Vec::new(),
@@ -1081,7 +1120,11 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     || {
                         black_box(g.primal_scratch());
                     },
-                    || gmm::gmm_scratch::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
+                    || {
+                        gmm::gmm_scratch::vjp(
+                            g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m,
+                        )
+                    },
                 )
                 .1
             }),
@@ -1103,7 +1146,11 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     move || {
                         black_box(g.primal_slices());
                     },
-                    || gmm::gmm_slices::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
+                    || {
+                        gmm::gmm_slices::vjp(
+                            g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m,
+                        )
+                    },
                 )
             }),
             references: vec![(
@@ -1118,7 +1165,11 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     || {
                         black_box(g.primal_slices());
                     },
-                    || gmm::gmm_slices::vjp(g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m),
+                    || {
+                        gmm::gmm_slices::vjp(
+                            g.d, g.k, g.n, &g.alphas, &g.means, &g.icf, &g.x, g.gamma, g.m,
+                        )
+                    },
                 )
                 .1
             }),
@@ -1140,7 +1191,16 @@ fn gmm_workloads(g: &GmmInput) -> Vec<Workload<'_>> {
                     move || {
                         black_box(g.primal_tensor());
                     },
-                    || gmm::gmm_tensor::vjp(&g.t_alphas, &g.t_means, &g.t_icf, &g.t_x, g.gamma, g.m),
+                    || {
+                        gmm::gmm_tensor::vjp(
+                            &g.t_alphas,
+                            &g.t_means,
+                            &g.t_icf,
+                            &g.t_x,
+                            g.gamma,
+                            g.m,
+                        )
+                    },
                 )
             }),
             references: Vec::new(),
@@ -1409,7 +1469,10 @@ fn main() -> ExitCode {
                 "ours" => &mut *w.ours,
                 "primal" => &mut *w.primal,
                 "hand" => &mut *w.hand,
-                other => match other.strip_prefix("ref").and_then(|r| r.parse::<usize>().ok()) {
+                other => match other
+                    .strip_prefix("ref")
+                    .and_then(|r| r.parse::<usize>().ok())
+                {
                     Some(r) if (1..=w.references.len()).contains(&r) => &mut *w.references[r - 1].1,
                     _ => panic!("--profile: no variant {other} (ours, primal, hand, ref1, ..)"),
                 },
@@ -1440,11 +1503,14 @@ fn main() -> ExitCode {
                 continue;
             }
         }
-        if let Some(check) = &w.check {
-            if let Err(e) = check() {
-                eprintln!("CORRECTNESS CHECK FAILED on the timed input of {}: {e}", w.name);
-                return ExitCode::FAILURE;
-            }
+        if let Some(check) = &w.check
+            && let Err(e) = check()
+        {
+            eprintln!(
+                "CORRECTNESS CHECK FAILED on the timed input of {}: {e}",
+                w.name
+            );
+            return ExitCode::FAILURE;
         }
         let mut row = measure(&mut w, options.rounds, options.batch, options.row_budget);
         let (allocated, retained, _peak) = (w.tape)();

@@ -1063,7 +1063,7 @@ pub fn vjp<'__ad_l0, '__ad_l1, '__ad_l2, '__ad_l3>(
                                     }
                                     {
                                         /* EDIT 1 */
- /* EDIT 8 */
+                                        /* EDIT 8 */
                                         #[inline(never)]
                                         fn __ad_row_reverse(
                                             g: f64,

@@ -28,7 +28,13 @@ pub fn qx_kernel(d: usize, n: usize, l: &[f64], x: &[f64], mu: &[f64]) -> f64 {
 /// Value and gradient `(s, ∂l, ∂μ)` by hand: per point `v = x − μ`, per row
 /// `qx = v_j + Σ_c L_jc v_c`, then `ḡ = 2 qx`: `μ̄_j −= ḡ`,
 /// `L̄_jc += ḡ v_c`, `μ̄_c −= ḡ L_jc` over the row's slice.
-pub fn qx_kernel_hand(d: usize, n: usize, l: &[f64], x: &[f64], mu: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+pub fn qx_kernel_hand(
+    d: usize,
+    n: usize,
+    l: &[f64],
+    x: &[f64],
+    mu: &[f64],
+) -> (f64, Vec<f64>, Vec<f64>) {
     let mut s = 0.0;
     let mut dl = vec![0.0; l.len()];
     let mut dmu = vec![0.0; d];
@@ -95,14 +101,16 @@ impl KernelInput {
 
     /// Through the copy with the counter walked back.
     pub fn grad_walk(&self) -> (f64, Vec<f64>) {
-        let (v, pullback) = super::kernel_edited::walk::vjp(self.d, self.n, &self.l, &self.x, &self.mu);
+        let (v, pullback) =
+            super::kernel_edited::walk::vjp(self.d, self.n, &self.l, &self.x, &self.mu);
         let (_, _, l, _, mu) = pullback(1.0);
         (v, [l, mu].concat())
     }
 
     /// Through the copy with all the edits.
     pub fn grad_all(&self) -> (f64, Vec<f64>) {
-        let (v, pullback) = super::kernel_edited::all::vjp(self.d, self.n, &self.l, &self.x, &self.mu);
+        let (v, pullback) =
+            super::kernel_edited::all::vjp(self.d, self.n, &self.l, &self.x, &self.mu);
         let (_, _, l, _, mu) = pullback(1.0);
         (v, [l, mu].concat())
     }

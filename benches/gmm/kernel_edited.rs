@@ -437,7 +437,7 @@ pub mod all {
                         s += __ad_h2;
                     }
                     /* EDIT 0 */
- /* EDIT 1 */
+                    /* EDIT 1 */
                     __ad_s7.push(k);
                 }
             }
@@ -467,7 +467,7 @@ pub mod all {
                         let __ad_exit0: u32 = 0;
                         {
                             /* EDIT 0 */
- /* EDIT 1 */
+                            /* EDIT 1 */
                             let (__ad_n, __ad_last) = (__ad_p_d, __ad_p_d.saturating_sub(1));
                             let mut __ad_k: usize = __ad_s7.pop().unwrap();
                             let mut __ad_ctr1 = __ad_last;

@@ -63,6 +63,7 @@ pub fn ln_gamma_d(a: f64, d: usize) -> f64 {
 }
 
 /// The terms of the objective that carry no gradient: `−(n d / 2) ln 2π − K C`.
+#[allow(clippy::approx_constant)] // ADBench's π, for values that match ADBench's
 pub fn constant_terms(d: usize, k: usize, n: usize, gamma: f64, m: usize) -> f64 {
     let pi: f64 = 3.14159265359; // ADBench's π
     let nn = d + m + 1;
@@ -75,8 +76,22 @@ pub fn constant_terms(d: usize, k: usize, n: usize, gamma: f64, m: usize) -> f64
 /// (a) As ADBench's C++ writes it: scratch arrays filled in place (the
 /// function of `tests/gmm.rs`, unchanged).
 #[differentiable(wrt(alphas, means, icf))]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-pub fn gmm_scratch(d: usize, k: usize, n: usize, alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: usize) -> f64 {
+#[allow(
+    clippy::too_many_arguments,
+    clippy::needless_range_loop,
+    clippy::approx_constant
+)]
+pub fn gmm_scratch(
+    d: usize,
+    k: usize,
+    n: usize,
+    alphas: &[f64],
+    means: &[f64],
+    icf: &[f64],
+    x: &[f64],
+    gamma: f64,
+    m: usize,
+) -> f64 {
     let pi: f64 = 3.14159265359;
     let constant = -((n * d) as f64) * 0.5 * (2.0 * pi).ln();
     let icf_sz = d * (d + 1) / 2;
@@ -175,8 +190,18 @@ pub fn gmm_scratch(d: usize, k: usize, n: usize, alphas: &[f64], means: &[f64], 
 /// `ik` is `icf[ik·icf_sz + d + c(2d − c − 3)/2 + j − 1]`), and the
 /// log-sum-exp over components computed online.
 #[differentiable(wrt(alphas, means, icf))]
-#[allow(clippy::too_many_arguments)]
-pub fn gmm_slices(d: usize, k: usize, n: usize, alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: usize) -> f64 {
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+pub fn gmm_slices(
+    d: usize,
+    k: usize,
+    n: usize,
+    alphas: &[f64],
+    means: &[f64],
+    icf: &[f64],
+    x: &[f64],
+    gamma: f64,
+    m: usize,
+) -> f64 {
     let icf_sz = d * (d + 1) / 2;
     let mut qdiags = vec![0.0; d * k];
     let mut sum_qs = vec![0.0; k];
@@ -198,7 +223,8 @@ pub fn gmm_slices(d: usize, k: usize, n: usize, alphas: &[f64], means: &[f64], i
             for j in 0..d {
                 let mut qx = qdiags[ik * d + j] * (x[ix * d + j] - means[ik * d + j]);
                 for c in 0..j {
-                    qx += icf[ik * icf_sz + d + c * (2 * d - c - 3) / 2 + j - 1] * (x[ix * d + c] - means[ik * d + c]);
+                    qx += icf[ik * icf_sz + d + c * (2 * d - c - 3) / 2 + j - 1]
+                        * (x[ix * d + c] - means[ik * d + c]);
                 }
                 sqnorm += qx * qx;
             }
@@ -251,7 +277,15 @@ pub fn gmm_slices(d: usize, k: usize, n: usize, alphas: &[f64], means: &[f64], i
 /// where the column's block of `l` ends, masked to the rows below the
 /// diagonal, plus `exp(q_c)` on the diagonal.
 #[differentiable(wrt(alphas, means, icf))]
-pub fn gmm_tensor(alphas: &Tensor, means: &Tensor, icf: &Tensor, x: &Tensor, gamma: f64, m: usize) -> f64 {
+#[allow(clippy::assign_op_pattern)]
+pub fn gmm_tensor(
+    alphas: &Tensor,
+    means: &Tensor,
+    icf: &Tensor,
+    x: &Tensor,
+    gamma: f64,
+    m: usize,
+) -> f64 {
     let n = x.shape()[0];
     let d = x.shape()[1];
     let k = alphas.shape()[0];
@@ -265,9 +299,18 @@ pub fn gmm_tensor(alphas: &Tensor, means: &Tensor, icf: &Tensor, x: &Tensor, gam
     for c in 0..d {
         // icf[:, start + j] is entry (j, c) of Q for j > c.
         let start = d + c * (2 * d - c - 1) / 2 - c - 1;
-        let below = Tensor::from_vec((0..d).map(|j| if j > c { 1.0 } else { 0.0 }).collect(), &[1, d]);
-        let diagonal = Tensor::from_vec((0..d).map(|j| if j == c { 1.0 } else { 0.0 }).collect(), &[1, d]);
-        let row = Tensor::from_vec((0..d).map(|r| if r == c { 1.0 } else { 0.0 }).collect(), &[d, 1]);
+        let below = Tensor::from_vec(
+            (0..d).map(|j| if j > c { 1.0 } else { 0.0 }).collect(),
+            &[1, d],
+        );
+        let diagonal = Tensor::from_vec(
+            (0..d).map(|j| if j == c { 1.0 } else { 0.0 }).collect(),
+            &[1, d],
+        );
+        let row = Tensor::from_vec(
+            (0..d).map(|r| if r == c { 1.0 } else { 0.0 }).collect(),
+            &[d, 1],
+        );
         let col = icf.slice(1, start..start + d) * below + qdiag.slice(1, c..c + 1) * diagonal;
         b = b + means.slice(1, c..c + 1) * &col;
         qt = qt + row * col.reshape(&[1, k * d]);
@@ -277,7 +320,8 @@ pub fn gmm_tensor(alphas: &Tensor, means: &Tensor, icf: &Tensor, x: &Tensor, gam
     let main_term = (alphas + &sum_qs) - 0.5 * sqnorm;
     let slse = main_term.logsumexp(1).sum();
     let lse_alphas = alphas.reshape(&[1, k]).logsumexp(1).sum();
-    let prior = 0.5 * gamma * gamma * (qdiag.powi(2).sum() + l.powi(2).sum()) - (m as f64) * sum_qs.sum();
+    let prior =
+        0.5 * gamma * gamma * (qdiag.powi(2).sum() + l.powi(2).sum()) - (m as f64) * sum_qs.sum();
     constant_terms(d, k, n, gamma, m) + slse - (n as f64) * lse_alphas + prior
 }
 
@@ -401,7 +445,8 @@ pub fn gmm_hand(
         let q = &icf[ik * icf_sz..ik * icf_sz + d];
         let l = &icf[ik * icf_sz + d..(ik + 1) * icf_sz];
         let qd = &qdiags[ik * d..(ik + 1) * d];
-        let frobenius: f64 = qd.iter().map(|e| e * e).sum::<f64>() + l.iter().map(|l| l * l).sum::<f64>();
+        let frobenius: f64 =
+            qd.iter().map(|e| e * e).sum::<f64>() + l.iter().map(|l| l * l).sum::<f64>();
         prior += 0.5 * gamma * gamma * frobenius - m as f64 * q.iter().sum::<f64>();
         let (dq, dl) = d_icf[ik * icf_sz..(ik + 1) * icf_sz].split_at_mut(d);
         for (dq, e) in dq.iter_mut().zip(qd) {
@@ -435,7 +480,15 @@ pub struct GmmInput {
 }
 
 impl GmmInput {
-    fn new(d: usize, k: usize, n: usize, alphas: Vec<f64>, means: Vec<f64>, icf: Vec<f64>, x: Vec<f64>) -> GmmInput {
+    fn new(
+        d: usize,
+        k: usize,
+        n: usize,
+        alphas: Vec<f64>,
+        means: Vec<f64>,
+        icf: Vec<f64>,
+        x: Vec<f64>,
+    ) -> GmmInput {
         let icf_sz = d * (d + 1) / 2;
         GmmInput {
             t_alphas: Tensor::from_vec(alphas.clone(), &[k]),
@@ -473,7 +526,10 @@ impl GmmInput {
             1,
             vec![-0.649014, 1.181166, -0.758453],
             vec![0.092339, 0.186260, 0.345561, 0.396767, 0.538817, 0.419195],
-            vec![0.586443, -0.851887, 0.800321, -1.509405, 0.875874, -0.242790, 0.166813, -1.965419, -1.270071],
+            vec![
+                0.586443, -0.851887, 0.800321, -1.509405, 0.875874, -0.242790, 0.166813, -1.965419,
+                -1.270071,
+            ],
             vec![1.175171, 2.029160],
         )
     }
@@ -481,7 +537,15 @@ impl GmmInput {
     /// The same parameters with only the first `n` points.
     pub fn with_n(&self, n: usize) -> GmmInput {
         let (d, k) = (self.d, self.k);
-        GmmInput::new(d, k, n, self.alphas.clone(), self.means.clone(), self.icf.clone(), self.x[..n * d].to_vec())
+        GmmInput::new(
+            d,
+            k,
+            n,
+            self.alphas.clone(),
+            self.means.clone(),
+            self.icf.clone(),
+            self.x[..n * d].to_vec(),
+        )
     }
 
     /// The parameters packed in gradient order: α, μ, icf.
@@ -493,42 +557,116 @@ impl GmmInput {
     pub fn objective_at(&self, p: &[f64]) -> f64 {
         let (a, rest) = p.split_at(self.k);
         let (mu, icf) = rest.split_at(self.k * self.d);
-        gmm_scratch(self.d, self.k, self.n, a, mu, icf, &self.x, self.gamma, self.m)
+        gmm_scratch(
+            self.d, self.k, self.n, a, mu, icf, &self.x, self.gamma, self.m,
+        )
     }
 
     pub fn primal_scratch(&self) -> f64 {
-        gmm_scratch(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m)
+        gmm_scratch(
+            self.d,
+            self.k,
+            self.n,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            self.gamma,
+            self.m,
+        )
     }
     pub fn primal_slices(&self) -> f64 {
-        gmm_slices(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m)
+        gmm_slices(
+            self.d,
+            self.k,
+            self.n,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            self.gamma,
+            self.m,
+        )
     }
     pub fn primal_tensor(&self) -> f64 {
-        gmm_tensor(&self.t_alphas, &self.t_means, &self.t_icf, &self.t_x, self.gamma, self.m)
+        gmm_tensor(
+            &self.t_alphas,
+            &self.t_means,
+            &self.t_icf,
+            &self.t_x,
+            self.gamma,
+            self.m,
+        )
     }
 
     /// Value and packed gradient of each form, and by hand.
     pub fn grad_scratch(&self) -> (f64, Vec<f64>) {
-        let (v, (a, mu, icf)) =
-            gmm_scratch::value_and_grad(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m);
+        let (v, (a, mu, icf)) = gmm_scratch::value_and_grad(
+            self.d,
+            self.k,
+            self.n,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            self.gamma,
+            self.m,
+        );
         (v, [a, mu, icf].concat())
     }
     pub fn grad_slices(&self) -> (f64, Vec<f64>) {
-        let (v, (a, mu, icf)) =
-            gmm_slices::value_and_grad(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m);
+        let (v, (a, mu, icf)) = gmm_slices::value_and_grad(
+            self.d,
+            self.k,
+            self.n,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            self.gamma,
+            self.m,
+        );
         (v, [a, mu, icf].concat())
     }
     /// Form (b) through the hand-edited copy of its generated code.
     pub fn grad_slices_edited(&self) -> (f64, Vec<f64>) {
-        let (v, pullback) = edited::vjp(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m);
+        let (v, pullback) = edited::vjp(
+            self.d,
+            self.k,
+            self.n,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            self.gamma,
+            self.m,
+        );
         let (_, _, _, a, mu, icf, _, _, _) = pullback(1.0);
         (v, [a, mu, icf].concat())
     }
     pub fn grad_tensor(&self) -> (f64, Vec<f64>) {
-        let (v, (a, mu, icf)) = gmm_tensor::value_and_grad(&self.t_alphas, &self.t_means, &self.t_icf, &self.t_x, self.gamma, self.m);
+        let (v, (a, mu, icf)) = gmm_tensor::value_and_grad(
+            &self.t_alphas,
+            &self.t_means,
+            &self.t_icf,
+            &self.t_x,
+            self.gamma,
+            self.m,
+        );
         (v, [a.data(), mu.data(), icf.data()].concat())
     }
     pub fn grad_hand(&self) -> (f64, Vec<f64>) {
-        let (v, a, mu, icf) = gmm_hand(self.d, self.k, self.n, &self.alphas, &self.means, &self.icf, &self.x, self.gamma, self.m);
+        let (v, a, mu, icf) = gmm_hand(
+            self.d,
+            self.k,
+            self.n,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            self.gamma,
+            self.m,
+        );
         (v, [a, mu, icf].concat())
     }
 }
