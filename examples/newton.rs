@@ -11,7 +11,7 @@
 
 use autodiff::differentiable;
 
-#[differentiable]
+#[differentiable(forward)]
 fn rosenbrock(x: f64, y: f64) -> f64 {
     (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
 }

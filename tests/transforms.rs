@@ -69,7 +69,7 @@ fn directions(n: usize, count: usize) -> Vec<Vec<f64>> {
 /// √a by Newton's iteration on y² − a = 0. Differentiating through the
 /// iterations would be wasteful (and inexact for a fixed count); the rule
 /// below gives the derivative of the solution itself.
-#[differentiable(vjp = sqrt_newton_vjp)]
+#[differentiable(vjp = sqrt_newton_vjp, forward)]
 fn sqrt_newton(a: f64) -> f64 {
     let mut y = if a > 1.0 { a } else { 1.0 };
     for _ in 0..60 {
@@ -86,7 +86,7 @@ fn sqrt_newton_vjp(a: f64) -> (f64, impl FnOnce(f64) -> (f64,) + Clone + 'static
 }
 
 /// Kepler's equation E − e sin E = M, solved for the eccentric anomaly E.
-#[differentiable(vjp = kepler_vjp)]
+#[differentiable(vjp = kepler_vjp, forward)]
 fn kepler(m: f64, e: f64) -> f64 {
     let mut big_e = if e > 0.8 { std::f64::consts::PI } else { m };
     for _ in 0..100 {
@@ -108,7 +108,7 @@ fn kepler_vjp(m: f64, e: f64) -> (f64, impl FnOnce(f64) -> (f64, f64) + Clone + 
 }
 
 /// A differentiable function calling the rule in a loop and in a branch.
-#[differentiable]
+#[differentiable(forward)]
 fn orbit(m0: f64, e: f64) -> f64 {
     let mut s = 0.0;
     for k in 0..12 {
@@ -155,7 +155,7 @@ fn functions_calling_a_custom_rule_use_it_in_loops_and_branches() {
 
 /// A rule that deliberately differs from the body's derivative: what
 /// callers get shows that they use the rule, not the body.
-#[differentiable(vjp = doubled_vjp)]
+#[differentiable(vjp = doubled_vjp, forward)]
 fn marked(x: f64) -> f64 {
     x
 }
@@ -164,7 +164,7 @@ fn doubled_vjp(x: f64) -> (f64, impl FnOnce(f64) -> (f64,) + Clone + 'static) {
     (x, |g: f64| (2.0 * g,))
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn calls_marked(x: f64, n: usize) -> f64 {
     let mut s = 0.0;
     let mut i = 0;
@@ -189,7 +189,7 @@ fn the_rule_is_what_callers_differentiate() {
 }
 
 /// A custom rule for a slice parameter: the pullback returns a `Vec`.
-#[differentiable(vjp = soft_norm_vjp)]
+#[differentiable(vjp = soft_norm_vjp, forward)]
 fn soft_norm(x: &[f64]) -> f64 {
     (x.iter().map(|v| v * v).sum::<f64>() + 1.0).sqrt()
 }
@@ -200,7 +200,7 @@ fn soft_norm_vjp(x: &[f64]) -> (f64, impl FnOnce(f64) -> (Vec<f64>,) + Clone + u
     (y, move |g: f64| (x.iter().map(|v| g * v / y).collect(),))
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn uses_soft_norm(x: &[f64], w: f64) -> f64 {
     soft_norm(x) * w + soft_norm(&[w, 2.0 * w])
 }
@@ -222,13 +222,13 @@ fn custom_rules_on_slices() {
 
 /// With a `jvp` rule that is itself differentiable, second derivatives
 /// through the custom function are exact too.
-#[differentiable(vjp = kepler_vjp, jvp = kepler_jvp)]
+#[differentiable(vjp = kepler_vjp, jvp = kepler_jvp, forward)]
 fn kepler_twice(m: f64, e: f64) -> f64 {
     kepler(m, e)
 }
 
 /// The tangent of E: (Ṁ + ė sin E) / (1 − e cos E).
-#[differentiable]
+#[differentiable(forward)]
 fn kepler_jvp(m: f64, e: f64, m_dot: f64, e_dot: f64) -> (f64, f64) {
     let big_e = kepler(m, e);
     (
@@ -237,7 +237,7 @@ fn kepler_jvp(m: f64, e: f64, m_dot: f64, e_dot: f64) -> (f64, f64) {
     )
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn orbit_twice(m0: f64, e: f64) -> f64 {
     let mut s = 0.0;
     for k in 0..6 {
@@ -262,7 +262,7 @@ fn second_derivatives_through_a_custom_rule_with_a_jvp_rule() {
 
 // ======================================================= 2. forward mode
 
-#[differentiable]
+#[differentiable(forward)]
 fn notes_f(a: f64) -> f64 {
     let mut b = a * 2.0;
     while b.abs() < 1000.0 {
@@ -282,7 +282,7 @@ fn forward_mode_of_the_notes_function() {
     assert_eq!(notes_f::value_and_grad(0.1), (notes_f(0.1), 16384.0));
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn branchy(x: f64, p: f64) -> f64 {
     let mut s = x;
     for i in 0..12 {
@@ -295,7 +295,7 @@ fn branchy(x: f64, p: f64) -> f64 {
     s
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn early_exit(x: f64, y: f64) -> f64 {
     let mut acc = 0.0;
     'outer: for i in 0..5 {
@@ -322,7 +322,7 @@ fn early_exit(x: f64, y: f64) -> f64 {
     scaled + y.exp()
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn shadow_and_tuples(x: f64, y: f64) -> f64 {
     let (a, b) = (x * y, x - y);
 
@@ -332,7 +332,7 @@ fn shadow_and_tuples(x: f64, y: f64) -> f64 {
     y[0] * y[1] - y[2].abs().sqrt() + y[2].powf(2.5) / (1.0 + y[1].powi(2))
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn polar(x: f64, y: f64) -> (f64, f64) {
     let r = (x * x + y * y).sqrt();
     (r, (y / (r + 1.0)).tanh())
@@ -374,7 +374,7 @@ fn forward_mode_agrees_with_reverse_mode() {
     }
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn rosenbrock(x: &[f64]) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() - 1 {
@@ -385,7 +385,7 @@ fn rosenbrock(x: &[f64]) -> f64 {
     s
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn iterators(x: &[f64], w: f64) -> f64 {
     let scaled = |v: f64| (v * w).sin();
     let a = x.iter().map(|v| v * v).sum::<f64>();
@@ -408,7 +408,7 @@ fn iterators(x: &[f64], w: f64) -> f64 {
     a + b + c + d + e + scaled(w)
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn buffers(x: &[f64]) -> Vec<f64> {
     let mut out = Vec::new();
     let mut scratch = vec![0.0; x.len()];
@@ -458,12 +458,12 @@ fn forward_mode_on_slices_loops_iterators_and_buffers() {
 
 /// Calls with arguments that carry no tangent: a zero goes in where the
 /// callee differentiates that parameter.
-#[differentiable]
+#[differentiable(forward)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b.iter()).map(|(p, q)| p * q).sum::<f64>()
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn loss(w: &[f64], #[no_grad] data: &[f64], #[no_grad] scale: f64) -> f64 {
     let fit = dot(w, data) - scale;
     fit * fit + 0.1 * dot(w, w) + dot(&[1.0, 2.0, 3.0], w)
@@ -489,7 +489,7 @@ struct Line {
     scale: f64,
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn line_loss(p: &Line, x: f64, y: f64) -> f64 {
     let r = (p.m * x + p.c) * p.scale - y;
     r * r
@@ -523,7 +523,7 @@ fn forward_mode_ignores_the_tangent_of_a_no_grad_field() {
     close(t, cd_dir(f, &[2.0, 1.0], &[1.0, -0.5]), 1e-7);
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn tensor_net(x: &Tensor, w: &Tensor, b: &Tensor) -> f64 {
     let h = (x.matmul(w) + b).tanh();
     let p = h.softmax(1) * 2.0 + h.log_softmax(1) - h.logsumexp(1).sum() * 0.1;
@@ -535,7 +535,7 @@ fn tensor_net(x: &Tensor, w: &Tensor, b: &Tensor) -> f64 {
         + h.t().matmul(&h).norm()
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn tensor_mix(x: &Tensor, s: f64) -> Tensor {
     let y = (x * s + s).exp() - s;
     let z = y.maximum(&(x * 2.0)) + x.sqrt() * x.reshape(&[3, 2]).t();
@@ -584,13 +584,13 @@ fn forward_mode_on_tensors() {
 // ======================================================= 3. Jacobians
 
 /// R² → R³: more outputs than inputs (built column by column, forward).
-#[differentiable]
+#[differentiable(forward)]
 fn tall(x: &[f64]) -> Vec<f64> {
     vec![x[0] * x[1], x[0].sin() + x[1], (x[0] - x[1]).exp()]
 }
 
 /// R⁴ → R²: fewer outputs (built row by row, reverse).
-#[differentiable]
+#[differentiable(forward)]
 fn wide(x: &[f64]) -> Vec<f64> {
     let s = x.iter().map(|v| v * v).sum::<f64>();
     vec![s.sqrt(), x[0] * x[3] - x[1] * x[2]]
@@ -642,7 +642,7 @@ fn jacobians_forward_and_reverse() {
 
 // ======================================================= 4. second derivatives
 
-#[differentiable]
+#[differentiable(forward)]
 fn sin_of_square(x: f64) -> f64 {
     (x * x).sin()
 }
@@ -663,12 +663,12 @@ fn second_derivative_of_sin_of_x_squared() {
 
 /// `f::grad` inside another differentiable function is differentiated
 /// exactly (its pullback and tangent are Hessian–vector products).
-#[differentiable]
+#[differentiable(forward)]
 fn slope(x: f64) -> f64 {
     sin_of_square::grad(x)
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn slopes_mixed(x: f64, y: f64) -> f64 {
     let (gx, gy) = branchy::grad(x, y);
     gx * y + gy.sin()
@@ -686,7 +686,7 @@ fn differentiating_a_generated_gradient() {
     }
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn rosenbrock_2d(x: f64, y: f64) -> f64 {
     (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
 }
@@ -775,7 +775,7 @@ fn hessian_vector_products_match_the_hessian() {
 }
 
 /// Copies of values (`to_vec`, `item`) carry their tangents.
-#[differentiable]
+#[differentiable(forward)]
 fn copies(x: &[f64], t: &Tensor) -> f64 {
     let mut buf = x.to_vec();
     for i in 0..buf.len() {
@@ -804,7 +804,7 @@ fn forward_mode_through_copies() {
 }
 
 /// Generic parameters that stay inactive, and parameters the body reassigns.
-#[differentiable]
+#[differentiable(forward)]
 fn scheduled<F: Fn(usize) -> f64>(mut x: f64, schedule: F, steps: usize) -> f64 {
     let x0 = x;
     for k in 0..steps {
@@ -828,7 +828,7 @@ fn forward_mode_of_generic_functions_and_reassigned_parameters() {
 
 /// Conditions with assignments and exits in them, `&&`/`||` that skip their
 /// right side, `if let`, `match` on an active value bound to a name.
-#[differentiable]
+#[differentiable(forward)]
 fn effects_in_conditions(x: f64, y: f64) -> f64 {
     let mut s = x;
     let mut n = 0;
@@ -927,7 +927,7 @@ fn hessian_vector_products_for_struct_parameters() {
     close(hy, (gy - gy2) / (2.0 * h), 1e-6);
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn swapped(x: f64, y: f64) -> f64 {
     let (x, y) = (y, x);
     let (mut a, mut b) = (x * 2.0, y);

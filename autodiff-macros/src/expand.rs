@@ -124,15 +124,14 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let func = &work;
     // `vjp = rule`: the rule is the derivative; the body is not differentiated.
-    let mut show_items = TokenStream::new();
-    let (vjp_body, owned_body, warnings) = match &args.vjp {
+    let (vjp_body, owned_body, analysed) = match &args.vjp {
         Some(rule) => {
             if let Some(r) = &receiver {
                 errors.spanned(r, "a custom `vjp` rule goes on a free function");
                 return with_errors(primal, errors);
             }
             let (vjp_body, owned_body) = higher::custom_bodies(&sig, rule);
-            (vjp_body, owned_body, TokenStream::new())
+            (vjp_body, owned_body, None)
         }
         None => {
             if let Some(jvp) = &args.jvp {
@@ -147,53 +146,44 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             body.name_adjoints();
             let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
             let owned_body = codegen::Gen::new(&sig, &body, true).generate();
-            let allows: Vec<&syn::Attribute> = primal
-                .attrs
-                .iter()
-                .filter(|a| a.path().is_ident("allow"))
-                .collect();
-            let warnings = zero_gradient_warnings(&sig, &body, &allows);
-            if args.show {
-                // What the macro made of the function, for a person to read.
-                let plain = module(
-                    &sig,
-                    func,
-                    vjp_body.clone(),
-                    owned_body.clone(),
-                    shape_of(&receiver),
-                    &Extra::default(),
-                );
-                let expansion = crate::show::pretty(&quote!(#primal #plain));
-                let dot = crate::show::dot(&sig, &body, &saved_sites);
-                let (e, d) = match &receiver {
-                    Some(_) => {
-                        let upper = sig.name.to_string().to_uppercase();
-                        (
-                            format_ident!("{}_EXPANSION", upper),
-                            format_ident!("{}_GRAPH_DOT", upper),
-                        )
-                    }
-                    None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
-                };
-                show_items = quote!(
-                    /// The code `#[differentiable]` generated for this function, pretty-printed.
-                    pub const #e: &str = #expansion;
-                    /// The function's primitive-op graph as Graphviz DOT (`dot -Tsvg`): ops,
-                    /// assignments, loops and branches; values the reverse keeps have a double border.
-                    pub const #d: &str = #dot;
-                );
-            }
-            (vjp_body, owned_body, warnings)
+            (vjp_body, owned_body, Some((body, saved_sites)))
         }
+    };
+    let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();
+    let warnings = match &analysed {
+        Some((body, _)) => zero_gradient_warnings(&sig, body, &allows),
+        None => TokenStream::new(),
     };
     let shape = shape_of(&receiver);
     // Forward mode, Jacobians, second derivatives (free functions).
     let mut extra = match (&receiver, &args.vjp) {
         (Some(_), _) => Extra::default(),
+        _ if !args.forward && !higher::cross_check_forward() => Extra::default(),
         (None, Some(_)) => higher::generate(&sig, func, higher::Rule::Custom { jvp: args.jvp.as_ref() }, args.first_order.as_ref(), &pipeline),
         (None, None) => higher::generate(&sig, func, higher::Rule::Body(&func.block), args.first_order.as_ref(), &pipeline),
     };
-    extra.items.extend(show_items);
+    if let (true, Some((body, saved_sites))) = (args.show, &analysed) {
+        // What the macro made of the function, for a person to read.
+        let plain = module(&sig, func, vjp_body.clone(), owned_body.clone(), shape_of(&receiver), &extra);
+        let expansion = crate::show::pretty(&quote!(#primal #plain));
+        let dot = crate::show::dot(&sig, body, saved_sites);
+        let (e, d) = match &receiver {
+            Some(_) => {
+                let upper = sig.name.to_string().to_uppercase();
+                (format_ident!("{}_EXPANSION", upper), format_ident!("{}_GRAPH_DOT", upper))
+            }
+            None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
+        };
+        let items = &extra.items;
+        extra.items = quote!(
+            #items
+            /// The code `#[differentiable]` generated for this function, pretty-printed.
+            pub const #e: &str = #expansion;
+            /// The function's primitive-op graph as Graphviz DOT (`dot -Tsvg`): ops,
+            /// assignments, loops and branches; values the reverse keeps have a double border.
+            pub const #d: &str = #dot;
+        );
+    }
     let module = module(&sig, func, vjp_body, owned_body, shape, &extra);
     // For working on the macro: AUTODIFF_DUMP=<fn name> prints what it generates.
     if std::env::var("AUTODIFF_DUMP").is_ok_and(|name| sig.name == name) {

@@ -194,11 +194,12 @@ fn self_tangent(ty: &syn::Type) -> bool {
     }
 }
 
-/// `AUTODIFF_FORWARD_GRAD=1` when the macro runs: `grad` of every function
-/// of `f64` parameters with an `f64` result is computed in forward mode (one
-/// `jvp` per parameter), so that the test suites written against `grad`
-/// check forward mode too (`touch` the tests so that they expand again).
-fn cross_check_forward() -> bool {
+/// `AUTODIFF_FORWARD_GRAD=1` when the macro runs: every free function gets
+/// forward mode (as with `forward`), and `grad` of every function of `f64`
+/// parameters with an `f64` result is computed in forward mode (one `jvp` per
+/// parameter), so that the test suites written against `grad` check forward
+/// mode too (`touch` the tests so that they expand again).
+pub fn cross_check_forward() -> bool {
     std::env::var_os("AUTODIFF_FORWARD_GRAD").is_some_and(|v| v == "1")
 }
 

@@ -59,16 +59,17 @@ use proc_macro::TokenStream;
 /// differentiated. `vjp = rule` makes `rule` the function's derivative (its
 /// body is not differentiated; `jvp = rule` adds a forward rule, itself
 /// `#[differentiable]`, for second derivatives); `first_order` leaves out
-/// second derivatives (`hvp`, `hessian`), which cost compile time.
+/// second derivatives (`hvp`, `hessian`), which cost compile time; `show`
+/// adds `EXPANSION` and `GRAPH_DOT` (the generated code and the op graph).
 ///
-/// Beside `vjp` and `grad`, a free function gets forward mode (`jvp`),
+/// With `forward`, a free function also gets forward mode (`jvp`),
 /// `jacobian`, `hvp` and `hessian`; what they cannot do exactly is a compile
 /// error where they are used.
 ///
 /// ```
 /// use autodiff::differentiable;
 ///
-/// #[differentiable]
+/// #[differentiable(forward)]
 /// fn g(x: f64) -> f64 {
 ///     (x * x).sin()
 /// }

@@ -17,14 +17,17 @@ use syn::{FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Token, Type};
 pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     pub krate: Option<syn::Path>,
+    /// `show`: also generate the pretty-printed expansion and the op graph.
+    pub show: bool,
+    /// `forward`: also generate forward mode (`jvp`), `jacobian`, `hvp` and
+    /// `hessian` (they cost compile time, so they are asked for).
+    pub forward: bool,
     /// A custom derivative rule: the body is not differentiated.
     pub vjp: Option<syn::Path>,
     /// Its forward-mode rule (with `vjp` only).
     pub jvp: Option<syn::Path>,
     /// `first_order`: no second derivatives (they cost compile time).
     pub first_order: Option<Ident>,
-    /// `show`: also generate the pretty-printed expansion and the op graph.
-    pub show: bool,
 }
 
 impl Parse for Args {
@@ -37,6 +40,20 @@ impl Parse for Args {
                 args.krate = Some(input.call(syn::Path::parse_mod_style)?);
             } else {
                 let key: Ident = input.parse()?;
+                if key == "forward" {
+                    args.forward = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
+                if key == "show" {
+                    args.show = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 if key == "first_order" {
                     args.first_order = Some(key);
                     if !input.is_empty() {
@@ -57,18 +74,11 @@ impl Parse for Args {
                     }
                     continue;
                 }
-                if key == "show" {
-                    args.show = true;
-                    if !input.is_empty() {
-                        input.parse::<Token![,]>()?;
-                    }
-                    continue;
-                }
                 if key != "wrt" {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `wrt(param, ..)`, `show`, `crate = path`, `vjp = rule` or `first_order`"
+                            "unknown argument `{key}`: expected `wrt(param, ..)`, `crate = path`, `show`, `forward`, `vjp = rule` or `first_order`"
                         ),
                     ));
                 }

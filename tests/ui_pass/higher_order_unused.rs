@@ -2,7 +2,7 @@
 // it is used: these functions compile, and so do their first derivatives.
 use autodiff::differentiable;
 
-#[differentiable(vjp = cube_root_vjp)]
+#[differentiable(vjp = cube_root_vjp, forward)]
 fn cube_root(a: f64) -> f64 {
     a.cbrt()
 }
@@ -12,12 +12,12 @@ fn cube_root_vjp(a: f64) -> (f64, impl FnOnce(f64) -> (f64,) + Clone + 'static) 
     (y, move |g: f64| (g / (3.0 * y * y),))
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn uses_it(x: f64) -> f64 {
     cube_root(x * x + 1.0) * x
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn squares(x: &[f64]) -> f64 {
     let buf = x.to_vec();
     buf[0] * buf[1]

@@ -3,7 +3,7 @@
 // would silently lose it, so they are refused.
 use autodiff::differentiable;
 
-#[differentiable]
+#[differentiable(forward)]
 fn squares(x: &[f64]) -> f64 {
     let buf = x.to_vec();
     buf[0] * buf[1]

@@ -3,7 +3,7 @@
 // them does not compile (and says so), while first derivatives still do.
 use autodiff::differentiable;
 
-#[differentiable(vjp = cube_root_vjp)]
+#[differentiable(vjp = cube_root_vjp, forward)]
 fn cube_root(a: f64) -> f64 {
     a.cbrt()
 }
@@ -13,7 +13,7 @@ fn cube_root_vjp(a: f64) -> (f64, impl FnOnce(f64) -> (f64,) + Clone + 'static) 
     (y, move |g: f64| (g / (3.0 * y * y),))
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn uses_it(x: f64) -> f64 {
     cube_root(x * x + 1.0) * x
 }

@@ -3,12 +3,12 @@
 // and refused beyond that: a third derivative does not compile.
 use autodiff::differentiable;
 
-#[differentiable]
+#[differentiable(forward)]
 fn sin_of_square(x: f64) -> f64 {
     (x * x).sin()
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn slope(x: f64) -> f64 {
     sin_of_square::grad(x)
 }

@@ -2,12 +2,12 @@
 // cannot be differentiated (`f::grad` can).
 use autodiff::differentiable;
 
-#[differentiable]
+#[differentiable(forward)]
 fn square(x: f64) -> f64 {
     x * x
 }
 
-#[differentiable]
+#[differentiable(forward)]
 fn uses_vjp(x: f64) -> f64 {
     let (value, _pullback) = square::vjp(x);
     value * 2.0
