@@ -119,7 +119,7 @@ fn count_allocations<T>(f: impl FnOnce() -> T) -> AllocReport<T> {
 
 // ---------------------------------------------------------------- W1: the notes' f(a)
 
-#[differentiable]
+#[differentiable(forward)]
 #[allow(clippy::assign_op_pattern)] // as the notes write it
 fn w1(a: f64) -> f64 {
     let mut b = a * 2.0;
