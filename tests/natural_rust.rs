@@ -597,7 +597,11 @@ fn derived_structs_are_parameters_and_flat() {
     use autodiff::optim::{Adam, Optimizer, Parameters};
     let xs: Vec<f64> = (0..20).map(|i| i as f64 / 10.0).collect();
     let ys: Vec<f64> = xs.iter().map(|x| 3.0 * x - 1.0).collect();
-    let mut line = Line { m: 0.0, c: 0.0, label: "fit" };
+    let mut line = Line {
+        m: 0.0,
+        c: 0.0,
+        label: "fit",
+    };
     let g = line_loss::grad(&line, &xs, &ys);
     assert_eq!(g.numel(), 2);
     assert_eq!(g.flatten().len(), 2);
@@ -606,6 +610,9 @@ fn derived_structs_are_parameters_and_flat() {
         let g = line_loss::grad(&line, &xs, &ys);
         adam.step(&mut line, &g);
     }
-    assert!((line.m - 3.0).abs() < 1e-3 && (line.c + 1.0).abs() < 1e-3, "{line:?}");
+    assert!(
+        (line.m - 3.0).abs() < 1e-3 && (line.c + 1.0).abs() < 1e-3,
+        "{line:?}"
+    );
     assert_eq!(line.label, "fit");
 }

@@ -371,8 +371,6 @@ fn let_chain(x: f64) -> f64 {
 
 // Bindings of active values by a pattern (issue 7, item 2).
 
-
-
 #[differentiable]
 fn match_int(x: f64) -> f64 {
     let k = 2;
@@ -946,14 +944,12 @@ fn to_vec_drops(xs: &[f64]) -> f64 {
     v[0] * 2.0
 }
 
-
 // -------------------------------------------------------------------- casts
 
 #[differentiable]
 fn cast_f64(x: f64) -> f64 {
     (x as f64) * 2.0
 }
-
 
 #[differentiable]
 fn cast_through_int(x: f64) -> f64 {
@@ -1301,7 +1297,6 @@ fn tensor_item_drops(x: &Tensor) -> f64 {
     x.sum_dim(0).item() * 2.0
 }
 
-
 // ---------------------------------------------- strong zero (issue 7, NaN)
 
 #[differentiable]
@@ -1605,7 +1600,6 @@ extern "C" fn extern_c_fn(x: f64) -> f64 {
 // A value through a string and back: `to_string` passes no gradient, and the
 // `parse` of an inactive string is not checked (issue 7, item 3's kind).
 
-
 // A cast to `f64` under another name is still the identity.
 
 #[differentiable]
@@ -1704,9 +1698,6 @@ fn match_wild_active(x: f64) -> f64 {
     }
 }
 
-
-
-
 // ------------------------------------------------------ parameter kinds
 
 #[differentiable]
@@ -1784,8 +1775,6 @@ pub(crate) fn attributes_and_visibility(x: f64) -> f64 {
 // -------------- assignments inside expressions the macro emits as written
 // (issue 7, item 4's kind: not only conditions and `&&`/`||`)
 
-
-
 #[differentiable]
 fn assign_inside_index(x: f64) -> f64 {
     let mut s = x;
@@ -1796,7 +1785,6 @@ fn assign_inside_index(x: f64) -> f64 {
     }];
     s * y
 }
-
 
 #[differentiable]
 fn assign_inside_inactive_method_receiver(x: f64) -> f64 {
@@ -1818,7 +1806,6 @@ fn assign_inside_not(x: f64) -> f64 {
     };
     if ok { s } else { 0.0 }
 }
-
 
 // ============================================================== the checks
 

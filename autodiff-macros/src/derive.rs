@@ -103,13 +103,27 @@ fn expand(item: &syn::DeriveInput) -> syn::Result<TokenStream> {
     // Points and rotations have another gradient type: no such impls then.
     let walkable = grads.iter().all(|(_, ty)| walkable_type(ty));
     let walks = if walkable {
-        let zip = grads.iter().map(|(m, _)| quote!(#rt::optim::Parameters::zip_leaves(&self.#m, &other.#m, f);));
-        let zip_mut = grads.iter().map(|(m, _)| quote!(#rt::optim::Parameters::zip_leaves_mut(&mut self.#m, &other.#m, f);));
-        let leaves = grads.iter().map(|(m, _)| quote!(#rt::optim::Parameters::leaves_mut(&mut self.#m, f);));
-        let flat_len = grads.iter().map(|(m, _)| quote!(#rt::gradcheck::Flat::flat_len(&self.#m)));
-        let write = grads.iter().map(|(m, _)| quote!(#rt::gradcheck::Flat::write_flat(&self.#m, out);));
-        let read = grads.iter().map(|(m, _)| quote!(#m: #rt::gradcheck::Flat::read_flat(&self.#m, src)));
-        let fixed_clone3 = fixed.iter().map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+        let zip = grads
+            .iter()
+            .map(|(m, _)| quote!(#rt::optim::Parameters::zip_leaves(&self.#m, &other.#m, f);));
+        let zip_mut = grads.iter().map(
+            |(m, _)| quote!(#rt::optim::Parameters::zip_leaves_mut(&mut self.#m, &other.#m, f);),
+        );
+        let leaves = grads
+            .iter()
+            .map(|(m, _)| quote!(#rt::optim::Parameters::leaves_mut(&mut self.#m, f);));
+        let flat_len = grads
+            .iter()
+            .map(|(m, _)| quote!(#rt::gradcheck::Flat::flat_len(&self.#m)));
+        let write = grads
+            .iter()
+            .map(|(m, _)| quote!(#rt::gradcheck::Flat::write_flat(&self.#m, out);));
+        let read = grads
+            .iter()
+            .map(|(m, _)| quote!(#m: #rt::gradcheck::Flat::read_flat(&self.#m, src)));
+        let fixed_clone3 = fixed
+            .iter()
+            .map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
         quote!(
             impl #impl_generics #rt::optim::Parameters for #name #ty_generics #where_clause {
                 fn zip_leaves<__AdWalk: FnMut(&[f64], &[f64])>(&self, other: &Self, f: &mut __AdWalk) {
@@ -195,7 +209,10 @@ fn walkable_type(ty: &syn::Type) -> bool {
     match ty {
         syn::Type::Path(p) => p.path.segments.iter().all(|s| {
             let n = s.ident.to_string();
-            !(n.starts_with("Point") || n.starts_with("Rotation") || n.starts_with("Unit") || n == "Isometry")
+            !(n.starts_with("Point")
+                || n.starts_with("Rotation")
+                || n.starts_with("Unit")
+                || n == "Isometry")
         }),
         syn::Type::Array(a) => walkable_type(&a.elem),
         syn::Type::Tuple(t) => t.elems.iter().all(walkable_type),

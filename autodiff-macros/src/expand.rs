@@ -144,12 +144,17 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 return with_errors(primal, errors);
             }
             body.name_adjoints();
-            let (vjp_body, saved_sites) = codegen::Gen::new(&sig, &body, false).generate_with_saves();
+            let (vjp_body, saved_sites) =
+                codegen::Gen::new(&sig, &body, false).generate_with_saves();
             let owned_body = codegen::Gen::new(&sig, &body, true).generate();
             (vjp_body, owned_body, Some((body, saved_sites)))
         }
     };
-    let allows: Vec<&syn::Attribute> = primal.attrs.iter().filter(|a| a.path().is_ident("allow")).collect();
+    let allows: Vec<&syn::Attribute> = primal
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("allow"))
+        .collect();
     let warnings = match &analysed {
         Some((body, _)) => zero_gradient_warnings(&sig, body, &allows),
         None => TokenStream::new(),
@@ -159,18 +164,42 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut extra = match (&receiver, &args.vjp) {
         (Some(_), _) => Extra::default(),
         _ if !args.forward && !higher::cross_check_forward() => Extra::default(),
-        (None, Some(_)) => higher::generate(&sig, func, higher::Rule::Custom { jvp: args.jvp.as_ref() }, args.first_order.as_ref(), &pipeline),
-        (None, None) => higher::generate(&sig, func, higher::Rule::Body(&func.block), args.first_order.as_ref(), &pipeline),
+        (None, Some(_)) => higher::generate(
+            &sig,
+            func,
+            higher::Rule::Custom {
+                jvp: args.jvp.as_ref(),
+            },
+            args.first_order.as_ref(),
+            &pipeline,
+        ),
+        (None, None) => higher::generate(
+            &sig,
+            func,
+            higher::Rule::Body(&func.block),
+            args.first_order.as_ref(),
+            &pipeline,
+        ),
     };
     if let (true, Some((body, saved_sites))) = (args.show, &analysed) {
         // What the macro made of the function, for a person to read.
-        let plain = module(&sig, func, vjp_body.clone(), owned_body.clone(), shape_of(&receiver), &extra);
+        let plain = module(
+            &sig,
+            func,
+            vjp_body.clone(),
+            owned_body.clone(),
+            shape_of(&receiver),
+            &extra,
+        );
         let expansion = crate::show::pretty(&quote!(#primal #plain));
         let dot = crate::show::dot(&sig, body, saved_sites);
         let (e, d) = match &receiver {
             Some(_) => {
                 let upper = sig.name.to_string().to_uppercase();
-                (format_ident!("{}_EXPANSION", upper), format_ident!("{}_GRAPH_DOT", upper))
+                (
+                    format_ident!("{}_EXPANSION", upper),
+                    format_ident!("{}_GRAPH_DOT", upper),
+                )
             }
             None => (format_ident!("EXPANSION"), format_ident!("GRAPH_DOT")),
         };
@@ -266,8 +295,18 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     body.name_adjoints();
     // Only what other generated code calls: the owning pullback.
     let owned_body = codegen::Gen::new(&sig, &body, true).generate();
-    let extra = Extra { inline: true, ..Extra::default() };
-    Ok(module(&sig, &work, TokenStream::new(), owned_body, Shape::Module, &extra))
+    let extra = Extra {
+        inline: true,
+        ..Extra::default()
+    };
+    Ok(module(
+        &sig,
+        &work,
+        TokenStream::new(),
+        owned_body,
+        Shape::Module,
+        &extra,
+    ))
 }
 
 fn with_errors(primal: &ItemFn, errors: Errors) -> TokenStream {
@@ -299,10 +338,15 @@ fn deeper_paths(tokens: TokenStream) -> TokenStream {
     use proc_macro2::{Group, Punct, Spacing, TokenTree};
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len());
-    let colon = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':');
+    let colon =
+        |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':');
     for (k, tt) in trees.iter().enumerate() {
         match tt {
-            TokenTree::Ident(i) if (i == "super" || i == "self") && colon(trees.get(k + 1)) && !(k > 0 && colon(trees.get(k - 1))) => {
+            TokenTree::Ident(i)
+                if (i == "super" || i == "self")
+                    && colon(trees.get(k + 1))
+                    && !(k > 0 && colon(trees.get(k - 1))) =>
+            {
                 let sup = TokenTree::Ident(syn::Ident::new("super", i.span()));
                 out.push(sup.clone());
                 if i == "super" {

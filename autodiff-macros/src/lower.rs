@@ -206,7 +206,11 @@ impl Lowerer<'_> {
                 self.l.token_reads(m.tokens.clone(), &mut self.out);
             }
         }
-        let mut r = Reads { l: self, out: Vec::new(), skip: skip_gradient_free };
+        let mut r = Reads {
+            l: self,
+            out: Vec::new(),
+            skip: skip_gradient_free,
+        };
         r.visit_expr(e);
         r.out.sort_unstable();
         r.out.dedup();
@@ -845,7 +849,9 @@ impl Lowerer<'_> {
         let terminal = m.method.to_string();
         // A sum of integers (`sum::<i32>()`) is no business of ours.
         if let Some(t) = &m.turbofish {
-            if t.args.len() != 1 || !matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64"))) {
+            if t.args.len() != 1
+                || !matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64")))
+            {
                 return None;
             }
         }
@@ -2294,12 +2300,26 @@ fn effectful(e: &Expr) -> bool {
                 Expr::Assign(_) => true,
                 Expr::Binary(b) => is_compound(&b.op),
                 Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) | Expr::Try(_) => outside,
-                Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) | Expr::Unsafe(_) | Expr::Yield(_)
-                | Expr::TryBlock(_) | Expr::Async(_) | Expr::Await(_) => outside,
+                Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_)
+                | Expr::Unsafe(_)
+                | Expr::Yield(_)
+                | Expr::TryBlock(_)
+                | Expr::Async(_)
+                | Expr::Await(_) => outside,
                 Expr::Reference(r) => r.mutability.is_some() && outside,
-                Expr::MethodCall(m) => outside && MUTATING_METHODS.contains(&m.method.to_string().as_str()),
+                Expr::MethodCall(m) => {
+                    outside && MUTATING_METHODS.contains(&m.method.to_string().as_str())
+                }
                 Expr::Macro(m) => {
-                    let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                    let name = m
+                        .mac
+                        .path
+                        .segments
+                        .last()
+                        .map(|s| s.ident.to_string())
+                        .unwrap_or_default();
                     outside && name != "vec" && !READ_ONLY_MACROS.contains(&name.as_str())
                 }
                 _ => false,
@@ -2318,7 +2338,10 @@ fn effectful(e: &Expr) -> bool {
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
-    let mut v = Effects { found: false, in_closure: 0 };
+    let mut v = Effects {
+        found: false,
+        in_closure: 0,
+    };
     v.visit_expr(e);
     v.found
 }
@@ -2326,12 +2349,56 @@ fn effectful(e: &Expr) -> bool {
 /// Methods of std's collections, strings and iterators that change their
 /// receiver.
 const MUTATING_METHODS: &[&str] = &[
-    "push", "pop", "insert", "remove", "clear", "sort", "sort_by", "sort_by_key", "sort_unstable",
-    "sort_unstable_by", "sort_unstable_by_key", "swap", "fill", "fill_with", "extend", "extend_from_slice",
-    "truncate", "resize", "resize_with", "retain", "drain", "append", "set", "replace", "take", "iter_mut",
-    "as_mut", "as_mut_slice", "get_mut", "split_at_mut", "copy_from_slice", "clone_from_slice", "clone_from",
-    "reverse", "rotate_left", "rotate_right", "dedup", "dedup_by", "dedup_by_key", "push_str", "write",
-    "write_str", "write_fmt", "next", "next_back", "nth", "swap_remove", "split_off", "last_mut", "first_mut",
+    "push",
+    "pop",
+    "insert",
+    "remove",
+    "clear",
+    "sort",
+    "sort_by",
+    "sort_by_key",
+    "sort_unstable",
+    "sort_unstable_by",
+    "sort_unstable_by_key",
+    "swap",
+    "fill",
+    "fill_with",
+    "extend",
+    "extend_from_slice",
+    "truncate",
+    "resize",
+    "resize_with",
+    "retain",
+    "drain",
+    "append",
+    "set",
+    "replace",
+    "take",
+    "iter_mut",
+    "as_mut",
+    "as_mut_slice",
+    "get_mut",
+    "split_at_mut",
+    "copy_from_slice",
+    "clone_from_slice",
+    "clone_from",
+    "reverse",
+    "rotate_left",
+    "rotate_right",
+    "dedup",
+    "dedup_by",
+    "dedup_by_key",
+    "push_str",
+    "write",
+    "write_str",
+    "write_fmt",
+    "next",
+    "next_back",
+    "nth",
+    "swap_remove",
+    "split_off",
+    "last_mut",
+    "first_mut",
 ];
 
 fn contains_let(e: &Expr) -> bool {

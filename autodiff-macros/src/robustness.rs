@@ -631,197 +631,197 @@ fn cases() -> Vec<Case> {
         case(
             "assign_inside_comparison",
             quote!(
-fn assign_inside_comparison(x: f64) -> f64 {
-    let mut s = x;
-    let c = {
-        s = s * 2.0;
-        s
-    } > 1.0;
-    if c { s } else { s }
-}
+                fn assign_inside_comparison(x: f64) -> f64 {
+                    let mut s = x;
+                    let c = {
+                        s = s * 2.0;
+                        s
+                    } > 1.0;
+                    if c { s } else { s }
+                }
             ),
             Refuse(&["assignment"]),
         ),
         case(
             "assign_inside_int_cast",
             quote!(
-fn assign_inside_int_cast(x: f64) -> f64 {
-    let mut s = x;
-    let n = {
-        s = s * 2.0;
-        1
-    } as usize;
-    s * n as f64
-}
+                fn assign_inside_int_cast(x: f64) -> f64 {
+                    let mut s = x;
+                    let n = {
+                        s = s * 2.0;
+                        1
+                    } as usize;
+                    s * n as f64
+                }
             ),
             Refuse(&["assignment"]),
         ),
         case(
             "assign_inside_macro_argument",
             quote!(
-fn assign_inside_macro_argument(x: f64) -> f64 {
-    let mut s = x;
-    println!("{}", {
-        s = s * 2.0;
-        s
-    });
-    s
-}
+                fn assign_inside_macro_argument(x: f64) -> f64 {
+                    let mut s = x;
+                    println!("{}", {
+                        s = s * 2.0;
+                        s
+                    });
+                    s
+                }
             ),
             Refuse(&["println"]),
         ),
         case(
             "assign_inside_range_bound",
             quote!(
-fn assign_inside_range_bound(x: f64) -> f64 {
-    let mut s = x;
-    for _ in 0..({
-        s = s * 2.0;
-        2
-    }) {
-        s = s + x;
-    }
-    s
-}
+                fn assign_inside_range_bound(x: f64) -> f64 {
+                    let mut s = x;
+                    for _ in 0..({
+                        s = s * 2.0;
+                        2
+                    }) {
+                        s = s + x;
+                    }
+                    s
+                }
             ),
             Refuse(&["assignment"]),
         ),
         case(
             "cast_through_f32",
             quote!(
-fn cast_through_f32(x: f64) -> f64 {
-    ((x * 2.0) as f32) as f64
-}
+                fn cast_through_f32(x: f64) -> f64 {
+                    ((x * 2.0) as f32) as f64
+                }
             ),
             Refuse(&["f32"]),
         ),
         case(
             "cast_to_alias",
             quote!(
-fn cast_to_alias(x: f64) -> f64 {
-    (x as Real64) * 2.0
-}
+                fn cast_to_alias(x: f64) -> f64 {
+                    (x as Real64) * 2.0
+                }
             ),
             Refuse(&["Real64"]),
         ),
         case(
             "if_let_binds_active",
             quote!(
-fn if_let_binds_active(x: f64) -> f64 {
-    if let v = x { v * 2.0 } else { 0.0 }
-}
+                fn if_let_binds_active(x: f64) -> f64 {
+                    if let v = x { v * 2.0 } else { 0.0 }
+                }
             ),
             Refuse(&["if let"]),
         ),
         case(
             "if_let_slice_pattern_active",
             quote!(
-fn if_let_slice_pattern_active(xs: &[f64]) -> f64 {
-    if let [a, b, ..] = xs { a * b } else { 0.0 }
-}
+                fn if_let_slice_pattern_active(xs: &[f64]) -> f64 {
+                    if let [a, b, ..] = xs { a * b } else { 0.0 }
+                }
             ),
             Refuse(&["if let"]),
         ),
         case(
             "if_let_some_active",
             quote!(
-fn if_let_some_active(x: f64) -> f64 {
-    if let Some(v) = Some(x) { v * 2.0 } else { 0.0 }
-}
+                fn if_let_some_active(x: f64) -> f64 {
+                    if let Some(v) = Some(x) { v * 2.0 } else { 0.0 }
+                }
             ),
             Refuse(&["if let"]),
         ),
         case(
             "macro_statement_assigns",
             quote!(
-fn macro_statement_assigns(x: f64) -> f64 {
-    let mut s = x;
-    double_in_place!(s);
-    s
-}
+                fn macro_statement_assigns(x: f64) -> f64 {
+                    let mut s = x;
+                    double_in_place!(s);
+                    s
+                }
             ),
             Refuse(&["double_in_place"]),
         ),
         case(
             "match_or_binding_active",
             quote!(
-fn match_or_binding_active(x: f64) -> f64 {
-    match (x, 1) {
-        (v, 1) | (v, 2) => v * 2.0,
-        _ => 0.0,
-    }
-}
+                fn match_or_binding_active(x: f64) -> f64 {
+                    match (x, 1) {
+                        (v, 1) | (v, 2) => v * 2.0,
+                        _ => 0.0,
+                    }
+                }
             ),
             Refuse(&["destructured"]),
         ),
         case(
             "match_ref_binding_active",
             quote!(
-fn match_ref_binding_active(x: f64) -> f64 {
-    match &x {
-        &v => v * 2.0,
-    }
-}
+                fn match_ref_binding_active(x: f64) -> f64 {
+                    match &x {
+                        &v => v * 2.0,
+                    }
+                }
             ),
             Refuse(&["destructured"]),
         ),
         case(
             "match_tuple_binding_active",
             quote!(
-fn match_tuple_binding_active(x: f64) -> f64 {
-    match (x, 2.0) {
-        (v, w) => v * w,
-    }
-}
+                fn match_tuple_binding_active(x: f64) -> f64 {
+                    match (x, 2.0) {
+                        (v, w) => v * w,
+                    }
+                }
             ),
             Refuse(&["destructured"]),
         ),
         case(
             "tensor_data_drops",
             quote!(
-fn tensor_data_drops(x: &Tensor) -> f64 {
-    x.data()[0] * 2.0
-}
+                fn tensor_data_drops(x: &Tensor) -> f64 {
+                    x.data()[0] * 2.0
+                }
             ),
             Refuse(&["data"]),
         ),
         case(
             "tensor_from_vec_of_to_vec",
             quote!(
-fn tensor_from_vec_of_to_vec(xs: &[f64]) -> f64 {
-    let t = Tensor::from_vec(xs.to_vec(), &[3]);
-    t.sum()
-}
+                fn tensor_from_vec_of_to_vec(xs: &[f64]) -> f64 {
+                    let t = Tensor::from_vec(xs.to_vec(), &[3]);
+                    t.sum()
+                }
             ),
             Refuse(&["from_vec"]),
         ),
         case(
             "to_bits_in_let",
             quote!(
-fn to_bits_in_let(x: f64) -> f64 {
-    let bits = x.to_bits();
-    f64::from_bits(bits) * 2.0
-}
+                fn to_bits_in_let(x: f64) -> f64 {
+                    let bits = x.to_bits();
+                    f64::from_bits(bits) * 2.0
+                }
             ),
             Refuse(&["to_bits"]),
         ),
         case(
             "to_bits_round_trip",
             quote!(
-fn to_bits_round_trip(x: f64) -> f64 {
-    f64::from_bits(x.to_bits()) * 2.0
-}
+                fn to_bits_round_trip(x: f64) -> f64 {
+                    f64::from_bits(x.to_bits()) * 2.0
+                }
             ),
             Refuse(&["from_bits"]),
         ),
         case(
             "to_string_parse_round_trip",
             quote!(
-fn to_string_parse_round_trip(x: f64) -> f64 {
-    let s = x.to_string();
-    let y: f64 = s.parse().unwrap();
-    y * 2.0
-}
+                fn to_string_parse_round_trip(x: f64) -> f64 {
+                    let s = x.to_string();
+                    let y: f64 = s.parse().unwrap();
+                    y * 2.0
+                }
             ),
             Refuse(&["to_string"]),
         ),

@@ -153,7 +153,9 @@ impl Flat for Vec<Vec<f64>> {
         }
     }
     fn read_flat(&self, src: &mut &[f64]) -> Vec<Vec<f64>> {
-        self.iter().map(|row| take_front(src, row.len()).to_vec()).collect()
+        self.iter()
+            .map(|row| take_front(src, row.len()).to_vec())
+            .collect()
     }
 }
 
