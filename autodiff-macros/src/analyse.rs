@@ -160,6 +160,7 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
             });
     });
     find_recipes(sig, body);
+    find_facts(body);
     check(body, &depends, errors);
 }
 
@@ -200,7 +201,13 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
             return;
         };
         let b = &body.bindings[*id];
-        if !a.in_loop || b.reassigned || b.param.is_some() {
+        if b.reassigned || b.param.is_some() {
+            return;
+        }
+        // Outside loops only a gradient-free value of scalar arithmetic
+        // (`let icf_sz = d * (d + 1) / 2;`): saved once it would cost little,
+        // but an index built of it would be saved at every step.
+        if !a.in_loop && (b.active || !scalar_arithmetic(&a.value)) {
             return;
         }
         found.push((*id, a.value.clone()));
@@ -220,6 +227,428 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
         };
         if !borrows_owned && recomputable(&value, &body.bindings) {
             body.bindings[id].recipe = Some(value);
+        }
+    }
+}
+
+/// Literals, names, casts and operators: a value computed outside loops that
+/// is cheap to evaluate again wherever the reverse needs it.
+fn scalar_arithmetic(e: &Ex) -> bool {
+    match e {
+        Ex::Const { .. } | Ex::Var { .. } => true,
+        Ex::Inactive { stable, .. } => *stable,
+        Ex::Op { args, syntax, .. } => {
+            matches!(syntax, Syntax::Binary(_) | Syntax::Neg | Syntax::Cast { .. })
+                && args.iter().all(scalar_arithmetic)
+        }
+        _ => false,
+    }
+}
+
+/// What the reverse can have again without a tape, found by analysis and
+/// read by code generation.
+#[derive(Default)]
+pub struct Facts {
+    /// Counted `for` loops over a range whose bounds the reverse can
+    /// evaluate again (they read only parameters, recipes and counters of
+    /// enclosing loops) and that no exit leaves early: their trip count and
+    /// last counter are computed again from the bounds, not recorded.
+    pub recomputed_trips: std::collections::BTreeSet<LoopId>,
+    /// Integer variables updated only by `k += e` / `k -= e` (`e` recomputable):
+    /// the reverse walks them back (`k -= e` where the forward did `k += e`)
+    /// from their value at the end of the block that declares them, kept
+    /// once, instead of keeping them at every read.
+    pub walk_back: std::collections::BTreeMap<BindId, WalkBack>,
+    /// Local vectors declared at the function's top level and written by no
+    /// top-level statement after the one at this index: a read of one of
+    /// their elements after that statement is a read of the final vector,
+    /// which the forward keeps once (and its length with it).
+    pub frozen_after: std::collections::BTreeMap<BindId, usize>,
+    /// The top-level statement (index into `body.block.stmts`) each
+    /// assignment site is in.
+    pub site_top: std::collections::HashMap<usize, usize>,
+}
+
+/// A counter the reverse walks back.
+#[derive(Clone)]
+pub struct WalkBack {
+    /// The site of its `let`: the end of the block holding it is where its
+    /// value is kept.
+    pub decl_site: usize,
+    /// That `let` is inside a loop (the kept values form a stack).
+    pub in_loop: bool,
+    /// Its updates: site → (`+=`: true, `-=`: false; the step).
+    pub updates: std::collections::BTreeMap<usize, (bool, Ex)>,
+}
+
+impl Facts {
+    /// A read of binding `id` at `site` can be taken from the final value of
+    /// the vector (nothing writes it afterwards).
+    pub fn frozen_at(&self, id: BindId, site: usize) -> bool {
+        match (self.frozen_after.get(&id), self.site_top.get(&site)) {
+            (Some(after), Some(top)) => top > after,
+            _ => false,
+        }
+    }
+}
+
+/// Every binding an expression mentions.
+pub fn ex_reads(e: &Ex, out: &mut Vec<BindId>) {
+    match e {
+        Ex::Var { id, .. } => out.push(*id),
+        Ex::Const { .. } => {}
+        Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => out.extend(reads),
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| ex_reads(a, out)),
+        Ex::Index { base, index, .. } => {
+            ex_reads(base, out);
+            ex_reads(index, out);
+        }
+        Ex::Field { base, .. } => ex_reads(base, out),
+        Ex::Ref { inner, .. } => ex_reads(inner, out),
+    }
+}
+
+/// Does a token stream mention this name (anywhere, conservatively)?
+fn mentions(tokens: &proc_macro2::TokenStream, name: &syn::Ident) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == *name,
+        proc_macro2::TokenTree::Group(g) => mentions(&g.stream(), name),
+        _ => false,
+    })
+}
+
+/// Visits every statement of a block, nested ones after their parent.
+fn for_each_stmt<'b>(block: &'b Block, f: &mut dyn FnMut(&'b Stmt)) {
+    for stmt in &block.stmts {
+        f(stmt);
+        match stmt {
+            Stmt::If(i) => {
+                for_each_stmt(&i.then, f);
+                if let Some(e) = &i.els {
+                    for_each_stmt(e, f);
+                }
+            }
+            Stmt::Match(m) => m.arms.iter().for_each(|arm| for_each_stmt(&arm.body, f)),
+            Stmt::Loop(l) => for_each_stmt(&l.body, f),
+            Stmt::Block(b) => for_each_stmt(b, f),
+            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
+        }
+    }
+}
+
+/// Might this statement (not its nested statements) change binding `id`
+/// (named `name`) other than by assigning it? Code kept as written, and
+/// conditions, scrutinees and iterables, are taken to change what they name.
+fn touches_opaquely(stmt: &Stmt, id: BindId, name: &syn::Ident) -> bool {
+    match stmt {
+        Stmt::Verbatim { tokens } => mentions(tokens, name),
+        Stmt::Assign(a) => match &a.kind {
+            AssignKind::Opaque { tokens } => {
+                let mut reads = Vec::new();
+                ex_reads(&a.value, &mut reads);
+                reads.contains(&id) || mentions(tokens, name)
+            }
+            _ => false,
+        },
+        Stmt::If(i) => mentions(&i.cond, name),
+        Stmt::Match(m) => {
+            mentions(&m.scrutinee, name) || m.arms.iter().any(|a| mentions(&a.head, name))
+        }
+        Stmt::Loop(l) => match &l.kind {
+            LoopKind::While { cond } => mentions(cond, name),
+            LoopKind::Iter { iterable, .. } => mentions(iterable, name),
+            LoopKind::Range { lo, hi, .. } => mentions(lo, name) || mentions(hi, name),
+            LoopKind::Infinite => false,
+        },
+        Stmt::Block(_) | Stmt::Exit(_) => false,
+    }
+}
+
+/// Writes binding `id`: assigns it, writes one of its elements, or may
+/// change it behind the IR's back.
+fn writes(stmt: &Stmt, id: BindId, name: &syn::Ident) -> bool {
+    if touches_opaquely(stmt, id, name) {
+        return true;
+    }
+    match stmt {
+        Stmt::Assign(a) => {
+            a.targets.iter().flatten().any(|t| *t == Target::Bind(id))
+                || matches!(&a.kind, AssignKind::Element { base, .. } if *base == id)
+        }
+        _ => false,
+    }
+}
+
+fn has_checkpoint(block: &Block) -> bool {
+    let mut found = false;
+    for_each_stmt(block, &mut |s| {
+        if let Stmt::Loop(l) = s {
+            found |= l.checkpoint.is_some();
+        }
+    });
+    found
+}
+
+/// Is this value, kept as the declaration of a counter, an integer?
+fn integer_init(value: &Ex, annotation: Option<&syn::Type>) -> bool {
+    const INTS: &[&str] = &[
+        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
+    ];
+    let int_type = |ty: &syn::Type| {
+        matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some_and(|i| INTS.iter().any(|n| i == n)))
+    };
+    if let Some(ty) = annotation {
+        return int_type(ty);
+    }
+    let tokens = match value {
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } => tokens,
+        _ => return false,
+    };
+    fn int_expr(e: &syn::Expr, int_type: &dyn Fn(&syn::Type) -> bool) -> bool {
+        match e {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(_),
+                ..
+            }) => true,
+            syn::Expr::Cast(c) => int_type(&c.ty),
+            syn::Expr::Paren(p) => int_expr(&p.expr, int_type),
+            syn::Expr::Group(g) => int_expr(&g.expr, int_type),
+            _ => false,
+        }
+    }
+    syn::parse2::<syn::Expr>(tokens.clone()).is_ok_and(|e| int_expr(&e, &int_type))
+}
+
+/// Finds the [`Facts`] of a body (after activity and recipes).
+fn find_facts(body: &mut Body) {
+    let mut facts = Facts::default();
+    for (top, stmt) in body.block.stmts.iter().enumerate() {
+        visit_assigns_of(stmt, &mut |a| {
+            facts.site_top.insert(a.site, top);
+        });
+    }
+    // Trip counts.
+    let known = |id: &BindId| stable(&body.bindings[*id]) || body.bindings[*id].recipe.is_some();
+    for_each_stmt(&body.block, &mut |s| {
+        let Stmt::Loop(l) = s else { return };
+        let LoopKind::Range {
+            bound_reads: Some(reads),
+            ..
+        } = &l.kind
+        else {
+            return;
+        };
+        let runs_to_end = body.exits.iter().all(|x| {
+            !x.ends_iteration_of.contains(&l.id)
+                || (x.kind == ExitKind::Continue && x.target == Some(l.id))
+        });
+        if l.checkpoint.is_none() && runs_to_end && reads.iter().all(known) {
+            facts.recomputed_trips.insert(l.id);
+        }
+    });
+    if !has_checkpoint(&body.block) {
+        find_walk_backs(body, &mut facts);
+        if !body.has_return {
+            find_frozen(body, &mut facts);
+        }
+    }
+    body.facts = facts;
+}
+
+fn visit_assigns_of<'b>(stmt: &'b Stmt, f: &mut dyn FnMut(&'b Assign)) {
+    match stmt {
+        Stmt::Assign(a) => f(a),
+        Stmt::If(i) => {
+            for_each_assign(&i.then, f);
+            if let Some(e) = &i.els {
+                for_each_assign(e, f);
+            }
+        }
+        Stmt::Match(m) => m.arms.iter().for_each(|arm| for_each_assign(&arm.body, f)),
+        Stmt::Loop(l) => for_each_assign(&l.body, f),
+        Stmt::Block(b) => for_each_assign(b, f),
+        Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
+    }
+}
+
+/// The blocks of a body, each with the loops nested in it.
+fn for_each_block<'b>(block: &'b Block, f: &mut dyn FnMut(&'b Block)) {
+    f(block);
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::If(i) => {
+                for_each_block(&i.then, f);
+                if let Some(e) = &i.els {
+                    for_each_block(e, f);
+                }
+            }
+            Stmt::Match(m) => m.arms.iter().for_each(|arm| for_each_block(&arm.body, f)),
+            Stmt::Loop(l) => for_each_block(&l.body, f),
+            Stmt::Block(b) => for_each_block(b, f),
+            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
+        }
+    }
+}
+
+fn find_walk_backs(body: &Body, facts: &mut Facts) {
+    // Bindings active sites read.
+    let mut read_by_active = std::collections::HashSet::new();
+    for_each_assign(&body.block, &mut |a| {
+        if a.active {
+            let mut reads = Vec::new();
+            ex_reads(&a.value, &mut reads);
+            if let AssignKind::Element { index, .. } = &a.kind {
+                ex_reads(index, &mut reads);
+            }
+            read_by_active.extend(reads);
+        }
+    });
+    for_each_block(&body.block, &mut |block| {
+        // Loops nested in this block: exits to them do not skip its end.
+        let mut inner_loops = Vec::new();
+        let mut leaves_block = false;
+        for_each_stmt(block, &mut |s| {
+            if let Stmt::Loop(l) = s {
+                inner_loops.push(l.id);
+            }
+        });
+        for_each_stmt(block, &mut |s| {
+            if let Stmt::Exit(e) = s {
+                let info = &body.exits[e.id as usize - 1];
+                if !info.target.is_some_and(|t| inner_loops.contains(&t)) {
+                    leaves_block = true;
+                }
+            }
+        });
+        if leaves_block {
+            return;
+        }
+        for stmt in &block.stmts {
+            let Stmt::Assign(decl) = stmt else { continue };
+            let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+                (&decl.kind, decl.targets.as_slice())
+            else {
+                continue;
+            };
+            let id = *id;
+            let b = &body.bindings[id];
+            if b.param.is_some()
+                || b.counter_of.is_some()
+                || b.active
+                || !b.reassigned
+                || !read_by_active.contains(&id)
+                || !integer_init(&decl.value, b.annotation.as_ref())
+            {
+                continue;
+            }
+            let name = &b.ident;
+            let mut updates = std::collections::BTreeMap::new();
+            let mut ok = true;
+            for_each_stmt(block, &mut |s| {
+                if !ok {
+                    return;
+                }
+                if touches_opaquely(s, id, name) {
+                    ok = false;
+                    return;
+                }
+                let Stmt::Assign(a) = s else { return };
+                if a.site == decl.site {
+                    return;
+                }
+                let targets_it = a.targets.iter().flatten().any(|t| *t == Target::Bind(id))
+                    || matches!(&a.kind, AssignKind::Element { base, .. } if *base == id);
+                if !targets_it {
+                    return;
+                }
+                match (&a.kind, &a.value) {
+                    (AssignKind::Compound { op }, Ex::Op { args, .. }) if args.len() == 2 => {
+                        let plus = match op {
+                            syn::BinOp::AddAssign(_) => true,
+                            syn::BinOp::SubAssign(_) => false,
+                            _ => {
+                                ok = false;
+                                return;
+                            }
+                        };
+                        let step = &args[1];
+                        let mut reads = Vec::new();
+                        ex_reads(step, &mut reads);
+                        if reads.contains(&id) || !recomputable(step, &body.bindings) {
+                            ok = false;
+                            return;
+                        }
+                        updates.insert(a.site, (plus, step.clone()));
+                    }
+                    _ => ok = false,
+                }
+            });
+            if ok && !updates.is_empty() {
+                facts.walk_back.insert(
+                    id,
+                    WalkBack {
+                        decl_site: decl.site,
+                        in_loop: decl.in_loop,
+                        updates,
+                    },
+                );
+            }
+        }
+    });
+}
+
+fn find_frozen(body: &Body, facts: &mut Facts) {
+    for stmt in &body.block.stmts {
+        let Stmt::Assign(decl) = stmt else { continue };
+        let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+            (&decl.kind, decl.targets.as_slice())
+        else {
+            continue;
+        };
+        let id = *id;
+        let b = &body.bindings[id];
+        if b.param.is_some() || b.counter_of.is_some() {
+            continue;
+        }
+        let name = &b.ident;
+        let mut last = None;
+        for (top, s) in body.block.stmts.iter().enumerate() {
+            let mut touched = false;
+            if let Stmt::Assign(a) = s {
+                touched |= writes(s, id, name) || a.site == decl.site;
+            }
+            match s {
+                Stmt::Assign(_) => {}
+                _ => {
+                    touched |= writes(s, id, name);
+                    let inner: &Block = match s {
+                        Stmt::Loop(l) => &l.body,
+                        Stmt::Block(b) => b,
+                        _ => &Block::default(),
+                    };
+                    for_each_stmt(inner, &mut |t| touched |= writes(t, id, name));
+                    if let Stmt::If(i) = s {
+                        for_each_stmt(&i.then, &mut |t| touched |= writes(t, id, name));
+                        if let Some(e) = &i.els {
+                            for_each_stmt(e, &mut |t| touched |= writes(t, id, name));
+                        }
+                    }
+                    if let Stmt::Match(m) = s {
+                        for arm in &m.arms {
+                            for_each_stmt(&arm.body, &mut |t| touched |= writes(t, id, name));
+                        }
+                    }
+                }
+            }
+            if touched {
+                last = Some(top);
+            }
+        }
+        if let Some(last) = last {
+            facts.frozen_after.insert(id, last);
         }
     }
 }
@@ -365,5 +794,179 @@ pub fn field_root(e: &Ex) -> Option<BindId> {
         Ex::Field { base, .. } => field_root(base),
         Ex::Ref { inner, .. } => field_root(inner),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::Errors;
+
+    /// Lowers and analyses `func` (differentiated in all its `f64`-like
+    /// parameters, or in those `wrt` names).
+    fn analysed(wrt: &str, func: proc_macro2::TokenStream) -> Body {
+        let args: crate::signature::Args = syn::parse_str(wrt).expect("arguments parse");
+        let mut item: syn::ItemFn = syn::parse2(func).expect("a function");
+        let errors = Errors::default();
+        let sig = crate::signature::parse(&args, &mut item, &errors).expect("a signature");
+        let mut body = crate::lower::lower(&sig, &item.block, &errors);
+        analyse(&sig, &mut body, &errors);
+        assert!(errors.is_empty(), "no errors");
+        body
+    }
+
+    fn id(body: &Body, name: &str) -> BindId {
+        body.bindings
+            .iter()
+            .position(|b| b.ident == name)
+            .expect("a binding of that name")
+    }
+
+    #[test]
+    fn the_kernel_walks_its_counter_back_and_recomputes_its_trip_counts() {
+        let body = analysed(
+            "wrt(l, mu)",
+            quote::quote!(
+                fn k(d: usize, n: usize, l: &[f64], x: &[f64], mu: &[f64]) -> f64 {
+                    let mut s = 0.0;
+                    for i in 0..n {
+                        let mut k = 0;
+                        for j in 0..d {
+                            let mut qx = x[i * d + j] - mu[j];
+                            for c in 0..j {
+                                qx += l[k] * (x[i * d + c] - mu[c]);
+                                k += 1;
+                            }
+                            s += qx * qx;
+                        }
+                    }
+                    s
+                }
+            ),
+        );
+        let k = id(&body, "k");
+        let walk = body.facts.walk_back.get(&k).expect("k is walked back");
+        assert!(walk.in_loop);
+        assert_eq!(walk.updates.len(), 1);
+        assert!(walk.updates.values().all(|(plus, _)| *plus));
+        // The accumulators are not counters.
+        assert!(!body.facts.walk_back.contains_key(&id(&body, "qx")));
+        assert!(!body.facts.walk_back.contains_key(&id(&body, "s")));
+        assert_eq!(
+            body.facts.recomputed_trips.iter().copied().collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn counters_that_change_otherwise_or_blocks_left_early_are_kept() {
+        let body = analysed(
+            "wrt(l)",
+            quote::quote!(
+                fn k(n: usize, l: &[f64]) -> f64 {
+                    let mut s = 0.0;
+                    let mut a = 0;
+                    let mut b = 0;
+                    let mut c = 0.0;
+                    for i in 0..n {
+                        s += l[a] * l[b] + c;
+                        a += i;
+                        b = b + 1;
+                        c += 1.0;
+                    }
+                    let mut e = 0;
+                    for i in 0..n {
+                        s += l[e];
+                        e += 1;
+                        if s > 3.0 {
+                            break;
+                        }
+                    }
+                    s
+                }
+            ),
+        );
+        assert!(body.facts.walk_back.contains_key(&id(&body, "a")));
+        // `b = b + 1` is not a walked-back update; `c` is not an integer;
+        // `e`'s block (the function) is left early by nothing, but its loop is
+        // left by `break`: its counter still walks back, its trip count is
+        // recorded.
+        assert!(!body.facts.walk_back.contains_key(&id(&body, "b")));
+        assert!(!body.facts.walk_back.contains_key(&id(&body, "c")));
+        assert!(body.facts.walk_back.contains_key(&id(&body, "e")));
+        assert_eq!(
+            body.facts.recomputed_trips.iter().copied().collect::<Vec<_>>(),
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn a_counter_in_a_block_left_by_continue_is_kept() {
+        let body = analysed(
+            "wrt(l)",
+            quote::quote!(
+                fn k(n: usize, l: &[f64]) -> f64 {
+                    let mut s = 0.0;
+                    for i in 0..n {
+                        let mut k = 0;
+                        for j in 0..i {
+                            s += l[k];
+                            k += 1;
+                        }
+                        if s > 1.0 {
+                            continue;
+                        }
+                        s += 1.0;
+                    }
+                    s
+                }
+            ),
+        );
+        assert!(body.facts.walk_back.is_empty());
+        // `continue` keeps the outer loop's trip count: it is recomputed.
+        assert!(body.facts.recomputed_trips.contains(&0));
+    }
+
+    #[test]
+    fn lets_outside_loops_are_recipes_and_vectors_freeze_after_their_last_write() {
+        let body = analysed(
+            "wrt(icf)",
+            quote::quote!(
+                fn g(d: usize, k: usize, icf: &[f64]) -> f64 {
+                    let icf_sz = d * (d + 1) / 2;
+                    let mut qdiags = vec![0.0; d * k];
+                    for ik in 0..k {
+                        for j in 0..d {
+                            qdiags[ik * d + j] = icf[ik * icf_sz + j].exp();
+                        }
+                    }
+                    let mut s = 0.0;
+                    for ik in 0..k {
+                        for j in 0..d {
+                            s += qdiags[ik * d + j] * icf[ik * icf_sz + j];
+                        }
+                    }
+                    for il in d..icf_sz {
+                        s += icf[il];
+                    }
+                    s
+                }
+            ),
+        );
+        assert!(body.bindings[id(&body, "icf_sz")].recipe.is_some());
+        let q = id(&body, "qdiags");
+        assert_eq!(body.facts.frozen_after.get(&q), Some(&2));
+        // The last loop's bounds read the recipe: recomputed too.
+        assert_eq!(body.facts.recomputed_trips.len(), 5);
+        // The accumulator is written everywhere.
+        let s = id(&body, "s");
+        assert_eq!(body.facts.frozen_after.get(&s), Some(&5));
+        let mut sites = Vec::new();
+        for_each_assign(&body.block, &mut |a| {
+            if matches!(a.kind, AssignKind::Compound { .. }) && a.active {
+                sites.push(a.site);
+            }
+        });
+        assert!(body.facts.frozen_at(q, sites[0]));
     }
 }

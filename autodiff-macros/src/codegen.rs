@@ -646,6 +646,7 @@ impl<'a> Gen<'a> {
                 lo,
                 hi,
                 inclusive,
+                ..
             } => {
                 let lo_var = format_ident!("__ad_lo{}", l.id);
                 let last = format_ident!("__ad_last{}", l.id);

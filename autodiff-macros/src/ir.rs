@@ -52,6 +52,9 @@ pub struct Body {
     /// (`b_bar_2` for a second `b`), so that the reverse reads like the
     /// forward.
     pub adjoints: Vec<Ident>,
+    /// What the reverse can have again without a tape (set by analysis:
+    /// trip counts, counters walked back, vectors frozen after a statement).
+    pub facts: crate::analyse::Facts,
 }
 
 impl Body {
@@ -199,6 +202,10 @@ pub enum LoopKind {
         lo: TokenStream,
         hi: TokenStream,
         inclusive: bool,
+        /// The bindings `lo` and `hi` read, when both are pure and cheap
+        /// (literals, names, arithmetic, casts): the reverse may evaluate
+        /// them again if what they read does not change.
+        bound_reads: Option<Vec<BindId>>,
     },
     /// `for <pattern> in <iterable>`.
     Iter {

@@ -71,6 +71,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         has_return: l.has_return,
         zero_gradients: Vec::new(),
         adjoints: Vec::new(),
+        facts: Default::default(),
     }
 }
 
@@ -1628,6 +1629,16 @@ impl Lowerer<'_> {
                     Expr::Range(r) if r.start.is_some() && r.end.is_some() => Some(r),
                     _ => None,
                 };
+                // Read before the loop's scope opens: the bounds' names are
+                // the ones outside it.
+                let bound_reads = range.and_then(|r| {
+                    let (lo, hi) = (r.start.as_deref()?, r.end.as_deref()?);
+                    (stable_syntax(lo) && stable_syntax(hi)).then(|| {
+                        let mut reads = self.reads(lo);
+                        reads.extend(self.reads(hi));
+                        reads
+                    })
+                });
                 self.check_effects(&f.expr, out);
                 if range.is_none() {
                     let reads = self.value_reads(&f.expr);
@@ -1667,6 +1678,7 @@ impl Lowerer<'_> {
                             lo: r.start.as_ref().expect("checked").to_token_stream(),
                             hi: r.end.as_ref().expect("checked").to_token_stream(),
                             inclusive: matches!(r.limits, syn::RangeLimits::Closed(_)),
+                            bound_reads: bound_reads.clone(),
                         }
                     }
                     None => {
