@@ -95,6 +95,12 @@ pub mod prelude {
 /// - Saved values: `(&Keep(&x)).keep()` and `restore(&kept)` (a reference
 ///   is kept as its owned pointee and comes back as a reference).
 /// - Counters: `prev(i)` walks a `for` counter back in the reverse pass.
+/// - Tape vectors (a loop's stack of kept values): before the first push,
+///   `(&Refill::new(&mut tape, &value)).refill()` takes a spare vector from
+///   this thread's pool when the element type is `Pooled` (chosen at compile
+///   time; otherwise nothing happens); when the pullback is done,
+///   `(&GiveBack::new(&mut tape)).give_back()` returns it. No page faults or
+///   regrowth on the next gradient.
 /// - Graph hook: `graph::Var::__record` and `graph::GraphValue` (for `f::record`).
 #[doc(hidden)]
 pub mod __private {
@@ -119,7 +125,8 @@ pub mod __private {
     /// `#[derive(Differentiable)]` is its own gradient type.
     pub fn assert_own_tangent<T: crate::Differentiable<Tangent = T>>() {}
     pub use crate::tape::{
-        Counter, Meta, MetaTape, ScalarTape, StackTape, pop_meta, prev, push_meta,
+        Counter, GiveBack, GiveBackAny, GiveBackPooled, Meta, MetaTape, Pooled, Refill, RefillAny,
+        RefillPooled, ScalarTape, StackTape, pop_meta, prev, push_meta,
     };
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 

@@ -166,3 +166,210 @@ impl<const N: usize> MetaTape for ArrayTape<N> {
 impl<const N: usize> Meta for crate::cotangent::ArrayMeta<N> {
     type Tape = ArrayTape<N>;
 }
+
+// ------------------------------------------------------------------ tape pool
+
+/// Element types whose tape vectors are pooled per thread: the values the
+/// generated forward keeps (`ByVal`/`ByRef` of scalars, vectors of scalars
+/// and tensors), records (integers, `bool`), and tuples of those. All are
+/// `'static`, which the pool's keying by type needs; any other element type
+/// (a callee's pullback, a value borrowing a lifetime) gets a fresh vector,
+/// chosen at compile time (see [`Refill`]).
+#[doc(hidden)]
+pub trait Pooled: 'static + Sized {}
+
+/// The scalars and owned values a pooled element may be built of.
+#[doc(hidden)]
+pub trait PoolLeaf: 'static {}
+
+macro_rules! pool_leaves {
+    ($($T:ty),*) => { $(impl PoolLeaf for $T {} impl Pooled for $T {})* };
+}
+pool_leaves!(
+    f64, f32, bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize,
+    crate::Tensor
+);
+impl<X: PoolLeaf> PoolLeaf for Vec<X> {}
+impl<X: PoolLeaf> Pooled for crate::keep::ByVal<X> {}
+impl<X: PoolLeaf> Pooled for crate::keep::ByRef<X> {}
+
+macro_rules! pooled_tuples {
+    ($(($($T:ident),+))*) => { $(impl<$($T: Pooled),+> Pooled for ($($T,)+) {})* };
+}
+pooled_tuples!((A)(A, B)(A, B, C)(A, B, C, D)(A, B, C, D, E)(A, B, C, D, E, F));
+
+/// At most this many spare vectors are kept per element type and thread.
+const POOL_DEPTH: usize = 4;
+/// A vector larger than this (bytes of capacity) is freed, not kept.
+const POOL_MAX_BYTES: usize = 1 << 30;
+
+std::thread_local! {
+    static POOL: std::cell::RefCell<
+        std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any>>,
+    > = std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A spare vector for elements `T` from this thread's pool (empty, with the
+/// capacity an earlier pullback left it), or a new one.
+#[doc(hidden)]
+pub fn take_pooled<T: Pooled>() -> Vec<T> {
+    POOL.try_with(|pool| {
+        pool.borrow_mut()
+            .get_mut(&std::any::TypeId::of::<T>())
+            .and_then(|spares| spares.downcast_mut::<Vec<Vec<T>>>())
+            .and_then(Vec::pop)
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// Gives a tape vector back to this thread's pool (emptied; dropped instead
+/// if the pool is full or the vector very large).
+#[doc(hidden)]
+pub fn give_back_pooled<T: Pooled>(mut tape: Vec<T>) {
+    tape.clear();
+    let bytes = tape.capacity().saturating_mul(std::mem::size_of::<T>().max(1));
+    if tape.capacity() == 0 || bytes > POOL_MAX_BYTES {
+        return;
+    }
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let spares = pool
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(Vec::<Vec<T>>::new()));
+        if let Some(spares) = spares.downcast_mut::<Vec<Vec<T>>>() {
+            if spares.len() < POOL_DEPTH {
+                spares.push(tape);
+            }
+        }
+    });
+}
+
+/// A tape vector about to receive its first element `like`:
+/// `(&Refill::new(&mut tape, &value)).refill()` replaces it by a pooled one
+/// when the element type is [`Pooled`] (method resolution picks
+/// [`RefillPooled`]), and does nothing otherwise ([`RefillAny`], one autoref
+/// later).
+#[doc(hidden)]
+pub struct Refill<'a, T>(std::cell::Cell<Option<&'a mut Vec<T>>>);
+
+impl<'a, T> Refill<'a, T> {
+    #[inline(always)]
+    pub fn new(tape: &'a mut Vec<T>, _like: &T) -> Self {
+        Refill(std::cell::Cell::new(Some(tape)))
+    }
+}
+
+#[doc(hidden)]
+pub trait RefillPooled {
+    fn refill(&self);
+}
+
+impl<T: Pooled> RefillPooled for Refill<'_, T> {
+    #[inline(never)]
+    fn refill(&self) {
+        if let Some(tape) = self.0.take() {
+            if tape.capacity() == 0 {
+                let pooled = take_pooled::<T>();
+                let _ = std::mem::replace(tape, pooled);
+            }
+        }
+    }
+}
+
+#[doc(hidden)]
+pub trait RefillAny {
+    fn refill(&self);
+}
+
+impl<T> RefillAny for &Refill<'_, T> {
+    #[inline(always)]
+    fn refill(&self) {}
+}
+
+/// A tape vector the pullback is done with:
+/// `(&GiveBack::new(&mut tape)).give_back()` returns it to the pool when its
+/// element type is [`Pooled`], and drops it otherwise.
+#[doc(hidden)]
+pub struct GiveBack<'a, T>(std::cell::Cell<Option<&'a mut Vec<T>>>);
+
+impl<'a, T> GiveBack<'a, T> {
+    #[inline(always)]
+    pub fn new(tape: &'a mut Vec<T>) -> Self {
+        GiveBack(std::cell::Cell::new(Some(tape)))
+    }
+}
+
+#[doc(hidden)]
+pub trait GiveBackPooled {
+    fn give_back(&self);
+}
+
+impl<T: Pooled> GiveBackPooled for GiveBack<'_, T> {
+    #[inline]
+    fn give_back(&self) {
+        if let Some(tape) = self.0.take() {
+            give_back_pooled(std::mem::take(tape));
+        }
+    }
+}
+
+#[doc(hidden)]
+pub trait GiveBackAny {
+    fn give_back(&self);
+}
+
+impl<T> GiveBackAny for &GiveBack<'_, T> {
+    #[inline(always)]
+    fn give_back(&self) {}
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use crate::keep::ByVal;
+
+    #[test]
+    fn a_tape_given_back_is_taken_again_with_its_capacity() {
+        let mut tape: Vec<(ByVal<f64>,)> = Vec::new();
+        let first = (ByVal(1.0),);
+        (&Refill::new(&mut tape, &first)).refill();
+        tape.push(first);
+        for k in 0..1000 {
+            tape.push((ByVal(k as f64),));
+        }
+        let capacity = tape.capacity();
+        (&GiveBack::new(&mut tape)).give_back();
+        assert_eq!(tape.capacity(), 0, "the pool has it now");
+        let mut again: Vec<(ByVal<f64>,)> = Vec::new();
+        let like = (ByVal(0.0),);
+        (&Refill::new(&mut again, &like)).refill();
+        assert!(again.is_empty());
+        assert_eq!(again.capacity(), capacity);
+        // Another element type has a pool of its own.
+        let mut other: Vec<(usize, usize)> = Vec::new();
+        (&Refill::new(&mut other, &(1, 2))).refill();
+        assert_eq!(other.capacity(), 0);
+    }
+
+    #[test]
+    fn elements_that_cannot_be_pooled_get_fresh_vectors() {
+        let data = [1.0, 2.0];
+        let borrowed: &[f64] = &data;
+        let mut tape: Vec<(&[f64], fn())> = Vec::new();
+        let like: (&[f64], fn()) = (borrowed, || {});
+        (&Refill::new(&mut tape, &like)).refill();
+        tape.push(like);
+        (&GiveBack::new(&mut tape)).give_back();
+        // Not pooled: the vector stays where it was.
+        assert_eq!(tape.len(), 1);
+        // An integer whose type is still being inferred resolves to a pooled one.
+        let mut counts = Vec::new();
+        let n = 3;
+        (&Refill::new(&mut counts, &(n, 0))).refill();
+        counts.push((n, 0usize));
+        (&GiveBack::new(&mut counts)).give_back();
+        assert_eq!(counts.capacity(), 0);
+    }
+}
