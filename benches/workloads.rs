@@ -9,6 +9,7 @@
 //! cargo bench --bench workloads -- --check-only # only the correctness checks
 //! cargo bench --bench workloads -- --rounds 41 w3 w4
 //! cargo bench --bench workloads -- gmm-d10      # the GMM rows at d10 K25
+//! cargo bench --bench workloads -- kernel       # the Q·x kernel rows
 //! ```
 //!
 //! Before timing anything it checks that every generated gradient equals the
@@ -1455,11 +1456,11 @@ fn main() -> ExitCode {
     for mut w in workloads(&inputs) {
         let selected = options.only.is_empty()
             || options.only.iter().any(|f| {
-                w.name
-                    .to_lowercase()
-                    .replace(' ', "-")
-                    .starts_with(f.as_str())
+                let dashed = w.name.to_lowercase().replace(' ', "-");
+                dashed.starts_with(f.as_str())
                     || w.name.to_lowercase().starts_with(f.as_str())
+                    // A later word of the name (`kernel` for the Q·x rows).
+                    || dashed.contains(&format!("-{f}"))
             });
         if !selected {
             continue;
