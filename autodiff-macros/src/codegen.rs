@@ -51,6 +51,25 @@ pub struct Gen<'a> {
     plain_mode: bool,
     /// Checkpointed loops (their stacks of kept states).
     checkpointed: BTreeSet<LoopId>,
+    /// Counters the reverse walks back (`analyse::Facts::walk_back`) that
+    /// it reads: the forward keeps each once, at the end of its block.
+    walk_used: BTreeSet<BindId>,
+    /// Vectors read from their final value (`analyse::Facts::frozen_after`):
+    /// the forward keeps a copy after their last write.
+    frozen_used: BTreeSet<BindId>,
+}
+
+/// The slot of a walked-back counter's value at the end of its block.
+fn walk_site(id: BindId) -> usize {
+    2_000_000 + id
+}
+
+fn walk_var(id: BindId) -> syn::Ident {
+    format_ident!("__ad_wb{}", id)
+}
+
+fn frozen_var(id: BindId) -> syn::Ident {
+    format_ident!("__ad_fz{}", id)
 }
 
 #[derive(Clone, Copy)]
@@ -119,6 +138,8 @@ impl<'a> Gen<'a> {
             saved_sites: HashSet::new(),
             plain_mode: false,
             checkpointed: BTreeSet::new(),
+            walk_used: BTreeSet::new(),
+            frozen_used: BTreeSet::new(),
         }
     }
 
@@ -130,8 +151,16 @@ impl<'a> Gen<'a> {
     fn push_slot(&mut self, site: usize, kind: Slot, value: TokenStream) -> TokenStream {
         self.slots.insert(site, kind);
         let s = slot(site);
+        let private = self.private();
         match kind {
-            Slot::Stack => quote!(#s.push(#value);),
+            // The first push takes a spare vector from the thread's pool.
+            Slot::Stack => quote!({
+                let __ad_v = #value;
+                if #s.capacity() == 0 {
+                    (&#private::Refill::new(&mut #s, &__ad_v)).refill();
+                }
+                #s.push(__ad_v);
+            }),
             Slot::Once => quote!(#s = ::core::option::Option::Some(#value);),
             Slot::Record => quote!(#s = #value;),
         }
@@ -168,6 +197,16 @@ impl<'a> Gen<'a> {
     fn rebind_leaf(&mut self, id: BindId) -> Option<TokenStream> {
         let b = &self.body.bindings[id];
         let ident = &b.ident;
+        if self.body.facts.walk_back.contains_key(&id) {
+            self.walk_used.insert(id);
+            let var = walk_var(id);
+            return Some(quote!(let #ident = #var;));
+        }
+        if self.body.facts.frozen_after.contains_key(&id) && b.recipe.is_none() {
+            self.frozen_used.insert(id);
+            let var = frozen_var(id);
+            return Some(quote!(let #ident = &#var;));
+        }
         if crate::analyse::stable(b) {
             if let Some(p) = b.param {
                 self.params_read.insert(p);
@@ -238,6 +277,26 @@ impl<'a> Gen<'a> {
     /// The reverse of a block: its statements backwards, each guarded so that
     /// it runs only if the forward reached it (no earlier statement exited).
     fn rev_block(&mut self, block: &Block, region: Region) -> TokenStream {
+        let code = self.rev_block_stmts(block, region);
+        // Counters declared here and walked back: their value at the end.
+        let mut pops = Vec::new();
+        for stmt in &block.stmts {
+            let Stmt::Assign(a) = stmt else { continue };
+            for (id, w) in &self.body.facts.walk_back {
+                if w.decl_site == a.site && self.walk_used.contains(id) {
+                    let var = walk_var(*id);
+                    self.slots.insert(walk_site(*id), Slot::record(w.in_loop));
+                    pops.push(self.pop_slot(walk_site(*id), quote!(mut #var)));
+                }
+            }
+        }
+        if pops.is_empty() || code.is_empty() {
+            return code;
+        }
+        quote!(#(#pops)* #code)
+    }
+
+    fn rev_block_stmts(&mut self, block: &Block, region: Region) -> TokenStream {
         let mut parts = Vec::new();
         for (k, stmt) in block.stmts.iter().enumerate().rev() {
             let code = self.rev_stmt(stmt);
@@ -268,7 +327,8 @@ impl<'a> Gen<'a> {
                 self.forward_sites.insert(a.site, fwd);
                 rev
             }
-            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
+            Stmt::Assign(a) => self.undo_counter(a),
+            Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
             Stmt::Block(b) => {
                 let inner = self.rev_block(b, self.region_of_block());
                 if inner.is_empty() {
@@ -311,6 +371,36 @@ impl<'a> Gen<'a> {
                 quote!({ #take match __ad_arm { #(#indices => { #arms })* _ => #panic } })
             }
             Stmt::Loop(l) => self.rev_loop(l),
+        }
+    }
+
+    /// `k += e` of a counter walked back: `k -= e` (with `e` evaluated again).
+    fn undo_counter(&mut self, a: &Assign) -> TokenStream {
+        let Some(Target::Bind(id)) = a.targets.first().copied().flatten() else {
+            return TokenStream::new();
+        };
+        let Some(w) = self.body.facts.walk_back.get(&id) else {
+            return TokenStream::new();
+        };
+        let Some((plus, step)) = w.updates.get(&a.site) else {
+            return TokenStream::new();
+        };
+        let (plus, step) = (*plus, step.clone());
+        self.walk_used.insert(id);
+        let mut reads = Vec::new();
+        recipe_reads(&step, &mut reads);
+        let mut seen = HashSet::new();
+        let rebinds: Vec<TokenStream> = reads
+            .into_iter()
+            .filter(|r| seen.insert(*r))
+            .filter_map(|r| self.rebind_leaf(r))
+            .collect();
+        let var = walk_var(id);
+        let value = plain(&step);
+        if plus {
+            quote!(#var -= { #(#rebinds)* #value };)
+        } else {
+            quote!(#var += { #(#rebinds)* #value };)
         }
     }
 
@@ -357,8 +447,11 @@ impl<'a> Gen<'a> {
         let body = quote!(#(#starts)* #body #(#flushes)*);
         let info = &self.body.loops[l.id];
         let in_loop = !info.parents.is_empty();
-        self.counted.insert(l.id);
-        self.slots.insert(info.site, Slot::record(in_loop));
+        let recomputed = self.body.facts.recomputed_trips.contains(&l.id);
+        if !recomputed {
+            self.counted.insert(l.id);
+            self.slots.insert(info.site, Slot::record(in_loop));
+        }
         let mut exits = Vec::new();
         self.exits_in_block(&l.body, Region::Loop(l.id), &mut exits);
         let exit_var = Self::exit_var(Region::Loop(l.id));
@@ -371,6 +464,49 @@ impl<'a> Gen<'a> {
             quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
         };
         let normal = match &l.kind {
+            LoopKind::Range {
+                counter,
+                lo,
+                hi,
+                inclusive,
+                bound_reads: Some(reads),
+                ..
+            } if recomputed => {
+                // The trip count and the last counter, from the bounds again.
+                let mut seen = HashSet::new();
+                let rebinds: Vec<TokenStream> = reads
+                    .clone()
+                    .into_iter()
+                    .filter(|r| seen.insert(*r))
+                    .filter_map(|r| self.rebind_leaf(r))
+                    .collect();
+                let trips = if *inclusive {
+                    quote!(#private::trips_inclusive((#lo)..=(#hi)))
+                } else {
+                    quote!(#private::trips((#lo)..(#hi)))
+                };
+                match counter {
+                    Some(_) => {
+                        let counter = format_ident!("__ad_ctr{}", l.id);
+                        quote!({
+                            let (__ad_n, __ad_last) = { #(#rebinds)* #trips };
+                            let mut #counter = __ad_last;
+                            for _ in 0..__ad_n {
+                                #status
+                                #body
+                                #counter = #private::prev(#counter);
+                            }
+                        })
+                    }
+                    None => quote!({
+                        let (__ad_n, _) = { #(#rebinds)* #trips };
+                        for _ in 0..__ad_n {
+                            #status
+                            #body
+                        }
+                    }),
+                }
+            }
             LoopKind::Range {
                 counter: Some(_), ..
             } => {
@@ -467,6 +603,48 @@ impl<'a> Gen<'a> {
 
     fn fwd_block(&mut self, block: &Block) -> TokenStream {
         let parts: Vec<TokenStream> = block.stmts.iter().map(|s| self.fwd_stmt(s)).collect();
+        let keeps = self.walk_keeps(block);
+        quote!(#(#parts)* #(#keeps)*)
+    }
+
+    /// The values at the end of `block` of the counters it declares that
+    /// the reverse walks back.
+    fn walk_keeps(&mut self, block: &Block) -> Vec<TokenStream> {
+        if self.plain_mode {
+            return Vec::new();
+        }
+        let mut keeps = Vec::new();
+        for stmt in &block.stmts {
+            let Stmt::Assign(a) = stmt else { continue };
+            for (id, w) in &self.body.facts.walk_back {
+                if w.decl_site == a.site && self.walk_used.contains(id) {
+                    let ident = &self.body.bindings[*id].ident;
+                    keeps.push(self.push_slot(
+                        walk_site(*id),
+                        Slot::record(w.in_loop),
+                        quote!(#ident),
+                    ));
+                }
+            }
+        }
+        keeps
+    }
+
+    /// The function's block: as [`Self::fwd_block`], and after the last
+    /// write of a vector read from its final value, a copy of it.
+    fn fwd_top_block(&mut self, block: &Block) -> TokenStream {
+        let mut parts = Vec::new();
+        for (top, stmt) in block.stmts.iter().enumerate() {
+            parts.push(self.fwd_stmt(stmt));
+            for (id, after) in &self.body.facts.frozen_after {
+                if *after == top && self.frozen_used.contains(id) {
+                    let ident = &self.body.bindings[*id].ident;
+                    let var = frozen_var(*id);
+                    parts.push(quote!(let #var = ::core::clone::Clone::clone(&#ident);));
+                }
+            }
+        }
+        parts.extend(self.walk_keeps(block));
         quote!(#(#parts)*)
     }
 
@@ -731,7 +909,7 @@ impl<'a> Gen<'a> {
     /// The code, and the sites whose values it saves for the reverse.
     pub fn generate_with_saves(mut self) -> (TokenStream, HashSet<usize>) {
         let reverse = self.rev_block(&self.body.block, Region::Top);
-        let forward = self.fwd_block(&self.body.block);
+        let forward = self.fwd_top_block(&self.body.block);
         let private = self.private();
         let rt = &self.rt;
         let sig = self.sig;
@@ -823,9 +1001,18 @@ impl<'a> Gen<'a> {
         });
         let output = &sig.output;
         let saved_sites = std::mem::take(&mut self.saved_sites);
+        // Stacks given back to the thread's pool once the reverse is done.
+        let give_backs = self.slots.iter().filter(|(_, k)| **k == Slot::Stack).map(|(site, _)| {
+            let s = slot(*site);
+            quote!((&#private::GiveBack::new(&mut #s)).give_back();)
+        });
+        let give_backs: Vec<TokenStream> = give_backs.collect();
         let code = quote!(
             #[allow(unused_imports)]
-            use #private::{KeepBorrowed as _, KeepOwned as _};
+            use #private::{
+                GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+                RefillAny as _, RefillPooled as _,
+            };
             #(#clones)*
             #(#slot_decls)*
             #(#meta_tape_decls)*
@@ -837,6 +1024,7 @@ impl<'a> Gen<'a> {
                 #(#adjoint_decls)*
                 let mut __ad_d_out = __ad_ct;
                 #reverse
+                #(#give_backs)*
                 (#(#results,)*)
             })
         );
@@ -1076,6 +1264,8 @@ struct Plan<'a, 'e> {
     in_loop: bool,
     /// For a write into an element: the node of its index.
     index_node: Option<usize>,
+    /// Nodes read in place as the base of an element read (`v` in `v[i]`).
+    place_base: HashSet<usize>,
 }
 
 impl<'a, 'e> Plan<'a, 'e> {
@@ -1086,6 +1276,7 @@ impl<'a, 'e> Plan<'a, 'e> {
             body: g.body,
             in_loop: a.in_loop,
             index_node: None,
+            place_base: HashSet::new(),
         };
         plan.flatten(&a.value);
         if let AssignKind::Element { index, .. } = &a.kind {
@@ -1115,7 +1306,15 @@ impl<'a, 'e> Plan<'a, 'e> {
             | Ex::Call { args, .. }
             | Ex::Tuple { elems: args }
             | Ex::Array { elems: args, .. } => args.iter().map(|a| self.flatten(a)).collect(),
-            Ex::Index { base, index, .. } => vec![self.flatten(base), self.flatten(index)],
+            Ex::Index { base, index, .. } => {
+                let b = self.flatten(base);
+                let mut k = b;
+                while let Ex::Ref { .. } = self.nodes[k].ex {
+                    k = self.nodes[k].kids[0];
+                }
+                self.place_base.insert(k);
+                vec![b, self.flatten(index)]
+            }
             Ex::Field { base, .. } => vec![self.flatten(base)],
             Ex::Ref { inner, .. } => vec![self.flatten(inner)],
             _ => Vec::new(),
@@ -1135,7 +1334,32 @@ impl<'a, 'e> Plan<'a, 'e> {
     /// The reverse has it without a save: stable, or evaluated again.
     fn stable(&self, id: BindId) -> bool {
         let b = &self.body.bindings[id];
-        crate::analyse::stable(b) || b.recipe.is_some()
+        crate::analyse::stable(b)
+            || b.recipe.is_some()
+            || self.body.facts.walk_back.contains_key(&id)
+    }
+
+    /// Node i is a vector read in place that nothing writes after this site:
+    /// the reverse reads the copy of its final value.
+    fn frozen(&self, i: usize) -> bool {
+        match self.nodes[i].ex {
+            Ex::Var { id, .. } => {
+                self.place_base.contains(&i)
+                    && self.body.facts.frozen_at(*id, self.assign.site)
+            }
+            _ => false,
+        }
+    }
+
+    /// Pure and stable, and the same over a whole iteration of the loop being
+    /// reversed (a counter walked back changes within it).
+    fn pure_fixed(&self, i: usize) -> bool {
+        let mut reads = Vec::new();
+        recipe_reads(self.nodes[i].ex, &mut reads);
+        self.pure_stable(i)
+            && reads
+                .iter()
+                .all(|id| !self.body.facts.walk_back.contains_key(id))
     }
 
     /// Pure, and built only of things the reverse has anyway.
@@ -1143,7 +1367,7 @@ impl<'a, 'e> Plan<'a, 'e> {
         let n = &self.nodes[i];
         match n.ex {
             Ex::Const { .. } => true,
-            Ex::Var { id, .. } => self.stable(*id),
+            Ex::Var { id, .. } => self.stable(*id) || self.frozen(i),
             Ex::Inactive { reads, stable, .. } => {
                 *stable && reads.iter().all(|id| self.stable(*id))
             }
@@ -1832,7 +2056,7 @@ impl<'a, 'e> Plan<'a, 'e> {
                                 crate::signature::scalar_elements(&cx.sig.params[p].ty)
                             })
                             && crate::analyse::stable(&self.body.bindings[id])
-                            && self.pure_stable(index_node) =>
+                            && self.pure_fixed(index_node) =>
                     {
                         let ex = self.nodes[index_node].ex;
                         let mut reads = Vec::new();

@@ -94,7 +94,9 @@ pub mod prelude {
 ///   does nothing). Indexed accumulation: `acc_index(&mut d, &meta, &i, g)`.
 /// - Saved values: `(&Keep(&x)).keep()` and `restore(&kept)` (a reference
 ///   is kept as its owned pointee and comes back as a reference).
-/// - Counters: `prev(i)` walks a `for` counter back in the reverse pass.
+/// - Counters: `prev(i)` walks a `for` counter back in the reverse pass;
+///   `trips(lo..hi)` / `trips_inclusive(lo..=hi)` give a loop's trip count and
+///   last counter again from its bounds.
 /// - Tape vectors (a loop's stack of kept values): before the first push,
 ///   `(&Refill::new(&mut tape, &value)).refill()` takes a spare vector from
 ///   this thread's pool when the element type is `Pooled` (chosen at compile
@@ -126,7 +128,7 @@ pub mod __private {
     pub fn assert_own_tangent<T: crate::Differentiable<Tangent = T>>() {}
     pub use crate::tape::{
         Counter, GiveBack, GiveBackAny, GiveBackPooled, Meta, MetaTape, Pooled, Refill, RefillAny,
-        RefillPooled, ScalarTape, StackTape, pop_meta, prev, push_meta,
+        RefillPooled, ScalarTape, StackTape, pop_meta, prev, push_meta, trips, trips_inclusive,
     };
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 

@@ -148,6 +148,47 @@ pub fn prev<C: Counter>(counter: C) -> C {
     counter.prev()
 }
 
+/// The trip count of a `for` loop over `lo..hi` and its last counter (read
+/// only when the count is not zero), computed again by the reverse pass
+/// instead of recorded by the forward.
+#[doc(hidden)]
+#[inline(always)]
+pub fn trips<C: Counter>(range: core::ops::Range<C>) -> (usize, C)
+where
+    core::ops::Range<C>: Iterator,
+{
+    (range.size_hint().0, range.end.prev())
+}
+
+/// [`trips`] of `lo..=hi`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn trips_inclusive<C: Counter>(range: core::ops::RangeInclusive<C>) -> (usize, C)
+where
+    core::ops::RangeInclusive<C>: Iterator,
+{
+    (range.size_hint().0, *range.end())
+}
+
+#[cfg(test)]
+mod trips_tests {
+    use super::*;
+
+    #[test]
+    fn trip_counts_and_last_counters_of_ranges() {
+        assert_eq!(trips(2usize..7), (5, 6));
+        assert_eq!(trips(7usize..2).0, 0);
+        assert_eq!(trips(-3i32..2), (5, 1));
+        assert_eq!(trips(0u64..1), (1, 0));
+        assert_eq!(trips_inclusive(2usize..=7), (6, 7));
+        assert_eq!(trips_inclusive(3i64..=2).0, 0);
+        assert_eq!(trips('a'..'d'), (3, 'c'));
+        for (lo, hi) in [(0usize, 0usize), (0, 1), (3, 10)] {
+            assert_eq!(trips(lo..hi).0, (lo..hi).count());
+        }
+    }
+}
+
 /// The tape of a fixed-size array's shape: nothing to keep, as for `f64`.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, Default)]
