@@ -235,7 +235,10 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
 /// is cheap to evaluate again wherever the reverse needs it.
 fn scalar_arithmetic(e: &Ex) -> bool {
     match e {
-        Ex::Const { .. } | Ex::Var { .. } => true,
+        // Not `vec![..]` or an array: evaluated again, it would allocate.
+        Ex::Const { tokens } => syn::parse2::<syn::Expr>(tokens.clone())
+            .is_ok_and(|e| crate::lower::stable_syntax(&e)),
+        Ex::Var { .. } => true,
         Ex::Inactive { stable, .. } => *stable,
         Ex::Op { args, syntax, .. } => {
             matches!(syntax, Syntax::Binary(_) | Syntax::Neg | Syntax::Cast { .. })

@@ -205,7 +205,8 @@ impl<'a> Gen<'a> {
         if self.body.facts.frozen_after.contains_key(&id) && b.recipe.is_none() {
             self.frozen_used.insert(id);
             let var = frozen_var(id);
-            return Some(quote!(let #ident = &#var;));
+            let private = self.private();
+            return Some(quote!(let #ident = #private::kept_ref(&#var);));
         }
         if crate::analyse::stable(b) {
             if let Some(p) = b.param {
@@ -640,7 +641,8 @@ impl<'a> Gen<'a> {
                 if *after == top && self.frozen_used.contains(id) {
                     let ident = &self.body.bindings[*id].ident;
                     let var = frozen_var(*id);
-                    parts.push(quote!(let #var = ::core::clone::Clone::clone(&#ident);));
+                    let private = self.private();
+                    parts.push(quote!(let #var = (&#private::Keep(&#ident)).keep();));
                 }
             }
         }

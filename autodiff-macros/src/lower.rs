@@ -2257,7 +2257,7 @@ fn is_diverging(m: &syn::Macro) -> bool {
 }
 
 /// Pure and cheap to evaluate again: literals, names, arithmetic, casts.
-fn stable_syntax(e: &Expr) -> bool {
+pub fn stable_syntax(e: &Expr) -> bool {
     match e {
         Expr::Lit(_) | Expr::Path(_) => true,
         Expr::Paren(p) => stable_syntax(&p.expr),

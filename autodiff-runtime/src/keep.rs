@@ -82,6 +82,37 @@ pub fn restore<R: Restore>(kept: R) -> R::Out {
     kept.restore()
 }
 
+/// A kept value seen in place, without a clone: `kept_ref(&kept)`.
+#[doc(hidden)]
+pub trait KeptRef {
+    type Target;
+    fn kept_ref(&self) -> &Self::Target;
+}
+
+impl<T> KeptRef for ByRef<T> {
+    type Target = T;
+    #[inline(always)]
+    fn kept_ref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> KeptRef for ByVal<T> {
+    type Target = T;
+    #[inline(always)]
+    fn kept_ref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A kept value (a vector the reverse reads elements of), borrowed where it
+/// is kept: a reference to the owned pointee or to the clone.
+#[doc(hidden)]
+#[inline(always)]
+pub fn kept_ref<K: KeptRef>(kept: &K) -> &K::Target {
+    kept.kept_ref()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +132,8 @@ mod tests {
         let kept = (&Keep(&slice)).keep();
         let back: &Vec<f64> = restore(&kept);
         assert_eq!(back, &vec![0.5, 2.0]);
+        assert_eq!(kept_ref(&kept)[1], 2.0);
+        let owned = (&Keep(&vec![1.0, 3.0])).keep();
+        assert_eq!(kept_ref(&owned)[1], 3.0);
     }
 }

@@ -113,7 +113,9 @@ pub mod __private {
         acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero,
         zero_for,
     };
-    pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
+    pub use crate::keep::{
+        ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, KeptRef, Restore, kept_ref, restore,
+    };
     pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};
     pub use crate::stop_gradient;
 

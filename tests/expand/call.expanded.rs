@@ -44,7 +44,10 @@ mod outer {
             ) + ::core::clone::Clone + use<>,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = ::core::clone::Clone::clone(&x);
         let __ad_p_y = ::core::clone::Clone::clone(&y);
         let mut __ad_s1 = ::core::option::Option::None;
@@ -163,7 +166,10 @@ mod outer {
             ) + ::core::clone::Clone + use<> + 'static,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = (&::autodiff::__private::Keep(&x)).keep();
         let __ad_p_y = (&::autodiff::__private::Keep(&y)).keep();
         let mut __ad_s1 = ::core::option::Option::None;

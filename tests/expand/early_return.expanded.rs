@@ -48,7 +48,10 @@ mod damped {
             ) + ::core::clone::Clone + use<>,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = ::core::clone::Clone::clone(&x);
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_s3 = ::std::vec::Vec::new();
@@ -65,7 +68,14 @@ mod damped {
                 '__ad_loop0: for _ in __ad_lo0..(100) {
                     __ad_n0 += 1;
                     if v.abs() < 1e-3 {
-                        __ad_s3.push(true);
+                        {
+                            let __ad_v = true;
+                            if __ad_s3.capacity() == 0 {
+                                (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                    .refill();
+                            }
+                            __ad_s3.push(__ad_v);
+                        }
                         ::autodiff::__private::push_meta(
                             &mut __ad_mt4_1,
                             ::autodiff::__private::meta(&v),
@@ -78,7 +88,14 @@ mod damped {
                             break '__ad_body;
                         }
                     } else {
-                        __ad_s3.push(false);
+                        {
+                            let __ad_v = false;
+                            if __ad_s3.capacity() == 0 {
+                                (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                    .refill();
+                            }
+                            __ad_s3.push(__ad_v);
+                        }
                     }
                     ::autodiff::__private::push_meta(
                         &mut __ad_mt5_0,
@@ -164,6 +181,7 @@ mod damped {
                         ::autodiff::__private::acc(&mut x_bar, __ad_g);
                     }
                 }
+                (&::autodiff::__private::GiveBack::new(&mut __ad_s3)).give_back();
                 (::autodiff::__private::finish(x_bar, &__ad_p_x),)
             },
         )
@@ -192,7 +210,10 @@ mod damped {
             ) + ::core::clone::Clone + use<> + 'static,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = (&::autodiff::__private::Keep(&x)).keep();
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_s3 = ::std::vec::Vec::new();
@@ -209,7 +230,14 @@ mod damped {
                 '__ad_loop0: for _ in __ad_lo0..(100) {
                     __ad_n0 += 1;
                     if v.abs() < 1e-3 {
-                        __ad_s3.push(true);
+                        {
+                            let __ad_v = true;
+                            if __ad_s3.capacity() == 0 {
+                                (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                    .refill();
+                            }
+                            __ad_s3.push(__ad_v);
+                        }
                         ::autodiff::__private::push_meta(
                             &mut __ad_mt4_1,
                             ::autodiff::__private::meta(&v),
@@ -222,7 +250,14 @@ mod damped {
                             break '__ad_body;
                         }
                     } else {
-                        __ad_s3.push(false);
+                        {
+                            let __ad_v = false;
+                            if __ad_s3.capacity() == 0 {
+                                (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                    .refill();
+                            }
+                            __ad_s3.push(__ad_v);
+                        }
                     }
                     ::autodiff::__private::push_meta(
                         &mut __ad_mt5_0,
@@ -308,6 +343,7 @@ mod damped {
                         ::autodiff::__private::acc(&mut x_bar, __ad_g);
                     }
                 }
+                (&::autodiff::__private::GiveBack::new(&mut __ad_s3)).give_back();
                 (
                     ::autodiff::__private::finish(
                         x_bar,

@@ -50,7 +50,10 @@ mod search {
             ) + ::core::clone::Clone + use<>,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = ::core::clone::Clone::clone(&x);
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_s3 = ::std::vec::Vec::new();
@@ -78,7 +81,14 @@ mod search {
                             {
                                 __ad_x1.push(1);
                                 __ad_x0.push(1);
-                                __ad_s3.push((__ad_n1, __ad_last1));
+                                {
+                                    let __ad_v = (__ad_n1, __ad_last1);
+                                    if __ad_s3.capacity() == 0 {
+                                        (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                            .refill();
+                                    }
+                                    __ad_s3.push(__ad_v);
+                                }
                                 break '__ad_loop0;
                             }
                         }
@@ -94,7 +104,14 @@ mod search {
                         acc = (__ad_h1 + (((i * j) as f64) * (0.01)));
                         __ad_x1.push(0u32);
                     }
-                    __ad_s3.push((__ad_n1, __ad_last1));
+                    {
+                        let __ad_v = (__ad_n1, __ad_last1);
+                        if __ad_s3.capacity() == 0 {
+                            (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                .refill();
+                        }
+                        __ad_s3.push(__ad_v);
+                    }
                 }
                 __ad_x0.push(0u32);
             }
@@ -175,6 +192,7 @@ mod search {
                         ::autodiff::__private::acc(&mut x_bar, __ad_g);
                     }
                 }
+                (&::autodiff::__private::GiveBack::new(&mut __ad_s3)).give_back();
                 (::autodiff::__private::finish(x_bar, &__ad_p_x),)
             },
         )
@@ -203,7 +221,10 @@ mod search {
             ) + ::core::clone::Clone + use<> + 'static,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = (&::autodiff::__private::Keep(&x)).keep();
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_s3 = ::std::vec::Vec::new();
@@ -231,7 +252,14 @@ mod search {
                             {
                                 __ad_x1.push(1);
                                 __ad_x0.push(1);
-                                __ad_s3.push((__ad_n1, __ad_last1));
+                                {
+                                    let __ad_v = (__ad_n1, __ad_last1);
+                                    if __ad_s3.capacity() == 0 {
+                                        (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                            .refill();
+                                    }
+                                    __ad_s3.push(__ad_v);
+                                }
                                 break '__ad_loop0;
                             }
                         }
@@ -247,7 +275,14 @@ mod search {
                         acc = (__ad_h1 + (((i * j) as f64) * (0.01)));
                         __ad_x1.push(0u32);
                     }
-                    __ad_s3.push((__ad_n1, __ad_last1));
+                    {
+                        let __ad_v = (__ad_n1, __ad_last1);
+                        if __ad_s3.capacity() == 0 {
+                            (&::autodiff::__private::Refill::new(&mut __ad_s3, &__ad_v))
+                                .refill();
+                        }
+                        __ad_s3.push(__ad_v);
+                    }
                 }
                 __ad_x0.push(0u32);
             }
@@ -328,6 +363,7 @@ mod search {
                         ::autodiff::__private::acc(&mut x_bar, __ad_g);
                     }
                 }
+                (&::autodiff::__private::GiveBack::new(&mut __ad_s3)).give_back();
                 (
                     ::autodiff::__private::finish(
                         x_bar,

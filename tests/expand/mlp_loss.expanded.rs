@@ -65,7 +65,10 @@ mod loss {
             ) + ::core::clone::Clone + use<'__ad_l0, '__ad_l1, '__ad_l2, '__ad_l3, '__ad_l4, '__ad_l5>,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = ::core::clone::Clone::clone(&x);
         let __ad_p_w1 = ::core::clone::Clone::clone(&w1);
         let __ad_p_b1 = ::core::clone::Clone::clone(&b1);
@@ -348,7 +351,10 @@ mod loss {
             ) + ::core::clone::Clone + use<> + 'static,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = (&::autodiff::__private::Keep(&x)).keep();
         let __ad_p_w1 = (&::autodiff::__private::Keep(&w1)).keep();
         let __ad_p_b1 = (&::autodiff::__private::Keep(&b1)).keep();

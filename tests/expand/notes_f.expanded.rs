@@ -45,7 +45,10 @@ mod f {
             ) + ::core::clone::Clone + use<>,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_a = ::core::clone::Clone::clone(&a);
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_s4 = ::core::default::Default::default();
@@ -171,7 +174,10 @@ mod f {
             ) + ::core::clone::Clone + use<> + 'static,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_a = (&::autodiff::__private::Keep(&a)).keep();
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_s4 = ::core::default::Default::default();

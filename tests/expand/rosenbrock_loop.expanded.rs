@@ -47,7 +47,10 @@ mod rosenbrock {
             ) + ::core::clone::Clone + use<'__ad_l0>,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = ::core::clone::Clone::clone(&x);
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_mt5_0 = ::core::default::Default::default();
@@ -316,7 +319,10 @@ mod rosenbrock {
             ) + ::core::clone::Clone + use<> + 'static,
     ) {
         #[allow(unused_imports)]
-        use ::autodiff::__private::{KeepBorrowed as _, KeepOwned as _};
+        use ::autodiff::__private::{
+            GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+            RefillAny as _, RefillPooled as _,
+        };
         let __ad_p_x = (&::autodiff::__private::Keep(&x)).keep();
         let mut __ad_s2 = ::core::default::Default::default();
         let mut __ad_mt5_0 = ::core::default::Default::default();
