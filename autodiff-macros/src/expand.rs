@@ -144,9 +144,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 return with_errors(primal, errors);
             }
             body.name_adjoints();
-            let (vjp_body, saved_sites) =
-                codegen::Gen::new(&sig, &body, false).generate_with_saves();
-            let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+            let plan = crate::plan::Plan::new(&sig, &body);
+            let vjp_body = codegen::Gen::new(&plan, false).generate();
+            let owned_body = codegen::Gen::new(&plan, true).generate();
+            let saved_sites = plan.saved_sites;
             (vjp_body, owned_body, Some((body, saved_sites)))
         }
     };
@@ -294,7 +295,8 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     }
     body.name_adjoints();
     // Only what other generated code calls: the owning pullback.
-    let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+    let plan = crate::plan::Plan::new(&sig, &body);
+    let owned_body = codegen::Gen::new(&plan, true).generate();
     let extra = Extra {
         inline: true,
         ..Extra::default()

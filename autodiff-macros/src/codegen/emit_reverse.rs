@@ -1,0 +1,626 @@
+//! The reverse pass: each block's statements backwards (each guarded so that
+//! it runs only if the forward reached it), branches and trip counts popped
+//! from what the forward recorded, counted `for` loops walked back, and per
+//! site the cotangent pushed through the rules to the bindings below it —
+//! all as the plan says.
+
+use super::{Gen, adjoint, unreachable_tape};
+use crate::ir::*;
+use crate::plan::{
+    Accumulate, ExitRecord, Kept, Obtain, Region, SitePlan, Trips, exits_ending_stmt,
+};
+use crate::rules::Need;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use std::collections::HashSet;
+
+fn exit_var(region: Region) -> syn::Ident {
+    match region {
+        Region::Top => format_ident!("__ad_ret"),
+        Region::Loop(l) => format_ident!("__ad_exit{}", l),
+    }
+}
+
+impl Gen<'_> {
+    /// Binds, under its own name, a value the reverse has without a save: a
+    /// parameter, a `for` counter, or a `let` evaluated again from its recipe
+    /// (in a block of its own, so the names it uses cannot clash).
+    pub(super) fn rebind_leaf(&self, id: BindId) -> Option<TokenStream> {
+        let b = &self.body.bindings[id];
+        let ident = &b.ident;
+        if crate::analyse::stable(b) {
+            if let Some(p) = b.param {
+                return Some(self.param_rebind(p, ident));
+            }
+            if let Some(l) = b.counter_of {
+                let counter = format_ident!("__ad_ctr{}", l);
+                return Some(quote!(let #ident = #counter;));
+            }
+        }
+        let recipe = b.recipe.as_ref()?;
+        let mut leaves = Vec::new();
+        reads(recipe, &mut leaves);
+        let mut seen = HashSet::new();
+        let inner: Vec<TokenStream> = leaves
+            .into_iter()
+            .filter(|leaf| seen.insert(*leaf))
+            .filter_map(|leaf| self.rebind_leaf(leaf))
+            .collect();
+        let value = plain(recipe);
+        match &b.annotation {
+            Some(ty) => Some(quote!(let #ident: #ty = { #(#inner)* #value };)),
+            None => Some(quote!(let #ident = { #(#inner)* #value };)),
+        }
+    }
+
+    /// The reverse of a block: its statements backwards, each guarded so that
+    /// it runs only if the forward reached it (no earlier statement exited).
+    pub(super) fn rev_block(&mut self, block: &Block, region: Region) -> TokenStream {
+        let mut parts = Vec::new();
+        for (k, stmt) in block.stmts.iter().enumerate().rev() {
+            let code = self.rev_stmt(stmt);
+            if code.is_empty() {
+                continue;
+            }
+            let mut earlier = Vec::new();
+            for s in &block.stmts[..k] {
+                exits_ending_stmt(s, region, self.body, &mut earlier);
+            }
+            if earlier.is_empty() {
+                parts.push(code);
+            } else {
+                let var = exit_var(region);
+                let ids = earlier
+                    .iter()
+                    .map(|id| proc_macro2::Literal::u32_unsuffixed(*id));
+                parts.push(quote!(if !::core::matches!(#var, #(#ids)|*) { #code }));
+            }
+        }
+        quote!(#(#parts)*)
+    }
+
+    fn rev_stmt(&mut self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Assign(a) if a.active => self.site_reverse(&self.plan.sites[&a.site]),
+            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
+            Stmt::Block(b) => {
+                let inner = self.rev_block(b, self.region_of_block());
+                if inner.is_empty() {
+                    inner
+                } else {
+                    quote!({ #inner })
+                }
+            }
+            Stmt::If(i) => {
+                if !self.plan.branches.contains(&i.site) {
+                    return TokenStream::new();
+                }
+                let region = self.region_of_block();
+                let then = self.rev_block(&i.then, region);
+                let els = match &i.els {
+                    Some(e) => self.rev_block(e, region),
+                    None => TokenStream::new(),
+                };
+                let take = self.pop_slot(i.site, quote!(__ad_took_then));
+                quote!({ #take if __ad_took_then { #then } else { #els } })
+            }
+            Stmt::Match(m) => {
+                if !self.plan.branches.contains(&m.site) {
+                    return TokenStream::new();
+                }
+                let region = self.region_of_block();
+                let arms: Vec<TokenStream> = m
+                    .arms
+                    .iter()
+                    .map(|arm| self.rev_block(&arm.body, region))
+                    .collect();
+                let take = self.pop_slot(m.site, quote!(__ad_arm));
+                let indices =
+                    (0..arms.len()).map(|k| proc_macro2::Literal::u32_unsuffixed(k as u32));
+                let panic = unreachable_tape();
+                quote!({ #take match __ad_arm { #(#indices => { #arms })* _ => #panic } })
+            }
+            Stmt::Loop(l) => self.rev_loop(l),
+        }
+    }
+
+    /// The region (for exit guards) of blocks nested in the current one: the
+    /// innermost loop being reversed, or the function.
+    fn region_of_block(&self) -> Region {
+        match self.current_loop.last() {
+            Some(l) => Region::Loop(*l),
+            None => Region::Top,
+        }
+    }
+
+    fn rev_loop(&mut self, l: &Loop) -> TokenStream {
+        let lp = &self.plan.loops[l.id];
+        if !lp.reversed {
+            return TokenStream::new();
+        }
+        self.current_loop.push(l.id);
+        let body = self.rev_block(&l.body, Region::Loop(l.id));
+        self.current_loop.pop();
+        let private = self.private();
+        let mut starts = Vec::new();
+        let mut flushes = Vec::new();
+        for c in &lp.combined {
+            let acc = &c.acc;
+            starts.push(quote!(let mut #acc: f64 = -0.0;));
+            let mut rd = vec![c.base];
+            reads(&c.index, &mut rd);
+            let mut seen = HashSet::new();
+            let rebinds: Vec<TokenStream> = rd
+                .into_iter()
+                .filter(|id| seen.insert(*id))
+                .filter_map(|id| self.rebind_leaf(id))
+                .collect();
+            let base = &self.body.bindings[c.base].ident;
+            let d = adjoint(self.body, c.base);
+            let index = plain(&c.index);
+            flushes.push(quote!({
+                #(#rebinds)*
+                #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+            }));
+        }
+        let body = quote!(#(#starts)* #body #(#flushes)*);
+        let info = &self.body.loops[l.id];
+        let exit_var = exit_var(Region::Loop(l.id));
+        let status = match lp.exits {
+            ExitRecord::None => quote!(let #exit_var: u32 = 0;),
+            ExitRecord::Stack => {
+                let stack = format_ident!("__ad_x{}", l.id);
+                let panic = unreachable_tape();
+                quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
+            }
+        };
+        let normal = match lp.trips {
+            Trips::CountAndLast => {
+                // The counter walks down from the last value the forward saw;
+                // sites read it through `__ad_ctr<loop>`.
+                let take = self.pop_slot(info.site, quote!((__ad_n, __ad_last)));
+                let counter = format_ident!("__ad_ctr{}", l.id);
+                quote!({
+                    #take
+                    let mut #counter = __ad_last;
+                    for _ in 0..__ad_n {
+                        #status
+                        #body
+                        #counter = #private::prev(#counter);
+                    }
+                })
+            }
+            Trips::Count => {
+                let take = self.pop_slot(info.site, quote!(__ad_n));
+                quote!({
+                    #take
+                    for _ in 0..__ad_n {
+                        #status
+                        #body
+                    }
+                })
+            }
+        };
+        match &l.checkpoint {
+            Some(ck) => self.rev_checkpointed(l, ck, normal),
+            None => normal,
+        }
+    }
+
+    /// A checkpointed loop's reverse: segment by segment from the last, the
+    /// state kept at its start restored, the segment run forward again
+    /// (taped), then backwards.
+    fn rev_checkpointed(
+        &mut self,
+        l: &Loop,
+        ck: &Checkpoint,
+        backwards: TokenStream,
+    ) -> TokenStream {
+        let private = self.private();
+        let take = self.pop_slot(
+            crate::plan::checkpoint_site(l.id),
+            quote!((__ad_lo, __ad_hi, __ad_every)),
+        );
+        let stack = format_ident!("__ad_ck{}", l.id);
+        let state: Vec<&syn::Ident> = ck
+            .state
+            .iter()
+            .map(|b| &self.body.bindings[*b].ident)
+            .collect();
+        let kept: Vec<syn::Ident> = (0..state.len())
+            .map(|k| format_ident!("__ad_kept_state{}", k))
+            .collect();
+        let rebinds: Vec<TokenStream> = ck
+            .rebound
+            .iter()
+            .filter_map(|b| self.rebind_leaf(*b))
+            .collect();
+        let forward = self.fwd_loop_over(l, Some((quote!(__ad_seg_lo), quote!(__ad_seg_hi))));
+        let panic = unreachable_tape();
+        quote!({
+            #take
+            let __ad_segments = (__ad_hi - __ad_lo).div_ceil(__ad_every);
+            for __ad_segment in (0..__ad_segments).rev() {
+                let __ad_seg_lo = __ad_lo + __ad_segment * __ad_every;
+                let __ad_seg_hi = ::core::cmp::min(__ad_seg_lo + __ad_every, __ad_hi);
+                let ::core::option::Option::Some((#(#kept,)*)) = #stack.pop() else { #panic };
+                #(let mut #state = #private::restore(&#kept);)*
+                #(#rebinds)*
+                #forward
+                #backwards
+            }
+        })
+    }
+
+    // ---------------------------------------------------------------- sites
+
+    /// The names the reverse gives the slot's tuple.
+    pub(super) fn kept_names(s: &SitePlan<'_>) -> Vec<TokenStream> {
+        s.kept
+            .iter()
+            .map(|k| match *k {
+                Kept::Binding(i) => {
+                    let tmp = format_ident!("__ad_l{}", i);
+                    quote!(#tmp)
+                }
+                Kept::Pullback(i) => {
+                    let pb = format_ident!("__ad_pb{}", i);
+                    quote!(#pb)
+                }
+                Kept::Value(i) => {
+                    let k = format_ident!("__ad_kept{}", i);
+                    quote!(#k)
+                }
+            })
+            .collect()
+    }
+
+    /// The reverse of one active site.
+    fn site_reverse(&self, s: &SitePlan<'_>) -> TokenStream {
+        let private = self.private();
+        let take = if s.kept.is_empty() {
+            TokenStream::new()
+        } else {
+            let pattern = Self::kept_names(s);
+            self.pop_slot(s.assign.site, quote!((#(#pattern,)*)))
+        };
+        let meta_pops: Vec<TokenStream> = s
+            .shapes
+            .iter()
+            .map(|&i| {
+                let name = match s.var_of(i) {
+                    Some((id, _)) => format_ident!("__ad_mb{}", id),
+                    None => format_ident!("__ad_m{}", i),
+                };
+                let tape = s.nodes[i].tape.as_ref().expect("a shape has a tape");
+                quote!(let #name = #private::pop_meta(&mut #tape);)
+            })
+            .collect();
+        // Saved values, back in the types the forward had.
+        let mut rebinds = Vec::new();
+        let mut restored = HashSet::new();
+        for (i, n) in s.nodes.iter().enumerate() {
+            if n.obtain != Obtain::Saved {
+                continue;
+            }
+            match s.var_of(i) {
+                Some((id, ident)) => {
+                    if restored.insert(id) {
+                        let tmp = format_ident!("__ad_l{}", i);
+                        rebinds.push(quote!(let #ident = #private::restore(&#tmp);));
+                    }
+                }
+                None => {
+                    let (k, kept) = (
+                        format_ident!("__ad_k{}", i),
+                        format_ident!("__ad_kept{}", i),
+                    );
+                    rebinds.push(quote!(let #k = #private::restore(&#kept);));
+                }
+            }
+        }
+        // Parameters, counters and recomputable lets the reverse reads.
+        rebinds.extend(s.rebinds.iter().filter_map(|id| self.rebind_leaf(*id)));
+        let mut index_recomputes = Vec::new();
+        let element = match (&s.assign.kind, s.index_node) {
+            (AssignKind::Element { base, .. }, Some(ix)) => {
+                self.recompute_code(s, ix, &mut index_recomputes);
+                let d = adjoint(self.body, *base);
+                let place = self.rev_place(s, ix);
+                Some(quote!(#private::index_cotangent(&mut #d, &#place)))
+            }
+            _ => None,
+        };
+        let cotangent = if let Some(element) = element {
+            element
+        } else {
+            let parts: Vec<TokenStream> = s
+                .assign
+                .targets
+                .iter()
+                .map(|t| match t {
+                    Some(Target::Out) => quote!(#private::take(&mut __ad_d_out)),
+                    Some(Target::Bind(id)) if self.body.bindings[*id].active => {
+                        let d = adjoint(self.body, *id);
+                        quote!(#private::take(&mut #d))
+                    }
+                    _ => quote!(#private::zero()),
+                })
+                .collect();
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                quote!((#(#parts,)*))
+            }
+        };
+        let mut recomputes = Vec::new();
+        self.recompute_code(s, 0, &mut recomputes);
+        let propagate = if s.nodes[0].active {
+            self.prop(s, 0, quote!(__ad_g), &private)
+        } else {
+            TokenStream::new()
+        };
+        if propagate.is_empty() {
+            // Nothing flows on (an inactive value written over an element):
+            // the target's cotangent is only cleared.
+            return quote!({
+                #take
+                #(#meta_pops)*
+                #(#rebinds)*
+                #(#index_recomputes)*
+                let _ = #cotangent;
+            });
+        }
+        quote!({
+            #take
+            #(#meta_pops)*
+            #(#rebinds)*
+            #(#index_recomputes)*
+            let __ad_g = #cotangent;
+            if #private::nonzero(&__ad_g) {
+                #(#recomputes)*
+                #propagate
+            }
+        })
+    }
+
+    fn recompute_code(&self, s: &SitePlan<'_>, i: usize, out: &mut Vec<TokenStream>) {
+        let mut order = Vec::new();
+        s.post_order(i, &mut order);
+        for i in order {
+            if s.nodes[i].obtain == Obtain::Recomputed && !s.is_place(i) {
+                let r = format_ident!("__ad_r{}", i);
+                let code = self.recomputed(s, i);
+                out.push(quote!(let #r = #code;));
+            }
+        }
+    }
+
+    /// The reverse's code that evaluates node i again from its children.
+    fn recomputed(&self, s: &SitePlan<'_>, i: usize) -> TokenStream {
+        let n = &s.nodes[i];
+        let mut kids = n.kids.iter();
+        rebuild(
+            n.ex,
+            &mut |_| {
+                let k = *kids.next()?;
+                Some(match n.ex {
+                    // Receivers and index bases are used in place.
+                    Ex::Op {
+                        syntax:
+                            Syntax::Method { .. } | Syntax::Unwrapped { .. } | Syntax::Field { .. },
+                        ..
+                    } if k == n.kids[0] => self.rev_place(s, k),
+                    Ex::Index { .. } | Ex::Field { .. } if k == n.kids[0] => self.rev_place(s, k),
+                    _ => self.rev_expr(s, k),
+                })
+            },
+            false,
+        )
+        .unwrap_or_default()
+    }
+
+    /// The reverse's name for node i's value, used by reference.
+    fn rev_place(&self, s: &SitePlan<'_>, i: usize) -> TokenStream {
+        let i = s.referent(i);
+        let n = &s.nodes[i];
+        match n.obtain {
+            Obtain::Saved => {
+                if let Some((_, ident)) = s.var_of(i) {
+                    return quote!(#ident);
+                }
+                let k = format_ident!("__ad_k{}", i);
+                return quote!(#k);
+            }
+            // A field or element is read where it stands (it may not move).
+            Obtain::Recomputed if s.is_place(i) => return self.recomputed(s, i),
+            Obtain::Recomputed => {
+                let r = format_ident!("__ad_r{}", i);
+                return quote!(#r);
+            }
+            _ => {}
+        }
+        match n.ex {
+            Ex::Var { ident, .. } => quote!(#ident),
+            Ex::Const { tokens } | Ex::Inactive { tokens, .. } | Ex::Unsupported { tokens, .. } => {
+                quote!((#tokens))
+            }
+            _ => quote!(::core::unreachable!(
+                "autodiff: a value the reverse needs was not kept"
+            )),
+        }
+    }
+
+    /// The reverse's code for node i's value inside a recomputed parent.
+    fn rev_expr(&self, s: &SitePlan<'_>, i: usize) -> TokenStream {
+        let n = &s.nodes[i];
+        match n.ex {
+            Ex::Ref { mutable, .. } => {
+                let inner = self.rev_place(s, n.kids[0]);
+                if *mutable {
+                    quote!((&mut #inner))
+                } else {
+                    quote!((&#inner))
+                }
+            }
+            Ex::Const { .. } => self.rev_place(s, i),
+            _ => {
+                let place = self.rev_place(s, i);
+                quote!(::core::clone::Clone::clone(&#place))
+            }
+        }
+    }
+
+    fn rev_meta(&self, s: &SitePlan<'_>, i: usize, private: &TokenStream) -> TokenStream {
+        let i = s.referent(i);
+        if s.nodes[i].obtain == Obtain::ShapeOnly {
+            let m = match s.var_of(i) {
+                Some((id, _)) => format_ident!("__ad_mb{}", id),
+                None => format_ident!("__ad_m{}", i),
+            };
+            return quote!(#m);
+        }
+        let place = self.rev_place(s, i);
+        quote!(#private::meta(&#place))
+    }
+
+    /// Destructures `tuple` (one cotangent per child of node i) and
+    /// propagates each to its child.
+    fn prop_each(
+        &self,
+        s: &SitePlan<'_>,
+        i: usize,
+        tuple: TokenStream,
+        private: &TokenStream,
+    ) -> TokenStream {
+        let kids = &s.nodes[i].kids;
+        let names: Vec<syn::Ident> = (0..kids.len())
+            .map(|k| format_ident!("__ad_c{}_{}", i, k))
+            .collect();
+        let parts: Vec<TokenStream> = kids
+            .iter()
+            .zip(&names)
+            .map(|(k, name)| self.prop(s, *k, quote!(#name), private))
+            .collect();
+        quote!(let (#(#names,)*) = #tuple; #(#parts)*)
+    }
+
+    /// Propagates cotangent `g` from node i to the bindings below it.
+    fn prop(
+        &self,
+        s: &SitePlan<'_>,
+        i: usize,
+        g: TokenStream,
+        private: &TokenStream,
+    ) -> TokenStream {
+        let n = &s.nodes[i];
+        if !n.active {
+            return TokenStream::new();
+        }
+        match n.ex {
+            Ex::Var { id, .. } => {
+                let d = adjoint(self.body, *id);
+                quote!(#private::acc(&mut #d, #g);)
+            }
+            Ex::Ref { .. } => self.prop(s, n.kids[0], g, private),
+            // A tuple's cotangent is a tuple; a call's pullback gives one per argument.
+            Ex::Tuple { .. } => self.prop_each(s, i, g, private),
+            // Element k of the cotangent goes to the k-th element.
+            Ex::Array { .. } => {
+                let gi = format_ident!("__ad_g{}", i);
+                let mut parts = vec![quote!(let #gi = #g;)];
+                for (k, kid) in n.kids.iter().enumerate() {
+                    let c = format_ident!("__ad_c{}_{}", i, k);
+                    parts.push(quote!(let #c = #private::part(&#gi, #k);));
+                    parts.push(self.prop(s, *kid, quote!(#c), private));
+                }
+                quote!(#(#parts)*)
+            }
+            Ex::Call { .. } => {
+                let pb = format_ident!("__ad_pb{}", i);
+                self.prop_each(s, i, quote!(#pb(#g)), private)
+            }
+            // Into the field of the root parameter's gradient (typed where
+            // it is declared): `p̄.layer.w += ḡ`.
+            Ex::Field { .. } => match s.field_place(i) {
+                Some((id, members)) => {
+                    let d = adjoint(self.body, id);
+                    quote!(#private::acc(&mut #d #(.#members)*, #g);)
+                }
+                None => {
+                    quote!(::core::unreachable!("autodiff: a field of a value that is not a parameter");)
+                }
+            },
+            Ex::Index { .. } => {
+                let base = s.referent(n.kids[0]);
+                match n
+                    .accumulate
+                    .as_ref()
+                    .expect("the plan decided every element read")
+                {
+                    Accumulate::Rows { rows, row_index } => {
+                        let (id, _) = s.var_of(*rows).expect("rows are a variable");
+                        let d = adjoint(self.body, id);
+                        let meta = self.rev_meta(s, *rows, private);
+                        let r = self.rev_place(s, *row_index);
+                        let c = self.rev_place(s, n.kids[1]);
+                        quote!(#private::acc_index2(&mut #d, &#meta, &#r, &#c, #g);)
+                    }
+                    Accumulate::Combined { acc } => quote!(#acc += #g;),
+                    Accumulate::Indexed { base: id } => {
+                        let d = adjoint(self.body, *id);
+                        let meta = self.rev_meta(s, base, private);
+                        let index = self.rev_place(s, n.kids[1]);
+                        quote!(#private::acc_index(&mut #d, &#meta, &#index, #g);)
+                    }
+                    // An element of a parameter's field: straight into it.
+                    Accumulate::FieldElement => {
+                        let (id, members) = s.field_place(base).expect("checked by the plan");
+                        let d = adjoint(self.body, id);
+                        let meta = self.rev_meta(s, base, private);
+                        let index = self.rev_place(s, n.kids[1]);
+                        quote!(#private::acc_index(&mut #d #(.#members)*, &#meta, &#index, #g);)
+                    }
+                    Accumulate::Through => {
+                        let meta = self.rev_meta(s, base, private);
+                        let index = self.rev_place(s, n.kids[1]);
+                        let c = format_ident!("__ad_c{}_0", i);
+                        let rest = self.prop(s, n.kids[0], quote!(#c), private);
+                        quote!(let #c = #private::rules::index_d0(&#g, &#meta, &#index); #rest)
+                    }
+                }
+            }
+            Ex::Op { rule, .. } if rule.identity => self.prop(s, n.kids[0], g, private),
+            Ex::Op { rule, .. } => {
+                let gi = format_ident!("__ad_g{}", i);
+                let mut parts = vec![quote!(let #gi = #g;)];
+                for (k, operand) in rule.operands.iter().enumerate() {
+                    let Some(needs) = operand else { continue };
+                    if !s.nodes[n.kids[k]].active {
+                        continue;
+                    }
+                    let f = format_ident!("{}_d{}", rule.rule, k);
+                    let args = needs.iter().map(|need| match *need {
+                        Need::Value(j) => {
+                            let v = self.rev_place(s, n.kids[j]);
+                            quote!(&#v)
+                        }
+                        Need::Meta(j) => {
+                            let m = self.rev_meta(s, n.kids[j], private);
+                            quote!(&#m)
+                        }
+                        Need::Output => {
+                            let v = self.rev_place(s, i);
+                            quote!(&#v)
+                        }
+                    });
+                    let c = format_ident!("__ad_c{}_{}", i, k);
+                    parts.push(quote!(let #c = #private::rules::#f(&#gi, #(#args),*);));
+                    parts.push(self.prop(s, n.kids[k], quote!(#c), private));
+                }
+                quote!(#(#parts)*)
+            }
+            Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => TokenStream::new(),
+        }
+    }
+}
