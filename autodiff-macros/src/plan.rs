@@ -43,6 +43,19 @@ pub struct Plan<'a> {
     pub meta_tapes: Vec<Ident>,
     /// Sites whose values the forward pass saves for the reverse.
     pub saved_sites: HashSet<usize>,
+    /// Integer counters the reverse walks back (`analyse::Facts::walk_back`):
+    /// kept once at the end of the block that declares them, undone at each
+    /// update (`k -= e` for `k += e`), read where they stand.
+    pub counters: BTreeMap<BindId, crate::analyse::WalkBack>,
+    /// Vectors whose elements some site reads after their last write: the
+    /// forward keeps a copy after that top-level statement (the value: its
+    /// index), the reverse reads elements and the length from it.
+    pub frozen: BTreeMap<BindId, usize>,
+}
+
+/// The slot of a walked-back counter's value at the end of its block.
+pub fn counter_site(id: BindId) -> usize {
+    2_000_000 + id
 }
 
 /// Where a site keeps what the reverse needs.
@@ -98,6 +111,11 @@ pub enum Trips {
     /// counter's last value are recorded, and the reverse walks the counter
     /// back from it (`__private::prev`).
     CountAndLast,
+    /// A `for` over a range whose bounds the reverse can evaluate again and
+    /// that no exit leaves early (`analyse::Facts::recomputed_trips`):
+    /// nothing is recorded; the reverse computes the count and the last
+    /// counter from the bounds (`__private::trips`).
+    Recomputed,
 }
 
 /// How the reverse knows how each iteration ended.
@@ -192,6 +210,8 @@ pub struct SitePlan<'e> {
     /// Bindings the reverse binds again under their own names (parameters,
     /// counters, recipes), in order.
     pub rebinds: Vec<BindId>,
+    /// Nodes read in place as the base of an element read (`v` in `v[i]`).
+    pub place_base: HashSet<usize>,
 }
 
 // --------------------------------------------------------------- building
@@ -208,13 +228,20 @@ impl<'a> Plan<'a> {
             params_read: BTreeSet::new(),
             meta_tapes: Vec::new(),
             saved_sites: HashSet::new(),
+            counters: body.facts.walk_back.clone(),
+            frozen: BTreeMap::new(),
         };
-        // What carries a gradient: the loops the reverse walks and the
-        // branches it retraces.
+        // What carries a gradient (or undoes a counter's update): the loops
+        // the reverse walks and the branches it retraces.
         let mut reach = Reach {
             any: false,
             branches: BTreeSet::new(),
             loops: Vec::new(),
+            undone: plan
+                .counters
+                .values()
+                .flat_map(|c| c.updates.keys().copied())
+                .collect(),
         };
         reach.visit_block(&body.block);
         plan.branches = reach.branches;
@@ -242,7 +269,9 @@ impl<'a> Plan<'a> {
             });
             plan.loops.push(LoopPlan {
                 reversed: reversed[id],
-                trips: if counter {
+                trips: if body.facts.recomputed_trips.contains(&id) {
+                    Trips::Recomputed
+                } else if counter {
                     Trips::CountAndLast
                 } else {
                     Trips::Count
@@ -288,8 +317,18 @@ impl<'a> Plan<'a> {
         for (id, info) in body.loops.iter().enumerate() {
             let lp = &plan.loops[id];
             let nested = !info.parents.is_empty();
-            if lp.reversed {
+            if lp.reversed && lp.trips == Trips::Recomputed {
+                if let Some(LoopKind::Range {
+                    bound_reads: Some(rd),
+                    ..
+                }) = loops[id].map(|l| &l.kind)
+                {
+                    rebound.extend(rd);
+                }
+            } else if lp.reversed {
                 plan.slots.insert(info.site, Slot::record(nested));
+            }
+            if lp.reversed {
                 for c in &lp.combined {
                     rebound.push(c.base);
                     reads(&c.index, &mut rebound);
@@ -302,9 +341,21 @@ impl<'a> Plan<'a> {
                 plan.slots.insert(checkpoint_site(id), Slot::record(nested));
             }
         }
-        // The parameters the reverse reads.
+        // Counters walked back: their kept values, and what their steps read.
+        for (id, c) in &plan.counters {
+            plan.slots.insert(counter_site(*id), Slot::record(c.in_loop));
+            for (_, step) in c.updates.values() {
+                reads(step, &mut rebound);
+            }
+        }
+        // The parameters the reverse reads; the vectors it reads frozen.
         for s in plan.sites.values() {
             rebound.extend(&s.rebinds);
+            for id in &s.rebinds {
+                if let Some(after) = body.facts.frozen_after.get(id) {
+                    plan.frozen.insert(*id, *after);
+                }
+            }
         }
         let mut seen = HashSet::new();
         for id in rebound {
@@ -346,8 +397,15 @@ impl<'a> Plan<'a> {
             kept: Vec::new(),
             shapes: Vec::new(),
             rebinds: Vec::new(),
+            place_base: HashSet::new(),
         };
         s.flatten(&a.value, self.body);
+        for i in 0..s.nodes.len() {
+            if let Ex::Index { .. } = s.nodes[i].ex {
+                let base = s.referent(s.nodes[i].kids[0]);
+                s.place_base.insert(base);
+            }
+        }
         if let AssignKind::Element { index, .. } = &a.kind {
             let node = s.flatten(index, self.body);
             s.index_node = Some(node);
@@ -417,7 +475,7 @@ impl<'a> Plan<'a> {
                         crate::signature::scalar_elements(&self.sig.params[p].ty)
                     })
                     && stable(&self.body.bindings[id])
-                    && s.pure_stable(index_node, self.body) =>
+                    && s.pure_fixed(index_node, self.body) =>
             {
                 let loop_id = innermost.expect("checked");
                 let ex = s.nodes[index_node].ex;
@@ -453,11 +511,13 @@ struct Reach<'b> {
     any: bool,
     branches: BTreeSet<usize>,
     loops: Vec<(&'b Loop, bool)>,
+    /// Updates of counters walked back (their reverse is an undo).
+    undone: HashSet<usize>,
 }
 
 impl<'b> Visit<'b> for Reach<'b> {
     fn visit_assign(&mut self, a: &'b Assign) {
-        self.any |= a.active;
+        self.any |= a.active || self.undone.contains(&a.site);
     }
     fn visit_if(&mut self, i: &'b If) {
         let outer = std::mem::take(&mut self.any);
@@ -633,10 +693,30 @@ impl<'e> SitePlan<'e> {
         }
     }
 
-    /// The reverse has it without a save: stable, or evaluated again.
+    /// The reverse has it without a save: stable, evaluated again, or a
+    /// counter walked back.
     fn stable(id: BindId, body: &Body) -> bool {
         let b = &body.bindings[id];
-        stable(b) || b.recipe.is_some()
+        stable(b) || b.recipe.is_some() || body.facts.walk_back.contains_key(&id)
+    }
+
+    /// Node i is a vector whose element this site reads after its last
+    /// write: the reverse reads the copy of its final value.
+    fn frozen(&self, i: usize, body: &Body) -> bool {
+        match self.nodes[i].ex {
+            Ex::Var { id, .. } => {
+                self.place_base.contains(&i) && body.facts.frozen_at(*id, self.assign.site)
+            }
+            _ => false,
+        }
+    }
+
+    /// [`Self::pure_stable`], and the same over a whole iteration of the
+    /// loop being reversed (a counter walked back changes within it).
+    pub fn pure_fixed(&self, i: usize, body: &Body) -> bool {
+        let mut rd = Vec::new();
+        reads(self.nodes[i].ex, &mut rd);
+        self.pure_stable(i, body) && rd.iter().all(|id| !body.facts.walk_back.contains_key(id))
     }
 
     /// Pure, and built only of things the reverse has anyway.
@@ -644,7 +724,7 @@ impl<'e> SitePlan<'e> {
         let n = &self.nodes[i];
         match n.ex {
             Ex::Const { .. } => true,
-            Ex::Var { id, .. } => Self::stable(*id, body),
+            Ex::Var { id, .. } => Self::stable(*id, body) || self.frozen(i, body),
             Ex::Inactive { reads, stable, .. } => {
                 *stable && reads.iter().all(|id| Self::stable(*id, body))
             }

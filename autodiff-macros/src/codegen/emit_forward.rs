@@ -12,6 +12,46 @@ use quote::{format_ident, quote, quote_spanned};
 impl Gen<'_> {
     pub(super) fn fwd_block(&mut self, block: &Block) -> TokenStream {
         let parts: Vec<TokenStream> = block.stmts.iter().map(|s| self.fwd_stmt(s)).collect();
+        let keeps = self.counter_keeps(block);
+        quote!(#(#parts)* #(#keeps)*)
+    }
+
+    /// The values at the end of `block` of the counters it declares that
+    /// the reverse walks back.
+    fn counter_keeps(&self, block: &Block) -> Vec<TokenStream> {
+        if self.plain_mode {
+            return Vec::new();
+        }
+        let mut keeps = Vec::new();
+        for stmt in &block.stmts {
+            let Stmt::Assign(a) = stmt else { continue };
+            for (id, c) in &self.plan.counters {
+                if c.decl_site == a.site {
+                    let ident = &self.body.bindings[*id].ident;
+                    keeps.push(self.push_slot(crate::plan::counter_site(*id), quote!(#ident)));
+                }
+            }
+        }
+        keeps
+    }
+
+    /// The function's block: as [`Self::fwd_block`], and after the last
+    /// write of a vector the reverse reads frozen, a copy of it (kept as
+    /// `Keep` keeps: a borrowed vector as its owned pointee).
+    pub(super) fn fwd_top_block(&mut self, block: &Block) -> TokenStream {
+        let private = self.private();
+        let mut parts = Vec::new();
+        for (top, stmt) in block.stmts.iter().enumerate() {
+            parts.push(self.fwd_stmt(stmt));
+            for (id, after) in &self.plan.frozen {
+                if *after == top {
+                    let ident = &self.body.bindings[*id].ident;
+                    let var = super::frozen_var(*id);
+                    parts.push(quote!(let #var = (&#private::Keep(&#ident)).keep();));
+                }
+            }
+        }
+        parts.extend(self.counter_keeps(block));
         quote!(#(#parts)*)
     }
 
@@ -73,6 +113,7 @@ impl Gen<'_> {
                 quote!((#n, #last))
             }
             Trips::Count => quote!(#n),
+            Trips::Recomputed => TokenStream::new(),
         }
     }
 
@@ -153,7 +194,7 @@ impl Gen<'_> {
         let info = &self.body.loops[l.id];
         let label = info.label.clone();
         let site = info.site;
-        let counted = lp.reversed && !self.plain_mode;
+        let counted = lp.reversed && !self.plain_mode && lp.trips != Trips::Recomputed;
         let body = self.fwd_block(&l.body);
         let n = format_ident!("__ad_n{}", l.id);
         let count = if counted {
@@ -224,7 +265,10 @@ impl Gen<'_> {
             }
         }
         for l in &info.leaves {
-            if self.plan.loops[*l].reversed && !self.plain_mode {
+            if self.plan.loops[*l].reversed
+                && self.plan.loops[*l].trips != Trips::Recomputed
+                && !self.plain_mode
+            {
                 let site = self.body.loops[*l].site;
                 let trips = self.trips_value(*l);
                 book.push(self.push_slot(site, trips));

@@ -28,6 +28,15 @@ impl Gen<'_> {
     pub(super) fn rebind_leaf(&self, id: BindId) -> Option<TokenStream> {
         let b = &self.body.bindings[id];
         let ident = &b.ident;
+        if self.plan.counters.contains_key(&id) {
+            let var = super::counter_var(id);
+            return Some(quote!(let #ident = #var;));
+        }
+        if self.plan.frozen.contains_key(&id) && b.recipe.is_none() {
+            let var = super::frozen_var(id);
+            let private = self.private();
+            return Some(quote!(let #ident = #private::kept_ref(&#var);));
+        }
         if crate::analyse::stable(b) {
             if let Some(p) = b.param {
                 return Some(self.param_rebind(p, ident));
@@ -56,6 +65,55 @@ impl Gen<'_> {
     /// The reverse of a block: its statements backwards, each guarded so that
     /// it runs only if the forward reached it (no earlier statement exited).
     pub(super) fn rev_block(&mut self, block: &Block, region: Region) -> TokenStream {
+        let code = self.rev_block_stmts(block, region);
+        // Counters declared here and walked back: their value at the end.
+        let mut pops = Vec::new();
+        for stmt in &block.stmts {
+            let Stmt::Assign(a) = stmt else { continue };
+            for (id, c) in &self.plan.counters {
+                if c.decl_site == a.site {
+                    let var = super::counter_var(*id);
+                    pops.push(self.pop_slot(crate::plan::counter_site(*id), quote!(mut #var)));
+                }
+            }
+        }
+        if pops.is_empty() {
+            return code;
+        }
+        quote!(#(#pops)* #code)
+    }
+
+    /// `k += e` of a counter walked back: `k -= e` (`e` evaluated again).
+    fn undo_counter(&self, a: &Assign) -> TokenStream {
+        let Some(Some(Target::Bind(id))) = a.targets.first() else {
+            return TokenStream::new();
+        };
+        let Some((plus, step)) = self
+            .plan
+            .counters
+            .get(id)
+            .and_then(|c| c.updates.get(&a.site))
+        else {
+            return TokenStream::new();
+        };
+        let mut rd = Vec::new();
+        reads(step, &mut rd);
+        let mut seen = HashSet::new();
+        let rebinds: Vec<TokenStream> = rd
+            .into_iter()
+            .filter(|r| seen.insert(*r))
+            .filter_map(|r| self.rebind_leaf(r))
+            .collect();
+        let var = super::counter_var(*id);
+        let value = plain(step);
+        if *plus {
+            quote!(#var -= { #(#rebinds)* #value };)
+        } else {
+            quote!(#var += { #(#rebinds)* #value };)
+        }
+    }
+
+    fn rev_block_stmts(&mut self, block: &Block, region: Region) -> TokenStream {
         let mut parts = Vec::new();
         for (k, stmt) in block.stmts.iter().enumerate().rev() {
             let code = self.rev_stmt(stmt);
@@ -82,7 +140,8 @@ impl Gen<'_> {
     fn rev_stmt(&mut self, stmt: &Stmt) -> TokenStream {
         match stmt {
             Stmt::Assign(a) if a.active => self.site_reverse(&self.plan.sites[&a.site]),
-            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
+            Stmt::Assign(a) => self.undo_counter(a),
+            Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
             Stmt::Block(b) => {
                 let inner = self.rev_block(b, self.region_of_block());
                 if inner.is_empty() {
@@ -175,6 +234,53 @@ impl Gen<'_> {
             }
         };
         let normal = match lp.trips {
+            Trips::Recomputed => {
+                // The trip count and the last counter, from the bounds again.
+                let LoopKind::Range {
+                    counter,
+                    lo,
+                    hi,
+                    inclusive,
+                    bound_reads,
+                    ..
+                } = &l.kind
+                else {
+                    unreachable!("only range loops recompute their trips")
+                };
+                let mut seen = HashSet::new();
+                let rebinds: Vec<TokenStream> = bound_reads
+                    .iter()
+                    .flatten()
+                    .filter(|r| seen.insert(**r))
+                    .filter_map(|r| self.rebind_leaf(*r))
+                    .collect();
+                let trips = if *inclusive {
+                    quote!(#private::trips_inclusive((#lo)..=(#hi)))
+                } else {
+                    quote!(#private::trips((#lo)..(#hi)))
+                };
+                match counter {
+                    Some(_) => {
+                        let counter = format_ident!("__ad_ctr{}", l.id);
+                        quote!({
+                            let (__ad_n, __ad_last) = { #(#rebinds)* #trips };
+                            let mut #counter = __ad_last;
+                            for _ in 0..__ad_n {
+                                #status
+                                #body
+                                #counter = #private::prev(#counter);
+                            }
+                        })
+                    }
+                    None => quote!({
+                        let (__ad_n, _) = { #(#rebinds)* #trips };
+                        for _ in 0..__ad_n {
+                            #status
+                            #body
+                        }
+                    }),
+                }
+            }
             Trips::CountAndLast => {
                 // The counter walks down from the last value the forward saw;
                 // sites read it through `__ad_ctr<loop>`.

@@ -34,6 +34,16 @@ fn slot(site: usize) -> syn::Ident {
     format_ident!("__ad_s{}", site)
 }
 
+/// A walked-back counter's value in the reverse.
+fn counter_var(id: BindId) -> syn::Ident {
+    format_ident!("__ad_wb{}", id)
+}
+
+/// The copy of a frozen vector's final value.
+fn frozen_var(id: BindId) -> syn::Ident {
+    format_ident!("__ad_fz{}", id)
+}
+
 fn adjoint(body: &Body, id: BindId) -> syn::Ident {
     body.adjoints[id].clone()
 }
@@ -64,8 +74,16 @@ impl<'a> Gen<'a> {
 
     fn push_slot(&self, site: usize, value: TokenStream) -> TokenStream {
         let s = slot(site);
+        let private = self.private();
         match self.plan.slots.get(&site) {
-            Some(Slot::Stack) => quote!(#s.push(#value);),
+            // The first push takes a spare vector from the thread's pool.
+            Some(Slot::Stack) => quote!({
+                let __ad_v = #value;
+                if #s.capacity() == 0 {
+                    (&#private::Refill::new(&mut #s, &__ad_v)).refill();
+                }
+                #s.push(__ad_v);
+            }),
             Some(Slot::Record) => quote!(#s = #value;),
             _ => quote!(#s = ::core::option::Option::Some(#value);),
         }
@@ -99,7 +117,7 @@ impl<'a> Gen<'a> {
     pub fn generate(mut self) -> TokenStream {
         let plan = self.plan;
         let reverse = self.rev_block(&self.body.block, crate::plan::Region::Top);
-        let forward = self.fwd_block(&self.body.block);
+        let forward = self.fwd_top_block(&self.body.block);
         let private = self.private();
         let rt = &self.rt;
         let sig = self.sig;
@@ -200,9 +218,22 @@ impl<'a> Gen<'a> {
             }
         });
         let output = &sig.output;
+        // Stacks given back to the thread's pool once the reverse is done.
+        let give_backs: Vec<TokenStream> = plan
+            .slots
+            .iter()
+            .filter(|(_, k)| **k == Slot::Stack)
+            .map(|(site, _)| {
+                let s = slot(*site);
+                quote!((&#private::GiveBack::new(&mut #s)).give_back();)
+            })
+            .collect();
         quote!(
             #[allow(unused_imports)]
-            use #private::{KeepBorrowed as _, KeepOwned as _};
+            use #private::{
+                GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
+                RefillAny as _, RefillPooled as _,
+            };
             #(#clones)*
             #(#slot_decls)*
             #(#meta_tape_decls)*
@@ -214,6 +245,7 @@ impl<'a> Gen<'a> {
                 #(#adjoint_decls)*
                 let mut __ad_d_out = __ad_ct;
                 #reverse
+                #(#give_backs)*
                 (#(#results,)*)
             })
         )
