@@ -875,7 +875,7 @@ mod tests {
         let s = id(&body, "s");
         assert_eq!(body.facts.frozen_after.get(&s), Some(&5));
         let mut sites = Vec::new();
-        for_each_assign(&body.block, &mut |a| {
+        for_each_assign(&body.block, |a| {
             if matches!(a.kind, AssignKind::Compound { .. }) && a.active {
                 sites.push(a.site);
             }
