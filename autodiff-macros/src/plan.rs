@@ -51,6 +51,10 @@ pub struct Plan<'a> {
     /// forward keeps a copy after that top-level statement (the value: its
     /// index), the reverse reads elements and the length from it.
     pub frozen: BTreeMap<BindId, usize>,
+    /// Slice and vector parameters whose gradient starts as zeros of their
+    /// length (not a symbolic zero grown on the first write): their
+    /// element reads accumulate as [`Accumulate::Dense`].
+    pub dense: BTreeSet<BindId>,
 }
 
 /// The slot of a walked-back counter's value at the end of its block.
@@ -165,6 +169,10 @@ pub enum Accumulate {
     Combined { acc: Ident },
     /// Into the binding's cotangent at the index (`acc_index`).
     Indexed { base: BindId },
+    /// Into a slice or vector parameter whose gradient starts as zeros of
+    /// its length ([`Plan::dense`]), at a scalar index: `d[i] += g`, with
+    /// no length check the compiler cannot see through.
+    Dense { base: BindId },
     /// Into an element of a parameter's field.
     FieldElement,
     /// Through `index_d0` into the cotangent of the base expression.
@@ -230,6 +238,7 @@ impl<'a> Plan<'a> {
             saved_sites: HashSet::new(),
             counters: body.facts.walk_back.clone(),
             frozen: BTreeMap::new(),
+            dense: BTreeSet::new(),
         };
         // What carries a gradient (or undoes a counter's update): the loops
         // the reverse walks and the branches it retraces.
@@ -496,12 +505,90 @@ impl<'a> Plan<'a> {
                         acc
                     }
                 };
+                if self.dense_param(id) {
+                    self.dense.insert(id);
+                }
                 Accumulate::Combined { acc }
+            }
+            Some((id, _))
+                if self.dense_param(id) && scalar_index(s.nodes[index_node].ex, self.body) =>
+            {
+                self.dense.insert(id);
+                Accumulate::Dense { base: id }
             }
             Some((id, _)) => Accumulate::Indexed { base: id },
             None if s.field_place(base).is_some() => Accumulate::FieldElement,
             None => Accumulate::Through,
         }
+    }
+}
+
+impl Plan<'_> {
+    /// A differentiated parameter the body does not change whose gradient is
+    /// a `Vec<f64>`: `&[f64]`, `Vec<f64>`, `&Vec<f64>`.
+    fn dense_param(&self, id: BindId) -> bool {
+        let b = &self.body.bindings[id];
+        let Some(p) = b.param else { return false };
+        fn slice_or_vec(ty: &syn::Type) -> bool {
+            match ty {
+                syn::Type::Reference(r) => r.mutability.is_none() && slice_or_vec(&r.elem),
+                syn::Type::Paren(p) => slice_or_vec(&p.elem),
+                syn::Type::Group(g) => slice_or_vec(&g.elem),
+                syn::Type::Slice(_) => true,
+                syn::Type::Array(_) => false,
+                _ => true,
+            }
+        }
+        let ty = &self.sig.params[p].ty;
+        self.sig.params[p].active
+            && b.active
+            && stable(b)
+            && crate::signature::scalar_elements(ty)
+            && slice_or_vec(ty)
+    }
+}
+
+/// An index that is surely one `usize` (not a range): a literal, arithmetic,
+/// a cast, a `for` counter, a counter walked back, or a recipe of those.
+fn scalar_index(e: &Ex, body: &Body) -> bool {
+    fn syntax(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(_),
+                ..
+            })
+            | syn::Expr::Binary(_)
+            | syn::Expr::Cast(_) => true,
+            syn::Expr::Paren(p) => syntax(&p.expr),
+            syn::Expr::Group(g) => syntax(&g.expr),
+            _ => false,
+        }
+    }
+    let binding = |id: BindId| {
+        let b = &body.bindings[id];
+        b.counter_of.is_some()
+            || body.facts.walk_back.contains_key(&id)
+            || b.recipe.as_ref().is_some_and(|r| scalar_index(r, body))
+    };
+    match e {
+        Ex::Var { id, .. } => binding(*id),
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } => {
+            match syn::parse2::<syn::Expr>(tokens.clone()) {
+                Ok(syn::Expr::Path(p)) => match e {
+                    Ex::Inactive { reads, .. } => {
+                        p.path.get_ident().is_some() && reads.len() == 1 && binding(reads[0])
+                    }
+                    _ => false,
+                },
+                Ok(ex) => syntax(&ex),
+                Err(_) => false,
+            }
+        }
+        Ex::Op {
+            syntax: Syntax::Binary(_) | Syntax::Cast { .. },
+            ..
+        } => true,
+        _ => false,
     }
 }
 

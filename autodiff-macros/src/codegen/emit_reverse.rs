@@ -217,10 +217,17 @@ impl Gen<'_> {
             let base = &self.body.bindings[c.base].ident;
             let d = adjoint(self.body, c.base);
             let index = plain(&c.index);
-            flushes.push(quote!({
-                #(#rebinds)*
-                #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
-            }));
+            flushes.push(if self.plan.dense.contains(&c.base) {
+                quote!({
+                    #(#rebinds)*
+                    #d[#index] += #acc;
+                })
+            } else {
+                quote!({
+                    #(#rebinds)*
+                    #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+                })
+            });
         }
         let body = quote!(#(#starts)* #body #(#flushes)*);
         let info = &self.body.loops[l.id];
@@ -673,6 +680,11 @@ impl Gen<'_> {
                         quote!(#private::acc_index2(&mut #d, &#meta, &#r, &#c, #g);)
                     }
                     Accumulate::Combined { acc } => quote!(#acc += #g;),
+                    Accumulate::Dense { base: id } => {
+                        let d = adjoint(self.body, *id);
+                        let index = self.rev_place(s, n.kids[1]);
+                        quote!(#d[#index] += #g;)
+                    }
                     Accumulate::Indexed { base: id } => {
                         let d = adjoint(self.body, *id);
                         let meta = self.rev_meta(s, base, private);

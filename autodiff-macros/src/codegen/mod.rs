@@ -188,6 +188,17 @@ impl<'a> Gen<'a> {
             .map(|(id, b)| {
                 let d = adjoint(self.body, id);
                 match b.param {
+                    // Zeros of the parameter's length, written by index.
+                    Some(p) if plan.dense.contains(&id) => {
+                        let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
+                        let saved = sig.param_ident(p);
+                        let len = if self.owned {
+                            quote!(#private::restore(&#saved).len())
+                        } else {
+                            quote!(#saved.len())
+                        };
+                        quote!(let mut #d: <#ty as #rt::Differentiable>::Tangent = ::std::vec![0.0; #len];)
+                    }
                     // Typed, so that `p̄.field` can be written into.
                     Some(p) => {
                         let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
