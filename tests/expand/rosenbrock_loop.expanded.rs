@@ -111,9 +111,7 @@ mod rosenbrock {
         (
             __ad_out,
             move |__ad_ct: <f64 as ::autodiff::Differentiable>::Tangent| {
-                let mut x_bar: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
-                    0.0; __ad_p_x.len()
-                ];
+                let mut x_bar: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::autodiff::__private::zero();
                 let mut s_bar = ::autodiff::__private::zero();
                 let mut t_bar = ::autodiff::__private::zero();
                 let mut u_bar = ::autodiff::__private::zero();
@@ -270,12 +268,22 @@ mod rosenbrock {
                         {
                             let x = ::core::clone::Clone::clone(&__ad_p_x);
                             let i = __ad_ctr0;
-                            x_bar[i] += __ad_ix0_0;
+                            ::autodiff::__private::acc_index(
+                                &mut x_bar,
+                                &::autodiff::__private::meta(&x),
+                                &i,
+                                __ad_ix0_0,
+                            );
                         }
                         {
                             let x = ::core::clone::Clone::clone(&__ad_p_x);
                             let i = __ad_ctr0;
-                            x_bar[(i + (1))] += __ad_ix0_1;
+                            ::autodiff::__private::acc_index(
+                                &mut x_bar,
+                                &::autodiff::__private::meta(&x),
+                                &(i + (1)),
+                                __ad_ix0_1,
+                            );
                         }
                         __ad_ctr0 = ::autodiff::__private::prev(__ad_ctr0);
                     }
@@ -375,9 +383,7 @@ mod rosenbrock {
         (
             __ad_out,
             move |__ad_ct: <f64 as ::autodiff::Differentiable>::Tangent| {
-                let mut x_bar: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
-                    0.0; ::autodiff::__private::restore(& __ad_p_x).len()
-                ];
+                let mut x_bar: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::autodiff::__private::zero();
                 let mut s_bar = ::autodiff::__private::zero();
                 let mut t_bar = ::autodiff::__private::zero();
                 let mut u_bar = ::autodiff::__private::zero();
@@ -534,12 +540,22 @@ mod rosenbrock {
                         {
                             let x = ::autodiff::__private::restore(&__ad_p_x);
                             let i = __ad_ctr0;
-                            x_bar[i] += __ad_ix0_0;
+                            ::autodiff::__private::acc_index(
+                                &mut x_bar,
+                                &::autodiff::__private::meta(&x),
+                                &i,
+                                __ad_ix0_0,
+                            );
                         }
                         {
                             let x = ::autodiff::__private::restore(&__ad_p_x);
                             let i = __ad_ctr0;
-                            x_bar[(i + (1))] += __ad_ix0_1;
+                            ::autodiff::__private::acc_index(
+                                &mut x_bar,
+                                &::autodiff::__private::meta(&x),
+                                &(i + (1)),
+                                __ad_ix0_1,
+                            );
                         }
                         __ad_ctr0 = ::autodiff::__private::prev(__ad_ctr0);
                     }
