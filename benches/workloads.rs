@@ -105,11 +105,15 @@ struct AllocReport<T> {
     peak: usize,
 }
 
+/// The generated code's tapes come from a per-thread pool: it is off while
+/// allocations are counted, so that they show the tape's size.
 fn count_allocations<T>(f: impl FnOnce() -> T) -> AllocReport<T> {
+    let pooled = autodiff::__private::set_tape_pool(false);
     let allocated0 = ALLOCATED.load(Ordering::Relaxed);
     let live0 = LIVE.load(Ordering::Relaxed);
     PEAK.store(live0, Ordering::Relaxed);
     let value = f();
+    autodiff::__private::set_tape_pool(pooled);
     AllocReport {
         value,
         allocated: ALLOCATED.load(Ordering::Relaxed) - allocated0,

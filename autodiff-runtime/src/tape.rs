@@ -245,15 +245,31 @@ const POOL_DEPTH: usize = 4;
 const POOL_MAX_BYTES: usize = 1 << 30;
 
 std::thread_local! {
+    static POOL_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
     static POOL: std::cell::RefCell<
         std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any>>,
     > = std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Turns this thread's tape pool on or off (it is on); returns what it
+/// was. Off, every tape is a fresh vector and none is kept: what a benchmark
+/// that counts the tape's bytes by its allocations needs.
+#[doc(hidden)]
+pub fn set_tape_pool(on: bool) -> bool {
+    POOL_ON.try_with(|p| p.replace(on)).unwrap_or(true)
+}
+
+fn pool_on() -> bool {
+    POOL_ON.try_with(|p| p.get()).unwrap_or(false)
 }
 
 /// A spare vector for elements `T` from this thread's pool (empty, with the
 /// capacity an earlier pullback left it), or a new one.
 #[doc(hidden)]
 pub fn take_pooled<T: Pooled>() -> Vec<T> {
+    if !pool_on() {
+        return Vec::new();
+    }
     POOL.try_with(|pool| {
         pool.borrow_mut()
             .get_mut(&std::any::TypeId::of::<T>())
@@ -271,7 +287,7 @@ pub fn take_pooled<T: Pooled>() -> Vec<T> {
 pub fn give_back_pooled<T: Pooled>(mut tape: Vec<T>) {
     tape.clear();
     let bytes = tape.capacity().saturating_mul(std::mem::size_of::<T>().max(1));
-    if tape.capacity() == 0 || bytes > POOL_MAX_BYTES {
+    if tape.capacity() == 0 || bytes > POOL_MAX_BYTES || !pool_on() {
         return;
     }
     let _ = POOL.try_with(|pool| {
