@@ -212,6 +212,12 @@ pub struct Facts {
     /// The top-level statement (index into `body.block.stmts`) each
     /// assignment site is in.
     pub site_top: std::collections::HashMap<usize, usize>,
+    /// `Vec<f64>`s declared at the function's top level (`vec![0.0; n]`)
+    /// and afterwards only written element by element: their length (their
+    /// shape, `LenMeta`) is the one they were declared with, kept once
+    /// after the declaration (the value: its statement's index), not on a
+    /// tape at every read.
+    pub fixed_len: std::collections::BTreeMap<BindId, usize>,
 }
 
 /// A counter the reverse walks back.
@@ -395,6 +401,7 @@ fn find_facts(body: &mut Body) {
         find_walk_backs(body, &mut facts);
         if !body.has_return {
             find_frozen(body, &mut facts);
+            find_fixed_len(body, &mut facts);
         }
     }
     body.facts = facts;
@@ -505,6 +512,78 @@ fn find_walk_backs(body: &Body, facts: &mut Facts) {
             }
         }
     });
+}
+
+/// `vec![0.0; n]` or `vec![1.0, 2.0]`: surely a `Vec<f64>`.
+fn float_vec(value: &Ex) -> bool {
+    let tokens = match value {
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } => tokens,
+        _ => return false,
+    };
+    let float = |e: &syn::Expr| {
+        matches!(
+            e,
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(_),
+                ..
+            })
+        )
+    };
+    let Ok(syn::Expr::Macro(m)) = syn::parse2::<syn::Expr>(tokens.clone()) else {
+        return false;
+    };
+    if !m.mac.path.is_ident("vec") {
+        return false;
+    }
+    let repeat = m.mac.parse_body_with(|input: syn::parse::ParseStream| {
+        let value: syn::Expr = input.parse()?;
+        input.parse::<syn::Token![;]>()?;
+        let _len: syn::Expr = input.parse()?;
+        Ok(value)
+    });
+    if let Ok(value) = repeat {
+        return float(&value);
+    }
+    m.mac
+        .parse_body_with(syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated)
+        .is_ok_and(|elems| !elems.is_empty() && elems.iter().all(float))
+}
+
+fn find_fixed_len(body: &Body, facts: &mut Facts) {
+    for (top, stmt) in body.block.stmts.iter().enumerate() {
+        let Stmt::Assign(decl) = stmt else { continue };
+        let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+            (&decl.kind, decl.targets.as_slice())
+        else {
+            continue;
+        };
+        let id = *id;
+        let b = &body.bindings[id];
+        if b.param.is_some() || !float_vec(&decl.value) {
+            continue;
+        }
+        let name = &b.ident;
+        let mut ok = true;
+        for_each_stmt(&body.block, |s| {
+            if touches_opaquely(s, id, name) {
+                ok = false;
+            }
+            if let Stmt::Assign(a) = s {
+                if a.site != decl.site
+                    && !matches!(a.kind, AssignKind::Element { .. })
+                    && a.targets.iter().flatten().any(|t| *t == Target::Bind(id))
+                {
+                    ok = false;
+                }
+                if let AssignKind::Element { base, push, .. } = &a.kind {
+                    ok &= !(*base == id && *push);
+                }
+            }
+        });
+        if ok {
+            facts.fixed_len.insert(id, top);
+        }
+    }
 }
 
 fn find_frozen(body: &Body, facts: &mut Facts) {
@@ -881,5 +960,7 @@ mod tests {
             }
         });
         assert!(body.facts.frozen_at(q, sites[0]));
+        // Written element by element only: its length is the declared one.
+        assert_eq!(body.facts.fixed_len.get(&q), Some(&1));
     }
 }

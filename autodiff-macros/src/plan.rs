@@ -55,6 +55,10 @@ pub struct Plan<'a> {
     /// length (not a symbolic zero grown on the first write): their
     /// element reads accumulate as [`Accumulate::Dense`].
     pub dense: BTreeSet<BindId>,
+    /// Vectors whose shape some site reads and that keep the length they
+    /// were declared with (`analyse::Facts::fixed_len`): the forward keeps
+    /// it once after the declaration (the value: its statement's index).
+    pub fixed_len: BTreeMap<BindId, usize>,
 }
 
 /// The slot of a walked-back counter's value at the end of its block.
@@ -156,6 +160,9 @@ pub enum Obtain {
     /// Only its shape is kept (on a tape of shapes, where an `f64`'s is
     /// zero-sized).
     ShapeOnly,
+    /// Only its shape is needed, and it is the one the vector was declared
+    /// with ([`Plan::fixed_len`]): read from the copy kept then.
+    FixedShape,
 }
 
 /// How the cotangent of an element read `base[index]` reaches the base.
@@ -239,6 +246,7 @@ impl<'a> Plan<'a> {
             counters: body.facts.walk_back.clone(),
             frozen: BTreeMap::new(),
             dense: BTreeSet::new(),
+            fixed_len: BTreeMap::new(),
         };
         // What carries a gradient (or undoes a counter's update): the loops
         // the reverse walks and the branches it retraces.
@@ -359,6 +367,11 @@ impl<'a> Plan<'a> {
         }
         // The parameters the reverse reads; the vectors it reads frozen.
         for s in plan.sites.values() {
+            for (i, n) in s.nodes.iter().enumerate() {
+                if let (Obtain::FixedShape, Some((id, _))) = (n.obtain, s.var_of(i)) {
+                    plan.fixed_len.insert(id, body.facts.fixed_len[&id]);
+                }
+            }
             rebound.extend(&s.rebinds);
             for id in &s.rebinds {
                 if let Some(after) = body.facts.frozen_after.get(id) {
@@ -912,9 +925,11 @@ impl<'e> SitePlan<'e> {
                         Obtain::Unused
                     }
                 }
-                Ex::Var { .. } if val || meta => {
+                Ex::Var { id, .. } if val || meta => {
                     if self.pure_stable(i, body) {
                         Obtain::InPlace
+                    } else if !val && body.facts.fixed_len.contains_key(id) {
+                        Obtain::FixedShape
                     } else {
                         kept
                     }
@@ -1027,7 +1042,10 @@ impl<'e> SitePlan<'e> {
         let mut seen = HashSet::new();
         for (i, n) in self.nodes.iter().enumerate() {
             let read = n.needs_value || n.needs_shape || n.obtain == Obtain::Recomputed;
-            let kept = matches!(n.obtain, Obtain::Saved | Obtain::ShapeOnly);
+            let kept = matches!(
+                n.obtain,
+                Obtain::Saved | Obtain::ShapeOnly | Obtain::FixedShape
+            );
             if let Some((id, _)) = self.var_of(i) {
                 if read && !kept && seen.insert(id) {
                     out.push(id);

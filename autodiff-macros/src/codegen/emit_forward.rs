@@ -43,6 +43,13 @@ impl Gen<'_> {
         let mut parts = Vec::new();
         for (top, stmt) in block.stmts.iter().enumerate() {
             parts.push(self.fwd_stmt(stmt));
+            for (id, at) in &self.plan.fixed_len {
+                if *at == top {
+                    let ident = &self.body.bindings[*id].ident;
+                    let var = super::fixed_len_var(*id);
+                    parts.push(quote!(let #var = #private::meta(&#ident);));
+                }
+            }
             for (id, after) in &self.plan.frozen {
                 if *after == top {
                     let ident = &self.body.bindings[*id].ident;

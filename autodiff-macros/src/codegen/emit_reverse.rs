@@ -586,6 +586,10 @@ impl Gen<'_> {
 
     fn rev_meta(&self, s: &SitePlan<'_>, i: usize, private: &TokenStream) -> TokenStream {
         let i = s.referent(i);
+        if let (Obtain::FixedShape, Some((id, _))) = (s.nodes[i].obtain, s.var_of(i)) {
+            let m = super::fixed_len_var(id);
+            return quote!(#m);
+        }
         if s.nodes[i].obtain == Obtain::ShapeOnly {
             let m = match s.var_of(i) {
                 Some((id, _)) => format_ident!("__ad_mb{}", id),

@@ -39,6 +39,11 @@ fn counter_var(id: BindId) -> syn::Ident {
     format_ident!("__ad_wb{}", id)
 }
 
+/// The shape a fixed-length vector was declared with.
+fn fixed_len_var(id: BindId) -> syn::Ident {
+    format_ident!("__ad_len{}", id)
+}
+
 /// The copy of a frozen vector's final value.
 fn frozen_var(id: BindId) -> syn::Ident {
     format_ident!("__ad_fz{}", id)
