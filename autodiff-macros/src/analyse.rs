@@ -218,6 +218,13 @@ pub struct Facts {
     /// after the declaration (the value: its statement's index), not on a
     /// tape at every read.
     pub fixed_len: std::collections::BTreeMap<BindId, usize>,
+    /// (vector, site) → loop: the site (nested at least two loops deep in
+    /// that loop) reads elements of a vector that nothing in the loop
+    /// writes: the forward keeps a copy of the vector at each entry of the
+    /// loop, and the reverse reads the elements from it, instead of keeping
+    /// each element read at every step (proposal 6: form (a)'s
+    /// `xcentered[i]` in the loop over `j`).
+    pub loop_frozen: std::collections::BTreeMap<(BindId, usize), LoopId>,
 }
 
 /// A counter the reverse walks back.
@@ -270,13 +277,18 @@ fn touches_opaquely(stmt: &Stmt, id: BindId, name: &syn::Ident) -> bool {
         Stmt::Match(m) => {
             mentions(&m.scrutinee, name) || m.arms.iter().any(|a| mentions(&a.head, name))
         }
-        Stmt::Loop(l) => match &l.kind {
-            LoopKind::While { cond } => mentions(cond, name),
-            LoopKind::Iter { iterable, .. } => mentions(iterable, name),
-            LoopKind::Range { lo, hi, .. } => mentions(lo, name) || mentions(hi, name),
-            LoopKind::Infinite => false,
-        },
+        Stmt::Loop(l) => header_mentions(l, name),
         Stmt::Block(_) | Stmt::Exit(_) => false,
+    }
+}
+
+/// A loop's condition, iterable or bounds mention the name.
+fn header_mentions(l: &Loop, name: &syn::Ident) -> bool {
+    match &l.kind {
+        LoopKind::While { cond } => mentions(cond, name),
+        LoopKind::Iter { iterable, .. } => mentions(iterable, name),
+        LoopKind::Range { lo, hi, .. } => mentions(lo, name) || mentions(hi, name),
+        LoopKind::Infinite => false,
     }
 }
 
@@ -398,6 +410,7 @@ fn find_facts(body: &mut Body) {
         }
     });
     if !has_checkpoint(&body.block) {
+        find_loop_frozen(body, &mut facts);
         find_walk_backs(body, &mut facts);
         if !body.has_return {
             find_frozen(body, &mut facts);
@@ -405,6 +418,92 @@ fn find_facts(body: &mut Body) {
         }
     }
     body.facts = facts;
+}
+
+fn find_loop_frozen(body: &Body, facts: &mut Facts) {
+    // Each loop statement, and each active site with its enclosing loops
+    // (innermost first).
+    struct Walk<'b> {
+        loops: std::collections::HashMap<LoopId, &'b Loop>,
+        open: Vec<LoopId>,
+        sites: Vec<(&'b Assign, Vec<LoopId>)>,
+    }
+    impl<'b> Visit<'b> for Walk<'b> {
+        fn visit_loop(&mut self, l: &'b Loop) {
+            self.loops.insert(l.id, l);
+            self.open.push(l.id);
+            walk_loop(self, l);
+            self.open.pop();
+        }
+        fn visit_assign(&mut self, a: &'b Assign) {
+            if a.active && self.open.len() >= 2 {
+                self.sites.push((a, self.open.iter().rev().copied().collect()));
+            }
+        }
+    }
+    let mut w = Walk {
+        loops: std::collections::HashMap::new(),
+        open: Vec::new(),
+        sites: Vec::new(),
+    };
+    w.visit_block(&body.block);
+    // The vectors whose elements a site reads: bases of element reads.
+    fn bases(e: &Ex, out: &mut Vec<BindId>) {
+        struct Bases<'o>(&'o mut Vec<BindId>);
+        impl<'b> Visit<'b> for Bases<'_> {
+            fn visit_ex(&mut self, e: &'b Ex) {
+                if let Ex::Index { base, .. } = e {
+                    let mut b: &Ex = base;
+                    while let Ex::Ref { inner, .. } = b {
+                        b = inner;
+                    }
+                    if let Ex::Var { id, .. } = b {
+                        self.0.push(*id);
+                    }
+                }
+                walk_ex(self, e)
+            }
+        }
+        Bases(out).visit_ex(e)
+    }
+    let mut untouched: std::collections::HashMap<(BindId, LoopId), bool> =
+        std::collections::HashMap::new();
+    for (a, chain) in &w.sites {
+        let mut vs = Vec::new();
+        bases(&a.value, &mut vs);
+        for v in vs {
+            let b = &body.bindings[v];
+            if b.param.is_some() || facts.frozen_at(v, a.site) {
+                continue;
+            }
+            let name = &b.ident;
+            // The outermost enclosing loop (not the innermost) that neither
+            // declares nor writes v.
+            let mut chosen = None;
+            for l in chain.iter().skip(1) {
+                let ok = *untouched.entry((v, *l)).or_insert_with(|| {
+                    let lp = w.loops[l];
+                    let mut ok = !header_mentions(lp, name);
+                    for_each_stmt(&lp.body, |s| {
+                        ok &= !writes(s, v, name);
+                        if let Stmt::Assign(d) = s {
+                            ok &= !d.targets.iter().flatten().any(|t| *t == Target::Bind(v))
+                                || !matches!(d.kind, AssignKind::Let { .. });
+                        }
+                    });
+                    ok
+                });
+                if ok {
+                    chosen = Some(*l);
+                } else {
+                    break;
+                }
+            }
+            if let Some(l) = chosen {
+                facts.loop_frozen.insert((v, a.site), l);
+            }
+        }
+    }
 }
 
 fn find_walk_backs(body: &Body, facts: &mut Facts) {

@@ -59,6 +59,14 @@ pub struct Plan<'a> {
     /// were declared with (`analyse::Facts::fixed_len`): the forward keeps
     /// it once after the declaration (the value: its statement's index).
     pub fixed_len: BTreeMap<BindId, usize>,
+    /// Per loop, the vectors some site inside reads from a copy kept at
+    /// each entry of the loop (`analyse::Facts::loop_frozen`).
+    pub loop_frozen: BTreeMap<LoopId, BTreeSet<BindId>>,
+}
+
+/// The slot of the copies of vector `id` kept at the entries of loop `l`.
+pub fn loop_frozen_site(l: LoopId, id: BindId) -> usize {
+    3_000_000 + l * 100_000 + id
 }
 
 /// The slot of a walked-back counter's value at the end of its block.
@@ -247,6 +255,7 @@ impl<'a> Plan<'a> {
             frozen: BTreeMap::new(),
             dense: BTreeSet::new(),
             fixed_len: BTreeMap::new(),
+            loop_frozen: BTreeMap::new(),
         };
         // What carries a gradient (or undoes a counter's update): the loops
         // the reverse walks and the branches it retraces.
@@ -366,7 +375,7 @@ impl<'a> Plan<'a> {
             }
         }
         // The parameters the reverse reads; the vectors it reads frozen.
-        for s in plan.sites.values() {
+        for (site, s) in &plan.sites {
             for (i, n) in s.nodes.iter().enumerate() {
                 if let (Obtain::FixedShape, Some((id, _))) = (n.obtain, s.var_of(i)) {
                     plan.fixed_len.insert(id, body.facts.fixed_len[&id]);
@@ -374,9 +383,18 @@ impl<'a> Plan<'a> {
             }
             rebound.extend(&s.rebinds);
             for id in &s.rebinds {
-                if let Some(after) = body.facts.frozen_after.get(id) {
-                    plan.frozen.insert(*id, *after);
+                if body.facts.frozen_at(*id, *site) {
+                    plan.frozen.insert(*id, body.facts.frozen_after[id]);
+                } else if let Some(l) = body.facts.loop_frozen.get(&(*id, *site)) {
+                    plan.loop_frozen.entry(*l).or_default().insert(*id);
                 }
+            }
+        }
+        for (l, vs) in &plan.loop_frozen {
+            let nested = !body.loops[*l].parents.is_empty();
+            for id in vs {
+                plan.slots
+                    .insert(loop_frozen_site(*l, *id), Slot::record(nested));
             }
         }
         let mut seen = HashSet::new();
@@ -805,7 +823,9 @@ impl<'e> SitePlan<'e> {
     fn frozen(&self, i: usize, body: &Body) -> bool {
         match self.nodes[i].ex {
             Ex::Var { id, .. } => {
-                self.place_base.contains(&i) && body.facts.frozen_at(*id, self.assign.site)
+                self.place_base.contains(&i)
+                    && (body.facts.frozen_at(*id, self.assign.site)
+                        || body.facts.loop_frozen.contains_key(&(*id, self.assign.site)))
             }
             _ => false,
         }

@@ -128,7 +128,28 @@ impl Gen<'_> {
         if self.plan.loops[l.id].checkpointed && !self.plain_mode {
             return self.fwd_checkpointed(l);
         }
-        self.fwd_loop_over(l, None)
+        let looped = self.fwd_loop_over(l, None);
+        // Vectors the sites inside read from a copy kept at the entry.
+        let private = self.private();
+        let copies: Vec<TokenStream> = self
+            .plan
+            .loop_frozen
+            .get(&l.id)
+            .into_iter()
+            .flatten()
+            .map(|id| {
+                let ident = &self.body.bindings[*id].ident;
+                self.push_slot(
+                    crate::plan::loop_frozen_site(l.id, *id),
+                    quote!((&#private::Keep(&#ident)).keep()),
+                )
+            })
+            .collect();
+        if copies.is_empty() || self.plain_mode {
+            looped
+        } else {
+            quote!(#(#copies)* #looped)
+        }
     }
 
     /// A checkpointed loop's first run: as written, untaped, keeping its

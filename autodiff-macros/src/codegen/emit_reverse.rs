@@ -314,6 +314,23 @@ impl Gen<'_> {
                 })
             }
         };
+        // Copies of vectors kept at the loop's entry, for the sites inside.
+        let copies: Vec<TokenStream> = self
+            .plan
+            .loop_frozen
+            .get(&l.id)
+            .into_iter()
+            .flatten()
+            .map(|id| {
+                let var = super::loop_frozen_var(l.id, *id);
+                self.pop_slot(crate::plan::loop_frozen_site(l.id, *id), quote!(#var))
+            })
+            .collect();
+        let normal = if copies.is_empty() {
+            normal
+        } else {
+            quote!({ #(#copies)* #normal })
+        };
         match &l.checkpoint {
             Some(ck) => self.rev_checkpointed(l, ck, normal),
             None => normal,
@@ -433,7 +450,19 @@ impl Gen<'_> {
             }
         }
         // Parameters, counters and recomputable lets the reverse reads.
-        rebinds.extend(s.rebinds.iter().filter_map(|id| self.rebind_leaf(*id)));
+        for id in &s.rebinds {
+            let site = s.assign.site;
+            let loop_copy = self.body.facts.loop_frozen.get(&(*id, site));
+            match loop_copy {
+                Some(l) if !self.body.facts.frozen_at(*id, site) => {
+                    // The copy kept at the entry of the loop.
+                    let ident = &self.body.bindings[*id].ident;
+                    let var = super::loop_frozen_var(*l, *id);
+                    rebinds.push(quote!(let #ident = #private::kept_ref(&#var);));
+                }
+                _ => rebinds.extend(self.rebind_leaf(*id)),
+            }
+        }
         let mut index_recomputes = Vec::new();
         let element = match (&s.assign.kind, s.index_node) {
             (AssignKind::Element { base, .. }, Some(ix)) => {

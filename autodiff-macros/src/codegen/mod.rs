@@ -44,6 +44,11 @@ fn fixed_len_var(id: BindId) -> syn::Ident {
     format_ident!("__ad_len{}", id)
 }
 
+/// The copy of vector `id` kept at the entry of loop `l`.
+fn loop_frozen_var(l: LoopId, id: BindId) -> syn::Ident {
+    format_ident!("__ad_fzl{}_{}", l, id)
+}
+
 /// The copy of a frozen vector's final value.
 fn frozen_var(id: BindId) -> syn::Ident {
     format_ident!("__ad_fz{}", id)
