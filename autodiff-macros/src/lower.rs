@@ -281,7 +281,9 @@ impl Lowerer<'_> {
             self.local(&desugared, out);
             return;
         }
-        if self.split_tuple_let(local, &init.expr, out) {
+        if self.split_tuple_let(local, &init.expr, out)
+            || self.split_struct_let(local, &init.expr, out)
+        {
             return;
         }
         if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
@@ -390,6 +392,99 @@ impl Lowerer<'_> {
                     None => p.clone(),
                 };
                 (p, e.clone())
+            })
+            .collect();
+        self.lower_parallel_lets(lets, out);
+        true
+    }
+
+    /// `let P { x, y: b, .. } = p;` with `p` a parameter (or a field of one,
+    /// or `*p`, `&p`) is `let x = p.x.clone(); let b = p.y.clone();`: each
+    /// field a read of the parameter's field, whose gradient goes into that
+    /// field of `p̄`. Through a reference (`p: &P`, `&q`) the fields are
+    /// bound by reference, as the pattern binds them (`let x = &p.x;`); from
+    /// an owned value, by a clone (the pattern would move them, and the
+    /// generated code still reads `p`). Returns false if the statement is
+    /// not of that form.
+    fn split_struct_let(&mut self, local: &syn::Local, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+        if !local.attrs.is_empty() {
+            return false;
+        }
+        // The place the fields are read from, rooted at a parameter.
+        fn param_place(l: &Lowerer<'_>, e: &Expr) -> Option<Expr> {
+            match peel(e) {
+                Expr::Path(p) => {
+                    let ident = p.path.get_ident()?;
+                    let id = l.resolve(&ident.to_string())?;
+                    l.bindings[id].param?;
+                    Some(peel(e).clone())
+                }
+                Expr::Field(f) => {
+                    param_place(l, &f.base)?;
+                    Some(peel(e).clone())
+                }
+                Expr::Unary(syn::ExprUnary {
+                    op: syn::UnOp::Deref(_),
+                    expr,
+                    ..
+                }) => param_place(l, expr),
+                Expr::Reference(r) if r.mutability.is_none() => param_place(l, &r.expr),
+                _ => None,
+            }
+        }
+        let fields: Vec<(syn::Member, Pat)> = match &local.pat {
+            Pat::Struct(ps) if ps.qself.is_none() => ps
+                .fields
+                .iter()
+                .map(|f| (f.member.clone(), (*f.pat).clone()))
+                .collect(),
+            Pat::TupleStruct(ps)
+                if ps.qself.is_none() && !ps.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            {
+                ps.elems
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| (syn::Member::Unnamed(syn::Index::from(k)), p.clone()))
+                    .collect()
+            }
+            _ => return false,
+        };
+        // Names and nested patterns of the same kind; `ref` bindings and
+        // other patterns stay with the general rule (which refuses them
+        // when they would carry a gradient).
+        let simple = |p: &Pat| match p {
+            Pat::Ident(pi) => pi.by_ref.is_none() && pi.subpat.is_none(),
+            Pat::Wild(_) | Pat::Struct(_) | Pat::TupleStruct(_) => true,
+            _ => false,
+        };
+        if fields.is_empty() || !fields.iter().all(|(_, p)| simple(p)) {
+            return false;
+        }
+        let Some(place) = param_place(self, init) else {
+            return false;
+        };
+        // Through a reference the pattern binds references (match
+        // ergonomics): `&p.x`, so that `*x` means what it meant.
+        let by_ref = match peel(init) {
+            Expr::Reference(_) => true,
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|i| self.resolve(&i.to_string()))
+                .and_then(|id| self.bindings[id].param)
+                .is_some_and(|k| matches!(self.sig.params[k].ty, syn::Type::Reference(_))),
+            _ => false,
+        };
+        let lets: Vec<(Pat, Expr)> = fields
+            .into_iter()
+            .filter(|(_, p)| !matches!(p, Pat::Wild(_)))
+            .map(|(m, p)| {
+                let read: Expr = if by_ref {
+                    syn::parse_quote!(&(#place).#m)
+                } else {
+                    syn::parse_quote!((#place).#m.clone())
+                };
+                (p, read)
             })
             .collect();
         self.lower_parallel_lets(lets, out);
