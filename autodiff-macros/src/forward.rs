@@ -2210,7 +2210,12 @@ impl Fwd<'_> {
         let t0 = t[0].clone();
         let t1 = t.get(1).cloned().flatten();
         let a0 = p[0].clone();
-        let a1 = raw.get(1).cloned();
+        // Parenthesised: the rules splice it into `a1 as f64`, `a1 - 1`.
+        let a1 = raw.get(1).map(|a| quote!((#a)));
+        let n1 = raw
+            .get(1)
+            .and_then(|a| syn::parse2::<syn::LitInt>(a.clone()).ok())
+            .and_then(|n| n.base10_parse::<i32>().ok());
         self.emit(
             primal,
             move |_, y| {
@@ -2237,7 +2242,7 @@ impl Fwd<'_> {
                     "recip" => quote!(-(#t0 * (#y * #y))),
                     "powi" => {
                         // n is an i32: 0 gives 0 (as the reverse rule).
-                        match syn::parse2::<syn::LitInt>(a1.clone()).ok().and_then(|n| n.base10_parse::<i32>().ok()) {
+                        match n1 {
                             Some(0) => quote!(#t0 * 0.0),
                             Some(n) => {
                                 let (m, f) = (n - 1, n as f64);
