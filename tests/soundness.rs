@@ -463,3 +463,34 @@ fn casts() {
     assert_eq!(cast_to_std_f64::grad(0.7), 2.0);
     assert_eq!(cast_to_alias_inactive::grad(0.7, 3), 3.0);
 }
+
+// ------------------------------------- a tuple from an inactive call, reassigned
+
+fn two_constants(a: f64) -> (f64, f64) {
+    (a.sin(), a.cos())
+}
+
+/// The tuple's elements start inactive (the call's argument is a constant);
+/// one of them becomes active in the loop. Its reverse clears only that
+/// element's cotangent (it once emitted an untyped `zero()` for the other,
+/// a compile error; fuzz program 0x50f864479cf64fde and four more).
+#[differentiable]
+fn tuple_from_inactive_call(xs: &[f64]) -> f64 {
+    let (t4, mut t5) = two_constants(0.74);
+    for k in 0..xs.len() {
+        t5 = (t5 + xs[k]).tanh();
+    }
+    t5 + t4
+}
+
+#[test]
+fn tuple_from_inactive_call_reassigned_in_a_loop() {
+    check_slice(
+        tuple_from_inactive_call,
+        |xs, ct| {
+            let (_, pullback) = tuple_from_inactive_call::vjp(xs);
+            pullback(ct)
+        },
+        &[0.1, 0.2, -0.4],
+    );
+}

@@ -946,3 +946,40 @@ fn forward_mode_of_swaps() {
         );
     }
 }
+
+#[derive(Clone, Differentiable)]
+struct Weights {
+    ws: Vec<f64>,
+}
+
+/// A `for` over a field of a parameter, in both modes (one desugaring); an
+/// integer expression as `powi`'s exponent (forward mode once spliced it
+/// unparenthesised into `n as f64`: `k as i32 + 1 as f64`).
+#[differentiable(forward)]
+fn weighted(p: &Weights, x: f64) -> f64 {
+    let mut s = 0.0;
+    for (k, w) in p.ws.iter().enumerate() {
+        s += w * x.powi(k as i32 + 1);
+    }
+    s
+}
+
+#[test]
+fn loops_over_a_field_of_a_parameter_in_both_modes() {
+    let p = Weights {
+        ws: vec![0.5, -1.0, 2.0],
+    };
+    let x = 0.7;
+    // s = Σ w_k x^(k+1): ∂s/∂w_k = x^(k+1), ∂s/∂x = Σ (k+1) w_k x^k.
+    let (gp, gx) = weighted::grad(&p, x);
+    close_all(&gp.ws, &[x, x * x, x * x * x], 1e-14);
+    let dsdx = 0.5 - 2.0 * x + 6.0 * x * x;
+    close(gx, dsdx, 1e-14);
+    let dp = Weights {
+        ws: vec![1.0, 0.0, 0.0],
+    };
+    let (_, t) = weighted::jvp(&p, x, &dp, 0.0);
+    close(t, x, 1e-14);
+    let (_, t) = weighted::jvp(&p, x, &Weights { ws: vec![0.0; 3] }, 1.0);
+    close(t, dsdx, 1e-14);
+}

@@ -21,7 +21,8 @@
 //! that span when forward mode is used (never a silently wrong tangent).
 
 use crate::signature::Signature;
-use proc_macro2::{Span, TokenStream, TokenTree};
+use crate::syntax::{destructure, mentioned_names, pattern_names, peel, token_idents};
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use std::collections::HashMap;
 use syn::spanned::Spanned;
@@ -212,17 +213,6 @@ fn stable_ident(prefix: &str, span: Span) -> syn::Ident {
     format_ident!("{}{:08x}", prefix, h.finish() as u32)
 }
 
-/// Strips parentheses and invisible groups.
-fn peel(mut e: &Expr) -> &Expr {
-    loop {
-        match e {
-            Expr::Paren(p) => e = &p.expr,
-            Expr::Group(g) => e = &g.expr,
-            _ => return e,
-        }
-    }
-}
-
 fn is_literal(e: &Expr) -> bool {
     match peel(e) {
         Expr::Lit(_) => true,
@@ -357,48 +347,6 @@ fn differentiable_operand(name: &str, k: usize) -> bool {
     }
 }
 
-/// Names a pattern binds.
-fn pattern_names(p: &Pat) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            self.0.push(p.ident.to_string());
-            syn::visit::visit_pat_ident(self, p);
-        }
-    }
-    let mut n = Names(Vec::new());
-    n.visit_pat(p);
-    n.0
-}
-
-/// Every single-segment name an expression mentions (macro tokens too).
-fn mentioned_names(e: &Expr) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-            if let Some(i) = p.path.get_ident() {
-                self.0.push(i.to_string());
-            }
-        }
-        fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            token_idents(m.tokens.clone(), &mut self.0);
-        }
-    }
-    let mut n = Names(Vec::new());
-    n.visit_expr(e);
-    n.0
-}
-
-fn token_idents(t: TokenStream, out: &mut Vec<String>) {
-    for tt in t {
-        match tt {
-            TokenTree::Ident(i) => out.push(i.to_string()),
-            TokenTree::Group(g) => token_idents(g.stream(), out),
-            _ => {}
-        }
-    }
-}
-
 fn contains_return(e: &Expr) -> bool {
     struct Returns(bool);
     impl<'ast> Visit<'ast> for Returns {
@@ -501,35 +449,6 @@ fn short_circuits(e: &Expr) -> Expr {
             syn::parse_quote!(!(#inner))
         }
         other => other.clone(),
-    }
-}
-
-/// How a `for` loop over a sequence receives each element.
-enum Item {
-    Ref,
-    Value,
-    Window(Expr),
-}
-
-/// `let pat = value;` as simple lets where a tuple pattern meets a tuple value.
-fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
-    match (pat, peel(value)) {
-        (Pat::Paren(p), _) => destructure(&p.pat, value, out),
-        (Pat::Tuple(t), Expr::Tuple(v))
-            if t.elems.len() == v.elems.len()
-                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
-        {
-            for (p, e) in t.elems.iter().zip(&v.elems) {
-                destructure(p, e, out);
-            }
-        }
-        (Pat::Reference(r), Expr::Reference(e))
-            if r.mutability.is_none() && e.mutability.is_none() =>
-        {
-            destructure(&r.pat, &e.expr, out)
-        }
-        (Pat::Wild(_), _) => {}
-        _ => out.push((pat.clone(), value.clone())),
     }
 }
 
@@ -1683,120 +1602,14 @@ impl Fwd<'_> {
         out.push(quote!(#label for #pat in #expr #body));
     }
 
-    /// `for v in xs.iter()` (and `&xs`, a borrowed parameter, `.copied()`,
-    /// `.cloned()`, `.enumerate()`, `.zip(..)`, `.rev()`, `.windows(k)`):
-    /// `for i in 0..xs.len() { let v = &xs[i]; .. }`.
     fn sequence_loop(&mut self, f: &syn::ExprForLoop) -> Option<Expr> {
-        let mut e = peel(&f.expr);
-        let mut enumerate = false;
-        let mut rev = false;
-        if let Expr::MethodCall(m) = e
-            && m.method == "enumerate"
-            && m.args.is_empty()
-        {
-            enumerate = true;
-            e = peel(&m.receiver);
-        }
-        if let Expr::MethodCall(m) = e
-            && m.method == "rev"
-            && m.args.is_empty()
-            && !enumerate
-        {
-            rev = true;
-            e = peel(&m.receiver);
-        }
-        let sources: Vec<(syn::Ident, Item)> = match e {
-            Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
-                vec![
-                    self.sequence_source(&m.receiver)?,
-                    self.sequence_source(&m.args[0])?,
-                ]
-            }
-            other => vec![self.sequence_source(other)?],
-        };
         let i = stable_ident("__adf_k", f.for_token.span);
-        let element = |(seq, item): &(syn::Ident, Item)| -> Expr {
-            match item {
-                Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
-                Item::Value => syn::parse_quote!(#seq[#i]),
-                Item::Ref => syn::parse_quote!(&#seq[#i]),
-            }
-        };
-        let elements: Vec<Expr> = sources.iter().map(element).collect();
-        let mut yielded: Expr = match elements.as_slice() {
-            [one] => one.clone(),
-            [a, b] => syn::parse_quote!((#a, #b)),
-            _ => return None,
-        };
-        if enumerate {
-            yielded = syn::parse_quote!((#i, #yielded));
-        }
-        let pat = match &*f.pat {
-            Pat::Paren(p) => &*p.pat,
-            p => p,
-        };
-        let mut lets: Vec<(Pat, Expr)> = Vec::new();
-        destructure(pat, &yielded, &mut lets);
-        let lens: Vec<Expr> = sources
-            .iter()
-            .map(|(s, item)| match item {
-                Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
-                _ => syn::parse_quote!(#s.len()),
-            })
-            .collect();
-        let len: Expr = match lens.as_slice() {
-            [one] => one.clone(),
-            [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
-            _ => return None,
-        };
-        let range: Expr = if rev {
-            syn::parse_quote!((0..#len).rev())
-        } else {
-            syn::parse_quote!(0..#len)
-        };
+        let (range, lets) = crate::syntax::sequence_loop(self, f, &i)?;
+        // A `let` per name: each its own activity (the index of
+        // `.enumerate()` carries no tangent).
         let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
         let (label, body) = (&f.label, &f.body);
         Some(syn::parse_quote!(#label for #i in #range { #(#lets)* #body }))
-    }
-
-    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, Item)> {
-        let var = |e: &Expr| -> Option<syn::Ident> {
-            match peel(e) {
-                Expr::Path(p) => {
-                    let ident = p.path.get_ident()?;
-                    self.resolve(&ident.to_string())?;
-                    Some(ident.clone())
-                }
-                _ => None,
-            }
-        };
-        match peel(e) {
-            Expr::MethodCall(m)
-                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
-            {
-                match peel(&m.receiver) {
-                    Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
-                        Some((var(&inner.receiver)?, Item::Value))
-                    }
-                    _ => None,
-                }
-            }
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
-                Some((var(&m.receiver)?, Item::Ref))
-            }
-            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
-                Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
-            }
-            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
-            Expr::Path(_) => {
-                let ident = var(e)?;
-                let id = self.resolve(&ident.to_string())?;
-                let param = self.sig.params.iter().position(|p| p.ident == ident)?;
-                (id == param && matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none()))
-                    .then_some((ident, Item::Ref))
-            }
-            _ => None,
-        }
     }
 
     /// `if`/`match`/a block in a value position: `let p; let t;` assigned by
@@ -2397,7 +2210,12 @@ impl Fwd<'_> {
         let t0 = t[0].clone();
         let t1 = t.get(1).cloned().flatten();
         let a0 = p[0].clone();
-        let a1 = raw.get(1).cloned();
+        // Parenthesised: the rules splice it into `a1 as f64`, `a1 - 1`.
+        let a1 = raw.get(1).map(|a| quote!((#a)));
+        let n1 = raw
+            .get(1)
+            .and_then(|a| syn::parse2::<syn::LitInt>(a.clone()).ok())
+            .and_then(|n| n.base10_parse::<i32>().ok());
         self.emit(
             primal,
             move |_, y| {
@@ -2424,7 +2242,7 @@ impl Fwd<'_> {
                     "recip" => quote!(-(#t0 * (#y * #y))),
                     "powi" => {
                         // n is an i32: 0 gives 0 (as the reverse rule).
-                        match syn::parse2::<syn::LitInt>(a1.clone()).ok().and_then(|n| n.base10_parse::<i32>().ok()) {
+                        match n1 {
                             Some(0) => quote!(#t0 * 0.0),
                             Some(n) => {
                                 let (m, f) = (n - 1, n as f64);
@@ -2824,5 +2642,21 @@ pub fn needs_sanitize(ty: &syn::Type) -> bool {
                 && name.starts_with(|c: char| c.is_ascii_uppercase())
         }),
         _ => false,
+    }
+}
+
+impl crate::syntax::Scope for Fwd<'_> {
+    fn is_variable(&self, name: &str) -> bool {
+        self.resolve(name).is_some()
+    }
+    fn is_borrowed_param(&self, name: &str) -> bool {
+        // Parameters are the first bindings, in order; a shadowing `let`
+        // resolves to another.
+        let Some(id) = self.resolve(name) else {
+            return false;
+        };
+        self.sig.params.get(id).is_some_and(|p| {
+            p.ident == name && matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_none())
+        })
     }
 }

@@ -29,6 +29,7 @@ mod plan;
 mod rules;
 mod show;
 mod signature;
+mod syntax;
 
 #[cfg(test)]
 mod robustness;
