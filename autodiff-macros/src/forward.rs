@@ -551,15 +551,31 @@ impl Fwd<'_> {
     /// Does the expression mention an active binding (or a closure that does)?
     fn mentions_active(&self, e: &Expr) -> bool {
         mentioned_names(e).iter().any(|n| {
-            self.resolve(n).is_some_and(|id| {
-                self.active[id]
-                    || self.closures.get(&id).is_some_and(|c| {
-                        c.names
-                            .iter()
-                            .any(|(_, b)| b.is_some_and(|b| self.active[b]))
-                    })
-            })
+            self.resolve(n)
+                .is_some_and(|id| self.active[id] || self.captures_active(id))
         })
+    }
+
+    /// Does the closure bound to `id` capture an active binding, itself or
+    /// through the closures it calls?
+    fn captures_active(&self, id: usize) -> bool {
+        let mut seen = vec![id];
+        let mut todo = vec![id];
+        while let Some(c) = todo.pop() {
+            let Some(closure) = self.closures.get(&c) else {
+                continue;
+            };
+            for b in closure.names.iter().filter_map(|(_, b)| *b) {
+                if self.active[b] {
+                    return true;
+                }
+                if !seen.contains(&b) {
+                    seen.push(b);
+                    todo.push(b);
+                }
+            }
+        }
+        false
     }
 
     // ------------------------------------------------------------ function
@@ -2327,8 +2343,17 @@ impl Fwd<'_> {
                 return self.ex(&inlined, out);
             }
             let args: Vec<Val> = call.args.iter().map(|a| self.ex(a, out)).collect();
-            if args.iter().any(|a| a.is_active()) {
-                self.refuse(span, "forward mode cannot differentiate a call to a closure or function value: define the closure with `let f = |..| ..;` in this function, or call a `#[differentiable]` function");
+            let shadowed = self.closures.get(&id).and_then(|c| {
+                c.names
+                    .iter()
+                    .find(|(n, b)| self.resolve(n) != *b)
+                    .map(|(n, _)| n.clone())
+            });
+            if args.iter().any(|a| a.is_active()) || self.captures_active(id) {
+                match shadowed {
+                    Some(name) => self.refuse(span, format!("forward mode cannot differentiate a call to this closure, which captures `{name}`, where `{name}` names another variable: rename the later `{name}` (the closure is inlined where it is called), or write a named `#[differentiable]` function")),
+                    None => self.refuse(span, "forward mode cannot differentiate a call to a closure or function value: define the closure with `let f = |..| ..;` in this function, or call a `#[differentiable]` function"),
+                }
             }
             return Val::Inactive(e.to_token_stream());
         }

@@ -175,6 +175,10 @@ impl Lowerer<'_> {
                 if let Some(ident) = p.path.get_ident() {
                     if let Some(id) = self.l.resolve(&ident.to_string()) {
                         self.out.push(id);
+                        // A closure reads what it captures.
+                        if self.l.closures.contains_key(&id) {
+                            self.out.extend(self.l.closure_reads(id));
+                        }
                     }
                 }
             }
@@ -746,15 +750,22 @@ impl Lowerer<'_> {
         ))
     }
 
-    /// Bindings a closure's body mentions (what it captures).
+    /// Bindings a closure's body mentions (what it captures), and what the
+    /// closures it calls capture.
     fn closure_reads(&self, id: BindId) -> Vec<BindId> {
-        let mut reads: Vec<BindId> = self.closures[&id]
-            .names
-            .iter()
-            .filter_map(|(_, b)| *b)
-            .collect();
+        let mut reads: Vec<BindId> = Vec::new();
+        let mut todo = vec![id];
+        while let Some(c) = todo.pop() {
+            for b in self.closures[&c].names.iter().filter_map(|(_, b)| *b) {
+                if !reads.contains(&b) {
+                    reads.push(b);
+                    if self.closures.contains_key(&b) {
+                        todo.push(b);
+                    }
+                }
+            }
+        }
         reads.sort_unstable();
-        reads.dedup();
         reads
     }
 
@@ -1976,6 +1987,15 @@ impl Lowerer<'_> {
                 if let Some(id) = path.get_ident().and_then(|i| self.resolve(&i.to_string())) {
                     if let Some(inlined) = self.inline_closure(id, c) {
                         return self.ex(&inlined, pre);
+                    }
+                    if let Some(name) = self.closures.get(&id).and_then(|cl| {
+                        cl.names.iter().find(|(n, b)| self.resolve(n) != *b).map(|(n, _)| n.clone())
+                    }) {
+                        return self.unsupported(
+                            e,
+                            &format!("a call to this closure, which captures `{name}`, where `{name}` names another variable"),
+                            &format!("rename the later `{name}` (the closure is inlined where it is called, and `{name}` must still mean what it meant where the closure was written), or write a named `#[differentiable]` function"),
+                        );
                     }
                     return self.unsupported(e, "a call to a closure or function value", "define the closure with `let f = |..| ..;` in this function (it is then inlined), or call a named `#[differentiable]` function");
                 }
