@@ -887,7 +887,31 @@ impl Lowerer<'_> {
             return None;
         }
         let mut body: Vec<TokenStream> = Vec::new();
-        for step in steps.iter().rev() {
+        // The first step a `map` taking a tuple apart (`|(i, v)|` after
+        // `enumerate`, `|(a, b)|` after `zip`): its pattern becomes the
+        // loop's, so that no tuple of an index and an element is bound as
+        // one value (a `_` in it then needs no gradient type).
+        let mut pattern: Pat = syn::parse_quote!(#item);
+        let mut first = 0;
+        if let Some(step) = steps.last()
+            && step.method == "map"
+            && let Expr::Closure(c) = peel(&step.args[0])
+            && c.inputs.len() == 1
+            && c.capture.is_none()
+            && !contains_return(&c.body)
+        {
+            let p = match &c.inputs[0] {
+                Pat::Type(t) => &*t.pat,
+                p => p,
+            };
+            if let Pat::Tuple(_) = p {
+                pattern = p.clone();
+                let b = &c.body;
+                body.push(quote!(let #item = #b;));
+                first = 1;
+            }
+        }
+        for step in steps.iter().rev().skip(first) {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
             };
@@ -906,7 +930,7 @@ impl Lowerer<'_> {
         }
         Some(syn::parse_quote!({
             let mut #acc = #init;
-            for #item in #source {
+            for #pattern in #source {
                 #(#body)*
                 #acc = #combine;
             }
@@ -1115,6 +1139,42 @@ impl Lowerer<'_> {
 
     /// An array or `vec!` literal: constant or inactive as a whole when no
     /// element can carry a gradient (`&[1, 2]` as a tensor index).
+    /// An argument written as an array or tuple literal (`t.at(&[i, 1])`),
+    /// bound to a temporary first (`let t = [i, 1]; t.at(&t)`): a rule that
+    /// reads the argument in the reverse finds it kept or evaluated again
+    /// like any variable.
+    fn hoist_literal(&mut self, a: &Expr, pre: &mut Vec<Stmt>) -> Expr {
+        let (literal, borrowed) = match peel(a) {
+            Expr::Reference(r) if r.mutability.is_none() => (peel(&r.expr), true),
+            e => (e, false),
+        };
+        // Only literals mixed with names (`[i, 1]`, `(0, 1)`): the plan
+        // evaluates other element expressions again where it can
+        // (`[i, labels[i]]`), which costs no tape.
+        let elems: Vec<&Expr> = match literal {
+            Expr::Array(x) => x.elems.iter().collect(),
+            Expr::Tuple(x) => x.elems.iter().collect(),
+            _ => return a.clone(),
+        };
+        let has_literal = elems.iter().any(|e| matches!(peel(e), Expr::Lit(_)));
+        let simple = elems
+            .iter()
+            .all(|e| matches!(peel(e), Expr::Lit(_) | Expr::Path(_)));
+        if !(has_literal && simple) {
+            return a.clone();
+        }
+        let (tid, tident) = self.temp();
+        pre.push(Stmt::Verbatim {
+            tokens: quote!(let #tident;),
+        });
+        self.value(literal, Target::Bind(tid), pre);
+        if borrowed {
+            syn::parse_quote!(&#tident)
+        } else {
+            syn::parse_quote!(#tident)
+        }
+    }
+
     fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
         if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
             return Ex::Const {
@@ -1944,7 +2004,8 @@ impl Lowerer<'_> {
                     Some(rule) => {
                         let mut args = vec![self.ex(&m.receiver, pre)];
                         for a in &m.args {
-                            args.push(self.ex(a, pre));
+                            let a = self.hoist_literal(a, pre);
+                            args.push(self.ex(&a, pre));
                         }
                         Ex::Op {
                             rule,
@@ -2014,7 +2075,22 @@ impl Lowerer<'_> {
                     if float || head == "Tensor" {
                         let name = path.segments.last().expect("a path has a segment").ident.clone();
                         if let Some(rule) = rules::method(&last, c.args.len()) {
-                            let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                            // `f64::powf(2.0, x)` is `2.0f64.powf(x)`: a bare
+                            // literal receiver takes the type the path names.
+                            let typed = |k: usize, a: &Expr| -> Expr {
+                                match a {
+                                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Float(l), .. }) if k == 0 && float && l.suffix().is_empty() => {
+                                        let lit = syn::LitFloat::new(&format!("{}{head}", l.base10_digits()), l.span());
+                                        syn::parse_quote!(#lit)
+                                    }
+                                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(l), .. }) if k == 0 && float && l.suffix().is_empty() => {
+                                        let lit = syn::LitFloat::new(&format!("{}.0{head}", l.base10_digits()), l.span());
+                                        syn::parse_quote!(#lit)
+                                    }
+                                    a => a.clone(),
+                                }
+                            };
+                            let args: Vec<Ex> = c.args.iter().enumerate().map(|(k, a)| self.ex(&typed(k, a), pre)).collect();
                             return Ex::Op { rule, args, syntax: Syntax::Method { name, turbofish: TokenStream::new() }, span };
                         }
                         if float && last == "from" && c.args.len() == 1 {
@@ -2068,7 +2144,8 @@ impl Lowerer<'_> {
             }
             Expr::Index(i) => {
                 let base = self.ex(&i.expr, pre);
-                let index = self.ex(&i.index, pre);
+                let index = self.hoist_literal(&i.index, pre);
+                let index = self.ex(&index, pre);
                 Ex::Index { base: Box::new(base), index: Box::new(index), span }
             }
             Expr::Tuple(t) => Ex::Tuple { elems: t.elems.iter().map(|a| self.ex(a, pre)).collect() },
