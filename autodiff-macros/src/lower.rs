@@ -928,8 +928,29 @@ impl Lowerer<'_> {
                 body.push(quote!(if !(#kept) { continue; }));
             }
         }
+        // A literal start (`fold(0.0, f64::max)`) is an `f64`, as the
+        // iterator's item type made it; the loop alone would leave it
+        // `{float}`.
+        let typed: TokenStream = match peel(&init) {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(_),
+                ..
+            }) => quote!(: f64),
+            Expr::Unary(u)
+                if matches!(
+                    peel(&u.expr),
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Float(_),
+                        ..
+                    })
+                ) =>
+            {
+                quote!(: f64)
+            }
+            _ => TokenStream::new(),
+        };
         Some(syn::parse_quote!({
-            let mut #acc = #init;
+            let mut #acc #typed = #init;
             for #pattern in #source {
                 #(#body)*
                 #acc = #combine;
@@ -1144,6 +1165,12 @@ impl Lowerer<'_> {
     /// reads the argument in the reverse finds it kept or evaluated again
     /// like any variable.
     fn hoist_literal(&mut self, a: &Expr, pre: &mut Vec<Stmt>) -> Expr {
+        self.hoist_literal_if(a, pre, false)
+    }
+
+    /// [`Self::hoist_literal`]; with `always`, any array or tuple literal
+    /// (a receiver: `[x[0], x[1]].to_vec()` reads its shape).
+    fn hoist_literal_if(&mut self, a: &Expr, pre: &mut Vec<Stmt>, always: bool) -> Expr {
         let (literal, borrowed) = match peel(a) {
             Expr::Reference(r) if r.mutability.is_none() => (peel(&r.expr), true),
             e => (e, false),
@@ -1160,7 +1187,7 @@ impl Lowerer<'_> {
         let simple = elems
             .iter()
             .all(|e| matches!(peel(e), Expr::Lit(_) | Expr::Path(_)));
-        if !(has_literal && simple) {
+        if !always && !(has_literal && simple) {
             return a.clone();
         }
         let (tid, tident) = self.temp();
@@ -2002,7 +2029,8 @@ impl Lowerer<'_> {
                 }
                 match rules::method(&name, m.args.len() + 1) {
                     Some(rule) => {
-                        let mut args = vec![self.ex(&m.receiver, pre)];
+                        let receiver = self.hoist_literal_if(&m.receiver, pre, true);
+                        let mut args = vec![self.ex(&receiver, pre)];
                         for a in &m.args {
                             let a = self.hoist_literal(a, pre);
                             args.push(self.ex(&a, pre));
