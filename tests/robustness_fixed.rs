@@ -514,8 +514,19 @@ mod copies_and_folds {
         z[0] * z[1]
     }
 
+    /// A copy of a sub-slice.
+    #[differentiable]
+    fn range_index_to_vec(x: &[f64]) -> f64 {
+        let v = x[0..2].to_vec();
+        v[1] * 2.0 + x[1..].to_vec()[1]
+    }
+
     #[test]
     fn copies_and_folds() {
+        assert_eq!(
+            range_index_to_vec::grad(&[2.0, 3.0, 4.0]),
+            vec![0.0, 2.0, 1.0]
+        );
         assert_eq!(array_to_vec::grad([2.0, 3.0]), [3.0, 2.0]);
         // max(4, 9, 1) = 9 at x = −3: 2x
         assert_eq!(

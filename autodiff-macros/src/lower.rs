@@ -1171,6 +1171,20 @@ impl Lowerer<'_> {
     /// [`Self::hoist_literal`]; with `always`, any array or tuple literal
     /// (a receiver: `[x[0], x[1]].to_vec()` reads its shape).
     fn hoist_literal_if(&mut self, a: &Expr, pre: &mut Vec<Stmt>, always: bool) -> Expr {
+        // A receiver that is a sub-slice (`x[0..2].to_vec()`): borrowed into
+        // a temporary, as `&x[0..2]` passed to a helper is.
+        if always
+            && let Expr::Index(ix) = peel(a)
+            && matches!(peel(&ix.index), Expr::Range(_))
+        {
+            let (tid, tident) = self.temp();
+            pre.push(Stmt::Verbatim {
+                tokens: quote!(let #tident;),
+            });
+            let borrowed: Expr = syn::parse_quote!(&#ix);
+            self.value(&borrowed, Target::Bind(tid), pre);
+            return syn::parse_quote!(#tident);
+        }
         let (literal, borrowed) = match peel(a) {
             Expr::Reference(r) if r.mutability.is_none() => (peel(&r.expr), true),
             e => (e, false),
