@@ -1,0 +1,715 @@
+//! A new user's programs (robotics, simulation, finance, small networks),
+//! each gradient checked against central differences or an analytic value.
+
+#![allow(clippy::all)]
+
+use autodiff::prelude::*;
+use autodiff::{Differentiable, differentiable};
+use nalgebra::{Matrix2, Vector2};
+
+// ------------------------------------------------------------------ reference helpers
+
+/// Central differences of `f` at `x`, step scaled for f64 (ε^(1/3)).
+fn cd(f: impl Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+    let mut g = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        let h = 6e-6 * x[i].abs().max(1.0);
+        let mut xp = x.to_vec();
+        xp[i] += h;
+        let mut xm = x.to_vec();
+        xm[i] -= h;
+        g[i] = (f(&xp) - f(&xm)) / (xp[i] - xm[i]);
+    }
+    g
+}
+
+#[track_caller]
+fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g.is_finite() && (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}[{i}]: got {g}, want {w}\n got  {got:?}\n want {want:?}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ 1. projectile, data-dependent loop
+
+#[differentiable(wrt(v0, angle, drag))]
+fn projectile_range(v0: f64, angle: f64, drag: f64, dt: f64) -> f64 {
+    let g = 9.81;
+    let (mut x, mut y) = (0.0, 0.0);
+    let mut vx = v0 * angle.cos();
+    let mut vy = v0 * angle.sin();
+    let mut prev_x;
+    let mut prev_y;
+    loop {
+        prev_x = x;
+        prev_y = y;
+        let speed = vx.hypot(vy);
+        let ax = -drag * speed * vx;
+        let ay = -g - drag * speed * vy;
+        vx += ax * dt;
+        vy += ay * dt;
+        x += vx * dt;
+        y += vy * dt;
+        if y < 0.0 {
+            break;
+        }
+    }
+    // interpolate the landing point to y = 0
+    let t = prev_y / (prev_y - y);
+    prev_x + t * (x - prev_x)
+}
+
+#[test]
+fn projectile() {
+    let p = [20.0, 0.7, 0.02];
+    let (dv, da, dd) = projectile_range::grad(p[0], p[1], p[2], 1e-3);
+    let want = cd(|q| projectile_range(q[0], q[1], q[2], 1e-3), &p);
+    close("projectile", &[dv, da, dd], &want, 1e-5);
+}
+
+// ------------------------------------------------------------------ 2. mass-spring, struct of parameters
+
+#[derive(Clone, Debug, Differentiable)]
+struct Spring {
+    k: f64,
+    c: f64,
+    #[no_grad]
+    m: f64,
+}
+
+#[differentiable]
+fn spring_energy_after(p: &Spring, x0: f64, v0: f64) -> f64 {
+    let mut x = x0;
+    let mut v = v0;
+    let dt = 0.01;
+    for _ in 0..500 {
+        let a = (-p.k * x - p.c * v) / p.m;
+        v += a * dt;
+        x += v * dt;
+    }
+    0.5 * p.m * v * v + 0.5 * p.k * x * x
+}
+
+#[test]
+fn mass_spring() {
+    let s = Spring { k: 3.0, c: 0.2, m: 1.5 };
+    let (gs, gx, gv) = spring_energy_after::grad(&s, 1.0, -0.5);
+    let want = cd(
+        |q| spring_energy_after(&Spring { k: q[0], c: q[1], m: 1.5 }, q[2], q[3]),
+        &[3.0, 0.2, 1.0, -0.5],
+    );
+    close("spring", &[gs.k, gs.c, gx, gv], &want, 1e-6);
+}
+
+// ------------------------------------------------------------------ 3. finance
+
+#[differentiable(wrt(s, sigma, r))]
+fn black_scholes_call(s: f64, k: f64, sigma: f64, r: f64, t: f64) -> f64 {
+    let sq = t.sqrt();
+    let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * sq);
+    let d2 = d1 - sigma * sq;
+    s * d1.ndtr() - k * (-r * t).exp() * d2.ndtr()
+}
+
+#[test]
+fn black_scholes_greeks() {
+    let (s, k, sigma, r, t) = (100.0, 95.0, 0.25, 0.03, 0.75);
+    let (delta, vega, rho) = black_scholes_call::grad(s, k, sigma, r, t);
+    let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * t.sqrt());
+    let d2 = d1 - sigma * t.sqrt();
+    let phi = (-0.5 * d1 * d1).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let want_delta = d1.ndtr();
+    let want_vega = s * phi * t.sqrt();
+    let want_rho = k * t * (-r * t).exp() * d2.ndtr();
+    close("bs", &[delta, vega, rho], &[want_delta, want_vega, want_rho], 1e-12);
+}
+
+#[differentiable(wrt(s0, sigma))]
+fn mc_call(s0: f64, sigma: f64, r: f64, t: f64, k: f64, z: &[f64]) -> f64 {
+    let mut sum = 0.0;
+    for &zi in z {
+        let st = s0 * ((r - 0.5 * sigma * sigma) * t + sigma * t.sqrt() * zi).exp();
+        sum += (st - k).max(0.0);
+    }
+    (-r * t).exp() * sum / z.len() as f64
+}
+
+#[test]
+fn monte_carlo_pathwise_delta() {
+    let z: Vec<f64> = (0..64).map(|i| ((i as f64) * 0.37).sin() * 1.7).collect();
+    let (s0, sigma, r, t, k) = (100.0, 0.3, 0.02, 1.0, 105.0);
+    let (delta, vega) = mc_call::grad(s0, sigma, r, t, k, &z);
+    let mut want_delta = 0.0;
+    for &zi in &z {
+        let st = s0 * ((r - 0.5 * sigma * sigma) * t + sigma * t.sqrt() * zi).exp();
+        if st > k {
+            want_delta += st / s0;
+        }
+    }
+    want_delta *= (-r * t).exp() / z.len() as f64;
+    let want = cd(|q| mc_call(q[0], q[1], r, t, k, &z), &[s0, sigma]);
+    close("mc delta", &[delta], &[want_delta], 1e-12);
+    close("mc vega", &[vega], &[want[1]], 1e-6);
+}
+
+/// American put on a CRR binomial tree; the value vector is updated in place.
+#[differentiable(wrt(s0, sigma, r))]
+fn american_put(s0: f64, k: f64, r: f64, sigma: f64, t: f64, n: usize) -> f64 {
+    let dt = t / n as f64;
+    let u = (sigma * dt.sqrt()).exp();
+    let d = 1.0 / u;
+    let p = ((r * dt).exp() - d) / (u - d);
+    let disc = (-r * dt).exp();
+    let mut v = vec![0.0; n + 1];
+    for i in 0..=n {
+        let s = s0 * u.powi(i as i32) * d.powi((n - i) as i32);
+        v[i] = (k - s).max(0.0);
+    }
+    for step in (0..n).rev() {
+        for i in 0..=step {
+            let s = s0 * u.powi(i as i32) * d.powi((step - i) as i32);
+            let cont = disc * (p * v[i + 1] + (1.0 - p) * v[i]);
+            v[i] = cont.max(k - s);
+        }
+    }
+    v[0]
+}
+
+#[test]
+fn american_put_greeks() {
+    // Not at s0 = K: there, tree nodes sit exactly on the exercise boundary
+    // (several ties of `max` at once), where the half-split convention and
+    // central differences legitimately differ.
+    for (s0, n) in [(100.3, 50), (97.1, 50), (104.0, 2), (99.7, 7)] {
+        let p = [s0, 0.25, 0.04];
+        // gradients come in parameter order (s0, r, sigma), not wrt's order
+        let (ds, dr, dsig) = american_put::grad(p[0], 100.0, p[2], p[1], 1.0, n);
+        let want = cd(|q| american_put(q[0], 100.0, q[2], q[1], 1.0, n), &p);
+        close(&format!("american {s0} {n}"), &[ds, dsig, dr], &want, 1e-5);
+    }
+}
+
+/// A down-and-out call along one path: early return when knocked out.
+#[differentiable(wrt(s0, sigma))]
+fn down_and_out(s0: f64, sigma: f64, z: &[f64], barrier: f64, k: f64) -> f64 {
+    let mut s = s0;
+    for &zi in z.iter() {
+        s = s * (sigma * zi - 0.5 * sigma * sigma).exp();
+        if s < barrier {
+            return 0.0;
+        }
+    }
+    (s - k).max(0.0)
+}
+
+#[test]
+fn barrier_option() {
+    let z = [0.1, -0.3, 0.5, 0.2, -0.1, 0.4];
+    let (ds, dsig) = down_and_out::grad(100.0, 0.2, &z, 80.0, 95.0);
+    let want = cd(|q| down_and_out(q[0], q[1], &z, 80.0, 95.0), &[100.0, 0.2]);
+    close("barrier alive", &[ds, dsig], &want, 1e-6);
+    let (ds, dsig) = down_and_out::grad(100.0, 0.2, &z, 99.9, 95.0);
+    close("barrier knocked out", &[ds, dsig], &[0.0, 0.0], 0.0);
+}
+
+// ------------------------------------------------------------------ 4. small MLPs
+
+#[differentiable(wrt(w1, b1, w2, b2))]
+fn mlp_loss(
+    w1: &[Vec<f64>],
+    b1: &[f64],
+    w2: &[f64],
+    b2: f64,
+    xs: &[Vec<f64>],
+    ys: &[f64],
+) -> f64 {
+    let mut loss = 0.0;
+    for (x, &y) in xs.iter().zip(ys.iter()) {
+        let mut h = vec![0.0; b1.len()];
+        for j in 0..b1.len() {
+            let mut a = b1[j];
+            for i in 0..x.len() {
+                a += w1[j][i] * x[i];
+            }
+            h[j] = a.tanh();
+        }
+        let out = b2 + h.iter().zip(w2.iter()).map(|(hj, wj)| hj * wj).sum::<f64>();
+        loss += (out - y).powi(2);
+    }
+    loss / ys.len() as f64
+}
+
+fn mlp_data() -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>, f64, Vec<Vec<f64>>, Vec<f64>) {
+    let w1 = vec![vec![0.3, -0.2], vec![0.5, 0.1], vec![-0.4, 0.7]];
+    let b1 = vec![0.05, -0.1, 0.2];
+    let w2 = vec![0.6, -0.3, 0.8];
+    let xs = vec![vec![1.0, 2.0], vec![-0.5, 0.3], vec![0.2, -1.1], vec![1.5, 0.4]];
+    let ys = vec![0.5, -0.2, 0.1, 0.9];
+    (w1, b1, w2, 0.1, xs, ys)
+}
+
+fn flatten_mlp(w1: &[Vec<f64>], b1: &[f64], w2: &[f64], b2: f64) -> Vec<f64> {
+    let mut v: Vec<f64> = w1.iter().flatten().copied().collect();
+    v.extend_from_slice(b1);
+    v.extend_from_slice(w2);
+    v.push(b2);
+    v
+}
+
+fn unflatten_mlp(q: &[f64]) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>, f64) {
+    let w1 = vec![q[0..2].to_vec(), q[2..4].to_vec(), q[4..6].to_vec()];
+    (w1, q[6..9].to_vec(), q[9..12].to_vec(), q[12])
+}
+
+#[test]
+fn mlp_vec_of_vec() {
+    let (w1, b1, w2, b2, xs, ys) = mlp_data();
+    let (gw1, gb1, gw2, gb2) = mlp_loss::grad(&w1, &b1, &w2, b2, &xs, &ys);
+    let got = flatten_mlp(&gw1, &gb1, &gw2, gb2);
+    let want = cd(
+        |q| {
+            let (a, b, c, d) = unflatten_mlp(q);
+            mlp_loss(&a, &b, &c, d, &xs, &ys)
+        },
+        &flatten_mlp(&w1, &b1, &w2, b2),
+    );
+    close("mlp", &got, &want, 1e-7);
+}
+
+#[differentiable(wrt(w1, b1, w2, b2))]
+fn tensor_mlp(w1: &Tensor, b1: &Tensor, w2: &Tensor, b2: &Tensor, x: &Tensor, labels: &[usize]) -> f64 {
+    let h = (x.matmul(w1) + b1).relu();
+    let logits = h.matmul(w2) + b2;
+    let lp = logits.log_softmax(1);
+    let mut nll = 0.0;
+    for (i, &c) in labels.iter().enumerate() {
+        // `lp.at(&[i, c])` does not compile (see `at_literal_index` below)
+        let idx = [i, c];
+        nll -= lp.at(&idx);
+    }
+    nll / labels.len() as f64
+}
+
+#[test]
+fn mlp_tensor() {
+    let x = Tensor::randn(&[5, 3], 1);
+    let w1 = Tensor::randn(&[3, 4], 2);
+    let b1 = Tensor::randn(&[4], 3);
+    let w2 = Tensor::randn(&[4, 2], 4);
+    let b2 = Tensor::randn(&[2], 5);
+    let labels = [0usize, 1, 1, 0, 1];
+    let (gw1, gb1, gw2, gb2) = tensor_mlp::grad(&w1, &b1, &w2, &b2, &x, &labels);
+    let mut flat = w1.to_vec();
+    flat.extend(b1.to_vec());
+    flat.extend(w2.to_vec());
+    flat.extend(b2.to_vec());
+    let want = cd(
+        |q| {
+            tensor_mlp(
+                &Tensor::from_vec(q[0..12].to_vec(), &[3, 4]),
+                &Tensor::from_vec(q[12..16].to_vec(), &[4]),
+                &Tensor::from_vec(q[16..24].to_vec(), &[4, 2]),
+                &Tensor::from_vec(q[24..26].to_vec(), &[2]),
+                &x,
+                &labels,
+            )
+        },
+        &flat,
+    );
+    let mut got = gw1.to_vec();
+    got.extend(gb1.to_vec());
+    got.extend(gw2.to_vec());
+    got.extend(gb2.to_vec());
+    close("tensor mlp", &got, &want, 1e-6);
+}
+
+// ------------------------------------------------------------------ 5. Kalman filter likelihood (nalgebra)
+
+#[differentiable(wrt(q, r))]
+fn kalman_nll(q: f64, r: f64, zs: &[f64], dt: f64) -> f64 {
+    let f = Matrix2::new(1.0, dt, 0.0, 1.0);
+    let hv = Vector2::new(1.0, 0.0);
+    let mut x = Vector2::new(zs[0], 0.0);
+    let mut p = Matrix2::new(1.0, 0.0, 0.0, 1.0);
+    let qm = Matrix2::new(dt * dt * dt / 3.0, dt * dt / 2.0, dt * dt / 2.0, dt) * q;
+    let mut nll = 0.0;
+    for &z in &zs[1..] {
+        x = f * x;
+        p = f * p * f.transpose() + qm;
+        let s = hv.dot(&(p * hv)) + r;
+        let innov = z - hv.dot(&x);
+        let k = p * hv / s;
+        x = x + k * innov;
+        p = p - k * (hv.transpose() * p);
+        nll += 0.5 * (s.ln() + innov * innov / s);
+    }
+    nll
+}
+
+#[test]
+fn kalman_likelihood() {
+    let zs: Vec<f64> = (0..30).map(|i| 0.3 * i as f64 + (i as f64 * 1.3).sin()).collect();
+    let (dq, dr) = kalman_nll::grad(0.5, 0.8, &zs, 0.1);
+    let want = cd(|p| kalman_nll(p[0], p[1], &zs, 0.1), &[0.5, 0.8]);
+    close("kalman", &[dq, dr], &want, 1e-6);
+}
+
+// ------------------------------------------------------------------ 6. iterators
+
+#[differentiable]
+fn total_variation(x: &[f64]) -> f64 {
+    x.windows(2).map(|w| (w[1] - w[0]).abs()).sum()
+}
+
+#[differentiable]
+fn weighted_sq(x: &[f64]) -> f64 {
+    x.iter().enumerate().map(|(i, v)| (i as f64 + 1.0) * v * v).sum()
+}
+
+#[differentiable]
+fn log_sum_exp(x: &[f64]) -> f64 {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+#[differentiable]
+fn dot_zip(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[differentiable]
+fn positive_roots(x: &[f64]) -> f64 {
+    x.iter().filter(|v| **v > 0.0).map(|v| v.sqrt()).sum()
+}
+
+#[differentiable]
+fn fold_poly(c: &[f64], t: f64) -> f64 {
+    // Horner, highest coefficient last
+    c.iter().rev().fold(0.0, |acc, &ci| acc * t + ci)
+}
+
+#[differentiable]
+fn for_zip_enumerate(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        s += (i as f64 + 0.5) * x * y.sin();
+    }
+    s
+}
+
+#[test]
+fn iterators() {
+    let x = [0.3, -1.2, 0.8, 2.0, 0.1];
+    let y = [1.1, 0.4, -0.7, 0.2, 0.9];
+    close("tv", &total_variation::grad(&x), &cd(|q| total_variation(q), &x), 1e-7);
+    close("wsq", &weighted_sq::grad(&x), &cd(|q| weighted_sq(q), &x), 1e-7);
+    close("lse", &log_sum_exp::grad(&x), &cd(|q| log_sum_exp(q), &x), 1e-7);
+    let (ga, gb) = dot_zip::grad(&x, &y);
+    close("dot a", &ga, &y, 1e-15);
+    close("dot b", &gb, &x, 1e-15);
+    close("roots", &positive_roots::grad(&x), &cd(|q| positive_roots(q), &x), 1e-6);
+    let (gc, gt) = fold_poly::grad(&x, 0.7);
+    let want = cd(|q| fold_poly(&q[..5], q[5]), &[0.3, -1.2, 0.8, 2.0, 0.1, 0.7]);
+    close("horner", &[gc, vec![gt]].concat(), &want, 1e-7);
+    let (ga, gb) = for_zip_enumerate::grad(&x, &y);
+    let want = cd(|q| for_zip_enumerate(&q[..5], &q[5..]), &[x, y].concat());
+    close("zip enumerate", &[ga, gb].concat(), &want, 1e-7);
+}
+
+// ------------------------------------------------------------------ 7. scratch buffers
+
+#[differentiable(wrt(diag, rhs))]
+fn thomas_weighted(sub: &[f64], diag: &[f64], sup: &[f64], rhs: &[f64]) -> f64 {
+    let n = diag.len();
+    let mut c = vec![0.0; n];
+    let mut d = vec![0.0; n];
+    c[0] = sup[0] / diag[0];
+    d[0] = rhs[0] / diag[0];
+    for i in 1..n {
+        let m = diag[i] - sub[i] * c[i - 1];
+        if i < n - 1 {
+            c[i] = sup[i] / m;
+        }
+        d[i] = (rhs[i] - sub[i] * d[i - 1]) / m;
+    }
+    let mut x = vec![0.0; n];
+    x[n - 1] = d[n - 1];
+    for i in (0..n - 1).rev() {
+        x[i] = d[i] - c[i] * x[i + 1];
+    }
+    x.iter().enumerate().map(|(i, v)| (i as f64 + 1.0) * v).sum()
+}
+
+#[test]
+fn tridiagonal_solve() {
+    let sub = [0.0, -1.0, -1.0, -1.0, -1.0];
+    let sup = [-1.0, -1.0, -1.0, -1.0, 0.0];
+    let diag = [4.0, 4.5, 3.8, 4.2, 5.0];
+    let rhs = [1.0, 2.0, -1.0, 0.5, 3.0];
+    let (gd, gr) = thomas_weighted::grad(&sub, &diag, &sup, &rhs);
+    let want = cd(|q| thomas_weighted(&sub, &q[..5], &sup, &q[5..]), &[diag, rhs].concat());
+    close("thomas", &[gd, gr].concat(), &want, 1e-7);
+}
+
+#[differentiable(wrt(u0, alpha))]
+fn heat_energy(u0: &[f64], alpha: f64, steps: usize) -> f64 {
+    let n = u0.len();
+    let mut u = u0.to_vec();
+    let mut next = vec![0.0; n];
+    for _ in 0..steps {
+        for i in 1..n - 1 {
+            next[i] = u[i] + alpha * (u[i - 1] - 2.0 * u[i] + u[i + 1]);
+        }
+        next[0] = u[0];
+        next[n - 1] = u[n - 1];
+        for i in 0..n {
+            u[i] = next[i];
+        }
+    }
+    u.iter().map(|v| v * v).sum()
+}
+
+#[test]
+fn heat_double_buffer() {
+    let u0 = [0.0, 1.0, 0.5, -0.3, 0.8, 0.0];
+    let (gu, ga) = heat_energy::grad(&u0, 0.2, 7);
+    let want = cd(|q| heat_energy(&q[..6], q[6], 7), &[&u0[..], &[0.2]].concat());
+    close("heat", &[gu, vec![ga]].concat(), &want, 1e-7);
+}
+
+// ------------------------------------------------------------------ 8. language constructs
+
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    Relu,
+    Tanh,
+    Sigmoid,
+    Leaky(f64),
+}
+
+#[differentiable(wrt(x))]
+fn activate(x: f64, a: Act) -> f64 {
+    match a {
+        Act::Relu => x.max(0.0),
+        Act::Tanh => x.tanh(),
+        Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        Act::Leaky(s) => {
+            if x > 0.0 {
+                x
+            } else {
+                s * x
+            }
+        }
+    }
+}
+
+#[test]
+fn enum_match() {
+    for a in [Act::Relu, Act::Tanh, Act::Sigmoid, Act::Leaky(0.1)] {
+        for x in [-0.7, 0.4] {
+            let want = cd(|q| activate(q[0], a), &[x]);
+            close(&format!("{a:?} at {x}"), &[activate::grad(x, a)], &want, 1e-8);
+        }
+    }
+}
+
+#[differentiable(wrt(x))]
+fn int_match(x: f64, n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += match i % 3 {
+            0 => x.sin(),
+            1 => x * x,
+            _ => (x + i as f64).ln(),
+        };
+    }
+    s
+}
+
+#[test]
+fn integer_match() {
+    let want = cd(|q| int_match(q[0], 7), &[0.9]);
+    close("int match", &[int_match::grad(0.9, 7)], &want, 1e-8);
+}
+
+#[differentiable]
+fn guard_match(x: f64) -> f64 {
+    match x {
+        v if v < 0.0 => -v * 3.0,
+        v => v * v,
+    }
+}
+
+#[test]
+fn match_guards() {
+    assert_eq!(guard_match::grad(-2.0), -3.0);
+    assert_eq!(guard_match::grad(2.0), 4.0);
+}
+
+#[differentiable]
+fn shadow_and_early_return(x: f64, y: f64) -> f64 {
+    let x = x * 2.0;
+    if x > 10.0 {
+        return x.ln();
+    }
+    let x = x.sin() + y;
+    let y = y.powf(x.abs());
+    x * y
+}
+
+#[test]
+fn shadowing_early_return() {
+    for p in [[0.3, 1.4], [6.0, 1.2]] {
+        let (a, b) = shadow_and_early_return::grad(p[0], p[1]);
+        close("shadow", &[a, b], &cd(|q| shadow_and_early_return(q[0], q[1]), &p), 1e-8);
+    }
+}
+
+#[differentiable]
+fn closures(a: f64, b: f64) -> f64 {
+    let sq = |v: f64| v * v;
+    let scale = |v: f64| v * a;
+    let huber = |r: f64| {
+        if r.abs() < 1.0 {
+            0.5 * r * r
+        } else {
+            r.abs() - 0.5
+        }
+    };
+    sq(scale(b)) + huber(a - 3.0 * b) + huber(b - a)
+}
+
+#[test]
+fn closures_capture() {
+    let p = [0.8, 1.3];
+    let (a, b) = closures::grad(p[0], p[1]);
+    close("closures", &[a, b], &cd(|q| closures(q[0], q[1]), &p), 1e-8);
+}
+
+#[differentiable]
+fn math_zoo(a: f64, b: f64) -> f64 {
+    let r = a.hypot(b);
+    let th = b.atan2(a);
+    let c = (a - b).abs().clamp(0.1, 2.0);
+    let m = a.min(b).max(-1.0);
+    let p = r.powf(1.5) + a.abs().powf(b);
+    let (s, co) = th.sin_cos();
+    let e = a.exp_m1() + b.ln_1p() + a.mul_add(b, 0.5);
+    r + th + c + m + p + s * co + e + f64::max(a, 0.2) + a.cbrt() + (b / a).tanh()
+}
+
+#[test]
+fn math_functions() {
+    for p in [[0.8, 1.3], [1.7, 0.4], [2.5, -0.3]] {
+        let (a, b) = math_zoo::grad(p[0], p[1]);
+        close(&format!("zoo {p:?}"), &[a, b], &cd(|q| math_zoo(q[0], q[1]), &p), 1e-7);
+    }
+}
+
+#[differentiable]
+fn casts(x: f64, xs: &[f64]) -> f64 {
+    let n = xs.len() as f64;
+    let k = (x * 3.0) as i32; // no gradient, by design
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    var * x + k as f64 * x + (x as f64) * 2.0
+}
+
+#[test]
+fn as_casts() {
+    let xs = [0.3, 1.9, -0.4, 0.7];
+    let (gx, gxs) = casts::grad(1.1, &xs);
+    let want = cd(|q| casts(q[0], &q[1..]), &[&[1.1][..], &xs].concat());
+    close("casts", &[vec![gx], gxs].concat(), &want, 1e-7);
+}
+
+#[differentiable]
+fn option_lookup(x: &[f64], idx: Option<usize>) -> f64 {
+    if let Some(i) = idx { x[i] * x[i] } else { x[0] }
+}
+
+#[test]
+fn if_let_inactive() {
+    let x = [1.0, 2.0, 3.0];
+    assert_eq!(option_lookup::grad(&x, Some(2)), vec![0.0, 0.0, 6.0]);
+    assert_eq!(option_lookup::grad(&x, None), vec![1.0, 0.0, 0.0]);
+}
+
+// helpers calling each other, a generic helper
+#[differentiable]
+fn sq(x: f64) -> f64 {
+    x * x
+}
+
+#[differentiable]
+fn norm2<const N: usize>(v: [f64; N]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..N {
+        s += sq(v[i]);
+    }
+    s.sqrt()
+}
+
+#[differentiable]
+fn polar_pair(x: f64, y: f64) -> (f64, f64) {
+    (x.hypot(y), y.atan2(x))
+}
+
+#[differentiable]
+fn uses_helpers(a: f64, b: f64) -> f64 {
+    let (r, th) = polar_pair(a, b);
+    norm2([r, th, a * b]) + sq(th)
+}
+
+#[test]
+fn helper_calls() {
+    let p = [0.6, -1.1];
+    let (a, b) = uses_helpers::grad(p[0], p[1]);
+    close("helpers", &[a, b], &cd(|q| uses_helpers(q[0], q[1]), &p), 1e-8);
+}
+
+// methods
+#[derive(Clone, Debug, Differentiable)]
+struct Pendulum {
+    length: f64,
+    mass: f64,
+    #[no_grad]
+    g: f64,
+}
+
+impl Pendulum {
+    #[differentiable]
+    fn period(&self, amp: f64) -> f64 {
+        2.0 * std::f64::consts::PI * (self.length / self.g).sqrt() * (1.0 + amp * amp / 16.0)
+    }
+
+    #[differentiable]
+    fn energy(&self, theta: f64, omega: f64) -> f64 {
+        let h = self.length * (1.0 - theta.cos());
+        let kinetic = 0.5 * self.mass * (self.length * omega).powi(2);
+        kinetic + self.mass * self.g * h + self.period(theta)
+    }
+}
+
+#[test]
+fn methods() {
+    let p = Pendulum { length: 1.3, mass: 0.7, g: 9.81 };
+    let (gp, gt, go) = p.energy_grad(0.4, 1.2);
+    let want = cd(
+        |q| Pendulum { length: q[0], mass: q[1], g: 9.81 }.energy(q[2], q[3]),
+        &[1.3, 0.7, 0.4, 1.2],
+    );
+    close("pendulum", &[gp.length, gp.mass, gt, go], &want, 1e-8);
+}
+
+// FAILS TO COMPILE: an array literal with a runtime index as `at`'s argument.
+// error[E0277]: the trait bound `!: autodiff::__private::TensorIndex` is not satisfied
+#[cfg(any())]
+#[differentiable]
+fn at_literal_index(t: &Tensor, i: usize) -> f64 {
+    t.at(&[i, 1]) * 2.0
+}
