@@ -5,7 +5,7 @@
 
 use autodiff::prelude::*;
 use autodiff::{Differentiable, differentiable};
-use nalgebra::{Matrix2, Vector2};
+use nalgebra::{Matrix2, Vector2, Vector3};
 
 // ------------------------------------------------------------------ reference helpers
 
@@ -712,4 +712,215 @@ fn methods() {
 #[differentiable]
 fn at_literal_index(t: &Tensor, i: usize) -> f64 {
     t.at(&[i, 1]) * 2.0
+}
+
+// ------------------------------------------------------------------ batch 2: odds and ends
+
+// A4: mut parameter
+#[differentiable]
+fn a4(mut x: f64, n: usize) -> f64 {
+    for _ in 0..n { x = x.sin() + x; }
+    x
+}
+
+// A9: helper on a buffer that changes later
+#[differentiable]
+fn energy(u: &[f64]) -> f64 { u.iter().map(|v| v * v).sum() }
+
+#[differentiable]
+fn a9(u0: &[f64]) -> f64 {
+    let mut u = u0.to_vec();
+    let mut e = 0.0;
+    for _ in 0..3 {
+        e += energy(&u);
+        for i in 0..u.len() { u[i] = u[i].sin(); }
+    }
+    e
+}
+
+// A10: Cholesky on a flat local buffer
+#[differentiable]
+fn a10(a: &[f64], n: usize) -> f64 {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[i * n + j];
+            for k in 0..j { s -= l[i * n + k] * l[j * n + k]; }
+            if i == j { l[i * n + j] = s.sqrt(); } else { l[i * n + j] = s / l[j * n + j]; }
+        }
+    }
+    let mut t = 0.0;
+    for i in 0..n { t += l[i * n + i].ln(); }
+    2.0 * t
+}
+
+// A15: array in/out
+#[differentiable]
+fn a15(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+}
+
+// A16: deferred init
+#[differentiable]
+fn a16(x: f64) -> f64 {
+    let y: f64;
+    if x > 0.0 { y = x.sqrt(); } else { y = -x; }
+    y * 2.0
+}
+
+// A17: labeled break
+#[differentiable]
+fn a17(x: f64) -> f64 {
+    let mut s = x;
+    'outer: for i in 0..10 {
+        for j in 0..10 {
+            s = s * 1.1 + (i * j) as f64 * 0.01;
+            if s > 5.0 { break 'outer; }
+        }
+    }
+    s
+}
+
+// A18: running max (lookback) and asian average
+#[differentiable(wrt(s0, sigma))]
+fn a18(s0: f64, sigma: f64, z: &[f64]) -> f64 {
+    let mut s = s0;
+    let mut m = s0;
+    let mut avg = 0.0;
+    for &zi in z {
+        s *= (sigma * zi).exp();
+        m = m.max(s);
+        avg += s / z.len() as f64;
+    }
+    (m - avg).max(0.0)
+}
+
+// A19: owned Vec param, moved and modified
+#[differentiable]
+fn a19(w: Vec<f64>) -> f64 {
+    let mut w = w;
+    w[0] += 1.0;
+    w[0] * w[1]
+}
+
+// A20: module const, use inside fn
+const SCALE: f64 = 2.5;
+#[differentiable]
+fn a20(x: f64) -> f64 {
+    use std::f64::consts::PI;
+    SCALE * (PI * x).sin()
+}
+
+// A21: loop with continue and while compound cond
+#[differentiable]
+fn a21(x: f64) -> f64 {
+    let mut t = 0.0;
+    let mut y = x;
+    let mut i = 0;
+    while t < 1.0 && y > 0.0 {
+        t += 0.1;
+        i += 1;
+        if i % 2 == 0 { continue; }
+        y -= 0.05 * y.sqrt();
+    }
+    y
+}
+
+// A22: nalgebra misc
+#[differentiable]
+fn a22(v: Vector3<f64>, m: Matrix2<f64>) -> f64 {
+    let z = Vector3::zeros() + v;
+    let i = Matrix2::identity();
+    let inv = (m + i).try_inverse().unwrap();
+    z[0] + v[1] * m[2] + inv.sum() + v.x
+}
+
+// A23: closure calls closure and helper in map
+#[differentiable]
+fn a23(x: &[f64], a: f64) -> f64 {
+    let f = |v: f64| sq_h(v) * a;
+    let g = |v: f64| f(v) + f(2.0 * v);
+    x.iter().map(|&v| g(v)).sum()
+}
+#[differentiable]
+fn sq_h(v: f64) -> f64 { v * v }
+
+// A24: Vec output with pullback
+#[differentiable]
+fn a24(x: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() { out.push(x[i] * x[(i + 1) % x.len()]); }
+    out
+}
+
+// A27: tuple instead of struct state, helper returns tuple
+#[differentiable]
+fn step2(x: f64, v: f64, k: f64, dt: f64) -> (f64, f64) {
+    let v2 = v - k * x * dt;
+    (x + v2 * dt, v2)
+}
+#[differentiable]
+fn a27(x0: f64, k: f64) -> f64 {
+    let (mut x, mut v) = (x0, 0.0);
+    for _ in 0..20 { (x, v) = step2(x, v, k, 0.05); }
+    x * x + v * v
+}
+
+// A28: softmax by hand with push + index, cross-entropy
+#[differentiable]
+fn a28(z: &[f64], label: usize) -> f64 {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut e = Vec::with_capacity(z.len());
+    for &v in z { e.push((v - m).exp()); }
+    let s: f64 = e.iter().sum();
+    -(e[label] / s).ln()
+}
+
+#[test]
+fn batch2_gradients() {
+    // mut parameter
+    close("mut param", &[a4::grad(0.7, 5)], &cd(|q| a4(q[0], 5), &[0.7]), 1e-8);
+    // a helper called on a buffer that changes afterwards
+    let u0 = [0.4, -1.0, 2.2];
+    close("helper on changing buffer", &a9::grad(&u0), &cd(|q| a9(q), &u0), 1e-8);
+    // Cholesky log-determinant on a flat scratch buffer
+    let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
+    close("cholesky", &a10::grad(&a, 3), &cd(|q| a10(q, 3), &a), 1e-8);
+    // cross product: pullback w -> (b x w, w x a)
+    let (x, y) = ([1.0, 2.0, 3.0], [-0.5, 0.4, 2.0]);
+    let w = [0.3, -1.0, 0.7];
+    let (ga, gb) = a15::vjp(x, y).1(w);
+    let crs = |u: [f64; 3], v: [f64; 3]| a15(u, v);
+    close("cross a", &ga, &crs(y, w), 1e-15);
+    close("cross b", &gb, &crs(w, x), 1e-15);
+    for x0 in [2.0, -3.0] {
+        close("deferred init", &[a16::grad(x0)], &cd(|q| a16(q[0]), &[x0]), 1e-8);
+    }
+    close("labeled break", &[a17::grad(0.3)], &cd(|q| a17(q[0]), &[0.3]), 1e-8);
+    let z = [0.1, -0.2, 0.3, 0.25, -0.4, 0.05];
+    let (g1, g2) = a18::grad(100.0, 0.3, &z);
+    close("lookback/asian", &[g1, g2], &cd(|q| a18(q[0], q[1], &z), &[100.0, 0.3]), 1e-7);
+    close("owned vec", &a19::grad(vec![1.5, -2.0]), &[-2.0, 2.5], 1e-15);
+    close("consts", &[a20::grad(0.3)], &[2.5 * std::f64::consts::PI * (std::f64::consts::PI * 0.3).cos()], 1e-14);
+    close("while &&, continue", &[a21::grad(0.8)], &cd(|q| a21(q[0]), &[0.8]), 1e-8);
+    let v = Vector3::new(0.3, -1.2, 0.8);
+    let m = Matrix2::new(1.0, 0.5, -0.3, 2.0);
+    let (gv, gm) = a22::grad(v, m);
+    let want = cd(
+        |q| a22(Vector3::new(q[0], q[1], q[2]), Matrix2::from_column_slice(&q[3..])),
+        &[0.3, -1.2, 0.8, 1.0, -0.3, 0.5, 2.0],
+    );
+    close("nalgebra misc", &[gv.as_slice(), gm.as_slice()].concat(), &want, 1e-8);
+    let xs = [0.5, -0.25, 1.5];
+    let (gx, ga) = a23::grad(&xs, 1.7);
+    let want = cd(|q| a23(&q[..3], q[3]), &[0.5, -0.25, 1.5, 1.7]);
+    close("closures of closures", &[gx, vec![ga]].concat(), &want, 1e-8);
+    let w = [1.0, -2.0, 0.5];
+    let got = a24::vjp(&xs).1(w.to_vec());
+    let want = cd(|q| a24(q).iter().zip(&w).map(|(a, b)| a * b).sum(), &xs);
+    close("vec output", &got, &want, 1e-8);
+    let (gx0, gk) = a27::grad(1.0, 2.0);
+    close("tuple state", &[gx0, gk], &cd(|q| a27(q[0], q[1]), &[1.0, 2.0]), 1e-8);
+    let zz = [0.2, 1.5, -0.3, 0.9];
+    close("softmax push", &a28::grad(&zz, 2), &cd(|q| a28(q, 2), &zz), 1e-8);
 }
