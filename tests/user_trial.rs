@@ -924,3 +924,213 @@ fn batch2_gradients() {
     let zz = [0.2, 1.5, -0.3, 0.9];
     close("softmax push", &a28::grad(&zz, 2), &cd(|q| a28(q, 2), &zz), 1e-8);
 }
+
+// ================================================================== realistic programs
+mod realistic {
+    use super::*;
+
+    #[track_caller]
+    fn show(name: &str, got: &[f64], want: &[f64]) {
+        close(name, got, want, 1e-6)
+    }
+// n-link planar arm
+#[differentiable(wrt(q))]
+fn arm_loss(q: &[f64], lengths: &[f64], target: [f64; 2], lo: f64, hi: f64) -> f64 {
+    let mut angle = 0.0;
+    let (mut x, mut y) = (0.0, 0.0);
+    for (qi, li) in q.iter().zip(lengths.iter()) {
+        angle += qi;
+        x += li * angle.cos();
+        y += li * angle.sin();
+    }
+    let mut penalty = 0.0;
+    for &qi in q {
+        penalty += (qi - qi.clamp(lo, hi)).powi(2);
+    }
+    (x - target[0]).powi(2) + (y - target[1]).powi(2) + 10.0 * penalty
+}
+
+// RNN with per-step scratch buffer
+#[differentiable(wrt(w, u, b))]
+fn rnn(w: &[f64], u: &[f64], b: &[f64], xs: &[f64], n: usize) -> f64 {
+    let mut h = vec![0.0; n];
+    for &x in xs {
+        let mut new_h = vec![0.0; n];
+        for i in 0..n {
+            let mut a = b[i] + u[i] * x;
+            for j in 0..n { a += w[i * n + j] * h[j]; }
+            new_h[i] = a.tanh();
+        }
+        h = new_h.clone();
+    }
+    h.iter().sum()
+}
+
+#[differentiable(wrt(w, u, b))]
+fn rnn_move(w: &[f64], u: &[f64], b: &[f64], xs: &[f64], n: usize) -> f64 {
+    let mut h = vec![0.0; n];
+    for &x in xs {
+        let mut new_h = vec![0.0; n];
+        for i in 0..n {
+            let mut a = b[i] + u[i] * x;
+            for j in 0..n { a += w[i * n + j] * h[j]; }
+            new_h[i] = a.tanh();
+        }
+        h = new_h;
+    }
+    h.iter().sum()
+}
+
+// RK4 with a Vec-returning helper
+#[differentiable]
+fn deriv(s: &[f64], k: f64, c: f64) -> Vec<f64> {
+    vec![s[1], -k * s[0] - c * s[1] + 0.1 * s[0].powi(3)]
+}
+#[differentiable(wrt(k, c, x0))]
+fn rk4(k: f64, c: f64, x0: f64, steps: usize) -> f64 {
+    let h = 0.05;
+    let mut s = vec![x0, 0.0];
+    for _ in 0..steps {
+        let k1 = deriv(&s, k, c);
+        let mut tmp = vec![0.0; 2];
+        for i in 0..2 { tmp[i] = s[i] + 0.5 * h * k1[i]; }
+        let k2 = deriv(&tmp, k, c);
+        for i in 0..2 { tmp[i] = s[i] + 0.5 * h * k2[i]; }
+        let k3 = deriv(&tmp, k, c);
+        for i in 0..2 { tmp[i] = s[i] + h * k3[i]; }
+        let k4 = deriv(&tmp, k, c);
+        for i in 0..2 { s[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]); }
+    }
+    s[0] * s[0] + s[1]
+}
+
+// PID controller with saturation
+#[differentiable(wrt(kp, ki, kd))]
+fn pid_cost(kp: f64, ki: f64, kd: f64, setpoint: f64, steps: usize) -> f64 {
+    let dt = 0.02;
+    let (mut pos, mut vel) = (0.0, 0.0);
+    let mut integral = 0.0;
+    let mut prev_err = setpoint;
+    let mut cost = 0.0;
+    for _ in 0..steps {
+        let err = setpoint - pos;
+        integral += err * dt;
+        integral = integral.clamp(-2.0, 2.0); // anti-windup
+        let deriv = (err - prev_err) / dt;
+        prev_err = err;
+        let u = (kp * err + ki * integral + kd * deriv).clamp(-5.0, 5.0);
+        vel += (u - 0.3 * vel) * dt;
+        pos += vel * dt;
+        cost += err * err * dt;
+    }
+    cost
+}
+
+// N-body pairwise forces with a scatter into a scratch buffer
+#[differentiable(wrt(pos))]
+fn nbody(pos: &[f64], mass: &[f64], steps: usize) -> f64 {
+    let n = mass.len();
+    let mut p = pos.to_vec();
+    let mut v = vec![0.0; 2 * n];
+    let dt = 0.01;
+    for _ in 0..steps {
+        let mut f = vec![0.0; 2 * n];
+        for i in 0..n {
+            for j in (i + 1)..n {
+                let dx = p[2 * j] - p[2 * i];
+                let dy = p[2 * j + 1] - p[2 * i + 1];
+                let r2 = dx * dx + dy * dy + 0.01;
+                let inv = mass[i] * mass[j] / (r2 * r2.sqrt());
+                f[2 * i] += inv * dx;
+                f[2 * i + 1] += inv * dy;
+                f[2 * j] -= inv * dx;
+                f[2 * j + 1] -= inv * dy;
+            }
+        }
+        for i in 0..n {
+            for k in 0..2 {
+                v[2 * i + k] += f[2 * i + k] / mass[i] * dt;
+                p[2 * i + k] += v[2 * i + k] * dt;
+            }
+        }
+    }
+    let mut e = 0.0;
+    for i in 0..n { e += 0.5 * mass[i] * (v[2 * i] * v[2 * i] + v[2 * i + 1] * v[2 * i + 1]); }
+    e
+}
+
+// Heston Euler MC with full truncation
+#[differentiable(wrt(s0, v0, kappa, theta, xi))]
+fn heston_call(s0: f64, v0: f64, kappa: f64, theta: f64, xi: f64, z1: &[f64], z2: &[f64], paths: usize, steps: usize, k: f64) -> f64 {
+    let dt = 1.0 / steps as f64;
+    let mut payoff = 0.0;
+    for p in 0..paths {
+        let mut s = s0;
+        let mut v = v0;
+        for t in 0..steps {
+            let idx = p * steps + t;
+            let vp = v.max(0.0);
+            s *= ((-0.5 * vp) * dt + (vp * dt).sqrt() * z1[idx]).exp();
+            v += kappa * (theta - vp) * dt + xi * (vp * dt).sqrt() * z2[idx];
+        }
+        payoff += (s - k).max(0.0);
+    }
+    payoff / paths as f64
+}
+
+// attention with Vec<Vec<f64>>
+#[differentiable(wrt(q, kk, vv))]
+fn attention(q: &[f64], kk: &[Vec<f64>], vv: &[f64]) -> f64 {
+    let d = q.len();
+    let m = kk.len();
+    let mut scores = vec![0.0; m];
+    let mut mx = f64::NEG_INFINITY;
+    for i in 0..m {
+        let mut s = 0.0;
+        for j in 0..d { s += q[j] * kk[i][j]; }
+        scores[i] = s / (d as f64).sqrt();
+        mx = mx.max(scores[i]);
+    }
+    let mut z = 0.0;
+    for i in 0..m { scores[i] = (scores[i] - mx).exp(); z += scores[i]; }
+    let mut out = 0.0;
+    for i in 0..m { out += scores[i] / z * vv[i]; }
+    out
+}
+
+#[test]
+fn realistic_programs() {
+    let q = [0.3, -0.5, 0.8, 1.9];
+    let l = [1.0, 0.8, 0.5, 0.3];
+    show("arm", &arm_loss::grad(&q, &l, [1.2, 0.9], -1.0, 1.5), &cd(|z| arm_loss(z, &l, [1.2, 0.9], -1.0, 1.5), &q));
+    let n = 3;
+    let w: Vec<f64> = (0..9).map(|i| ((i as f64) * 0.7).sin() * 0.5).collect();
+    let u = [0.3, -0.2, 0.5];
+    let b = [0.1, 0.0, -0.1];
+    let xs = [0.5, -1.0, 0.25, 0.8];
+    let (gw, gu, gb) = rnn::grad(&w, &u, &b, &xs, n);
+    let flat = [w.clone(), u.to_vec(), b.to_vec()].concat();
+    let want = cd(|z| rnn(&z[..9], &z[9..12], &z[12..], &xs, n), &flat);
+    show("rnn clone", &[gw, gu, gb].concat(), &want);
+    let (gw, gu, gb) = rnn_move::grad(&w, &u, &b, &xs, n);
+    show("rnn move", &[gw, gu, gb].concat(), &want);
+    let (a, bb, c) = rk4::grad(2.0, 0.3, 1.0, 40);
+    show("rk4", &[a, bb, c], &cd(|z| rk4(z[0], z[1], z[2], 40), &[2.0, 0.3, 1.0]));
+    let (a, bb, c) = pid_cost::grad(2.0, 0.5, 0.1, 1.0, 300);
+    show("pid", &[a, bb, c], &cd(|z| pid_cost(z[0], z[1], z[2], 1.0, 300), &[2.0, 0.5, 0.1]));
+    let pos = [0.0, 0.0, 1.0, 0.2, -0.5, 0.9];
+    let mass = [1.0, 0.5, 0.8];
+    show("nbody", &nbody::grad(&pos, &mass, 30), &cd(|z| nbody(z, &mass, 30), &pos));
+    let z1: Vec<f64> = (0..200).map(|i| ((i as f64) * 1.37).sin() * 1.2).collect();
+    let z2: Vec<f64> = (0..200).map(|i| ((i as f64) * 0.91).cos() * 1.1).collect();
+    let g = heston_call::grad(100.0, 0.04, 1.5, 0.05, 0.6, &z1, &z2, 10, 20, 100.0);
+    show("heston", &[g.0, g.1, g.2, g.3, g.4], &cd(|z| heston_call(z[0], z[1], z[2], z[3], z[4], &z1, &z2, 10, 20, 100.0), &[100.0, 0.04, 1.5, 0.05, 0.6]));
+    let qq = [0.2, -0.4, 0.9];
+    let kk = vec![vec![0.1, 0.5, -0.3], vec![1.0, 0.2, 0.4], vec![-0.6, 0.3, 0.8], vec![0.0, -0.2, 0.1]];
+    let vv = [1.0, -0.5, 2.0, 0.3];
+    let (gq, gk, gv) = attention::grad(&qq, &kk, &vv);
+    let flat = [qq.to_vec(), kk.concat(), vv.to_vec()].concat();
+    let want = cd(|z| attention(&z[..3], &[z[3..6].to_vec(), z[6..9].to_vec(), z[9..12].to_vec(), z[12..15].to_vec()], &z[15..]), &flat);
+    show("attention", &[gq, gk.concat(), gv].concat(), &want);
+}
+}
