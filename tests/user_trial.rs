@@ -1699,6 +1699,50 @@ mod silently_wrong {
     fn push_lengthens_gradient() {
         assert_eq!(push_onto_copy::grad(&[1.0, 2.0]), vec![2.0, 1.0]);
     }
+
+    #[differentiable(forward)]
+    fn push_onto_copy_fwd(x: &[f64]) -> f64 {
+        let mut y = x.to_vec();
+        y.push(1.0);
+        y[0] * y[1]
+    }
+
+    #[test]
+    #[ignore = "panics: jacobian of a function pushing onto x.to_vec(): 'shape [2] is invalid for input of size 3'"]
+    fn push_breaks_jacobian() {
+        assert_eq!(push_onto_copy_fwd::jacobian(&[1.0, 2.0]).to_vec(), vec![2.0, 1.0]);
+    }
+
+    /// Forward mode inlines closures the same way.
+    #[allow(deprecated)]
+    #[differentiable(forward)]
+    fn capture_then_shadow_fwd(x: f64, y: f64) -> f64 {
+        let f = |v: f64| v * x;
+        let x = y;
+        f(1.0) + x
+    }
+
+    #[test]
+    #[ignore = "silently wrong: forward mode, closure captures resolved at the call site (jvp along x: got 0, want 1)"]
+    fn closure_capture_shadowed_forward() {
+        assert_eq!(capture_then_shadow_fwd::jvp(0.7, 2.0, 1.0, 0.0).1, 1.0);
+    }
+
+    /// A closure calling a closure whose parameter has the captured name.
+    #[allow(deprecated)]
+    #[differentiable]
+    fn closure_param_named_like_capture(x: f64) -> f64 {
+        let g = |v: f64| v * x;
+        let f = |x: f64| g(x) + x;
+        f(3.0) // = 3x + 3
+    }
+
+    #[test]
+    #[ignore = "silently wrong: closure param shadows another closure's capture (got 0, want 3)"]
+    fn closure_calls_closure() {
+        assert_eq!(closure_param_named_like_capture(0.7), 5.1);
+        assert_eq!(closure_param_named_like_capture::grad(0.7), 3.0);
+    }
 }
 
 // Generated code that does not compile (rustc errors inside the macro's
