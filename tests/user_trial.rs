@@ -1636,6 +1636,117 @@ mod odds {
     }
 }
 
+// ================================================================== methods, buffers, tensors
+mod more {
+    use super::*;
+
+    #[track_caller]
+    fn show(name: &str, got: &[f64], want: &[f64]) {
+        close(name, got, want, 1e-6)
+    }
+
+    #[derive(Clone, Copy, Debug, Differentiable)]
+    struct Gains {
+        kp: f64,
+        kd: f64,
+    }
+
+    impl Gains {
+        // `fn control(self, ..)` called as `self.control(..)` from a `&self`
+        // method does not compile (see `does_not_compile::self_by_value_from_ref`)
+        #[differentiable]
+        fn control(&self, err: f64, derr: f64) -> f64 {
+            self.kp * err + self.kd * derr
+        }
+
+        #[differentiable]
+        fn sim(&self, x0: f64) -> f64 {
+            let mut x = x0;
+            let mut v = 0.0;
+            let mut cost = 0.0;
+            for _ in 0..100 {
+                let u = self.control(-x, -v);
+                v += u * 0.01;
+                x += v * 0.01;
+                cost += x * x * 0.01;
+            }
+            cost + penalty(self, 1.0)
+        }
+    }
+
+    #[differentiable]
+    fn penalty(g: &Gains, w: f64) -> f64 {
+        w * (g.kp * g.kp + g.kd * g.kd) * 1e-3
+    }
+
+    #[differentiable]
+    fn buffers(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut buf = vec![1.0; 3];
+        let mut j = 0;
+        for i in 0..n {
+            if x[i] > 0.0 {
+                buf[i % 3] = x[i] * buf[i % 3] + 1.0;
+            } else {
+                buf[(i + 1) % 3] += x[i] * buf[j];
+            }
+            j = (j + 2) % 3;
+            buf[j] = buf[j] * 0.9 + x[(i + 1) % n];
+            let mut t = buf[j].abs();
+            while t > 0.1 {
+                t *= 0.5;
+                buf[(j + 1) % 3] += 0.01 * t * x[i];
+            }
+            if buf[0] > 50.0 {
+                break;
+            }
+        }
+        let snap = buf.clone();
+        buf[0] = 0.0;
+        snap[0] * 2.0 + buf.iter().sum::<f64>()
+    }
+
+    #[differentiable(wrt(x, gamma))]
+    fn layer_norm(x: &Tensor, gamma: &Tensor) -> f64 {
+        let mu = x.mean_dim(1).reshape(&[x.shape()[0], 1]);
+        let xc = x - &mu;
+        let var = (&xc * &xc).mean_dim(1).reshape(&[x.shape()[0], 1]);
+        let y = &xc / (var + 1e-5).sqrt() * gamma;
+        let att = y.matmul(&y.t()).softmax(1);
+        let lse = y.logsumexp(1);
+        let mask = y.gt_elem(&Tensor::zeros(&[1]));
+        let z = y.where_(&mask, &(0.1 * &y));
+        let top = z.slice(0, 0..1);
+        // `Tensor::cat` / `Tensor::stack` of active tensors are refused,
+        // though README's table of primitives lists them
+        let both = &top + &z.slice(0, 1..2);
+        let st = &lse * 2.0;
+        att.sum_dim(0).sum() * 0.3 + (&att * &att).sum() + lse.sum() + both.sigmoid().sum()
+            + st.maximum(&Tensor::zeros(&[1])).sum()
+    }
+
+    #[test]
+    fn methods_buffers_tensors() {
+        let g = Gains { kp: 4.0, kd: 1.5 };
+        let (gg, gx) = g.sim_grad(1.0);
+        show("method sim", &[gg.kp, gg.kd, gx], &cd(|q| Gains { kp: q[0], kd: q[1] }.sim(q[2]), &[4.0, 1.5, 1.0]));
+        // (not at points where the while loop's trip count jumps)
+        for x in [[0.5, -0.3, 0.8, 1.2, -0.7, 0.4], [1.5, 2.31, 0.8, 1.2, 3.7, 0.4], [-0.5, -0.3, -0.8, 1.2, 0.7, -0.4]] {
+            show("buffers", &buffers::grad(&x), &cd(|q| buffers(q), &x));
+        }
+        let x = Tensor::randn(&[3, 4], 11);
+        let gamma = Tensor::from(vec![1.0, 0.5, -0.7, 2.0]);
+        let (gx, gg) = layer_norm::grad(&x, &gamma);
+        let mut flat = x.to_vec();
+        flat.extend(gamma.to_vec());
+        let want = cd(
+            |q| layer_norm(&Tensor::from_vec(q[..12].to_vec(), &[3, 4]), &Tensor::from_vec(q[12..].to_vec(), &[4])),
+            &flat,
+        );
+        show("layer norm etc", &[gx.to_vec(), gg.to_vec()].concat(), &want);
+    }
+}
+
 // ================================================================== findings
 // Silently wrong gradients: these compile and run; the tests fail (ignored so
 // that the file stays green). Remove the `#[ignore]` once fixed.
@@ -1791,5 +1902,36 @@ mod does_not_compile {
     #[derive(Clone, Debug, Differentiable)]
     struct Net {
         layers: Vec<odds::Layer>,
+    }
+
+    // error[E0308]: mismatched types, expected `G`, found `&G`: a `&self`
+    // method calling a `self` method of a Copy struct (plain Rust auto-derefs)
+    #[derive(Clone, Copy, Debug, Differentiable)]
+    struct G {
+        k: f64,
+    }
+    impl G {
+        #[differentiable]
+        fn a(self, x: f64) -> f64 {
+            self.k * x
+        }
+        #[differentiable]
+        fn self_by_value_from_ref(&self, x: f64) -> f64 {
+            self.a(x) * 2.0
+        }
+    }
+
+    // error[E0507]: cannot move out of `p.w` which is behind a shared reference
+    // (a struct parameter shadowed by another: `let p = q; p.w[0]`)
+    #[derive(Clone, Debug, Differentiable)]
+    struct S {
+        k: f64,
+        w: Vec<f64>,
+    }
+    #[differentiable]
+    fn shadowed_struct_param(p: &S, q: &S) -> f64 {
+        let a = p.w[0];
+        let p = q;
+        a + p.w[0] * 10.0
     }
 }
