@@ -1747,6 +1747,195 @@ mod more {
     }
 }
 
+// ================================================================== shadowed parameters, sub-slices, stop_gradient, checkpoints, strong zeros
+mod extras {
+    use super::*;
+    use autodiff::stop_gradient;
+
+    #[track_caller]
+    fn show(name: &str, got: &[f64], want: &[f64]) {
+        close(name, got, want, 1e-6)
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    struct S {
+        k: f64,
+        w: Vec<f64>,
+    }
+
+    #[differentiable]
+    fn v3(x: &[f64], y: &[f64]) -> f64 {
+        let a = x[0];
+        let x = y;
+        a + x[0] * 10.0
+    }
+    #[differentiable]
+    fn v4(x: &[f64]) -> f64 {
+        let mut x = x.to_vec();
+        x[0] = 5.0;
+        x[0] * x[1]
+    }
+    #[differentiable]
+    fn v6(v: Vector2<f64>, u: Vector2<f64>) -> f64 {
+        let a = v.x;
+        let v = u;
+        a + v.x * 10.0
+    }
+    #[differentiable]
+    fn v8(x: &[f64], y: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..2 {
+            let x = y;
+            s += x[i];
+        }
+        s + x[0] * 10.0
+    }
+    #[differentiable]
+    fn v10(p: &S, q: &S) -> f64 {
+        let S { k, .. } = q;
+        let a = *k;
+        let k = p.k;
+        a * 2.0 + k
+    }
+
+    #[differentiable]
+    fn dot2(a: &[f64], b: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..a.len() {
+            s += a[i] * b[i];
+        }
+        s
+    }
+    #[differentiable]
+    fn tail_sum(a: &[f64]) -> f64 {
+        if a.len() <= 1 { a[0] } else { a[0] * 0.5 + dot2(&a[1..], &a[..a.len() - 1]) }
+    }
+    #[differentiable]
+    fn sub_slices(x: &[f64]) -> f64 {
+        let mut s = dot2(&x[1..3], &x[2..4]) + tail_sum(&x[..]);
+        for i in 0..x.len() - 1 {
+            s += tail_sum(&x[i..]) * (i as f64 + 1.0);
+        }
+        let mut b = x.to_vec();
+        b[0] = b[1] * b[2];
+        s + dot2(&b[..2], &x[3..])
+    }
+
+    #[differentiable]
+    fn ste(x: f64) -> f64 {
+        let q = x + stop_gradient(x.round() - x); // straight-through estimator
+        q * q
+    }
+    #[differentiable]
+    fn sg_slice(x: &[f64]) -> f64 {
+        let m = stop_gradient(x[0]);
+        let y = x.to_vec();
+        (y[0] - m) * y[1] + x[0].detach() * x[1]
+    }
+
+    #[differentiable]
+    fn spring_ckpt(k: f64, c: f64, x0: f64) -> f64 {
+        let mut x = x0;
+        let mut v = 0.0;
+        let mut e = 0.0;
+        #[checkpoint]
+        for i in 0..1000 {
+            let a = -k * x - c * v + 0.1 * (i as f64 * 0.01).sin();
+            v += a * 0.01;
+            x += v * 0.01;
+            e += x * x;
+        }
+        e
+    }
+    #[differentiable]
+    fn spring_taped(k: f64, c: f64, x0: f64) -> f64 {
+        let mut x = x0;
+        let mut v = 0.0;
+        let mut e = 0.0;
+        for i in 0..1000 {
+            let a = -k * x - c * v + 0.1 * (i as f64 * 0.01).sin();
+            v += a * 0.01;
+            x += v * 0.01;
+            e += x * x;
+        }
+        e
+    }
+
+    #[differentiable]
+    fn clipped_sqrt(x: f64) -> f64 {
+        x.max(0.0).sqrt() + x.clamp(0.0, 1.0).powf(0.5)
+    }
+    #[differentiable]
+    fn cutoff_potential(x: &[f64]) -> f64 {
+        let mut e = 0.0;
+        for i in 0..x.len() {
+            for j in 0..x.len() {
+                let r = (x[i] - x[j]).abs();
+                let s = (1.0 - r).max(0.0);
+                e += s.powf(2.5);
+            }
+        }
+        e
+    }
+    #[differentiable]
+    fn ragged(w: &[Vec<f64>]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..w.len() {
+            for j in 0..w[i].len() {
+                s += w[i][j] * (j as f64 + 1.0);
+            }
+        }
+        s
+    }
+    #[differentiable]
+    fn product(x: &[f64]) -> f64 {
+        x.iter().product()
+    }
+    #[differentiable]
+    fn pushes_to_output(x: &[f64]) -> (Vec<f64>, f64) {
+        let mut v = Vec::new();
+        for i in 0..x.len() {
+            if x[i] > 0.0 {
+                v.push(x[i].sqrt());
+            }
+        }
+        (v, x.iter().sum::<f64>())
+    }
+
+    #[test]
+    fn shadowing_slices_stop_gradient_checkpoint_zeros() {
+        let (gx, gy) = v3::grad(&[1.0, 2.0], &[3.0, 4.0]);
+        show("shadowed slice param", &[gx, gy].concat(), &[1.0, 0.0, 10.0, 0.0]);
+        show("shadowed by a copy", &v4::grad(&[1.0, 2.0]), &[0.0, 5.0]);
+        let (gv, gu) = v6::grad(Vector2::new(1.0, 2.0), Vector2::new(3.0, 4.0));
+        show("shadowed vector param", &[gv.as_slice(), gu.as_slice()].concat(), &[1.0, 0.0, 10.0, 0.0]);
+        let (gx, gy) = v8::grad(&[1.0, 2.0], &[3.0, 4.0]);
+        show("shadowed in a loop", &[gx, gy].concat(), &[10.0, 0.0, 1.0, 1.0]);
+        let p = S { k: 1.0, w: vec![1.0, 2.0] };
+        let q = S { k: 2.0, w: vec![3.0, 4.0] };
+        let (gp, gq) = v10::grad(&p, &q);
+        show("struct pattern then shadow", &[gp.k, gq.k], &[1.0, 2.0]);
+        let x = [0.3, -1.2, 0.8, 2.0, 0.5];
+        show("sub-slices to helpers", &sub_slices::grad(&x), &cd(|q| sub_slices(q), &x));
+        show("straight-through", &[ste::grad(1.3)], &[2.0]);
+        show("stop_gradient/detach", &sg_slice::grad(&[1.0, 2.0]), &[2.0, 1.0]);
+        let (a, b, c) = spring_ckpt::grad(2.0, 0.3, 1.0);
+        let (d, e, f) = spring_taped::grad(2.0, 0.3, 1.0);
+        assert_eq!((a, b, c), (d, e, f), "checkpointed == taped, bit for bit");
+        show("checkpoint vs cd", &[a, b, c], &cd(|q| spring_taped(q[0], q[1], q[2]), &[2.0, 0.3, 1.0]));
+        show("sqrt after a clip", &[clipped_sqrt::grad(-1.0)], &[0.0]);
+        let pts = [0.0, 0.3, 2.0];
+        show("cutoff potential", &cutoff_potential::grad(&pts), &cd(|q| cutoff_potential(q), &pts));
+        let w = vec![vec![1.0], vec![], vec![1.0, 2.0, 3.0]];
+        assert_eq!(ragged::grad(&w), vec![vec![1.0], vec![], vec![1.0, 2.0, 3.0]]);
+        show("product with a zero", &product::grad(&[2.0, 3.0, 0.0]), &[0.0, 0.0, 6.0]);
+        show("product with two zeros", &product::grad(&[0.0, 3.0, 0.0]), &[0.0, 0.0, 0.0]);
+        let (val, pb) = pushes_to_output::vjp(&[4.0, -1.0, 9.0]);
+        assert_eq!(val, (vec![2.0, 3.0], 12.0));
+        show("data-dependent Vec output", &pb((vec![1.0, 1.0], 1.0)), &[1.25, 1.0, 1.0 + 1.0 / 6.0]);
+    }
+}
+
 // ================================================================== findings
 // Silently wrong gradients: these compile and run; the tests fail (ignored so
 // that the file stays green). Remove the `#[ignore]` once fixed.
@@ -1933,5 +2122,132 @@ mod does_not_compile {
         let a = p.w[0];
         let p = q;
         a + p.w[0] * 10.0
+    }
+}
+
+// Refusals a user from simulation / finance / ML meets, with the macro's
+// message (switched off; the workaround used above is named in each).
+#[cfg(any())]
+mod refused {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug, Differentiable)]
+    struct Ball {
+        pos: f64,
+        vel: f64,
+    }
+
+    // "cannot differentiate a struct literal: it uses `x0`, which carries a gradient
+    //  help: keep active values in plain variables and pass them to the function that needs them"
+    // (also for a helper returning a struct: `fn step(b: Body) -> Body { Body { .. } }`).
+    // Workaround: a tuple state (`realistic`, `a27`).
+    #[differentiable]
+    fn struct_state(x0: f64, v: f64) -> f64 {
+        let mut s = Ball { pos: x0, vel: v };
+        for _ in 0..10 {
+            s.pos += s.vel * 0.1; // "cannot differentiate an assignment into `s.pos`"
+        }
+        s.pos
+    }
+
+    // "cannot differentiate the method `collect`: .. use a differentiable method
+    //  (see README's list of primitives)" -- no hint to write a `push` loop.
+    #[differentiable]
+    fn collect(x: &[f64]) -> f64 {
+        let e: Vec<f64> = x.iter().map(|v| v.exp()).collect();
+        e[0] / e.iter().sum::<f64>()
+    }
+
+    // "cannot differentiate an assignment into `l[i][j]`" -- a local
+    // Vec<Vec<f64>> (Cholesky, kernel matrices). Workaround: a flat buffer (`a10`).
+    #[differentiable]
+    fn nested_write(a: &[Vec<f64>]) -> f64 {
+        let n = a.len();
+        let mut l = vec![vec![0.0; n]; n];
+        for i in 0..n {
+            l[i][i] = a[i][i].sqrt();
+        }
+        l[0][0]
+    }
+
+    // "cannot differentiate the method `map` .. (closest: `max`)": the
+    // culprit is `take`/`chunks`, and `map` is supported.
+    #[differentiable]
+    fn take_map(x: &[f64]) -> f64 {
+        x.iter().take(2).map(|v| v * v).sum::<f64>() + x.chunks(2).map(|c| c[0] * c[1]).sum::<f64>()
+    }
+
+    // Refused adaptors/methods: `step_by`, `skip` in a zip, `x.last().unwrap()`,
+    // `rev().enumerate()`, `enumerate().rev()`, `filter().enumerate()`, a triple
+    // `zip`, `any`/`count` ("closest: `round`")/`position` on active values,
+    // `for v in &x[1..]` and `x[..k].iter()` (bind the sub-slice first),
+    // `for v in arr` by value, `vec![x; n]`, `iter_mut`, `std::mem::swap`,
+    // `sort_by`, `t.0` of a local tuple, nalgebra `v.map(..)` and `p.coords`,
+    // `Tensor::cat`/`Tensor::stack` (listed in README's table of primitives),
+    // `%`, `rem_euclid`, `copysign`, `fract` (angle wrapping in robotics:
+    // `theta - TAU * (theta / TAU).floor()` works), `-> Result<f64, _>`
+    // ("cannot differentiate the constructor or associated function `Ok`"),
+    // `buf.clear()` on a `&mut Vec<f64>` scratch parameter.
+
+    // "an index cannot carry a gradient / help: compute the index from
+    // inactive values", span on `l`: the index is a `#[no_grad] usize`
+    // field. Workaround: `l.w.len() / l.b.len()` (`odds::layer_fwd`).
+    #[derive(Clone, Debug, Differentiable)]
+    struct L1 {
+        w: Vec<f64>,
+        #[no_grad]
+        n: usize,
+    }
+    #[differentiable]
+    fn no_grad_field_index(l: &L1) -> f64 {
+        l.w[l.n - 1]
+    }
+
+    // "cannot differentiate the method `forward`: it uses `self` .. use a
+    // differentiable method": `forward` is one; methods are only called on
+    // `self`, not on a field (`self.l1.forward(x)`) nor on a struct
+    // parameter from a free function (`m.predict(x)`).
+    #[derive(Clone, Debug, Differentiable)]
+    struct Lin {
+        w: Vec<f64>,
+    }
+    impl Lin {
+        #[differentiable]
+        fn forward(&self, x: f64) -> f64 {
+            self.w[0] * x
+        }
+    }
+    #[differentiable]
+    fn method_on_param(m: &Lin, x: f64) -> f64 {
+        m.forward(x)
+    }
+
+    // "cannot differentiate a call to a closure or function value ..
+    //  help: define the closure with `let f = |..| ..;` in this function (it
+    //  is then inlined)": it is; the real causes are a `return` in the
+    //  closure, a closure-local name also used at the call site, or an
+    //  argument naming a captured variable.
+    #[differentiable]
+    fn closure_with_return(x: f64) -> f64 {
+        let f = |v: f64| {
+            if v < 0.0 {
+                return 0.0;
+            }
+            v * v
+        };
+        f(x)
+    }
+
+    // Forward mode (`#[differentiable(forward)]`: jvp, jacobian, hvp,
+    // hessian) has no tangent rule for: acos acosh asin asinh atan atan2
+    // atanh cbrt ceil clamp cosh digamma exp2 exp_m1 floor hypot lgamma
+    // ln_1p log10 log2 log(base) mul_add ndtr round signum sin_cos sinh
+    // special_erf special_erfc to_degrees to_radians trunc -- "error[E0080]:
+    // evaluation panicked: forward mode cannot differentiate `f`: forward mode
+    // cannot differentiate the method `atan`: it has no tangent rule".
+    // A Black-Scholes Hessian (ndtr) or a robot Jacobian (atan2) is refused.
+    #[differentiable(forward)]
+    fn forward_atan2(x: f64, y: f64) -> f64 {
+        y.atan2(x)
     }
 }
