@@ -2000,6 +2000,26 @@ mod silently_wrong {
         assert_eq!(push_onto_copy::grad(&[1.0, 2.0]), vec![2.0, 1.0]);
     }
 
+    #[derive(Clone, Debug, Differentiable)]
+    struct P {
+        w: Vec<f64>,
+    }
+
+    /// The same through a struct parameter's field: the gradient's `w` has
+    /// 3 elements for a `w` of 2 (then `Adam::step(&mut p, &g)` mismatches).
+    #[differentiable]
+    fn push_onto_field_copy(p: &P) -> f64 {
+        let mut w = p.w.clone();
+        w.push(1.0);
+        w[0] * w[2]
+    }
+
+    #[test]
+    #[ignore = "wrong shape: push onto p.w.clone() lengthens the field's gradient (got [1, 0, 0], want [1, 0])"]
+    fn push_lengthens_field_gradient() {
+        assert_eq!(push_onto_field_copy::grad(&P { w: vec![1.0, 2.0] }).w, vec![1.0, 0.0]);
+    }
+
     #[differentiable(forward)]
     fn push_onto_copy_fwd(x: &[f64]) -> f64 {
         let mut y = x.to_vec();
@@ -2078,6 +2098,15 @@ mod does_not_compile {
     #[differentiable]
     fn path_call_float_literal(x: f64) -> f64 {
         f64::powf(2.0, x)
+    }
+
+    // error[E0277]: the trait bound `ToVecD0: Rule<(&Vec<f64>, &ArrayMeta<2>)>` is not
+    // satisfied: `.to_vec()` of a `[f64; N]` (`[x[0], x[1]].to_vec()` on a slice
+    // parameter gives `!: HasMeta` instead)
+    #[differentiable]
+    fn array_to_vec(x: [f64; 2]) -> f64 {
+        let z = x.to_vec();
+        z[0] * z[1]
     }
 
     // error[E0720]: cannot resolve opaque type (a recursive differentiable function)
