@@ -1936,6 +1936,107 @@ mod extras {
     }
 }
 
+// ================================================================== one-line idioms on a slice
+mod idioms {
+    use super::*;
+
+    #[differentiable]
+    fn g1(x: &[f64]) -> f64 {
+        let v: Vec<f64> = vec![0.0; 2]; let mut s: f64 = v[0]; s += x[0]; s
+    }
+    #[differentiable]
+    fn g2(x: &[f64]) -> f64 {
+        let (a, b): (f64, f64) = (x[0], x[1]); a * b
+    }
+    #[differentiable]
+    fn g3(x: &[f64]) -> f64 {
+        x.iter().map(|&v| v).sum::<f64>() + x.iter().map(|v| *v).sum::<f64>()
+    }
+    #[differentiable]
+    fn g4(x: &[f64]) -> f64 {
+        x.iter().map(|v| v.powi(2)).sum::<f64>()
+    }
+    #[differentiable]
+    fn g5(x: &[f64]) -> f64 {
+        x.iter().map(|v| (*v).abs()).sum::<f64>() + x.iter().map(|v| f64::max(*v, 0.0)).sum::<f64>()
+    }
+    #[differentiable]
+    fn g6(x: &[f64]) -> f64 {
+        x.iter().map(|v| v.max(0.0)).sum::<f64>()
+    }
+    #[differentiable]
+    fn g7(x: &[f64]) -> f64 {
+        x.iter().fold(0.0, |a, b| a + b)
+    }
+    #[differentiable]
+    fn g8(x: &[f64]) -> f64 {
+        x.iter().fold(0.0f64, |a, &b| a.max(b))
+    }
+    #[differentiable]
+    fn g9(x: &[f64]) -> f64 {
+        x.iter().sum::<f64>().sqrt()
+    }
+    #[differentiable]
+    fn g10(x: &[f64]) -> f64 {
+        x[0].clone() * 2.0
+    }
+    #[differentiable]
+    fn g11(x: &[f64]) -> f64 {
+        let y = &x[0]; *y * 2.0
+    }
+    #[differentiable]
+    fn g12(x: &[f64]) -> f64 {
+        let r = &x; r[0] * r[1]
+    }
+    #[differentiable]
+    fn g16(x: &[f64]) -> f64 {
+        let s = x.iter().map(|v| v * v).sum::<f64>(); let n = x.len() as f64; (s / n).sqrt()
+    }
+    #[differentiable]
+    fn g19(x: &[f64]) -> f64 {
+        let t = x.iter().map(|v| v.exp()).sum::<f64>(); x.iter().map(|v| v.exp() / t * v).sum::<f64>()
+    }
+    #[differentiable]
+    fn g22(x: &[f64]) -> f64 {
+        x.iter().map(|v| v.sin()).map(|s| s * s).sum::<f64>()
+    }
+    #[differentiable]
+    fn g23(x: &[f64]) -> f64 {
+        x.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>()
+    }
+    #[differentiable]
+    fn g24(x: &[f64]) -> f64 {
+        let y = x; y.iter().sum::<f64>()
+    }
+    #[differentiable]
+    fn g25(x: &[f64]) -> f64 {
+        let i = x.len() - 1; x[i] * x[x.len() - 2]
+    }
+
+    #[test]
+    fn slice_idioms() {
+        let x = [0.7, -0.4];
+        close("g1", &g1::grad(&x), &cd(|q| g1(q), &x), 1e-6);
+        close("g2", &g2::grad(&x), &cd(|q| g2(q), &x), 1e-6);
+        close("g3", &g3::grad(&x), &cd(|q| g3(q), &x), 1e-6);
+        close("g4", &g4::grad(&x), &cd(|q| g4(q), &x), 1e-6);
+        close("g5", &g5::grad(&x), &cd(|q| g5(q), &x), 1e-6);
+        close("g6", &g6::grad(&x), &cd(|q| g6(q), &x), 1e-6);
+        close("g7", &g7::grad(&x), &cd(|q| g7(q), &x), 1e-6);
+        close("g8", &g8::grad(&x), &cd(|q| g8(q), &x), 1e-6);
+        close("g9", &g9::grad(&x), &cd(|q| g9(q), &x), 1e-6);
+        close("g10", &g10::grad(&x), &cd(|q| g10(q), &x), 1e-6);
+        close("g11", &g11::grad(&x), &cd(|q| g11(q), &x), 1e-6);
+        close("g12", &g12::grad(&x), &cd(|q| g12(q), &x), 1e-6);
+        close("g16", &g16::grad(&x), &cd(|q| g16(q), &x), 1e-6);
+        close("g19", &g19::grad(&x), &cd(|q| g19(q), &x), 1e-6);
+        close("g22", &g22::grad(&x), &cd(|q| g22(q), &x), 1e-6);
+        close("g23", &g23::grad(&x), &cd(|q| g23(q), &x), 1e-6);
+        close("g24", &g24::grad(&x), &cd(|q| g24(q), &x), 1e-6);
+        close("g25", &g25::grad(&x), &cd(|q| g25(q), &x), 1e-6);
+    }
+}
+
 // ================================================================== findings
 // Silently wrong gradients: these compile and run; the tests fail (ignored so
 // that the file stays green). Remove the `#[ignore]` once fixed.
@@ -2107,6 +2208,22 @@ mod does_not_compile {
     fn array_to_vec(x: [f64; 2]) -> f64 {
         let z = x.to_vec();
         z[0] * z[1]
+    }
+
+    // error[E0382]: use of moved value (a `Range<usize>` moved twice): `.to_vec()`
+    // of a range-indexed slice (`&x[0..2]` passed to a helper compiles)
+    #[differentiable]
+    fn range_index_to_vec(x: &[f64]) -> f64 {
+        let v = x[0..2].to_vec();
+        v[1] * 2.0
+    }
+
+    // error[E0689]: can't call method `max` on ambiguous numeric type `{float}`:
+    // `fold` with a literal `0.0` and a path function (README's
+    // `fold(f64::NEG_INFINITY, f64::max)` compiles; so does `fold(0.0f64, ..)`)
+    #[differentiable]
+    fn fold_literal_path(x: &[f64]) -> f64 {
+        x.iter().map(|v| v * v).fold(0.0, f64::max)
     }
 
     // error[E0720]: cannot resolve opaque type (a recursive differentiable function)
