@@ -96,10 +96,24 @@ fn spring_energy_after(p: &Spring, x0: f64, v0: f64) -> f64 {
 
 #[test]
 fn mass_spring() {
-    let s = Spring { k: 3.0, c: 0.2, m: 1.5 };
+    let s = Spring {
+        k: 3.0,
+        c: 0.2,
+        m: 1.5,
+    };
     let (gs, gx, gv) = spring_energy_after::grad(&s, 1.0, -0.5);
     let want = cd(
-        |q| spring_energy_after(&Spring { k: q[0], c: q[1], m: 1.5 }, q[2], q[3]),
+        |q| {
+            spring_energy_after(
+                &Spring {
+                    k: q[0],
+                    c: q[1],
+                    m: 1.5,
+                },
+                q[2],
+                q[3],
+            )
+        },
         &[3.0, 0.2, 1.0, -0.5],
     );
     close("spring", &[gs.k, gs.c, gx, gv], &want, 1e-6);
@@ -125,7 +139,12 @@ fn black_scholes_greeks() {
     let want_delta = d1.ndtr();
     let want_vega = s * phi * t.sqrt();
     let want_rho = k * t * (-r * t).exp() * d2.ndtr();
-    close("bs", &[delta, vega, rho], &[want_delta, want_vega, want_rho], 1e-12);
+    close(
+        "bs",
+        &[delta, vega, rho],
+        &[want_delta, want_vega, want_rho],
+        1e-12,
+    );
 }
 
 #[differentiable(wrt(s0, sigma))]
@@ -219,14 +238,7 @@ fn barrier_option() {
 // ------------------------------------------------------------------ 4. small MLPs
 
 #[differentiable(wrt(w1, b1, w2, b2))]
-fn mlp_loss(
-    w1: &[Vec<f64>],
-    b1: &[f64],
-    w2: &[f64],
-    b2: f64,
-    xs: &[Vec<f64>],
-    ys: &[f64],
-) -> f64 {
+fn mlp_loss(w1: &[Vec<f64>], b1: &[f64], w2: &[f64], b2: f64, xs: &[Vec<f64>], ys: &[f64]) -> f64 {
     let mut loss = 0.0;
     for (x, &y) in xs.iter().zip(ys.iter()) {
         let mut h = vec![0.0; b1.len()];
@@ -243,11 +255,23 @@ fn mlp_loss(
     loss / ys.len() as f64
 }
 
-fn mlp_data() -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>, f64, Vec<Vec<f64>>, Vec<f64>) {
+fn mlp_data() -> (
+    Vec<Vec<f64>>,
+    Vec<f64>,
+    Vec<f64>,
+    f64,
+    Vec<Vec<f64>>,
+    Vec<f64>,
+) {
     let w1 = vec![vec![0.3, -0.2], vec![0.5, 0.1], vec![-0.4, 0.7]];
     let b1 = vec![0.05, -0.1, 0.2];
     let w2 = vec![0.6, -0.3, 0.8];
-    let xs = vec![vec![1.0, 2.0], vec![-0.5, 0.3], vec![0.2, -1.1], vec![1.5, 0.4]];
+    let xs = vec![
+        vec![1.0, 2.0],
+        vec![-0.5, 0.3],
+        vec![0.2, -1.1],
+        vec![1.5, 0.4],
+    ];
     let ys = vec![0.5, -0.2, 0.1, 0.9];
     (w1, b1, w2, 0.1, xs, ys)
 }
@@ -281,7 +305,14 @@ fn mlp_vec_of_vec() {
 }
 
 #[differentiable(wrt(w1, b1, w2, b2))]
-fn tensor_mlp(w1: &Tensor, b1: &Tensor, w2: &Tensor, b2: &Tensor, x: &Tensor, labels: &[usize]) -> f64 {
+fn tensor_mlp(
+    w1: &Tensor,
+    b1: &Tensor,
+    w2: &Tensor,
+    b2: &Tensor,
+    x: &Tensor,
+    labels: &[usize],
+) -> f64 {
     let h = (x.matmul(w1) + b1).relu();
     let logits = h.matmul(w2) + b2;
     let lp = logits.log_softmax(1);
@@ -352,7 +383,9 @@ fn kalman_nll(q: f64, r: f64, zs: &[f64], dt: f64) -> f64 {
 
 #[test]
 fn kalman_likelihood() {
-    let zs: Vec<f64> = (0..30).map(|i| 0.3 * i as f64 + (i as f64 * 1.3).sin()).collect();
+    let zs: Vec<f64> = (0..30)
+        .map(|i| 0.3 * i as f64 + (i as f64 * 1.3).sin())
+        .collect();
     let (dq, dr) = kalman_nll::grad(0.5, 0.8, &zs, 0.1);
     let want = cd(|p| kalman_nll(p[0], p[1], &zs, 0.1), &[0.5, 0.8]);
     close("kalman", &[dq, dr], &want, 1e-6);
@@ -367,7 +400,10 @@ fn total_variation(x: &[f64]) -> f64 {
 
 #[differentiable]
 fn weighted_sq(x: &[f64]) -> f64 {
-    x.iter().enumerate().map(|(i, v)| (i as f64 + 1.0) * v * v).sum()
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 + 1.0) * v * v)
+        .sum()
 }
 
 #[differentiable]
@@ -405,15 +441,38 @@ fn for_zip_enumerate(a: &[f64], b: &[f64]) -> f64 {
 fn iterators() {
     let x = [0.3, -1.2, 0.8, 2.0, 0.1];
     let y = [1.1, 0.4, -0.7, 0.2, 0.9];
-    close("tv", &total_variation::grad(&x), &cd(|q| total_variation(q), &x), 1e-7);
-    close("wsq", &weighted_sq::grad(&x), &cd(|q| weighted_sq(q), &x), 1e-7);
-    close("lse", &log_sum_exp::grad(&x), &cd(|q| log_sum_exp(q), &x), 1e-7);
+    close(
+        "tv",
+        &total_variation::grad(&x),
+        &cd(|q| total_variation(q), &x),
+        1e-7,
+    );
+    close(
+        "wsq",
+        &weighted_sq::grad(&x),
+        &cd(|q| weighted_sq(q), &x),
+        1e-7,
+    );
+    close(
+        "lse",
+        &log_sum_exp::grad(&x),
+        &cd(|q| log_sum_exp(q), &x),
+        1e-7,
+    );
     let (ga, gb) = dot_zip::grad(&x, &y);
     close("dot a", &ga, &y, 1e-15);
     close("dot b", &gb, &x, 1e-15);
-    close("roots", &positive_roots::grad(&x), &cd(|q| positive_roots(q), &x), 1e-6);
+    close(
+        "roots",
+        &positive_roots::grad(&x),
+        &cd(|q| positive_roots(q), &x),
+        1e-6,
+    );
     let (gc, gt) = fold_poly::grad(&x, 0.7);
-    let want = cd(|q| fold_poly(&q[..5], q[5]), &[0.3, -1.2, 0.8, 2.0, 0.1, 0.7]);
+    let want = cd(
+        |q| fold_poly(&q[..5], q[5]),
+        &[0.3, -1.2, 0.8, 2.0, 0.1, 0.7],
+    );
     close("horner", &[gc, vec![gt]].concat(), &want, 1e-7);
     let (ga, gb) = for_zip_enumerate::grad(&x, &y);
     let want = cd(|q| for_zip_enumerate(&q[..5], &q[5..]), &[x, y].concat());
@@ -441,7 +500,10 @@ fn thomas_weighted(sub: &[f64], diag: &[f64], sup: &[f64], rhs: &[f64]) -> f64 {
     for i in (0..n - 1).rev() {
         x[i] = d[i] - c[i] * x[i + 1];
     }
-    x.iter().enumerate().map(|(i, v)| (i as f64 + 1.0) * v).sum()
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 + 1.0) * v)
+        .sum()
 }
 
 #[test]
@@ -451,7 +513,10 @@ fn tridiagonal_solve() {
     let diag = [4.0, 4.5, 3.8, 4.2, 5.0];
     let rhs = [1.0, 2.0, -1.0, 0.5, 3.0];
     let (gd, gr) = thomas_weighted::grad(&sub, &diag, &sup, &rhs);
-    let want = cd(|q| thomas_weighted(&sub, &q[..5], &sup, &q[5..]), &[diag, rhs].concat());
+    let want = cd(
+        |q| thomas_weighted(&sub, &q[..5], &sup, &q[5..]),
+        &[diag, rhs].concat(),
+    );
     close("thomas", &[gd, gr].concat(), &want, 1e-7);
 }
 
@@ -477,7 +542,10 @@ fn heat_energy(u0: &[f64], alpha: f64, steps: usize) -> f64 {
 fn heat_double_buffer() {
     let u0 = [0.0, 1.0, 0.5, -0.3, 0.8, 0.0];
     let (gu, ga) = heat_energy::grad(&u0, 0.2, 7);
-    let want = cd(|q| heat_energy(&q[..6], q[6], 7), &[&u0[..], &[0.2]].concat());
+    let want = cd(
+        |q| heat_energy(&q[..6], q[6], 7),
+        &[&u0[..], &[0.2]].concat(),
+    );
     close("heat", &[gu, vec![ga]].concat(), &want, 1e-7);
 }
 
@@ -512,7 +580,12 @@ fn enum_match() {
     for a in [Act::Relu, Act::Tanh, Act::Sigmoid, Act::Leaky(0.1)] {
         for x in [-0.7, 0.4] {
             let want = cd(|q| activate(q[0], a), &[x]);
-            close(&format!("{a:?} at {x}"), &[activate::grad(x, a)], &want, 1e-8);
+            close(
+                &format!("{a:?} at {x}"),
+                &[activate::grad(x, a)],
+                &want,
+                1e-8,
+            );
         }
     }
 }
@@ -565,7 +638,12 @@ fn shadow_and_early_return(x: f64, y: f64) -> f64 {
 fn shadowing_early_return() {
     for p in [[0.3, 1.4], [6.0, 1.2]] {
         let (a, b) = shadow_and_early_return::grad(p[0], p[1]);
-        close("shadow", &[a, b], &cd(|q| shadow_and_early_return(q[0], q[1]), &p), 1e-8);
+        close(
+            "shadow",
+            &[a, b],
+            &cd(|q| shadow_and_early_return(q[0], q[1]), &p),
+            1e-8,
+        );
     }
 }
 
@@ -606,7 +684,12 @@ fn math_zoo(a: f64, b: f64) -> f64 {
 fn math_functions() {
     for p in [[0.8, 1.3], [1.7, 0.4], [2.5, -0.3]] {
         let (a, b) = math_zoo::grad(p[0], p[1]);
-        close(&format!("zoo {p:?}"), &[a, b], &cd(|q| math_zoo(q[0], q[1]), &p), 1e-7);
+        close(
+            &format!("zoo {p:?}"),
+            &[a, b],
+            &cd(|q| math_zoo(q[0], q[1]), &p),
+            1e-7,
+        );
     }
 }
 
@@ -669,7 +752,12 @@ fn uses_helpers(a: f64, b: f64) -> f64 {
 fn helper_calls() {
     let p = [0.6, -1.1];
     let (a, b) = uses_helpers::grad(p[0], p[1]);
-    close("helpers", &[a, b], &cd(|q| uses_helpers(q[0], q[1]), &p), 1e-8);
+    close(
+        "helpers",
+        &[a, b],
+        &cd(|q| uses_helpers(q[0], q[1]), &p),
+        1e-8,
+    );
 }
 
 // methods
@@ -697,10 +785,21 @@ impl Pendulum {
 
 #[test]
 fn methods() {
-    let p = Pendulum { length: 1.3, mass: 0.7, g: 9.81 };
+    let p = Pendulum {
+        length: 1.3,
+        mass: 0.7,
+        g: 9.81,
+    };
     let (gp, gt, go) = p.energy_grad(0.4, 1.2);
     let want = cd(
-        |q| Pendulum { length: q[0], mass: q[1], g: 9.81 }.energy(q[2], q[3]),
+        |q| {
+            Pendulum {
+                length: q[0],
+                mass: q[1],
+                g: 9.81,
+            }
+            .energy(q[2], q[3])
+        },
         &[1.3, 0.7, 0.4, 1.2],
     );
     close("pendulum", &[gp.length, gp.mass, gt, go], &want, 1e-8);
@@ -719,13 +818,17 @@ fn at_literal_index(t: &Tensor, i: usize) -> f64 {
 // A4: mut parameter
 #[differentiable]
 fn a4(mut x: f64, n: usize) -> f64 {
-    for _ in 0..n { x = x.sin() + x; }
+    for _ in 0..n {
+        x = x.sin() + x;
+    }
     x
 }
 
 // A9: helper on a buffer that changes later
 #[differentiable]
-fn energy(u: &[f64]) -> f64 { u.iter().map(|v| v * v).sum() }
+fn energy(u: &[f64]) -> f64 {
+    u.iter().map(|v| v * v).sum()
+}
 
 #[differentiable]
 fn a9(u0: &[f64]) -> f64 {
@@ -733,7 +836,9 @@ fn a9(u0: &[f64]) -> f64 {
     let mut e = 0.0;
     for _ in 0..3 {
         e += energy(&u);
-        for i in 0..u.len() { u[i] = u[i].sin(); }
+        for i in 0..u.len() {
+            u[i] = u[i].sin();
+        }
     }
     e
 }
@@ -745,26 +850,42 @@ fn a10(a: &[f64], n: usize) -> f64 {
     for i in 0..n {
         for j in 0..=i {
             let mut s = a[i * n + j];
-            for k in 0..j { s -= l[i * n + k] * l[j * n + k]; }
-            if i == j { l[i * n + j] = s.sqrt(); } else { l[i * n + j] = s / l[j * n + j]; }
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                l[i * n + j] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
         }
     }
     let mut t = 0.0;
-    for i in 0..n { t += l[i * n + i].ln(); }
+    for i in 0..n {
+        t += l[i * n + i].ln();
+    }
     2.0 * t
 }
 
 // A15: array in/out
 #[differentiable]
 fn a15(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 // A16: deferred init
 #[differentiable]
 fn a16(x: f64) -> f64 {
     let y: f64;
-    if x > 0.0 { y = x.sqrt(); } else { y = -x; }
+    if x > 0.0 {
+        y = x.sqrt();
+    } else {
+        y = -x;
+    }
     y * 2.0
 }
 
@@ -775,7 +896,9 @@ fn a17(x: f64) -> f64 {
     'outer: for i in 0..10 {
         for j in 0..10 {
             s = s * 1.1 + (i * j) as f64 * 0.01;
-            if s > 5.0 { break 'outer; }
+            if s > 5.0 {
+                break 'outer;
+            }
         }
     }
     s
@@ -820,7 +943,9 @@ fn a21(x: f64) -> f64 {
     while t < 1.0 && y > 0.0 {
         t += 0.1;
         i += 1;
-        if i % 2 == 0 { continue; }
+        if i % 2 == 0 {
+            continue;
+        }
         y -= 0.05 * y.sqrt();
     }
     y
@@ -843,13 +968,17 @@ fn a23(x: &[f64], a: f64) -> f64 {
     x.iter().map(|&v| g(v)).sum()
 }
 #[differentiable]
-fn sq_h(v: f64) -> f64 { v * v }
+fn sq_h(v: f64) -> f64 {
+    v * v
+}
 
 // A24: Vec output with pullback
 #[differentiable]
 fn a24(x: &[f64]) -> Vec<f64> {
     let mut out = Vec::with_capacity(x.len());
-    for i in 0..x.len() { out.push(x[i] * x[(i + 1) % x.len()]); }
+    for i in 0..x.len() {
+        out.push(x[i] * x[(i + 1) % x.len()]);
+    }
     out
 }
 
@@ -862,7 +991,9 @@ fn step2(x: f64, v: f64, k: f64, dt: f64) -> (f64, f64) {
 #[differentiable]
 fn a27(x0: f64, k: f64) -> f64 {
     let (mut x, mut v) = (x0, 0.0);
-    for _ in 0..20 { (x, v) = step2(x, v, k, 0.05); }
+    for _ in 0..20 {
+        (x, v) = step2(x, v, k, 0.05);
+    }
     x * x + v * v
 }
 
@@ -871,7 +1002,9 @@ fn a27(x0: f64, k: f64) -> f64 {
 fn a28(z: &[f64], label: usize) -> f64 {
     let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mut e = Vec::with_capacity(z.len());
-    for &v in z { e.push((v - m).exp()); }
+    for &v in z {
+        e.push((v - m).exp());
+    }
     let s: f64 = e.iter().sum();
     -(e[label] / s).ln()
 }
@@ -879,10 +1012,20 @@ fn a28(z: &[f64], label: usize) -> f64 {
 #[test]
 fn batch2_gradients() {
     // mut parameter
-    close("mut param", &[a4::grad(0.7, 5)], &cd(|q| a4(q[0], 5), &[0.7]), 1e-8);
+    close(
+        "mut param",
+        &[a4::grad(0.7, 5)],
+        &cd(|q| a4(q[0], 5), &[0.7]),
+        1e-8,
+    );
     // a helper called on a buffer that changes afterwards
     let u0 = [0.4, -1.0, 2.2];
-    close("helper on changing buffer", &a9::grad(&u0), &cd(|q| a9(q), &u0), 1e-8);
+    close(
+        "helper on changing buffer",
+        &a9::grad(&u0),
+        &cd(|q| a9(q), &u0),
+        1e-8,
+    );
     // Cholesky log-determinant on a flat scratch buffer
     let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
     close("cholesky", &a10::grad(&a, 3), &cd(|q| a10(q, 3), &a), 1e-8);
@@ -894,35 +1037,90 @@ fn batch2_gradients() {
     close("cross a", &ga, &crs(y, w), 1e-15);
     close("cross b", &gb, &crs(w, x), 1e-15);
     for x0 in [2.0, -3.0] {
-        close("deferred init", &[a16::grad(x0)], &cd(|q| a16(q[0]), &[x0]), 1e-8);
+        close(
+            "deferred init",
+            &[a16::grad(x0)],
+            &cd(|q| a16(q[0]), &[x0]),
+            1e-8,
+        );
     }
-    close("labeled break", &[a17::grad(0.3)], &cd(|q| a17(q[0]), &[0.3]), 1e-8);
+    close(
+        "labeled break",
+        &[a17::grad(0.3)],
+        &cd(|q| a17(q[0]), &[0.3]),
+        1e-8,
+    );
     let z = [0.1, -0.2, 0.3, 0.25, -0.4, 0.05];
     let (g1, g2) = a18::grad(100.0, 0.3, &z);
-    close("lookback/asian", &[g1, g2], &cd(|q| a18(q[0], q[1], &z), &[100.0, 0.3]), 1e-7);
-    close("owned vec", &a19::grad(vec![1.5, -2.0]), &[-2.0, 2.5], 1e-15);
-    close("consts", &[a20::grad(0.3)], &[2.5 * std::f64::consts::PI * (std::f64::consts::PI * 0.3).cos()], 1e-14);
-    close("while &&, continue", &[a21::grad(0.8)], &cd(|q| a21(q[0]), &[0.8]), 1e-8);
+    close(
+        "lookback/asian",
+        &[g1, g2],
+        &cd(|q| a18(q[0], q[1], &z), &[100.0, 0.3]),
+        1e-7,
+    );
+    close(
+        "owned vec",
+        &a19::grad(vec![1.5, -2.0]),
+        &[-2.0, 2.5],
+        1e-15,
+    );
+    close(
+        "consts",
+        &[a20::grad(0.3)],
+        &[2.5 * std::f64::consts::PI * (std::f64::consts::PI * 0.3).cos()],
+        1e-14,
+    );
+    close(
+        "while &&, continue",
+        &[a21::grad(0.8)],
+        &cd(|q| a21(q[0]), &[0.8]),
+        1e-8,
+    );
     let v = Vector3::new(0.3, -1.2, 0.8);
     let m = Matrix2::new(1.0, 0.5, -0.3, 2.0);
     let (gv, gm) = a22::grad(v, m);
     let want = cd(
-        |q| a22(Vector3::new(q[0], q[1], q[2]), Matrix2::from_column_slice(&q[3..])),
+        |q| {
+            a22(
+                Vector3::new(q[0], q[1], q[2]),
+                Matrix2::from_column_slice(&q[3..]),
+            )
+        },
         &[0.3, -1.2, 0.8, 1.0, -0.3, 0.5, 2.0],
     );
-    close("nalgebra misc", &[gv.as_slice(), gm.as_slice()].concat(), &want, 1e-8);
+    close(
+        "nalgebra misc",
+        &[gv.as_slice(), gm.as_slice()].concat(),
+        &want,
+        1e-8,
+    );
     let xs = [0.5, -0.25, 1.5];
     let (gx, ga) = a23::grad(&xs, 1.7);
     let want = cd(|q| a23(&q[..3], q[3]), &[0.5, -0.25, 1.5, 1.7]);
-    close("closures of closures", &[gx, vec![ga]].concat(), &want, 1e-8);
+    close(
+        "closures of closures",
+        &[gx, vec![ga]].concat(),
+        &want,
+        1e-8,
+    );
     let w = [1.0, -2.0, 0.5];
     let got = a24::vjp(&xs).1(w.to_vec());
     let want = cd(|q| a24(q).iter().zip(&w).map(|(a, b)| a * b).sum(), &xs);
     close("vec output", &got, &want, 1e-8);
     let (gx0, gk) = a27::grad(1.0, 2.0);
-    close("tuple state", &[gx0, gk], &cd(|q| a27(q[0], q[1]), &[1.0, 2.0]), 1e-8);
+    close(
+        "tuple state",
+        &[gx0, gk],
+        &cd(|q| a27(q[0], q[1]), &[1.0, 2.0]),
+        1e-8,
+    );
     let zz = [0.2, 1.5, -0.3, 0.9];
-    close("softmax push", &a28::grad(&zz, 2), &cd(|q| a28(q, 2), &zz), 1e-8);
+    close(
+        "softmax push",
+        &a28::grad(&zz, 2),
+        &cd(|q| a28(q, 2), &zz),
+        1e-8,
+    );
 }
 
 // ================================================================== realistic programs
@@ -933,206 +1131,280 @@ mod realistic {
     fn show(name: &str, got: &[f64], want: &[f64]) {
         close(name, got, want, 1e-6)
     }
-// n-link planar arm
-#[differentiable(wrt(q))]
-fn arm_loss(q: &[f64], lengths: &[f64], target: [f64; 2], lo: f64, hi: f64) -> f64 {
-    let mut angle = 0.0;
-    let (mut x, mut y) = (0.0, 0.0);
-    for (qi, li) in q.iter().zip(lengths.iter()) {
-        angle += qi;
-        x += li * angle.cos();
-        y += li * angle.sin();
-    }
-    let mut penalty = 0.0;
-    for &qi in q {
-        penalty += (qi - qi.clamp(lo, hi)).powi(2);
-    }
-    (x - target[0]).powi(2) + (y - target[1]).powi(2) + 10.0 * penalty
-}
-
-// RNN with per-step scratch buffer
-#[differentiable(wrt(w, u, b))]
-fn rnn(w: &[f64], u: &[f64], b: &[f64], xs: &[f64], n: usize) -> f64 {
-    let mut h = vec![0.0; n];
-    for &x in xs {
-        let mut new_h = vec![0.0; n];
-        for i in 0..n {
-            let mut a = b[i] + u[i] * x;
-            for j in 0..n { a += w[i * n + j] * h[j]; }
-            new_h[i] = a.tanh();
+    // n-link planar arm
+    #[differentiable(wrt(q))]
+    fn arm_loss(q: &[f64], lengths: &[f64], target: [f64; 2], lo: f64, hi: f64) -> f64 {
+        let mut angle = 0.0;
+        let (mut x, mut y) = (0.0, 0.0);
+        for (qi, li) in q.iter().zip(lengths.iter()) {
+            angle += qi;
+            x += li * angle.cos();
+            y += li * angle.sin();
         }
-        h = new_h.clone();
-    }
-    h.iter().sum()
-}
-
-#[differentiable(wrt(w, u, b))]
-fn rnn_move(w: &[f64], u: &[f64], b: &[f64], xs: &[f64], n: usize) -> f64 {
-    let mut h = vec![0.0; n];
-    for &x in xs {
-        let mut new_h = vec![0.0; n];
-        for i in 0..n {
-            let mut a = b[i] + u[i] * x;
-            for j in 0..n { a += w[i * n + j] * h[j]; }
-            new_h[i] = a.tanh();
+        let mut penalty = 0.0;
+        for &qi in q {
+            penalty += (qi - qi.clamp(lo, hi)).powi(2);
         }
-        h = new_h;
+        (x - target[0]).powi(2) + (y - target[1]).powi(2) + 10.0 * penalty
     }
-    h.iter().sum()
-}
 
-// RK4 with a Vec-returning helper
-#[differentiable]
-fn deriv(s: &[f64], k: f64, c: f64) -> Vec<f64> {
-    vec![s[1], -k * s[0] - c * s[1] + 0.1 * s[0].powi(3)]
-}
-#[differentiable(wrt(k, c, x0))]
-fn rk4(k: f64, c: f64, x0: f64, steps: usize) -> f64 {
-    let h = 0.05;
-    let mut s = vec![x0, 0.0];
-    for _ in 0..steps {
-        let k1 = deriv(&s, k, c);
-        let mut tmp = vec![0.0; 2];
-        for i in 0..2 { tmp[i] = s[i] + 0.5 * h * k1[i]; }
-        let k2 = deriv(&tmp, k, c);
-        for i in 0..2 { tmp[i] = s[i] + 0.5 * h * k2[i]; }
-        let k3 = deriv(&tmp, k, c);
-        for i in 0..2 { tmp[i] = s[i] + h * k3[i]; }
-        let k4 = deriv(&tmp, k, c);
-        for i in 0..2 { s[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]); }
+    // RNN with per-step scratch buffer
+    #[differentiable(wrt(w, u, b))]
+    fn rnn(w: &[f64], u: &[f64], b: &[f64], xs: &[f64], n: usize) -> f64 {
+        let mut h = vec![0.0; n];
+        for &x in xs {
+            let mut new_h = vec![0.0; n];
+            for i in 0..n {
+                let mut a = b[i] + u[i] * x;
+                for j in 0..n {
+                    a += w[i * n + j] * h[j];
+                }
+                new_h[i] = a.tanh();
+            }
+            h = new_h.clone();
+        }
+        h.iter().sum()
     }
-    s[0] * s[0] + s[1]
-}
 
-// PID controller with saturation
-#[differentiable(wrt(kp, ki, kd))]
-fn pid_cost(kp: f64, ki: f64, kd: f64, setpoint: f64, steps: usize) -> f64 {
-    let dt = 0.02;
-    let (mut pos, mut vel) = (0.0, 0.0);
-    let mut integral = 0.0;
-    let mut prev_err = setpoint;
-    let mut cost = 0.0;
-    for _ in 0..steps {
-        let err = setpoint - pos;
-        integral += err * dt;
-        integral = integral.clamp(-2.0, 2.0); // anti-windup
-        let deriv = (err - prev_err) / dt;
-        prev_err = err;
-        let u = (kp * err + ki * integral + kd * deriv).clamp(-5.0, 5.0);
-        vel += (u - 0.3 * vel) * dt;
-        pos += vel * dt;
-        cost += err * err * dt;
+    #[differentiable(wrt(w, u, b))]
+    fn rnn_move(w: &[f64], u: &[f64], b: &[f64], xs: &[f64], n: usize) -> f64 {
+        let mut h = vec![0.0; n];
+        for &x in xs {
+            let mut new_h = vec![0.0; n];
+            for i in 0..n {
+                let mut a = b[i] + u[i] * x;
+                for j in 0..n {
+                    a += w[i * n + j] * h[j];
+                }
+                new_h[i] = a.tanh();
+            }
+            h = new_h;
+        }
+        h.iter().sum()
     }
-    cost
-}
 
-// N-body pairwise forces with a scatter into a scratch buffer
-#[differentiable(wrt(pos))]
-fn nbody(pos: &[f64], mass: &[f64], steps: usize) -> f64 {
-    let n = mass.len();
-    let mut p = pos.to_vec();
-    let mut v = vec![0.0; 2 * n];
-    let dt = 0.01;
-    for _ in 0..steps {
-        let mut f = vec![0.0; 2 * n];
-        for i in 0..n {
-            for j in (i + 1)..n {
-                let dx = p[2 * j] - p[2 * i];
-                let dy = p[2 * j + 1] - p[2 * i + 1];
-                let r2 = dx * dx + dy * dy + 0.01;
-                let inv = mass[i] * mass[j] / (r2 * r2.sqrt());
-                f[2 * i] += inv * dx;
-                f[2 * i + 1] += inv * dy;
-                f[2 * j] -= inv * dx;
-                f[2 * j + 1] -= inv * dy;
+    // RK4 with a Vec-returning helper
+    #[differentiable]
+    fn deriv(s: &[f64], k: f64, c: f64) -> Vec<f64> {
+        vec![s[1], -k * s[0] - c * s[1] + 0.1 * s[0].powi(3)]
+    }
+    #[differentiable(wrt(k, c, x0))]
+    fn rk4(k: f64, c: f64, x0: f64, steps: usize) -> f64 {
+        let h = 0.05;
+        let mut s = vec![x0, 0.0];
+        for _ in 0..steps {
+            let k1 = deriv(&s, k, c);
+            let mut tmp = vec![0.0; 2];
+            for i in 0..2 {
+                tmp[i] = s[i] + 0.5 * h * k1[i];
+            }
+            let k2 = deriv(&tmp, k, c);
+            for i in 0..2 {
+                tmp[i] = s[i] + 0.5 * h * k2[i];
+            }
+            let k3 = deriv(&tmp, k, c);
+            for i in 0..2 {
+                tmp[i] = s[i] + h * k3[i];
+            }
+            let k4 = deriv(&tmp, k, c);
+            for i in 0..2 {
+                s[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
             }
         }
-        for i in 0..n {
-            for k in 0..2 {
-                v[2 * i + k] += f[2 * i + k] / mass[i] * dt;
-                p[2 * i + k] += v[2 * i + k] * dt;
+        s[0] * s[0] + s[1]
+    }
+
+    // PID controller with saturation
+    #[differentiable(wrt(kp, ki, kd))]
+    fn pid_cost(kp: f64, ki: f64, kd: f64, setpoint: f64, steps: usize) -> f64 {
+        let dt = 0.02;
+        let (mut pos, mut vel) = (0.0, 0.0);
+        let mut integral = 0.0;
+        let mut prev_err = setpoint;
+        let mut cost = 0.0;
+        for _ in 0..steps {
+            let err = setpoint - pos;
+            integral += err * dt;
+            integral = integral.clamp(-2.0, 2.0); // anti-windup
+            let deriv = (err - prev_err) / dt;
+            prev_err = err;
+            let u = (kp * err + ki * integral + kd * deriv).clamp(-5.0, 5.0);
+            vel += (u - 0.3 * vel) * dt;
+            pos += vel * dt;
+            cost += err * err * dt;
+        }
+        cost
+    }
+
+    // N-body pairwise forces with a scatter into a scratch buffer
+    #[differentiable(wrt(pos))]
+    fn nbody(pos: &[f64], mass: &[f64], steps: usize) -> f64 {
+        let n = mass.len();
+        let mut p = pos.to_vec();
+        let mut v = vec![0.0; 2 * n];
+        let dt = 0.01;
+        for _ in 0..steps {
+            let mut f = vec![0.0; 2 * n];
+            for i in 0..n {
+                for j in (i + 1)..n {
+                    let dx = p[2 * j] - p[2 * i];
+                    let dy = p[2 * j + 1] - p[2 * i + 1];
+                    let r2 = dx * dx + dy * dy + 0.01;
+                    let inv = mass[i] * mass[j] / (r2 * r2.sqrt());
+                    f[2 * i] += inv * dx;
+                    f[2 * i + 1] += inv * dy;
+                    f[2 * j] -= inv * dx;
+                    f[2 * j + 1] -= inv * dy;
+                }
+            }
+            for i in 0..n {
+                for k in 0..2 {
+                    v[2 * i + k] += f[2 * i + k] / mass[i] * dt;
+                    p[2 * i + k] += v[2 * i + k] * dt;
+                }
             }
         }
-    }
-    let mut e = 0.0;
-    for i in 0..n { e += 0.5 * mass[i] * (v[2 * i] * v[2 * i] + v[2 * i + 1] * v[2 * i + 1]); }
-    e
-}
-
-// Heston Euler MC with full truncation
-#[differentiable(wrt(s0, v0, kappa, theta, xi))]
-fn heston_call(s0: f64, v0: f64, kappa: f64, theta: f64, xi: f64, z1: &[f64], z2: &[f64], paths: usize, steps: usize, k: f64) -> f64 {
-    let dt = 1.0 / steps as f64;
-    let mut payoff = 0.0;
-    for p in 0..paths {
-        let mut s = s0;
-        let mut v = v0;
-        for t in 0..steps {
-            let idx = p * steps + t;
-            let vp = v.max(0.0);
-            s *= ((-0.5 * vp) * dt + (vp * dt).sqrt() * z1[idx]).exp();
-            v += kappa * (theta - vp) * dt + xi * (vp * dt).sqrt() * z2[idx];
+        let mut e = 0.0;
+        for i in 0..n {
+            e += 0.5 * mass[i] * (v[2 * i] * v[2 * i] + v[2 * i + 1] * v[2 * i + 1]);
         }
-        payoff += (s - k).max(0.0);
+        e
     }
-    payoff / paths as f64
-}
 
-// attention with Vec<Vec<f64>>
-#[differentiable(wrt(q, kk, vv))]
-fn attention(q: &[f64], kk: &[Vec<f64>], vv: &[f64]) -> f64 {
-    let d = q.len();
-    let m = kk.len();
-    let mut scores = vec![0.0; m];
-    let mut mx = f64::NEG_INFINITY;
-    for i in 0..m {
-        let mut s = 0.0;
-        for j in 0..d { s += q[j] * kk[i][j]; }
-        scores[i] = s / (d as f64).sqrt();
-        mx = mx.max(scores[i]);
+    // Heston Euler MC with full truncation
+    #[differentiable(wrt(s0, v0, kappa, theta, xi))]
+    fn heston_call(
+        s0: f64,
+        v0: f64,
+        kappa: f64,
+        theta: f64,
+        xi: f64,
+        z1: &[f64],
+        z2: &[f64],
+        paths: usize,
+        steps: usize,
+        k: f64,
+    ) -> f64 {
+        let dt = 1.0 / steps as f64;
+        let mut payoff = 0.0;
+        for p in 0..paths {
+            let mut s = s0;
+            let mut v = v0;
+            for t in 0..steps {
+                let idx = p * steps + t;
+                let vp = v.max(0.0);
+                s *= ((-0.5 * vp) * dt + (vp * dt).sqrt() * z1[idx]).exp();
+                v += kappa * (theta - vp) * dt + xi * (vp * dt).sqrt() * z2[idx];
+            }
+            payoff += (s - k).max(0.0);
+        }
+        payoff / paths as f64
     }
-    let mut z = 0.0;
-    for i in 0..m { scores[i] = (scores[i] - mx).exp(); z += scores[i]; }
-    let mut out = 0.0;
-    for i in 0..m { out += scores[i] / z * vv[i]; }
-    out
-}
 
-#[test]
-fn realistic_programs() {
-    let q = [0.3, -0.5, 0.8, 1.9];
-    let l = [1.0, 0.8, 0.5, 0.3];
-    show("arm", &arm_loss::grad(&q, &l, [1.2, 0.9], -1.0, 1.5), &cd(|z| arm_loss(z, &l, [1.2, 0.9], -1.0, 1.5), &q));
-    let n = 3;
-    let w: Vec<f64> = (0..9).map(|i| ((i as f64) * 0.7).sin() * 0.5).collect();
-    let u = [0.3, -0.2, 0.5];
-    let b = [0.1, 0.0, -0.1];
-    let xs = [0.5, -1.0, 0.25, 0.8];
-    let (gw, gu, gb) = rnn::grad(&w, &u, &b, &xs, n);
-    let flat = [w.clone(), u.to_vec(), b.to_vec()].concat();
-    let want = cd(|z| rnn(&z[..9], &z[9..12], &z[12..], &xs, n), &flat);
-    show("rnn clone", &[gw, gu, gb].concat(), &want);
-    let (gw, gu, gb) = rnn_move::grad(&w, &u, &b, &xs, n);
-    show("rnn move", &[gw, gu, gb].concat(), &want);
-    let (a, bb, c) = rk4::grad(2.0, 0.3, 1.0, 40);
-    show("rk4", &[a, bb, c], &cd(|z| rk4(z[0], z[1], z[2], 40), &[2.0, 0.3, 1.0]));
-    let (a, bb, c) = pid_cost::grad(2.0, 0.5, 0.1, 1.0, 300);
-    show("pid", &[a, bb, c], &cd(|z| pid_cost(z[0], z[1], z[2], 1.0, 300), &[2.0, 0.5, 0.1]));
-    let pos = [0.0, 0.0, 1.0, 0.2, -0.5, 0.9];
-    let mass = [1.0, 0.5, 0.8];
-    show("nbody", &nbody::grad(&pos, &mass, 30), &cd(|z| nbody(z, &mass, 30), &pos));
-    let z1: Vec<f64> = (0..200).map(|i| ((i as f64) * 1.37).sin() * 1.2).collect();
-    let z2: Vec<f64> = (0..200).map(|i| ((i as f64) * 0.91).cos() * 1.1).collect();
-    let g = heston_call::grad(100.0, 0.04, 1.5, 0.05, 0.6, &z1, &z2, 10, 20, 100.0);
-    show("heston", &[g.0, g.1, g.2, g.3, g.4], &cd(|z| heston_call(z[0], z[1], z[2], z[3], z[4], &z1, &z2, 10, 20, 100.0), &[100.0, 0.04, 1.5, 0.05, 0.6]));
-    let qq = [0.2, -0.4, 0.9];
-    let kk = vec![vec![0.1, 0.5, -0.3], vec![1.0, 0.2, 0.4], vec![-0.6, 0.3, 0.8], vec![0.0, -0.2, 0.1]];
-    let vv = [1.0, -0.5, 2.0, 0.3];
-    let (gq, gk, gv) = attention::grad(&qq, &kk, &vv);
-    let flat = [qq.to_vec(), kk.concat(), vv.to_vec()].concat();
-    let want = cd(|z| attention(&z[..3], &[z[3..6].to_vec(), z[6..9].to_vec(), z[9..12].to_vec(), z[12..15].to_vec()], &z[15..]), &flat);
-    show("attention", &[gq, gk.concat(), gv].concat(), &want);
-}
+    // attention with Vec<Vec<f64>>
+    #[differentiable(wrt(q, kk, vv))]
+    fn attention(q: &[f64], kk: &[Vec<f64>], vv: &[f64]) -> f64 {
+        let d = q.len();
+        let m = kk.len();
+        let mut scores = vec![0.0; m];
+        let mut mx = f64::NEG_INFINITY;
+        for i in 0..m {
+            let mut s = 0.0;
+            for j in 0..d {
+                s += q[j] * kk[i][j];
+            }
+            scores[i] = s / (d as f64).sqrt();
+            mx = mx.max(scores[i]);
+        }
+        let mut z = 0.0;
+        for i in 0..m {
+            scores[i] = (scores[i] - mx).exp();
+            z += scores[i];
+        }
+        let mut out = 0.0;
+        for i in 0..m {
+            out += scores[i] / z * vv[i];
+        }
+        out
+    }
+
+    #[test]
+    fn realistic_programs() {
+        let q = [0.3, -0.5, 0.8, 1.9];
+        let l = [1.0, 0.8, 0.5, 0.3];
+        show(
+            "arm",
+            &arm_loss::grad(&q, &l, [1.2, 0.9], -1.0, 1.5),
+            &cd(|z| arm_loss(z, &l, [1.2, 0.9], -1.0, 1.5), &q),
+        );
+        let n = 3;
+        let w: Vec<f64> = (0..9).map(|i| ((i as f64) * 0.7).sin() * 0.5).collect();
+        let u = [0.3, -0.2, 0.5];
+        let b = [0.1, 0.0, -0.1];
+        let xs = [0.5, -1.0, 0.25, 0.8];
+        let (gw, gu, gb) = rnn::grad(&w, &u, &b, &xs, n);
+        let flat = [w.clone(), u.to_vec(), b.to_vec()].concat();
+        let want = cd(|z| rnn(&z[..9], &z[9..12], &z[12..], &xs, n), &flat);
+        show("rnn clone", &[gw, gu, gb].concat(), &want);
+        let (gw, gu, gb) = rnn_move::grad(&w, &u, &b, &xs, n);
+        show("rnn move", &[gw, gu, gb].concat(), &want);
+        let (a, bb, c) = rk4::grad(2.0, 0.3, 1.0, 40);
+        show(
+            "rk4",
+            &[a, bb, c],
+            &cd(|z| rk4(z[0], z[1], z[2], 40), &[2.0, 0.3, 1.0]),
+        );
+        let (a, bb, c) = pid_cost::grad(2.0, 0.5, 0.1, 1.0, 300);
+        show(
+            "pid",
+            &[a, bb, c],
+            &cd(|z| pid_cost(z[0], z[1], z[2], 1.0, 300), &[2.0, 0.5, 0.1]),
+        );
+        let pos = [0.0, 0.0, 1.0, 0.2, -0.5, 0.9];
+        let mass = [1.0, 0.5, 0.8];
+        show(
+            "nbody",
+            &nbody::grad(&pos, &mass, 30),
+            &cd(|z| nbody(z, &mass, 30), &pos),
+        );
+        let z1: Vec<f64> = (0..200).map(|i| ((i as f64) * 1.37).sin() * 1.2).collect();
+        let z2: Vec<f64> = (0..200).map(|i| ((i as f64) * 0.91).cos() * 1.1).collect();
+        let g = heston_call::grad(100.0, 0.04, 1.5, 0.05, 0.6, &z1, &z2, 10, 20, 100.0);
+        show(
+            "heston",
+            &[g.0, g.1, g.2, g.3, g.4],
+            &cd(
+                |z| heston_call(z[0], z[1], z[2], z[3], z[4], &z1, &z2, 10, 20, 100.0),
+                &[100.0, 0.04, 1.5, 0.05, 0.6],
+            ),
+        );
+        let qq = [0.2, -0.4, 0.9];
+        let kk = vec![
+            vec![0.1, 0.5, -0.3],
+            vec![1.0, 0.2, 0.4],
+            vec![-0.6, 0.3, 0.8],
+            vec![0.0, -0.2, 0.1],
+        ];
+        let vv = [1.0, -0.5, 2.0, 0.3];
+        let (gq, gk, gv) = attention::grad(&qq, &kk, &vv);
+        let flat = [qq.to_vec(), kk.concat(), vv.to_vec()].concat();
+        let want = cd(
+            |z| {
+                attention(
+                    &z[..3],
+                    &[
+                        z[3..6].to_vec(),
+                        z[6..9].to_vec(),
+                        z[9..12].to_vec(),
+                        z[12..15].to_vec(),
+                    ],
+                    &z[15..],
+                )
+            },
+            &flat,
+        );
+        show("attention", &[gq, gk.concat(), gv].concat(), &want);
+    }
 }
 
 // ================================================================== odd but ordinary code
@@ -1157,7 +1429,10 @@ mod odds {
         let idx = x[1];
         let n = x[2];
         x.iter().map(|v| v * i + idx * n).sum::<f64>()
-            + x.iter().enumerate().map(|(k, v)| k as f64 * v * i).sum::<f64>()
+            + x.iter()
+                .enumerate()
+                .map(|(k, v)| k as f64 * v * i)
+                .sum::<f64>()
     }
     #[differentiable]
     fn b5(a: &[f64], b: &[f64]) -> f64 {
@@ -1337,7 +1612,11 @@ mod odds {
 
     #[test]
     fn odd_programs() {
-        show("closure param shadows", &[b3::grad(0.7)], &cd(|q| b3(q[0]), &[0.7]));
+        show(
+            "closure param shadows",
+            &[b3::grad(0.7)],
+            &cd(|q| b3(q[0]), &[0.7]),
+        );
         let x = [0.3, -1.2, 0.8, 2.0];
         show("names i/idx/n", &b4::grad(&x), &cd(|q| b4(q), &x));
         let (ga, gb) = b5::grad(&[1.0, 2.0, 3.0], &[4.0, 5.0]);
@@ -1346,28 +1625,62 @@ mod odds {
         show("fold tuple", &b8::grad(&x), &cd(|q| b8(q), &x));
         show("windows > len, tail", &b9::grad(&x), &cd(|q| b9(q), &x));
         let t = [1.0, 2.0, 3.0, 4.0];
-        show("data index", &[b10::grad(0.7, &t).0], &cd(|q| b10(q[0], &t), &[0.7]));
+        show(
+            "data index",
+            &[b10::grad(0.7, &t).0],
+            &cd(|q| b10(q[0], &t), &[0.7]),
+        );
         show("aliasing", &b11::grad(&x), &cd(|q| b11(q), &x));
         show("in-place", &b12::grad(&x), &cd(|q| b12(q), &x));
         let (a, b) = b13::grad(0.4, 1.3);
         show("tuple swap", &[a, b], &cd(|q| b13(q[0], q[1]), &[0.4, 1.3]));
-        show("shadow in loop", &[b14::grad(0.3)], &cd(|q| b14(q[0]), &[0.3]));
+        show(
+            "shadow in loop",
+            &[b14::grad(0.3)],
+            &cd(|q| b14(q[0]), &[0.3]),
+        );
         show("counter", &[b15::grad(0.9)], &cd(|q| b15(q[0]), &[0.9]));
         for m in [0u8, 1, 3, 7] {
             for x0 in [0.5, 1.5] {
-                show(&format!("match {m} {x0}"), &[b16::grad(x0, m)], &cd(|q| b16(q[0], m), &[x0]));
+                show(
+                    &format!("match {m} {x0}"),
+                    &[b16::grad(x0, m)],
+                    &cd(|q| b16(q[0], m), &[x0]),
+                );
             }
         }
-        let lin = Lin { w: vec![0.5, -0.3], b: 0.2, scale: 1.5 };
+        let lin = Lin {
+            w: vec![0.5, -0.3],
+            b: 0.2,
+            scale: 1.5,
+        };
         let xs = [1.0, 2.0, -1.0, 0.5, 0.3, 0.3];
         let ys = [0.1, 0.7, -0.2];
         let g = lin.loss_grad(&xs, &ys).0;
-        let want = cd(|q| Lin { w: q[..2].to_vec(), b: q[2], scale: 1.5 }.loss(&xs, &ys), &[0.5, -0.3, 0.2]);
-        show("method calling method", &[g.w.clone(), vec![g.b]].concat(), &want);
+        let want = cd(
+            |q| {
+                Lin {
+                    w: q[..2].to_vec(),
+                    b: q[2],
+                    scale: 1.5,
+                }
+                .loss(&xs, &ys)
+            },
+            &[0.5, -0.3, 0.2],
+        );
+        show(
+            "method calling method",
+            &[g.w.clone(), vec![g.b]].concat(),
+            &want,
+        );
         let (a, b) = b18::grad(0.5, 1.5);
         show("ties", &[a, b], &[1.0, 1.0]);
         for v in [None, Some(1), Some(4)] {
-            show(&format!("let-else {v:?}"), &[b19::grad(0.6, v)], &cd(|q| b19(q[0], v), &[0.6]));
+            show(
+                &format!("let-else {v:?}"),
+                &[b19::grad(0.6, v)],
+                &cd(|q| b19(q[0], v), &[0.6]),
+            );
         }
         show("block cond", &[b20::grad(0.6)], &cd(|q| b20(q[0]), &[0.6]));
         show("early return", &b21::grad(&x), &cd(|q| b21(q), &x));
@@ -1378,7 +1691,12 @@ mod odds {
     fn e1(x: &[f64]) -> f64 {
         let a: f64 = x.iter().map(|v| v * 2.0).filter(|v| *v > 1.0).sum();
         // `.map(|(_, v)| ..)` after enumerate does not compile (see `enumerate_unused_index`)
-        let b: f64 = x.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(i, v)| v * v + 0.0 * i as f64).sum();
+        let b: f64 = x
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(i, v)| v * v + 0.0 * i as f64)
+            .sum();
         let n = x.len();
         let c: f64 = (0..n).map(|i| x[i] * x[n - 1 - i]).sum();
         let d: f64 = (1..=n).map(|i| x[i - 1] / i as f64).sum();
@@ -1473,27 +1791,76 @@ mod odds {
         let x = [0.3, -1.2, 0.8, 2.0, 0.6];
         show("chains", &e1::grad(&x), &cd(|q| e1(q), &x));
         show("argmax-like", &e3::grad(&x), &cd(|q| e3(q), &x));
-        show("array scratch", &[e4::grad(0.7, 3)], &cd(|q| e4(q[0], 3), &[0.7]));
+        show(
+            "array scratch",
+            &[e4::grad(0.7, 3)],
+            &cd(|q| e4(q[0], 3), &[0.7]),
+        );
         let w = vec![vec![0.1, 0.2, -0.3], vec![0.5, -0.4, 0.2]];
         let xi = [1.0, 0.5, -0.7];
         let (gw, gx) = e6::grad(&w, &xi);
         let flat: Vec<f64> = w.iter().flatten().copied().chain(xi).collect();
-        show("rows iter", &[gw.concat(), gx].concat(), &cd(|q| e6(&[q[0..3].to_vec(), q[3..6].to_vec()], &q[6..]), &flat));
+        show(
+            "rows iter",
+            &[gw.concat(), gx].concat(),
+            &cd(
+                |q| e6(&[q[0..3].to_vec(), q[3..6].to_vec()], &q[6..]),
+                &flat,
+            ),
+        );
         let xt = Tensor::randn(&[3, 4], 7);
         let (ga, gx) = e7::grad(0.3, &xt);
         let mut flat = vec![0.3];
         flat.extend(xt.to_vec());
-        show("tensor mixed", &[vec![ga], gx.to_vec()].concat(), &cd(|q| e7(q[0], &Tensor::from_vec(q[1..].to_vec(), &[3, 4])), &flat));
+        show(
+            "tensor mixed",
+            &[vec![ga], gx.to_vec()].concat(),
+            &cd(
+                |q| e7(q[0], &Tensor::from_vec(q[1..].to_vec(), &[3, 4])),
+                &flat,
+            ),
+        );
         let (gt, gl, gp) = e8::grad(0.4, 1.3, Point2::new(0.5, -0.2));
-        show("rotation2", &[gt, gl, gp.x, gp.y], &cd(|q| e8(q[0], q[1], Point2::new(q[2], q[3])), &[0.4, 1.3, 0.5, -0.2]));
+        show(
+            "rotation2",
+            &[gt, gl, gp.x, gp.y],
+            &cd(
+                |q| e8(q[0], q[1], Point2::new(q[2], q[3])),
+                &[0.4, 1.3, 0.5, -0.2],
+            ),
+        );
         let (gv, gw) = e9::grad(Vector3::new(0.3, 1.0, -0.5), Vector3::new(-0.2, 0.4, 1.1));
-        show("vec3", &[gv.as_slice(), gw.as_slice()].concat(), &cd(|q| e9(Vector3::new(q[0], q[1], q[2]), Vector3::new(q[3], q[4], q[5])), &[0.3, 1.0, -0.5, -0.2, 0.4, 1.1]));
+        show(
+            "vec3",
+            &[gv.as_slice(), gw.as_slice()].concat(),
+            &cd(
+                |q| {
+                    e9(
+                        Vector3::new(q[0], q[1], q[2]),
+                        Vector3::new(q[3], q[4], q[5]),
+                    )
+                },
+                &[0.3, 1.0, -0.5, -0.2, 0.4, 1.1],
+            ),
+        );
         let am = DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 0.5, -1.0, 0.3, 0.8]);
         let xv = DVector::from_vec(vec![0.2, -0.4, 1.0]);
         let (gam, gxv) = e10::grad(&am, &xv);
         let mut flat = am.as_slice().to_vec();
         flat.extend(xv.iter());
-        show("dmatrix", &[gam.as_slice(), gxv.as_slice()].concat(), &cd(|q| e10(&DMatrix::from_column_slice(2, 3, &q[..6]), &DVector::from_column_slice(&q[6..])), &flat));
+        show(
+            "dmatrix",
+            &[gam.as_slice(), gxv.as_slice()].concat(),
+            &cd(
+                |q| {
+                    e10(
+                        &DMatrix::from_column_slice(2, 3, &q[..6]),
+                        &DVector::from_column_slice(&q[6..]),
+                    )
+                },
+                &flat,
+            ),
+        );
         let h = e11::hessian(&x);
         let mut want = vec![];
         for i in 0..x.len() {
@@ -1513,7 +1880,11 @@ mod odds {
         let v = Vector3::new(1.0, 2.0, 3.0);
         let (gq, _gv) = e12::grad(q, v);
         let ybar = Vector3::new(1.0, 2.0, 0.0);
-        show("quaternion as matrix", gq.as_slice(), (ybar * v.transpose()).as_slice());
+        show(
+            "quaternion as matrix",
+            gq.as_slice(),
+            (ybar * v.transpose()).as_slice(),
+        );
     }
 
     #[differentiable]
@@ -1580,8 +1951,16 @@ mod odds {
         show("log", &[a, b], &cd(|q| k10(q[0], q[1]), &[x, 3.0]));
         let xs = [0.5, -1.0, 2.0];
         let cols = [2usize, 0, 2];
-        show("sparse", &k12::grad(&xs, &cols), &cd(|q| k12(q, &cols), &xs));
-        show("buffer read then overwritten", &k13::grad(&xs), &cd(|q| k13(q), &xs));
+        show(
+            "sparse",
+            &k12::grad(&xs, &cols),
+            &cd(|q| k12(q, &cols), &xs),
+        );
+        show(
+            "buffer read then overwritten",
+            &k13::grad(&xs),
+            &cd(|q| k13(q), &xs),
+        );
     }
 
     // nested derived structs; a helper on a field
@@ -1618,21 +1997,43 @@ mod odds {
     #[test]
     fn nested_struct_mlp() {
         let m = Mlp {
-            l1: Layer { w: vec![0.1, 0.2, -0.3, 0.4, 0.5, -0.6], b: vec![0.0, 0.1, -0.1] },
-            l2: Layer { w: vec![0.3, -0.2, 0.7], b: vec![0.05] },
+            l1: Layer {
+                w: vec![0.1, 0.2, -0.3, 0.4, 0.5, -0.6],
+                b: vec![0.0, 0.1, -0.1],
+            },
+            l2: Layer {
+                w: vec![0.3, -0.2, 0.7],
+                b: vec![0.05],
+            },
         };
         let x = [0.5, -1.0];
         let g = mlp_loss::grad(&m, &x, 0.3);
-        let flat = [m.l1.w.clone(), m.l1.b.clone(), m.l2.w.clone(), m.l2.b.clone()].concat();
+        let flat = [
+            m.l1.w.clone(),
+            m.l1.b.clone(),
+            m.l2.w.clone(),
+            m.l2.b.clone(),
+        ]
+        .concat();
         let want = cd(
             |q| {
-                let l1 = Layer { w: q[..6].to_vec(), b: q[6..9].to_vec() };
-                let l2 = Layer { w: q[9..12].to_vec(), b: q[12..].to_vec() };
+                let l1 = Layer {
+                    w: q[..6].to_vec(),
+                    b: q[6..9].to_vec(),
+                };
+                let l2 = Layer {
+                    w: q[9..12].to_vec(),
+                    b: q[12..].to_vec(),
+                };
                 mlp_loss(&Mlp { l1, l2 }, &x, 0.3)
             },
             &flat,
         );
-        show("nested struct mlp", &[g.l1.w, g.l1.b, g.l2.w, g.l2.b].concat(), &want);
+        show(
+            "nested struct mlp",
+            &[g.l1.w, g.l1.b, g.l2.w, g.l2.b].concat(),
+            &want,
+        );
     }
 }
 
@@ -1721,7 +2122,10 @@ mod more {
         // though README's table of primitives lists them
         let both = &top + &z.slice(0, 1..2);
         let st = &lse * 2.0;
-        att.sum_dim(0).sum() * 0.3 + (&att * &att).sum() + lse.sum() + both.sigmoid().sum()
+        att.sum_dim(0).sum() * 0.3
+            + (&att * &att).sum()
+            + lse.sum()
+            + both.sigmoid().sum()
             + st.maximum(&Tensor::zeros(&[1])).sum()
     }
 
@@ -1729,9 +2133,17 @@ mod more {
     fn methods_buffers_tensors() {
         let g = Gains { kp: 4.0, kd: 1.5 };
         let (gg, gx) = g.sim_grad(1.0);
-        show("method sim", &[gg.kp, gg.kd, gx], &cd(|q| Gains { kp: q[0], kd: q[1] }.sim(q[2]), &[4.0, 1.5, 1.0]));
+        show(
+            "method sim",
+            &[gg.kp, gg.kd, gx],
+            &cd(|q| Gains { kp: q[0], kd: q[1] }.sim(q[2]), &[4.0, 1.5, 1.0]),
+        );
         // (not at points where the while loop's trip count jumps)
-        for x in [[0.5, -0.3, 0.8, 1.2, -0.7, 0.4], [1.5, 2.31, 0.8, 1.2, 3.7, 0.4], [-0.5, -0.3, -0.8, 1.2, 0.7, -0.4]] {
+        for x in [
+            [0.5, -0.3, 0.8, 1.2, -0.7, 0.4],
+            [1.5, 2.31, 0.8, 1.2, 3.7, 0.4],
+            [-0.5, -0.3, -0.8, 1.2, 0.7, -0.4],
+        ] {
             show("buffers", &buffers::grad(&x), &cd(|q| buffers(q), &x));
         }
         let x = Tensor::randn(&[3, 4], 11);
@@ -1740,10 +2152,19 @@ mod more {
         let mut flat = x.to_vec();
         flat.extend(gamma.to_vec());
         let want = cd(
-            |q| layer_norm(&Tensor::from_vec(q[..12].to_vec(), &[3, 4]), &Tensor::from_vec(q[12..].to_vec(), &[4])),
+            |q| {
+                layer_norm(
+                    &Tensor::from_vec(q[..12].to_vec(), &[3, 4]),
+                    &Tensor::from_vec(q[12..].to_vec(), &[4]),
+                )
+            },
             &flat,
         );
-        show("layer norm etc", &[gx.to_vec(), gg.to_vec()].concat(), &want);
+        show(
+            "layer norm etc",
+            &[gx.to_vec(), gg.to_vec()].concat(),
+            &want,
+        );
     }
 }
 
@@ -1808,7 +2229,11 @@ mod extras {
     }
     #[differentiable]
     fn tail_sum(a: &[f64]) -> f64 {
-        if a.len() <= 1 { a[0] } else { a[0] * 0.5 + dot2(&a[1..], &a[..a.len() - 1]) }
+        if a.len() <= 1 {
+            a[0]
+        } else {
+            a[0] * 0.5 + dot2(&a[1..], &a[..a.len() - 1])
+        }
     }
     #[differentiable]
     fn sub_slices(x: &[f64]) -> f64 {
@@ -1905,34 +2330,83 @@ mod extras {
     #[test]
     fn shadowing_slices_stop_gradient_checkpoint_zeros() {
         let (gx, gy) = v3::grad(&[1.0, 2.0], &[3.0, 4.0]);
-        show("shadowed slice param", &[gx, gy].concat(), &[1.0, 0.0, 10.0, 0.0]);
+        show(
+            "shadowed slice param",
+            &[gx, gy].concat(),
+            &[1.0, 0.0, 10.0, 0.0],
+        );
         show("shadowed by a copy", &v4::grad(&[1.0, 2.0]), &[0.0, 5.0]);
         let (gv, gu) = v6::grad(Vector2::new(1.0, 2.0), Vector2::new(3.0, 4.0));
-        show("shadowed vector param", &[gv.as_slice(), gu.as_slice()].concat(), &[1.0, 0.0, 10.0, 0.0]);
+        show(
+            "shadowed vector param",
+            &[gv.as_slice(), gu.as_slice()].concat(),
+            &[1.0, 0.0, 10.0, 0.0],
+        );
         let (gx, gy) = v8::grad(&[1.0, 2.0], &[3.0, 4.0]);
-        show("shadowed in a loop", &[gx, gy].concat(), &[10.0, 0.0, 1.0, 1.0]);
-        let p = S { k: 1.0, w: vec![1.0, 2.0] };
-        let q = S { k: 2.0, w: vec![3.0, 4.0] };
+        show(
+            "shadowed in a loop",
+            &[gx, gy].concat(),
+            &[10.0, 0.0, 1.0, 1.0],
+        );
+        let p = S {
+            k: 1.0,
+            w: vec![1.0, 2.0],
+        };
+        let q = S {
+            k: 2.0,
+            w: vec![3.0, 4.0],
+        };
         let (gp, gq) = v10::grad(&p, &q);
         show("struct pattern then shadow", &[gp.k, gq.k], &[1.0, 2.0]);
         let x = [0.3, -1.2, 0.8, 2.0, 0.5];
-        show("sub-slices to helpers", &sub_slices::grad(&x), &cd(|q| sub_slices(q), &x));
+        show(
+            "sub-slices to helpers",
+            &sub_slices::grad(&x),
+            &cd(|q| sub_slices(q), &x),
+        );
         show("straight-through", &[ste::grad(1.3)], &[2.0]);
-        show("stop_gradient/detach", &sg_slice::grad(&[1.0, 2.0]), &[2.0, 1.0]);
+        show(
+            "stop_gradient/detach",
+            &sg_slice::grad(&[1.0, 2.0]),
+            &[2.0, 1.0],
+        );
         let (a, b, c) = spring_ckpt::grad(2.0, 0.3, 1.0);
         let (d, e, f) = spring_taped::grad(2.0, 0.3, 1.0);
         assert_eq!((a, b, c), (d, e, f), "checkpointed == taped, bit for bit");
-        show("checkpoint vs cd", &[a, b, c], &cd(|q| spring_taped(q[0], q[1], q[2]), &[2.0, 0.3, 1.0]));
+        show(
+            "checkpoint vs cd",
+            &[a, b, c],
+            &cd(|q| spring_taped(q[0], q[1], q[2]), &[2.0, 0.3, 1.0]),
+        );
         show("sqrt after a clip", &[clipped_sqrt::grad(-1.0)], &[0.0]);
         let pts = [0.0, 0.3, 2.0];
-        show("cutoff potential", &cutoff_potential::grad(&pts), &cd(|q| cutoff_potential(q), &pts));
+        show(
+            "cutoff potential",
+            &cutoff_potential::grad(&pts),
+            &cd(|q| cutoff_potential(q), &pts),
+        );
         let w = vec![vec![1.0], vec![], vec![1.0, 2.0, 3.0]];
-        assert_eq!(ragged::grad(&w), vec![vec![1.0], vec![], vec![1.0, 2.0, 3.0]]);
-        show("product with a zero", &product::grad(&[2.0, 3.0, 0.0]), &[0.0, 0.0, 6.0]);
-        show("product with two zeros", &product::grad(&[0.0, 3.0, 0.0]), &[0.0, 0.0, 0.0]);
+        assert_eq!(
+            ragged::grad(&w),
+            vec![vec![1.0], vec![], vec![1.0, 2.0, 3.0]]
+        );
+        show(
+            "product with a zero",
+            &product::grad(&[2.0, 3.0, 0.0]),
+            &[0.0, 0.0, 6.0],
+        );
+        show(
+            "product with two zeros",
+            &product::grad(&[0.0, 3.0, 0.0]),
+            &[0.0, 0.0, 0.0],
+        );
         let (val, pb) = pushes_to_output::vjp(&[4.0, -1.0, 9.0]);
         assert_eq!(val, (vec![2.0, 3.0], 12.0));
-        show("data-dependent Vec output", &pb((vec![1.0, 1.0], 1.0)), &[1.25, 1.0, 1.0 + 1.0 / 6.0]);
+        show(
+            "data-dependent Vec output",
+            &pb((vec![1.0, 1.0], 1.0)),
+            &[1.25, 1.0, 1.0 + 1.0 / 6.0],
+        );
     }
 }
 
@@ -1942,11 +2416,15 @@ mod idioms {
 
     #[differentiable]
     fn g1(x: &[f64]) -> f64 {
-        let v: Vec<f64> = vec![0.0; 2]; let mut s: f64 = v[0]; s += x[0]; s
+        let v: Vec<f64> = vec![0.0; 2];
+        let mut s: f64 = v[0];
+        s += x[0];
+        s
     }
     #[differentiable]
     fn g2(x: &[f64]) -> f64 {
-        let (a, b): (f64, f64) = (x[0], x[1]); a * b
+        let (a, b): (f64, f64) = (x[0], x[1]);
+        a * b
     }
     #[differentiable]
     fn g3(x: &[f64]) -> f64 {
@@ -1982,19 +2460,24 @@ mod idioms {
     }
     #[differentiable]
     fn g11(x: &[f64]) -> f64 {
-        let y = &x[0]; *y * 2.0
+        let y = &x[0];
+        *y * 2.0
     }
     #[differentiable]
     fn g12(x: &[f64]) -> f64 {
-        let r = &x; r[0] * r[1]
+        let r = &x;
+        r[0] * r[1]
     }
     #[differentiable]
     fn g16(x: &[f64]) -> f64 {
-        let s = x.iter().map(|v| v * v).sum::<f64>(); let n = x.len() as f64; (s / n).sqrt()
+        let s = x.iter().map(|v| v * v).sum::<f64>();
+        let n = x.len() as f64;
+        (s / n).sqrt()
     }
     #[differentiable]
     fn g19(x: &[f64]) -> f64 {
-        let t = x.iter().map(|v| v.exp()).sum::<f64>(); x.iter().map(|v| v.exp() / t * v).sum::<f64>()
+        let t = x.iter().map(|v| v.exp()).sum::<f64>();
+        x.iter().map(|v| v.exp() / t * v).sum::<f64>()
     }
     #[differentiable]
     fn g22(x: &[f64]) -> f64 {
@@ -2006,11 +2489,13 @@ mod idioms {
     }
     #[differentiable]
     fn g24(x: &[f64]) -> f64 {
-        let y = x; y.iter().sum::<f64>()
+        let y = x;
+        y.iter().sum::<f64>()
     }
     #[differentiable]
     fn g25(x: &[f64]) -> f64 {
-        let i = x.len() - 1; x[i] * x[x.len() - 2]
+        let i = x.len() - 1;
+        x[i] * x[x.len() - 2]
     }
 
     #[test]
@@ -2078,7 +2563,9 @@ mod training {
             .collect();
         let ys: Vec<f64> = xs.iter().map(|x| x[0].sin()).collect();
         let mut net = Net {
-            w1: (0..8).map(|j| vec![((j * 7) as f64).sin(), ((j * 3) as f64).cos()]).collect(),
+            w1: (0..8)
+                .map(|j| vec![((j * 7) as f64).sin(), ((j * 3) as f64).cos()])
+                .collect(),
             b1: vec![0.0; 8],
             w2: (0..8).map(|j| ((j * 5) as f64).sin() * 0.5).collect(),
             b2: 0.0,
@@ -2088,7 +2575,12 @@ mod training {
         let want = cd(
             |q| {
                 let w1 = (0..8).map(|j| q[2 * j..2 * j + 2].to_vec()).collect();
-                let n = Net { w1, b1: q[16..24].to_vec(), w2: q[24..32].to_vec(), b2: q[32] };
+                let n = Net {
+                    w1,
+                    b1: q[16..24].to_vec(),
+                    w2: q[24..32].to_vec(),
+                    b2: q[32],
+                };
                 loss(&n, &xs, &ys)
             },
             &flat(&net),
@@ -2186,7 +2678,10 @@ mod silently_wrong {
     #[test]
     #[ignore = "wrong shape: push onto p.w.clone() lengthens the field's gradient (got [1, 0, 0], want [1, 0])"]
     fn push_lengthens_field_gradient() {
-        assert_eq!(push_onto_field_copy::grad(&P { w: vec![1.0, 2.0] }).w, vec![1.0, 0.0]);
+        assert_eq!(
+            push_onto_field_copy::grad(&P { w: vec![1.0, 2.0] }).w,
+            vec![1.0, 0.0]
+        );
     }
 
     #[differentiable(forward)]
@@ -2199,7 +2694,10 @@ mod silently_wrong {
     #[test]
     #[ignore = "panics: jacobian of a function pushing onto x.to_vec(): 'shape [2] is invalid for input of size 3'"]
     fn push_breaks_jacobian() {
-        assert_eq!(push_onto_copy_fwd::jacobian(&[1.0, 2.0]).to_vec(), vec![2.0, 1.0]);
+        assert_eq!(
+            push_onto_copy_fwd::jacobian(&[1.0, 2.0]).to_vec(),
+            vec![2.0, 1.0]
+        );
     }
 
     /// Forward mode inlines closures the same way.
