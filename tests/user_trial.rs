@@ -2792,6 +2792,19 @@ mod does_not_compile {
         x.iter().map(|v| v * v).fold(0.0, f64::max)
     }
 
+    // error[E0308]: mismatched types, expected `f64`, found `()` (in `acc`):
+    // an active value passed to a helper's parameter that is not
+    // differentiated (`wrt(a)` or `#[no_grad] b`). Not silent, but no word on
+    // the cause; `h(x, stop_gradient(x))` compiles.
+    #[differentiable(wrt(a))]
+    fn h(a: f64, b: f64) -> f64 {
+        a * b
+    }
+    #[differentiable]
+    fn active_into_non_wrt(x: f64) -> f64 {
+        h(x, x)
+    }
+
     // error[E0720]: cannot resolve opaque type (a recursive differentiable function)
     #[differentiable]
     fn power(x: f64, n: u32) -> f64 {
