@@ -2761,7 +2761,8 @@ mod does_not_compile {
     }
 
     // error[E0689]: can't call method `powf` on ambiguous numeric type `{float}`
-    // (`f64::powf(2.0f64, x)` compiles; `f64::hypot(3.0, x)` fails the same way)
+    // (`f64::powf(2.0f64, x)` compiles; `f64::hypot(3.0, x)`, `f64::min(1.0, x)`
+    // and the ReLU `f64::max(0.0, x)` fail the same way)
     #[differentiable]
     fn path_call_float_literal(x: f64) -> f64 {
         f64::powf(2.0, x)
