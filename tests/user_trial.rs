@@ -2598,56 +2598,13 @@ mod training {
 }
 
 // ================================================================== findings
-// Silently wrong gradients: these compile and run; the tests fail (ignored so
-// that the file stays green). Remove the `#[ignore]` once fixed.
-mod silently_wrong {
+// Once silently wrong (found by this trial, now fixed): pushing onto a copy
+// of an input lengthened its gradient. The closures whose captured names
+// were shadowed before their call are now refused at compile time
+// (tests/ui/calls/closure_capture_shadowed.rs).
+mod once_wrong {
     use super::*;
 
-    /// A closure is inlined where it is called, and its captured names are
-    /// resolved there: a captured `x` shadowed between the closure's
-    /// definition and its call is read as the *new* `x`. The primal value is
-    /// right; the gradient is not, and the macro even warns that the output
-    /// "does not depend on `x`".
-    #[allow(deprecated)] // the macro's (wrong) "gradient is always zero" warning
-    #[differentiable]
-    fn capture_then_shadow(x: f64, y: f64) -> f64 {
-        let f = |v: f64| v * x;
-        let x = y;
-        f(1.0) + x // = x_param + y
-    }
-
-    /// The same with a loop counter named like the captured variable.
-    #[allow(deprecated)] // the macro's (wrong) "gradient is always zero" warning
-    #[differentiable]
-    fn capture_then_loop_counter(x: f64) -> f64 {
-        let k = x * 2.0;
-        let f = |v: f64| v * k;
-        let mut s = 0.0;
-        for k in 0..3 {
-            s += f(k as f64 + 1.0);
-        }
-        s // = 2x (1 + 2 + 3) = 12x
-    }
-
-    #[test]
-    #[ignore = "silently wrong: closure captures resolved at the call site (got (0, 1), want (1, 1))"]
-    fn closure_capture_shadowed() {
-        assert_eq!(capture_then_shadow(0.7, 2.0), 2.7);
-        assert_eq!(capture_then_shadow::vjp(0.7, 2.0).0, 2.7);
-        let (gx, gy) = capture_then_shadow::grad(0.7, 2.0);
-        assert_eq!((gx, gy), (1.0, 1.0));
-    }
-
-    #[test]
-    #[ignore = "silently wrong: closure capture vs loop counter of the same name (got 0, want 12)"]
-    fn closure_capture_loop_counter() {
-        assert_eq!(capture_then_loop_counter::grad(0.7), 12.0);
-    }
-
-    /// Pushing onto a copy of a slice parameter lengthens the parameter's
-    /// gradient: the gradient of a 2-element `x` has 3 elements (the values
-    /// are right, the extra element is 0). `Sgd::step` then panics with "a
-    /// slice of 3 numbers does not match parameters of 2 numbers".
     #[differentiable]
     fn push_onto_copy(x: &[f64]) -> f64 {
         let mut y = x.to_vec();
@@ -2656,8 +2613,7 @@ mod silently_wrong {
     }
 
     #[test]
-    #[ignore = "wrong shape: push onto x.to_vec() lengthens x's gradient (got [2, 1, 0], want [2, 1])"]
-    fn push_lengthens_gradient() {
+    fn push_keeps_the_gradient_length() {
         assert_eq!(push_onto_copy::grad(&[1.0, 2.0]), vec![2.0, 1.0]);
     }
 
@@ -2666,8 +2622,7 @@ mod silently_wrong {
         w: Vec<f64>,
     }
 
-    /// The same through a struct parameter's field: the gradient's `w` has
-    /// 3 elements for a `w` of 2 (then `Adam::step(&mut p, &g)` mismatches).
+    /// The same through a struct parameter's field.
     #[differentiable]
     fn push_onto_field_copy(p: &P) -> f64 {
         let mut w = p.w.clone();
@@ -2676,8 +2631,7 @@ mod silently_wrong {
     }
 
     #[test]
-    #[ignore = "wrong shape: push onto p.w.clone() lengthens the field's gradient (got [1, 0, 0], want [1, 0])"]
-    fn push_lengthens_field_gradient() {
+    fn push_keeps_the_field_gradient_length() {
         assert_eq!(
             push_onto_field_copy::grad(&P { w: vec![1.0, 2.0] }).w,
             vec![1.0, 0.0]
@@ -2692,106 +2646,21 @@ mod silently_wrong {
     }
 
     #[test]
-    #[ignore = "panics: jacobian of a function pushing onto x.to_vec(): 'shape [2] is invalid for input of size 3'"]
-    fn push_breaks_jacobian() {
+    fn push_and_jacobian() {
         assert_eq!(
             push_onto_copy_fwd::jacobian(&[1.0, 2.0]).to_vec(),
             vec![2.0, 1.0]
         );
     }
-
-    /// Forward mode inlines closures the same way.
-    #[allow(deprecated)]
-    #[differentiable(forward)]
-    fn capture_then_shadow_fwd(x: f64, y: f64) -> f64 {
-        let f = |v: f64| v * x;
-        let x = y;
-        f(1.0) + x
-    }
-
-    #[test]
-    #[ignore = "silently wrong: forward mode, closure captures resolved at the call site (jvp along x: got 0, want 1)"]
-    fn closure_capture_shadowed_forward() {
-        assert_eq!(capture_then_shadow_fwd::jvp(0.7, 2.0, 1.0, 0.0).1, 1.0);
-    }
-
-    /// A closure calling a closure whose parameter has the captured name.
-    #[allow(deprecated)]
-    #[differentiable]
-    fn closure_param_named_like_capture(x: f64) -> f64 {
-        let g = |v: f64| v * x;
-        let f = |x: f64| g(x) + x;
-        f(3.0) // = 3x + 3
-    }
-
-    #[test]
-    #[ignore = "silently wrong: closure param shadows another closure's capture (got 0, want 3)"]
-    fn closure_calls_closure() {
-        assert_eq!(closure_param_named_like_capture(0.7), 5.1);
-        assert_eq!(closure_param_named_like_capture::grad(0.7), 3.0);
-    }
 }
 
 // Generated code that does not compile (rustc errors inside the macro's
-// output, not a `compile_error!` of the macro). Each block is switched off
-// with `#[cfg(any())]`; switch one on to see the error.
+// output, not a `compile_error!` of the macro), still open. Each block is
+// switched off with `#[cfg(any())]`; switch one on to see the error. (The
+// trial's other such cases are fixed and tested in tests/robustness_fixed.rs.)
 #[cfg(any())]
 mod does_not_compile {
     use super::*;
-
-    // error[E0277]: the trait bound `!: autodiff::__private::TensorIndex` is not satisfied
-    // (`let idx = [i, 1]; t.at(&idx)` compiles; a constant `&[1, 1]` too)
-    #[differentiable]
-    fn at_literal_index(t: &Tensor, i: usize) -> f64 {
-        t.at(&[i, 1]) * 2.0
-    }
-
-    // error[E0277]: the trait bound `!: autodiff::__private::MatrixIndex` is not satisfied
-    // (`let ij = (0, 1); m[ij]` compiles)
-    #[differentiable]
-    fn matrix_tuple_index(m: Matrix2<f64>) -> f64 {
-        m[(0, 1)] * 2.0
-    }
-
-    // error[E0283]: type annotations needed (in `zero::<T>()`): the index of
-    // `enumerate` unused in the closure (`(i, v)` with `i` used compiles)
-    #[differentiable]
-    fn enumerate_unused_index(x: &[f64]) -> f64 {
-        x.iter().enumerate().map(|(_, v)| v * v).sum()
-    }
-
-    // error[E0689]: can't call method `powf` on ambiguous numeric type `{float}`
-    // (`f64::powf(2.0f64, x)` compiles; `f64::hypot(3.0, x)`, `f64::min(1.0, x)`
-    // and the ReLU `f64::max(0.0, x)` fail the same way)
-    #[differentiable]
-    fn path_call_float_literal(x: f64) -> f64 {
-        f64::powf(2.0, x)
-    }
-
-    // error[E0277]: the trait bound `ToVecD0: Rule<(&Vec<f64>, &ArrayMeta<2>)>` is not
-    // satisfied: `.to_vec()` of a `[f64; N]` (`[x[0], x[1]].to_vec()` on a slice
-    // parameter gives `!: HasMeta` instead)
-    #[differentiable]
-    fn array_to_vec(x: [f64; 2]) -> f64 {
-        let z = x.to_vec();
-        z[0] * z[1]
-    }
-
-    // error[E0382]: use of moved value (a `Range<usize>` moved twice): `.to_vec()`
-    // of a range-indexed slice (`&x[0..2]` passed to a helper compiles)
-    #[differentiable]
-    fn range_index_to_vec(x: &[f64]) -> f64 {
-        let v = x[0..2].to_vec();
-        v[1] * 2.0
-    }
-
-    // error[E0689]: can't call method `max` on ambiguous numeric type `{float}`:
-    // `fold` with a literal `0.0` and a path function (README's
-    // `fold(f64::NEG_INFINITY, f64::max)` compiles; so does `fold(0.0f64, ..)`)
-    #[differentiable]
-    fn fold_literal_path(x: &[f64]) -> f64 {
-        x.iter().map(|v| v * v).fold(0.0, f64::max)
-    }
 
     // error[E0308]: mismatched types, expected `f64`, found `()` (in `acc`):
     // an active value passed to a helper's parameter that is not
@@ -2965,15 +2834,10 @@ mod refused {
     }
 
     // Forward mode (`#[differentiable(forward)]`: jvp, jacobian, hvp,
-    // hessian) has no tangent rule for: acos acosh asin asinh atan atan2
-    // atanh cbrt ceil clamp cosh digamma exp2 exp_m1 floor hypot lgamma
-    // ln_1p log10 log2 log(base) mul_add ndtr round signum sin_cos sinh
-    // special_erf special_erfc to_degrees to_radians trunc -- "error[E0080]:
-    // evaluation panicked: forward mode cannot differentiate `f`: forward mode
-    // cannot differentiate the method `atan`: it has no tangent rule".
-    // A Black-Scholes Hessian (ndtr) or a robot Jacobian (atan2) is refused.
+    // hessian) has no tangent rule for clamp, digamma and sin_cos (the
+    // others the trial found missing now have one: tests/transforms.rs).
     #[differentiable(forward)]
-    fn forward_atan2(x: f64, y: f64) -> f64 {
-        y.atan2(x)
+    fn forward_clamp(x: f64) -> f64 {
+        x.clamp(0.0, 1.0)
     }
 }
