@@ -420,7 +420,33 @@ fn find_facts(body: &mut Body) {
     body.facts = facts;
 }
 
+/// The bindings declared by a plain `let` of a value that is not a borrow
+/// (`let r = &x;` would be kept as the borrow it is, which the pullback
+/// cannot own): the vectors whose copies the forward may keep.
+fn owned_lets(body: &Body) -> std::collections::HashSet<BindId> {
+    let mut out = std::collections::HashSet::new();
+    for_each_assign(&body.block, |a| {
+        if let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+            (&a.kind, a.targets.as_slice())
+        {
+            // Not a borrow, nor a copy of a binding that is one.
+            let borrowed = match &a.value {
+                Ex::Ref { .. } => true,
+                Ex::Var { id: from, .. } => {
+                    body.bindings[*from].param.is_none() && !out.contains(from)
+                }
+                _ => false,
+            };
+            if !borrowed {
+                out.insert(*id);
+            }
+        }
+    });
+    out
+}
+
 fn find_loop_frozen(body: &Body, facts: &mut Facts) {
+    let owned = owned_lets(body);
     // Each loop statement, and each active site with its enclosing loops
     // (innermost first).
     struct Walk<'b> {
@@ -473,7 +499,7 @@ fn find_loop_frozen(body: &Body, facts: &mut Facts) {
         bases(&a.value, &mut vs);
         for v in vs {
             let b = &body.bindings[v];
-            if b.param.is_some() || facts.frozen_at(v, a.site) {
+            if b.param.is_some() || !owned.contains(&v) || facts.frozen_at(v, a.site) {
                 continue;
             }
             let name = &b.ident;
@@ -686,6 +712,7 @@ fn find_fixed_len(body: &Body, facts: &mut Facts) {
 }
 
 fn find_frozen(body: &Body, facts: &mut Facts) {
+    let owned = owned_lets(body);
     for stmt in &body.block.stmts {
         let Stmt::Assign(decl) = stmt else { continue };
         let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
@@ -695,7 +722,7 @@ fn find_frozen(body: &Body, facts: &mut Facts) {
         };
         let id = *id;
         let b = &body.bindings[id];
-        if b.param.is_some() || b.counter_of.is_some() {
+        if b.param.is_some() || b.counter_of.is_some() || !owned.contains(&id) {
             continue;
         }
         let name = &b.ident;
