@@ -327,6 +327,24 @@ impl<'a> Plan<'a> {
             let site = plan.site(a, innermost);
             plan.sites.insert(a.site, site);
         }
+        // A parameter summed per iteration at one index per loop (the
+        // kernel's μ̄[c]) is dense too; one summed at several (W3's x̄[i],
+        // x̄[i + 1]: neighbouring `+=`s, measured 2-3x slower) is not.
+        let mut single: BTreeMap<BindId, bool> = BTreeMap::new();
+        for lp in &plan.loops {
+            let mut count: BTreeMap<BindId, usize> = BTreeMap::new();
+            for c in &lp.combined {
+                *count.entry(c.base).or_default() += 1;
+            }
+            for (base, n) in count {
+                *single.entry(base).or_insert(true) &= n == 1;
+            }
+        }
+        for (base, one) in single {
+            if one && plan.dense_param(base) {
+                plan.dense.insert(base);
+            }
+        }
         // Slots and records.
         for (site, s) in &plan.sites {
             if !s.kept.is_empty() {
@@ -536,9 +554,8 @@ impl<'a> Plan<'a> {
                         acc
                     }
                 };
-                // Not made dense by this alone: W3's loop (`x[i]`, `x[i + 1]`
-                // flushed once per iteration) measured 2-3x slower with
-                // `d[i] += g` than with `acc_index`.
+                // Dense only if it is the parameter's one sum in every loop
+                // (decided once all sites are planned, below).
                 Accumulate::Combined { acc }
             }
             Some((id, _))
