@@ -43,6 +43,8 @@ pub struct Plan<'a> {
     pub meta_tapes: Vec<Ident>,
     /// Sites whose values the forward pass saves for the reverse.
     pub saved_sites: HashSet<usize>,
+    /// Bindings known at compile time to be `f64`s.
+    pub f64s: Vec<bool>,
 }
 
 /// Where a site keeps what the reverse needs.
@@ -169,6 +171,9 @@ pub struct Node<'e> {
     pub ex: &'e Ex,
     pub kids: Vec<usize>,
     pub active: bool,
+    /// Known at compile time to be an `f64`: its shape is `ScalarMeta`,
+    /// never kept or asked for.
+    pub is_f64: bool,
     /// The reverse needs its value / its shape.
     pub needs_value: bool,
     pub needs_shape: bool,
@@ -208,10 +213,12 @@ impl<'a> Plan<'a> {
             params_read: BTreeSet::new(),
             meta_tapes: Vec::new(),
             saved_sites: HashSet::new(),
+            f64s: f64_bindings(sig, body),
         };
         // What carries a gradient: the loops the reverse walks and the
         // branches it retraces.
         let mut reach = Reach {
+            body,
             any: false,
             branches: BTreeSet::new(),
             loops: Vec::new(),
@@ -264,6 +271,7 @@ impl<'a> Plan<'a> {
         }
         // Sites, in the order the reverse emits them (statements backwards).
         let mut order = Backwards {
+            body,
             loops: Vec::new(),
             sites: Vec::new(),
         };
@@ -347,9 +355,9 @@ impl<'a> Plan<'a> {
             shapes: Vec::new(),
             rebinds: Vec::new(),
         };
-        s.flatten(&a.value, self.body);
+        s.flatten(&a.value, self.body, self.sig, &self.f64s);
         if let AssignKind::Element { index, .. } = &a.kind {
-            let node = s.flatten(index, self.body);
+            let node = s.flatten(index, self.body, self.sig, &self.f64s);
             s.index_node = Some(node);
         }
         s.decide(self.body);
@@ -447,9 +455,20 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// Does the site have a reverse? Not a top-level `let` of a value that
+/// carries no gradient: it runs once, and nothing before it reads its
+/// binding's adjoint, so there is nothing to clear.
+pub fn reversed_site(a: &Assign, body: &Body) -> bool {
+    a.active
+        && !(matches!(a.kind, AssignKind::Let { .. })
+            && !a.in_loop
+            && !is_active(&a.value, &|id| body.bindings[id].active))
+}
+
 /// Which loops and branches contain an active site (their reverse is not
 /// empty).
 struct Reach<'b> {
+    body: &'b Body,
     any: bool,
     branches: BTreeSet<usize>,
     loops: Vec<(&'b Loop, bool)>,
@@ -457,7 +476,7 @@ struct Reach<'b> {
 
 impl<'b> Visit<'b> for Reach<'b> {
     fn visit_assign(&mut self, a: &'b Assign) {
-        self.any |= a.active;
+        self.any |= reversed_site(a, self.body);
     }
     fn visit_if(&mut self, i: &'b If) {
         let outer = std::mem::take(&mut self.any);
@@ -486,6 +505,7 @@ impl<'b> Visit<'b> for Reach<'b> {
 /// Active sites in the order the reverse pass emits them (each block's
 /// statements backwards), with their innermost loop.
 struct Backwards<'b> {
+    body: &'b Body,
     loops: Vec<LoopId>,
     sites: Vec<(&'b Assign, Option<LoopId>)>,
 }
@@ -497,7 +517,7 @@ impl<'b> Visit<'b> for Backwards<'b> {
         }
     }
     fn visit_assign(&mut self, a: &'b Assign) {
-        if a.active {
+        if reversed_site(a, self.body) {
             self.sites.push((a, self.loops.last().copied()));
         }
     }
@@ -563,11 +583,13 @@ pub fn exits_ending_stmt(stmt: &Stmt, region: Region, body: &Body, out: &mut Vec
 impl<'e> SitePlan<'e> {
     /// Appends the nodes of `e`'s tree (parents before children, children
     /// in order); returns the root's index.
-    fn flatten(&mut self, e: &'e Ex, body: &Body) -> usize {
+    fn flatten(&mut self, e: &'e Ex, body: &Body, sig: &Signature, f64s: &[bool]) -> usize {
         struct Flatten<'s, 'e> {
             nodes: &'s mut Vec<Node<'e>>,
             parents: Vec<usize>,
             body: &'s Body,
+            sig: &'s Signature,
+            f64s: &'s [bool],
         }
         impl<'e> Visit<'e> for Flatten<'_, 'e> {
             fn visit_ex(&mut self, e: &'e Ex) {
@@ -577,6 +599,7 @@ impl<'e> SitePlan<'e> {
                     ex: e,
                     kids: Vec::new(),
                     active: is_active(e, &|id| body.bindings[id].active),
+                    is_f64: known_type(e, self.f64s, self.sig, body) == Known::F64,
                     needs_value: false,
                     needs_shape: false,
                     obtain: Obtain::Unused,
@@ -596,6 +619,8 @@ impl<'e> SitePlan<'e> {
             nodes: &mut self.nodes,
             parents: Vec::new(),
             body,
+            sig,
+            f64s,
         }
         .visit_ex(e);
         root
@@ -701,7 +726,10 @@ impl<'e> SitePlan<'e> {
                             }
                             Need::Meta(j) => {
                                 let r = self.referent(kids[j]);
-                                self.nodes[r].needs_shape = true;
+                                // An `f64`'s shape is known: nothing to keep.
+                                if !self.nodes[r].is_f64 {
+                                    self.nodes[r].needs_shape = true;
+                                }
                             }
                             Need::Output => self.nodes[i].needs_value = true,
                         }
@@ -920,4 +948,114 @@ impl<'e> SitePlan<'e> {
         }
         Some((rows, self.referent(self.nodes[inner].kids[1])))
     }
+}
+
+// ------------------------------------------------------------- known types
+
+/// What the macro knows of a value's type without the compiler: enough to
+/// know that an `f64`'s shape is `ScalarMeta` (nothing to keep or ask for).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Known {
+    F64,
+    /// `2.0`: an `f64` next to one (no other float carries a gradient).
+    FloatLiteral,
+    Unknown,
+}
+
+/// `f64` methods whose result is an `f64` when the receiver is one (and the
+/// other arguments are `f64`s, or, for `powi`, an integer).
+const F64_METHODS: &[&str] = &[
+    "abs", "sqrt", "cbrt", "exp", "exp2", "exp_m1", "ln", "ln_1p", "log2", "log10", "sin", "cos",
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "recip",
+    "to_degrees", "to_radians", "signum", "floor", "ceil", "round", "trunc", "fract", "clone",
+    "powi", "powf", "atan2", "hypot", "max", "min", "copysign", "mul_add", "log",
+];
+
+fn known_type(e: &Ex, f64s: &[bool], sig: &Signature, body: &Body) -> Known {
+    let known = |e: &Ex| known_type(e, f64s, sig, body);
+    let both = |a: Known, b: Known| match (a, b) {
+        (Known::F64, Known::F64 | Known::FloatLiteral) | (Known::FloatLiteral, Known::F64) => {
+            Known::F64
+        }
+        (Known::FloatLiteral, Known::FloatLiteral) => Known::FloatLiteral,
+        _ => Known::Unknown,
+    };
+    match e {
+        Ex::Var { id, .. } if f64s[*id] => Known::F64,
+        Ex::Const { tokens } => match syn::parse2::<syn::LitFloat>(tokens.clone()) {
+            Ok(lit) if lit.suffix() == "f64" => Known::F64,
+            Ok(lit) if lit.suffix().is_empty() => Known::FloatLiteral,
+            _ => Known::Unknown,
+        },
+        Ex::Op { args, syntax, .. } => match syntax {
+            Syntax::Binary(
+                syn::BinOp::Add(_)
+                | syn::BinOp::Sub(_)
+                | syn::BinOp::Mul(_)
+                | syn::BinOp::Div(_)
+                | syn::BinOp::Rem(_),
+            ) if args.len() == 2 => both(known(&args[0]), known(&args[1])),
+            Syntax::Neg if args.len() == 1 => known(&args[0]),
+            Syntax::Cast { ty } if ty.to_string() == "f64" => Known::F64,
+            Syntax::Method { name, turbofish } if turbofish.is_empty() => {
+                let name = name.to_string();
+                let rest_ok = args[1..].iter().all(|a| {
+                    name == "powi" || matches!(known(a), Known::F64 | Known::FloatLiteral)
+                });
+                if known(&args[0]) == Known::F64 && F64_METHODS.contains(&name.as_str()) && rest_ok
+                {
+                    Known::F64
+                } else {
+                    Known::Unknown
+                }
+            }
+            _ => Known::Unknown,
+        },
+        // An element of a parameter of `f64`s (`&[f64]`, `Vec<f64>`, `[f64; N]`).
+        Ex::Index { base, .. } => {
+            let var = match &**base {
+                Ex::Var { id, .. } => Some(*id),
+                Ex::Ref { inner, .. } => match &**inner {
+                    Ex::Var { id, .. } => Some(*id),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match var.and_then(|id| body.bindings[id].param) {
+                Some(p) if crate::signature::scalar_elements(&sig.params[p].ty) => Known::F64,
+                _ => Known::Unknown,
+            }
+        }
+        _ => Known::Unknown,
+    }
+}
+
+/// The bindings known to be `f64`s: parameters and lets written or
+/// evaluated as such (a binding keeps the type of its declaration).
+fn f64_bindings(sig: &Signature, body: &Body) -> Vec<bool> {
+    let mut f64s: Vec<bool> = body
+        .bindings
+        .iter()
+        .map(|b| {
+            b.param
+                .is_some_and(|p| crate::signature::is_f64(&sig.params[p].ty))
+                || b.annotation.as_ref().is_some_and(crate::signature::is_f64)
+        })
+        .collect();
+    // In program order: a let's value reads only bindings declared before it.
+    for_each_assign(&body.block, |a: &Assign| {
+        if let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+            (&a.kind, a.targets.as_slice())
+        {
+            let b = &body.bindings[*id];
+            if b.annotation.is_none() && b.param.is_none() {
+                f64s[*id] = match known_type(&a.value, &f64s, sig, body) {
+                    Known::F64 => true,
+                    Known::FloatLiteral => b.active,
+                    Known::Unknown => false,
+                };
+            }
+        }
+    });
+    f64s
 }

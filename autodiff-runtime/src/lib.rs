@@ -25,6 +25,7 @@
 pub mod argmin;
 mod components;
 mod cotangent;
+mod entry;
 mod format;
 mod forward;
 pub mod gradcheck;
@@ -36,6 +37,7 @@ pub mod optim;
 mod pool;
 mod real;
 mod rng;
+mod slots;
 mod tape;
 mod tensor;
 
@@ -109,6 +111,10 @@ pub mod __private {
     };
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};
+    pub use crate::entry::{grad, retained, value_and_grad, vjp};
+    pub use crate::slots::{pop, some_nonzero, take_once};
+    /// `Option::Some`, for patterns in generated code (`if let __ad::Some(g) = ..`).
+    pub use ::core::option::Option::Some;
     pub use crate::stop_gradient;
 
     /// What forward mode and second derivatives call (`f::jvp`, `f::hvp`,

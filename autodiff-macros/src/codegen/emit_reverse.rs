@@ -14,6 +14,22 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use std::collections::HashSet;
 
+/// Cotangent `g` of node i, to be read `uses` times: itself if it is a name
+/// or read once (the rule's call is written where it is used), else bound
+/// to `__ad_g<i>` first.
+fn bind_once(i: usize, g: TokenStream, uses: usize) -> (TokenStream, Vec<TokenStream>) {
+    let name = {
+        let mut trees = g.clone().into_iter();
+        matches!((trees.next(), trees.next()), (Some(proc_macro2::TokenTree::Ident(_)), None))
+    };
+    if name || uses <= 1 {
+        (g, Vec::new())
+    } else {
+        let gi = format_ident!("__ad_g{}", i);
+        (quote!(#gi), vec![quote!(let #gi = #g;)])
+    }
+}
+
 fn exit_var(region: Region) -> syn::Ident {
     match region {
         Region::Top => format_ident!("__ad_ret"),
@@ -81,8 +97,11 @@ impl Gen<'_> {
 
     fn rev_stmt(&mut self, stmt: &Stmt) -> TokenStream {
         match stmt {
-            Stmt::Assign(a) if a.active => self.site_reverse(&self.plan.sites[&a.site]),
-            Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
+            Stmt::Assign(a) => match self.plan.sites.get(&a.site) {
+                Some(site) => self.site_reverse(site),
+                None => TokenStream::new(),
+            },
+            Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
             Stmt::Block(b) => {
                 let inner = self.rev_block(b, self.region_of_block());
                 if inner.is_empty() {
@@ -101,8 +120,14 @@ impl Gen<'_> {
                     Some(e) => self.rev_block(e, region),
                     None => TokenStream::new(),
                 };
-                let take = self.pop_slot(i.site, quote!(__ad_took_then));
-                quote!({ #take if __ad_took_then { #then } else { #els } })
+                let took_then = self.slot_value(i.site);
+                if els.is_empty() {
+                    quote!(if #took_then { #then })
+                } else if then.is_empty() {
+                    quote!(if !#took_then { #els })
+                } else {
+                    quote!(if #took_then { #then } else { #els })
+                }
             }
             Stmt::Match(m) => {
                 if !self.plan.branches.contains(&m.site) {
@@ -114,11 +139,11 @@ impl Gen<'_> {
                     .iter()
                     .map(|arm| self.rev_block(&arm.body, region))
                     .collect();
-                let take = self.pop_slot(m.site, quote!(__ad_arm));
+                let arm = self.slot_value(m.site);
                 let indices =
                     (0..arms.len()).map(|k| proc_macro2::Literal::u32_unsuffixed(k as u32));
                 let panic = unreachable_tape();
-                quote!({ #take match __ad_arm { #(#indices => { #arms })* _ => #panic } })
+                quote!(match #arm { #(#indices => { #arms })* _ => #panic })
             }
             Stmt::Loop(l) => self.rev_loop(l),
         }
@@ -166,12 +191,12 @@ impl Gen<'_> {
         let body = quote!(#(#starts)* #body #(#flushes)*);
         let info = &self.body.loops[l.id];
         let exit_var = exit_var(Region::Loop(l.id));
+        // How the iteration ended (read by the guards of what follows an exit).
         let status = match lp.exits {
-            ExitRecord::None => quote!(let #exit_var: u32 = 0;),
+            ExitRecord::None => TokenStream::new(),
             ExitRecord::Stack => {
                 let stack = format_ident!("__ad_x{}", l.id);
-                let panic = unreachable_tape();
-                quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
+                quote!(let #exit_var = #private::pop(&mut #stack);)
             }
         };
         let normal = match lp.trips {
@@ -191,14 +216,13 @@ impl Gen<'_> {
                 })
             }
             Trips::Count => {
-                let take = self.pop_slot(info.site, quote!(__ad_n));
-                quote!({
-                    #take
-                    for _ in 0..__ad_n {
+                let trips = self.slot_value(info.site);
+                quote!(
+                    for _ in 0..#trips {
                         #status
                         #body
                     }
-                })
+                )
             }
         };
         match &l.checkpoint {
@@ -236,14 +260,13 @@ impl Gen<'_> {
             .filter_map(|b| self.rebind_leaf(*b))
             .collect();
         let forward = self.fwd_loop_over(l, Some((quote!(__ad_seg_lo), quote!(__ad_seg_hi))));
-        let panic = unreachable_tape();
         quote!({
             #take
             let __ad_segments = (__ad_hi - __ad_lo).div_ceil(__ad_every);
             for __ad_segment in (0..__ad_segments).rev() {
                 let __ad_seg_lo = __ad_lo + __ad_segment * __ad_every;
                 let __ad_seg_hi = ::core::cmp::min(__ad_seg_lo + __ad_every, __ad_hi);
-                let ::core::option::Option::Some((#(#kept,)*)) = #stack.pop() else { #panic };
+                let (#(#kept,)*) = #private::pop(&mut #stack);
                 #(let mut #state = #private::restore(&#kept);)*
                 #(#rebinds)*
                 #forward
@@ -388,16 +411,21 @@ impl Gen<'_> {
                 #(#clears)*
             });
         }
+        let flow = quote!(
+            if let #private::Some(__ad_g) = #private::some_nonzero(#cotangent) {
+                #(#recomputes)*
+                #propagate
+            }
+        );
+        if take.is_empty() && meta_pops.is_empty() && rebinds.is_empty() && index_recomputes.is_empty() {
+            return flow;
+        }
         quote!({
             #take
             #(#meta_pops)*
             #(#rebinds)*
             #(#index_recomputes)*
-            let __ad_g = #cotangent;
-            if #private::nonzero(&__ad_g) {
-                #(#recomputes)*
-                #propagate
-            }
+            #flow
         })
     }
 
@@ -490,6 +518,9 @@ impl Gen<'_> {
 
     fn rev_meta(&self, s: &SitePlan<'_>, i: usize, private: &TokenStream) -> TokenStream {
         let i = s.referent(i);
+        if s.nodes[i].is_f64 {
+            return quote!(#private::ScalarMeta);
+        }
         if s.nodes[i].obtain == Obtain::ShapeOnly {
             let m = match s.var_of(i) {
                 Some((id, _)) => format_ident!("__ad_mb{}", id),
@@ -544,12 +575,9 @@ impl Gen<'_> {
             Ex::Tuple { .. } => self.prop_each(s, i, g, private),
             // Element k of the cotangent goes to the k-th element.
             Ex::Array { .. } => {
-                let gi = format_ident!("__ad_g{}", i);
-                let mut parts = vec![quote!(let #gi = #g;)];
+                let (gi, mut parts) = bind_once(i, g, n.kids.len());
                 for (k, kid) in n.kids.iter().enumerate() {
-                    let c = format_ident!("__ad_c{}_{}", i, k);
-                    parts.push(quote!(let #c = #private::part(&#gi, #k);));
-                    parts.push(self.prop(s, *kid, quote!(#c), private));
+                    parts.push(self.prop(s, *kid, quote!(#private::part(&#gi, #k)), private));
                 }
                 quote!(#(#parts)*)
             }
@@ -601,16 +629,20 @@ impl Gen<'_> {
                     Accumulate::Through => {
                         let meta = self.rev_meta(s, base, private);
                         let index = self.rev_place(s, n.kids[1]);
-                        let c = format_ident!("__ad_c{}_0", i);
-                        let rest = self.prop(s, n.kids[0], quote!(#c), private);
-                        quote!(let #c = #private::rules::index_d0(&#g, &#meta, &#index); #rest)
+                        let c = quote!(#private::rules::index_d0(&#g, &#meta, &#index));
+                        self.prop(s, n.kids[0], c, private)
                     }
                 }
             }
             Ex::Op { rule, .. } if rule.identity => self.prop(s, n.kids[0], g, private),
             Ex::Op { rule, .. } => {
-                let gi = format_ident!("__ad_g{}", i);
-                let mut parts = vec![quote!(let #gi = #g;)];
+                let uses = rule
+                    .operands
+                    .iter()
+                    .zip(&n.kids)
+                    .filter(|(o, k)| o.is_some() && s.nodes[**k].active)
+                    .count();
+                let (gi, mut parts) = bind_once(i, g, uses);
                 for (k, operand) in rule.operands.iter().enumerate() {
                     let Some(needs) = operand else { continue };
                     if !s.nodes[n.kids[k]].active {
@@ -631,9 +663,8 @@ impl Gen<'_> {
                             quote!(&#v)
                         }
                     });
-                    let c = format_ident!("__ad_c{}_{}", i, k);
-                    parts.push(quote!(let #c = #private::rules::#f(&#gi, #(#args),*);));
-                    parts.push(self.prop(s, n.kids[k], quote!(#c), private));
+                    let c = quote!(#private::rules::#f(&#gi, #(#args),*));
+                    parts.push(self.prop(s, n.kids[k], c, private));
                 }
                 quote!(#(#parts)*)
             }
