@@ -566,7 +566,11 @@ fn module(
     // Without borrowed parameters, lifetimes or type parameters the borrowing
     // pullback would be the owning one: the body is emitted once.
     let single = owns_everything(sig);
-    let call_all = if single { call(&vjp_owned) } else { call(&vjp_all) };
+    let call_all = if single {
+        call(&vjp_owned)
+    } else {
+        call(&vjp_all)
+    };
     let call_vjp = call(&vjp);
 
     // A method's public functions take the receiver as written, and pass it on.
@@ -861,17 +865,6 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
         .map(|(p, n)| if p.active { quote!(#n) } else { quote!(_) });
     let name = &sig.name;
     let label = name.to_string();
-    let ct = tangent_type(rt, out);
-    // The owning pullback: the node keeps it, whatever the inputs borrow.
-    let body = quote!(
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(#(#call_args),*);
-        let __ad_backward = move |__ad_ct: &#rt::Tensor| -> ::std::vec::Vec<#rt::Tensor> {
-            let (#(#patterns,)*) = (::core::clone::Clone::clone(&__ad_pullback))(
-                <#ct as #graph::GraphValue>::from_tensor(__ad_ct),
-            );
-            ::std::vec![#(#outputs),*]
-        };
-    );
     let doc = format!(
         "Calls [`{label}`](fn@{label}) on graph values, recording one node whose backward is its generated pullback (PyTorch-style use: `.backward()`, `.grad()`)."
     );
@@ -879,12 +872,11 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
         #[doc = #doc]
         pub fn record #generics (#(#params),*) -> #graph::Var {
             #(#conversions)*
-            #body
-            #graph::Var::__record(
+            __ad::record(
                 #label,
-                #graph::GraphValue::into_tensor(__ad_value),
+                __ad_vjp_owned(#(#call_args),*),
                 ::std::vec![#(#inputs),*],
-                ::std::boxed::Box::new(__ad_backward),
+                |(#(#patterns,)*)| ::std::vec![#(#outputs),*],
             )
         }
     )

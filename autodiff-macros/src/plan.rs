@@ -197,6 +197,8 @@ pub struct SitePlan<'e> {
     /// Bindings the reverse binds again under their own names (parameters,
     /// counters, recipes), in order.
     pub rebinds: Vec<BindId>,
+    /// Element reads whose cotangent may be summed over the iteration.
+    combinable: HashSet<usize>,
 }
 
 // --------------------------------------------------------------- building
@@ -354,12 +356,16 @@ impl<'a> Plan<'a> {
             kept: Vec::new(),
             shapes: Vec::new(),
             rebinds: Vec::new(),
+            combinable: HashSet::new(),
         };
         s.flatten(&a.value, self.body, self.sig, &self.f64s);
         if let AssignKind::Element { index, .. } = &a.kind {
             let node = s.flatten(index, self.body, self.sig, &self.f64s);
             s.index_node = Some(node);
         }
+        s.combinable = (0..s.nodes.len())
+            .filter(|&i| innermost.is_some() && self.combinable(&s, i))
+            .collect();
         s.decide(self.body);
         s.layout(&mut self.meta_tapes);
         s.rebinds = s.rebinds();
@@ -408,6 +414,25 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// An element read `x[index]` of a parameter of `f64`s at an index the
+    /// reverse has anyway: inside a loop, its contributions are summed over
+    /// the iteration ([`Accumulate::Combined`]).
+    fn combinable(&self, s: &SitePlan<'a>, i: usize) -> bool {
+        let n = &s.nodes[i];
+        if !matches!(n.ex, Ex::Index { .. }) || s.row_of(i, self.body).is_some() {
+            return false;
+        }
+        let base = s.referent(n.kids[0]);
+        let index = s.referent(n.kids[1]);
+        s.var_of(base).is_some_and(|(id, _)| {
+            let b = &self.body.bindings[id];
+            b.param
+                .is_some_and(|p| crate::signature::scalar_elements(&self.sig.params[p].ty))
+                && stable(b)
+                && s.pure_stable(index, self.body)
+        })
+    }
+
     fn accumulate(&mut self, s: &SitePlan<'a>, i: usize, innermost: Option<LoopId>) -> Accumulate {
         if let Some((rows, row_index)) = s.row_of(i, self.body) {
             return Accumulate::Rows { rows, row_index };
@@ -419,14 +444,7 @@ impl<'a> Plan<'a> {
             // Into a parameter, at an index fixed for the iteration: summed
             // over the iteration, written once (the writes to one element
             // would otherwise chain through memory).
-            Some((id, _))
-                if innermost.is_some()
-                    && self.body.bindings[id].param.is_some_and(|p| {
-                        crate::signature::scalar_elements(&self.sig.params[p].ty)
-                    })
-                    && stable(&self.body.bindings[id])
-                    && s.pure_stable(index_node, self.body) =>
-            {
+            Some((id, _)) if s.combinable.contains(&i) => {
                 let loop_id = innermost.expect("checked");
                 let ex = s.nodes[index_node].ex;
                 let mut rd = Vec::new();
@@ -696,6 +714,9 @@ impl<'e> SitePlan<'e> {
                 kids.iter().for_each(|k| self.need(*k, body))
             }
             Ex::Field { .. } => self.need(kids[0], body),
+            // Summed over the iteration: the loop's flush reads the base and
+            // the index itself.
+            Ex::Index { .. } if self.combinable.contains(&i) => {}
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
                 let index = self.referent(kids[1]);
@@ -766,7 +787,11 @@ impl<'e> SitePlan<'e> {
                         Obtain::Unused
                     }
                 }
-                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
+                // A tuple or array the reverse reads whole (`x.at(&[i, j])`)
+                // is obtained below like any inactive value.
+                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. }
+                    if active || matches!(n.ex, Ex::Const { .. } | Ex::Ref { .. }) =>
+                {
                     if val || meta {
                         Obtain::InPlace
                     } else {
@@ -965,10 +990,47 @@ enum Known {
 /// `f64` methods whose result is an `f64` when the receiver is one (and the
 /// other arguments are `f64`s, or, for `powi`, an integer).
 const F64_METHODS: &[&str] = &[
-    "abs", "sqrt", "cbrt", "exp", "exp2", "exp_m1", "ln", "ln_1p", "log2", "log10", "sin", "cos",
-    "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "recip",
-    "to_degrees", "to_radians", "signum", "floor", "ceil", "round", "trunc", "fract", "clone",
-    "powi", "powf", "atan2", "hypot", "max", "min", "copysign", "mul_add", "log",
+    "abs",
+    "sqrt",
+    "cbrt",
+    "exp",
+    "exp2",
+    "exp_m1",
+    "ln",
+    "ln_1p",
+    "log2",
+    "log10",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "recip",
+    "to_degrees",
+    "to_radians",
+    "signum",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "fract",
+    "clone",
+    "powi",
+    "powf",
+    "atan2",
+    "hypot",
+    "max",
+    "min",
+    "copysign",
+    "mul_add",
+    "log",
 ];
 
 fn known_type(e: &Ex, f64s: &[bool], sig: &Signature, body: &Body) -> Known {

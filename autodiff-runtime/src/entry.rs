@@ -69,3 +69,36 @@ pub fn value_and_grad<V: Differentiable, G>(
     let gradient = pullback(crate::cotangent::seed(&value));
     (value, gradient)
 }
+
+/// `f::record`: calls the owning pullback `__ad_vjp_owned` on values read
+/// from graph `inputs` (`value_and_pullback`), and records one node whose
+/// backward runs a copy of the pullback on the output's gradient;
+/// `gradients` turns the pullback's result into one tensor per input.
+///
+/// ```
+/// use autodiff_runtime::__private::record;
+/// use autodiff_runtime::graph::{GraphValue, Var};
+/// use autodiff_runtime::Tensor;
+///
+/// let x = Var::new(Tensor::scalar(3.0), true);
+/// let held = f64::from_tensor(&x.data());
+/// let y = record("square", (held * held, move |ct: f64| (2.0 * held * ct,)), vec![x.clone()], |(g,)| {
+///     vec![g.into_tensor()]
+/// });
+/// y.backward();
+/// assert_eq!(x.grad().unwrap().item(), 6.0);
+/// ```
+#[doc(hidden)]
+pub fn record<V, C, A>(
+    name: &'static str,
+    (value, pullback): (V, impl FnOnce(C) -> A + Clone + Send + Sync + 'static),
+    inputs: Vec<crate::graph::Var>,
+    gradients: impl Fn(A) -> Vec<crate::Tensor> + Send + Sync + 'static,
+) -> crate::graph::Var
+where
+    V: crate::graph::GraphValue,
+    C: crate::graph::GraphValue,
+{
+    let backward = move |ct: &crate::Tensor| gradients((pullback.clone())(C::from_tensor(ct)));
+    crate::graph::Var::__record(name, value.into_tensor(), inputs, Box::new(backward))
+}

@@ -37,11 +37,21 @@ pub fn some_nonzero<T: crate::Cotangent>(g: T) -> Option<T> {
     }
 }
 
+/// The cotangent taken out of `adjoint` (leaving zero), if it may be
+/// nonzero: `some_nonzero(take(adjoint))`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn take_nonzero<T: crate::Cotangent>(adjoint: &mut T) -> Option<T> {
+    some_nonzero(crate::cotangent::take(adjoint))
+}
+
 #[cold]
 #[inline(never)]
 #[track_caller]
 fn out_of_step() -> ! {
-    unreachable!("autodiff: the tape is out of step with the reverse pass (a bug in #[differentiable])")
+    unreachable!(
+        "autodiff: the tape is out of step with the reverse pass (a bug in #[differentiable])"
+    )
 }
 
 #[cfg(test)]
@@ -64,6 +74,9 @@ mod tests {
         assert!(some_nonzero(crate::Tensor::zeros(&[2])).is_some());
         let symbolic: crate::Tensor = crate::cotangent::zero();
         assert!(some_nonzero(symbolic).is_none());
+        let mut adjoint = 2.5;
+        assert_eq!(take_nonzero(&mut adjoint), Some(2.5));
+        assert_eq!(adjoint, 0.0);
     }
 
     #[test]

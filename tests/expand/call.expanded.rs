@@ -53,9 +53,7 @@ mod outer {
                     let (__ad_pb2, __ad_kept2) = __ad::take_once(&mut __ad_s2);
                     let __ad_mb2 = __ad::pop_meta(&mut __ad_mt2_0);
                     let __ad_k2 = __ad::restore(&__ad_kept2);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut __ad_d_out),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(&mut s_bar, __ad::rules::add_d0(&__ad_g, &__ad_mb2));
                         let (__ad_c2_0,) = __ad_pb2(
                             __ad::rules::add_d1(&__ad_g, &__ad::meta(&__ad_k2)),
@@ -67,9 +65,7 @@ mod outer {
                     let (__ad_pb0,) = __ad::take_once(&mut __ad_s1);
                     let x = __ad::restore(&__ad_p_x);
                     let y = __ad::restore(&__ad_p_y);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut s_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
                         let (__ad_c0_0,) = __ad_pb0(__ad_g);
                         __ad::acc(
                             &mut x_bar,
@@ -125,26 +121,19 @@ mod outer {
         let __ad_held_y: f64 = <f64 as ::autodiff::graph::GraphValue>::from_tensor(
             &y.data(),
         );
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(
-            ::core::clone::Clone::clone(&__ad_held_x),
-            ::core::clone::Clone::clone(&__ad_held_y),
-        );
-        let __ad_backward = move |
-            __ad_ct: &::autodiff::Tensor,
-        | -> ::std::vec::Vec<::autodiff::Tensor> {
-            let (__ad_g0, __ad_g1) = (::core::clone::Clone::clone(
-                &__ad_pullback,
-            ))(<f64 as ::autodiff::graph::GraphValue>::from_tensor(__ad_ct));
-            ::std::vec![
-                ::autodiff::graph::GraphValue::into_tensor(__ad_g0),
-                ::autodiff::graph::GraphValue::into_tensor(__ad_g1)
-            ]
-        };
-        ::autodiff::graph::Var::__record(
+        __ad::record(
             "outer",
-            ::autodiff::graph::GraphValue::into_tensor(__ad_value),
+            __ad_vjp_owned(
+                ::core::clone::Clone::clone(&__ad_held_x),
+                ::core::clone::Clone::clone(&__ad_held_y),
+            ),
             ::std::vec![::core::clone::Clone::clone(x), ::core::clone::Clone::clone(y)],
-            ::std::boxed::Box::new(__ad_backward),
+            |(__ad_g0, __ad_g1)| {
+                ::std::vec![
+                    ::autodiff::graph::GraphValue::into_tensor(__ad_g0),
+                    ::autodiff::graph::GraphValue::into_tensor(__ad_g1)
+                ]
+            },
         )
     }
 }

@@ -60,18 +60,14 @@ mod damped {
                 let mut x_bar: f64 = __ad::zero();
                 let mut v_bar = __ad::zero();
                 if !::core::matches!(__ad_ret, 1) {
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut __ad_d_out),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(&mut v_bar, __ad_g);
                     }
                 }
                 for _ in 0..__ad_s2 {
                     let __ad_exit0 = __ad::pop(&mut __ad_x0);
                     if !::core::matches!(__ad_exit0, 1) {
-                        if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                            __ad::take(&mut v_bar),
-                        ) {
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut v_bar) {
                             __ad::acc(
                                 &mut v_bar,
                                 __ad::rules::mul_d0(&__ad_g, &__ad::ScalarMeta, &(0.5)),
@@ -79,9 +75,7 @@ mod damped {
                         }
                     }
                     if __ad::pop(&mut __ad_s3) {
-                        if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                            __ad::take(&mut __ad_d_out),
-                        ) {
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                             __ad::acc(
                                 &mut v_bar,
                                 __ad::rules::mul_d0(&__ad_g, &__ad::ScalarMeta, &(2.0)),
@@ -89,7 +83,7 @@ mod damped {
                         }
                     }
                 }
-                if let __ad::Some(__ad_g) = __ad::some_nonzero(__ad::take(&mut v_bar)) {
+                if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut v_bar) {
                     __ad::acc(&mut x_bar, __ad_g);
                 }
                 (__ad::finish(x_bar, &__ad::restore(&__ad_p_x)),)
@@ -122,22 +116,11 @@ mod damped {
         let __ad_held_x: f64 = <f64 as ::autodiff::graph::GraphValue>::from_tensor(
             &x.data(),
         );
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(
-            ::core::clone::Clone::clone(&__ad_held_x),
-        );
-        let __ad_backward = move |
-            __ad_ct: &::autodiff::Tensor,
-        | -> ::std::vec::Vec<::autodiff::Tensor> {
-            let (__ad_g0,) = (::core::clone::Clone::clone(
-                &__ad_pullback,
-            ))(<f64 as ::autodiff::graph::GraphValue>::from_tensor(__ad_ct));
-            ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)]
-        };
-        ::autodiff::graph::Var::__record(
+        __ad::record(
             "damped",
-            ::autodiff::graph::GraphValue::into_tensor(__ad_value),
+            __ad_vjp_owned(::core::clone::Clone::clone(&__ad_held_x)),
             ::std::vec![::core::clone::Clone::clone(x)],
-            ::std::boxed::Box::new(__ad_backward),
+            |(__ad_g0,)| ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)],
         )
     }
 }

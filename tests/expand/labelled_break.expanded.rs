@@ -68,9 +68,7 @@ mod search {
             move |mut __ad_d_out: f64| {
                 let mut x_bar: f64 = __ad::zero();
                 let mut acc_bar = __ad::zero();
-                if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                    __ad::take(&mut __ad_d_out),
-                ) {
+                if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                     __ad::acc(&mut acc_bar, __ad_g);
                 }
                 {
@@ -84,8 +82,8 @@ mod search {
                             for _ in 0..__ad_n {
                                 let __ad_exit1 = __ad::pop(&mut __ad_x1);
                                 if !::core::matches!(__ad_exit1, 1) {
-                                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                        __ad::take(&mut acc_bar),
+                                    if let __ad::Some(__ad_g) = __ad::take_nonzero(
+                                        &mut acc_bar,
                                     ) {
                                         __ad::acc(
                                             &mut acc_bar,
@@ -103,9 +101,7 @@ mod search {
                         __ad_ctr0 = __ad::prev(__ad_ctr0);
                     }
                 }
-                if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                    __ad::take(&mut acc_bar),
-                ) {
+                if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut acc_bar) {
                     __ad::acc(&mut x_bar, __ad_g);
                 }
                 (__ad::finish(x_bar, &__ad::restore(&__ad_p_x)),)
@@ -138,22 +134,11 @@ mod search {
         let __ad_held_x: f64 = <f64 as ::autodiff::graph::GraphValue>::from_tensor(
             &x.data(),
         );
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(
-            ::core::clone::Clone::clone(&__ad_held_x),
-        );
-        let __ad_backward = move |
-            __ad_ct: &::autodiff::Tensor,
-        | -> ::std::vec::Vec<::autodiff::Tensor> {
-            let (__ad_g0,) = (::core::clone::Clone::clone(
-                &__ad_pullback,
-            ))(<f64 as ::autodiff::graph::GraphValue>::from_tensor(__ad_ct));
-            ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)]
-        };
-        ::autodiff::graph::Var::__record(
+        __ad::record(
             "search",
-            ::autodiff::graph::GraphValue::into_tensor(__ad_value),
+            __ad_vjp_owned(::core::clone::Clone::clone(&__ad_held_x)),
             ::std::vec![::core::clone::Clone::clone(x)],
-            ::std::boxed::Box::new(__ad_backward),
+            |(__ad_g0,)| ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)],
         )
     }
 }

@@ -44,6 +44,7 @@ mod loss {
     ) {
         use ::autodiff::__private::{self as __ad, KeepBorrowed as _, KeepOwned as _};
         let __ad_p_x = ::core::clone::Clone::clone(&x);
+        let __ad_p_labels = ::core::clone::Clone::clone(&labels);
         let __ad_p_w1 = ::core::clone::Clone::clone(&w1);
         let __ad_p_b1 = ::core::clone::Clone::clone(&b1);
         let __ad_p_w2 = ::core::clone::Clone::clone(&w2);
@@ -106,9 +107,7 @@ mod loss {
                 {
                     let (__ad_kept2,) = __ad::take_once(&mut __ad_s7);
                     let __ad_k2 = __ad::restore(&__ad_kept2);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut __ad_d_out),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(
                             &mut nll_bar,
                             __ad::rules::div_d0(&__ad_g, &__ad::ScalarMeta, &__ad_k2),
@@ -122,9 +121,12 @@ mod loss {
                         {
                             let __ad_mb8 = __ad::pop_meta(&mut __ad_mt6_0);
                             let __ad_m2 = __ad::pop_meta(&mut __ad_mt6_1);
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut nll_bar),
+                            let i = __ad_ctr0;
+                            let labels = ::core::clone::Clone::clone(&__ad_p_labels);
+                            if let __ad::Some(__ad_g) = __ad::take_nonzero(
+                                &mut nll_bar,
                             ) {
+                                let __ad_r5 = [i, ::core::clone::Clone::clone(&labels[i])];
                                 __ad::acc(
                                     &mut nll_bar,
                                     __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta),
@@ -134,9 +136,7 @@ mod loss {
                                     __ad::rules::at_d0(
                                         &__ad::rules::sub_d1(&__ad_g, &__ad_m2),
                                         &__ad_mb8,
-                                        &::core::unreachable!(
-                                            "autodiff: a value the reverse needs was not kept"
-                                        ),
+                                        &__ad_r5,
                                     ),
                                 );
                             }
@@ -147,9 +147,7 @@ mod loss {
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);
                     let __ad_k0 = __ad::restore(&__ad_kept0);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut logp_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut logp_bar) {
                         __ad::acc(
                             &mut logits_bar,
                             __ad::rules::log_softmax_d0(&__ad_g, &__ad_k0, &(1)),
@@ -162,9 +160,7 @@ mod loss {
                     let h = __ad::restore(&__ad_l2);
                     let w2 = ::core::clone::Clone::clone(&__ad_p_w2);
                     let b2 = ::core::clone::Clone::clone(&__ad_p_b2);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut logits_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut logits_bar) {
                         let __ad_g1 = __ad::rules::add_d0(&__ad_g, &__ad_m1);
                         __ad::acc(&mut h_bar, __ad::rules::matmul_d0(&__ad_g1, &w2));
                         __ad::acc(&mut w2_bar, __ad::rules::matmul_d1(&__ad_g1, &h));
@@ -180,9 +176,7 @@ mod loss {
                     let __ad_k0 = __ad::restore(&__ad_kept0);
                     let x = ::core::clone::Clone::clone(&__ad_p_x);
                     let b1 = ::core::clone::Clone::clone(&__ad_p_b1);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut h_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut h_bar) {
                         let __ad_g1 = __ad::rules::tanh_d0(&__ad_g, &__ad_k0);
                         __ad::acc(
                             &mut w1_bar,
@@ -231,6 +225,7 @@ mod loss {
     ) {
         use ::autodiff::__private::{self as __ad, KeepBorrowed as _, KeepOwned as _};
         let __ad_p_x = (&__ad::Keep(&x)).keep();
+        let __ad_p_labels = (&__ad::Keep(&labels)).keep();
         let __ad_p_w1 = (&__ad::Keep(&w1)).keep();
         let __ad_p_b1 = (&__ad::Keep(&b1)).keep();
         let __ad_p_w2 = (&__ad::Keep(&w2)).keep();
@@ -293,9 +288,7 @@ mod loss {
                 {
                     let (__ad_kept2,) = __ad::take_once(&mut __ad_s7);
                     let __ad_k2 = __ad::restore(&__ad_kept2);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut __ad_d_out),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(
                             &mut nll_bar,
                             __ad::rules::div_d0(&__ad_g, &__ad::ScalarMeta, &__ad_k2),
@@ -309,9 +302,12 @@ mod loss {
                         {
                             let __ad_mb8 = __ad::pop_meta(&mut __ad_mt6_0);
                             let __ad_m2 = __ad::pop_meta(&mut __ad_mt6_1);
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut nll_bar),
+                            let i = __ad_ctr0;
+                            let labels = __ad::restore(&__ad_p_labels);
+                            if let __ad::Some(__ad_g) = __ad::take_nonzero(
+                                &mut nll_bar,
                             ) {
+                                let __ad_r5 = [i, ::core::clone::Clone::clone(&labels[i])];
                                 __ad::acc(
                                     &mut nll_bar,
                                     __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta),
@@ -321,9 +317,7 @@ mod loss {
                                     __ad::rules::at_d0(
                                         &__ad::rules::sub_d1(&__ad_g, &__ad_m2),
                                         &__ad_mb8,
-                                        &::core::unreachable!(
-                                            "autodiff: a value the reverse needs was not kept"
-                                        ),
+                                        &__ad_r5,
                                     ),
                                 );
                             }
@@ -334,9 +328,7 @@ mod loss {
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);
                     let __ad_k0 = __ad::restore(&__ad_kept0);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut logp_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut logp_bar) {
                         __ad::acc(
                             &mut logits_bar,
                             __ad::rules::log_softmax_d0(&__ad_g, &__ad_k0, &(1)),
@@ -349,9 +341,7 @@ mod loss {
                     let h = __ad::restore(&__ad_l2);
                     let w2 = __ad::restore(&__ad_p_w2);
                     let b2 = __ad::restore(&__ad_p_b2);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut logits_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut logits_bar) {
                         let __ad_g1 = __ad::rules::add_d0(&__ad_g, &__ad_m1);
                         __ad::acc(&mut h_bar, __ad::rules::matmul_d0(&__ad_g1, &w2));
                         __ad::acc(&mut w2_bar, __ad::rules::matmul_d1(&__ad_g1, &h));
@@ -367,9 +357,7 @@ mod loss {
                     let __ad_k0 = __ad::restore(&__ad_kept0);
                     let x = __ad::restore(&__ad_p_x);
                     let b1 = __ad::restore(&__ad_p_b1);
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut h_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut h_bar) {
                         let __ad_g1 = __ad::rules::tanh_d0(&__ad_g, &__ad_k0);
                         __ad::acc(
                             &mut w1_bar,
@@ -506,35 +494,28 @@ mod loss {
         let __ad_held_b2: Tensor = <Tensor as ::autodiff::graph::GraphValue>::from_tensor(
             &b2.data(),
         );
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(
-            &__ad_held_x,
-            &__ad_held_labels,
-            &__ad_held_w1,
-            &__ad_held_b1,
-            &__ad_held_w2,
-            &__ad_held_b2,
-        );
-        let __ad_backward = move |
-            __ad_ct: &::autodiff::Tensor,
-        | -> ::std::vec::Vec<::autodiff::Tensor> {
-            let (_, _, __ad_g2, __ad_g3, __ad_g4, __ad_g5) = (::core::clone::Clone::clone(
-                &__ad_pullback,
-            ))(<f64 as ::autodiff::graph::GraphValue>::from_tensor(__ad_ct));
-            ::std::vec![
-                ::autodiff::graph::GraphValue::into_tensor(__ad_g2),
-                ::autodiff::graph::GraphValue::into_tensor(__ad_g3),
-                ::autodiff::graph::GraphValue::into_tensor(__ad_g4),
-                ::autodiff::graph::GraphValue::into_tensor(__ad_g5)
-            ]
-        };
-        ::autodiff::graph::Var::__record(
+        __ad::record(
             "loss",
-            ::autodiff::graph::GraphValue::into_tensor(__ad_value),
+            __ad_vjp_owned(
+                &__ad_held_x,
+                &__ad_held_labels,
+                &__ad_held_w1,
+                &__ad_held_b1,
+                &__ad_held_w2,
+                &__ad_held_b2,
+            ),
             ::std::vec![
                 ::core::clone::Clone::clone(w1), ::core::clone::Clone::clone(b1),
                 ::core::clone::Clone::clone(w2), ::core::clone::Clone::clone(b2)
             ],
-            ::std::boxed::Box::new(__ad_backward),
+            |(_, _, __ad_g2, __ad_g3, __ad_g4, __ad_g5)| {
+                ::std::vec![
+                    ::autodiff::graph::GraphValue::into_tensor(__ad_g2),
+                    ::autodiff::graph::GraphValue::into_tensor(__ad_g3),
+                    ::autodiff::graph::GraphValue::into_tensor(__ad_g4),
+                    ::autodiff::graph::GraphValue::into_tensor(__ad_g5)
+                ]
+            },
         )
     }
 }

@@ -45,15 +45,11 @@ mod f {
                 let mut a_bar: f64 = __ad::zero();
                 let mut b_bar = __ad::zero();
                 if __ad_s4 {
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut __ad_d_out),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(&mut b_bar, __ad_g);
                     }
                 } else {
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut __ad_d_out),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(
                             &mut b_bar,
                             __ad::rules::mul_d1(&__ad_g, &(100.0), &__ad::ScalarMeta),
@@ -61,16 +57,14 @@ mod f {
                     }
                 }
                 for _ in 0..__ad_s2 {
-                    if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                        __ad::take(&mut b_bar),
-                    ) {
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut b_bar) {
                         __ad::acc(
                             &mut b_bar,
                             __ad::rules::mul_d0(&__ad_g, &__ad::ScalarMeta, &(2.0)),
                         );
                     }
                 }
-                if let __ad::Some(__ad_g) = __ad::some_nonzero(__ad::take(&mut b_bar)) {
+                if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut b_bar) {
                     __ad::acc(
                         &mut a_bar,
                         __ad::rules::mul_d0(&__ad_g, &__ad::ScalarMeta, &(2.0)),
@@ -106,22 +100,11 @@ mod f {
         let __ad_held_a: f64 = <f64 as ::autodiff::graph::GraphValue>::from_tensor(
             &a.data(),
         );
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(
-            ::core::clone::Clone::clone(&__ad_held_a),
-        );
-        let __ad_backward = move |
-            __ad_ct: &::autodiff::Tensor,
-        | -> ::std::vec::Vec<::autodiff::Tensor> {
-            let (__ad_g0,) = (::core::clone::Clone::clone(
-                &__ad_pullback,
-            ))(<f64 as ::autodiff::graph::GraphValue>::from_tensor(__ad_ct));
-            ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)]
-        };
-        ::autodiff::graph::Var::__record(
+        __ad::record(
             "f",
-            ::autodiff::graph::GraphValue::into_tensor(__ad_value),
+            __ad_vjp_owned(::core::clone::Clone::clone(&__ad_held_a)),
             ::std::vec![::core::clone::Clone::clone(a)],
-            ::std::boxed::Box::new(__ad_backward),
+            |(__ad_g0,)| ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)],
         )
     }
 }

@@ -50,9 +50,7 @@ mod rosenbrock {
                 let mut s_bar = __ad::zero();
                 let mut t_bar = __ad::zero();
                 let mut u_bar = __ad::zero();
-                if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                    __ad::take(&mut __ad_d_out),
-                ) {
+                if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                     __ad::acc(&mut s_bar, __ad_g);
                 }
                 {
@@ -62,20 +60,12 @@ mod rosenbrock {
                         let mut __ad_ix0_0: f64 = -0.0;
                         let mut __ad_ix0_1: f64 = -0.0;
                         {
-                            let t = {
-                                let x = ::core::clone::Clone::clone(&__ad_p_x);
-                                let i = __ad_ctr0;
-                                (x[(i + (1))] - (x[i] * x[i]))
-                            };
-                            let u = {
-                                let x = ::core::clone::Clone::clone(&__ad_p_x);
-                                let i = __ad_ctr0;
-                                ((1.0) - x[i])
-                            };
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut s_bar),
-                            ) {
-                                let __ad_r4 = ((100.0) * ::core::clone::Clone::clone(&t));
+                            let x = ::core::clone::Clone::clone(&__ad_p_x);
+                            let i = __ad_ctr0;
+                            let t = (x[(i + (1))] - (x[i] * x[i]));
+                            let u = ((1.0) - x[i]);
+                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
+                                let __ad_r4 = ((100.0) * t);
                                 __ad::acc(
                                     &mut s_bar,
                                     __ad::rules::add_d0(&__ad_g, &__ad::ScalarMeta),
@@ -114,23 +104,14 @@ mod rosenbrock {
                                 );
                             }
                         }
-                        {
-                            let x = ::core::clone::Clone::clone(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut u_bar),
-                            ) {
-                                __ad_ix0_0
-                                    += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
-                            }
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut u_bar) {
+                            __ad_ix0_0
+                                += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
                         }
                         {
                             let x = ::core::clone::Clone::clone(&__ad_p_x);
                             let i = __ad_ctr0;
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut t_bar),
-                            ) {
-                                let __ad_r3 = (::core::clone::Clone::clone(&i) + (1));
+                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut t_bar) {
                                 __ad_ix0_1
                                     += __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta);
                                 let __ad_g6 = __ad::rules::sub_d1(
@@ -138,27 +119,15 @@ mod rosenbrock {
                                     &__ad::ScalarMeta,
                                 );
                                 __ad_ix0_0
-                                    += __ad::rules::mul_d0(
-                                        &__ad_g6,
-                                        &__ad::ScalarMeta,
-                                        &x[::core::clone::Clone::clone(&i)],
-                                    );
+                                    += __ad::rules::mul_d0(&__ad_g6, &__ad::ScalarMeta, &x[i]);
                                 __ad_ix0_0
-                                    += __ad::rules::mul_d1(
-                                        &__ad_g6,
-                                        &x[::core::clone::Clone::clone(&i)],
-                                        &__ad::ScalarMeta,
-                                    );
+                                    += __ad::rules::mul_d1(&__ad_g6, &x[i], &__ad::ScalarMeta);
                             }
                         }
                         {
                             let x = ::core::clone::Clone::clone(&__ad_p_x);
                             let i = __ad_ctr0;
                             __ad::acc_index(&mut x_bar, &__ad::meta(&x), &i, __ad_ix0_0);
-                        }
-                        {
-                            let x = ::core::clone::Clone::clone(&__ad_p_x);
-                            let i = __ad_ctr0;
                             __ad::acc_index(
                                 &mut x_bar,
                                 &__ad::meta(&x),
@@ -210,9 +179,7 @@ mod rosenbrock {
                 let mut s_bar = __ad::zero();
                 let mut t_bar = __ad::zero();
                 let mut u_bar = __ad::zero();
-                if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                    __ad::take(&mut __ad_d_out),
-                ) {
+                if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                     __ad::acc(&mut s_bar, __ad_g);
                 }
                 {
@@ -222,20 +189,12 @@ mod rosenbrock {
                         let mut __ad_ix0_0: f64 = -0.0;
                         let mut __ad_ix0_1: f64 = -0.0;
                         {
-                            let t = {
-                                let x = __ad::restore(&__ad_p_x);
-                                let i = __ad_ctr0;
-                                (x[(i + (1))] - (x[i] * x[i]))
-                            };
-                            let u = {
-                                let x = __ad::restore(&__ad_p_x);
-                                let i = __ad_ctr0;
-                                ((1.0) - x[i])
-                            };
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut s_bar),
-                            ) {
-                                let __ad_r4 = ((100.0) * ::core::clone::Clone::clone(&t));
+                            let x = __ad::restore(&__ad_p_x);
+                            let i = __ad_ctr0;
+                            let t = (x[(i + (1))] - (x[i] * x[i]));
+                            let u = ((1.0) - x[i]);
+                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
+                                let __ad_r4 = ((100.0) * t);
                                 __ad::acc(
                                     &mut s_bar,
                                     __ad::rules::add_d0(&__ad_g, &__ad::ScalarMeta),
@@ -274,23 +233,14 @@ mod rosenbrock {
                                 );
                             }
                         }
-                        {
-                            let x = __ad::restore(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut u_bar),
-                            ) {
-                                __ad_ix0_0
-                                    += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
-                            }
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut u_bar) {
+                            __ad_ix0_0
+                                += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
                         }
                         {
                             let x = __ad::restore(&__ad_p_x);
                             let i = __ad_ctr0;
-                            if let __ad::Some(__ad_g) = __ad::some_nonzero(
-                                __ad::take(&mut t_bar),
-                            ) {
-                                let __ad_r3 = (::core::clone::Clone::clone(&i) + (1));
+                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut t_bar) {
                                 __ad_ix0_1
                                     += __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta);
                                 let __ad_g6 = __ad::rules::sub_d1(
@@ -298,27 +248,15 @@ mod rosenbrock {
                                     &__ad::ScalarMeta,
                                 );
                                 __ad_ix0_0
-                                    += __ad::rules::mul_d0(
-                                        &__ad_g6,
-                                        &__ad::ScalarMeta,
-                                        &x[::core::clone::Clone::clone(&i)],
-                                    );
+                                    += __ad::rules::mul_d0(&__ad_g6, &__ad::ScalarMeta, &x[i]);
                                 __ad_ix0_0
-                                    += __ad::rules::mul_d1(
-                                        &__ad_g6,
-                                        &x[::core::clone::Clone::clone(&i)],
-                                        &__ad::ScalarMeta,
-                                    );
+                                    += __ad::rules::mul_d1(&__ad_g6, &x[i], &__ad::ScalarMeta);
                             }
                         }
                         {
                             let x = __ad::restore(&__ad_p_x);
                             let i = __ad_ctr0;
                             __ad::acc_index(&mut x_bar, &__ad::meta(&x), &i, __ad_ix0_0);
-                        }
-                        {
-                            let x = __ad::restore(&__ad_p_x);
-                            let i = __ad_ctr0;
                             __ad::acc_index(
                                 &mut x_bar,
                                 &__ad::meta(&x),
@@ -373,20 +311,11 @@ mod rosenbrock {
         let __ad_held_x: ::std::vec::Vec<f64> = <::std::vec::Vec<
             f64,
         > as ::autodiff::graph::GraphValue>::from_tensor(&x.data());
-        let (__ad_value, __ad_pullback) = __ad_vjp_owned(&__ad_held_x);
-        let __ad_backward = move |
-            __ad_ct: &::autodiff::Tensor,
-        | -> ::std::vec::Vec<::autodiff::Tensor> {
-            let (__ad_g0,) = (::core::clone::Clone::clone(
-                &__ad_pullback,
-            ))(<f64 as ::autodiff::graph::GraphValue>::from_tensor(__ad_ct));
-            ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)]
-        };
-        ::autodiff::graph::Var::__record(
+        __ad::record(
             "rosenbrock",
-            ::autodiff::graph::GraphValue::into_tensor(__ad_value),
+            __ad_vjp_owned(&__ad_held_x),
             ::std::vec![::core::clone::Clone::clone(x)],
-            ::std::boxed::Box::new(__ad_backward),
+            |(__ad_g0,)| ::std::vec![::autodiff::graph::GraphValue::into_tensor(__ad_g0)],
         )
     }
 }

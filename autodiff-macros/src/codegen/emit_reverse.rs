@@ -11,7 +11,7 @@ use crate::plan::{
 };
 use crate::rules::Need;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use std::collections::HashSet;
 
 /// Cotangent `g` of node i, to be read `uses` times: itself if it is a name
@@ -20,7 +20,10 @@ use std::collections::HashSet;
 fn bind_once(i: usize, g: TokenStream, uses: usize) -> (TokenStream, Vec<TokenStream>) {
     let name = {
         let mut trees = g.clone().into_iter();
-        matches!((trees.next(), trees.next()), (Some(proc_macro2::TokenTree::Ident(_)), None))
+        matches!(
+            (trees.next(), trees.next()),
+            (Some(proc_macro2::TokenTree::Ident(_)), None)
+        )
     };
     if name || uses <= 1 {
         (g, Vec::new())
@@ -67,6 +70,60 @@ impl Gen<'_> {
             Some(ty) => Some(quote!(let #ident: #ty = { #(#inner)* #value };)),
             None => Some(quote!(let #ident = { #(#inner)* #value };)),
         }
+    }
+
+    /// Binds `roots` and, first, everything their recipes read, each once,
+    /// in one scope: `None` when two of the names (or one of `bound`, names
+    /// already bound there) would be the same for different bindings (then
+    /// each recipe gets a block of its own, [`Self::rebind_leaf`]).
+    fn rebind_flat(
+        &self,
+        roots: &[BindId],
+        bound: &[(String, BindId)],
+    ) -> Option<Vec<TokenStream>> {
+        fn visit(body: &Body, id: BindId, seen: &mut HashSet<BindId>, order: &mut Vec<BindId>) {
+            if !seen.insert(id) {
+                return;
+            }
+            let b = &body.bindings[id];
+            if let (false, Some(recipe)) = (crate::analyse::stable(b), &b.recipe) {
+                let mut leaves = Vec::new();
+                reads(recipe, &mut leaves);
+                for leaf in leaves {
+                    visit(body, leaf, seen, order);
+                }
+            }
+            order.push(id);
+        }
+        let (mut seen, mut order) = (HashSet::new(), Vec::new());
+        for id in roots {
+            visit(self.body, *id, &mut seen, &mut order);
+        }
+        let mut names: std::collections::HashMap<String, BindId> = bound.iter().cloned().collect();
+        for id in &order {
+            let name = self.body.bindings[*id].ident.to_string();
+            if *names.entry(name).or_insert(*id) != *id {
+                return None;
+            }
+        }
+        Some(
+            order
+                .into_iter()
+                .filter_map(|id| {
+                    let b = &self.body.bindings[id];
+                    match &b.recipe {
+                        Some(recipe) if !crate::analyse::stable(b) => {
+                            let (ident, value) = (&b.ident, plain(recipe));
+                            Some(match &b.annotation {
+                                Some(ty) => quote!(let #ident: #ty = #value;),
+                                None => quote!(let #ident = #value;),
+                            })
+                        }
+                        _ => self.rebind_leaf(id),
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// The reverse of a block: its statements backwards, each guarded so that
@@ -169,9 +226,30 @@ impl Gen<'_> {
         let private = self.private();
         let mut starts = Vec::new();
         let mut flushes = Vec::new();
+        // One block for all the flushes when their names do not clash.
+        let mut all_reads = Vec::new();
+        for c in &lp.combined {
+            all_reads.push(c.base);
+            reads(&c.index, &mut all_reads);
+        }
+        let flat = self.rebind_flat(&all_reads, &[]);
+        if let Some(rebinds) = &flat {
+            let each = lp.combined.iter().map(|c| {
+                let (acc, base) = (&c.acc, &self.body.bindings[c.base].ident);
+                let d = adjoint(self.body, c.base);
+                let index = plain(&c.index);
+                quote!(#private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);)
+            });
+            if !lp.combined.is_empty() {
+                flushes.push(quote!({ #(#rebinds)* #(#each)* }));
+            }
+        }
         for c in &lp.combined {
             let acc = &c.acc;
             starts.push(quote!(let mut #acc: f64 = -0.0;));
+            if flat.is_some() {
+                continue;
+            }
             let mut rd = vec![c.base];
             reads(&c.index, &mut rd);
             let mut seen = HashSet::new();
@@ -343,7 +421,18 @@ impl Gen<'_> {
             }
         }
         // Parameters, counters and recomputable lets the reverse reads.
-        rebinds.extend(s.rebinds.iter().filter_map(|id| self.rebind_leaf(*id)));
+        let restored_names: Vec<(String, BindId)> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.obtain == Obtain::Saved)
+            .filter_map(|(i, _)| s.var_of(i))
+            .map(|(id, ident)| (ident.to_string(), id))
+            .collect();
+        match self.rebind_flat(&s.rebinds, &restored_names) {
+            Some(flat) => rebinds.extend(flat),
+            None => rebinds.extend(s.rebinds.iter().filter_map(|id| self.rebind_leaf(*id))),
+        }
         let mut index_recomputes = Vec::new();
         let element = match (&s.assign.kind, s.index_node) {
             (AssignKind::Element { base, .. }, Some(ix)) => {
@@ -354,6 +443,7 @@ impl Gen<'_> {
             }
             _ => None,
         };
+        let element_free = element.is_none();
         let cotangent = if let Some(element) = element {
             element
         } else {
@@ -411,13 +501,29 @@ impl Gen<'_> {
                 #(#clears)*
             });
         }
+        // One target's adjoint: taken out where it is tested.
+        let single = match s.assign.targets.as_slice() {
+            [Some(Target::Out)] if element_free => Some(quote!(__ad_d_out)),
+            [Some(Target::Bind(id))] if element_free && self.body.bindings[*id].active => {
+                Some(adjoint(self.body, *id).into_token_stream())
+            }
+            _ => None,
+        };
+        let source = match single {
+            Some(d) => quote!(#private::take_nonzero(&mut #d)),
+            None => quote!(#private::some_nonzero(#cotangent)),
+        };
         let flow = quote!(
-            if let #private::Some(__ad_g) = #private::some_nonzero(#cotangent) {
+            if let #private::Some(__ad_g) = #source {
                 #(#recomputes)*
                 #propagate
             }
         );
-        if take.is_empty() && meta_pops.is_empty() && rebinds.is_empty() && index_recomputes.is_empty() {
+        if take.is_empty()
+            && meta_pops.is_empty()
+            && rebinds.is_empty()
+            && index_recomputes.is_empty()
+        {
             return flow;
         }
         quote!({
@@ -509,6 +615,11 @@ impl Gen<'_> {
                 }
             }
             Ex::Const { .. } => self.rev_place(s, i),
+            // `Copy` values: an `f64`, a `for` counter.
+            _ if n.is_f64 => self.rev_place(s, i),
+            Ex::Var { id, .. } if self.body.bindings[*id].counter_of.is_some() => {
+                self.rev_place(s, i)
+            }
             _ => {
                 let place = self.rev_place(s, i);
                 quote!(::core::clone::Clone::clone(&#place))
