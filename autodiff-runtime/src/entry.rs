@@ -78,9 +78,8 @@ pub fn value_and_grad<V: Differentiable, G>(
 /// ```
 /// use autodiff_runtime::__private::record;
 /// use autodiff_runtime::graph::{GraphValue, Var};
-/// use autodiff_runtime::Tensor;
 ///
-/// let x = Var::new(Tensor::scalar(3.0), true);
+/// let x = Var::leaf(3.0);
 /// let held = f64::from_tensor(&x.data());
 /// let y = record("square", (held * held, move |ct: f64| (2.0 * held * ct,)), vec![x.clone()], |(g,)| {
 ///     vec![g.into_tensor()]
