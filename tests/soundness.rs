@@ -494,3 +494,35 @@ fn tuple_from_inactive_call_reassigned_in_a_loop() {
         &[0.1, 0.2, -0.4],
     );
 }
+
+// ------------------------------------------- pushing onto a copy of an input
+
+/// The elements pushed onto a copy of `x` are not `x`'s: its gradient keeps
+/// `x`'s length (it once came back one element longer).
+#[differentiable]
+fn push_onto_copy(x: &[f64]) -> f64 {
+    let mut y = x.to_vec();
+    y.push(x[0] * 3.0);
+    y[0] * y[1] + y[2] * y[2]
+}
+
+#[differentiable]
+fn push_onto_owned(mut x: Vec<f64>) -> f64 {
+    x.push(2.0);
+    x[0] * x[2]
+}
+
+#[test]
+fn pushing_onto_a_copy_keeps_the_input_gradient_length() {
+    // f = x₀x₁ + 9x₀²: (x₁ + 18x₀, x₀)
+    close(&push_onto_copy::grad(&[1.0, 2.0]), &[20.0, 1.0]);
+    check_slice(
+        push_onto_copy,
+        |xs, ct| {
+            let (_, pullback) = push_onto_copy::vjp(xs);
+            pullback(ct)
+        },
+        &[0.3, -1.2],
+    );
+    close(&push_onto_owned::grad(vec![1.0, 2.0]), &[2.0, 0.0]);
+}

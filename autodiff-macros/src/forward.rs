@@ -330,6 +330,39 @@ const FORWARD_METHODS: &[(&str, usize)] = &[
     ("log_softmax", 2),
     ("logsumexp", 2),
     ("clone", 1),
+    // The rest of the elementwise table (`ops/table.rs`), each tangent
+    // written with primitives so that second derivatives go through it.
+    ("atan", 1),
+    ("asin", 1),
+    ("acos", 1),
+    ("sinh", 1),
+    ("cosh", 1),
+    ("asinh", 1),
+    ("acosh", 1),
+    ("atanh", 1),
+    ("exp2", 1),
+    ("exp_m1", 1),
+    ("ln_1p", 1),
+    ("log2", 1),
+    ("log10", 1),
+    ("cbrt", 1),
+    ("to_degrees", 1),
+    ("to_radians", 1),
+    ("floor", 1),
+    ("ceil", 1),
+    ("round", 1),
+    ("trunc", 1),
+    ("signum", 1),
+    ("erf", 1),
+    ("special_erf", 1),
+    ("erfc", 1),
+    ("special_erfc", 1),
+    ("ndtr", 1),
+    ("lgamma", 1),
+    ("atan2", 2),
+    ("hypot", 2),
+    ("log", 2),
+    ("mul_add", 3),
 ];
 
 fn forward_method(name: &str, arity: usize) -> bool {
@@ -342,7 +375,9 @@ fn forward_method(name: &str, arity: usize) -> bool {
 /// sizes, dimensions, exponents: they must be inactive).
 fn differentiable_operand(name: &str, k: usize) -> bool {
     match name {
-        "powf" | "max" | "min" | "maximum" | "minimum" | "dot" | "matmul" => k < 2,
+        "powf" | "max" | "min" | "maximum" | "minimum" | "dot" | "matmul" | "atan2" | "hypot"
+        | "log" => k < 2,
+        "mul_add" => k < 3,
         _ => k == 0,
     }
 }
@@ -551,15 +586,31 @@ impl Fwd<'_> {
     /// Does the expression mention an active binding (or a closure that does)?
     fn mentions_active(&self, e: &Expr) -> bool {
         mentioned_names(e).iter().any(|n| {
-            self.resolve(n).is_some_and(|id| {
-                self.active[id]
-                    || self.closures.get(&id).is_some_and(|c| {
-                        c.names
-                            .iter()
-                            .any(|(_, b)| b.is_some_and(|b| self.active[b]))
-                    })
-            })
+            self.resolve(n)
+                .is_some_and(|id| self.active[id] || self.captures_active(id))
         })
+    }
+
+    /// Does the closure bound to `id` capture an active binding, itself or
+    /// through the closures it calls?
+    fn captures_active(&self, id: usize) -> bool {
+        let mut seen = vec![id];
+        let mut todo = vec![id];
+        while let Some(c) = todo.pop() {
+            let Some(closure) = self.closures.get(&c) else {
+                continue;
+            };
+            for b in closure.names.iter().filter_map(|(_, b)| *b) {
+                if self.active[b] {
+                    return true;
+                }
+                if !seen.contains(&b) {
+                    seen.push(b);
+                    todo.push(b);
+                }
+            }
+        }
+        false
     }
 
     // ------------------------------------------------------------ function
@@ -2228,7 +2279,8 @@ impl Fwd<'_> {
                     "tan" => quote!(#t0 * (1.0 + #y * #y)),
                     "tanh" => quote!(#t0 * (1.0 - #y * #y)),
                     "exp" => quote!(#t0 * #y),
-                    "ln" | "log" => quote!(#t0 / #a0),
+                    "ln" => quote!(#t0 / #a0),
+                    "log" if t.len() == 1 => quote!(#t0 / #a0),
                     "sqrt" => quote!(#t0 / (#y * 2.0)),
                     "abs" => {
                         let s = sg(quote!(#private::fwd::abs_slope(&#a0)));
@@ -2296,6 +2348,74 @@ impl Fwd<'_> {
                         quote!(#t0 - (#a0.softmax(#a1) * #t0).sum_dim(#a1).reshape(&#keep))
                     }
                     "logsumexp" => quote!((#a0.softmax(#a1) * #t0).sum_dim(#a1)),
+                    // ẏ = ẋ · f′(x), f′ as the reverse rule's (`ops/table.rs`).
+                    "atan" => quote!(#t0 / (1.0 + #a0 * #a0)),
+                    "asin" => quote!(#t0 / (1.0 - #a0 * #a0).sqrt()),
+                    "acos" => quote!(-(#t0 / (1.0 - #a0 * #a0).sqrt())),
+                    "sinh" => quote!(#t0 * #a0.cosh()),
+                    "cosh" => quote!(#t0 * #a0.sinh()),
+                    "asinh" => quote!(#t0 / (#a0 * #a0 + 1.0).sqrt()),
+                    "acosh" => quote!(#t0 / ((#a0 - 1.0).sqrt() * (#a0 + 1.0).sqrt())),
+                    "atanh" => quote!(#t0 / (1.0 - #a0 * #a0)),
+                    "exp2" => quote!(#t0 * (#y * ::core::f64::consts::LN_2)),
+                    "exp_m1" => quote!(#t0 * (#y + 1.0)),
+                    "ln_1p" => quote!(#t0 / (1.0 + #a0)),
+                    "log2" => quote!(#t0 / (#a0 * ::core::f64::consts::LN_2)),
+                    "log10" => quote!(#t0 / (#a0 * ::core::f64::consts::LN_10)),
+                    "cbrt" => quote!(#t0 / (#y * #y * 3.0)),
+                    "to_degrees" => quote!(#t0 * (180.0 / ::core::f64::consts::PI)),
+                    "to_radians" => quote!(#t0 * (::core::f64::consts::PI / 180.0)),
+                    // Piecewise constant: 0, as PyTorch.
+                    "floor" | "ceil" | "round" | "trunc" | "signum" => quote!(#t0 * 0.0),
+                    "erf" | "special_erf" => {
+                        quote!(#t0 * ((-(#a0 * #a0)).exp() * ::core::f64::consts::FRAC_2_SQRT_PI))
+                    }
+                    "erfc" | "special_erfc" => {
+                        quote!(-(#t0 * ((-(#a0 * #a0)).exp() * ::core::f64::consts::FRAC_2_SQRT_PI)))
+                    }
+                    // φ(x) = e^(−x²/2) / √(2π)
+                    "ndtr" => quote!(#t0 * ((#a0 * #a0 * -0.5).exp() * (0.5 * ::core::f64::consts::FRAC_2_SQRT_PI * ::core::f64::consts::FRAC_1_SQRT_2))),
+                    "lgamma" => quote!(#t0 * #a0.digamma()),
+                    "atan2" | "hypot" | "log" => {
+                        let b = &p[1];
+                        let (da, db) = match name.as_str() {
+                            // y = atan2(a, b): ∂a = b/(a² + b²), ∂b = −a/(a² + b²)
+                            "atan2" => (
+                                quote!(#b / (#a0 * #a0 + #b * #b)),
+                                quote!(-(#a0 / (#a0 * #a0 + #b * #b))),
+                            ),
+                            // y = √(a² + b²): ∂a = a/y, ∂b = b/y
+                            "hypot" => (quote!(#a0 / #y), quote!(#b / #y)),
+                            // y = ln a / ln b: ∂a = 1/(a ln b), ∂b = −ln a/(b (ln b)²)
+                            _ => (
+                                quote!(1.0 / (#a0 * #b.ln())),
+                                quote!(-(#a0.ln() / (#b * #b.ln() * #b.ln()))),
+                            ),
+                        };
+                        match (&t[0], &t1) {
+                            (Some(ta), Some(tb)) => quote!(#ta * (#da) + #tb * (#db)),
+                            (Some(ta), None) => quote!(#ta * (#da)),
+                            (None, Some(tb)) => quote!(#tb * (#db)),
+                            (None, None) => unreachable!(),
+                        }
+                    }
+                    // y = x·a + b: ẏ = ẋ a + x ȧ + ḃ
+                    "mul_add" => {
+                        let (a, b) = (&p[1], &p[2]);
+                        let mut terms = Vec::new();
+                        if let Some(tx) = &t[0] {
+                            terms.push(quote!(#tx * #a));
+                        }
+                        if let Some(ta) = &t1 {
+                            terms.push(quote!(#a0 * #ta));
+                        }
+                        if t.get(2).is_some_and(Option::is_some) {
+                            let tb = t[2].clone();
+                            terms.push(quote!(#tb));
+                        }
+                        let _ = b;
+                        quote!(#(#terms)+*)
+                    }
                     _ => unreachable!("every forward method has a rule"),
                 }
             },
@@ -2327,8 +2447,17 @@ impl Fwd<'_> {
                 return self.ex(&inlined, out);
             }
             let args: Vec<Val> = call.args.iter().map(|a| self.ex(a, out)).collect();
-            if args.iter().any(|a| a.is_active()) {
-                self.refuse(span, "forward mode cannot differentiate a call to a closure or function value: define the closure with `let f = |..| ..;` in this function, or call a `#[differentiable]` function");
+            let shadowed = self.closures.get(&id).and_then(|c| {
+                c.names
+                    .iter()
+                    .find(|(n, b)| self.resolve(n) != *b)
+                    .map(|(n, _)| n.clone())
+            });
+            if args.iter().any(|a| a.is_active()) || self.captures_active(id) {
+                match shadowed {
+                    Some(name) => self.refuse(span, format!("forward mode cannot differentiate a call to this closure, which captures `{name}`, where `{name}` names another variable: rename the later `{name}` (the closure is inlined where it is called), or write a named `#[differentiable]` function")),
+                    None => self.refuse(span, "forward mode cannot differentiate a call to a closure or function value: define the closure with `let f = |..| ..;` in this function, or call a `#[differentiable]` function"),
+                }
             }
             return Val::Inactive(e.to_token_stream());
         }

@@ -31,6 +31,9 @@ pub struct Lowerer<'a> {
     has_return: bool,
     /// Closures bound by `let f = |..| ..;`, inlined where they are called.
     closures: std::collections::HashMap<BindId, Closure>,
+    /// Closures bound by name that are not inlined, and why (for the
+    /// message at their calls).
+    opaque_closures: std::collections::HashMap<String, &'static str>,
 }
 
 /// A closure the lowering inlines at its calls: its parameters, its body,
@@ -54,6 +57,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         temps: 0,
         has_return: false,
         closures: std::collections::HashMap::new(),
+        opaque_closures: std::collections::HashMap::new(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let id = l.declare(param.ident.clone());
@@ -175,6 +179,10 @@ impl Lowerer<'_> {
                 if let Some(ident) = p.path.get_ident() {
                     if let Some(id) = self.l.resolve(&ident.to_string()) {
                         self.out.push(id);
+                        // A closure reads what it captures.
+                        if self.l.closures.contains_key(&id) {
+                            self.out.extend(self.l.closure_reads(id));
+                        }
                     }
                 }
             }
@@ -277,6 +285,17 @@ impl Lowerer<'_> {
             return;
         }
         if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
+            let why = if c.capture.is_some() {
+                Some("it is a `move` closure")
+            } else if contains_return(&c.body) {
+                Some("it has a `return` in it (write its value as an `if`/`else` instead)")
+            } else {
+                None
+            };
+            match why {
+                Some(why) => self.opaque_closures.insert(pi.ident.to_string(), why),
+                None => self.opaque_closures.remove(&pi.ident.to_string()),
+            };
             if pi.subpat.is_none()
                 && pi.by_ref.is_none()
                 && c.capture.is_none()
@@ -746,15 +765,22 @@ impl Lowerer<'_> {
         ))
     }
 
-    /// Bindings a closure's body mentions (what it captures).
+    /// Bindings a closure's body mentions (what it captures), and what the
+    /// closures it calls capture.
     fn closure_reads(&self, id: BindId) -> Vec<BindId> {
-        let mut reads: Vec<BindId> = self.closures[&id]
-            .names
-            .iter()
-            .filter_map(|(_, b)| *b)
-            .collect();
+        let mut reads: Vec<BindId> = Vec::new();
+        let mut todo = vec![id];
+        while let Some(c) = todo.pop() {
+            for b in self.closures[&c].names.iter().filter_map(|(_, b)| *b) {
+                if !reads.contains(&b) {
+                    reads.push(b);
+                    if self.closures.contains_key(&b) {
+                        todo.push(b);
+                    }
+                }
+            }
+        }
         reads.sort_unstable();
-        reads.dedup();
         reads
     }
 
@@ -876,7 +902,31 @@ impl Lowerer<'_> {
             return None;
         }
         let mut body: Vec<TokenStream> = Vec::new();
-        for step in steps.iter().rev() {
+        // The first step a `map` taking a tuple apart (`|(i, v)|` after
+        // `enumerate`, `|(a, b)|` after `zip`): its pattern becomes the
+        // loop's, so that no tuple of an index and an element is bound as
+        // one value (a `_` in it then needs no gradient type).
+        let mut pattern: Pat = syn::parse_quote!(#item);
+        let mut first = 0;
+        if let Some(step) = steps.last()
+            && step.method == "map"
+            && let Expr::Closure(c) = peel(&step.args[0])
+            && c.inputs.len() == 1
+            && c.capture.is_none()
+            && !contains_return(&c.body)
+        {
+            let p = match &c.inputs[0] {
+                Pat::Type(t) => &*t.pat,
+                p => p,
+            };
+            if let Pat::Tuple(_) = p {
+                pattern = p.clone();
+                let b = &c.body;
+                body.push(quote!(let #item = #b;));
+                first = 1;
+            }
+        }
+        for step in steps.iter().rev().skip(first) {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
             };
@@ -893,9 +943,30 @@ impl Lowerer<'_> {
                 body.push(quote!(if !(#kept) { continue; }));
             }
         }
+        // A literal start (`fold(0.0, f64::max)`) is an `f64`, as the
+        // iterator's item type made it; the loop alone would leave it
+        // `{float}`.
+        let typed: TokenStream = match peel(&init) {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(_),
+                ..
+            }) => quote!(: f64),
+            Expr::Unary(u)
+                if matches!(
+                    peel(&u.expr),
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Float(_),
+                        ..
+                    })
+                ) =>
+            {
+                quote!(: f64)
+            }
+            _ => TokenStream::new(),
+        };
         Some(syn::parse_quote!({
-            let mut #acc = #init;
-            for #item in #source {
+            let mut #acc #typed = #init;
+            for #pattern in #source {
                 #(#body)*
                 #acc = #combine;
             }
@@ -1104,6 +1175,62 @@ impl Lowerer<'_> {
 
     /// An array or `vec!` literal: constant or inactive as a whole when no
     /// element can carry a gradient (`&[1, 2]` as a tensor index).
+    /// An argument written as an array or tuple literal (`t.at(&[i, 1])`),
+    /// bound to a temporary first (`let t = [i, 1]; t.at(&t)`): a rule that
+    /// reads the argument in the reverse finds it kept or evaluated again
+    /// like any variable.
+    fn hoist_literal(&mut self, a: &Expr, pre: &mut Vec<Stmt>) -> Expr {
+        self.hoist_literal_if(a, pre, false)
+    }
+
+    /// [`Self::hoist_literal`]; with `always`, any array or tuple literal
+    /// (a receiver: `[x[0], x[1]].to_vec()` reads its shape).
+    fn hoist_literal_if(&mut self, a: &Expr, pre: &mut Vec<Stmt>, always: bool) -> Expr {
+        // A receiver that is a sub-slice (`x[0..2].to_vec()`): borrowed into
+        // a temporary, as `&x[0..2]` passed to a helper is.
+        if always
+            && let Expr::Index(ix) = peel(a)
+            && matches!(peel(&ix.index), Expr::Range(_))
+        {
+            let (tid, tident) = self.temp();
+            pre.push(Stmt::Verbatim {
+                tokens: quote!(let #tident;),
+            });
+            let borrowed: Expr = syn::parse_quote!(&#ix);
+            self.value(&borrowed, Target::Bind(tid), pre);
+            return syn::parse_quote!(#tident);
+        }
+        let (literal, borrowed) = match peel(a) {
+            Expr::Reference(r) if r.mutability.is_none() => (peel(&r.expr), true),
+            e => (e, false),
+        };
+        // Only literals mixed with names (`[i, 1]`, `(0, 1)`): the plan
+        // evaluates other element expressions again where it can
+        // (`[i, labels[i]]`), which costs no tape.
+        let elems: Vec<&Expr> = match literal {
+            Expr::Array(x) => x.elems.iter().collect(),
+            Expr::Tuple(x) => x.elems.iter().collect(),
+            _ => return a.clone(),
+        };
+        let has_literal = elems.iter().any(|e| matches!(peel(e), Expr::Lit(_)));
+        let simple = elems
+            .iter()
+            .all(|e| matches!(peel(e), Expr::Lit(_) | Expr::Path(_)));
+        if !always && !(has_literal && simple) {
+            return a.clone();
+        }
+        let (tid, tident) = self.temp();
+        pre.push(Stmt::Verbatim {
+            tokens: quote!(let #tident;),
+        });
+        self.value(literal, Target::Bind(tid), pre);
+        if borrowed {
+            syn::parse_quote!(&#tident)
+        } else {
+            syn::parse_quote!(#tident)
+        }
+    }
+
     fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
         if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
             return Ex::Const {
@@ -1931,9 +2058,11 @@ impl Lowerer<'_> {
                 }
                 match rules::method(&name, m.args.len() + 1) {
                     Some(rule) => {
-                        let mut args = vec![self.ex(&m.receiver, pre)];
+                        let receiver = self.hoist_literal_if(&m.receiver, pre, true);
+                        let mut args = vec![self.ex(&receiver, pre)];
                         for a in &m.args {
-                            args.push(self.ex(a, pre));
+                            let a = self.hoist_literal(a, pre);
+                            args.push(self.ex(&a, pre));
                         }
                         Ex::Op {
                             rule,
@@ -1950,6 +2079,17 @@ impl Lowerer<'_> {
                         }
                         let func: syn::Path = syn::Path::from(m.method.clone());
                         Ex::Call { func, args, span, method: true }
+                    }
+                    // A step of an iterator chain the macro lowers, over a
+                    // step it does not (`x.iter().take(2).map(..)`): name that.
+                    None if ITERATOR_STEPS.contains(&name.as_str()) && unlowered_step(m).is_some() => {
+                        let (step, span) = unlowered_step(m).expect("checked");
+                        self.unsupported_at(
+                            e,
+                            span,
+                            &format!("this iterator chain: `{step}` is not a step the macro turns into a loop"),
+                            "write the loop with an index (`for i in 0..k { .. }`) or bind a sub-slice first (`let s = &x[..k];`); the steps it lowers are `iter`, `copied`, `cloned`, `enumerate`, `zip`, `rev`, `windows` over a slice or vector, or a range, then `map`, `filter` and `sum`, `product` or `fold`",
+                        )
                     }
                     None => {
                         let fix = if rules::method_known_any_arity(&name) {
@@ -1977,6 +2117,22 @@ impl Lowerer<'_> {
                     if let Some(inlined) = self.inline_closure(id, c) {
                         return self.ex(&inlined, pre);
                     }
+                    if let Some(name) = self.closures.get(&id).and_then(|cl| {
+                        cl.names.iter().find(|(n, b)| self.resolve(n) != *b).map(|(n, _)| n.clone())
+                    }) {
+                        return self.unsupported(
+                            e,
+                            &format!("a call to this closure, which captures `{name}`, where `{name}` names another variable"),
+                            &format!("rename the later `{name}` (the closure is inlined where it is called, and `{name}` must still mean what it meant where the closure was written), or write a named `#[differentiable]` function"),
+                        );
+                    }
+                    if let Some(why) = path.get_ident().and_then(|i| self.opaque_closures.get(&i.to_string())) {
+                        return self.unsupported(
+                            e,
+                            &format!("a call to this closure: it is not inlined, as {why}"),
+                            "closures are inlined where they are called; otherwise write a named `#[differentiable]` function",
+                        );
+                    }
                     return self.unsupported(e, "a call to a closure or function value", "define the closure with `let f = |..| ..;` in this function (it is then inlined), or call a named `#[differentiable]` function");
                 }
                 // `f64::max(a, b)`, `<f64>::sin(x)`, `Tensor::matmul(&a, &b)`:
@@ -1994,7 +2150,22 @@ impl Lowerer<'_> {
                     if float || head == "Tensor" {
                         let name = path.segments.last().expect("a path has a segment").ident.clone();
                         if let Some(rule) = rules::method(&last, c.args.len()) {
-                            let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                            // `f64::powf(2.0, x)` is `2.0f64.powf(x)`: a bare
+                            // literal receiver takes the type the path names.
+                            let typed = |k: usize, a: &Expr| -> Expr {
+                                match a {
+                                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Float(l), .. }) if k == 0 && float && l.suffix().is_empty() => {
+                                        let lit = syn::LitFloat::new(&format!("{}{head}", l.base10_digits()), l.span());
+                                        syn::parse_quote!(#lit)
+                                    }
+                                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(l), .. }) if k == 0 && float && l.suffix().is_empty() => {
+                                        let lit = syn::LitFloat::new(&format!("{}.0{head}", l.base10_digits()), l.span());
+                                        syn::parse_quote!(#lit)
+                                    }
+                                    a => a.clone(),
+                                }
+                            };
+                            let args: Vec<Ex> = c.args.iter().enumerate().map(|(k, a)| self.ex(&typed(k, a), pre)).collect();
                             return Ex::Op { rule, args, syntax: Syntax::Method { name, turbofish: TokenStream::new() }, span };
                         }
                         if float && last == "from" && c.args.len() == 1 {
@@ -2048,7 +2219,15 @@ impl Lowerer<'_> {
             }
             Expr::Index(i) => {
                 let base = self.ex(&i.expr, pre);
-                let index = self.ex(&i.index, pre);
+                let index = self.hoist_literal(&i.index, pre);
+                // An index is an integer (or a range of them): one that reads
+                // a field of a differentiated struct (`l.w[l.n - 1]`, `n` a
+                // `#[no_grad] usize`) carries no gradient.
+                let index = if reads_field(&index) && !matches!(peel(&index), Expr::Path(_)) {
+                    self.inactive(&index)
+                } else {
+                    self.ex(&index, pre)
+                };
                 Ex::Index { base: Box::new(base), index: Box::new(index), span }
             }
             Expr::Tuple(t) => Ex::Tuple { elems: t.elems.iter().map(|a| self.ex(a, pre)).collect() },
@@ -2424,6 +2603,25 @@ fn contains_return(e: &Expr) -> bool {
 }
 
 /// Methods that start an iterator the lowering can turn into a loop.
+/// The steps of an iterator chain the macro lowers after its source.
+const ITERATOR_STEPS: &[&str] = &["map", "filter", "sum", "product", "fold"];
+
+/// The first step of `m`'s receiver chain (from the source) that is neither
+/// a source nor a step the macro lowers, with its span.
+fn unlowered_step(m: &syn::ExprMethodCall) -> Option<(String, proc_macro2::Span)> {
+    let mut chain = Vec::new();
+    let mut e = peel(&m.receiver);
+    while let Expr::MethodCall(inner) = e {
+        chain.push(inner);
+        e = peel(&inner.receiver);
+    }
+    chain.iter().rev().find_map(|c| {
+        let n = c.method.to_string();
+        (!ITERATOR_SOURCES.contains(&n.as_str()) && !ITERATOR_STEPS.contains(&n.as_str()))
+            .then(|| (n, c.method.span()))
+    })
+}
+
 const ITERATOR_SOURCES: &[&str] = &[
     "iter",
     "copied",
@@ -2580,4 +2778,17 @@ impl crate::syntax::Scope for Lowerer<'_> {
             .and_then(|id| self.bindings[id].param)
             .is_some_and(|p| matches!(&self.sig.params[p].ty, syn::Type::Reference(r) if r.mutability.is_none()))
     }
+}
+
+/// Does `e` read a field (`p.n`, `self.len`)?
+fn reads_field(e: &Expr) -> bool {
+    struct Fields(bool);
+    impl<'ast> Visit<'ast> for Fields {
+        fn visit_expr_field(&mut self, _: &'ast syn::ExprField) {
+            self.0 = true;
+        }
+    }
+    let mut v = Fields(false);
+    v.visit_expr(e);
+    v.0
 }
