@@ -427,8 +427,16 @@ fn module(
             syn::GenericParam::Lifetime(_) => None,
         })
         .collect();
-    let captures = quote!(use<#(#lifetimes,)* #(#generic_names),*>);
-    let owned_captures = quote!(use<#(#generic_names),*>);
+    // Nothing to capture (no lifetime, no type parameter): the pullback's
+    // type is 'static without saying so.
+    let (captures, owned_captures) = if lifetimes.is_empty() && generic_names.is_empty() {
+        (quote!(), quote!())
+    } else {
+        (
+            quote!(+ use<#(#lifetimes,)* #(#generic_names),*>),
+            quote!(+ use<#(#generic_names),*> + 'static),
+        )
+    };
     let where_clause = &sig.where_clause;
     // The owning variant's pullback is 'static: so must its type parameters be.
     let owned_where = {
@@ -617,7 +625,7 @@ fn module(
                 use super::*;
                 #[doc(hidden)]
                 #[inline]
-                pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+                pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone #owned_captures) #owned_where {
                     #owned_body
                 }
             }
@@ -628,7 +636,7 @@ fn module(
             #[doc(hidden)]
             #item_allow
             #inline
-            pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) #where_clause {
+            pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone #captures) #where_clause {
                 #vjp_body
             }
         )
@@ -641,20 +649,20 @@ fn module(
         #[doc(hidden)]
         #item_allow
         #inline
-        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone #owned_captures) #owned_where {
             #owned_body
         }
 
         #[doc = #doc_vjp]
         #inline
-        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
+        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone #captures) #where_clause {
             #private::vjp(#call_all(#(#args),*), |(#(#patterns,)*)| #result)
         }
 
         /// Like the `vjp`, but the pullback can be called any number of times
         /// (PyTorch's `retain_graph=True`); each call gives the same result.
         #inline
-        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
+        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone #captures) #where_clause {
             #private::retained(#call_vjp(#(#args),*))
         }
 

@@ -12,12 +12,7 @@ mod outer {
     pub fn __ad_vjp_owned(
         x: f64,
         y: f64,
-    ) -> (
-        f64,
-        impl ::core::ops::FnOnce(
-            f64,
-        ) -> (f64, f64) + ::core::clone::Clone + use<> + 'static,
-    ) {
+    ) -> (f64, impl ::core::ops::FnOnce(f64) -> (f64, f64) + ::core::clone::Clone) {
         use ::autodiff::__private::{self as __ad, KeepBorrowed as _, KeepOwned as _};
         let __ad_p_x = (&__ad::Keep(&x)).keep();
         let __ad_p_y = (&__ad::Keep(&y)).keep();
@@ -88,10 +83,7 @@ mod outer {
     pub fn vjp(
         x: f64,
         y: f64,
-    ) -> (
-        f64,
-        impl ::core::ops::FnOnce(f64) -> (f64, f64) + ::core::clone::Clone + use<>,
-    ) {
+    ) -> (f64, impl ::core::ops::FnOnce(f64) -> (f64, f64) + ::core::clone::Clone) {
         __ad::vjp(__ad_vjp_owned(x, y), |(__ad_g0, __ad_g1)| (__ad_g0, __ad_g1))
     }
     /// Like the `vjp`, but the pullback can be called any number of times
@@ -99,7 +91,7 @@ mod outer {
     pub fn vjp_retained(
         x: f64,
         y: f64,
-    ) -> (f64, impl ::core::ops::Fn(f64) -> (f64, f64) + ::core::clone::Clone + use<>) {
+    ) -> (f64, impl ::core::ops::Fn(f64) -> (f64, f64) + ::core::clone::Clone) {
         __ad::retained(vjp(x, y))
     }
     ///The gradient of [`outer`](fn@outer) with respect to `x`, `y` (the output must be a scalar: an `f64` or a one-element `Tensor`).

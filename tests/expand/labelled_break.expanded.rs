@@ -19,10 +19,7 @@ mod search {
     #[doc(hidden)]
     pub fn __ad_vjp_owned(
         x: f64,
-    ) -> (
-        f64,
-        impl ::core::ops::FnOnce(f64) -> (f64,) + ::core::clone::Clone + use<> + 'static,
-    ) {
+    ) -> (f64, impl ::core::ops::FnOnce(f64) -> (f64,) + ::core::clone::Clone) {
         use ::autodiff::__private::{self as __ad, KeepBorrowed as _, KeepOwned as _};
         let __ad_p_x = (&__ad::Keep(&x)).keep();
         let mut __ad_s2 = ::core::default::Default::default();
@@ -111,14 +108,14 @@ mod search {
     ///The value of [`search`](fn@search) and its pullback: given the cotangent of the output, the pullback returns the gradient with respect to `x`. It consumes what the forward pass saved, so it can be called once; see [`vjp_retained`] to call it again.
     pub fn vjp(
         x: f64,
-    ) -> (f64, impl ::core::ops::FnOnce(f64) -> f64 + ::core::clone::Clone + use<>) {
+    ) -> (f64, impl ::core::ops::FnOnce(f64) -> f64 + ::core::clone::Clone) {
         __ad::vjp(__ad_vjp_owned(x), |(__ad_g0,)| __ad_g0)
     }
     /// Like the `vjp`, but the pullback can be called any number of times
     /// (PyTorch's `retain_graph=True`); each call gives the same result.
     pub fn vjp_retained(
         x: f64,
-    ) -> (f64, impl ::core::ops::Fn(f64) -> f64 + ::core::clone::Clone + use<>) {
+    ) -> (f64, impl ::core::ops::Fn(f64) -> f64 + ::core::clone::Clone) {
         __ad::retained(vjp(x))
     }
     ///The gradient of [`search`](fn@search) with respect to `x` (the output must be a scalar: an `f64` or a one-element `Tensor`).

@@ -14,10 +14,7 @@ mod f {
     #[doc(hidden)]
     pub fn __ad_vjp_owned(
         a: f64,
-    ) -> (
-        f64,
-        impl ::core::ops::FnOnce(f64) -> (f64,) + ::core::clone::Clone + use<> + 'static,
-    ) {
+    ) -> (f64, impl ::core::ops::FnOnce(f64) -> (f64,) + ::core::clone::Clone) {
         use ::autodiff::__private::{self as __ad, KeepBorrowed as _, KeepOwned as _};
         let __ad_p_a = (&__ad::Keep(&a)).keep();
         let mut __ad_s2 = ::core::default::Default::default();
@@ -77,14 +74,14 @@ mod f {
     ///The value of [`f`](fn@f) and its pullback: given the cotangent of the output, the pullback returns the gradient with respect to `a`. It consumes what the forward pass saved, so it can be called once; see [`vjp_retained`] to call it again.
     pub fn vjp(
         a: f64,
-    ) -> (f64, impl ::core::ops::FnOnce(f64) -> f64 + ::core::clone::Clone + use<>) {
+    ) -> (f64, impl ::core::ops::FnOnce(f64) -> f64 + ::core::clone::Clone) {
         __ad::vjp(__ad_vjp_owned(a), |(__ad_g0,)| __ad_g0)
     }
     /// Like the `vjp`, but the pullback can be called any number of times
     /// (PyTorch's `retain_graph=True`); each call gives the same result.
     pub fn vjp_retained(
         a: f64,
-    ) -> (f64, impl ::core::ops::Fn(f64) -> f64 + ::core::clone::Clone + use<>) {
+    ) -> (f64, impl ::core::ops::Fn(f64) -> f64 + ::core::clone::Clone) {
         __ad::retained(vjp(a))
     }
     ///The gradient of [`f`](fn@f) with respect to `a` (the output must be a scalar: an `f64` or a one-element `Tensor`).
