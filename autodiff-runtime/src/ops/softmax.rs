@@ -4,6 +4,7 @@
 use super::{Rule, rule_fn};
 use crate::cotangent::Cotangent;
 use crate::ops::reduce::{reduce_dim, split_at_dim};
+use crate::pool;
 use crate::tensor::Tensor;
 
 /// Applies `f(lines of the inputs, line of the output)` to every line along
@@ -24,6 +25,19 @@ fn map_lines<const N: usize>(
         );
     }
     let (outer, n, inner) = split_at_dim(shape, dim);
+    if inner == 1 {
+        // Along the last dimension the lines are contiguous: no gathering.
+        let mut out = pool::filled(outer * n, 0.0);
+        if n > 0 {
+            for (o, out_line) in out.chunks_exact_mut(n).enumerate() {
+                f(
+                    std::array::from_fn(|j| &inputs[j].data[o * n..(o + 1) * n]),
+                    out_line,
+                );
+            }
+        }
+        return Tensor::from_parts(out, shape.clone());
+    }
     let mut out = vec![0.0; outer * n * inner];
     let mut lines = [(); N].map(|_| vec![0.0; n]);
     let mut result = vec![0.0; n];
@@ -52,10 +66,9 @@ fn shift_of(line: &[f64]) -> f64 {
 }
 
 /// `ln Σ eˣ` of a line, shifted by its maximum so nothing overflows.
-fn logsumexp_line(line: &mut dyn Iterator<Item = f64>) -> f64 {
-    let values: Vec<f64> = line.collect();
-    let m = shift_of(&values);
-    m + values.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+fn logsumexp_line(line: &[f64]) -> f64 {
+    let m = shift_of(line);
+    m + line.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
 }
 
 impl Tensor {
@@ -168,15 +181,47 @@ impl Rule<(&Tensor, &Tensor, &Tensor, &usize)> for LogsumexpD0 {
         if g.symbolic_zero {
             return Tensor::zero();
         }
-        let g = crate::ops::reduce::expand_dim(g, &x.shape, *d, 1.0);
-        let y = crate::ops::reduce::expand_dim(y, &x.shape, *d, 1.0);
-        let data = g
-            .data
-            .iter()
-            .zip(x.data.iter())
-            .zip(y.data.iter())
-            .map(|((&g, &x), &y)| g * (x - y).exp())
-            .collect();
-        Tensor::from_parts(data, x.shape.clone())
+        // `ḡ` and `y` are read in place, repeated along `d` by indexing
+        // (no expanded copies): `x` is an `outer × n × inner` block and
+        // `g`, `y` are `outer × inner`.
+        let (outer, n, inner) = split_at_dim(&x.shape, *d);
+        assert!(
+            g.numel() == outer * inner && y.numel() == outer * inner,
+            "logsumexp's rule: cotangent {:?} and output {:?} do not fit an operand of shape {:?} along dimension {}",
+            g.shape,
+            y.shape,
+            x.shape,
+            d
+        );
+        let mut out = pool::buffer(x.numel());
+        if x.numel() == 0 {
+            // Nothing to differentiate.
+        } else if inner == 1 {
+            for ((line, &g), &y) in x
+                .data
+                .chunks_exact(n.max(1))
+                .zip(g.data.iter())
+                .zip(y.data.iter())
+            {
+                out.extend(line.iter().map(|&x| g * (x - y).exp()));
+            }
+        } else {
+            for ((block, g), y) in x
+                .data
+                .chunks_exact((n * inner).max(1))
+                .zip(g.data.chunks_exact(inner))
+                .zip(y.data.chunks_exact(inner))
+            {
+                for row in block.chunks_exact(inner) {
+                    out.extend(
+                        row.iter()
+                            .zip(g)
+                            .zip(y)
+                            .map(|((&x, &g), &y)| g * (x - y).exp()),
+                    );
+                }
+            }
+        }
+        Tensor::from_parts(out, x.shape.clone())
     }
 }
