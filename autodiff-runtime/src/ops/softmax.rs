@@ -1,9 +1,12 @@
 //! `softmax`, `log_softmax` and `logsumexp` along one dimension, computed
-//! stably (shifted by the line's maximum), and their derivative rules.
+//! stably (shifted by the line's maximum), and their derivative rules. The
+//! exponentials are `ops/vmath.rs`'s, which vectorise (results below
+//! 10⁻³⁰⁷ flush to 0).
 
 use super::{Rule, rule_fn};
 use crate::cotangent::Cotangent;
 use crate::ops::reduce::{reduce_dim, split_at_dim};
+use crate::ops::vmath::exp;
 use crate::pool;
 use crate::tensor::Tensor;
 
@@ -68,7 +71,7 @@ fn shift_of(line: &[f64]) -> f64 {
 /// `ln Σ eˣ` of a line, shifted by its maximum so nothing overflows.
 fn logsumexp_line(line: &[f64]) -> f64 {
     let m = shift_of(line);
-    m + line.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+    m + line.iter().map(|v| exp(v - m)).sum::<f64>().ln()
 }
 
 impl Tensor {
@@ -86,7 +89,7 @@ impl Tensor {
             let m = shift_of(x);
             let mut total = 0.0;
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = (v - m).exp();
+                *o = exp(v - m);
                 total += *o;
             }
             out.iter_mut().for_each(|o| *o /= total);
@@ -107,7 +110,7 @@ impl Tensor {
     pub fn log_softmax(&self, dim: usize) -> Tensor {
         map_lines([self], dim, |[x], out| {
             let m = shift_of(x);
-            let lse = m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let lse = m + x.iter().map(|v| exp(v - m)).sum::<f64>().ln();
             for (o, &v) in out.iter_mut().zip(x) {
                 *o = v - lse;
             }
@@ -163,7 +166,7 @@ impl Rule<(&Tensor, &Tensor, &usize)> for LogSoftmaxD0 {
         map_lines([g, y], *d, |[g, y], out| {
             let s: f64 = g.iter().sum();
             for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
-                *o = g - y.exp() * s;
+                *o = g - exp(y) * s;
             }
         })
     }
@@ -203,7 +206,7 @@ impl Rule<(&Tensor, &Tensor, &Tensor, &usize)> for LogsumexpD0 {
                 .zip(g.data.iter())
                 .zip(y.data.iter())
             {
-                out.extend(line.iter().map(|&x| g * (x - y).exp()));
+                out.extend(line.iter().map(|&x| g * exp(x - y)));
             }
         } else {
             for ((block, g), y) in x
@@ -217,7 +220,7 @@ impl Rule<(&Tensor, &Tensor, &Tensor, &usize)> for LogsumexpD0 {
                         row.iter()
                             .zip(g)
                             .zip(y)
-                            .map(|((&x, &g), &y)| g * (x - y).exp()),
+                            .map(|((&x, &g), &y)| g * exp(x - y)),
                     );
                 }
             }
