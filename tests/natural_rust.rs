@@ -424,6 +424,54 @@ fn struct_parameters_get_struct_gradients() {
     assert_eq!(tuple_field::grad((2.0, 5.0)), (15.0, 6.0));
 }
 
+// ------------------------------------------- destructured struct parameters
+
+#[derive(Clone, Debug, Differentiable)]
+struct Body2 {
+    x: f64,
+    y: f64,
+    v: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Pair(f64, f64);
+
+/// The parameter destructured by a struct pattern, through `&` (the names are
+/// references: `*x` as the pattern binds them), with renaming and `..`.
+#[differentiable]
+fn destructured(b: &Body2, k: &Pair) -> f64 {
+    let Body2 { x, y: height, v } = b;
+    let Pair(a, _) = *k;
+    (*x * height).sin() + v[0] * v[1] * a
+}
+
+/// Coordinates `.x`, `.y` of a struct value computed in the body (the macro
+/// reads them as it reads a nalgebra vector's; the derive makes them fields).
+#[differentiable]
+fn local_coordinates(b: Body2, s: f64) -> f64 {
+    let c = b.clone();
+    let Body2 { v, .. } = b;
+    c.x * c.y * s + v[1]
+}
+
+#[test]
+fn struct_patterns_and_local_coordinates() {
+    let b = Body2 {
+        x: 0.4,
+        y: -1.3,
+        v: vec![0.5, 2.0],
+    };
+    let k = Pair(1.5, 7.0);
+    let (gb, gk) = destructured::grad(&b, &k);
+    let c = (b.x * b.y).cos();
+    close(&[gb.x, gb.y], &[b.y * c, b.x * c]);
+    close(&gb.v, &[b.v[1] * k.0, b.v[0] * k.0]);
+    close(&[gk.0, gk.1], &[b.v[0] * b.v[1], 0.0]);
+    let (gb, gs) = local_coordinates::grad(b.clone(), 2.0);
+    close(&[gb.x, gb.y, gs], &[b.y * 2.0, b.x * 2.0, b.x * b.y]);
+    close(&gb.v, &[0.0, 1.0]);
+}
+
 // ---------------------------------------------------------------- methods
 
 #[derive(Clone, Debug, Differentiable)]

@@ -426,3 +426,68 @@ mod return_inside_while_condition {
         assert_eq!(f::grad(0.7), 6.0);
     }
 }
+
+// Found by a new user's trial: generated code that did not compile.
+
+mod enumerate_unused_index {
+    use autodiff::differentiable;
+
+    /// The index of `enumerate` dropped by `_` in the closure's pattern.
+    #[differentiable]
+    fn f(x: &[f64]) -> f64 {
+        x.iter().enumerate().map(|(_, v)| v * v).sum()
+    }
+
+    #[test]
+    fn enumerate_unused_index() {
+        assert_eq!(f::grad(&[1.0, -2.0, 0.5]), vec![2.0, -4.0, 1.0]);
+    }
+}
+
+mod path_call_float_literal {
+    use autodiff::differentiable;
+
+    /// A literal receiver in path form: `f64::powf(2.0, x)` is `2ˣ`.
+    #[differentiable]
+    fn f(x: f64) -> f64 {
+        f64::powf(2.0, x) + f64::hypot(3.0, x)
+    }
+
+    #[test]
+    fn path_call_float_literal() {
+        let x: f64 = 4.0;
+        // 2ˣ ln 2 + x / hypot(3, x)
+        let want = 2f64.powf(x) * 2f64.ln() + x / 5.0;
+        assert!((f::grad(x) - want).abs() < 1e-12);
+    }
+}
+
+mod literal_index_arguments {
+    use autodiff::Tensor;
+    use autodiff::differentiable;
+    use nalgebra::Matrix2;
+
+    /// An index written as an array literal, read by the rule in reverse.
+    #[differentiable]
+    fn at(t: &Tensor, i: usize) -> f64 {
+        t.at(&[i, 1]) * 2.0
+    }
+
+    /// A matrix indexed by a tuple literal.
+    #[differentiable]
+    fn entry(m: Matrix2<f64>) -> f64 {
+        m[(0, 1)] * 2.0
+    }
+
+    #[test]
+    fn literal_index_arguments() {
+        assert_eq!(
+            at::grad(&Tensor::zeros(&[2, 2]), 1).to_vec(),
+            vec![0.0, 0.0, 0.0, 2.0]
+        );
+        assert_eq!(
+            entry::grad(Matrix2::zeros()),
+            Matrix2::new(0.0, 2.0, 0.0, 0.0)
+        );
+    }
+}

@@ -463,3 +463,66 @@ fn casts() {
     assert_eq!(cast_to_std_f64::grad(0.7), 2.0);
     assert_eq!(cast_to_alias_inactive::grad(0.7, 3), 3.0);
 }
+
+// ------------------------------------- a tuple from an inactive call, reassigned
+
+fn two_constants(a: f64) -> (f64, f64) {
+    (a.sin(), a.cos())
+}
+
+/// The tuple's elements start inactive (the call's argument is a constant);
+/// one of them becomes active in the loop. Its reverse clears only that
+/// element's cotangent (it once emitted an untyped `zero()` for the other,
+/// a compile error; fuzz program 0x50f864479cf64fde and four more).
+#[differentiable]
+fn tuple_from_inactive_call(xs: &[f64]) -> f64 {
+    let (t4, mut t5) = two_constants(0.74);
+    for k in 0..xs.len() {
+        t5 = (t5 + xs[k]).tanh();
+    }
+    t5 + t4
+}
+
+#[test]
+fn tuple_from_inactive_call_reassigned_in_a_loop() {
+    check_slice(
+        tuple_from_inactive_call,
+        |xs, ct| {
+            let (_, pullback) = tuple_from_inactive_call::vjp(xs);
+            pullback(ct)
+        },
+        &[0.1, 0.2, -0.4],
+    );
+}
+
+// ------------------------------------------- pushing onto a copy of an input
+
+/// The elements pushed onto a copy of `x` are not `x`'s: its gradient keeps
+/// `x`'s length (it once came back one element longer).
+#[differentiable]
+fn push_onto_copy(x: &[f64]) -> f64 {
+    let mut y = x.to_vec();
+    y.push(x[0] * 3.0);
+    y[0] * y[1] + y[2] * y[2]
+}
+
+#[differentiable]
+fn push_onto_owned(mut x: Vec<f64>) -> f64 {
+    x.push(2.0);
+    x[0] * x[2]
+}
+
+#[test]
+fn pushing_onto_a_copy_keeps_the_input_gradient_length() {
+    // f = x₀x₁ + 9x₀²: (x₁ + 18x₀, x₀)
+    close(&push_onto_copy::grad(&[1.0, 2.0]), &[20.0, 1.0]);
+    check_slice(
+        push_onto_copy,
+        |xs, ct| {
+            let (_, pullback) = push_onto_copy::vjp(xs);
+            pullback(ct)
+        },
+        &[0.3, -1.2],
+    );
+    close(&push_onto_owned::grad(vec![1.0, 2.0]), &[2.0, 0.0]);
+}

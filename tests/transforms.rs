@@ -946,3 +946,95 @@ fn forward_mode_of_swaps() {
         );
     }
 }
+
+#[derive(Clone, Differentiable)]
+struct Weights {
+    ws: Vec<f64>,
+}
+
+/// A `for` over a field of a parameter, in both modes (one desugaring); an
+/// integer expression as `powi`'s exponent (forward mode once spliced it
+/// unparenthesised into `n as f64`: `k as i32 + 1 as f64`).
+#[differentiable(forward)]
+fn weighted(p: &Weights, x: f64) -> f64 {
+    let mut s = 0.0;
+    for (k, w) in p.ws.iter().enumerate() {
+        s += w * x.powi(k as i32 + 1);
+    }
+    s
+}
+
+#[test]
+fn loops_over_a_field_of_a_parameter_in_both_modes() {
+    let p = Weights {
+        ws: vec![0.5, -1.0, 2.0],
+    };
+    let x = 0.7;
+    // s = Σ w_k x^(k+1): ∂s/∂w_k = x^(k+1), ∂s/∂x = Σ (k+1) w_k x^k.
+    let (gp, gx) = weighted::grad(&p, x);
+    close_all(&gp.ws, &[x, x * x, x * x * x], 1e-14);
+    let dsdx = 0.5 - 2.0 * x + 6.0 * x * x;
+    close(gx, dsdx, 1e-14);
+    let dp = Weights {
+        ws: vec![1.0, 0.0, 0.0],
+    };
+    let (_, t) = weighted::jvp(&p, x, &dp, 0.0);
+    close(t, x, 1e-14);
+    let (_, t) = weighted::jvp(&p, x, &Weights { ws: vec![0.0; 3] }, 1.0);
+    close(t, dsdx, 1e-14);
+}
+
+/// Every elementwise function of the table in forward mode (each tangent
+/// written with primitives, so second derivatives go through it too).
+#[differentiable(forward)]
+fn math_library(x: f64, y: f64) -> f64 {
+    y.atan2(x)
+        + x.hypot(y) * x.atan()
+        + (0.3 * x).asin()
+        + (0.2 * y).acos()
+        + x.sinh() * y.cosh()
+        + (x * x + 1.0).asinh()
+        + (x * x + 2.0).acosh()
+        + (0.3 * y).atanh()
+        + x.exp2()
+        + y.exp_m1()
+        + x.ln_1p()
+        + (x + 1.0).log2()
+        + (y + 2.0).log10()
+        + (x + 3.0).cbrt()
+        + x.to_degrees() * 0.01
+        + y.to_radians()
+        + x.floor()
+        + y.special_erf()
+        + x.special_erfc()
+        + y.ndtr()
+        + (x + 2.0).lgamma()
+        + (x + 2.0).log(y + 3.0)
+        + x.mul_add(y, x * y)
+        + x.signum()
+}
+
+#[test]
+fn forward_mode_covers_the_math_library() {
+    let (x, y) = (0.7, 0.4);
+    let h = 1e-5;
+    let cd_x = (math_library(x + h, y) - math_library(x - h, y)) / (2.0 * h);
+    let cd_y = (math_library(x, y + h) - math_library(x, y - h)) / (2.0 * h);
+    let (_, tx) = math_library::jvp(x, y, 1.0, 0.0);
+    let (_, ty) = math_library::jvp(x, y, 0.0, 1.0);
+    close(tx, cd_x, 1e-8);
+    close(ty, cd_y, 1e-8);
+    // The Hessian against central differences of the reverse-mode gradient.
+    let hess = math_library::hessian(x, y).to_vec();
+    let (gxp, gyp) = math_library::grad(x + h, y);
+    let (gxm, gym) = math_library::grad(x - h, y);
+    let (gxq, gyq) = math_library::grad(x, y + h);
+    let (gxr, gyr) = math_library::grad(x, y - h);
+    let want = [
+        (gxp - gxm) / (2.0 * h),
+        (gyp - gym) / (2.0 * h),
+        (gxq - gxr) / (2.0 * h),
+        (gyq - gyr) / (2.0 * h),
+    ];
+    close_all(&hess, &want, 1e-6);
+}

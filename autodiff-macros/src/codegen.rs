@@ -1671,14 +1671,31 @@ impl<'a, 'e> Plan<'a, 'e> {
             TokenStream::new()
         };
         if propagate.is_empty() {
-            // Nothing flows on (an inactive value written over an element):
-            // the target's cotangent is only cleared.
+            // Nothing flows on (an inactive value written over a target):
+            // the targets' cotangents are only cleared. Each one alone, so
+            // that no untyped `zero()` stands for an inactive target.
+            let clears: Vec<TokenStream> = match &self.assign.kind {
+                AssignKind::Element { .. } => vec![quote!(let _ = #cotangent;)],
+                _ => self
+                    .assign
+                    .targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Some(Target::Out) => Some(quote!(let _ = #private::take(&mut __ad_d_out);)),
+                        Some(Target::Bind(id)) if self.body.bindings[*id].active => {
+                            let d = adjoint(self.body, *id);
+                            Some(quote!(let _ = #private::take(&mut #d);))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            };
             return quote!({
                 #take
                 #(#meta_pops)*
                 #(#rebinds)*
                 #(#index_recomputes)*
-                let _ = #cotangent;
+                #(#clears)*
             });
         }
         quote!({

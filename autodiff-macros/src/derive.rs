@@ -97,6 +97,22 @@ fn expand(item: &syn::DeriveInput) -> syn::Result<TokenStream> {
     let checks = grads
         .iter()
         .map(|(_, ty)| quote_spanned!(ty.span()=> #rt::__private::assert_own_tangent::<#ty>();));
+    // `q.x` of a local the macro reads as a coordinate: the fields named
+    // like nalgebra's coordinates are reachable by index.
+    let components = grads.iter().filter_map(|(m, ty)| {
+        let syn::Member::Named(ident) = m else {
+            return None;
+        };
+        let k = ["x", "y", "z", "w"].iter().position(|c| ident == c)?;
+        Some(quote!(
+            impl #impl_generics #rt::__private::Component<#k> for #name #ty_generics #where_clause {
+                type Field = #ty;
+                fn component(t: &mut Self) -> &mut #ty {
+                    &mut t.#m
+                }
+            }
+        ))
+    });
     let label = name.to_string();
     // What an optimiser walks (`optim::Parameters`) and the gradient checker
     // flattens (`gradcheck::Flat`): field by field, in declaration order.
@@ -194,9 +210,13 @@ fn expand(item: &syn::DeriveInput) -> syn::Result<TokenStream> {
             }
 
             impl #impl_generics #rt::HasMeta for #name #ty_generics #where_clause {
-                type Meta = ();
-                fn meta(&self) {}
+                type Meta = #rt::__private::StructMeta<Self>;
+                fn meta(&self) -> Self::Meta {
+                    #rt::__private::StructMeta::new()
+                }
             }
+
+            #(#components)*
 
             #walks
         };

@@ -21,7 +21,8 @@
 //! that span when forward mode is used (never a silently wrong tangent).
 
 use crate::signature::Signature;
-use proc_macro2::{Span, TokenStream, TokenTree};
+use crate::syntax::{destructure, mentioned_names, pattern_names, peel, token_idents};
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use std::collections::HashMap;
 use syn::spanned::Spanned;
@@ -212,17 +213,6 @@ fn stable_ident(prefix: &str, span: Span) -> syn::Ident {
     format_ident!("{}{:08x}", prefix, h.finish() as u32)
 }
 
-/// Strips parentheses and invisible groups.
-fn peel(mut e: &Expr) -> &Expr {
-    loop {
-        match e {
-            Expr::Paren(p) => e = &p.expr,
-            Expr::Group(g) => e = &g.expr,
-            _ => return e,
-        }
-    }
-}
-
 fn is_literal(e: &Expr) -> bool {
     match peel(e) {
         Expr::Lit(_) => true,
@@ -340,6 +330,39 @@ const FORWARD_METHODS: &[(&str, usize)] = &[
     ("log_softmax", 2),
     ("logsumexp", 2),
     ("clone", 1),
+    // The rest of the elementwise table (`ops/table.rs`), each tangent
+    // written with primitives so that second derivatives go through it.
+    ("atan", 1),
+    ("asin", 1),
+    ("acos", 1),
+    ("sinh", 1),
+    ("cosh", 1),
+    ("asinh", 1),
+    ("acosh", 1),
+    ("atanh", 1),
+    ("exp2", 1),
+    ("exp_m1", 1),
+    ("ln_1p", 1),
+    ("log2", 1),
+    ("log10", 1),
+    ("cbrt", 1),
+    ("to_degrees", 1),
+    ("to_radians", 1),
+    ("floor", 1),
+    ("ceil", 1),
+    ("round", 1),
+    ("trunc", 1),
+    ("signum", 1),
+    ("erf", 1),
+    ("special_erf", 1),
+    ("erfc", 1),
+    ("special_erfc", 1),
+    ("ndtr", 1),
+    ("lgamma", 1),
+    ("atan2", 2),
+    ("hypot", 2),
+    ("log", 2),
+    ("mul_add", 3),
 ];
 
 fn forward_method(name: &str, arity: usize) -> bool {
@@ -352,50 +375,10 @@ fn forward_method(name: &str, arity: usize) -> bool {
 /// sizes, dimensions, exponents: they must be inactive).
 fn differentiable_operand(name: &str, k: usize) -> bool {
     match name {
-        "powf" | "max" | "min" | "maximum" | "minimum" | "dot" | "matmul" => k < 2,
+        "powf" | "max" | "min" | "maximum" | "minimum" | "dot" | "matmul" | "atan2" | "hypot"
+        | "log" => k < 2,
+        "mul_add" => k < 3,
         _ => k == 0,
-    }
-}
-
-/// Names a pattern binds.
-fn pattern_names(p: &Pat) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            self.0.push(p.ident.to_string());
-            syn::visit::visit_pat_ident(self, p);
-        }
-    }
-    let mut n = Names(Vec::new());
-    n.visit_pat(p);
-    n.0
-}
-
-/// Every single-segment name an expression mentions (macro tokens too).
-fn mentioned_names(e: &Expr) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-            if let Some(i) = p.path.get_ident() {
-                self.0.push(i.to_string());
-            }
-        }
-        fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            token_idents(m.tokens.clone(), &mut self.0);
-        }
-    }
-    let mut n = Names(Vec::new());
-    n.visit_expr(e);
-    n.0
-}
-
-fn token_idents(t: TokenStream, out: &mut Vec<String>) {
-    for tt in t {
-        match tt {
-            TokenTree::Ident(i) => out.push(i.to_string()),
-            TokenTree::Group(g) => token_idents(g.stream(), out),
-            _ => {}
-        }
     }
 }
 
@@ -504,35 +487,6 @@ fn short_circuits(e: &Expr) -> Expr {
     }
 }
 
-/// How a `for` loop over a sequence receives each element.
-enum Item {
-    Ref,
-    Value,
-    Window(Expr),
-}
-
-/// `let pat = value;` as simple lets where a tuple pattern meets a tuple value.
-fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
-    match (pat, peel(value)) {
-        (Pat::Paren(p), _) => destructure(&p.pat, value, out),
-        (Pat::Tuple(t), Expr::Tuple(v))
-            if t.elems.len() == v.elems.len()
-                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
-        {
-            for (p, e) in t.elems.iter().zip(&v.elems) {
-                destructure(p, e, out);
-            }
-        }
-        (Pat::Reference(r), Expr::Reference(e))
-            if r.mutability.is_none() && e.mutability.is_none() =>
-        {
-            destructure(&r.pat, &e.expr, out)
-        }
-        (Pat::Wild(_), _) => {}
-        _ => out.push((pat.clone(), value.clone())),
-    }
-}
-
 fn compound_to_binary(op: &syn::BinOp) -> Option<syn::BinOp> {
     use syn::BinOp::*;
     Some(match op {
@@ -632,15 +586,31 @@ impl Fwd<'_> {
     /// Does the expression mention an active binding (or a closure that does)?
     fn mentions_active(&self, e: &Expr) -> bool {
         mentioned_names(e).iter().any(|n| {
-            self.resolve(n).is_some_and(|id| {
-                self.active[id]
-                    || self.closures.get(&id).is_some_and(|c| {
-                        c.names
-                            .iter()
-                            .any(|(_, b)| b.is_some_and(|b| self.active[b]))
-                    })
-            })
+            self.resolve(n)
+                .is_some_and(|id| self.active[id] || self.captures_active(id))
         })
+    }
+
+    /// Does the closure bound to `id` capture an active binding, itself or
+    /// through the closures it calls?
+    fn captures_active(&self, id: usize) -> bool {
+        let mut seen = vec![id];
+        let mut todo = vec![id];
+        while let Some(c) = todo.pop() {
+            let Some(closure) = self.closures.get(&c) else {
+                continue;
+            };
+            for b in closure.names.iter().filter_map(|(_, b)| *b) {
+                if self.active[b] {
+                    return true;
+                }
+                if !seen.contains(&b) {
+                    seen.push(b);
+                    todo.push(b);
+                }
+            }
+        }
+        false
     }
 
     // ------------------------------------------------------------ function
@@ -1683,120 +1653,14 @@ impl Fwd<'_> {
         out.push(quote!(#label for #pat in #expr #body));
     }
 
-    /// `for v in xs.iter()` (and `&xs`, a borrowed parameter, `.copied()`,
-    /// `.cloned()`, `.enumerate()`, `.zip(..)`, `.rev()`, `.windows(k)`):
-    /// `for i in 0..xs.len() { let v = &xs[i]; .. }`.
     fn sequence_loop(&mut self, f: &syn::ExprForLoop) -> Option<Expr> {
-        let mut e = peel(&f.expr);
-        let mut enumerate = false;
-        let mut rev = false;
-        if let Expr::MethodCall(m) = e
-            && m.method == "enumerate"
-            && m.args.is_empty()
-        {
-            enumerate = true;
-            e = peel(&m.receiver);
-        }
-        if let Expr::MethodCall(m) = e
-            && m.method == "rev"
-            && m.args.is_empty()
-            && !enumerate
-        {
-            rev = true;
-            e = peel(&m.receiver);
-        }
-        let sources: Vec<(syn::Ident, Item)> = match e {
-            Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
-                vec![
-                    self.sequence_source(&m.receiver)?,
-                    self.sequence_source(&m.args[0])?,
-                ]
-            }
-            other => vec![self.sequence_source(other)?],
-        };
         let i = stable_ident("__adf_k", f.for_token.span);
-        let element = |(seq, item): &(syn::Ident, Item)| -> Expr {
-            match item {
-                Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
-                Item::Value => syn::parse_quote!(#seq[#i]),
-                Item::Ref => syn::parse_quote!(&#seq[#i]),
-            }
-        };
-        let elements: Vec<Expr> = sources.iter().map(element).collect();
-        let mut yielded: Expr = match elements.as_slice() {
-            [one] => one.clone(),
-            [a, b] => syn::parse_quote!((#a, #b)),
-            _ => return None,
-        };
-        if enumerate {
-            yielded = syn::parse_quote!((#i, #yielded));
-        }
-        let pat = match &*f.pat {
-            Pat::Paren(p) => &*p.pat,
-            p => p,
-        };
-        let mut lets: Vec<(Pat, Expr)> = Vec::new();
-        destructure(pat, &yielded, &mut lets);
-        let lens: Vec<Expr> = sources
-            .iter()
-            .map(|(s, item)| match item {
-                Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
-                _ => syn::parse_quote!(#s.len()),
-            })
-            .collect();
-        let len: Expr = match lens.as_slice() {
-            [one] => one.clone(),
-            [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
-            _ => return None,
-        };
-        let range: Expr = if rev {
-            syn::parse_quote!((0..#len).rev())
-        } else {
-            syn::parse_quote!(0..#len)
-        };
+        let (range, lets) = crate::syntax::sequence_loop(self, f, &i)?;
+        // A `let` per name: each its own activity (the index of
+        // `.enumerate()` carries no tangent).
         let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
         let (label, body) = (&f.label, &f.body);
         Some(syn::parse_quote!(#label for #i in #range { #(#lets)* #body }))
-    }
-
-    fn sequence_source(&self, e: &Expr) -> Option<(syn::Ident, Item)> {
-        let var = |e: &Expr| -> Option<syn::Ident> {
-            match peel(e) {
-                Expr::Path(p) => {
-                    let ident = p.path.get_ident()?;
-                    self.resolve(&ident.to_string())?;
-                    Some(ident.clone())
-                }
-                _ => None,
-            }
-        };
-        match peel(e) {
-            Expr::MethodCall(m)
-                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
-            {
-                match peel(&m.receiver) {
-                    Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
-                        Some((var(&inner.receiver)?, Item::Value))
-                    }
-                    _ => None,
-                }
-            }
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
-                Some((var(&m.receiver)?, Item::Ref))
-            }
-            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
-                Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
-            }
-            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
-            Expr::Path(_) => {
-                let ident = var(e)?;
-                let id = self.resolve(&ident.to_string())?;
-                let param = self.sig.params.iter().position(|p| p.ident == ident)?;
-                (id == param && matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none()))
-                    .then_some((ident, Item::Ref))
-            }
-            _ => None,
-        }
     }
 
     /// `if`/`match`/a block in a value position: `let p; let t;` assigned by
@@ -2397,7 +2261,12 @@ impl Fwd<'_> {
         let t0 = t[0].clone();
         let t1 = t.get(1).cloned().flatten();
         let a0 = p[0].clone();
-        let a1 = raw.get(1).cloned();
+        // Parenthesised: the rules splice it into `a1 as f64`, `a1 - 1`.
+        let a1 = raw.get(1).map(|a| quote!((#a)));
+        let n1 = raw
+            .get(1)
+            .and_then(|a| syn::parse2::<syn::LitInt>(a.clone()).ok())
+            .and_then(|n| n.base10_parse::<i32>().ok());
         self.emit(
             primal,
             move |_, y| {
@@ -2410,7 +2279,8 @@ impl Fwd<'_> {
                     "tan" => quote!(#t0 * (1.0 + #y * #y)),
                     "tanh" => quote!(#t0 * (1.0 - #y * #y)),
                     "exp" => quote!(#t0 * #y),
-                    "ln" | "log" => quote!(#t0 / #a0),
+                    "ln" => quote!(#t0 / #a0),
+                    "log" if t.len() == 1 => quote!(#t0 / #a0),
                     "sqrt" => quote!(#t0 / (#y * 2.0)),
                     "abs" => {
                         let s = sg(quote!(#private::fwd::abs_slope(&#a0)));
@@ -2424,7 +2294,7 @@ impl Fwd<'_> {
                     "recip" => quote!(-(#t0 * (#y * #y))),
                     "powi" => {
                         // n is an i32: 0 gives 0 (as the reverse rule).
-                        match syn::parse2::<syn::LitInt>(a1.clone()).ok().and_then(|n| n.base10_parse::<i32>().ok()) {
+                        match n1 {
                             Some(0) => quote!(#t0 * 0.0),
                             Some(n) => {
                                 let (m, f) = (n - 1, n as f64);
@@ -2478,6 +2348,74 @@ impl Fwd<'_> {
                         quote!(#t0 - (#a0.softmax(#a1) * #t0).sum_dim(#a1).reshape(&#keep))
                     }
                     "logsumexp" => quote!((#a0.softmax(#a1) * #t0).sum_dim(#a1)),
+                    // ẏ = ẋ · f′(x), f′ as the reverse rule's (`ops/table.rs`).
+                    "atan" => quote!(#t0 / (1.0 + #a0 * #a0)),
+                    "asin" => quote!(#t0 / (1.0 - #a0 * #a0).sqrt()),
+                    "acos" => quote!(-(#t0 / (1.0 - #a0 * #a0).sqrt())),
+                    "sinh" => quote!(#t0 * #a0.cosh()),
+                    "cosh" => quote!(#t0 * #a0.sinh()),
+                    "asinh" => quote!(#t0 / (#a0 * #a0 + 1.0).sqrt()),
+                    "acosh" => quote!(#t0 / ((#a0 - 1.0).sqrt() * (#a0 + 1.0).sqrt())),
+                    "atanh" => quote!(#t0 / (1.0 - #a0 * #a0)),
+                    "exp2" => quote!(#t0 * (#y * ::core::f64::consts::LN_2)),
+                    "exp_m1" => quote!(#t0 * (#y + 1.0)),
+                    "ln_1p" => quote!(#t0 / (1.0 + #a0)),
+                    "log2" => quote!(#t0 / (#a0 * ::core::f64::consts::LN_2)),
+                    "log10" => quote!(#t0 / (#a0 * ::core::f64::consts::LN_10)),
+                    "cbrt" => quote!(#t0 / (#y * #y * 3.0)),
+                    "to_degrees" => quote!(#t0 * (180.0 / ::core::f64::consts::PI)),
+                    "to_radians" => quote!(#t0 * (::core::f64::consts::PI / 180.0)),
+                    // Piecewise constant: 0, as PyTorch.
+                    "floor" | "ceil" | "round" | "trunc" | "signum" => quote!(#t0 * 0.0),
+                    "erf" | "special_erf" => {
+                        quote!(#t0 * ((-(#a0 * #a0)).exp() * ::core::f64::consts::FRAC_2_SQRT_PI))
+                    }
+                    "erfc" | "special_erfc" => {
+                        quote!(-(#t0 * ((-(#a0 * #a0)).exp() * ::core::f64::consts::FRAC_2_SQRT_PI)))
+                    }
+                    // φ(x) = e^(−x²/2) / √(2π)
+                    "ndtr" => quote!(#t0 * ((#a0 * #a0 * -0.5).exp() * (0.5 * ::core::f64::consts::FRAC_2_SQRT_PI * ::core::f64::consts::FRAC_1_SQRT_2))),
+                    "lgamma" => quote!(#t0 * #a0.digamma()),
+                    "atan2" | "hypot" | "log" => {
+                        let b = &p[1];
+                        let (da, db) = match name.as_str() {
+                            // y = atan2(a, b): ∂a = b/(a² + b²), ∂b = −a/(a² + b²)
+                            "atan2" => (
+                                quote!(#b / (#a0 * #a0 + #b * #b)),
+                                quote!(-(#a0 / (#a0 * #a0 + #b * #b))),
+                            ),
+                            // y = √(a² + b²): ∂a = a/y, ∂b = b/y
+                            "hypot" => (quote!(#a0 / #y), quote!(#b / #y)),
+                            // y = ln a / ln b: ∂a = 1/(a ln b), ∂b = −ln a/(b (ln b)²)
+                            _ => (
+                                quote!(1.0 / (#a0 * #b.ln())),
+                                quote!(-(#a0.ln() / (#b * #b.ln() * #b.ln()))),
+                            ),
+                        };
+                        match (&t[0], &t1) {
+                            (Some(ta), Some(tb)) => quote!(#ta * (#da) + #tb * (#db)),
+                            (Some(ta), None) => quote!(#ta * (#da)),
+                            (None, Some(tb)) => quote!(#tb * (#db)),
+                            (None, None) => unreachable!(),
+                        }
+                    }
+                    // y = x·a + b: ẏ = ẋ a + x ȧ + ḃ
+                    "mul_add" => {
+                        let (a, b) = (&p[1], &p[2]);
+                        let mut terms = Vec::new();
+                        if let Some(tx) = &t[0] {
+                            terms.push(quote!(#tx * #a));
+                        }
+                        if let Some(ta) = &t1 {
+                            terms.push(quote!(#a0 * #ta));
+                        }
+                        if t.get(2).is_some_and(Option::is_some) {
+                            let tb = t[2].clone();
+                            terms.push(quote!(#tb));
+                        }
+                        let _ = b;
+                        quote!(#(#terms)+*)
+                    }
                     _ => unreachable!("every forward method has a rule"),
                 }
             },
@@ -2509,8 +2447,17 @@ impl Fwd<'_> {
                 return self.ex(&inlined, out);
             }
             let args: Vec<Val> = call.args.iter().map(|a| self.ex(a, out)).collect();
-            if args.iter().any(|a| a.is_active()) {
-                self.refuse(span, "forward mode cannot differentiate a call to a closure or function value: define the closure with `let f = |..| ..;` in this function, or call a `#[differentiable]` function");
+            let shadowed = self.closures.get(&id).and_then(|c| {
+                c.names
+                    .iter()
+                    .find(|(n, b)| self.resolve(n) != *b)
+                    .map(|(n, _)| n.clone())
+            });
+            if args.iter().any(|a| a.is_active()) || self.captures_active(id) {
+                match shadowed {
+                    Some(name) => self.refuse(span, format!("forward mode cannot differentiate a call to this closure, which captures `{name}`, where `{name}` names another variable: rename the later `{name}` (the closure is inlined where it is called), or write a named `#[differentiable]` function")),
+                    None => self.refuse(span, "forward mode cannot differentiate a call to a closure or function value: define the closure with `let f = |..| ..;` in this function, or call a `#[differentiable]` function"),
+                }
             }
             return Val::Inactive(e.to_token_stream());
         }
@@ -2824,5 +2771,21 @@ pub fn needs_sanitize(ty: &syn::Type) -> bool {
                 && name.starts_with(|c: char| c.is_ascii_uppercase())
         }),
         _ => false,
+    }
+}
+
+impl crate::syntax::Scope for Fwd<'_> {
+    fn is_variable(&self, name: &str) -> bool {
+        self.resolve(name).is_some()
+    }
+    fn is_borrowed_param(&self, name: &str) -> bool {
+        // Parameters are the first bindings, in order; a shadowing `let`
+        // resolves to another.
+        let Some(id) = self.resolve(name) else {
+            return false;
+        };
+        self.sig.params.get(id).is_some_and(|p| {
+            p.ident == name && matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_none())
+        })
     }
 }

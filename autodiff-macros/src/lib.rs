@@ -27,6 +27,7 @@ mod lower;
 mod rules;
 mod show;
 mod signature;
+mod syntax;
 
 #[cfg(test)]
 mod robustness;

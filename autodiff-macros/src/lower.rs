@@ -9,6 +9,7 @@ use crate::errors::Errors;
 use crate::ir::*;
 use crate::rules;
 use crate::signature::Signature;
+use crate::syntax::{mentioned_names, pattern_names, peel};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
@@ -71,17 +72,6 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         has_return: l.has_return,
         zero_gradients: Vec::new(),
         adjoints: Vec::new(),
-    }
-}
-
-/// Strips parentheses and invisible groups.
-fn peel(mut e: &Expr) -> &Expr {
-    loop {
-        match e {
-            Expr::Paren(p) => e = &p.expr,
-            Expr::Group(g) => e = &g.expr,
-            _ => return e,
-        }
     }
 }
 
@@ -185,6 +175,10 @@ impl Lowerer<'_> {
                 if let Some(ident) = p.path.get_ident() {
                     if let Some(id) = self.l.resolve(&ident.to_string()) {
                         self.out.push(id);
+                        // A closure reads what it captures.
+                        if self.l.closures.contains_key(&id) {
+                            self.out.extend(self.l.closure_reads(id));
+                        }
                     }
                 }
             }
@@ -281,7 +275,9 @@ impl Lowerer<'_> {
             self.local(&desugared, out);
             return;
         }
-        if self.split_tuple_let(local, &init.expr, out) {
+        if self.split_tuple_let(local, &init.expr, out)
+            || self.split_struct_let(local, &init.expr, out)
+        {
             return;
         }
         if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
@@ -390,6 +386,99 @@ impl Lowerer<'_> {
                     None => p.clone(),
                 };
                 (p, e.clone())
+            })
+            .collect();
+        self.lower_parallel_lets(lets, out);
+        true
+    }
+
+    /// `let P { x, y: b, .. } = p;` with `p` a parameter (or a field of one,
+    /// or `*p`, `&p`) is `let x = p.x.clone(); let b = p.y.clone();`: each
+    /// field a read of the parameter's field, whose gradient goes into that
+    /// field of `p̄`. Through a reference (`p: &P`, `&q`) the fields are
+    /// bound by reference, as the pattern binds them (`let x = &p.x;`); from
+    /// an owned value, by a clone (the pattern would move them, and the
+    /// generated code still reads `p`). Returns false if the statement is
+    /// not of that form.
+    fn split_struct_let(&mut self, local: &syn::Local, init: &Expr, out: &mut Vec<Stmt>) -> bool {
+        if !local.attrs.is_empty() {
+            return false;
+        }
+        // The place the fields are read from, rooted at a parameter.
+        fn param_place(l: &Lowerer<'_>, e: &Expr) -> Option<Expr> {
+            match peel(e) {
+                Expr::Path(p) => {
+                    let ident = p.path.get_ident()?;
+                    let id = l.resolve(&ident.to_string())?;
+                    l.bindings[id].param?;
+                    Some(peel(e).clone())
+                }
+                Expr::Field(f) => {
+                    param_place(l, &f.base)?;
+                    Some(peel(e).clone())
+                }
+                Expr::Unary(syn::ExprUnary {
+                    op: syn::UnOp::Deref(_),
+                    expr,
+                    ..
+                }) => param_place(l, expr),
+                Expr::Reference(r) if r.mutability.is_none() => param_place(l, &r.expr),
+                _ => None,
+            }
+        }
+        let fields: Vec<(syn::Member, Pat)> = match &local.pat {
+            Pat::Struct(ps) if ps.qself.is_none() => ps
+                .fields
+                .iter()
+                .map(|f| (f.member.clone(), (*f.pat).clone()))
+                .collect(),
+            Pat::TupleStruct(ps)
+                if ps.qself.is_none() && !ps.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            {
+                ps.elems
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| (syn::Member::Unnamed(syn::Index::from(k)), p.clone()))
+                    .collect()
+            }
+            _ => return false,
+        };
+        // Names and nested patterns of the same kind; `ref` bindings and
+        // other patterns stay with the general rule (which refuses them
+        // when they would carry a gradient).
+        let simple = |p: &Pat| match p {
+            Pat::Ident(pi) => pi.by_ref.is_none() && pi.subpat.is_none(),
+            Pat::Wild(_) | Pat::Struct(_) | Pat::TupleStruct(_) => true,
+            _ => false,
+        };
+        if fields.is_empty() || !fields.iter().all(|(_, p)| simple(p)) {
+            return false;
+        }
+        let Some(place) = param_place(self, init) else {
+            return false;
+        };
+        // Through a reference the pattern binds references (match
+        // ergonomics): `&p.x`, so that `*x` means what it meant.
+        let by_ref = match peel(init) {
+            Expr::Reference(_) => true,
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|i| self.resolve(&i.to_string()))
+                .and_then(|id| self.bindings[id].param)
+                .is_some_and(|k| matches!(self.sig.params[k].ty, syn::Type::Reference(_))),
+            _ => false,
+        };
+        let lets: Vec<(Pat, Expr)> = fields
+            .into_iter()
+            .filter(|(_, p)| !matches!(p, Pat::Wild(_)))
+            .map(|(m, p)| {
+                let read: Expr = if by_ref {
+                    syn::parse_quote!(&(#place).#m)
+                } else {
+                    syn::parse_quote!((#place).#m.clone())
+                };
+                (p, read)
             })
             .collect();
         self.lower_parallel_lets(lets, out);
@@ -645,144 +734,38 @@ impl Lowerer<'_> {
         self.check_mut_borrows(e, out);
     }
 
-    /// `for v in xs.iter()` (and `&xs`, `xs` for a borrowed parameter,
-    /// `.copied()`, `.cloned()`, `.enumerate()`, `.zip(..)`, `.rev()`) over a
-    /// sequence named by a variable: the same loop over indices,
-    /// `for i in 0..xs.len() { let v = &xs[i]; .. }`, so that each element
-    /// read is an indexed read with its rule. `None` for other iterables.
     fn sequence_loop(&mut self, f: &syn::ExprForLoop) -> Option<Expr> {
-        let mut e = peel(&f.expr);
-        let mut enumerate = false;
-        let mut rev = false;
-        if let Expr::MethodCall(m) = e {
-            if m.method == "enumerate" && m.args.is_empty() {
-                enumerate = true;
-                e = peel(&m.receiver);
-            }
-        }
-        if let Expr::MethodCall(m) = e {
-            if m.method == "rev" && m.args.is_empty() && !enumerate {
-                rev = true;
-                e = peel(&m.receiver);
-            }
-        }
-        let sources: Vec<(Expr, Item)> = match e {
-            Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
-                vec![
-                    self.sequence_source(&m.receiver)?,
-                    self.sequence_source(&m.args[0])?,
-                ]
-            }
-            other => vec![self.sequence_source(other)?],
+        let i = {
+            self.temps += 1;
+            format_ident!("__ad_i{}", self.temps)
         };
-        self.temps += 1;
-        let i = format_ident!("__ad_i{}", self.temps);
-        // What one iteration yields, as an expression of the index.
-        let element = |(seq, item): &(Expr, Item)| -> Expr {
-            match item {
-                Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
-                Item::Value => syn::parse_quote!(#seq[#i]),
-                Item::Ref => syn::parse_quote!(&#seq[#i]),
-            }
-        };
-        let elements: Vec<Expr> = sources.iter().map(element).collect();
-        let mut yielded: Expr = match elements.as_slice() {
-            [one] => one.clone(),
-            [a, b] => syn::parse_quote!((#a, #b)),
-            _ => return None,
-        };
-        if enumerate {
-            yielded = syn::parse_quote!((#i, #yielded));
-        }
-        let pat = match &*f.pat {
-            Pat::Paren(p) => &*p.pat,
-            p => p,
-        };
-        let mut lets: Vec<(Pat, Expr)> = Vec::new();
-        destructure(pat, &yielded, &mut lets);
-        let lens: Vec<Expr> = sources
-            .iter()
-            .map(|(s, item)| match item {
-                Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
-                _ => syn::parse_quote!(#s.len()),
-            })
-            .collect();
-        let len: Expr = match lens.as_slice() {
-            [one] => one.clone(),
-            [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
-            _ => return None,
-        };
-        let range: Expr = if rev {
-            syn::parse_quote!((0..#len).rev())
-        } else {
-            syn::parse_quote!(0..#len)
-        };
-        let pats: Vec<&Pat> = lets.iter().map(|(p, _)| p).collect();
-        let exprs: Vec<&Expr> = lets.iter().map(|(_, e)| e).collect();
+        let (range, lets) = crate::syntax::sequence_loop(self, f, &i)?;
+        // One tuple `let`: a pattern name that rebinds a sequence's name
+        // still reads the sequence, as the iterator did.
+        let pats = lets.iter().map(|(p, _)| p);
+        let exprs = lets.iter().map(|(_, e)| e);
         let (attrs, label, body) = (&f.attrs, &f.label, &f.body);
-        Some(
-            syn::parse_quote!(#(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }),
-        )
+        Some(syn::parse_quote!(
+            #(#attrs)* #label for #i in #range { let (#(#pats,)*) = (#(#exprs,)*); #body }
+        ))
     }
 
-    /// A sequence whose elements a `for` loop can read by index: the
-    /// variable's name and whether the iterator yields elements by value.
-    fn sequence_source(&self, e: &Expr) -> Option<(Expr, Item)> {
-        // A variable, or a field of one (`model.weights`).
-        fn place(l: &Lowerer<'_>, e: &Expr) -> Option<Expr> {
-            match peel(e) {
-                Expr::Path(p) => {
-                    let ident = p.path.get_ident()?;
-                    l.resolve(&ident.to_string())?;
-                    Some(peel(e).clone())
-                }
-                Expr::Field(f) => {
-                    place(l, &f.base)?;
-                    Some(peel(e).clone())
-                }
-                _ => None,
-            }
-        }
-        let var = |e: &Expr| place(self, e);
-        match peel(e) {
-            Expr::MethodCall(m)
-                if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
-            {
-                match peel(&m.receiver) {
-                    Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
-                        Some((var(&inner.receiver)?, Item::Value))
-                    }
-                    _ => None,
-                }
-            }
-            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
-                Some((var(&m.receiver)?, Item::Ref))
-            }
-            Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
-                Some((var(&m.receiver)?, Item::Window(m.args[0].clone())))
-            }
-            Expr::Reference(r) if r.mutability.is_none() => Some((var(&r.expr)?, Item::Ref)),
-            // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
-            Expr::Path(p) => {
-                let ident = p.path.get_ident()?.clone();
-                let id = self.resolve(&ident.to_string())?;
-                let param = self.bindings[id].param?;
-                let borrowed = matches!(&self.sig.params[param].ty, syn::Type::Reference(r) if r.mutability.is_none());
-                borrowed.then_some((peel(e).clone(), Item::Ref))
-            }
-            _ => None,
-        }
-    }
-
-    /// Bindings a closure's body mentions (what it captures).
+    /// Bindings a closure's body mentions (what it captures), and what the
+    /// closures it calls capture.
     fn closure_reads(&self, id: BindId) -> Vec<BindId> {
-        let mut reads: Vec<BindId> = self.closures[&id]
-            .names
-            .iter()
-            .filter_map(|(_, b)| *b)
-            .collect();
+        let mut reads: Vec<BindId> = Vec::new();
+        let mut todo = vec![id];
+        while let Some(c) = todo.pop() {
+            for b in self.closures[&c].names.iter().filter_map(|(_, b)| *b) {
+                if !reads.contains(&b) {
+                    reads.push(b);
+                    if self.closures.contains_key(&b) {
+                        todo.push(b);
+                    }
+                }
+            }
+        }
         reads.sort_unstable();
-        reads.dedup();
         reads
     }
 
@@ -904,7 +887,31 @@ impl Lowerer<'_> {
             return None;
         }
         let mut body: Vec<TokenStream> = Vec::new();
-        for step in steps.iter().rev() {
+        // The first step a `map` taking a tuple apart (`|(i, v)|` after
+        // `enumerate`, `|(a, b)|` after `zip`): its pattern becomes the
+        // loop's, so that no tuple of an index and an element is bound as
+        // one value (a `_` in it then needs no gradient type).
+        let mut pattern: Pat = syn::parse_quote!(#item);
+        let mut first = 0;
+        if let Some(step) = steps.last()
+            && step.method == "map"
+            && let Expr::Closure(c) = peel(&step.args[0])
+            && c.inputs.len() == 1
+            && c.capture.is_none()
+            && !contains_return(&c.body)
+        {
+            let p = match &c.inputs[0] {
+                Pat::Type(t) => &*t.pat,
+                p => p,
+            };
+            if let Pat::Tuple(_) = p {
+                pattern = p.clone();
+                let b = &c.body;
+                body.push(quote!(let #item = #b;));
+                first = 1;
+            }
+        }
+        for step in steps.iter().rev().skip(first) {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
             };
@@ -923,7 +930,7 @@ impl Lowerer<'_> {
         }
         Some(syn::parse_quote!({
             let mut #acc = #init;
-            for #item in #source {
+            for #pattern in #source {
                 #(#body)*
                 #acc = #combine;
             }
@@ -1132,6 +1139,42 @@ impl Lowerer<'_> {
 
     /// An array or `vec!` literal: constant or inactive as a whole when no
     /// element can carry a gradient (`&[1, 2]` as a tensor index).
+    /// An argument written as an array or tuple literal (`t.at(&[i, 1])`),
+    /// bound to a temporary first (`let t = [i, 1]; t.at(&t)`): a rule that
+    /// reads the argument in the reverse finds it kept or evaluated again
+    /// like any variable.
+    fn hoist_literal(&mut self, a: &Expr, pre: &mut Vec<Stmt>) -> Expr {
+        let (literal, borrowed) = match peel(a) {
+            Expr::Reference(r) if r.mutability.is_none() => (peel(&r.expr), true),
+            e => (e, false),
+        };
+        // Only literals mixed with names (`[i, 1]`, `(0, 1)`): the plan
+        // evaluates other element expressions again where it can
+        // (`[i, labels[i]]`), which costs no tape.
+        let elems: Vec<&Expr> = match literal {
+            Expr::Array(x) => x.elems.iter().collect(),
+            Expr::Tuple(x) => x.elems.iter().collect(),
+            _ => return a.clone(),
+        };
+        let has_literal = elems.iter().any(|e| matches!(peel(e), Expr::Lit(_)));
+        let simple = elems
+            .iter()
+            .all(|e| matches!(peel(e), Expr::Lit(_) | Expr::Path(_)));
+        if !(has_literal && simple) {
+            return a.clone();
+        }
+        let (tid, tident) = self.temp();
+        pre.push(Stmt::Verbatim {
+            tokens: quote!(let #tident;),
+        });
+        self.value(literal, Target::Bind(tid), pre);
+        if borrowed {
+            syn::parse_quote!(&#tident)
+        } else {
+            syn::parse_quote!(#tident)
+        }
+    }
+
     fn array(&self, e: &Expr, elems: Vec<Ex>, vec: bool) -> Ex {
         if elems.iter().all(|x| matches!(x, Ex::Const { .. })) {
             return Ex::Const {
@@ -1961,7 +2004,8 @@ impl Lowerer<'_> {
                     Some(rule) => {
                         let mut args = vec![self.ex(&m.receiver, pre)];
                         for a in &m.args {
-                            args.push(self.ex(a, pre));
+                            let a = self.hoist_literal(a, pre);
+                            args.push(self.ex(&a, pre));
                         }
                         Ex::Op {
                             rule,
@@ -2005,6 +2049,15 @@ impl Lowerer<'_> {
                     if let Some(inlined) = self.inline_closure(id, c) {
                         return self.ex(&inlined, pre);
                     }
+                    if let Some(name) = self.closures.get(&id).and_then(|cl| {
+                        cl.names.iter().find(|(n, b)| self.resolve(n) != *b).map(|(n, _)| n.clone())
+                    }) {
+                        return self.unsupported(
+                            e,
+                            &format!("a call to this closure, which captures `{name}`, where `{name}` names another variable"),
+                            &format!("rename the later `{name}` (the closure is inlined where it is called, and `{name}` must still mean what it meant where the closure was written), or write a named `#[differentiable]` function"),
+                        );
+                    }
                     return self.unsupported(e, "a call to a closure or function value", "define the closure with `let f = |..| ..;` in this function (it is then inlined), or call a named `#[differentiable]` function");
                 }
                 // `f64::max(a, b)`, `<f64>::sin(x)`, `Tensor::matmul(&a, &b)`:
@@ -2022,7 +2075,22 @@ impl Lowerer<'_> {
                     if float || head == "Tensor" {
                         let name = path.segments.last().expect("a path has a segment").ident.clone();
                         if let Some(rule) = rules::method(&last, c.args.len()) {
-                            let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
+                            // `f64::powf(2.0, x)` is `2.0f64.powf(x)`: a bare
+                            // literal receiver takes the type the path names.
+                            let typed = |k: usize, a: &Expr| -> Expr {
+                                match a {
+                                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Float(l), .. }) if k == 0 && float && l.suffix().is_empty() => {
+                                        let lit = syn::LitFloat::new(&format!("{}{head}", l.base10_digits()), l.span());
+                                        syn::parse_quote!(#lit)
+                                    }
+                                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(l), .. }) if k == 0 && float && l.suffix().is_empty() => {
+                                        let lit = syn::LitFloat::new(&format!("{}.0{head}", l.base10_digits()), l.span());
+                                        syn::parse_quote!(#lit)
+                                    }
+                                    a => a.clone(),
+                                }
+                            };
+                            let args: Vec<Ex> = c.args.iter().enumerate().map(|(k, a)| self.ex(&typed(k, a), pre)).collect();
                             return Ex::Op { rule, args, syntax: Syntax::Method { name, turbofish: TokenStream::new() }, span };
                         }
                         if float && last == "from" && c.args.len() == 1 {
@@ -2076,7 +2144,8 @@ impl Lowerer<'_> {
             }
             Expr::Index(i) => {
                 let base = self.ex(&i.expr, pre);
-                let index = self.ex(&i.index, pre);
+                let index = self.hoist_literal(&i.index, pre);
+                let index = self.ex(&index, pre);
                 Ex::Index { base: Box::new(base), index: Box::new(index), span }
             }
             Expr::Tuple(t) => Ex::Tuple { elems: t.elems.iter().map(|a| self.ex(a, pre)).collect() },
@@ -2419,47 +2488,6 @@ fn collect_lets<'e>(e: &'e Expr, out: &mut Vec<&'e syn::ExprLet>) {
     }
 }
 
-/// Names a pattern binds.
-fn pattern_names(p: &Pat) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            self.0.push(p.ident.to_string());
-            syn::visit::visit_pat_ident(self, p);
-        }
-    }
-    let mut n = Names(Vec::new());
-    n.visit_pat(p);
-    n.0
-}
-
-/// Every single-segment name an expression mentions.
-fn mentioned_names(e: &Expr) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-            if let Some(i) = p.path.get_ident() {
-                self.0.push(i.to_string());
-            }
-        }
-        fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            fn idents(t: TokenStream, out: &mut Vec<String>) {
-                for tt in t {
-                    match tt {
-                        TokenTree::Ident(i) => out.push(i.to_string()),
-                        TokenTree::Group(g) => idents(g.stream(), out),
-                        _ => {}
-                    }
-                }
-            }
-            idents(m.tokens.clone(), &mut self.0);
-        }
-    }
-    let mut n = Names(Vec::new());
-    n.visit_expr(e);
-    n.0
-}
-
 /// Primitive types: a path call `f64::f(..)` is one of their associated functions.
 const PRIMITIVE_TYPES: &[&str] = &[
     "f64", "f32", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
@@ -2503,39 +2531,6 @@ const ITERATOR_SOURCES: &[&str] = &[
     "windows",
     "into_iter",
 ];
-
-/// How a `for` loop over a sequence receives each element.
-enum Item {
-    /// `&xs[i]` (`xs.iter()`, `&xs`).
-    Ref,
-    /// `xs[i]` (`.copied()`, `.cloned()`).
-    Value,
-    /// `&xs[i..i + k]` (`xs.windows(k)`).
-    Window(Expr),
-}
-
-/// `let pat = value;` as simple lets where the pattern and a tuple value
-/// match part for part, and `&p` meets `&e` (read by value).
-fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
-    match (pat, peel(value)) {
-        (Pat::Paren(p), _) => destructure(&p.pat, value, out),
-        (Pat::Tuple(t), Expr::Tuple(v))
-            if t.elems.len() == v.elems.len()
-                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
-        {
-            for (p, e) in t.elems.iter().zip(&v.elems) {
-                destructure(p, e, out);
-            }
-        }
-        (Pat::Reference(r), Expr::Reference(e))
-            if r.mutability.is_none() && e.mutability.is_none() =>
-        {
-            destructure(&r.pat, &e.expr, out)
-        }
-        (Pat::Wild(_), _) => {}
-        _ => out.push((pat.clone(), value.clone())),
-    }
-}
 
 /// `break 'label value` → `{ temp = value; break 'label; }` (for a labeled
 /// block lowered to a loop that runs once).
@@ -2670,5 +2665,16 @@ fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<Str
             Stmt::Block(b) => collect_block_reads(b, ids, names),
             Stmt::Exit(_) => {}
         }
+    }
+}
+
+impl crate::syntax::Scope for Lowerer<'_> {
+    fn is_variable(&self, name: &str) -> bool {
+        self.resolve(name).is_some()
+    }
+    fn is_borrowed_param(&self, name: &str) -> bool {
+        self.resolve(name)
+            .and_then(|id| self.bindings[id].param)
+            .is_some_and(|p| matches!(&self.sig.params[p].ty, syn::Type::Reference(r) if r.mutability.is_none()))
     }
 }

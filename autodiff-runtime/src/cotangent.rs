@@ -313,10 +313,12 @@ impl HasMeta for Tensor {
 
 /// Pads `d` with zeros to length `n` (a gradient built by indexed
 /// accumulation may stop before the end).
+/// The gradient of a sequence of `n` numbers: a shorter one (elements
+/// nothing was added to) padded with zeros; a longer one (the body pushed
+/// onto a copy, `let mut y = x.to_vec(); y.push(..)`: the elements past `n`
+/// belong to the pushed values, not to the input) cut to `n`.
 fn pad_to(mut d: Vec<f64>, n: usize) -> Vec<f64> {
-    if d.len() < n {
-        d.resize(n, 0.0);
-    }
+    d.resize(n, 0.0);
     d
 }
 
@@ -577,12 +579,14 @@ pub fn nonzero<T: Cotangent>(g: &T) -> bool {
 }
 
 /// The final gradient of an input: a symbolic zero becomes real zeros of the
-/// shape of `primal`; a short `Vec<f64>` is padded to its length.
+/// shape of `primal`; a short `Vec<f64>` is padded to its length, a longer
+/// one (values pushed onto a copy of the input) cut to it.
 ///
 /// ```
 /// use autodiff_runtime::__private::finish;
 ///
 /// assert_eq!(finish(vec![1.0], &vec![5.0, 6.0, 7.0]), vec![1.0, 0.0, 0.0]);
+/// assert_eq!(finish(vec![1.0, 2.0, 3.0], &vec![5.0, 6.0]), vec![1.0, 2.0]);
 /// ```
 #[inline(always)]
 pub fn finish<P: Differentiable + ?Sized>(d: P::Tangent, primal: &P) -> P::Tangent {

@@ -622,7 +622,18 @@ where
                 .sum::<f64>()
             / (2.0 * h);
 
-        let gradient = x.finish_tangent(vjp(x, y.unflatten(&v))).flatten();
+        // Checked before `finish_tangent`, which cuts a longer gradient to
+        // the input's length (the elements a body pushed onto a copy of it).
+        let raw = vjp(x, y.unflatten(&v));
+        let raw_len = raw.flatten().len();
+        if raw_len > n {
+            return Err(GradCheckError::SizeMismatch {
+                what: "the gradient returned by the pullback",
+                expected: n,
+                got: raw_len,
+            });
+        }
+        let gradient = x.finish_tangent(raw).flatten();
         if gradient.len() != n {
             return Err(GradCheckError::SizeMismatch {
                 what: "the gradient returned by the pullback",

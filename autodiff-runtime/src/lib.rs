@@ -23,6 +23,7 @@
 
 #[cfg(feature = "argmin")]
 pub mod argmin;
+mod components;
 mod cotangent;
 mod format;
 mod forward;
@@ -98,6 +99,7 @@ pub mod prelude {
 /// - Graph hook: `graph::Var::__record` and `graph::GraphValue` (for `f::record`).
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::components::{Component, StructMeta};
     pub use crate::cotangent::{
         ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex,
     };

@@ -800,6 +800,19 @@ macro_rules! field_rules {
                 out
             }
         }
+
+        /// A struct that derives `Differentiable`, read at its field of this name.
+        impl<T> Rule<(&<T as crate::components::Component<$k>>::Field, &crate::components::StructMeta<T>)> for $Marker
+        where
+            T: crate::components::Component<$k> + crate::cotangent::Cotangent,
+            <T as crate::components::Component<$k>>::Field: Clone,
+        {
+            type Out = T;
+            #[inline]
+            fn apply((g, _): (&<T as crate::components::Component<$k>>::Field, &crate::components::StructMeta<T>)) -> T {
+                crate::components::one_hot::<T, $k>(g)
+            }
+        }
     )*};
 }
 

@@ -1,0 +1,228 @@
+//! Syntax helpers shared by the two pipelines that read the user's body:
+//! `lower.rs` (syn → IR, reverse mode) and `forward.rs` (syn → syn, forward
+//! mode). Each looks at syn trees only, never at either pipeline's state.
+
+use proc_macro2::{TokenStream, TokenTree};
+use syn::visit::Visit;
+use syn::{Expr, Pat};
+
+/// Strips parentheses and invisible groups.
+pub(crate) fn peel(mut e: &Expr) -> &Expr {
+    loop {
+        match e {
+            Expr::Paren(p) => e = &p.expr,
+            Expr::Group(g) => e = &g.expr,
+            _ => return e,
+        }
+    }
+}
+
+/// Names a pattern binds.
+pub(crate) fn pattern_names(p: &Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_pat(p);
+    n.0
+}
+
+/// `let pat = value;` as simple lets where the pattern and a tuple value
+/// match part for part, and `&p` meets `&e` (read by value).
+pub(crate) fn destructure(pat: &Pat, value: &Expr, out: &mut Vec<(Pat, Expr)>) {
+    match (pat, peel(value)) {
+        (Pat::Paren(p), _) => destructure(&p.pat, value, out),
+        (Pat::Tuple(t), Expr::Tuple(v))
+            if t.elems.len() == v.elems.len()
+                && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+        {
+            for (p, e) in t.elems.iter().zip(&v.elems) {
+                destructure(p, e, out);
+            }
+        }
+        (Pat::Reference(r), Expr::Reference(e))
+            if r.mutability.is_none() && e.mutability.is_none() =>
+        {
+            destructure(&r.pat, &e.expr, out)
+        }
+        (Pat::Wild(_), _) => {}
+        _ => out.push((pat.clone(), value.clone())),
+    }
+}
+
+/// Every single-segment name an expression mentions.
+pub(crate) fn mentioned_names(e: &Expr) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+            if let Some(i) = p.path.get_ident() {
+                self.0.push(i.to_string());
+            }
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            token_idents(m.tokens.clone(), &mut self.0);
+        }
+    }
+    let mut n = Names(Vec::new());
+    n.visit_expr(e);
+    n.0
+}
+
+pub(crate) fn token_idents(t: TokenStream, out: &mut Vec<String>) {
+    for tt in t {
+        match tt {
+            TokenTree::Ident(i) => out.push(i.to_string()),
+            TokenTree::Group(g) => token_idents(g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// What one step of a loop over a sequence yields, as an expression of the
+/// index.
+enum Item {
+    /// `&xs[i]` (`xs.iter()`, `&xs`).
+    Ref,
+    /// `xs[i]` (`.copied()`, `.cloned()`).
+    Value,
+    /// `&xs[i..i + k]` (`xs.windows(k)`).
+    Window(Expr),
+}
+
+/// What a pipeline knows of the names in scope, for [`sequence_loop`].
+pub(crate) trait Scope {
+    /// `name` is a variable of the body (a parameter or a local) here.
+    fn is_variable(&self, name: &str) -> bool;
+    /// `name` is a parameter the caller lends (`xs: &[f64]`), not shadowed.
+    fn is_borrowed_param(&self, name: &str) -> bool;
+}
+
+/// A sequence a `for` may run over: a variable or a field of one
+/// (`model.weights`), and how each step reads it.
+fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item)> {
+    fn place(scope: &dyn Scope, e: &Expr) -> Option<Expr> {
+        match peel(e) {
+            Expr::Path(p) => {
+                let ident = p.path.get_ident()?;
+                scope
+                    .is_variable(&ident.to_string())
+                    .then(|| peel(e).clone())
+            }
+            Expr::Field(f) => {
+                place(scope, &f.base)?;
+                Some(peel(e).clone())
+            }
+            _ => None,
+        }
+    }
+    match peel(e) {
+        Expr::MethodCall(m)
+            if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
+        {
+            match peel(&m.receiver) {
+                Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
+                    Some((place(scope, &inner.receiver)?, Item::Value))
+                }
+                _ => None,
+            }
+        }
+        Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+            Some((place(scope, &m.receiver)?, Item::Ref))
+        }
+        Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
+            Some((place(scope, &m.receiver)?, Item::Window(m.args[0].clone())))
+        }
+        Expr::Reference(r) if r.mutability.is_none() => Some((place(scope, &r.expr)?, Item::Ref)),
+        // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
+        Expr::Path(p) => {
+            let ident = p.path.get_ident()?;
+            scope
+                .is_borrowed_param(&ident.to_string())
+                .then(|| (peel(e).clone(), Item::Ref))
+        }
+        _ => None,
+    }
+}
+
+/// `for PAT in xs.iter()` (also `&xs`, `.copied()`, `.cloned()`,
+/// `.enumerate()`, `.zip(ys.iter())`, `.rev()`, `.windows(k)`) as a loop over
+/// indices `i` (named by the caller): the range `0..len` (or its `.rev()`)
+/// and the lets each step begins with, `PAT_k = &xs[i]..` (the pattern split
+/// where the element is a tuple). `None` if the loop is not of that form.
+pub(crate) fn sequence_loop(
+    scope: &dyn Scope,
+    f: &syn::ExprForLoop,
+    i: &syn::Ident,
+) -> Option<(Expr, Vec<(Pat, Expr)>)> {
+    let mut e = peel(&f.expr);
+    let mut enumerate = false;
+    let mut rev = false;
+    if let Expr::MethodCall(m) = e
+        && m.method == "enumerate"
+        && m.args.is_empty()
+    {
+        enumerate = true;
+        e = peel(&m.receiver);
+    }
+    if let Expr::MethodCall(m) = e
+        && m.method == "rev"
+        && m.args.is_empty()
+        && !enumerate
+    {
+        rev = true;
+        e = peel(&m.receiver);
+    }
+    let sources: Vec<(Expr, Item)> = match e {
+        Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
+            vec![
+                sequence_source(scope, &m.receiver)?,
+                sequence_source(scope, &m.args[0])?,
+            ]
+        }
+        other => vec![sequence_source(scope, other)?],
+    };
+    let element = |(seq, item): &(Expr, Item)| -> Expr {
+        match item {
+            Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
+            Item::Value => syn::parse_quote!(#seq[#i]),
+            Item::Ref => syn::parse_quote!(&#seq[#i]),
+        }
+    };
+    let elements: Vec<Expr> = sources.iter().map(element).collect();
+    let mut yielded: Expr = match elements.as_slice() {
+        [one] => one.clone(),
+        [a, b] => syn::parse_quote!((#a, #b)),
+        _ => return None,
+    };
+    if enumerate {
+        yielded = syn::parse_quote!((#i, #yielded));
+    }
+    let pat = match &*f.pat {
+        Pat::Paren(p) => &*p.pat,
+        p => p,
+    };
+    let mut lets: Vec<(Pat, Expr)> = Vec::new();
+    destructure(pat, &yielded, &mut lets);
+    let lens: Vec<Expr> = sources
+        .iter()
+        .map(|(s, item)| match item {
+            Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
+            _ => syn::parse_quote!(#s.len()),
+        })
+        .collect();
+    let len: Expr = match lens.as_slice() {
+        [one] => one.clone(),
+        [a, b] => syn::parse_quote!(::core::cmp::min(#a, #b)),
+        _ => return None,
+    };
+    let range: Expr = if rev {
+        syn::parse_quote!((0..#len).rev())
+    } else {
+        syn::parse_quote!(0..#len)
+    };
+    Some((range, lets))
+}

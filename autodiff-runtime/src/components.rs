@@ -1,0 +1,98 @@
+//! Coordinates `x`, `y`, `z`, `w` of a struct the user derived
+//! `Differentiable` for, read from a value computed in the body.
+//!
+//! The macro cannot see a local's type: it reads `q.x` of a local as a
+//! coordinate (nalgebra's vectors and points have them), and the rule
+//! `rules::x_d0(ḡ, meta(q))` picks the gradient by the shape's type. A derived
+//! struct's shape is [`StructMeta`] (zero-sized), and its coordinate fields
+//! are reached through [`Component`], which the derive implements for each
+//! differentiated field named `x`, `y`, `z` or `w`:
+//! `q̄ = zero; q̄.x += ḡ` (one-hot in the field, zeros elsewhere).
+
+use crate::cotangent::Cotangent;
+use std::marker::PhantomData;
+
+/// The shape of a value of a struct that derives `Differentiable`: nothing
+/// but its type (zero-sized), so that rules can build its gradient.
+///
+/// ```
+/// use autodiff_runtime::__private::StructMeta;
+///
+/// struct P;
+/// let m: StructMeta<P> = StructMeta::new();
+/// assert_eq!(std::mem::size_of_val(&m), 0);
+/// ```
+pub struct StructMeta<T: ?Sized>(PhantomData<fn() -> T>);
+
+impl<T: ?Sized> StructMeta<T> {
+    /// The shape of any value of `T`.
+    pub const fn new() -> Self {
+        StructMeta(PhantomData)
+    }
+}
+
+impl<T: ?Sized> Clone for StructMeta<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ?Sized> Copy for StructMeta<T> {}
+impl<T: ?Sized> Default for StructMeta<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl<T: ?Sized> std::fmt::Debug for StructMeta<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StructMeta")
+    }
+}
+
+/// Field `K` of the coordinates `x, y, z, w` (0, 1, 2, 3) of a derived
+/// struct, in its gradient (the struct itself). Implemented by
+/// `#[derive(Differentiable)]` for each differentiated field of those names.
+///
+/// ```
+/// use autodiff_runtime::__private::Component;
+/// use autodiff_runtime::{Cotangent, Differentiable};
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct P {
+///     x: f64,
+/// }
+/// impl Component<0> for P {
+///     type Field = f64;
+///     fn component(t: &mut P) -> &mut f64 {
+///         &mut t.x
+///     }
+/// }
+/// let mut p = P { x: 1.0 };
+/// *P::component(&mut p) += 2.0;
+/// assert_eq!(p.x, 3.0);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no differentiated field for this coordinate (`.x` is 0, `.y` 1, `.z` 2, `.w` 3)",
+    label = "read from a value computed in the body",
+    note = "give the struct that field without `#[no_grad]`, or read the field from the parameter itself (`p.x`)"
+)]
+pub trait Component<const K: usize> {
+    /// The field's type (its own gradient type).
+    type Field: Cotangent;
+    /// The field, in a gradient of the struct.
+    fn component(t: &mut Self) -> &mut Self::Field;
+}
+
+/// `q̄` for `y = q.<coordinate K>` of a derived struct: zeros, `ḡ` in field K.
+pub(crate) fn one_hot<T: Component<K> + Cotangent, const K: usize>(g: &T::Field) -> T
+where
+    T::Field: Clone,
+{
+    let mut t = T::zero();
+    T::component(&mut t).accumulate(g.clone());
+    t
+}
+
+// A stack of zero-sized shapes allocates nothing.
+impl<T: ?Sized> crate::tape::Meta for StructMeta<T> {
+    type Tape = crate::tape::StackTape<StructMeta<T>>;
+}
