@@ -500,22 +500,15 @@ impl Tensor {
         )
     }
 
-    /// Like [`map`](Tensor::map) for the runtime's own ops: split over the
-    /// cores when the tensor is large (`ops/par.rs`).
-    pub(crate) fn map_par(&self, f: impl Fn(f64) -> f64 + Sync + Send) -> Tensor {
-        Tensor::from_parts(crate::ops::par::map(&self.data, f), self.shape.clone())
-    }
-
-    /// Like [`map_par`](Tensor::map_par), reusing the storage when it is not
-    /// shared.
-    pub(crate) fn map_owned(mut self, f: impl Fn(f64) -> f64 + Sync + Send) -> Tensor {
+    /// Like [`map`](Tensor::map), reusing the storage when it is not shared.
+    pub(crate) fn map_owned(mut self, f: impl Fn(f64) -> f64) -> Tensor {
         match Arc::get_mut(&mut self.data) {
             Some(data) => {
-                crate::ops::par::map_in_place(data, f);
+                data.iter_mut().for_each(|v| *v = f(*v));
                 self.symbolic_zero = false;
                 self
             }
-            None => self.map_par(f),
+            None => self.map(f),
         }
     }
 

@@ -65,7 +65,7 @@ macro_rules! binary_operator {
             #[inline]
             fn $op(self, rhs: f64) -> Tensor {
                 let f = $f;
-                self.map_par(|x| f(x, rhs))
+                self.map(|x| f(x, rhs))
             }
         }
         impl $Op<Tensor> for f64 {
@@ -81,7 +81,7 @@ macro_rules! binary_operator {
             #[inline]
             fn $op(self, rhs: &Tensor) -> Tensor {
                 let f = $f;
-                rhs.map_par(|y| f(self, y))
+                rhs.map(|y| f(self, y))
             }
         }
         // Borrowed scalars, as std offers `&f64 + &f64`: code that holds
@@ -156,7 +156,7 @@ impl Neg for Tensor {
 impl Neg for &Tensor {
     type Output = Tensor;
     fn neg(self) -> Tensor {
-        self.map_par(|x| -x)
+        self.map(|x| -x)
     }
 }
 
@@ -411,7 +411,7 @@ impl Rule<(&Tensor, &Shape, &f64)> for DivD0 {
             return Tensor::zero();
         }
         let b = *b;
-        sum_to_shape_owned(g.map_par(|g| strong(g, g / b)), &a.0)
+        sum_to_shape_owned(g.map(|g| strong(g, g / b)), &a.0)
     }
 }
 
@@ -617,7 +617,7 @@ fn binary_fn_rule(
     a: &Tensor,
     b: &Tensor,
     which: usize,
-    d: impl Fn(f64, f64, f64) -> (f64, f64) + Sync + Send,
+    d: impl Fn(f64, f64, f64) -> (f64, f64),
 ) -> Tensor {
     if g.symbolic_zero {
         return Tensor::zero();

@@ -110,19 +110,22 @@ fn for_each_offset(
 }
 
 /// `f` applied elementwise to `a` and `b`, broadcast.
-pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync + Send) -> Tensor {
+pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     if a.shape == b.shape {
-        let data = crate::ops::par::zip(&a.data, &b.data, f);
+        let data = pool::collect(
+            a.numel(),
+            a.data.iter().zip(b.data.iter()).map(|(&x, &y)| f(x, y)),
+        );
         return Tensor::from_parts(data, a.shape.clone());
     }
     let out_shape = broadcast_shape(&a.shape, &b.shape);
     if b.numel() == 1 && out_shape == a.shape {
         let y = b.data[0];
-        return a.map_par(|x| f(x, y));
+        return a.map(|x| f(x, y));
     }
     if a.numel() == 1 && out_shape == b.shape {
         let x = a.data[0];
-        return b.map_par(|y| f(x, y));
+        return b.map(|y| f(x, y));
     }
     let mut data = pool::buffer(numel_of(&out_shape));
     if out_shape == a.shape
@@ -151,17 +154,14 @@ pub(crate) fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync + S
 
 /// `a[i] = f(a[i], b[…])` in place; `a` must already have the broadcast
 /// shape and its storage must be writable.
-fn zip_into_left(
-    a: &mut [f64],
-    a_shape: &[usize],
-    b: &Tensor,
-    f: impl Fn(f64, f64) -> f64 + Sync + Send,
-) {
+fn zip_into_left(a: &mut [f64], a_shape: &[usize], b: &Tensor, f: impl Fn(f64, f64) -> f64) {
     if a_shape == b.shape.as_slice() {
-        crate::ops::par::zip_in_place(a, &b.data, f);
+        a.iter_mut()
+            .zip(b.data.iter())
+            .for_each(|(x, &y)| *x = f(*x, y));
     } else if b.numel() == 1 {
         let y = b.data[0];
-        crate::ops::par::map_in_place(a, |x| f(x, y));
+        a.iter_mut().for_each(|x| *x = f(*x, y));
     } else if let Some(block) = repeated_block(&b.shape, a_shape) {
         for rows in a.chunks_exact_mut(block) {
             rows.iter_mut()
@@ -181,11 +181,7 @@ fn zip_into_left(
 
 /// `f(a, b)`, writing into the storage of `a` when nobody else holds it and
 /// it already has the broadcast shape.
-pub(crate) fn zip_owned_left(
-    mut a: Tensor,
-    b: &Tensor,
-    f: impl Fn(f64, f64) -> f64 + Sync + Send,
-) -> Tensor {
+pub(crate) fn zip_owned_left(mut a: Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     if !a.symbolic_zero
         && broadcast_shape(&a.shape, &b.shape) == a.shape
         && let Some(data) = Arc::get_mut(&mut a.data)
@@ -198,11 +194,7 @@ pub(crate) fn zip_owned_left(
 
 /// `f(a, b)`, writing into the storage of `b` when nobody else holds it and
 /// it already has the broadcast shape.
-pub(crate) fn zip_owned_right(
-    a: &Tensor,
-    mut b: Tensor,
-    f: impl Fn(f64, f64) -> f64 + Sync + Send,
-) -> Tensor {
+pub(crate) fn zip_owned_right(a: &Tensor, mut b: Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     if !b.symbolic_zero
         && broadcast_shape(&a.shape, &b.shape) == b.shape
         && let Some(data) = Arc::get_mut(&mut b.data)
@@ -214,7 +206,7 @@ pub(crate) fn zip_owned_right(
 }
 
 /// `f(a, b)` reusing whichever owned storage can hold the result.
-pub(crate) fn zip_owned(a: Tensor, b: Tensor, f: impl Fn(f64, f64) -> f64 + Sync + Send) -> Tensor {
+pub(crate) fn zip_owned(a: Tensor, b: Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     let out_shape = broadcast_shape(&a.shape, &b.shape);
     if out_shape == a.shape && !a.symbolic_zero && Arc::strong_count(&a.data) == 1 {
         zip_owned_left(a, &b, f)
@@ -225,7 +217,7 @@ pub(crate) fn zip_owned(a: Tensor, b: Tensor, f: impl Fn(f64, f64) -> f64 + Sync
 
 /// `a = f(a, b)` in place (the compound assignment operators). The result
 /// must have the shape of `a`, as in PyTorch.
-pub(crate) fn zip_assign(a: &mut Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync + Send) {
+pub(crate) fn zip_assign(a: &mut Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) {
     if a.symbolic_zero {
         *a = zip(a, b, f);
         return;

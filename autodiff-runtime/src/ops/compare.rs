@@ -7,7 +7,7 @@ use super::broadcast::zip;
 use crate::tensor::{BoolTensor, Tensor};
 
 impl Tensor {
-    fn compare(&self, other: &Tensor, f: impl Fn(f64, f64) -> bool + Sync + Send) -> BoolTensor {
+    fn compare(&self, other: &Tensor, f: impl Fn(f64, f64) -> bool) -> BoolTensor {
         let out = zip(self, other, |a, b| if f(a, b) { 1.0 } else { 0.0 });
         BoolTensor {
             data: out.data.iter().map(|&v| v != 0.0).collect(),

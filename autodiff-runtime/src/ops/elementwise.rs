@@ -13,6 +13,7 @@ use super::{Operand, Rule, rule_fn};
 use crate::Real;
 use crate::cotangent::Cotangent;
 use crate::graph::Var;
+use crate::pool;
 use crate::tensor::Tensor;
 
 /// The logistic function `1 / (1 + e^(−x))`, computed without overflow.
@@ -46,12 +47,12 @@ impl Tensor {
         // powers become plain products, chosen once outside the loop. They
         // give the same bits: `__powidf2` multiplies the same factors.
         match n {
-            0 => self.map_par(|_| 1.0),
-            1 => self.map_par(|x| x),
-            2 => self.map_par(|x| x * x),
-            3 => self.map_par(|x| x * x * x),
-            -1 => self.map_par(|x| 1.0 / x),
-            _ => self.map_par(|x| x.powi(n)),
+            0 => self.map(|_| 1.0),
+            1 => self.map(|x| x),
+            2 => self.map(|x| x * x),
+            3 => self.map(|x| x * x * x),
+            -1 => self.map(|x| 1.0 / x),
+            _ => self.map(|x| x.powi(n)),
         }
     }
 
@@ -63,12 +64,12 @@ impl Tensor {
     /// assert_eq!(Tensor::from([4.0, 9.0]).powf(0.5).to_vec(), vec![2.0, 3.0]);
     /// ```
     pub fn powf(&self, p: f64) -> Tensor {
-        self.map_par(|x| x.powf(p))
+        self.map(|x| x.powf(p))
     }
 }
 
 /// `ḡ ⊙ f(x)` for the tensor rules of this file: `g` and `x` have the same shape.
-fn pointwise(g: &Tensor, x: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync + Send) -> Tensor {
+fn pointwise(g: &Tensor, x: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     if g.symbolic_zero {
         return Tensor::zero();
     }
@@ -78,16 +79,19 @@ fn pointwise(g: &Tensor, x: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync + Send) 
         g.shape,
         x.shape
     );
-    let data = crate::ops::par::zip(&g.data, &x.data, f);
+    let data = pool::collect(
+        x.numel(),
+        g.data.iter().zip(x.data.iter()).map(|(&g, &x)| f(g, x)),
+    );
     Tensor::from_parts(data, x.shape.clone())
 }
 
 /// `ḡ ⊙ f(ḡ)` for the tensor rules that read only the cotangent.
-fn pointwise_g(g: &Tensor, f: impl Fn(f64) -> f64 + Sync + Send) -> Tensor {
+fn pointwise_g(g: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
     if g.symbolic_zero {
         return Tensor::zero();
     }
-    g.map_par(f)
+    g.map(f)
 }
 
 /// The strong zero: the rule's value, or exactly 0 where the cotangent is
@@ -326,7 +330,7 @@ macro_rules! unary_ops {
                 #[doc = "}"]
                 #[doc = "```"]
                 pub fn $name(&self) -> Tensor {
-                    self.map_par($elem)
+                    self.map($elem)
                 }
             )*
         }

@@ -19,7 +19,6 @@ mod compare;
 pub mod elementwise;
 pub mod linalg;
 pub mod nalgebra_rules;
-pub(crate) mod par;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
