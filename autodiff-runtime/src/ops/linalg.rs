@@ -79,14 +79,32 @@ fn product(a: StridedMatrix, b: StridedMatrix) -> Vec<f64> {
         // cache (B when k is thin, C when m is).
         let a_at = |i: usize, p: usize| a.data[i * a.row_stride + p * a.col_stride];
         let b_row = |p: usize| &b.data[p * b.row_stride..p * b.row_stride + n];
+        // Four rows of B at a time: each element of C is loaded and stored
+        // once per four products instead of once per product.
+        let quads = k / 4 * 4;
         if k <= THIN {
             for (i, c) in out.chunks_exact_mut(n).enumerate() {
-                for p in 0..k {
+                for p in (0..quads).step_by(4) {
+                    let alpha = [a_at(i, p), a_at(i, p + 1), a_at(i, p + 2), a_at(i, p + 3)];
+                    axpy4(
+                        alpha,
+                        [b_row(p), b_row(p + 1), b_row(p + 2), b_row(p + 3)],
+                        c,
+                    );
+                }
+                for p in quads..k {
                     axpy(a_at(i, p), b_row(p), c);
                 }
             }
         } else {
-            for p in 0..k {
+            for p in (0..quads).step_by(4) {
+                let rows = [b_row(p), b_row(p + 1), b_row(p + 2), b_row(p + 3)];
+                for (i, c) in out.chunks_exact_mut(n).enumerate() {
+                    let alpha = [a_at(i, p), a_at(i, p + 1), a_at(i, p + 2), a_at(i, p + 3)];
+                    axpy4(alpha, rows, c);
+                }
+            }
+            for p in quads..k {
                 let row = b_row(p);
                 for (i, c) in out.chunks_exact_mut(n).enumerate() {
                     axpy(a_at(i, p), row, c);
@@ -119,6 +137,16 @@ fn product(a: StridedMatrix, b: StridedMatrix) -> Vec<f64> {
 #[inline]
 fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     y.iter_mut().zip(x).for_each(|(y, &x)| *y += alpha * x);
+}
+
+/// `y += α₀·x₀ + α₁·x₁ + α₂·x₂ + α₃·x₃` over equal-length slices.
+#[inline]
+fn axpy4(alpha: [f64; 4], x: [&[f64]; 4], y: &mut [f64]) {
+    let n = y.len();
+    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
+    for j in 0..n {
+        y[j] += alpha[0] * x0[j] + alpha[1] * x1[j] + alpha[2] * x2[j] + alpha[3] * x3[j];
+    }
 }
 
 /// An inner dimension (or a number of output rows) up to this is "thin":
@@ -409,6 +437,8 @@ mod tests {
             (300, 17, 40),
             (17, 200, 30),
             (16, 200, 3000),
+            (300, 7, 40),
+            (9, 203, 30),
         ] {
             let a = Tensor::randn(&[m, k], (m * 100 + k) as u64);
             let b = Tensor::randn(&[k, n], (k * 100 + n) as u64);

@@ -71,7 +71,22 @@ fn shift_of(line: &[f64]) -> f64 {
 /// `ln Σ eˣ` of a line, shifted by its maximum so nothing overflows.
 fn logsumexp_line(line: &[f64]) -> f64 {
     let m = shift_of(line);
-    m + line.iter().map(|v| exp(v - m)).sum::<f64>().ln()
+    m + sum_exp(line, m).ln()
+}
+
+/// `Σ e^(v − m)` over a line, in four running sums: one running sum is a
+/// chain of dependent additions that keeps the exponentials from being
+/// computed side by side in vector registers.
+fn sum_exp(line: &[f64], m: f64) -> f64 {
+    let mut lanes = [0.0; 4];
+    let chunks = line.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().map(|&v| exp(v - m)).sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += exp(v - m);
+        }
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + rest
 }
 
 impl Tensor {
@@ -110,7 +125,7 @@ impl Tensor {
     pub fn log_softmax(&self, dim: usize) -> Tensor {
         map_lines([self], dim, |[x], out| {
             let m = shift_of(x);
-            let lse = m + x.iter().map(|v| exp(v - m)).sum::<f64>().ln();
+            let lse = m + sum_exp(x, m).ln();
             for (o, &v) in out.iter_mut().zip(x) {
                 *o = v - lse;
             }
