@@ -238,7 +238,9 @@ impl Gen<'_> {
                 let (acc, base) = (&c.acc, &self.body.bindings[c.base].ident);
                 let d = adjoint(self.body, c.base);
                 let index = plain(&c.index);
-                quote!(#private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);)
+                // Only when the iteration added something: the index may be
+                // valid only where the site ran (`if i > 0 { .. x[i - 1] .. }`).
+                quote!(if #acc != 0.0 { #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc); })
             });
             if !lp.combined.is_empty() {
                 flushes.push(quote!({ #(#rebinds)* #(#each)* }));
@@ -263,7 +265,9 @@ impl Gen<'_> {
             let index = plain(&c.index);
             flushes.push(quote!({
                 #(#rebinds)*
-                #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+                if #acc != 0.0 {
+                    #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+                }
             }));
         }
         let body = quote!(#(#starts)* #body #(#flushes)*);
