@@ -526,3 +526,40 @@ fn pushing_onto_a_copy_keeps_the_input_gradient_length() {
     );
     close(&push_onto_owned::grad(vec![1.0, 2.0]), &[2.0, 0.0]);
 }
+
+// ------------------------------------------- neighbours read under a guard
+
+/// `x[i - 1]` read only where `i > 0`: the reverse adds its gradient only
+/// where the read ran (it once evaluated `i - 1` at `i = 0`: a panic).
+#[differentiable]
+fn left_neighbour_in_branch(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if i > 0 {
+            s += x[i] * x[i - 1];
+        }
+    }
+    s
+}
+
+/// The same the other way: `x[i + 1]` under `if i + 1 < n`.
+#[differentiable]
+fn right_neighbour_in_branch(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let n = x.len();
+    for i in 0..n {
+        if i + 1 < n {
+            s += x[i] * x[i + 1];
+        }
+    }
+    s
+}
+
+#[test]
+fn guarded_neighbour_reads() {
+    let x = [0.3, -1.2, 0.8, 2.0];
+    // ∂/∂x_k Σ x_i x_{i−1} = x_{k−1} + x_{k+1} (where they exist)
+    let want = [-1.2, 0.3 + 0.8, -1.2 + 2.0, 0.8];
+    close(&left_neighbour_in_branch::grad(&x), &want);
+    close(&right_neighbour_in_branch::grad(&x), &want);
+}

@@ -62,6 +62,8 @@ pub struct Plan<'a> {
     /// Per loop, the vectors some site inside reads from a copy kept at
     /// each entry of the loop (`analyse::Facts::loop_frozen`).
     pub loop_frozen: BTreeMap<LoopId, BTreeSet<BindId>>,
+    /// Bindings known at compile time to be `f64`s.
+    pub f64s: Vec<bool>,
 }
 
 /// The slot of the copies of vector `id` kept at the entries of loop `l`.
@@ -210,6 +212,9 @@ pub struct Node<'e> {
     pub ex: &'e Ex,
     pub kids: Vec<usize>,
     pub active: bool,
+    /// Known at compile time to be an `f64`: its shape is `ScalarMeta`,
+    /// never kept or asked for.
+    pub is_f64: bool,
     /// The reverse needs its value / its shape.
     pub needs_value: bool,
     pub needs_shape: bool,
@@ -235,6 +240,8 @@ pub struct SitePlan<'e> {
     pub rebinds: Vec<BindId>,
     /// Nodes read in place as the base of an element read (`v` in `v[i]`).
     pub place_base: HashSet<usize>,
+    /// Element reads whose cotangent may be summed over the iteration.
+    combinable: HashSet<usize>,
 }
 
 // --------------------------------------------------------------- building
@@ -256,10 +263,12 @@ impl<'a> Plan<'a> {
             dense: BTreeSet::new(),
             fixed_len: BTreeMap::new(),
             loop_frozen: BTreeMap::new(),
+            f64s: f64_bindings(sig, body),
         };
         // What carries a gradient (or undoes a counter's update): the loops
         // the reverse walks and the branches it retraces.
         let mut reach = Reach {
+            body,
             any: false,
             branches: BTreeSet::new(),
             loops: Vec::new(),
@@ -319,6 +328,7 @@ impl<'a> Plan<'a> {
         }
         // Sites, in the order the reverse emits them (statements backwards).
         let mut order = Backwards {
+            body,
             loops: Vec::new(),
             sites: Vec::new(),
         };
@@ -456,8 +466,9 @@ impl<'a> Plan<'a> {
             shapes: Vec::new(),
             rebinds: Vec::new(),
             place_base: HashSet::new(),
+            combinable: HashSet::new(),
         };
-        s.flatten(&a.value, self.body);
+        s.flatten(&a.value, self.body, self.sig, &self.f64s);
         for i in 0..s.nodes.len() {
             if let Ex::Index { .. } = s.nodes[i].ex {
                 let base = s.referent(s.nodes[i].kids[0]);
@@ -465,9 +476,12 @@ impl<'a> Plan<'a> {
             }
         }
         if let AssignKind::Element { index, .. } = &a.kind {
-            let node = s.flatten(index, self.body);
+            let node = s.flatten(index, self.body, self.sig, &self.f64s);
             s.index_node = Some(node);
         }
+        s.combinable = (0..s.nodes.len())
+            .filter(|&i| innermost.is_some() && self.combinable(&s, i))
+            .collect();
         s.decide(self.body);
         s.layout(&mut self.meta_tapes);
         s.rebinds = s.rebinds();
@@ -516,6 +530,25 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// An element read `x[index]` of a parameter of `f64`s at an index the
+    /// reverse has anyway: inside a loop, its contributions are summed over
+    /// the iteration ([`Accumulate::Combined`]).
+    fn combinable(&self, s: &SitePlan<'a>, i: usize) -> bool {
+        let n = &s.nodes[i];
+        if !matches!(n.ex, Ex::Index { .. }) || s.row_of(i, self.body).is_some() {
+            return false;
+        }
+        let base = s.referent(n.kids[0]);
+        let index = s.referent(n.kids[1]);
+        s.var_of(base).is_some_and(|(id, _)| {
+            let b = &self.body.bindings[id];
+            b.param
+                .is_some_and(|p| crate::signature::scalar_elements(&self.sig.params[p].ty))
+                && stable(b)
+                && s.pure_fixed(index, self.body)
+        })
+    }
+
     fn accumulate(&mut self, s: &SitePlan<'a>, i: usize, innermost: Option<LoopId>) -> Accumulate {
         if let Some((rows, row_index)) = s.row_of(i, self.body) {
             return Accumulate::Rows { rows, row_index };
@@ -527,14 +560,7 @@ impl<'a> Plan<'a> {
             // Into a parameter, at an index fixed for the iteration: summed
             // over the iteration, written once (the writes to one element
             // would otherwise chain through memory).
-            Some((id, _))
-                if innermost.is_some()
-                    && self.body.bindings[id].param.is_some_and(|p| {
-                        crate::signature::scalar_elements(&self.sig.params[p].ty)
-                    })
-                    && stable(&self.body.bindings[id])
-                    && s.pure_fixed(index_node, self.body) =>
-            {
+            Some((id, _)) if s.combinable.contains(&i) => {
                 let loop_id = innermost.expect("checked");
                 let ex = s.nodes[index_node].ex;
                 let mut rd = Vec::new();
@@ -640,9 +666,20 @@ fn scalar_index(e: &Ex, body: &Body) -> bool {
     }
 }
 
+/// Does the site have a reverse? Not a top-level `let` of a value that
+/// carries no gradient: it runs once, and nothing before it reads its
+/// binding's adjoint, so there is nothing to clear.
+pub fn reversed_site(a: &Assign, body: &Body) -> bool {
+    a.active
+        && !(matches!(a.kind, AssignKind::Let { .. })
+            && !a.in_loop
+            && !is_active(&a.value, &|id| body.bindings[id].active))
+}
+
 /// Which loops and branches contain an active site (their reverse is not
 /// empty).
 struct Reach<'b> {
+    body: &'b Body,
     any: bool,
     branches: BTreeSet<usize>,
     loops: Vec<(&'b Loop, bool)>,
@@ -652,7 +689,7 @@ struct Reach<'b> {
 
 impl<'b> Visit<'b> for Reach<'b> {
     fn visit_assign(&mut self, a: &'b Assign) {
-        self.any |= a.active || self.undone.contains(&a.site);
+        self.any |= reversed_site(a, self.body) || self.undone.contains(&a.site);
     }
     fn visit_if(&mut self, i: &'b If) {
         let outer = std::mem::take(&mut self.any);
@@ -681,6 +718,7 @@ impl<'b> Visit<'b> for Reach<'b> {
 /// Active sites in the order the reverse pass emits them (each block's
 /// statements backwards), with their innermost loop.
 struct Backwards<'b> {
+    body: &'b Body,
     loops: Vec<LoopId>,
     sites: Vec<(&'b Assign, Option<LoopId>)>,
 }
@@ -692,7 +730,7 @@ impl<'b> Visit<'b> for Backwards<'b> {
         }
     }
     fn visit_assign(&mut self, a: &'b Assign) {
-        if a.active {
+        if reversed_site(a, self.body) {
             self.sites.push((a, self.loops.last().copied()));
         }
     }
@@ -758,11 +796,13 @@ pub fn exits_ending_stmt(stmt: &Stmt, region: Region, body: &Body, out: &mut Vec
 impl<'e> SitePlan<'e> {
     /// Appends the nodes of `e`'s tree (parents before children, children
     /// in order); returns the root's index.
-    fn flatten(&mut self, e: &'e Ex, body: &Body) -> usize {
+    fn flatten(&mut self, e: &'e Ex, body: &Body, sig: &Signature, f64s: &[bool]) -> usize {
         struct Flatten<'s, 'e> {
             nodes: &'s mut Vec<Node<'e>>,
             parents: Vec<usize>,
             body: &'s Body,
+            sig: &'s Signature,
+            f64s: &'s [bool],
         }
         impl<'e> Visit<'e> for Flatten<'_, 'e> {
             fn visit_ex(&mut self, e: &'e Ex) {
@@ -772,6 +812,7 @@ impl<'e> SitePlan<'e> {
                     ex: e,
                     kids: Vec::new(),
                     active: is_active(e, &|id| body.bindings[id].active),
+                    is_f64: known_type(e, self.f64s, self.sig, body) == Known::F64,
                     needs_value: false,
                     needs_shape: false,
                     obtain: Obtain::Unused,
@@ -791,6 +832,8 @@ impl<'e> SitePlan<'e> {
             nodes: &mut self.nodes,
             parents: Vec::new(),
             body,
+            sig,
+            f64s,
         }
         .visit_ex(e);
         root
@@ -888,6 +931,9 @@ impl<'e> SitePlan<'e> {
                 kids.iter().for_each(|k| self.need(*k, body))
             }
             Ex::Field { .. } => self.need(kids[0], body),
+            // Summed over the iteration: the loop's flush reads the base and
+            // the index itself.
+            Ex::Index { .. } if self.combinable.contains(&i) => {}
             Ex::Index { .. } => {
                 let base = self.referent(kids[0]);
                 let index = self.referent(kids[1]);
@@ -918,7 +964,10 @@ impl<'e> SitePlan<'e> {
                             }
                             Need::Meta(j) => {
                                 let r = self.referent(kids[j]);
-                                self.nodes[r].needs_shape = true;
+                                // An `f64`'s shape is known: nothing to keep.
+                                if !self.nodes[r].is_f64 {
+                                    self.nodes[r].needs_shape = true;
+                                }
                             }
                             Need::Output => self.nodes[i].needs_value = true,
                         }
@@ -955,7 +1004,11 @@ impl<'e> SitePlan<'e> {
                         Obtain::Unused
                     }
                 }
-                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. } => {
+                // A tuple or array the reverse reads whole (`x.at(&[i, j])`)
+                // is obtained below like any inactive value.
+                Ex::Const { .. } | Ex::Ref { .. } | Ex::Tuple { .. } | Ex::Array { .. }
+                    if active || matches!(n.ex, Ex::Const { .. } | Ex::Ref { .. }) =>
+                {
                     if val || meta {
                         Obtain::InPlace
                     } else {
@@ -1142,4 +1195,151 @@ impl<'e> SitePlan<'e> {
         }
         Some((rows, self.referent(self.nodes[inner].kids[1])))
     }
+}
+
+// ------------------------------------------------------------- known types
+
+/// What the macro knows of a value's type without the compiler: enough to
+/// know that an `f64`'s shape is `ScalarMeta` (nothing to keep or ask for).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Known {
+    F64,
+    /// `2.0`: an `f64` next to one (no other float carries a gradient).
+    FloatLiteral,
+    Unknown,
+}
+
+/// `f64` methods whose result is an `f64` when the receiver is one (and the
+/// other arguments are `f64`s, or, for `powi`, an integer).
+const F64_METHODS: &[&str] = &[
+    "abs",
+    "sqrt",
+    "cbrt",
+    "exp",
+    "exp2",
+    "exp_m1",
+    "ln",
+    "ln_1p",
+    "log2",
+    "log10",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "recip",
+    "to_degrees",
+    "to_radians",
+    "signum",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "fract",
+    "clone",
+    "powi",
+    "powf",
+    "atan2",
+    "hypot",
+    "max",
+    "min",
+    "copysign",
+    "mul_add",
+    "log",
+];
+
+fn known_type(e: &Ex, f64s: &[bool], sig: &Signature, body: &Body) -> Known {
+    let known = |e: &Ex| known_type(e, f64s, sig, body);
+    let both = |a: Known, b: Known| match (a, b) {
+        (Known::F64, Known::F64 | Known::FloatLiteral) | (Known::FloatLiteral, Known::F64) => {
+            Known::F64
+        }
+        (Known::FloatLiteral, Known::FloatLiteral) => Known::FloatLiteral,
+        _ => Known::Unknown,
+    };
+    match e {
+        Ex::Var { id, .. } if f64s[*id] => Known::F64,
+        Ex::Const { tokens } => match syn::parse2::<syn::LitFloat>(tokens.clone()) {
+            Ok(lit) if lit.suffix() == "f64" => Known::F64,
+            Ok(lit) if lit.suffix().is_empty() => Known::FloatLiteral,
+            _ => Known::Unknown,
+        },
+        Ex::Op { args, syntax, .. } => match syntax {
+            Syntax::Binary(
+                syn::BinOp::Add(_)
+                | syn::BinOp::Sub(_)
+                | syn::BinOp::Mul(_)
+                | syn::BinOp::Div(_)
+                | syn::BinOp::Rem(_),
+            ) if args.len() == 2 => both(known(&args[0]), known(&args[1])),
+            Syntax::Neg if args.len() == 1 => known(&args[0]),
+            Syntax::Cast { ty } if ty.to_string() == "f64" => Known::F64,
+            Syntax::Method { name, turbofish } if turbofish.is_empty() => {
+                let name = name.to_string();
+                let rest_ok = args[1..].iter().all(|a| {
+                    name == "powi" || matches!(known(a), Known::F64 | Known::FloatLiteral)
+                });
+                if known(&args[0]) == Known::F64 && F64_METHODS.contains(&name.as_str()) && rest_ok
+                {
+                    Known::F64
+                } else {
+                    Known::Unknown
+                }
+            }
+            _ => Known::Unknown,
+        },
+        // An element of a parameter of `f64`s (`&[f64]`, `Vec<f64>`, `[f64; N]`).
+        Ex::Index { base, .. } => {
+            let var = match &**base {
+                Ex::Var { id, .. } => Some(*id),
+                Ex::Ref { inner, .. } => match &**inner {
+                    Ex::Var { id, .. } => Some(*id),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match var.and_then(|id| body.bindings[id].param) {
+                Some(p) if crate::signature::scalar_elements(&sig.params[p].ty) => Known::F64,
+                _ => Known::Unknown,
+            }
+        }
+        _ => Known::Unknown,
+    }
+}
+
+/// The bindings known to be `f64`s: parameters and lets written or
+/// evaluated as such (a binding keeps the type of its declaration).
+fn f64_bindings(sig: &Signature, body: &Body) -> Vec<bool> {
+    let mut f64s: Vec<bool> = body
+        .bindings
+        .iter()
+        .map(|b| {
+            b.param
+                .is_some_and(|p| crate::signature::is_f64(&sig.params[p].ty))
+                || b.annotation.as_ref().is_some_and(crate::signature::is_f64)
+        })
+        .collect();
+    // In program order: a let's value reads only bindings declared before it.
+    for_each_assign(&body.block, |a: &Assign| {
+        if let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
+            (&a.kind, a.targets.as_slice())
+        {
+            let b = &body.bindings[*id];
+            if b.annotation.is_none() && b.param.is_none() {
+                f64s[*id] = match known_type(&a.value, &f64s, sig, body) {
+                    Known::F64 => true,
+                    Known::FloatLiteral => b.active,
+                    Known::Unknown => false,
+                };
+            }
+        }
+    });
+    f64s
 }

@@ -11,8 +11,27 @@ use crate::plan::{
 };
 use crate::rules::Need;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use std::collections::HashSet;
+
+/// Cotangent `g` of node i, to be read `uses` times: itself if it is a name
+/// or read once (the rule's call is written where it is used), else bound
+/// to `__ad_g<i>` first.
+fn bind_once(i: usize, g: TokenStream, uses: usize) -> (TokenStream, Vec<TokenStream>) {
+    let name = {
+        let mut trees = g.clone().into_iter();
+        matches!(
+            (trees.next(), trees.next()),
+            (Some(proc_macro2::TokenTree::Ident(_)), None)
+        )
+    };
+    if name || uses <= 1 {
+        (g, Vec::new())
+    } else {
+        let gi = format_ident!("__ad_g{}", i);
+        (quote!(#gi), vec![quote!(let #gi = #g;)])
+    }
+}
 
 fn exit_var(region: Region) -> syn::Ident {
     match region {
@@ -60,6 +79,60 @@ impl Gen<'_> {
             Some(ty) => Some(quote!(let #ident: #ty = { #(#inner)* #value };)),
             None => Some(quote!(let #ident = { #(#inner)* #value };)),
         }
+    }
+
+    /// Binds `roots` and, first, everything their recipes read, each once,
+    /// in one scope: `None` when two of the names (or one of `bound`, names
+    /// already bound there) would be the same for different bindings (then
+    /// each recipe gets a block of its own, [`Self::rebind_leaf`]).
+    fn rebind_flat(
+        &self,
+        roots: &[BindId],
+        bound: &[(String, BindId)],
+    ) -> Option<Vec<TokenStream>> {
+        fn visit(body: &Body, id: BindId, seen: &mut HashSet<BindId>, order: &mut Vec<BindId>) {
+            if !seen.insert(id) {
+                return;
+            }
+            let b = &body.bindings[id];
+            if let (false, Some(recipe)) = (crate::analyse::stable(b), &b.recipe) {
+                let mut leaves = Vec::new();
+                reads(recipe, &mut leaves);
+                for leaf in leaves {
+                    visit(body, leaf, seen, order);
+                }
+            }
+            order.push(id);
+        }
+        let (mut seen, mut order) = (HashSet::new(), Vec::new());
+        for id in roots {
+            visit(self.body, *id, &mut seen, &mut order);
+        }
+        let mut names: std::collections::HashMap<String, BindId> = bound.iter().cloned().collect();
+        for id in &order {
+            let name = self.body.bindings[*id].ident.to_string();
+            if *names.entry(name).or_insert(*id) != *id {
+                return None;
+            }
+        }
+        Some(
+            order
+                .into_iter()
+                .filter_map(|id| {
+                    let b = &self.body.bindings[id];
+                    match &b.recipe {
+                        Some(recipe) if !crate::analyse::stable(b) => {
+                            let (ident, value) = (&b.ident, plain(recipe));
+                            Some(match &b.annotation {
+                                Some(ty) => quote!(let #ident: #ty = #value;),
+                                None => quote!(let #ident = #value;),
+                            })
+                        }
+                        _ => self.rebind_leaf(id),
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// The reverse of a block: its statements backwards, each guarded so that
@@ -139,8 +212,10 @@ impl Gen<'_> {
 
     fn rev_stmt(&mut self, stmt: &Stmt) -> TokenStream {
         match stmt {
-            Stmt::Assign(a) if a.active => self.site_reverse(&self.plan.sites[&a.site]),
-            Stmt::Assign(a) => self.undo_counter(a),
+            Stmt::Assign(a) => match self.plan.sites.get(&a.site) {
+                Some(site) => self.site_reverse(site),
+                None => self.undo_counter(a),
+            },
             Stmt::Verbatim { .. } | Stmt::Exit(_) => TokenStream::new(),
             Stmt::Block(b) => {
                 let inner = self.rev_block(b, self.region_of_block());
@@ -160,8 +235,14 @@ impl Gen<'_> {
                     Some(e) => self.rev_block(e, region),
                     None => TokenStream::new(),
                 };
-                let take = self.pop_slot(i.site, quote!(__ad_took_then));
-                quote!({ #take if __ad_took_then { #then } else { #els } })
+                let took_then = self.slot_value(i.site);
+                if els.is_empty() {
+                    quote!(if #took_then { #then })
+                } else if then.is_empty() {
+                    quote!(if !#took_then { #els })
+                } else {
+                    quote!(if #took_then { #then } else { #els })
+                }
             }
             Stmt::Match(m) => {
                 if !self.plan.branches.contains(&m.site) {
@@ -173,11 +254,11 @@ impl Gen<'_> {
                     .iter()
                     .map(|arm| self.rev_block(&arm.body, region))
                     .collect();
-                let take = self.pop_slot(m.site, quote!(__ad_arm));
+                let arm = self.slot_value(m.site);
                 let indices =
                     (0..arms.len()).map(|k| proc_macro2::Literal::u32_unsuffixed(k as u32));
                 let panic = unreachable_tape();
-                quote!({ #take match __ad_arm { #(#indices => { #arms })* _ => #panic } })
+                quote!(match #arm { #(#indices => { #arms })* _ => #panic })
             }
             Stmt::Loop(l) => self.rev_loop(l),
         }
@@ -203,9 +284,32 @@ impl Gen<'_> {
         let private = self.private();
         let mut starts = Vec::new();
         let mut flushes = Vec::new();
+        // One block for all the flushes when their names do not clash.
+        let mut all_reads = Vec::new();
+        for c in &lp.combined {
+            all_reads.push(c.base);
+            reads(&c.index, &mut all_reads);
+        }
+        let flat = self.rebind_flat(&all_reads, &[]);
+        if let Some(rebinds) = &flat {
+            let each = lp.combined.iter().map(|c| {
+                let (acc, base) = (&c.acc, &self.body.bindings[c.base].ident);
+                let d = adjoint(self.body, c.base);
+                let index = plain(&c.index);
+                // Only when the iteration added something: the index may be
+                // valid only where the site ran (`if i > 0 { .. x[i - 1] .. }`).
+                quote!(if #acc != 0.0 { #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc); })
+            });
+            if !lp.combined.is_empty() {
+                flushes.push(quote!({ #(#rebinds)* #(#each)* }));
+            }
+        }
         for c in &lp.combined {
             let acc = &c.acc;
             starts.push(quote!(let mut #acc: f64 = -0.0;));
+            if flat.is_some() {
+                continue;
+            }
             let mut rd = vec![c.base];
             reads(&c.index, &mut rd);
             let mut seen = HashSet::new();
@@ -220,24 +324,28 @@ impl Gen<'_> {
             flushes.push(if self.plan.dense.contains(&c.base) {
                 quote!({
                     #(#rebinds)*
-                    #d[#index] += #acc;
+                    if #acc != 0.0 {
+                        #d[#index] += #acc;
+                    }
                 })
             } else {
                 quote!({
                     #(#rebinds)*
-                    #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+                    if #acc != 0.0 {
+                        #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
+                    }
                 })
             });
         }
         let body = quote!(#(#starts)* #body #(#flushes)*);
         let info = &self.body.loops[l.id];
         let exit_var = exit_var(Region::Loop(l.id));
+        // How the iteration ended (read by the guards of what follows an exit).
         let status = match lp.exits {
-            ExitRecord::None => quote!(let #exit_var: u32 = 0;),
+            ExitRecord::None => TokenStream::new(),
             ExitRecord::Stack => {
                 let stack = format_ident!("__ad_x{}", l.id);
-                let panic = unreachable_tape();
-                quote!(let ::core::option::Option::Some(#exit_var) = #stack.pop() else { #panic };)
+                quote!(let #exit_var = #private::pop(&mut #stack);)
             }
         };
         let normal = match lp.trips {
@@ -304,14 +412,13 @@ impl Gen<'_> {
                 })
             }
             Trips::Count => {
-                let take = self.pop_slot(info.site, quote!(__ad_n));
-                quote!({
-                    #take
-                    for _ in 0..__ad_n {
+                let trips = self.slot_value(info.site);
+                quote!(
+                    for _ in 0..#trips {
                         #status
                         #body
                     }
-                })
+                )
             }
         };
         // Copies of vectors kept at the loop's entry, for the sites inside.
@@ -366,14 +473,13 @@ impl Gen<'_> {
             .filter_map(|b| self.rebind_leaf(*b))
             .collect();
         let forward = self.fwd_loop_over(l, Some((quote!(__ad_seg_lo), quote!(__ad_seg_hi))));
-        let panic = unreachable_tape();
         quote!({
             #take
             let __ad_segments = (__ad_hi - __ad_lo).div_ceil(__ad_every);
             for __ad_segment in (0..__ad_segments).rev() {
                 let __ad_seg_lo = __ad_lo + __ad_segment * __ad_every;
                 let __ad_seg_hi = ::core::cmp::min(__ad_seg_lo + __ad_every, __ad_hi);
-                let ::core::option::Option::Some((#(#kept,)*)) = #stack.pop() else { #panic };
+                let (#(#kept,)*) = #private::pop(&mut #stack);
                 #(let mut #state = #private::restore(&#kept);)*
                 #(#rebinds)*
                 #forward
@@ -450,18 +556,30 @@ impl Gen<'_> {
             }
         }
         // Parameters, counters and recomputable lets the reverse reads.
-        for id in &s.rebinds {
-            let site = s.assign.site;
-            let loop_copy = self.body.facts.loop_frozen.get(&(*id, site));
-            match loop_copy {
-                Some(l) if !self.body.facts.frozen_at(*id, site) => {
-                    // The copy kept at the entry of the loop.
-                    let ident = &self.body.bindings[*id].ident;
-                    let var = super::loop_frozen_var(*l, *id);
-                    rebinds.push(quote!(let #ident = #private::kept_ref(&#var);));
-                }
-                _ => rebinds.extend(self.rebind_leaf(*id)),
-            }
+        // Vectors read from the copy kept at the entry of a loop.
+        let site = s.assign.site;
+        let (loop_copies, rest): (Vec<BindId>, Vec<BindId>) = s.rebinds.iter().partition(|id| {
+            self.body.facts.loop_frozen.contains_key(&(**id, site))
+                && !self.body.facts.frozen_at(**id, site)
+        });
+        let mut restored_names: Vec<(String, BindId)> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.obtain == Obtain::Saved)
+            .filter_map(|(i, _)| s.var_of(i))
+            .map(|(id, ident)| (ident.to_string(), id))
+            .collect();
+        for id in &loop_copies {
+            let l = self.body.facts.loop_frozen[&(*id, site)];
+            let ident = &self.body.bindings[*id].ident;
+            let var = super::loop_frozen_var(l, *id);
+            rebinds.push(quote!(let #ident = #private::kept_ref(&#var);));
+            restored_names.push((ident.to_string(), *id));
+        }
+        match self.rebind_flat(&rest, &restored_names) {
+            Some(flat) => rebinds.extend(flat),
+            None => rebinds.extend(rest.iter().filter_map(|id| self.rebind_leaf(*id))),
         }
         let mut index_recomputes = Vec::new();
         let element = match (&s.assign.kind, s.index_node) {
@@ -473,6 +591,7 @@ impl Gen<'_> {
             }
             _ => None,
         };
+        let element_free = element.is_none();
         let cotangent = if let Some(element) = element {
             element
         } else {
@@ -530,16 +649,37 @@ impl Gen<'_> {
                 #(#clears)*
             });
         }
+        // One target's adjoint: taken out where it is tested.
+        let single = match s.assign.targets.as_slice() {
+            [Some(Target::Out)] if element_free => Some(quote!(__ad_d_out)),
+            [Some(Target::Bind(id))] if element_free && self.body.bindings[*id].active => {
+                Some(adjoint(self.body, *id).into_token_stream())
+            }
+            _ => None,
+        };
+        let source = match single {
+            Some(d) => quote!(#private::take_nonzero(&mut #d)),
+            None => quote!(#private::some_nonzero(#cotangent)),
+        };
+        let flow = quote!(
+            if let #private::Some(__ad_g) = #source {
+                #(#recomputes)*
+                #propagate
+            }
+        );
+        if take.is_empty()
+            && meta_pops.is_empty()
+            && rebinds.is_empty()
+            && index_recomputes.is_empty()
+        {
+            return flow;
+        }
         quote!({
             #take
             #(#meta_pops)*
             #(#rebinds)*
             #(#index_recomputes)*
-            let __ad_g = #cotangent;
-            if #private::nonzero(&__ad_g) {
-                #(#recomputes)*
-                #propagate
-            }
+            #flow
         })
     }
 
@@ -623,6 +763,11 @@ impl Gen<'_> {
                 }
             }
             Ex::Const { .. } => self.rev_place(s, i),
+            // `Copy` values: an `f64`, a `for` counter.
+            _ if n.is_f64 => self.rev_place(s, i),
+            Ex::Var { id, .. } if self.body.bindings[*id].counter_of.is_some() => {
+                self.rev_place(s, i)
+            }
             _ => {
                 let place = self.rev_place(s, i);
                 quote!(::core::clone::Clone::clone(&#place))
@@ -632,6 +777,9 @@ impl Gen<'_> {
 
     fn rev_meta(&self, s: &SitePlan<'_>, i: usize, private: &TokenStream) -> TokenStream {
         let i = s.referent(i);
+        if s.nodes[i].is_f64 {
+            return quote!(#private::ScalarMeta);
+        }
         if let (Obtain::FixedShape, Some((id, _))) = (s.nodes[i].obtain, s.var_of(i)) {
             let m = super::fixed_len_var(id);
             return quote!(#m);
@@ -690,12 +838,9 @@ impl Gen<'_> {
             Ex::Tuple { .. } => self.prop_each(s, i, g, private),
             // Element k of the cotangent goes to the k-th element.
             Ex::Array { .. } => {
-                let gi = format_ident!("__ad_g{}", i);
-                let mut parts = vec![quote!(let #gi = #g;)];
+                let (gi, mut parts) = bind_once(i, g, n.kids.len());
                 for (k, kid) in n.kids.iter().enumerate() {
-                    let c = format_ident!("__ad_c{}_{}", i, k);
-                    parts.push(quote!(let #c = #private::part(&#gi, #k);));
-                    parts.push(self.prop(s, *kid, quote!(#c), private));
+                    parts.push(self.prop(s, *kid, quote!(#private::part(&#gi, #k)), private));
                 }
                 quote!(#(#parts)*)
             }
@@ -752,16 +897,20 @@ impl Gen<'_> {
                     Accumulate::Through => {
                         let meta = self.rev_meta(s, base, private);
                         let index = self.rev_place(s, n.kids[1]);
-                        let c = format_ident!("__ad_c{}_0", i);
-                        let rest = self.prop(s, n.kids[0], quote!(#c), private);
-                        quote!(let #c = #private::rules::index_d0(&#g, &#meta, &#index); #rest)
+                        let c = quote!(#private::rules::index_d0(&#g, &#meta, &#index));
+                        self.prop(s, n.kids[0], c, private)
                     }
                 }
             }
             Ex::Op { rule, .. } if rule.identity => self.prop(s, n.kids[0], g, private),
             Ex::Op { rule, .. } => {
-                let gi = format_ident!("__ad_g{}", i);
-                let mut parts = vec![quote!(let #gi = #g;)];
+                let uses = rule
+                    .operands
+                    .iter()
+                    .zip(&n.kids)
+                    .filter(|(o, k)| o.is_some() && s.nodes[**k].active)
+                    .count();
+                let (gi, mut parts) = bind_once(i, g, uses);
                 for (k, operand) in rule.operands.iter().enumerate() {
                     let Some(needs) = operand else { continue };
                     if !s.nodes[n.kids[k]].active {
@@ -782,9 +931,8 @@ impl Gen<'_> {
                             quote!(&#v)
                         }
                     });
-                    let c = format_ident!("__ad_c{}_{}", i, k);
-                    parts.push(quote!(let #c = #private::rules::#f(&#gi, #(#args),*);));
-                    parts.push(self.prop(s, n.kids[k], quote!(#c), private));
+                    let c = quote!(#private::rules::#f(&#gi, #(#args),*));
+                    parts.push(self.prop(s, n.kids[k], c, private));
                 }
                 quote!(#(#parts)*)
             }

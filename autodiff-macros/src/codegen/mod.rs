@@ -77,9 +77,10 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// The runtime's items for generated code, under the short name the
+    /// pullback's body imports them as (`use <rt>::__private as __ad`).
     fn private(&self) -> TokenStream {
-        let rt = &self.rt;
-        quote!(#rt::__private)
+        quote!(__ad)
     }
 
     fn push_slot(&self, site: usize, value: TokenStream) -> TokenStream {
@@ -99,16 +100,21 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn pop_slot(&self, site: usize, pattern: TokenStream) -> TokenStream {
+    /// What the reverse reads back from a site's slot (popped from a stack,
+    /// taken from an `Option`, or the record itself).
+    fn slot_value(&self, site: usize) -> TokenStream {
         let s = slot(site);
-        let panic = unreachable_tape();
+        let private = self.private();
         match self.plan.slots.get(&site) {
-            Some(Slot::Stack) => {
-                quote!(let ::core::option::Option::Some(#pattern) = #s.pop() else { #panic };)
-            }
-            Some(Slot::Record) => quote!(let #pattern = #s;),
-            _ => quote!(let ::core::option::Option::Some(#pattern) = #s.take() else { #panic };),
+            Some(Slot::Stack) => quote!(#private::pop(&mut #s)),
+            Some(Slot::Record) => quote!(#s),
+            _ => quote!(#private::take_once(&mut #s)),
         }
+    }
+
+    fn pop_slot(&self, site: usize, pattern: TokenStream) -> TokenStream {
+        let value = self.slot_value(site);
+        quote!(let #pattern = #value;)
     }
 
     /// Binds a parameter under its own name inside a site's reverse.
@@ -212,7 +218,8 @@ impl<'a> Gen<'a> {
                     // Typed, so that `p̄.field` can be written into.
                     Some(p) => {
                         let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
-                        quote!(let mut #d: <#ty as #rt::Differentiable>::Tangent = #private::zero();)
+                        let tangent = crate::expand::tangent_type(rt, &ty);
+                        quote!(let mut #d: #tangent = #private::zero();)
                     }
                     None => quote!(let mut #d = #private::zero();),
                 }
@@ -238,7 +245,7 @@ impl<'a> Gen<'a> {
                 quote!(())
             }
         });
-        let output = &sig.output;
+        let output = crate::expand::tangent_type(rt, &sig.output);
         // Stacks given back to the thread's pool once the reverse is done.
         let give_backs: Vec<TokenStream> = plan
             .slots
@@ -250,10 +257,9 @@ impl<'a> Gen<'a> {
             })
             .collect();
         quote!(
-            #[allow(unused_imports)]
-            use #private::{
-                GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _, KeepOwned as _,
-                RefillAny as _, RefillPooled as _,
+            use #rt::__private::{
+                self as __ad, GiveBackAny as _, GiveBackPooled as _, KeepBorrowed as _,
+                KeepOwned as _, RefillAny as _, RefillPooled as _,
             };
             #(#clones)*
             #(#slot_decls)*
@@ -262,9 +268,8 @@ impl<'a> Gen<'a> {
             #(#checkpoint_decls)*
             let __ad_out;
             #forward
-            (__ad_out, move |__ad_ct: <#output as #rt::Differentiable>::Tangent| {
+            (__ad_out, move |mut __ad_d_out: #output| {
                 #(#adjoint_decls)*
-                let mut __ad_d_out = __ad_ct;
                 #reverse
                 #(#give_backs)*
                 (#(#results,)*)

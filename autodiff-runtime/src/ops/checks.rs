@@ -400,8 +400,17 @@ pub(crate) fn mean() -> Check {
 }
 
 pub(crate) fn sum_dim() -> Check {
-    let x = randn(&[2, 3, 4], 54);
-    for d in 0..3 {
+    // Every dimension of a 3-d tensor: the last one (contiguous lines, the
+    // fast path) and the others (lines with a stride); then long lines,
+    // summed in lanes.
+    for (shape, d) in [
+        (&[2, 3, 4][..], 0),
+        (&[2, 3, 4], 1),
+        (&[2, 3, 4], 2),
+        (&[3, 300], 1),
+        (&[300, 2], 0),
+    ] {
+        let x = randn(shape, 54);
         gradcheck(
             "sum_dim",
             |x: &Tensor| x.sum_dim(d),
@@ -414,8 +423,17 @@ pub(crate) fn sum_dim() -> Check {
 }
 
 pub(crate) fn mean_dim() -> Check {
-    let x = randn(&[2, 3, 4], 55);
-    for d in 0..3 {
+    // Every dimension of a 3-d tensor: the last one (contiguous lines, the
+    // fast path) and the others (lines with a stride); then long lines,
+    // summed in lanes.
+    for (shape, d) in [
+        (&[2, 3, 4][..], 0),
+        (&[2, 3, 4], 1),
+        (&[2, 3, 4], 2),
+        (&[3, 300], 1),
+        (&[300, 2], 0),
+    ] {
+        let x = randn(shape, 55);
         gradcheck(
             "mean_dim",
             |x: &Tensor| x.mean_dim(d),
@@ -585,8 +603,16 @@ pub(crate) fn index() -> Check {
 }
 
 pub(crate) fn softmax() -> Check {
-    let x = randn(&[3, 4], 100) * 2.0;
-    for d in 0..2 {
+    // Lines along the last dimension (contiguous, the fast path) and along
+    // the others (gathered), in 2 and 3 dimensions.
+    for (shape, d) in [
+        (&[3, 4][..], 0),
+        (&[3, 4], 1),
+        (&[2, 3, 4], 0),
+        (&[2, 3, 4], 1),
+        (&[2, 3, 4], 2),
+    ] {
+        let x = randn(shape, 100) * 2.0;
         gradcheck(
             "softmax",
             |x: &Tensor| x.softmax(d),
@@ -599,8 +625,16 @@ pub(crate) fn softmax() -> Check {
 }
 
 pub(crate) fn log_softmax() -> Check {
-    let x = randn(&[3, 4], 101) * 2.0;
-    for d in 0..2 {
+    // Lines along the last dimension (contiguous, the fast path) and along
+    // the others (gathered), in 2 and 3 dimensions.
+    for (shape, d) in [
+        (&[3, 4][..], 0),
+        (&[3, 4], 1),
+        (&[2, 3, 4], 0),
+        (&[2, 3, 4], 1),
+        (&[2, 3, 4], 2),
+    ] {
+        let x = randn(shape, 101) * 2.0;
         gradcheck(
             "log_softmax",
             |x: &Tensor| x.log_softmax(d),
@@ -613,8 +647,16 @@ pub(crate) fn log_softmax() -> Check {
 }
 
 pub(crate) fn logsumexp() -> Check {
-    let x = randn(&[3, 4], 102) * 2.0;
-    for d in 0..2 {
+    // Lines along the last dimension (contiguous, the fast path) and along
+    // the others (gathered), in 2 and 3 dimensions.
+    for (shape, d) in [
+        (&[3, 4][..], 0),
+        (&[3, 4], 1),
+        (&[2, 3, 4], 0),
+        (&[2, 3, 4], 1),
+        (&[2, 3, 4], 2),
+    ] {
+        let x = randn(shape, 102) * 2.0;
         gradcheck(
             "logsumexp",
             |x: &Tensor| x.logsumexp(d),

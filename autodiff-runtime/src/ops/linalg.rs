@@ -70,7 +70,48 @@ fn product(a: StridedMatrix, b: StridedMatrix) -> Vec<f64> {
     // gemm with β = 0 never reads the output, but safe code must hand it
     // initialised memory; zeroing m·n values is small next to m·n·k products.
     let mut out = pool::filled(m * n, 0.0);
-    if m > GEMM_MIN_SIDE && k > GEMM_MIN_SIDE && n > GEMM_MIN_SIDE {
+    if b.col_stride == 1 && n > 0 && (k <= THIN || (m <= THIN && m * n <= DIRECT_MAX_OUT)) {
+        // A thin inner dimension (x·Q with Q d×Kd, d small) or few output
+        // rows (xᵀ·ḡ with x n×d in a rule): the packing of a gemm copies as
+        // many elements as the product multiplies here. Row by row instead,
+        // `C[i,:] += A[i,p]·B[p,:]`, an axpy over contiguous rows that the
+        // compiler vectorises; the loop order keeps the small operand in
+        // cache (B when k is thin, C when m is).
+        let a_at = |i: usize, p: usize| a.data[i * a.row_stride + p * a.col_stride];
+        let b_row = |p: usize| &b.data[p * b.row_stride..p * b.row_stride + n];
+        // Four rows of B at a time: each element of C is loaded and stored
+        // once per four products instead of once per product.
+        let quads = k / 4 * 4;
+        if k <= THIN {
+            for (i, c) in out.chunks_exact_mut(n).enumerate() {
+                for p in (0..quads).step_by(4) {
+                    let alpha = [a_at(i, p), a_at(i, p + 1), a_at(i, p + 2), a_at(i, p + 3)];
+                    axpy4(
+                        alpha,
+                        [b_row(p), b_row(p + 1), b_row(p + 2), b_row(p + 3)],
+                        c,
+                    );
+                }
+                for p in quads..k {
+                    axpy(a_at(i, p), b_row(p), c);
+                }
+            }
+        } else {
+            for p in (0..quads).step_by(4) {
+                let rows = [b_row(p), b_row(p + 1), b_row(p + 2), b_row(p + 3)];
+                for (i, c) in out.chunks_exact_mut(n).enumerate() {
+                    let alpha = [a_at(i, p), a_at(i, p + 1), a_at(i, p + 2), a_at(i, p + 3)];
+                    axpy4(alpha, rows, c);
+                }
+            }
+            for p in quads..k {
+                let row = b_row(p);
+                for (i, c) in out.chunks_exact_mut(n).enumerate() {
+                    axpy(a_at(i, p), row, c);
+                }
+            }
+        }
+    } else if m > GEMM_MIN_SIDE && k > GEMM_MIN_SIDE && n > GEMM_MIN_SIDE {
         let mut c = MatrixViewMut::<f64, Dyn, Dyn, Dyn, Dyn>::from_slice_with_strides_generic(
             &mut out,
             Dyn(m),
@@ -91,6 +132,30 @@ fn product(a: StridedMatrix, b: StridedMatrix) -> Vec<f64> {
     }
     out
 }
+
+/// `y += α·x` over equal-length slices.
+#[inline]
+fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    y.iter_mut().zip(x).for_each(|(y, &x)| *y += alpha * x);
+}
+
+/// `y += α₀·x₀ + α₁·x₁ + α₂·x₂ + α₃·x₃` over equal-length slices.
+#[inline]
+fn axpy4(alpha: [f64; 4], x: [&[f64]; 4], y: &mut [f64]) {
+    let n = y.len();
+    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
+    for j in 0..n {
+        y[j] += alpha[0] * x0[j] + alpha[1] * x1[j] + alpha[2] * x2[j] + alpha[3] * x3[j];
+    }
+}
+
+/// An inner dimension (or a number of output rows) up to this is "thin":
+/// [`product`] multiplies row by row instead of calling gemm.
+const THIN: usize = 16;
+
+/// The row-by-row loop over few output rows keeps the output in cache: at
+/// most this many elements of it (256 KiB).
+const DIRECT_MAX_OUT: usize = 1 << 15;
 
 /// nalgebra multiplies through matrixmultiply only when every side of the
 /// product exceeds this (its `SMALL_DIM`).
@@ -364,6 +429,16 @@ mod tests {
             (7, 9, 1),
             (1, 1, 1),
             (40, 33, 17),
+            // Thin inner dimension, few output rows, and both beside sizes
+            // that go to gemm: the row-by-row loop and gemm.
+            (300, 10, 40),
+            (12, 200, 30),
+            (300, 16, 40),
+            (300, 17, 40),
+            (17, 200, 30),
+            (16, 200, 3000),
+            (300, 7, 40),
+            (9, 203, 30),
         ] {
             let a = Tensor::randn(&[m, k], (m * 100 + k) as u64);
             let b = Tensor::randn(&[k, n], (k * 100 + n) as u64);

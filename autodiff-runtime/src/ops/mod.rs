@@ -24,6 +24,7 @@ pub mod shape;
 pub mod softmax;
 pub(crate) mod special;
 pub mod table;
+pub(crate) mod vmath;
 
 /// One derivative rule for one combination of argument types. `Args` is the
 /// tuple of borrowed arguments, `(&g, &need0, …)`.

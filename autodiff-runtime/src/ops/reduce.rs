@@ -3,6 +3,7 @@
 
 use super::{Rule, rule_fn};
 use crate::cotangent::{Cotangent, Shape};
+use crate::pool;
 use crate::tensor::{Tensor, numel_of};
 
 /// Splits a shape around dimension `dim` into `(outer, size, inner)`: the
@@ -35,20 +36,30 @@ pub(crate) fn remove_dim(shape: &[usize], dim: usize) -> Vec<usize> {
     out
 }
 
-/// Folds each line along `dim` into one value: `out[o, i] = f(line)`,
-/// where the line is given as an iterator of its values.
-pub(crate) fn reduce_dim(
-    x: &Tensor,
-    dim: usize,
-    f: impl Fn(&mut dyn Iterator<Item = f64>) -> f64,
-) -> Tensor {
+/// Folds each line along `dim` into one value: `out[o, i] = f(line)`, the
+/// line handed over as a contiguous slice: along the last dimension it is a
+/// piece of `x`'s storage, otherwise it is gathered into one buffer that is
+/// reused for every line.
+pub(crate) fn reduce_dim(x: &Tensor, dim: usize, mut f: impl FnMut(&[f64]) -> f64) -> Tensor {
     let (outer, n, inner) = split_at_dim(&x.shape, dim);
-    let mut out = Vec::with_capacity(outer * inner);
-    for o in 0..outer {
-        let block = &x.data[o * n * inner..(o + 1) * n * inner];
-        for i in 0..inner {
-            let mut line = (0..n).map(|k| block[k * inner + i]);
-            out.push(f(&mut line));
+    let mut out = pool::buffer(outer * inner);
+    if outer * inner == 0 {
+        // No lines.
+    } else if inner == 1 || n == 0 {
+        if n == 0 {
+            out.extend((0..outer * inner).map(|_| f(&[])));
+        } else {
+            out.extend(x.data.chunks_exact(n).map(&mut f));
+        }
+    } else {
+        let mut line = vec![0.0; n];
+        for block in x.data.chunks_exact(n * inner) {
+            for i in 0..inner {
+                for (k, v) in line.iter_mut().enumerate() {
+                    *v = block[k * inner + i];
+                }
+                out.push(f(&line));
+            }
         }
     }
     Tensor::from_parts(out, remove_dim(&x.shape, dim))
@@ -56,6 +67,10 @@ pub(crate) fn reduce_dim(
 
 /// The adjoint of a reduction along `dim`: repeats each element of `g`
 /// (shape without `dim`) `shape[dim]` times along `dim`, scaled by `scale`.
+///
+/// Along the last dimension (`inner == 1`, the common case: `x.sum_dim(1)` of
+/// a matrix) each element of `g` fills one contiguous run of the output;
+/// otherwise each line of `g` is copied `n` times.
 pub(crate) fn expand_dim(g: &Tensor, shape: &[usize], dim: usize, scale: f64) -> Tensor {
     let (outer, n, inner) = split_at_dim(shape, dim);
     assert!(
@@ -65,17 +80,51 @@ pub(crate) fn expand_dim(g: &Tensor, shape: &[usize], dim: usize, scale: f64) ->
         shape,
         dim
     );
-    let mut out = vec![0.0; outer * n * inner];
-    for o in 0..outer {
-        for k in 0..n {
-            let dst = &mut out[(o * n + k) * inner..(o * n + k + 1) * inner];
-            let src = &g.data[o * inner..(o + 1) * inner];
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d = s * scale;
+    let mut out = pool::buffer(outer * n * inner);
+    if inner == 0 {
+        // Empty: nothing to repeat.
+    } else if inner == 1 {
+        for &s in g.data.iter() {
+            out.extend(std::iter::repeat_n(s * scale, n));
+        }
+    } else {
+        for src in g.data.chunks_exact(inner) {
+            for _ in 0..n {
+                out.extend(src.iter().map(|&s| s * scale));
             }
         }
     }
     Tensor::from_parts(out, shape.to_vec())
+}
+
+/// `Σ / divisor` along `dim`, without gathering lines: along the last dimension each line is a contiguous
+/// slice, summed as [`sum_of`] sums; otherwise the `n` rows of each
+/// `n × inner` block are added into the output row, in order (the same
+/// additions, in the same order, as summing each line).
+fn sum_lines(x: &Tensor, dim: usize, divisor: f64) -> Tensor {
+    let (outer, n, inner) = split_at_dim(&x.shape, dim);
+    let mut out = pool::buffer(outer * inner);
+    if outer * inner == 0 {
+        // Nothing to sum into.
+    } else if n == 0 {
+        // An empty sum is 0; an empty mean 0/0 = NaN, as PyTorch.
+        out.resize(outer * inner, 0.0 / divisor);
+    } else if inner == 1 {
+        out.extend(x.data.chunks_exact(n).map(|line| sum_of(line) / divisor));
+    } else {
+        for block in x.data.chunks_exact(n * inner) {
+            let start = out.len();
+            out.extend_from_slice(&block[..inner]);
+            let acc = &mut out[start..];
+            for row in block[inner..].chunks_exact(inner) {
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+            if divisor != 1.0 {
+                acc.iter_mut().for_each(|a| *a /= divisor);
+            }
+        }
+    }
+    Tensor::from_parts(out, remove_dim(&x.shape, dim))
 }
 
 /// The sum of `values`. Short slices are summed in order; long ones in
@@ -84,7 +133,7 @@ pub(crate) fn expand_dim(g: &Tensor, shape: &[usize], dim: usize, scale: f64) ->
 /// cycles per element), eight are independent and become SIMD additions.
 /// The rounding differs from the in-order sum only in the last bits, and is
 /// no worse (PyTorch sums in blocks too).
-fn sum_of(values: &[f64]) -> f64 {
+pub(crate) fn sum_of(values: &[f64]) -> f64 {
     const LANES: usize = 8;
     if values.len() < 256 {
         return values.iter().sum();
@@ -135,7 +184,7 @@ impl Tensor {
     /// assert_eq!(m.sum_dim(1).to_vec(), vec![6.0, 15.0]);
     /// ```
     pub fn sum_dim(&self, dim: usize) -> Tensor {
-        reduce_dim(self, dim, |line| line.sum())
+        sum_lines(self, dim, 1.0)
     }
 
     /// Means along dimension `dim`, which disappears from the shape.
@@ -148,7 +197,7 @@ impl Tensor {
     /// ```
     pub fn mean_dim(&self, dim: usize) -> Tensor {
         let (_, n, _) = split_at_dim(&self.shape, dim);
-        reduce_dim(self, dim, |line| line.sum::<f64>() / n as f64)
+        sum_lines(self, dim, n as f64)
     }
 
     /// The largest element (NaN if any element is NaN, as PyTorch).
@@ -301,5 +350,68 @@ mod tests {
         }
         assert_eq!(Tensor::full(&[1024], 0.5).sum(), 512.0);
         assert!(Tensor::from_vec(vec![f64::NAN; 300], &[300]).sum().is_nan());
+    }
+
+    /// `sum_dim`, `mean_dim`, `logsumexp`, `softmax`, `log_softmax` and the
+    /// adjoint `expand_dim` against per-element loops written from the
+    /// definition, along every dimension (the last one takes the contiguous
+    /// fast paths), including empty and long lines.
+    #[test]
+    fn line_reductions_agree_with_their_definition() {
+        let shapes: [&[usize]; 6] = [&[2, 3, 4], &[5], &[3, 300], &[0, 3], &[3, 0], &[2, 1, 3]];
+        for shape in shapes {
+            let x = Tensor::randn(shape, 7) * 2.0;
+            for dim in 0..shape.len() {
+                let (outer, n, inner) = split_at_dim(shape, dim);
+                let at = |o: usize, k: usize, i: usize| x.data()[(o * n + k) * inner + i];
+                let close = |a: f64, b: f64| {
+                    (a - b).abs() <= 1e-12 * (1.0 + b.abs()) || (a.is_nan() && b.is_nan())
+                };
+                let (sum, mean, lse) = (x.sum_dim(dim), x.mean_dim(dim), x.logsumexp(dim));
+                let (soft, log_soft) = (x.softmax(dim), x.log_softmax(dim));
+                assert_eq!(sum.shape(), remove_dim(shape, dim).as_slice());
+                for o in 0..outer {
+                    for i in 0..inner {
+                        let line: Vec<f64> = (0..n).map(|k| at(o, k, i)).collect();
+                        let s: f64 = line.iter().sum();
+                        let m = line.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let e: f64 = line.iter().map(|v| (v - m).exp()).sum();
+                        let here = o * inner + i;
+                        assert!(close(sum.data()[here], s), "sum_dim {shape:?} {dim}");
+                        assert!(
+                            close(mean.data()[here], s / n as f64),
+                            "mean_dim {shape:?} {dim}"
+                        );
+                        if n > 0 {
+                            assert!(
+                                close(lse.data()[here], m + e.ln()),
+                                "logsumexp {shape:?} {dim}"
+                            );
+                        }
+                        for k in 0..n {
+                            let p = (at(o, k, i) - m).exp() / e;
+                            let j = (o * n + k) * inner + i;
+                            assert!(close(soft.data()[j], p), "softmax {shape:?} {dim}");
+                            assert!(
+                                close(log_soft.data()[j], p.ln()),
+                                "log_softmax {shape:?} {dim}"
+                            );
+                        }
+                    }
+                }
+                let g = Tensor::randn(&remove_dim(shape, dim), 8);
+                let expanded = expand_dim(&g, shape, dim, 0.5);
+                for o in 0..outer {
+                    for k in 0..n {
+                        for i in 0..inner {
+                            assert_eq!(
+                                expanded.data()[(o * n + k) * inner + i],
+                                0.5 * g.data()[o * inner + i]
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,9 +1,13 @@
 //! `softmax`, `log_softmax` and `logsumexp` along one dimension, computed
-//! stably (shifted by the line's maximum), and their derivative rules.
+//! stably (shifted by the line's maximum), and their derivative rules. The
+//! exponentials are `ops/vmath.rs`'s, which vectorise (results below
+//! 10⁻³⁰⁷ flush to 0).
 
 use super::{Rule, rule_fn};
 use crate::cotangent::Cotangent;
 use crate::ops::reduce::{reduce_dim, split_at_dim};
+use crate::ops::vmath::exp;
+use crate::pool;
 use crate::tensor::Tensor;
 
 /// Applies `f(lines of the inputs, line of the output)` to every line along
@@ -24,6 +28,19 @@ fn map_lines<const N: usize>(
         );
     }
     let (outer, n, inner) = split_at_dim(shape, dim);
+    if inner == 1 {
+        // Along the last dimension the lines are contiguous: no gathering.
+        let mut out = pool::filled(outer * n, 0.0);
+        if n > 0 {
+            for (o, out_line) in out.chunks_exact_mut(n).enumerate() {
+                f(
+                    std::array::from_fn(|j| &inputs[j].data[o * n..(o + 1) * n]),
+                    out_line,
+                );
+            }
+        }
+        return Tensor::from_parts(out, shape.clone());
+    }
     let mut out = vec![0.0; outer * n * inner];
     let mut lines = [(); N].map(|_| vec![0.0; n]);
     let mut result = vec![0.0; n];
@@ -52,10 +69,24 @@ fn shift_of(line: &[f64]) -> f64 {
 }
 
 /// `ln Σ eˣ` of a line, shifted by its maximum so nothing overflows.
-fn logsumexp_line(line: &mut dyn Iterator<Item = f64>) -> f64 {
-    let values: Vec<f64> = line.collect();
-    let m = shift_of(&values);
-    m + values.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+fn logsumexp_line(line: &[f64]) -> f64 {
+    let m = shift_of(line);
+    m + sum_exp(line, m).ln()
+}
+
+/// `Σ e^(v − m)` over a line, in four running sums: one running sum is a
+/// chain of dependent additions that keeps the exponentials from being
+/// computed side by side in vector registers.
+fn sum_exp(line: &[f64], m: f64) -> f64 {
+    let mut lanes = [0.0; 4];
+    let chunks = line.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().map(|&v| exp(v - m)).sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += exp(v - m);
+        }
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + rest
 }
 
 impl Tensor {
@@ -73,7 +104,7 @@ impl Tensor {
             let m = shift_of(x);
             let mut total = 0.0;
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = (v - m).exp();
+                *o = exp(v - m);
                 total += *o;
             }
             out.iter_mut().for_each(|o| *o /= total);
@@ -94,7 +125,7 @@ impl Tensor {
     pub fn log_softmax(&self, dim: usize) -> Tensor {
         map_lines([self], dim, |[x], out| {
             let m = shift_of(x);
-            let lse = m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let lse = m + sum_exp(x, m).ln();
             for (o, &v) in out.iter_mut().zip(x) {
                 *o = v - lse;
             }
@@ -150,7 +181,7 @@ impl Rule<(&Tensor, &Tensor, &usize)> for LogSoftmaxD0 {
         map_lines([g, y], *d, |[g, y], out| {
             let s: f64 = g.iter().sum();
             for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
-                *o = g - y.exp() * s;
+                *o = g - exp(y) * s;
             }
         })
     }
@@ -168,15 +199,47 @@ impl Rule<(&Tensor, &Tensor, &Tensor, &usize)> for LogsumexpD0 {
         if g.symbolic_zero {
             return Tensor::zero();
         }
-        let g = crate::ops::reduce::expand_dim(g, &x.shape, *d, 1.0);
-        let y = crate::ops::reduce::expand_dim(y, &x.shape, *d, 1.0);
-        let data = g
-            .data
-            .iter()
-            .zip(x.data.iter())
-            .zip(y.data.iter())
-            .map(|((&g, &x), &y)| g * (x - y).exp())
-            .collect();
-        Tensor::from_parts(data, x.shape.clone())
+        // `ḡ` and `y` are read in place, repeated along `d` by indexing
+        // (no expanded copies): `x` is an `outer × n × inner` block and
+        // `g`, `y` are `outer × inner`.
+        let (outer, n, inner) = split_at_dim(&x.shape, *d);
+        assert!(
+            g.numel() == outer * inner && y.numel() == outer * inner,
+            "logsumexp's rule: cotangent {:?} and output {:?} do not fit an operand of shape {:?} along dimension {}",
+            g.shape,
+            y.shape,
+            x.shape,
+            d
+        );
+        let mut out = pool::buffer(x.numel());
+        if x.numel() == 0 {
+            // Nothing to differentiate.
+        } else if inner == 1 {
+            for ((line, &g), &y) in x
+                .data
+                .chunks_exact(n.max(1))
+                .zip(g.data.iter())
+                .zip(y.data.iter())
+            {
+                out.extend(line.iter().map(|&x| g * exp(x - y)));
+            }
+        } else {
+            for ((block, g), y) in x
+                .data
+                .chunks_exact((n * inner).max(1))
+                .zip(g.data.chunks_exact(inner))
+                .zip(y.data.chunks_exact(inner))
+            {
+                for row in block.chunks_exact(inner) {
+                    out.extend(
+                        row.iter()
+                            .zip(g)
+                            .zip(y)
+                            .map(|((&x, &g), &y)| g * exp(x - y)),
+                    );
+                }
+            }
+        }
+        Tensor::from_parts(out, x.shape.clone())
     }
 }

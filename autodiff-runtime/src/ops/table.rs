@@ -187,7 +187,9 @@ pub fn readme_list() -> String {
 /// doc;`. How f64 has it: `method` (std's method, or one of `Real`'s
 /// already written), `real` (a new `Real` method of that name),
 /// `(real other_name)` (a `Real` method of another name: std reserves the
-/// name), `none` (tensors only).
+/// name), `none` (tensors only). The elementwise function is what the
+/// `Tensor` method maps; it may be a vectorisable version of the `f64`
+/// method (`tanh`: `ops/vmath.rs`, within a few units in the last place).
 macro_rules! unary_rows {
     ($m:ident) => {
         $m! {
@@ -197,7 +199,7 @@ macro_rules! unary_rows {
                 "CosBackward0", "x̄ −= ȳ · sin x", "Elementwise cosine.";
             tan / tan_d0: f64::tan, f64 method, reads y, |g, y| g * (1.0 + y * y), at (-1.2, 1.2), strong [std::f64::consts::FRAC_PI_2],
                 "TanBackward0", "x̄ += ȳ · (1 + y²)", "Elementwise tangent.";
-            tanh / tanh_d0: f64::tanh, f64 method, reads y, |g, y| g * (1.0 - y * y), at (-2.0, 2.0), strong [],
+            tanh / tanh_d0: crate::ops::vmath::tanh, f64 method, reads y, |g, y| g * (1.0 - y * y), at (-2.0, 2.0), strong [],
                 "TanhBackward0", "x̄ += ȳ · (1 − y²)", "Elementwise hyperbolic tangent.";
             exp / exp_d0: f64::exp, f64 method, reads y, |g, y| g * y, at (-2.0, 2.0), strong [710.0],
                 "ExpBackward0", "x̄ += ȳ · y", "Elementwise `eˣ`.";
