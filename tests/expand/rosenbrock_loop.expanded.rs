@@ -130,14 +130,7 @@ mod rosenbrock {
                         {
                             let x = ::core::clone::Clone::clone(&__ad_p_x);
                             let i = __ad_ctr0;
-                            if __ad_ix0_0 != 0.0 {
-                                __ad::acc_index(
-                                    &mut x_bar,
-                                    &__ad::meta(&x),
-                                    &i,
-                                    __ad_ix0_0,
-                                );
-                            }
+                            __ad::acc_index(&mut x_bar, &__ad::meta(&x), &i, __ad_ix0_0);
                             if __ad_ix0_1 != 0.0 {
                                 __ad::acc_index(
                                     &mut x_bar,
@@ -271,14 +264,7 @@ mod rosenbrock {
                         {
                             let x = __ad::restore(&__ad_p_x);
                             let i = __ad_ctr0;
-                            if __ad_ix0_0 != 0.0 {
-                                __ad::acc_index(
-                                    &mut x_bar,
-                                    &__ad::meta(&x),
-                                    &i,
-                                    __ad_ix0_0,
-                                );
-                            }
+                            __ad::acc_index(&mut x_bar, &__ad::meta(&x), &i, __ad_ix0_0);
                             if __ad_ix0_1 != 0.0 {
                                 __ad::acc_index(
                                     &mut x_bar,

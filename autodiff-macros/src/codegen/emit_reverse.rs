@@ -273,6 +273,36 @@ impl Gen<'_> {
         }
     }
 
+    /// Adds an iteration's sum into the parameter's gradient: `d[i] += acc`
+    /// for a dense one, else `acc_index`. Only when the iteration added
+    /// something if the index may be valid only where the site ran
+    /// (`if i > 0 { .. x[i - 1] .. }`); a name or a literal is always valid
+    /// to evaluate.
+    fn flush(&self, c: &crate::plan::Combined) -> TokenStream {
+        let private = self.private();
+        let (acc, base) = (&c.acc, &self.body.bindings[c.base].ident);
+        let d = adjoint(self.body, c.base);
+        let index = plain(&c.index);
+        let add = if self.plan.dense.contains(&c.base) {
+            quote!(#d[#index] += #acc;)
+        } else {
+            quote!(#private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);)
+        };
+        let plain_name = match &c.index {
+            Ex::Var { .. } => true,
+            Ex::Const { tokens } | Ex::Inactive { tokens, .. } => matches!(
+                syn::parse2::<syn::Expr>(tokens.clone()),
+                Ok(syn::Expr::Path(_) | syn::Expr::Lit(_))
+            ),
+            _ => false,
+        };
+        if plain_name {
+            add
+        } else {
+            quote!(if #acc != 0.0 { #add })
+        }
+    }
+
     fn rev_loop(&mut self, l: &Loop) -> TokenStream {
         let lp = &self.plan.loops[l.id];
         if !lp.reversed {
@@ -292,14 +322,7 @@ impl Gen<'_> {
         }
         let flat = self.rebind_flat(&all_reads, &[]);
         if let Some(rebinds) = &flat {
-            let each = lp.combined.iter().map(|c| {
-                let (acc, base) = (&c.acc, &self.body.bindings[c.base].ident);
-                let d = adjoint(self.body, c.base);
-                let index = plain(&c.index);
-                // Only when the iteration added something: the index may be
-                // valid only where the site ran (`if i > 0 { .. x[i - 1] .. }`).
-                quote!(if #acc != 0.0 { #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc); })
-            });
+            let each = lp.combined.iter().map(|c| self.flush(c));
             if !lp.combined.is_empty() {
                 flushes.push(quote!({ #(#rebinds)* #(#each)* }));
             }
@@ -318,24 +341,11 @@ impl Gen<'_> {
                 .filter(|id| seen.insert(*id))
                 .filter_map(|id| self.rebind_leaf(id))
                 .collect();
-            let base = &self.body.bindings[c.base].ident;
-            let d = adjoint(self.body, c.base);
-            let index = plain(&c.index);
-            flushes.push(if self.plan.dense.contains(&c.base) {
-                quote!({
-                    #(#rebinds)*
-                    if #acc != 0.0 {
-                        #d[#index] += #acc;
-                    }
-                })
-            } else {
-                quote!({
-                    #(#rebinds)*
-                    if #acc != 0.0 {
-                        #private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);
-                    }
-                })
-            });
+            let flush = self.flush(c);
+            flushes.push(quote!({
+                #(#rebinds)*
+                #flush
+            }));
         }
         let body = quote!(#(#starts)* #body #(#flushes)*);
         let info = &self.body.loops[l.id];
