@@ -96,3 +96,18 @@ where
 impl<T: ?Sized> crate::tape::Meta for StructMeta<T> {
     type Tape = crate::tape::StackTape<StructMeta<T>>;
 }
+
+/// What a pullback gives for a parameter it does not differentiate
+/// (`#[no_grad]`, or left out of `wrt(..)`). Zero-sized, and not a
+/// gradient: a caller that passed an active value there gets a type error
+/// naming it ("expected `f64`, found `NotDifferentiated`"), not a silent
+/// zero. Wrap such an argument in `stop_gradient(..)` to drop its gradient on
+/// purpose, or differentiate the parameter.
+///
+/// ```
+/// use autodiff_runtime::__private::NotDifferentiated;
+///
+/// assert_eq!(std::mem::size_of::<NotDifferentiated>(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotDifferentiated;
