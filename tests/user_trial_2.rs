@@ -8,7 +8,7 @@
 
 use autodiff::prelude::*;
 use autodiff::{Differentiable, differentiable};
-use nalgebra::{DMatrix, DVector, Matrix3, Point3, Rotation2, Rotation3, Unit, UnitQuaternion, Vector2, Vector3};
+use nalgebra::{DMatrix, DVector, Point3, Rotation2, Rotation3, UnitQuaternion, Vector2, Vector3};
 
 // ------------------------------------------------------------------ reference helpers
 
@@ -280,4 +280,582 @@ fn broadcasting() {
     close("col", &gc.to_vec(), &cd_t(|c| broadcast(c, &row, &m), &col), 1e-7);
     close("row", &gr.to_vec(), &cd_t(|r| broadcast(&col, r, &m), &row), 1e-7);
     close("m", &gm.to_vec(), &cd_t(|mm| broadcast(&col, &row, mm), &m), 1e-7);
+}
+
+// ------------------------------------------------------------------ 9. nalgebra: a 3-joint arm with quaternions and rotations
+
+#[differentiable(wrt(q))]
+fn arm_tip(q: &[f64], lengths: &[f64]) -> Vector3<f64> {
+    // Base yaw about z, then two pitch joints about y, links along x.
+    let base = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), q[0]);
+    let j1 = UnitQuaternion::from_axis_angle(&Vector3::y_axis(), q[1]);
+    let j2 = UnitQuaternion::from_axis_angle(&Vector3::y_axis(), q[2]);
+    let r1 = base * j1;
+    let r2 = r1 * j2;
+    let p1 = r1 * Vector3::new(lengths[0], 0.0, 0.0);
+    let p2 = p1 + r2 * Vector3::new(lengths[1], 0.0, 0.0);
+    p2
+}
+
+#[differentiable(wrt(q))]
+fn reach_cost(q: &[f64], lengths: &[f64], target: &Point3<f64>) -> f64 {
+    let t = arm_tip(q, lengths);
+    let tip = Point3::new(t.x, t.y, t.z);
+    (tip - target).norm_squared() + 0.01 * q.iter().map(|v| v * v).sum::<f64>()
+}
+
+#[test]
+fn quaternion_arm() {
+    let lengths = [1.0, 0.6];
+    let target = Point3::new(0.7, 0.4, -0.3);
+    let q = [0.3, -0.5, 0.9];
+    let g = reach_cost::grad(&q, &lengths, &target);
+    close("arm", &g, &cd(|q| reach_cost(q, &lengths, &target), &q), 1e-7);
+    // the Jacobian of the tip, row by row through vjp
+    let (_, back) = arm_tip::vjp_retained(&q, &lengths);
+    let flat = |q: &[f64]| {
+        let t = arm_tip(q, &lengths);
+        vec![t.x, t.y, t.z]
+    };
+    let j = cd_jac(flat, &q);
+    for (k, e) in [Vector3::x(), Vector3::y(), Vector3::z()].into_iter().enumerate() {
+        close("arm jac row", &back(e), &j[k], 1e-7);
+    }
+}
+
+#[differentiable]
+fn rot_chain(a: f64, b: f64, c: f64) -> f64 {
+    let r = Rotation3::from_euler_angles(a, b, c);
+    let r2 = Rotation2::new(a - c);
+    let v = r * Vector3::new(1.0, 2.0, 3.0);
+    let w = r2 * Vector2::new(v.x, v.y);
+    let m = r * Vector3::new(0.0, 1.0, 0.0);
+    w.x * v.z + m.x
+}
+
+#[test]
+fn euler_rotations() {
+    let (ga, gb, gc) = rot_chain::grad(0.3, -0.4, 1.1);
+    close("euler", &[ga, gb, gc], &cd(|v| rot_chain(v[0], v[1], v[2]), &[0.3, -0.4, 1.1]), 1e-7);
+}
+
+#[differentiable]
+fn dyn_solve(a: &DMatrix<f64>, b: &DVector<f64>) -> f64 {
+    let inv = a.clone().try_inverse().unwrap();
+    let x = &inv * b;
+    x.norm_squared() + a.determinant()
+}
+
+#[test]
+fn dmatrix_inverse() {
+    let a = DMatrix::from_row_slice(3, 3, &[2.0, 0.5, -1.0, 0.3, 1.0, 0.2, -0.4, 0.6, 3.0]);
+    let b = DVector::from_vec(vec![0.5, -1.0, 2.0]);
+    let (ga, gb) = dyn_solve::grad(&a, &b);
+    let flat = |v: &[f64]| dyn_solve(&DMatrix::from_column_slice(3, 3, &v[..9]), &DVector::from_column_slice(&v[9..]));
+    let mut x0: Vec<f64> = a.as_slice().to_vec();
+    x0.extend(b.iter());
+    let want = cd(flat, &x0);
+    close("dA", ga.as_slice(), &want[..9], 1e-7);
+    close("db", gb.as_slice(), &want[9..], 1e-7);
+}
+
+// ------------------------------------------------------------------ 10. forward mode, Jacobians, Hessians on tensors
+
+#[differentiable(forward)]
+fn soft(x: &Tensor) -> Tensor {
+    (x * 2.0).softmax(0)
+}
+
+#[differentiable(forward)]
+fn lse(x: &Tensor) -> f64 {
+    x.logsumexp(0).sum() + 0.5 * (x * x).sum()
+}
+
+/// The same with `.item()`: reverse mode and jvp are fine, second
+/// derivatives are refused ("reverse mode counts `item()` as carrying no
+/// gradient", which contradicts README's table row for `x.item()`).
+#[differentiable(forward, first_order)]
+fn lse_item(x: &Tensor) -> f64 {
+    x.logsumexp(0).item() + 0.5 * (x * x).sum()
+}
+
+#[test]
+fn item_first_order() {
+    let x = Tensor::from([0.2, -0.5, 1.0]);
+    let g = lse_item::grad(&x);
+    close("lse_item grad", &g.to_vec(), &cd_t(|x| lse_item(x), &x), 1e-7);
+    let u = Tensor::from([0.3, 0.1, -0.7]);
+    let (_, t) = lse_item::jvp(&x, &u);
+    close("lse_item jvp", &[t], &[(&g * &u).sum()], 1e-12);
+}
+
+#[test]
+fn softmax_jacobian_and_logsumexp_hessian() {
+    let x = Tensor::from([0.2, -0.5, 1.0]);
+    let j = soft::jacobian(&x);
+    assert_eq!(j.shape(), &[3, 3]);
+    let p = soft(&x).to_vec();
+    let mut want = vec![0.0; 9];
+    for i in 0..3 {
+        for k in 0..3 {
+            want[i * 3 + k] = 2.0 * (if i == k { p[i] } else { 0.0 } - p[i] * p[k]);
+        }
+    }
+    close("softmax jac", &j.to_vec(), &want, 1e-12);
+    // jvp against vjp: <v, J u> both ways
+    let u = Tensor::from([0.3, 0.1, -0.7]);
+    let v = Tensor::from([1.0, -2.0, 0.5]);
+    let (_, ju) = soft::jvp(&x, &u);
+    let (_, back) = soft::vjp(&x);
+    let jtv = back(v.clone());
+    assert!(((&ju * &v).sum() - (&jtv * &u).sum()).abs() < 1e-12);
+
+    let h = lse::hessian(&x);
+    assert_eq!(h.shape(), &[3, 3]);
+    let q = x.softmax(0).to_vec();
+    let mut want = vec![0.0; 9];
+    for i in 0..3 {
+        for k in 0..3 {
+            want[i * 3 + k] = if i == k { q[i] + 1.0 } else { 0.0 } - q[i] * q[k];
+        }
+    }
+    close("lse hessian", &h.to_vec(), &want, 1e-12);
+    let hv = lse::hvp(&x, &u);
+    let want_hv: Vec<f64> = (0..3).map(|i| (0..3).map(|k| want[i * 3 + k] * u.to_vec()[k]).sum()).collect();
+    close("lse hvp", &hv.to_vec(), &want_hv, 1e-12);
+}
+
+#[differentiable(forward)]
+fn physics(k: f64, c: f64, x0: f64) -> f64 {
+    // damped oscillator, semi-implicit Euler, stops early when slow
+    let mut x = x0;
+    let mut v = 0.0;
+    let dt = 0.05;
+    for _ in 0..200 {
+        let a = -k * x - c * v;
+        v += a * dt;
+        x += v * dt;
+        if v.abs() + x.abs() < 1e-3 {
+            break;
+        }
+    }
+    x * x + v
+}
+
+#[test]
+fn oscillator_forward_and_hessian() {
+    let p = [2.0, 0.3, 1.0];
+    let f = |v: &[f64]| physics(v[0], v[1], v[2]);
+    let (gk, gc, gx) = physics::grad(p[0], p[1], p[2]);
+    let want = cd(f, &p);
+    close("osc grad", &[gk, gc, gx], &want, 1e-6);
+    let (_, t) = physics::jvp(p[0], p[1], p[2], 0.3, -1.0, 2.0);
+    let want_t = 0.3 * want[0] - want[1] + 2.0 * want[2];
+    close("osc jvp", &[t], &[want_t], 1e-6);
+    let h = physics::hessian(p[0], p[1], p[2]);
+    assert_eq!(h.shape(), &[3, 3]);
+    let grad_vec = |v: &[f64]| {
+        let (a, b, c) = physics::grad(v[0], v[1], v[2]);
+        vec![a, b, c]
+    };
+    let hj: Vec<f64> = cd_jac(grad_vec, &p).concat();
+    close("osc hessian", &h.to_vec(), &hj, 1e-5);
+    let j = physics::jacobian(p[0], p[1], p[2]);
+    close("osc jacobian", &j.to_vec(), &want, 1e-6);
+}
+
+#[differentiable(forward)]
+fn vec_field(x: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        let left = if i > 0 { x[i - 1] } else { 0.0 };
+        out[i] = x[i].sin() * left + x[i].powi(3);
+    }
+    out
+}
+
+#[test]
+#[ignore = "BUG: reverse mode panics 'attempt to subtract with overflow' (x[i - 1] under `if i > 0`, see left_neighbour_in_branch)"]
+fn vector_field_jacobian() {
+    let x = [0.3, -1.2, 0.8, 2.0];
+    let j = vec_field::jacobian(&x);
+    assert_eq!(j.shape(), &[4, 4]);
+    close("vf jac", &j.to_vec(), &cd_jac(|v| vec_field(v), &x).concat(), 1e-7);
+}
+
+// ------------------------------------------------------------------ 11. the graph layer, as PyTorch
+
+#[test]
+fn graph_broadcast_accumulate_retain_detach() {
+    // x: [2,3] data, b: [3] bias leaf; y = ((x + b) * w).sum()
+    let x = Var::new(Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]));
+    let b = Var::leaf(Tensor::from([0.1, 0.2, 0.3]));
+    let w = Var::leaf(Tensor::from([[1.0], [2.0]]));
+    let z = &x + &b;
+    let y = (&z * &w).sum();
+    y.backward_opts(None, true);
+    // PyTorch: b.grad = tensor([3., 3., 3.]); w.grad = [[6.6],[15.6]]
+    assert_eq!(b.grad().unwrap().to_vec(), vec![3.0, 3.0, 3.0]);
+    assert_eq!(b.grad().unwrap().shape(), &[3]);
+    let wg = w.grad().unwrap();
+    assert_eq!(wg.shape(), &[2, 1]);
+    close("w.grad", &wg.to_vec(), &[6.6, 15.6], 1e-12);
+    assert!(z.grad().is_none());
+    // second backward accumulates
+    y.backward();
+    assert_eq!(b.grad().unwrap().to_vec(), vec![6.0, 6.0, 6.0]);
+    // third backward: freed
+    let err = y.try_backward().unwrap_err();
+    assert!(err.to_string().contains("backward through the graph a second time"), "{err}");
+    // detach: u = z.detach() * w, gradient flows only into w
+    b.zero_grad();
+    w.zero_grad();
+    let u = (z.detach() * &w).sum();
+    u.backward();
+    assert_eq!(b.grad().unwrap().to_vec(), vec![0.0, 0.0, 0.0]);
+    close("w.grad detach", &w.grad().unwrap().to_vec(), &[6.6, 15.6], 1e-12);
+    assert_eq!(format!("{}", y), "tensor(37.8000, grad_fn=<SumBackward0>)");
+}
+
+#[differentiable]
+fn gelu_like(x: &Tensor) -> Tensor {
+    x * (x * 1.702).sigmoid()
+}
+
+#[test]
+fn graph_record_and_eager_agree() {
+    let x = Var::leaf(Tensor::from([-1.0, 0.5, 2.0]));
+    let y = gelu_like::record(&x);
+    let loss = (&y * &y).sum();
+    loss.backward();
+    let via_record = x.grad().unwrap();
+    let x2 = Var::leaf(Tensor::from([-1.0, 0.5, 2.0]));
+    let y2 = &x2 * (&x2 * 1.702).sigmoid();
+    (&y2 * &y2).sum().backward();
+    close("record vs eager", &via_record.to_vec(), &x2.grad().unwrap().to_vec(), 1e-14);
+    let f = |v: &Tensor| {
+        let y = gelu_like(v);
+        (&y * &y).sum()
+    };
+    close("record vs cd", &via_record.to_vec(), &cd_t(f, &x.data()), 1e-7);
+    assert_eq!(y.grad_fn(), Some("<GeluLikeBackward>".to_string()));
+}
+
+#[test]
+#[ignore = "BUG: reverse mode panics 'attempt to subtract with overflow' (see left_neighbour_in_branch)"]
+fn vector_field_vjp_only() {
+    let x = [0.3, -1.2, 0.8, 2.0];
+    let (_, back) = vec_field::vjp(&x);
+    let row = back(vec![1.0, 0.0, 0.0, 0.0]);
+    close("vf row 0", &row, &cd_jac(|v| vec_field(v), &x)[0], 1e-7);
+}
+
+#[test]
+fn vector_field_jvp_only() {
+    let x = [0.3, -1.2, 0.8, 2.0];
+    let (_, t) = vec_field::jvp(&x, &[1.0, 0.0, 0.0, 0.0]);
+    let j = cd_jac(|v| vec_field(v), &x);
+    close("vf col 0", &t, &j.iter().map(|r| r[0]).collect::<Vec<_>>(), 1e-7);
+}
+
+
+// ------------------------------------------------------------------ 12. BUG: a guarded neighbour index is evaluated unguarded in the reverse
+
+/// The reverse sums each iteration's contributions to `x[i - 1]` in a
+/// register and writes it with `acc_index(.., &(i - 1), ..)` *after* the
+/// branch, unconditionally: at i = 0 the index `i - 1` underflows (a debug
+/// panic "attempt to subtract with overflow"; release: index usize::MAX).
+#[differentiable]
+fn left_neighbour_in_branch(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if i > 0 {
+            s += x[i] * x[i - 1];
+        }
+    }
+    s
+}
+
+/// The same guard the other way: x[i + 1] under `if i + 1 < n`.
+#[differentiable]
+fn right_neighbour_in_branch(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let n = x.len();
+    for i in 0..n {
+        if i + 1 < n {
+            s += x[i] * x[i + 1];
+        }
+    }
+    s
+}
+
+fn neighbours_want(x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|k| (if k > 0 { x[k - 1] } else { 0.0 }) + (if k + 1 < x.len() { x[k + 1] } else { 0.0 }))
+        .collect()
+}
+
+#[test]
+#[ignore = "BUG: panics 'attempt to subtract with overflow' in the generated reverse (hoisted acc_index of x[i - 1])"]
+fn guarded_left_neighbour() {
+    let x = [0.3, -1.2, 0.8, 2.0];
+    close("left", &left_neighbour_in_branch::grad(&x), &neighbours_want(&x), 1e-12);
+}
+
+#[test]
+#[ignore = "BUG: panics 'index out of bounds: the len is 4 but the index is 4' in acc_index (hoisted x[i + 1])"]
+fn guarded_right_neighbour() {
+    let x = [0.3, -1.2, 0.8, 2.0];
+    let g = right_neighbour_in_branch::grad(&x);
+    close("right", &g, &neighbours_want(&x), 1e-12);
+}
+
+// ------------------------------------------------------------------ 13. index patterns a stencil or a scatter writes
+
+#[differentiable]
+fn index_reassigned(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut k = i;
+        s += x[k] * 2.0 * x[i];
+        k = (k + 1) % n;
+        s += x[k] * x[k] * x[i];
+    }
+    s
+}
+
+#[differentiable]
+fn index_data_dependent(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut j = i;
+        if x[i] > 0.0 {
+            j = (i + 1) % n;
+        }
+        s += x[j] * x[i];
+    }
+    s
+}
+
+#[differentiable]
+fn index_counter(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut k = 0;
+    while k < x.len() {
+        s += x[k] * x[k] * (k as f64 + 1.0);
+        k += 2;
+    }
+    s
+}
+
+#[differentiable]
+fn periodic_laplacian(u: &[f64]) -> f64 {
+    let n = u.len();
+    let mut e = 0.0;
+    for i in 0..n {
+        let l = u[(i + n - 1) % n];
+        let r = u[(i + 1) % n];
+        let lap = l - 2.0 * u[i] + r;
+        e += lap * lap;
+    }
+    e
+}
+
+#[differentiable]
+fn write_then_read(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut buf = vec![0.0; n];
+    for i in 0..n {
+        buf[i] = x[i] * x[i];
+        if i > 0 {
+            buf[i] += buf[i - 1] * 0.5;
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s += buf[i].sin();
+    }
+    s
+}
+
+#[test]
+fn index_patterns() {
+    let x = [0.3, -1.2, 0.8, 2.0, -0.4];
+    close("reassigned", &index_reassigned::grad(&x), &cd(|v| index_reassigned(v), &x), 1e-7);
+    close("data dep", &index_data_dependent::grad(&x), &cd(|v| index_data_dependent(v), &x), 1e-7);
+    close("counter", &index_counter::grad(&x), &cd(|v| index_counter(v), &x), 1e-7);
+    close("laplacian", &periodic_laplacian::grad(&x), &cd(|v| periodic_laplacian(v), &x), 1e-7);
+}
+
+#[test]
+fn buffer_guarded_read() {
+    let x = [0.3, -1.2, 0.8, 2.0, -0.4];
+    close("write/read", &write_then_read::grad(&x), &cd(|v| write_then_read(v), &x), 1e-7);
+}
+
+// ------------------------------------------------------------------ 14. optimisers on a derived struct
+
+#[derive(Clone, Debug, Differentiable)]
+struct Pendulum {
+    length: f64,
+    damping: f64,
+    w: Vec<f64>,
+    bias: Tensor,
+}
+
+#[differentiable(wrt(p))]
+fn pendulum_loss(p: &Pendulum, target: f64) -> f64 {
+    let mut th: f64 = 1.0;
+    let mut om = 0.0;
+    for _ in 0..50 {
+        let a = -9.81 / p.length * th.sin() - p.damping * om + p.w[0] * 0.01;
+        om += 0.02 * a;
+        th += 0.02 * om;
+    }
+    let r = th - target;
+    r * r + 0.1 * (p.w[1] - 0.5).powi(2) + (&p.bias * &p.bias).sum()
+}
+
+#[test]
+fn adam_and_sgd_on_a_struct() {
+    use autodiff::optim::{Adam, Optimizer, Sgd};
+    let p0 = Pendulum { length: 1.0, damping: 0.1, w: vec![0.0, 0.0], bias: Tensor::from([0.3, -0.3]) };
+    let g = pendulum_loss::grad(&p0, 0.2);
+    let flat = |v: &[f64]| {
+        pendulum_loss(
+            &Pendulum { length: v[0], damping: v[1], w: vec![v[2], v[3]], bias: Tensor::from(vec![v[4], v[5]]) },
+            0.2,
+        )
+    };
+    let want = cd(flat, &[1.0, 0.1, 0.0, 0.0, 0.3, -0.3]);
+    let mut got = vec![g.length, g.damping];
+    got.extend(&g.w);
+    got.extend(g.bias.to_vec());
+    close("pendulum grad", &got, &want, 1e-6);
+
+    let mut p = p0.clone();
+    let mut opt = Adam::new(0.01);
+    let l0 = pendulum_loss(&p, 0.2);
+    for _ in 0..300 {
+        let g = pendulum_loss::grad(&p, 0.2);
+        opt.step(&mut p, &g);
+    }
+    let l1 = pendulum_loss(&p, 0.2);
+    assert!(l1 < 0.05 * l0, "adam: {l0} -> {l1}");
+
+    // SGD, one step by hand
+    let mut q = p0.clone();
+    let mut sgd = Sgd::new(0.1);
+    sgd.step(&mut q, &g);
+    assert!((q.length - (1.0 - 0.1 * g.length)).abs() < 1e-15);
+    assert!((q.w[1] - (0.0 - 0.1 * g.w[1])).abs() < 1e-15);
+    close("sgd bias", &q.bias.to_vec(), &[0.3 - 0.1 * g.bias.to_vec()[0], -0.3 - 0.1 * g.bias.to_vec()[1]], 1e-15);
+}
+
+// ------------------------------------------------------------------ 15. a custom rule on tensors (a stable softplus) used in a network
+
+#[differentiable(vjp = softplus_vjp)]
+fn softplus(x: &Tensor) -> Tensor {
+    x.relu() + (-x.abs()).exp().ln_1p()
+}
+
+fn softplus_vjp(x: &Tensor) -> (Tensor, impl FnOnce(Tensor) -> (Tensor,) + Clone + 'static + use<>) {
+    let y = softplus(x);
+    let s = x.sigmoid();
+    (y, move |g: Tensor| (g * s,))
+}
+
+#[differentiable(wrt(w))]
+fn softplus_net(w: &Tensor, x: &Tensor) -> f64 {
+    let h = softplus(&x.matmul(w));
+    let mut total = 0.0;
+    for k in 0..2 {
+        total += softplus(&(&h * (k as f64 + 1.0))).sum();
+    }
+    total
+}
+
+#[test]
+fn custom_rule_on_tensors() {
+    let w = Tensor::randn(&[3, 2], 31);
+    let x = Tensor::randn(&[4, 3], 32) * 3.0;
+    let g = softplus_net::grad(&w, &x);
+    close("softplus net", &g.to_vec(), &cd_t(|w| softplus_net(w, &x), &w), 1e-7);
+}
+
+// ------------------------------------------------------------------ 16. checkpointed tensor loop (a small neural ODE)
+
+#[differentiable(wrt(w, y0))]
+fn node(w: &Tensor, y0: &Tensor, steps: usize) -> f64 {
+    let mut y = y0.clone();
+    let dt = 0.1;
+    #[checkpoint(every = 3)]
+    for _ in 0..steps {
+        let f = w.matmul(&y).tanh();
+        y = &y + &(f * dt);
+    }
+    (&y * &y).sum()
+}
+
+#[differentiable(wrt(w, y0))]
+fn node_plain(w: &Tensor, y0: &Tensor, steps: usize) -> f64 {
+    let mut y = y0.clone();
+    let dt = 0.1;
+    for _ in 0..steps {
+        let f = w.matmul(&y).tanh();
+        y = &y + &(f * dt);
+    }
+    (&y * &y).sum()
+}
+
+#[test]
+fn checkpointed_tensor_loop() {
+    let w = Tensor::randn(&[3, 3], 41);
+    let y0 = Tensor::from([0.5, -0.2, 0.1]);
+    for steps in [0, 1, 7, 20] {
+        let (gw, gy) = node::grad(&w, &y0, steps);
+        let (pw, py) = node_plain::grad(&w, &y0, steps);
+        assert_eq!(gw.to_vec(), pw.to_vec(), "steps {steps}");
+        assert_eq!(gy.to_vec(), py.to_vec(), "steps {steps}");
+        close("node dw", &gw.to_vec(), &cd_t(|w| node(w, &y0, steps), &w), 1e-7);
+        close("node dy0", &gy.to_vec(), &cd_t(|y| node(&w, y, steps), &y0), 1e-7);
+    }
+}
+
+// ------------------------------------------------------------------ 17. generic helpers
+
+#[differentiable]
+fn poly<const N: usize>(c: [f64; N], t: f64) -> f64 {
+    let mut acc = 0.0;
+    for i in (0..N).rev() {
+        acc = acc * t + c[i];
+    }
+    acc
+}
+
+#[differentiable(wrt(x))]
+fn apply_weights<F: Fn(usize) -> f64>(x: &[f64], weight: F) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += weight(i) * x[i].powi(2);
+    }
+    s
+}
+
+#[differentiable]
+fn uses_generics(a: f64, b: f64) -> f64 {
+    let p = poly([a, b, a * b], 0.5);
+    let q = apply_weights(&[a, b], |i| i as f64 + 1.0);
+    p * q
+}
+
+#[test]
+fn generic_helpers() {
+    let (gc, gt) = poly::grad([1.0, 2.0, 3.0], 0.5);
+    close("poly dc", &gc, &[1.0, 0.5, 0.25], 1e-15);
+    close("poly dt", &[gt], &[2.0 + 2.0 * 3.0 * 0.5], 1e-15);
+    let (ga, gb) = uses_generics::grad(0.7, -1.3);
+    close("generics", &[ga, gb], &cd(|v| uses_generics(v[0], v[1]), &[0.7, -1.3]), 1e-7);
 }
