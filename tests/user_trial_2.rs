@@ -859,3 +859,222 @@ fn generic_helpers() {
     let (ga, gb) = uses_generics::grad(0.7, -1.3);
     close("generics", &[ga, gb], &cd(|v| uses_generics(v[0], v[1]), &[0.7, -1.3]), 1e-7);
 }
+
+// ------------------------------------------------------------------ 18. vjp with non-scalar and tuple outputs, retained pullbacks
+
+#[differentiable]
+fn two_heads(w: &Tensor, x: &Tensor) -> (Tensor, f64) {
+    let h = x.matmul(w).tanh();
+    let score = h.sum_dim(1);
+    (score, h.norm())
+}
+
+#[test]
+fn tuple_output_retained() {
+    let w = Tensor::randn(&[3, 2], 51);
+    let x = Tensor::randn(&[4, 3], 52);
+    let (_, back) = two_heads::vjp_retained(&w, &x);
+    let v1 = Tensor::from([1.0, -1.0, 0.5, 2.0]);
+    let v2 = Tensor::from([0.0, 3.0, 0.0, -1.0]);
+    let (a1w, a1x) = back((v1.clone(), 0.7));
+    let (a2w, _) = back((v2.clone(), 0.0));
+    let (a3w, a3x) = back((v1.clone(), 0.7));
+    assert_eq!(a1w.to_vec(), a3w.to_vec());
+    assert_eq!(a1x.to_vec(), a3x.to_vec());
+    let f1 = |w: &Tensor| {
+        let (s, n) = two_heads(w, &x);
+        (s * &v1).sum() + 0.7 * n
+    };
+    let f2 = |w: &Tensor| (two_heads(w, &x).0 * &v2).sum();
+    close("head 1", &a1w.to_vec(), &cd_t(f1, &w), 1e-7);
+    close("head 2", &a2w.to_vec(), &cd_t(f2, &w), 1e-7);
+    // linearity: back(v1 + v2) = back(v1) + back(v2)
+    let (sw, _) = back((&v1 + &v2, 0.7));
+    let sum: Vec<f64> = a1w.to_vec().iter().zip(a2w.to_vec()).map(|(a, b)| a + b).collect();
+    close("linear", &sw.to_vec(), &sum, 1e-12);
+}
+
+// ------------------------------------------------------------------ 19. tensor ops with the scalar on the left, powf, clamp, maximum
+
+#[differentiable]
+fn left_scalars(x: &Tensor, p: f64) -> f64 {
+    let a = 2.0 / (x * x + 1.0);
+    let b = 1.0 - x;
+    let c = (x.abs() + 0.5).powf(p);
+    let d = x.clamp(-0.5, 0.8);
+    let e = x.maximum(&(b.clone() * 0.3));
+    (a * b).sum() + c.sum() + d.mean() + e.sum() + (x * p).exp().mean()
+}
+
+#[test]
+fn scalar_left_operands() {
+    let x = Tensor::from([-1.3, -0.2, 0.45, 1.7]);
+    let (gx, gp) = left_scalars::grad(&x, 1.3);
+    close("dx", &gx.to_vec(), &cd_t(|x| left_scalars(x, 1.3), &x), 1e-7);
+    close("dp", &[gp], &cd(|v| left_scalars(&x, v[0]), &[1.3]), 1e-7);
+}
+
+// ------------------------------------------------------------------ 20. tensors indexed in loops (at and slice with the counter)
+
+// BUG (does not compile): a tensor index built from the loop counter with
+// arithmetic, `x.at(&[i, i % 3])`, `x.at(&[i, i + 1])`, or through
+// `let j = i % 2; x.at(&[i, j])`, inside a loop: the generated reverse passes
+// `&{ unreachable!("autodiff: a value the reverse needs was not kept") }`
+// as the index, and rustc reports
+//   error[E0277]: the trait bound `!: autodiff::__private::TensorIndex` is not satisfied
+//   (and E0308 expected `&[usize]`, found `&!`) pointing at `#[differentiable]`.
+// Minimal:
+//   #[differentiable]
+//   fn at_plus(x: &Tensor) -> f64 {
+//       let mut s = 0.0;
+//       for i in 0..1 { s += x.at(&[i, i + 1]); }
+//       s
+//   }
+// `x.at(&[i, 0])` and `x.slice(0, i % 2..i % 2 + 1)` compile.
+#[cfg(any())]
+mod tensor_at_counter_arithmetic {
+#[differentiable]
+fn tensor_loop_index(x: &Tensor) -> f64 {
+    let n = x.shape()[0];
+    let mut s = 0.0;
+    for i in 0..n {
+        let row = x.slice(0, i..i + 1); // [1, 3]
+        s += row.sum() * x.at(&[i, i % 3]);
+        if i + 1 < n {
+            s += (x.slice(0, i + 1..i + 2) - row).powi(2).sum();
+        }
+    }
+    s
+}
+
+    #[test]
+    fn tensor_index_in_loop() {
+    let x = Tensor::randn(&[4, 3], 61);
+    let g = tensor_loop_index::grad(&x);
+    close("tensor loop", &g.to_vec(), &cd_t(|x| tensor_loop_index(x), &x), 1e-7);
+}
+
+}
+
+#[differentiable]
+fn tensor_loop_index_plain(x: &Tensor) -> f64 {
+    let n = x.shape()[0];
+    let mut s = 0.0;
+    for i in 0..n {
+        let row = x.slice(0, i..i + 1); // [1, 3]
+        s += row.sum() * x.at(&[i, 0]);
+        if i + 1 < n {
+            s += (x.slice(0, i + 1..i + 2) - row).powi(2).sum();
+        }
+    }
+    s
+}
+
+#[test]
+fn tensor_index_in_loop_plain() {
+    let x = Tensor::randn(&[4, 3], 61);
+    let g = tensor_loop_index_plain::grad(&x);
+    close("tensor loop", &g.to_vec(), &cd_t(|x| tensor_loop_index_plain(x), &x), 1e-7);
+}
+
+// ------------------------------------------------------------------ 21. forward mode on tensors and nalgebra, Hessians of mixed parameters
+
+#[differentiable(forward)]
+fn mixed_hess(x: &Tensor, a: f64) -> f64 {
+    let y = (x * a).sin();
+    (&y * x).sum() + a * a * x.norm()
+}
+
+#[test]
+fn mixed_parameter_hessian() {
+    let x = Tensor::from([0.3, -0.8, 1.1]);
+    let a = 0.7;
+    let h = mixed_hess::hessian(&x, a);
+    assert_eq!(h.shape(), &[4, 4]);
+    let flat_grad = |v: &[f64]| {
+        let (gx, ga) = mixed_hess::grad(&Tensor::from(v[..3].to_vec()), v[3]);
+        let mut out = gx.to_vec();
+        out.push(ga);
+        out
+    };
+    let want = cd_jac(flat_grad, &[0.3, -0.8, 1.1, 0.7]).concat();
+    close("mixed hessian", &h.to_vec(), &want, 1e-6);
+    let (hx, ha) = mixed_hess::hvp(&x, a, &Tensor::from([1.0, 0.0, 0.0]), 0.0);
+    close("hvp col 0", &[hx.to_vec(), vec![ha]].concat(), &[want[0], want[4], want[8], want[12]], 1e-6);
+}
+
+// Forward mode refuses nalgebra values (a clear message, at the use of
+// `jvp`/`hvp`):
+//   error[E0080]: evaluation panicked: forward mode cannot differentiate
+//   `frame_energy`: its tangent would not be a `Vector3<f64>` (forward mode
+//   supports values of type f64, Tensor, Vec<f64>, [f64; N], slices, and
+//   structs deriving `Differentiable`)
+// README's forward-mode section does not say so (its nalgebra section
+// lists nalgebra without restriction). `frame_energy::hessian` does not
+// exist at all (E0425 "cannot find function `hessian`").
+#[differentiable]
+fn frame_energy(p: Vector3<f64>, axis_angle: f64) -> f64 {
+    let r = Rotation3::from_axis_angle(&Vector3::z_axis(), axis_angle);
+    let q = r * p;
+    q.cross(&p).norm_squared() + q.dot(&Vector3::new(1.0, 0.0, 0.0))
+}
+
+#[test]
+fn nalgebra_reverse_mode_frame() {
+    let p = Vector3::new(0.4, -0.3, 1.2);
+    let (gp, gt) = frame_energy::grad(p, 0.6);
+    let f = |v: &[f64]| frame_energy(Vector3::new(v[0], v[1], v[2]), v[3]);
+    let want = cd(f, &[0.4, -0.3, 1.2, 0.6]);
+    close("frame grad", &[gp.x, gp.y, gp.z, gt], &want, 1e-7);
+}
+
+// ------------------------------------------------------------------ 22. more of the graph layer
+
+#[test]
+fn graph_shared_subgraph_and_backward_with() {
+    // PyTorch:
+    //   x = torch.tensor([1., 2., 3.], requires_grad=True)
+    //   y = x * x; z = y.softmax(0); u = (z * y).sum() + y.logsumexp(0)
+    //   u.backward()
+    let x = Var::leaf(Tensor::from([1.0, 2.0, 3.0]));
+    let y = &x * &x;
+    let z = y.softmax(0);
+    let u = (&z * &y).sum() + y.logsumexp(0);
+    u.backward();
+    let f = |v: &Tensor| {
+        let y = v * v;
+        let z = y.softmax(0);
+        (&z * &y).sum() + y.logsumexp(0).item()
+    };
+    close("shared", &x.grad().unwrap().to_vec(), &cd_t(f, &Tensor::from([1.0, 2.0, 3.0])), 1e-7);
+
+    // backward_with on a non-scalar; where_ and maximum with a mask
+    let a = Var::leaf(Tensor::from([[1.0, -2.0], [0.5, 3.0]]));
+    let zero = Tensor::zeros(&[2, 2]);
+    let m = a.where_(&a.data().gt_elem(&zero), &(&a * 0.1));
+    let w = Tensor::from([[1.0, 2.0], [3.0, 4.0]]);
+    m.backward_with(&w);
+    assert_eq!(a.grad().unwrap().to_vec(), vec![1.0, 0.2, 3.0, 4.0]);
+    // scalar output without gradient argument on a non-scalar
+    let b = Var::leaf(Tensor::from([1.0, 2.0]));
+    let c = &b * 2.0;
+    let err = c.try_backward().unwrap_err();
+    assert!(err.to_string().contains("grad can be implicitly created only for scalar outputs"), "{err}");
+}
+
+#[test]
+fn graph_retain_grad_and_second_backward() {
+    let x = Var::leaf(Tensor::scalar(2.0));
+    let y = &x * &x;
+    y.retain_grad();
+    let z = y.exp() + &y;
+    z.backward_opts(None, true);
+    // dz/dy = e^4 + 1, dz/dx = 2x (e^4 + 1)
+    let e4 = 4f64.exp();
+    close("y.grad", &y.grad().unwrap().to_vec(), &[e4 + 1.0], 1e-12);
+    close("x.grad", &x.grad().unwrap().to_vec(), &[4.0 * (e4 + 1.0)], 1e-12);
+    z.backward();
+    close("y.grad x2", &y.grad().unwrap().to_vec(), &[2.0 * (e4 + 1.0)], 1e-12);
+    close("x.grad x2", &x.grad().unwrap().to_vec(), &[8.0 * (e4 + 1.0)], 1e-12);
+    assert_eq!(format!("{}", x.grad().unwrap()), format!("{}", Tensor::scalar(8.0 * (e4 + 1.0))));
+}
