@@ -1078,3 +1078,196 @@ fn graph_retain_grad_and_second_backward() {
     close("x.grad x2", &x.grad().unwrap().to_vec(), &[8.0 * (e4 + 1.0)], 1e-12);
     assert_eq!(format!("{}", x.grad().unwrap()), format!("{}", Tensor::scalar(8.0 * (e4 + 1.0))));
 }
+
+// ------------------------------------------------------------------ 23. the per-iteration accumulation of x[i] under exits and moving indices
+
+#[differentiable]
+fn moving_counter(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    let mut k = 0;
+    while k + 1 < n {
+        s += x[k] * x[k + 1];
+        k += 1;
+        s += x[k].sin() * x[0];
+        k += 1;
+    }
+    s
+}
+
+#[differentiable]
+fn break_mid_iteration(x: &[f64], #[no_grad] limit: f64) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n - 1 {
+        s += x[i] * x[i];
+        if s > limit {
+            break;
+        }
+        s += x[i + 1].exp() * x[i];
+    }
+    s
+}
+
+#[differentiable]
+fn continue_mid_iteration(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n - 1 {
+        s += x[i] * 0.5;
+        if x[i] < 0.0 {
+            continue;
+        }
+        s += x[i] * x[i + 1];
+    }
+    s
+}
+
+#[differentiable]
+fn return_mid_iteration(x: &[f64], #[no_grad] limit: f64) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n - 1 {
+        s += x[i].powi(3);
+        if s > limit {
+            return s * x[i + 1];
+        }
+        s += x[i + 1];
+    }
+    s
+}
+
+#[differentiable]
+fn nested_pairs(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in 0..i {
+            s += (x[i] - x[j]).powi(2) * x[i];
+        }
+        s += x[i];
+    }
+    s
+}
+
+#[test]
+fn accumulation_under_exits() {
+    let x = [0.3, -1.2, 0.8, 2.0, -0.4, 0.9];
+    close("moving counter", &moving_counter::grad(&x), &cd(|v| moving_counter(v), &x), 1e-7);
+    for limit in [0.5, 1.0, 3.0, 100.0] {
+        let g = break_mid_iteration::grad(&x, limit);
+        close("break", &g, &cd(|v| break_mid_iteration(v, limit), &x), 1e-7);
+        let g = return_mid_iteration::grad(&x, limit);
+        close("return", &g, &cd(|v| return_mid_iteration(v, limit), &x), 1e-7);
+    }
+    close("continue", &continue_mid_iteration::grad(&x), &cd(|v| continue_mid_iteration(v), &x), 1e-7);
+    close("nested", &nested_pairs::grad(&x), &cd(|v| nested_pairs(v), &x), 1e-7);
+}
+
+// ------------------------------------------------------------------ 24. second order on tensor code: matrices, calls, loops
+
+#[differentiable(forward)]
+fn layer(w: &Tensor, x: &Tensor) -> Tensor {
+    x.matmul(w).tanh()
+}
+
+#[differentiable(forward)]
+fn deep(w: &Tensor, x: &Tensor, y: &Tensor) -> f64 {
+    let mut h = x.clone();
+    for _ in 0..3 {
+        h = layer(w, &h);
+    }
+    let logp = h.log_softmax(1);
+    -(logp * y).sum() + 0.1 * (w * w).sum()
+}
+
+#[test]
+fn second_order_tensor_network() {
+    let w = Tensor::randn(&[3, 3], 71) * 0.7;
+    let x = Tensor::randn(&[2, 3], 72);
+    let y = Tensor::from([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
+    let (gw, gx, gy) = deep::grad(&w, &x, &y);
+    close("deep dw", &gw.to_vec(), &cd_t(|w| deep(w, &x, &y), &w), 1e-7);
+    close("deep dx", &gx.to_vec(), &cd_t(|x| deep(&w, x, &y), &x), 1e-7);
+    close("deep dy", &gy.to_vec(), &cd_t(|y| deep(&w, &x, y), &y), 1e-7);
+    // H_ww · v against differences of the reverse gradient
+    let v = Tensor::randn(&[3, 3], 73);
+    let (hw, hx, hy) = deep::hvp(&w, &x, &y, &v, &Tensor::zeros(&[2, 3]), &Tensor::zeros(&[2, 3]));
+    let eps = 1e-5;
+    let gp = deep::grad(&(&w + &(&v * eps)), &x, &y);
+    let gm = deep::grad(&(&w - &(&v * eps)), &x, &y);
+    let fd = |a: &Tensor, b: &Tensor| ((a - b) / (2.0 * eps)).to_vec();
+    close("hvp ww", &hw.to_vec(), &fd(&gp.0, &gm.0), 1e-6);
+    close("hvp xw", &hx.to_vec(), &fd(&gp.1, &gm.1), 1e-6);
+    close("hvp yw", &hy.to_vec(), &fd(&gp.2, &gm.2), 1e-6);
+    // the full Hessian is (9+6+6)^2
+    let h = deep::hessian(&w, &x, &y);
+    assert_eq!(h.shape(), &[21, 21]);
+    let hv = h.to_vec();
+    // column 4 of H (w[1][1]) against hvp with e_4
+    let mut e = vec![0.0; 9];
+    e[4] = 1.0;
+    let (c_w, c_x, c_y) = deep::hvp(&w, &x, &y, &Tensor::from_vec(e, &[3, 3]), &Tensor::zeros(&[2, 3]), &Tensor::zeros(&[2, 3]));
+    let col: Vec<f64> = (0..21).map(|r| hv[r * 21 + 4]).collect();
+    close("hessian col", &col, &[c_w.to_vec(), c_x.to_vec(), c_y.to_vec()].concat(), 1e-10);
+}
+
+#[differentiable(forward)]
+fn jac2d(x: &Tensor) -> Tensor {
+    // [2,3] -> [3,2], not elementwise
+    let s = x.softmax(1);
+    (s.t() * x.sum_dim(0).reshape(&[3, 1])).exp()
+}
+
+#[differentiable(forward)]
+fn jac_wide(x: &Tensor) -> Tensor {
+    // [3,2] -> [2]: reverse rows
+    (x * x).sum_dim(0).sqrt() + x.at(&[2, 1])
+}
+
+#[test]
+fn jacobian_layout_2d() {
+    let x = Tensor::from([[0.3, -0.4, 1.2], [0.7, 0.1, -0.9]]);
+    let j = jac2d::jacobian(&x);
+    assert_eq!(j.shape(), &[3, 2, 2, 3]);
+    let want = cd_jac(|v| jac2d(&Tensor::from_vec(v.to_vec(), &[2, 3])).to_vec(), &x.to_vec()).concat();
+    close("jac 2d", &j.to_vec(), &want, 1e-7);
+    let x2 = Tensor::from([[0.3, -0.4], [1.2, 0.7], [0.1, -0.9]]);
+    let j2 = jac_wide::jacobian(&x2);
+    assert_eq!(j2.shape(), &[2, 3, 2]);
+    let want = cd_jac(|v| jac_wide(&Tensor::from_vec(v.to_vec(), &[3, 2])).to_vec(), &x2.to_vec()).concat();
+    close("jac wide", &j2.to_vec(), &want, 1e-7);
+}
+
+#[differentiable(forward)]
+fn pw(x: &Tensor, a: f64) -> f64 {
+    let r = (x * a).relu() + x.abs() * a - x.maximum(&(x * 0.5));
+    (&r * &r).sum() + a.max(0.3) * a
+}
+
+#[test]
+fn piecewise_second_order() {
+    let x = Tensor::from([0.4, -0.7, 1.3]);
+    let a = 0.9;
+    let h = pw::hessian(&x, a);
+    let flat_grad = |v: &[f64]| {
+        let (gx, ga) = pw::grad(&Tensor::from(v[..3].to_vec()), v[3]);
+        let mut out = gx.to_vec();
+        out.push(ga);
+        out
+    };
+    close("pw hessian", &h.to_vec(), &cd_jac(flat_grad, &[0.4, -0.7, 1.3, 0.9]).concat(), 1e-6);
+}
+
+#[differentiable(forward)]
+fn slope_t(x: &Tensor) -> f64 {
+    let g = lse::grad(x);
+    (&g * &g).sum()
+}
+
+#[test]
+fn grad_inside_differentiable_tensor() {
+    let x = Tensor::from([0.2, -0.5, 1.0]);
+    let g = slope_t::grad(&x);
+    close("grad of grad", &g.to_vec(), &cd_t(|x| slope_t(x), &x), 1e-7);
+}
