@@ -1271,3 +1271,100 @@ fn grad_inside_differentiable_tensor() {
     let g = slope_t::grad(&x);
     close("grad of grad", &g.to_vec(), &cd_t(|x| slope_t(x), &x), 1e-7);
 }
+
+// ------------------------------------------------------------------ 25. nn.Module style: methods on derived structs
+
+#[derive(Clone, Debug, Differentiable)]
+struct Lin {
+    w: Tensor,
+    b: Tensor,
+}
+
+#[differentiable]
+fn lin(l: &Lin, x: &Tensor) -> Tensor {
+    x.matmul(&l.w) + &l.b
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Net {
+    a: Lin,
+    c: Lin,
+}
+
+impl Net {
+    // `self.a.forward(x)` with `#[differentiable] fn forward(&self, ..)` on
+    // `Lin` is refused ("cannot differentiate the method `forward`: it uses
+    // `self`, which carries a gradient ... or use a differentiable method"),
+    // as is `Lin::forward(&self.a, x)`: only `self.other(..)` of the same
+    // type is understood. A free function works:
+    #[differentiable]
+    fn loss(&self, x: &Tensor, y: &Tensor) -> f64 {
+        let act = |t: &Tensor| t.tanh() * 2.0;
+        let h = act(&lin(&self.a, x));
+        let o = lin(&self.c, &h);
+        (o - y).powi(2).mean()
+    }
+}
+
+#[test]
+fn module_style_methods() {
+    let x = Tensor::randn(&[4, 2], 81);
+    let y = Tensor::randn(&[4, 1], 82);
+    let net = Net {
+        a: Lin { w: Tensor::randn(&[2, 3], 83), b: Tensor::from([0.1, 0.0, -0.1]) },
+        c: Lin { w: Tensor::randn(&[3, 1], 84), b: Tensor::zeros(&[1]) },
+    };
+    let (g, gx, _gy) = net.loss_grad(&x, &y);
+    let with_aw = |w: &Tensor| Net { a: Lin { w: w.clone(), b: net.a.b.clone() }, c: net.c.clone() }.loss(&x, &y);
+    close("net a.w", &g.a.w.to_vec(), &cd_t(with_aw, &net.a.w), 1e-7);
+    let with_cb = |b: &Tensor| Net { a: net.a.clone(), c: Lin { w: net.c.w.clone(), b: b.clone() } }.loss(&x, &y);
+    close("net c.b", &g.c.b.to_vec(), &cd_t(with_cb, &net.c.b), 1e-7);
+    close("net x", &gx.to_vec(), &cd_t(|x| net.loss(x, &y), &x), 1e-7);
+}
+
+// ------------------------------------------------------------------ 26. broadcast masks and where_ with a broadcast `other`
+
+#[differentiable]
+fn masked_fill(x: &Tensor, fill: &Tensor) -> f64 {
+    // fill: [1] broadcast into x's [2,3]; mask from a comparison with a 0-d tensor
+    let mask = x.lt_elem(&Tensor::scalar(0.2));
+    let y = fill.where_(&mask, &x); // cond ? fill : x, fill broadcast
+    let z = x.where_(&x.ge_elem(&Tensor::scalar(-0.5)), &Tensor::scalar(-0.5)); // clamp below
+    (&y * &y).sum() + z.exp().sum()
+}
+
+#[test]
+fn broadcast_where() {
+    let x = Tensor::from([[0.5, -1.0, 0.1], [1.5, -0.3, 0.9]]);
+    let fill = Tensor::from([0.7]);
+    let (gx, gf) = masked_fill::grad(&x, &fill);
+    assert_eq!(gf.shape(), &[1]);
+    close("where dx", &gx.to_vec(), &cd_t(|x| masked_fill(x, &fill), &x), 1e-7);
+    close("where dfill", &gf.to_vec(), &cd_t(|f| masked_fill(&x, f), &fill), 1e-7);
+}
+
+// ------------------------------------------------------------------ 27. the graph layer: cat/stack, ties, clamp, printing
+
+#[test]
+fn graph_cat_stack_ties() {
+    let a = Var::leaf(Tensor::from([1.0, 3.0, 3.0]));
+    let b = Var::leaf(Tensor::from([[2.0, 0.5, -1.0]]));
+    // torch.cat([a.unsqueeze(0), b], 0) ~ Var::stack then cat
+    let s = Var::stack(&[&a, &(&a * 2.0)], 0); // [2,3]
+    let c = Var::cat(&[&s, &b], 0); // [3,3]
+    let m = c.max(); // 6.0, tie-free
+    let t = a.max(); // tie between a[1], a[2]: PyTorch gives 0.5 each
+    let k = c.clamp(0.0, 2.5).sum();
+    let total = &m + &t + &k;
+    total.backward();
+    // d/da: from stack row 0 (clamp mask) + row 1 (2 * clamp mask) + max (row 1, col 1 and col 2 tie at 6 → 0.5 each * 2) + t (0.5, 0.5)
+    // c = [[1,3,3],[2,6,6],[2,.5,-1]]; clamp(0,2.5) passes where 0 <= c <= 2.5: [[1,0,0],[1,0,0],[1,1,0]]
+    // max of c = 6 at two places: 0.5 each, into row 1 → a gets 2 * 0.5 at cols 1, 2
+    let ga = a.grad().unwrap().to_vec();
+    close("a.grad", &ga, &[1.0 + 2.0 * 1.0, 0.0 + 1.0 + 0.5, 0.0 + 1.0 + 0.5], 1e-15);
+    let gb = b.grad().unwrap();
+    assert_eq!(gb.shape(), &[1, 3]);
+    assert_eq!(gb.to_vec(), vec![1.0, 1.0, 0.0]);
+    assert_eq!(format!("{}", a.grad().unwrap()), "tensor([3.0000, 1.5000, 1.5000])");
+    assert_eq!(total.grad_fn(), Some("<AddBackward0>".to_string()));
+}
