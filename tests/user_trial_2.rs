@@ -1368,3 +1368,145 @@ fn graph_cat_stack_ties() {
     assert_eq!(format!("{}", a.grad().unwrap()), "tensor([3.0000, 1.5000, 1.5000])");
     assert_eq!(total.grad_fn(), Some("<AddBackward0>".to_string()));
 }
+
+// ------------------------------------------------------------------ 28. zeros: untaken branches, the strong zero per element
+
+#[differentiable]
+fn maybe_uses(x: &Tensor, w: &Tensor, b: f64, flag: bool) -> f64 {
+    if flag { (x * w).sum() + b } else { x.sum() }
+}
+
+#[differentiable]
+fn safe_ratio(x: &Tensor, t: &Tensor) -> f64 {
+    let zero = Tensor::zeros(t.shape());
+    let r = x / t;
+    let safe = r.where_(&t.ne_elem(&zero), &zero);
+    let root = t.abs().sqrt();
+    let safe_root = root.where_(&t.ne_elem(&zero), &zero);
+    safe.sum() + safe_root.sum()
+}
+
+#[test]
+fn zeros_and_strong_zero() {
+    let x = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    let w = Tensor::from([0.5, -0.5, 2.0]);
+    #[allow(deprecated)]
+    let (gx, gw, gb, ) = { let (a, b2, c) = maybe_uses::grad(&x, &w, 1.0, false); (a, b2, c) };
+    assert_eq!(gx.to_vec(), vec![1.0; 6]);
+    assert_eq!(gw.shape(), &[3]);
+    assert_eq!(gw.to_vec(), vec![0.0; 3]);
+    assert_eq!(gb, 0.0);
+    let (gx, gw, gb) = maybe_uses::grad(&x, &w, 1.0, true);
+    assert_eq!(gx.to_vec(), vec![0.5, -0.5, 2.0, 0.5, -0.5, 2.0]);
+    assert_eq!(gw.to_vec(), vec![5.0, 7.0, 9.0]);
+    assert_eq!(gb, 1.0);
+
+    let x = Tensor::from([1.0, 2.0, 3.0]);
+    let t = Tensor::from([2.0, 0.0, -4.0]);
+    let (gx, gt) = safe_ratio::grad(&x, &t);
+    // d/dx = 1/t where t != 0, 0 where t = 0; d/dt = -x/t² + sign(t)/(2 sqrt|t|)
+    close("safe dx", &gx.to_vec(), &[0.5, 0.0, -0.25], 1e-15);
+    let want_t = [-1.0 / 4.0 + 1.0 / (2.0 * 2f64.sqrt()), 0.0, -3.0 / 16.0 - 1.0 / 4.0];
+    close("safe dt", &gt.to_vec(), &want_t, 1e-15);
+}
+
+// ------------------------------------------------------------------ 29. the graph layer's edge cases, beside what PyTorch prints
+
+#[test]
+fn graph_edge_cases_as_pytorch() {
+    let x = Var::leaf(Tensor::from([1.0, 2.0]));
+    let d = x.detach();
+    assert!(!d.requires_grad() && d.is_leaf());
+    assert_eq!(format!("{x}"), "tensor([1., 2.], requires_grad=True)");
+    assert_eq!(format!("{d}"), "tensor([1., 2.])");
+    let s = Var::leaf(3.0);
+    s.backward(); // a leaf's own backward: s.grad = 1
+    assert_eq!(format!("{}", s.grad().unwrap()), "tensor(1.)");
+    (&x * &x).sum().backward();
+    (&x * 3.0).sum().backward();
+    assert_eq!(format!("{}", x.grad().unwrap()), "tensor([5., 7.])");
+    let c = Var::new(Tensor::from([1.0, 1.0]));
+    assert_eq!(format!("{}", (&c * &x).sum()), "tensor(3., grad_fn=<SumBackward0>)");
+    assert!(c.grad().is_none());
+    let z = Var::leaf(Tensor::from([1.0])).requires_grad_(false);
+    let err = (&z * 2.0).sum().try_backward().unwrap_err();
+    assert_eq!(err.to_string(), "element 0 of tensors does not require grad and does not have a grad_fn");
+    // torch: x.pow(0.5) at -1 → nan grad; sqrt at 0 → inf; norm at 0 → 0; abs/relu at 0 → 0; inf * 0 → 0
+    let p = Var::leaf(Tensor::from([-1.0, 4.0]));
+    p.powf(0.5).sum().backward();
+    assert_eq!(format!("{}", p.grad().unwrap()), "tensor([   nan, 0.2500])");
+    let r0 = Var::leaf(Tensor::from([0.0, 4.0]));
+    r0.sqrt().sum().backward();
+    assert_eq!(format!("{}", r0.grad().unwrap()), "tensor([   inf, 0.2500])");
+    let n0 = Var::leaf(Tensor::from([0.0, 0.0]));
+    n0.norm().backward();
+    assert_eq!(n0.grad().unwrap().to_vec(), vec![0.0, 0.0]);
+    let ab = Var::leaf(Tensor::from([0.0, -2.0]));
+    (ab.abs().sum() + ab.relu().sum()).backward();
+    assert_eq!(format!("{}", ab.grad().unwrap()), "tensor([ 0., -1.])");
+    let m = Var::leaf(Tensor::from([f64::INFINITY, 1.0]));
+    (&m * 0.0).sum().backward();
+    assert_eq!(m.grad().unwrap().to_vec(), vec![0.0, 0.0]);
+    // printing as torch
+    assert_eq!(format!("{}", Tensor::from([1e5, 1e-3])), "tensor([1.0000e+05, 1.0000e-03])");
+    assert_eq!(format!("{}", Tensor::from([100.5, 2.25])), "tensor([100.5000,   2.2500])");
+    assert_eq!(format!("{}", Tensor::from([f64::INFINITY, -1.0, 0.5])), "tensor([    inf, -1.0000,  0.5000])");
+}
+
+// ------------------------------------------------------------------ 30. checkpoints: with calls, branches, Hessians, odd segment lengths
+
+#[differentiable(forward)]
+fn spring_force(x: f64, k: f64) -> f64 {
+    -k * x - 0.1 * x.powi(3)
+}
+
+#[differentiable(forward)]
+fn ckpt_sim(x0: f64, k: f64, steps: usize) -> f64 {
+    let mut x = x0;
+    let mut v = 0.0;
+    #[checkpoint(every = 4)]
+    for i in 0..steps {
+        let f = spring_force(x, k);
+        if f > 0.5 {
+            v += 0.05 * f * 0.5;
+        } else {
+            v += 0.05 * f;
+        }
+        x += 0.05 * v + 1e-3 * (i as f64);
+    }
+    x * x + v * k
+}
+
+#[differentiable(forward)]
+fn plain_sim(x0: f64, k: f64, steps: usize) -> f64 {
+    let mut x = x0;
+    let mut v = 0.0;
+    for i in 0..steps {
+        let f = spring_force(x, k);
+        if f > 0.5 {
+            v += 0.05 * f * 0.5;
+        } else {
+            v += 0.05 * f;
+        }
+        x += 0.05 * v + 1e-3 * (i as f64);
+    }
+    x * x + v * k
+}
+
+#[test]
+fn checkpoint_with_calls_and_hessian() {
+    for steps in [0, 1, 3, 4, 5, 17, 64] {
+        let g = ckpt_sim::grad(1.2, 2.0, steps);
+        let p = plain_sim::grad(1.2, 2.0, steps);
+        assert_eq!(g, p, "steps {steps}");
+        close("ckpt grad", &[g.0, g.1], &cd(|v| ckpt_sim(v[0], v[1], steps), &[1.2, 2.0]), 1e-6);
+        let h = ckpt_sim::hessian(1.2, 2.0, steps).to_vec();
+        let hp = plain_sim::hessian(1.2, 2.0, steps).to_vec();
+        close("ckpt hessian vs plain", &h, &hp, 1e-12);
+        let gj = |v: &[f64]| {
+            let (a, b) = ckpt_sim::grad(v[0], v[1], steps);
+            vec![a, b]
+        };
+        close("ckpt hessian vs cd", &h, &cd_jac(gj, &[1.2, 2.0]).concat(), 1e-5);
+    }
+}
