@@ -1589,3 +1589,89 @@ fn checkpoint_with_calls_and_hessian() {
         close("ckpt hessian vs cd", &h, &cd_jac(gj, &[1.2, 2.0]).concat(), 1e-5);
     }
 }
+
+// ------------------------------------------------------------------ 31. forward mode over the whole tensor vocabulary, against reverse mode
+
+#[differentiable(forward)]
+fn vocab(x: &Tensor, w: &Tensor, a: f64) -> f64 {
+    let m = x.reshape(&[2, 3]);
+    let h = m.matmul(w) + a; // [2,2]
+    let sm = h.softmax(1);
+    let ls = h.log_softmax(0);
+    let lse = m.logsumexp(1); // [2]
+    // `where_` has no tangent rule (README lists only digamma, clamp and
+    // sin_cos as lacking one), and `clamp` is documented as lacking one:
+    let leaky = m.relu() * 0.8 + &m * 0.2;
+    let cl = (&m * 0.5).tanh();
+    let mx = m.maximum(&(&m * a));
+    let top = m.slice(1, 0..2).at(&[1, 1]);
+    let mut acc = (sm * ls).sum() + lse.mean() + leaky.mean_dim(0).sum() + top * a;
+    acc = acc + cl.sum() * 0.3 + mx.sum_dim(1).norm() + m.max() - m.min();
+    acc + (w.t().matmul(&w)).sum() / a + (x * x).mean().sqrt() + x.sigmoid().sum() + (x * a).tanh().sum()
+}
+
+#[test]
+fn forward_vocabulary_against_reverse() {
+    let x = Tensor::from([0.3, -0.8, 1.1, -0.2, 0.65, 0.9]);
+    let w = Tensor::from([[0.5, -0.1], [0.2, 0.3], [-0.7, 0.4]]);
+    let a = 0.8;
+    let (gx, gw, ga) = vocab::grad(&x, &w, a);
+    close("vocab dx", &gx.to_vec(), &cd_t(|x| vocab(x, &w, a), &x), 1e-7);
+    close("vocab dw", &gw.to_vec(), &cd_t(|w| vocab(&x, w, a), &w), 1e-7);
+    close("vocab da", &[ga], &cd(|v| vocab(&x, &w, v[0]), &[a]), 1e-7);
+    let vx = Tensor::from([1.0, 0.5, -0.3, 0.2, -1.0, 0.7]);
+    let vw = Tensor::from([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]]);
+    let va = -0.4;
+    let (_, t) = vocab::jvp(&x, &w, a, &vx, &vw, va);
+    let want = (&gx * &vx).sum() + (&gw * &vw).sum() + ga * va;
+    close("vocab jvp", &[t], &[want], 1e-12);
+    // H v against differences of the gradient along v
+    let (hx, hw, ha) = vocab::hvp(&x, &w, a, &vx, &vw, va);
+    let eps = 1e-5;
+    let gp = vocab::grad(&(&x + &(&vx * eps)), &(&w + &(&vw * eps)), a + va * eps);
+    let gm = vocab::grad(&(&x - &(&vx * eps)), &(&w - &(&vw * eps)), a - va * eps);
+    let fd = |p: &Tensor, m: &Tensor| ((p - m) / (2.0 * eps)).to_vec();
+    close("vocab hvp x", &hx.to_vec(), &fd(&gp.0, &gm.0), 1e-6);
+    close("vocab hvp w", &hw.to_vec(), &fd(&gp.1, &gm.1), 1e-6);
+    close("vocab hvp a", &[ha], &[(gp.2 - gm.2) / (2.0 * eps)], 1e-6);
+}
+
+// Calling a reverse-only helper from a `forward` function, here
+// `mlp_loss` (`#[differentiable(wrt(m))]`, no `forward`), does not say
+// "add `forward` to `mlp_loss`": rustc reports
+//   error[E0432]: unresolved import `mark_mlp_loss_with_differentiable_or_wrap_its_arguments_in_stop_gradient`
+//        no `__ad_jvp` in `mlp_loss`
+//        help: consider importing ... crate::ckpt_sim::__ad_jvp as mark___ad_jvp_with_differentiable_or_wrap_its_arguments_in_stop_gradient(m, x, y)
+//   error[E0425]: cannot find function `__ad_jvp` in module `mark_mlp_loss_with_...`
+//   error[E0308]: mismatched types: expected `Tensor`, found `()` (at `#[differentiable(forward)]`, in `acc`)
+// The helper *is* `#[differentiable]`; the message tells the user to mark it so.
+#[differentiable(forward)]
+fn mlp_loss_fwd(m: &Mlp, x: &Tensor, y: &Tensor) -> f64 {
+    let h = x.matmul(&m.l1.w) + &m.l1.b;
+    let h = h.relu() * (1.0 - m.slope) + &h * m.slope;
+    let out = h.matmul(&m.l2.w) + &m.l2.b;
+    let r = out - y;
+    (&r * &r).mean()
+}
+
+#[differentiable(forward)]
+fn struct_forward(m: &Mlp, x: &Tensor, y: &Tensor) -> f64 {
+    mlp_loss_fwd(m, x, y)
+}
+
+#[test]
+fn forward_on_struct_of_tensors() {
+    let m = mlp_model();
+    let x = Tensor::randn(&[8, 3], 14);
+    let y = Tensor::randn(&[8, 2], 15);
+    let (g, _, _) = struct_forward::grad(&m, &x, &y);
+    assert!((g.l1.w.to_vec()[0] - mlp_loss::grad(&m, &x, &y).l1.w.to_vec()[0]).abs() < 1e-12);
+    let mut v = m.clone();
+    v.l1.w = Tensor::randn(&[3, 5], 91);
+    v.l1.b = Tensor::randn(&[5], 92);
+    v.l2.w = Tensor::randn(&[5, 2], 93);
+    v.l2.b = Tensor::randn(&[2], 94);
+    let (_, t) = struct_forward::jvp(&m, &x, &y, &v, &Tensor::zeros(&[8, 3]), &Tensor::zeros(&[8, 2]));
+    let want = (&g.l1.w * &v.l1.w).sum() + (&g.l1.b * &v.l1.b).sum() + (&g.l2.w * &v.l2.w).sum() + (&g.l2.b * &v.l2.b).sum();
+    close("struct jvp", &[t], &[want], 1e-12);
+}
