@@ -995,21 +995,23 @@ fn scalar_left_operands() {
 
 // ------------------------------------------------------------------ 20. tensors indexed in loops (at and slice with the counter)
 
-// BUG (does not compile): a tensor index built from the loop counter with
-// arithmetic, `x.at(&[i, i % 3])`, `x.at(&[i, i + 1])`, or through
-// `let j = i % 2; x.at(&[i, j])`, inside a loop: the generated reverse passes
+// BUG (does not compile): a tensor index array made only of loop counters
+// or of arithmetic on them, `y.at(&[i])`, `y.at(&[i, j])` (nested loops),
+// `x.at(&[i, i % 3])`, `x.at(&[i, i + 1])`, or `let j = i % 2;
+// x.at(&[i, j])`, inside a loop: the generated reverse passes
 // `&{ unreachable!("autodiff: a value the reverse needs was not kept") }`
 // as the index, and rustc reports
 //   error[E0277]: the trait bound `!: autodiff::__private::TensorIndex` is not satisfied
 //   (and E0308 expected `&[usize]`, found `&!`) pointing at `#[differentiable]`.
 // Minimal:
 //   #[differentiable]
-//   fn at_plus(x: &Tensor) -> f64 {
+//   fn at_counter(y: &Tensor) -> f64 {
 //       let mut s = 0.0;
-//       for i in 0..1 { s += x.at(&[i, i + 1]); }
+//       for i in 0..2 { s += y.at(&[i]); }
 //       s
 //   }
-// `x.at(&[i, 0])` and `x.slice(0, i % 2..i % 2 + 1)` compile.
+// `x.at(&[i, 0])`, `x.at(&[0, i])`, `let ix = vec![i]; x.at(&ix)` and
+// `x.slice(0, i % 2..i % 2 + 1)` compile.
 #[cfg(any())]
 mod tensor_at_counter_arithmetic {
 #[differentiable]
@@ -1674,4 +1676,36 @@ fn forward_on_struct_of_tensors() {
     let (_, t) = struct_forward::jvp(&m, &x, &y, &v, &Tensor::zeros(&[8, 3]), &Tensor::zeros(&[8, 2]));
     let want = (&g.l1.w * &v.l1.w).sum() + (&g.l1.b * &v.l1.b).sum() + (&g.l2.w * &v.l2.w).sum() + (&g.l2.b * &v.l2.b).sum();
     close("struct jvp", &[t], &[want], 1e-12);
+}
+
+// ------------------------------------------------------------------ 32. f::record with slices, inactive parameters, the same Var twice
+
+#[differentiable(wrt(x, y))]
+fn warp(x: &[f64], y: &Tensor, scale: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        // `y.at(&[i])` here does not compile (section 20); a Vec index does
+        let ix = vec![i];
+        out.push((x[i] * scale).sin() * y.at(&ix));
+    }
+    out
+}
+
+#[test]
+fn record_slices_and_shared_inputs() {
+    let x = Var::leaf(Tensor::from([0.3, -0.7, 1.2]));
+    let y = Var::leaf(Tensor::from([1.0, 2.0, -0.5]));
+    let out = warp::record(&x, &y, 1.5);
+    assert_eq!(out.grad_fn(), Some("<WarpBackward>".to_string()));
+    let w = Tensor::from([1.0, -1.0, 0.5]);
+    let loss = (&out * &Var::new(w.clone())).sum() + warp::record(&x, &x, 1.5).sum();
+    loss.backward();
+    let f = |v: &[f64]| {
+        let o = warp(&v[..3], &Tensor::from(v[3..].to_vec()), 1.5);
+        let o2 = warp(&v[..3], &Tensor::from(v[..3].to_vec()), 1.5);
+        o.iter().zip(w.to_vec()).map(|(a, b)| a * b).sum::<f64>() + o2.iter().sum::<f64>()
+    };
+    let want = cd(f, &[0.3, -0.7, 1.2, 1.0, 2.0, -0.5]);
+    close("record x", &x.grad().unwrap().to_vec(), &want[..3], 1e-7);
+    close("record y", &y.grad().unwrap().to_vec(), &want[3..], 1e-7);
 }
