@@ -1709,3 +1709,53 @@ fn record_slices_and_shared_inputs() {
     close("record x", &x.grad().unwrap().to_vec(), &want[..3], 1e-7);
     close("record y", &y.grad().unwrap().to_vec(), &want[3..], 1e-7);
 }
+
+// ------------------------------------------------------------------ 33. more nalgebra: Euler quaternions, inverse, points, trace
+
+#[differentiable]
+fn euler_quat(a: f64, b: f64) -> f64 {
+    let q = UnitQuaternion::from_euler_angles(a, b, 0.3);
+    let v = q * Vector3::new(1.0, 0.0, 0.0);
+    v.y
+}
+
+#[differentiable]
+fn rotation_inverse(a: f64) -> f64 {
+    let r = Rotation3::from_axis_angle(&Vector3::x_axis(), a);
+    let back = r.inverse() * Vector3::new(0.0, 1.0, 0.0);
+    back.z
+}
+
+// `p.coords.norm()` on a `Point3` parameter does not compile: rustc says
+//   error[E0609]: no field `coords` on type `Matrix<f64, Const<3>, Const<1>, ArrayStorage<f64, 3, 1>>`
+//   note: available fields are: `x`, `y`, `z`
+// pointing at `coords` (the generated reverse reads the field on the
+// point's gradient, a Vector3). Written with the coordinates instead:
+#[differentiable]
+fn point_distance(p: Point3<f64>, q: Point3<f64>) -> f64 {
+    let d = p - q;
+    d.norm() + (p.x * p.x + p.y * p.y).sqrt()
+}
+
+#[differentiable]
+fn inverse_trace(m: nalgebra::Matrix3<f64>) -> f64 {
+    let inv = m.try_inverse().unwrap();
+    let t = m.transpose() * inv;
+    t.trace()
+}
+
+#[test]
+fn nalgebra_more() {
+    let (ga, gb) = euler_quat::grad(0.4, -0.3);
+    close("euler quat", &[ga, gb], &cd(|v| euler_quat(v[0], v[1]), &[0.4, -0.3]), 1e-7);
+    close("inverse", &[rotation_inverse::grad(0.4)], &cd(|v| rotation_inverse(v[0]), &[0.4]), 1e-7);
+    let (gp, gq) = point_distance::grad(Point3::new(1.0, 2.0, 3.0), Point3::new(0.5, -1.0, 0.2));
+    let want = cd(
+        |v| point_distance(Point3::new(v[0], v[1], v[2]), Point3::new(v[3], v[4], v[5])),
+        &[1.0, 2.0, 3.0, 0.5, -1.0, 0.2],
+    );
+    close("points", &[gp.as_slice(), gq.as_slice()].concat(), &want, 1e-7);
+    let m = nalgebra::Matrix3::new(2.0, 0.5, -1.0, 0.3, 1.0, 0.2, -0.4, 0.6, 3.0);
+    let g = inverse_trace::grad(m);
+    close("inverse trace", g.as_slice(), &cd(|v| inverse_trace(nalgebra::Matrix3::from_column_slice(v)), m.as_slice()), 1e-7);
+}
