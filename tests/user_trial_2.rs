@@ -1759,3 +1759,65 @@ fn nalgebra_more() {
     let g = inverse_trace::grad(m);
     close("inverse trace", g.as_slice(), &cd(|v| inverse_trace(nalgebra::Matrix3::from_column_slice(v)), m.as_slice()), 1e-7);
 }
+
+// ------------------------------------------------------------------ 34. a tensor custom rule with a jvp (second order through it), compound assignment on tensors
+
+#[differentiable(vjp = my_lse_vjp, jvp = my_lse_jvp, forward)]
+fn my_lse(x: &Tensor) -> f64 {
+    x.logsumexp(0).sum()
+}
+
+fn my_lse_vjp(x: &Tensor) -> (f64, impl FnOnce(f64) -> (Tensor,) + Clone + 'static + use<>) {
+    let y = my_lse(x);
+    let p = x.softmax(0);
+    (y, move |g: f64| (p * g,))
+}
+
+#[differentiable(forward)]
+fn my_lse_jvp(x: &Tensor, x_dot: &Tensor) -> (f64, f64) {
+    let p = x.softmax(0);
+    (x.logsumexp(0).sum(), (p * x_dot).sum())
+}
+
+#[differentiable(forward)]
+fn uses_my_lse(x: &Tensor) -> f64 {
+    my_lse(&(x * 2.0)) + (x * x).sum() * 0.5
+}
+
+#[test]
+fn custom_rule_second_order_tensor() {
+    let x = Tensor::from([0.2, -0.5, 1.0]);
+    let g = uses_my_lse::grad(&x);
+    close("custom grad", &g.to_vec(), &cd_t(|x| uses_my_lse(x), &x), 1e-7);
+    let p = (&x * 2.0).softmax(0).to_vec();
+    let mut want = vec![0.0; 9];
+    for i in 0..3 {
+        for k in 0..3 {
+            want[i * 3 + k] = 4.0 * (if i == k { p[i] } else { 0.0 } - p[i] * p[k]) + if i == k { 1.0 } else { 0.0 };
+        }
+    }
+    close("custom hessian", &uses_my_lse::hessian(&x).to_vec(), &want, 1e-12);
+}
+
+#[differentiable]
+fn compound_tensor(x: &Tensor, b: &Tensor, c: f64) -> f64 {
+    let mut h = x.tanh();
+    h += b;
+    h *= c;
+    h -= x;
+    h /= 2.0;
+    let mut s = 0.0;
+    s += h.sum();
+    s *= c;
+    s
+}
+
+#[test]
+fn compound_assignment_on_tensors() {
+    let x = Tensor::from([[0.2, -0.5], [1.0, 0.3]]);
+    let b = Tensor::from([0.1, 0.7]);
+    let (gx, gb, gc) = compound_tensor::grad(&x, &b, 1.3);
+    let f = |v: &[f64]| compound_tensor(&Tensor::from_vec(v[..4].to_vec(), &[2, 2]), &Tensor::from(v[4..6].to_vec()), v[6]);
+    let want = cd(f, &[0.2, -0.5, 1.0, 0.3, 0.1, 0.7, 1.3]);
+    close("compound", &[gx.to_vec(), gb.to_vec(), vec![gc]].concat(), &want, 1e-7);
+}
