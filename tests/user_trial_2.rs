@@ -1821,3 +1821,77 @@ fn compound_assignment_on_tensors() {
     let want = cd(f, &[0.2, -0.5, 1.0, 0.3, 0.1, 0.7, 1.3]);
     close("compound", &[gx.to_vec(), gb.to_vec(), vec![gc]].concat(), &want, 1e-7);
 }
+
+// ------------------------------------------------------------------ 35. Jacobians of tuple outputs, flattened in order
+
+#[differentiable(forward)]
+fn tuple_jac(x: &[f64]) -> (f64, Vec<f64>) {
+    let s = x[0] * x[1];
+    (s, vec![x[0].sin(), x[1] * x[2], s * x[2]])
+}
+
+#[differentiable(forward)]
+fn tuple_jac_t(x: &Tensor, a: f64) -> (Tensor, f64) {
+    ((x * a).exp(), x.sum() * a)
+}
+
+#[test]
+fn jacobians_of_tuples() {
+    let x = [0.3, -0.7, 1.2];
+    let j = tuple_jac::jacobian(&x);
+    let f = |v: &[f64]| {
+        let (s, r) = tuple_jac(v);
+        [vec![s], r].concat()
+    };
+    close("tuple jac", &j.to_vec(), &cd_jac(f, &x).concat(), 1e-7);
+    let j2 = tuple_jac_t::jacobian(&Tensor::from([0.1, 0.2]), 0.5);
+    assert_eq!(j2.shape(), &[3, 3]);
+    let f2 = |v: &[f64]| {
+        let (t, s) = tuple_jac_t(&Tensor::from(v[..2].to_vec()), v[2]);
+        [t.to_vec(), vec![s]].concat()
+    };
+    close("tuple jac t", &j2.to_vec(), &cd_jac(f2, &[0.1, 0.2, 0.5]).concat(), 1e-7);
+}
+
+// ------------------------------------------------------------------ reasonable code that does not compile, or is refused
+
+// (a) An active value passed to a helper's parameter that the helper does
+// not differentiate. README: "is a compile error: wrap it in
+// `stop_gradient(..)`". What rustc says instead, on the attribute:
+//   error[E0308]: mismatched types
+//     #[differentiable]
+//     ^^^^^^^^^^^^^^^^^ expected `f64`, found `()`, arguments to this function are incorrect
+//   note: function defined here: autodiff-runtime/src/cotangent.rs: pub fn acc<T: Cotangent>(dst: &mut T, v: T)
+// Same with `#[no_grad] x` on the helper, and with Tensors. `stop_gradient(x)` compiles.
+#[cfg(any())]
+mod active_argument_to_inactive_parameter {
+    #[differentiable(wrt(w))]
+    fn helper(w: f64, x: f64) -> f64 {
+        w * x
+    }
+    #[differentiable]
+    fn outer(w: f64, x: f64) -> f64 {
+        helper(w, x)
+    }
+}
+
+// (b) Point3::from(vector) of an active vector (refused: "cannot
+// differentiate the constructor or associated function `Point3::from` ...
+// help: build the value from inactive data, or call a differentiable method
+// (`x.sin()`), or keep active values in plain variables"; Point3::new(v.x,
+// v.y, v.z) works). `r.matrix()` of an active Rotation3 (refused: "cannot
+// differentiate the method `matrix`"). A differentiable method of a field,
+// `self.layer.forward(x)` (refused as "cannot differentiate the method
+// `forward`: ... or use a differentiable method" although it is one).
+#[cfg(any())]
+mod refused_nalgebra_and_methods {
+    #[differentiable(wrt(q))]
+    fn tip(q: &[f64]) -> f64 {
+        let p = Point3::from(Vector3::new(q[0], q[1], q[2]));
+        p.x
+    }
+    #[differentiable]
+    fn m01(a: f64) -> f64 {
+        Rotation3::from_euler_angles(a, 0.0, 0.0).matrix()[(0, 1)]
+    }
+}
