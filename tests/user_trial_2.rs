@@ -1895,3 +1895,14 @@ mod refused_nalgebra_and_methods {
         Rotation3::from_euler_angles(a, 0.0, 0.0).matrix()[(0, 1)]
     }
 }
+
+// (c) A recursive differentiable function (not mentioned in README, no UI
+// case): rustc reports, on the attribute,
+//   error[E0720]: cannot resolve opaque type
+#[cfg(any())]
+mod recursion {
+    #[differentiable]
+    fn power(x: f64, n: u32) -> f64 {
+        if n == 0 { 1.0 } else { x * power(x, n - 1) }
+    }
+}
