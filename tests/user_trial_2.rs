@@ -74,8 +74,18 @@ fn softmax_cross_entropy() {
     let (gw, gb) = xent::grad(&x, &onehot, &w, &b);
     assert_eq!(gw.shape(), &[3, 4]);
     assert_eq!(gb.shape(), &[4]);
-    close("dw", &gw.to_vec(), &cd_t(|w| xent(&x, &onehot, w, &b), &w), 1e-7);
-    close("db", &gb.to_vec(), &cd_t(|b| xent(&x, &onehot, &w, b), &b), 1e-7);
+    close(
+        "dw",
+        &gw.to_vec(),
+        &cd_t(|w| xent(&x, &onehot, w, &b), &w),
+        1e-7,
+    );
+    close(
+        "db",
+        &gb.to_vec(),
+        &cd_t(|b| xent(&x, &onehot, &w, b), &b),
+        1e-7,
+    );
     // Analytic: db = mean over rows of softmax − onehot.
     let p = (x.matmul(&w) + &b).softmax(1);
     let want = ((p - &onehot).sum_dim(0) / 5.0).to_vec();
@@ -95,9 +105,18 @@ fn reductions(x: &Tensor) -> f64 {
 
 #[test]
 fn reductions_with_dims() {
-    let x = Tensor::from([[0.3, -1.2, 2.0, 0.5], [1.1, 0.4, -0.7, 0.2], [-0.5, 0.9, 0.1, 1.7]]);
+    let x = Tensor::from([
+        [0.3, -1.2, 2.0, 0.5],
+        [1.1, 0.4, -0.7, 0.2],
+        [-0.5, 0.9, 0.1, 1.7],
+    ]);
     let g = reductions::grad(&x);
-    close("reductions", &g.to_vec(), &cd_t(|x| reductions(x), &x), 1e-7);
+    close(
+        "reductions",
+        &g.to_vec(),
+        &cd_t(|x| reductions(x), &x),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 3. reshape, slice, at, transpose
@@ -138,7 +157,12 @@ fn where_masks() {
     let x = Tensor::from([-2.0, -0.3, 0.4, 1.5, 3.0, -4.0]);
     let t = Tensor::from([0.0, 0.1, 0.2, -0.3, 0.5, 0.0]);
     let g = leaky_huber::grad(&x, &t);
-    close("huber", &g.to_vec(), &cd_t(|x| leaky_huber(x, &t), &x), 1e-7);
+    close(
+        "huber",
+        &g.to_vec(),
+        &cd_t(|x| leaky_huber(x, &t), &x),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 5. f64 scalars mixed with tensors
@@ -187,9 +211,24 @@ fn rnn_loop_branch() {
     let xs = Tensor::randn(&[6, 2], 7);
     for clip in [0.9, 10.0] {
         let (gw, gu, gh) = rnn::grad(&w, &u, &h0, &xs, clip);
-        close("rnn dw", &gw.to_vec(), &cd_t(|w| rnn(w, &u, &h0, &xs, clip), &w), 1e-6);
-        close("rnn du", &gu.to_vec(), &cd_t(|u| rnn(&w, u, &h0, &xs, clip), &u), 1e-6);
-        close("rnn dh0", &gh.to_vec(), &cd_t(|h| rnn(&w, &u, h, &xs, clip), &h0), 1e-6);
+        close(
+            "rnn dw",
+            &gw.to_vec(),
+            &cd_t(|w| rnn(w, &u, &h0, &xs, clip), &w),
+            1e-6,
+        );
+        close(
+            "rnn du",
+            &gu.to_vec(),
+            &cd_t(|u| rnn(&w, u, &h0, &xs, clip), &u),
+            1e-6,
+        );
+        close(
+            "rnn dh0",
+            &gh.to_vec(),
+            &cd_t(|h| rnn(&w, &u, h, &xs, clip), &h0),
+            1e-6,
+        );
     }
 }
 
@@ -226,8 +265,14 @@ fn mlp_loss(m: &Mlp, x: &Tensor, y: &Tensor) -> f64 {
 
 fn mlp_model() -> Mlp {
     Mlp {
-        l1: Linear { w: Tensor::randn(&[3, 5], 11), b: Tensor::randn(&[5], 12) * 0.1 },
-        l2: Linear { w: Tensor::randn(&[5, 2], 13), b: Tensor::zeros(&[2]) },
+        l1: Linear {
+            w: Tensor::randn(&[3, 5], 11),
+            b: Tensor::randn(&[5], 12) * 0.1,
+        },
+        l2: Linear {
+            w: Tensor::randn(&[5, 2], 13),
+            b: Tensor::zeros(&[2]),
+        },
         slope: 0.01,
     }
 }
@@ -242,19 +287,64 @@ fn struct_of_tensors() {
     close(
         "l1.w",
         &g.l1.w.to_vec(),
-        &cd_t(|w| mlp_loss(&Mlp { l1: Linear { w: w.clone(), b: m.l1.b.clone() }, ..m.clone() }, &x, &y), &w1),
+        &cd_t(
+            |w| {
+                mlp_loss(
+                    &Mlp {
+                        l1: Linear {
+                            w: w.clone(),
+                            b: m.l1.b.clone(),
+                        },
+                        ..m.clone()
+                    },
+                    &x,
+                    &y,
+                )
+            },
+            &w1,
+        ),
         1e-7,
     );
     close(
         "l1.b",
         &g.l1.b.to_vec(),
-        &cd_t(|b| mlp_loss(&Mlp { l1: Linear { w: m.l1.w.clone(), b: b.clone() }, ..m.clone() }, &x, &y), &m.l1.b),
+        &cd_t(
+            |b| {
+                mlp_loss(
+                    &Mlp {
+                        l1: Linear {
+                            w: m.l1.w.clone(),
+                            b: b.clone(),
+                        },
+                        ..m.clone()
+                    },
+                    &x,
+                    &y,
+                )
+            },
+            &m.l1.b,
+        ),
         1e-7,
     );
     close(
         "l2.b",
         &g.l2.b.to_vec(),
-        &cd_t(|b| mlp_loss(&Mlp { l2: Linear { w: m.l2.w.clone(), b: b.clone() }, ..m.clone() }, &x, &y), &m.l2.b),
+        &cd_t(
+            |b| {
+                mlp_loss(
+                    &Mlp {
+                        l2: Linear {
+                            w: m.l2.w.clone(),
+                            b: b.clone(),
+                        },
+                        ..m.clone()
+                    },
+                    &x,
+                    &y,
+                )
+            },
+            &m.l2.b,
+        ),
         1e-7,
     );
 }
@@ -277,9 +367,24 @@ fn broadcasting() {
     let (gc, gr, gm) = broadcast::grad(&col, &row, &m);
     assert_eq!(gc.shape(), &[3, 1]);
     assert_eq!(gr.shape(), &[4]);
-    close("col", &gc.to_vec(), &cd_t(|c| broadcast(c, &row, &m), &col), 1e-7);
-    close("row", &gr.to_vec(), &cd_t(|r| broadcast(&col, r, &m), &row), 1e-7);
-    close("m", &gm.to_vec(), &cd_t(|mm| broadcast(&col, &row, mm), &m), 1e-7);
+    close(
+        "col",
+        &gc.to_vec(),
+        &cd_t(|c| broadcast(c, &row, &m), &col),
+        1e-7,
+    );
+    close(
+        "row",
+        &gr.to_vec(),
+        &cd_t(|r| broadcast(&col, r, &m), &row),
+        1e-7,
+    );
+    close(
+        "m",
+        &gm.to_vec(),
+        &cd_t(|mm| broadcast(&col, &row, mm), &m),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 9. nalgebra: a 3-joint arm with quaternions and rotations
@@ -310,7 +415,12 @@ fn quaternion_arm() {
     let target = Point3::new(0.7, 0.4, -0.3);
     let q = [0.3, -0.5, 0.9];
     let g = reach_cost::grad(&q, &lengths, &target);
-    close("arm", &g, &cd(|q| reach_cost(q, &lengths, &target), &q), 1e-7);
+    close(
+        "arm",
+        &g,
+        &cd(|q| reach_cost(q, &lengths, &target), &q),
+        1e-7,
+    );
     // the Jacobian of the tip, row by row through vjp
     let (_, back) = arm_tip::vjp_retained(&q, &lengths);
     let flat = |q: &[f64]| {
@@ -318,7 +428,10 @@ fn quaternion_arm() {
         vec![t.x, t.y, t.z]
     };
     let j = cd_jac(flat, &q);
-    for (k, e) in [Vector3::x(), Vector3::y(), Vector3::z()].into_iter().enumerate() {
+    for (k, e) in [Vector3::x(), Vector3::y(), Vector3::z()]
+        .into_iter()
+        .enumerate()
+    {
         close("arm jac row", &back(e), &j[k], 1e-7);
     }
 }
@@ -336,7 +449,12 @@ fn rot_chain(a: f64, b: f64, c: f64) -> f64 {
 #[test]
 fn euler_rotations() {
     let (ga, gb, gc) = rot_chain::grad(0.3, -0.4, 1.1);
-    close("euler", &[ga, gb, gc], &cd(|v| rot_chain(v[0], v[1], v[2]), &[0.3, -0.4, 1.1]), 1e-7);
+    close(
+        "euler",
+        &[ga, gb, gc],
+        &cd(|v| rot_chain(v[0], v[1], v[2]), &[0.3, -0.4, 1.1]),
+        1e-7,
+    );
 }
 
 #[differentiable]
@@ -351,7 +469,12 @@ fn dmatrix_inverse() {
     let a = DMatrix::from_row_slice(3, 3, &[2.0, 0.5, -1.0, 0.3, 1.0, 0.2, -0.4, 0.6, 3.0]);
     let b = DVector::from_vec(vec![0.5, -1.0, 2.0]);
     let (ga, gb) = dyn_solve::grad(&a, &b);
-    let flat = |v: &[f64]| dyn_solve(&DMatrix::from_column_slice(3, 3, &v[..9]), &DVector::from_column_slice(&v[9..]));
+    let flat = |v: &[f64]| {
+        dyn_solve(
+            &DMatrix::from_column_slice(3, 3, &v[..9]),
+            &DVector::from_column_slice(&v[9..]),
+        )
+    };
     let mut x0: Vec<f64> = a.as_slice().to_vec();
     x0.extend(b.iter());
     let want = cd(flat, &x0);
@@ -383,7 +506,12 @@ fn lse_item(x: &Tensor) -> f64 {
 fn item_first_order() {
     let x = Tensor::from([0.2, -0.5, 1.0]);
     let g = lse_item::grad(&x);
-    close("lse_item grad", &g.to_vec(), &cd_t(|x| lse_item(x), &x), 1e-7);
+    close(
+        "lse_item grad",
+        &g.to_vec(),
+        &cd_t(|x| lse_item(x), &x),
+        1e-7,
+    );
     let u = Tensor::from([0.3, 0.1, -0.7]);
     let (_, t) = lse_item::jvp(&x, &u);
     close("lse_item jvp", &[t], &[(&g * &u).sum()], 1e-12);
@@ -421,7 +549,9 @@ fn softmax_jacobian_and_logsumexp_hessian() {
     }
     close("lse hessian", &h.to_vec(), &want, 1e-12);
     let hv = lse::hvp(&x, &u);
-    let want_hv: Vec<f64> = (0..3).map(|i| (0..3).map(|k| want[i * 3 + k] * u.to_vec()[k]).sum()).collect();
+    let want_hv: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|k| want[i * 3 + k] * u.to_vec()[k]).sum())
+        .collect();
     close("lse hvp", &hv.to_vec(), &want_hv, 1e-12);
 }
 
@@ -475,12 +605,16 @@ fn vec_field(x: &[f64]) -> Vec<f64> {
 }
 
 #[test]
-#[ignore = "BUG: reverse mode panics 'attempt to subtract with overflow' (x[i - 1] under `if i > 0`, see left_neighbour_in_branch)"]
 fn vector_field_jacobian() {
     let x = [0.3, -1.2, 0.8, 2.0];
     let j = vec_field::jacobian(&x);
     assert_eq!(j.shape(), &[4, 4]);
-    close("vf jac", &j.to_vec(), &cd_jac(|v| vec_field(v), &x).concat(), 1e-7);
+    close(
+        "vf jac",
+        &j.to_vec(),
+        &cd_jac(|v| vec_field(v), &x).concat(),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 11. the graph layer, as PyTorch
@@ -506,14 +640,23 @@ fn graph_broadcast_accumulate_retain_detach() {
     assert_eq!(b.grad().unwrap().to_vec(), vec![6.0, 6.0, 6.0]);
     // third backward: freed
     let err = y.try_backward().unwrap_err();
-    assert!(err.to_string().contains("backward through the graph a second time"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("backward through the graph a second time"),
+        "{err}"
+    );
     // detach: u = z.detach() * w, gradient flows only into w
     b.zero_grad();
     w.zero_grad();
     let u = (z.detach() * &w).sum();
     u.backward();
     assert_eq!(b.grad().unwrap().to_vec(), vec![0.0, 0.0, 0.0]);
-    close("w.grad detach", &w.grad().unwrap().to_vec(), &[6.6, 15.6], 1e-12);
+    close(
+        "w.grad detach",
+        &w.grad().unwrap().to_vec(),
+        &[6.6, 15.6],
+        1e-12,
+    );
     assert_eq!(format!("{}", y), "tensor(37.8000, grad_fn=<SumBackward0>)");
 }
 
@@ -532,17 +675,26 @@ fn graph_record_and_eager_agree() {
     let x2 = Var::leaf(Tensor::from([-1.0, 0.5, 2.0]));
     let y2 = &x2 * (&x2 * 1.702).sigmoid();
     (&y2 * &y2).sum().backward();
-    close("record vs eager", &via_record.to_vec(), &x2.grad().unwrap().to_vec(), 1e-14);
+    close(
+        "record vs eager",
+        &via_record.to_vec(),
+        &x2.grad().unwrap().to_vec(),
+        1e-14,
+    );
     let f = |v: &Tensor| {
         let y = gelu_like(v);
         (&y * &y).sum()
     };
-    close("record vs cd", &via_record.to_vec(), &cd_t(f, &x.data()), 1e-7);
+    close(
+        "record vs cd",
+        &via_record.to_vec(),
+        &cd_t(f, &x.data()),
+        1e-7,
+    );
     assert_eq!(y.grad_fn(), Some("<GeluLikeBackward>".to_string()));
 }
 
 #[test]
-#[ignore = "BUG: reverse mode panics 'attempt to subtract with overflow' (see left_neighbour_in_branch)"]
 fn vector_field_vjp_only() {
     let x = [0.3, -1.2, 0.8, 2.0];
     let (_, back) = vec_field::vjp(&x);
@@ -555,9 +707,13 @@ fn vector_field_jvp_only() {
     let x = [0.3, -1.2, 0.8, 2.0];
     let (_, t) = vec_field::jvp(&x, &[1.0, 0.0, 0.0, 0.0]);
     let j = cd_jac(|v| vec_field(v), &x);
-    close("vf col 0", &t, &j.iter().map(|r| r[0]).collect::<Vec<_>>(), 1e-7);
+    close(
+        "vf col 0",
+        &t,
+        &j.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        1e-7,
+    );
 }
-
 
 // ------------------------------------------------------------------ 12. BUG: a guarded neighbour index is evaluated unguarded in the reverse
 
@@ -591,19 +747,24 @@ fn right_neighbour_in_branch(x: &[f64]) -> f64 {
 
 fn neighbours_want(x: &[f64]) -> Vec<f64> {
     (0..x.len())
-        .map(|k| (if k > 0 { x[k - 1] } else { 0.0 }) + (if k + 1 < x.len() { x[k + 1] } else { 0.0 }))
+        .map(|k| {
+            (if k > 0 { x[k - 1] } else { 0.0 }) + (if k + 1 < x.len() { x[k + 1] } else { 0.0 })
+        })
         .collect()
 }
 
 #[test]
-#[ignore = "BUG: panics 'attempt to subtract with overflow' in the generated reverse (hoisted acc_index of x[i - 1])"]
 fn guarded_left_neighbour() {
     let x = [0.3, -1.2, 0.8, 2.0];
-    close("left", &left_neighbour_in_branch::grad(&x), &neighbours_want(&x), 1e-12);
+    close(
+        "left",
+        &left_neighbour_in_branch::grad(&x),
+        &neighbours_want(&x),
+        1e-12,
+    );
 }
 
 #[test]
-#[ignore = "BUG: panics 'index out of bounds: the len is 4 but the index is 4' in acc_index (hoisted x[i + 1])"]
 fn guarded_right_neighbour() {
     let x = [0.3, -1.2, 0.8, 2.0];
     let g = right_neighbour_in_branch::grad(&x);
@@ -674,19 +835,43 @@ fn left_neighbour_checked(x: &[f64]) -> f64 {
 }
 
 #[test]
-#[ignore = "BUG: the guarded x[i - 1] / x[i + 1] written with continue, break or match panics the same way"]
 fn guarded_neighbour_other_guards() {
     let x = [1.0, 2.0, 3.0];
-    close("continue", &left_neighbour_continue::grad(&x), &[2.0, 4.0, 2.0], 1e-15);
-    close("break", &right_neighbour_break::grad(&x), &[3.0, 5.0, 3.0], 1e-15);
-    close("match", &left_neighbour_match::grad(&x), &[3.0, 4.0, 2.0], 1e-15);
+    close(
+        "continue",
+        &left_neighbour_continue::grad(&x),
+        &[2.0, 4.0, 2.0],
+        1e-15,
+    );
+    close(
+        "break",
+        &right_neighbour_break::grad(&x),
+        &[3.0, 5.0, 3.0],
+        1e-15,
+    );
+    close(
+        "match",
+        &left_neighbour_match::grad(&x),
+        &[3.0, 4.0, 2.0],
+        1e-15,
+    );
 }
 
 #[test]
 fn guarded_neighbour_workarounds() {
     let x = [1.0, 2.0, 3.0];
-    close("local copy", &left_neighbour_local_copy::grad(&x), &[2.0, 4.0, 2.0], 1e-15);
-    close("checked_sub", &left_neighbour_checked::grad(&x), &[2.0, 4.0, 2.0], 1e-15);
+    close(
+        "local copy",
+        &left_neighbour_local_copy::grad(&x),
+        &[2.0, 4.0, 2.0],
+        1e-15,
+    );
+    close(
+        "checked_sub",
+        &left_neighbour_checked::grad(&x),
+        &[2.0, 4.0, 2.0],
+        1e-15,
+    );
 }
 
 // ------------------------------------------------------------------ 13. index patterns a stencil or a scatter writes
@@ -762,16 +947,41 @@ fn write_then_read(x: &[f64]) -> f64 {
 #[test]
 fn index_patterns() {
     let x = [0.3, -1.2, 0.8, 2.0, -0.4];
-    close("reassigned", &index_reassigned::grad(&x), &cd(|v| index_reassigned(v), &x), 1e-7);
-    close("data dep", &index_data_dependent::grad(&x), &cd(|v| index_data_dependent(v), &x), 1e-7);
-    close("counter", &index_counter::grad(&x), &cd(|v| index_counter(v), &x), 1e-7);
-    close("laplacian", &periodic_laplacian::grad(&x), &cd(|v| periodic_laplacian(v), &x), 1e-7);
+    close(
+        "reassigned",
+        &index_reassigned::grad(&x),
+        &cd(|v| index_reassigned(v), &x),
+        1e-7,
+    );
+    close(
+        "data dep",
+        &index_data_dependent::grad(&x),
+        &cd(|v| index_data_dependent(v), &x),
+        1e-7,
+    );
+    close(
+        "counter",
+        &index_counter::grad(&x),
+        &cd(|v| index_counter(v), &x),
+        1e-7,
+    );
+    close(
+        "laplacian",
+        &periodic_laplacian::grad(&x),
+        &cd(|v| periodic_laplacian(v), &x),
+        1e-7,
+    );
 }
 
 #[test]
 fn buffer_guarded_read() {
     let x = [0.3, -1.2, 0.8, 2.0, -0.4];
-    close("write/read", &write_then_read::grad(&x), &cd(|v| write_then_read(v), &x), 1e-7);
+    close(
+        "write/read",
+        &write_then_read::grad(&x),
+        &cd(|v| write_then_read(v), &x),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 14. optimisers on a derived struct
@@ -800,11 +1010,21 @@ fn pendulum_loss(p: &Pendulum, target: f64) -> f64 {
 #[test]
 fn adam_and_sgd_on_a_struct() {
     use autodiff::optim::{Adam, Optimizer, Sgd};
-    let p0 = Pendulum { length: 1.0, damping: 0.1, w: vec![0.0, 0.0], bias: Tensor::from([0.3, -0.3]) };
+    let p0 = Pendulum {
+        length: 1.0,
+        damping: 0.1,
+        w: vec![0.0, 0.0],
+        bias: Tensor::from([0.3, -0.3]),
+    };
     let g = pendulum_loss::grad(&p0, 0.2);
     let flat = |v: &[f64]| {
         pendulum_loss(
-            &Pendulum { length: v[0], damping: v[1], w: vec![v[2], v[3]], bias: Tensor::from(vec![v[4], v[5]]) },
+            &Pendulum {
+                length: v[0],
+                damping: v[1],
+                w: vec![v[2], v[3]],
+                bias: Tensor::from(vec![v[4], v[5]]),
+            },
             0.2,
         )
     };
@@ -830,7 +1050,15 @@ fn adam_and_sgd_on_a_struct() {
     sgd.step(&mut q, &g);
     assert!((q.length - (1.0 - 0.1 * g.length)).abs() < 1e-15);
     assert!((q.w[1] - (0.0 - 0.1 * g.w[1])).abs() < 1e-15);
-    close("sgd bias", &q.bias.to_vec(), &[0.3 - 0.1 * g.bias.to_vec()[0], -0.3 - 0.1 * g.bias.to_vec()[1]], 1e-15);
+    close(
+        "sgd bias",
+        &q.bias.to_vec(),
+        &[
+            0.3 - 0.1 * g.bias.to_vec()[0],
+            -0.3 - 0.1 * g.bias.to_vec()[1],
+        ],
+        1e-15,
+    );
 }
 
 // ------------------------------------------------------------------ 15. a custom rule on tensors (a stable softplus) used in a network
@@ -840,7 +1068,12 @@ fn softplus(x: &Tensor) -> Tensor {
     x.relu() + (-x.abs()).exp().ln_1p()
 }
 
-fn softplus_vjp(x: &Tensor) -> (Tensor, impl FnOnce(Tensor) -> (Tensor,) + Clone + 'static + use<>) {
+fn softplus_vjp(
+    x: &Tensor,
+) -> (
+    Tensor,
+    impl FnOnce(Tensor) -> (Tensor,) + Clone + 'static + use<>,
+) {
     let y = softplus(x);
     let s = x.sigmoid();
     (y, move |g: Tensor| (g * s,))
@@ -861,7 +1094,12 @@ fn custom_rule_on_tensors() {
     let w = Tensor::randn(&[3, 2], 31);
     let x = Tensor::randn(&[4, 3], 32) * 3.0;
     let g = softplus_net::grad(&w, &x);
-    close("softplus net", &g.to_vec(), &cd_t(|w| softplus_net(w, &x), &w), 1e-7);
+    close(
+        "softplus net",
+        &g.to_vec(),
+        &cd_t(|w| softplus_net(w, &x), &w),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 16. checkpointed tensor loop (a small neural ODE)
@@ -898,8 +1136,18 @@ fn checkpointed_tensor_loop() {
         let (pw, py) = node_plain::grad(&w, &y0, steps);
         assert_eq!(gw.to_vec(), pw.to_vec(), "steps {steps}");
         assert_eq!(gy.to_vec(), py.to_vec(), "steps {steps}");
-        close("node dw", &gw.to_vec(), &cd_t(|w| node(w, &y0, steps), &w), 1e-7);
-        close("node dy0", &gy.to_vec(), &cd_t(|y| node(&w, y, steps), &y0), 1e-7);
+        close(
+            "node dw",
+            &gw.to_vec(),
+            &cd_t(|w| node(w, &y0, steps), &w),
+            1e-7,
+        );
+        close(
+            "node dy0",
+            &gy.to_vec(),
+            &cd_t(|y| node(&w, y, steps), &y0),
+            1e-7,
+        );
     }
 }
 
@@ -936,7 +1184,12 @@ fn generic_helpers() {
     close("poly dc", &gc, &[1.0, 0.5, 0.25], 1e-15);
     close("poly dt", &[gt], &[2.0 + 2.0 * 3.0 * 0.5], 1e-15);
     let (ga, gb) = uses_generics::grad(0.7, -1.3);
-    close("generics", &[ga, gb], &cd(|v| uses_generics(v[0], v[1]), &[0.7, -1.3]), 1e-7);
+    close(
+        "generics",
+        &[ga, gb],
+        &cd(|v| uses_generics(v[0], v[1]), &[0.7, -1.3]),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 18. vjp with non-scalar and tuple outputs, retained pullbacks
@@ -969,7 +1222,12 @@ fn tuple_output_retained() {
     close("head 2", &a2w.to_vec(), &cd_t(f2, &w), 1e-7);
     // linearity: back(v1 + v2) = back(v1) + back(v2)
     let (sw, _) = back((&v1 + &v2, 0.7));
-    let sum: Vec<f64> = a1w.to_vec().iter().zip(a2w.to_vec()).map(|(a, b)| a + b).collect();
+    let sum: Vec<f64> = a1w
+        .to_vec()
+        .iter()
+        .zip(a2w.to_vec())
+        .map(|(a, b)| a + b)
+        .collect();
     close("linear", &sw.to_vec(), &sum, 1e-12);
 }
 
@@ -989,52 +1247,46 @@ fn left_scalars(x: &Tensor, p: f64) -> f64 {
 fn scalar_left_operands() {
     let x = Tensor::from([-1.3, -0.2, 0.45, 1.7]);
     let (gx, gp) = left_scalars::grad(&x, 1.3);
-    close("dx", &gx.to_vec(), &cd_t(|x| left_scalars(x, 1.3), &x), 1e-7);
+    close(
+        "dx",
+        &gx.to_vec(),
+        &cd_t(|x| left_scalars(x, 1.3), &x),
+        1e-7,
+    );
     close("dp", &[gp], &cd(|v| left_scalars(&x, v[0]), &[1.3]), 1e-7);
 }
 
 // ------------------------------------------------------------------ 20. tensors indexed in loops (at and slice with the counter)
 
-// BUG (does not compile): a tensor index array made only of loop counters
-// or of arithmetic on them, `y.at(&[i])`, `y.at(&[i, j])` (nested loops),
-// `x.at(&[i, i % 3])`, `x.at(&[i, i + 1])`, or `let j = i % 2;
-// x.at(&[i, j])`, inside a loop: the generated reverse passes
-// `&{ unreachable!("autodiff: a value the reverse needs was not kept") }`
-// as the index, and rustc reports
-//   error[E0277]: the trait bound `!: autodiff::__private::TensorIndex` is not satisfied
-//   (and E0308 expected `&[usize]`, found `&!`) pointing at `#[differentiable]`.
-// Minimal:
-//   #[differentiable]
-//   fn at_counter(y: &Tensor) -> f64 {
-//       let mut s = 0.0;
-//       for i in 0..2 { s += y.at(&[i]); }
-//       s
-//   }
-// `x.at(&[i, 0])`, `x.at(&[0, i])`, `let ix = vec![i]; x.at(&ix)` and
-// `x.slice(0, i % 2..i % 2 + 1)` compile.
-#[cfg(any())]
+// Once a bug (did not compile: the reverse passed `unreachable!()` as an
+// index built from loop counters, `x.at(&[i, i % 3])`); fixed, checked here.
 mod tensor_at_counter_arithmetic {
-#[differentiable]
-fn tensor_loop_index(x: &Tensor) -> f64 {
-    let n = x.shape()[0];
-    let mut s = 0.0;
-    for i in 0..n {
-        let row = x.slice(0, i..i + 1); // [1, 3]
-        s += row.sum() * x.at(&[i, i % 3]);
-        if i + 1 < n {
-            s += (x.slice(0, i + 1..i + 2) - row).powi(2).sum();
+    use super::*;
+    #[differentiable]
+    fn tensor_loop_index(x: &Tensor) -> f64 {
+        let n = x.shape()[0];
+        let mut s = 0.0;
+        for i in 0..n {
+            let row = x.slice(0, i..i + 1); // [1, 3]
+            s += row.sum() * x.at(&[i, i % 3]);
+            if i + 1 < n {
+                s += (x.slice(0, i + 1..i + 2) - row).powi(2).sum();
+            }
         }
+        s
     }
-    s
-}
 
     #[test]
     fn tensor_index_in_loop() {
-    let x = Tensor::randn(&[4, 3], 61);
-    let g = tensor_loop_index::grad(&x);
-    close("tensor loop", &g.to_vec(), &cd_t(|x| tensor_loop_index(x), &x), 1e-7);
-}
-
+        let x = Tensor::randn(&[4, 3], 61);
+        let g = tensor_loop_index::grad(&x);
+        close(
+            "tensor loop",
+            &g.to_vec(),
+            &cd_t(|x| tensor_loop_index(x), &x),
+            1e-7,
+        );
+    }
 }
 
 #[differentiable]
@@ -1055,7 +1307,12 @@ fn tensor_loop_index_plain(x: &Tensor) -> f64 {
 fn tensor_index_in_loop_plain() {
     let x = Tensor::randn(&[4, 3], 61);
     let g = tensor_loop_index_plain::grad(&x);
-    close("tensor loop", &g.to_vec(), &cd_t(|x| tensor_loop_index_plain(x), &x), 1e-7);
+    close(
+        "tensor loop",
+        &g.to_vec(),
+        &cd_t(|x| tensor_loop_index_plain(x), &x),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 21. forward mode on tensors and nalgebra, Hessians of mixed parameters
@@ -1081,7 +1338,12 @@ fn mixed_parameter_hessian() {
     let want = cd_jac(flat_grad, &[0.3, -0.8, 1.1, 0.7]).concat();
     close("mixed hessian", &h.to_vec(), &want, 1e-6);
     let (hx, ha) = mixed_hess::hvp(&x, a, &Tensor::from([1.0, 0.0, 0.0]), 0.0);
-    close("hvp col 0", &[hx.to_vec(), vec![ha]].concat(), &[want[0], want[4], want[8], want[12]], 1e-6);
+    close(
+        "hvp col 0",
+        &[hx.to_vec(), vec![ha]].concat(),
+        &[want[0], want[4], want[8], want[12]],
+        1e-6,
+    );
 }
 
 // Forward mode refuses nalgebra values (a clear message, at the use of
@@ -1127,7 +1389,12 @@ fn graph_shared_subgraph_and_backward_with() {
         let z = y.softmax(0);
         (&z * &y).sum() + y.logsumexp(0).item()
     };
-    close("shared", &x.grad().unwrap().to_vec(), &cd_t(f, &Tensor::from([1.0, 2.0, 3.0])), 1e-7);
+    close(
+        "shared",
+        &x.grad().unwrap().to_vec(),
+        &cd_t(f, &Tensor::from([1.0, 2.0, 3.0])),
+        1e-7,
+    );
 
     // backward_with on a non-scalar; where_ and maximum with a mask
     let a = Var::leaf(Tensor::from([[1.0, -2.0], [0.5, 3.0]]));
@@ -1140,7 +1407,11 @@ fn graph_shared_subgraph_and_backward_with() {
     let b = Var::leaf(Tensor::from([1.0, 2.0]));
     let c = &b * 2.0;
     let err = c.try_backward().unwrap_err();
-    assert!(err.to_string().contains("grad can be implicitly created only for scalar outputs"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("grad can be implicitly created only for scalar outputs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1153,11 +1424,29 @@ fn graph_retain_grad_and_second_backward() {
     // dz/dy = e^4 + 1, dz/dx = 2x (e^4 + 1)
     let e4 = 4f64.exp();
     close("y.grad", &y.grad().unwrap().to_vec(), &[e4 + 1.0], 1e-12);
-    close("x.grad", &x.grad().unwrap().to_vec(), &[4.0 * (e4 + 1.0)], 1e-12);
+    close(
+        "x.grad",
+        &x.grad().unwrap().to_vec(),
+        &[4.0 * (e4 + 1.0)],
+        1e-12,
+    );
     z.backward();
-    close("y.grad x2", &y.grad().unwrap().to_vec(), &[2.0 * (e4 + 1.0)], 1e-12);
-    close("x.grad x2", &x.grad().unwrap().to_vec(), &[8.0 * (e4 + 1.0)], 1e-12);
-    assert_eq!(format!("{}", x.grad().unwrap()), format!("{}", Tensor::scalar(8.0 * (e4 + 1.0))));
+    close(
+        "y.grad x2",
+        &y.grad().unwrap().to_vec(),
+        &[2.0 * (e4 + 1.0)],
+        1e-12,
+    );
+    close(
+        "x.grad x2",
+        &x.grad().unwrap().to_vec(),
+        &[8.0 * (e4 + 1.0)],
+        1e-12,
+    );
+    assert_eq!(
+        format!("{}", x.grad().unwrap()),
+        format!("{}", Tensor::scalar(8.0 * (e4 + 1.0)))
+    );
 }
 
 // ------------------------------------------------------------------ 23. the per-iteration accumulation of x[i] under exits and moving indices
@@ -1234,15 +1523,40 @@ fn nested_pairs(x: &[f64]) -> f64 {
 #[test]
 fn accumulation_under_exits() {
     let x = [0.3, -1.2, 0.8, 2.0, -0.4, 0.9];
-    close("moving counter", &moving_counter::grad(&x), &cd(|v| moving_counter(v), &x), 1e-7);
+    close(
+        "moving counter",
+        &moving_counter::grad(&x),
+        &cd(|v| moving_counter(v), &x),
+        1e-7,
+    );
     for limit in [0.5, 1.0, 3.0, 100.0] {
         let g = break_mid_iteration::grad(&x, limit);
-        close("break", &g, &cd(|v| break_mid_iteration(v, limit), &x), 1e-7);
+        close(
+            "break",
+            &g,
+            &cd(|v| break_mid_iteration(v, limit), &x),
+            1e-7,
+        );
         let g = return_mid_iteration::grad(&x, limit);
-        close("return", &g, &cd(|v| return_mid_iteration(v, limit), &x), 1e-7);
+        close(
+            "return",
+            &g,
+            &cd(|v| return_mid_iteration(v, limit), &x),
+            1e-7,
+        );
     }
-    close("continue", &continue_mid_iteration::grad(&x), &cd(|v| continue_mid_iteration(v), &x), 1e-7);
-    close("nested", &nested_pairs::grad(&x), &cd(|v| nested_pairs(v), &x), 1e-7);
+    close(
+        "continue",
+        &continue_mid_iteration::grad(&x),
+        &cd(|v| continue_mid_iteration(v), &x),
+        1e-7,
+    );
+    close(
+        "nested",
+        &nested_pairs::grad(&x),
+        &cd(|v| nested_pairs(v), &x),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 24. second order on tensor code: matrices, calls, loops
@@ -1268,12 +1582,34 @@ fn second_order_tensor_network() {
     let x = Tensor::randn(&[2, 3], 72);
     let y = Tensor::from([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
     let (gw, gx, gy) = deep::grad(&w, &x, &y);
-    close("deep dw", &gw.to_vec(), &cd_t(|w| deep(w, &x, &y), &w), 1e-7);
-    close("deep dx", &gx.to_vec(), &cd_t(|x| deep(&w, x, &y), &x), 1e-7);
-    close("deep dy", &gy.to_vec(), &cd_t(|y| deep(&w, &x, y), &y), 1e-7);
+    close(
+        "deep dw",
+        &gw.to_vec(),
+        &cd_t(|w| deep(w, &x, &y), &w),
+        1e-7,
+    );
+    close(
+        "deep dx",
+        &gx.to_vec(),
+        &cd_t(|x| deep(&w, x, &y), &x),
+        1e-7,
+    );
+    close(
+        "deep dy",
+        &gy.to_vec(),
+        &cd_t(|y| deep(&w, &x, y), &y),
+        1e-7,
+    );
     // H_ww · v against differences of the reverse gradient
     let v = Tensor::randn(&[3, 3], 73);
-    let (hw, hx, hy) = deep::hvp(&w, &x, &y, &v, &Tensor::zeros(&[2, 3]), &Tensor::zeros(&[2, 3]));
+    let (hw, hx, hy) = deep::hvp(
+        &w,
+        &x,
+        &y,
+        &v,
+        &Tensor::zeros(&[2, 3]),
+        &Tensor::zeros(&[2, 3]),
+    );
     let eps = 1e-5;
     let gp = deep::grad(&(&w + &(&v * eps)), &x, &y);
     let gm = deep::grad(&(&w - &(&v * eps)), &x, &y);
@@ -1288,9 +1624,21 @@ fn second_order_tensor_network() {
     // column 4 of H (w[1][1]) against hvp with e_4
     let mut e = vec![0.0; 9];
     e[4] = 1.0;
-    let (c_w, c_x, c_y) = deep::hvp(&w, &x, &y, &Tensor::from_vec(e, &[3, 3]), &Tensor::zeros(&[2, 3]), &Tensor::zeros(&[2, 3]));
+    let (c_w, c_x, c_y) = deep::hvp(
+        &w,
+        &x,
+        &y,
+        &Tensor::from_vec(e, &[3, 3]),
+        &Tensor::zeros(&[2, 3]),
+        &Tensor::zeros(&[2, 3]),
+    );
     let col: Vec<f64> = (0..21).map(|r| hv[r * 21 + 4]).collect();
-    close("hessian col", &col, &[c_w.to_vec(), c_x.to_vec(), c_y.to_vec()].concat(), 1e-10);
+    close(
+        "hessian col",
+        &col,
+        &[c_w.to_vec(), c_x.to_vec(), c_y.to_vec()].concat(),
+        1e-10,
+    );
 }
 
 #[differentiable(forward)]
@@ -1311,12 +1659,20 @@ fn jacobian_layout_2d() {
     let x = Tensor::from([[0.3, -0.4, 1.2], [0.7, 0.1, -0.9]]);
     let j = jac2d::jacobian(&x);
     assert_eq!(j.shape(), &[3, 2, 2, 3]);
-    let want = cd_jac(|v| jac2d(&Tensor::from_vec(v.to_vec(), &[2, 3])).to_vec(), &x.to_vec()).concat();
+    let want = cd_jac(
+        |v| jac2d(&Tensor::from_vec(v.to_vec(), &[2, 3])).to_vec(),
+        &x.to_vec(),
+    )
+    .concat();
     close("jac 2d", &j.to_vec(), &want, 1e-7);
     let x2 = Tensor::from([[0.3, -0.4], [1.2, 0.7], [0.1, -0.9]]);
     let j2 = jac_wide::jacobian(&x2);
     assert_eq!(j2.shape(), &[2, 3, 2]);
-    let want = cd_jac(|v| jac_wide(&Tensor::from_vec(v.to_vec(), &[3, 2])).to_vec(), &x2.to_vec()).concat();
+    let want = cd_jac(
+        |v| jac_wide(&Tensor::from_vec(v.to_vec(), &[3, 2])).to_vec(),
+        &x2.to_vec(),
+    )
+    .concat();
     close("jac wide", &j2.to_vec(), &want, 1e-7);
 }
 
@@ -1337,7 +1693,12 @@ fn piecewise_second_order() {
         out.push(ga);
         out
     };
-    close("pw hessian", &h.to_vec(), &cd_jac(flat_grad, &[0.4, -0.7, 1.3, 0.9]).concat(), 1e-6);
+    close(
+        "pw hessian",
+        &h.to_vec(),
+        &cd_jac(flat_grad, &[0.4, -0.7, 1.3, 0.9]).concat(),
+        1e-6,
+    );
 }
 
 #[differentiable(forward)]
@@ -1392,13 +1753,37 @@ fn module_style_methods() {
     let x = Tensor::randn(&[4, 2], 81);
     let y = Tensor::randn(&[4, 1], 82);
     let net = Net {
-        a: Lin { w: Tensor::randn(&[2, 3], 83), b: Tensor::from([0.1, 0.0, -0.1]) },
-        c: Lin { w: Tensor::randn(&[3, 1], 84), b: Tensor::zeros(&[1]) },
+        a: Lin {
+            w: Tensor::randn(&[2, 3], 83),
+            b: Tensor::from([0.1, 0.0, -0.1]),
+        },
+        c: Lin {
+            w: Tensor::randn(&[3, 1], 84),
+            b: Tensor::zeros(&[1]),
+        },
     };
     let (g, gx, _gy) = net.loss_grad(&x, &y);
-    let with_aw = |w: &Tensor| Net { a: Lin { w: w.clone(), b: net.a.b.clone() }, c: net.c.clone() }.loss(&x, &y);
+    let with_aw = |w: &Tensor| {
+        Net {
+            a: Lin {
+                w: w.clone(),
+                b: net.a.b.clone(),
+            },
+            c: net.c.clone(),
+        }
+        .loss(&x, &y)
+    };
     close("net a.w", &g.a.w.to_vec(), &cd_t(with_aw, &net.a.w), 1e-7);
-    let with_cb = |b: &Tensor| Net { a: net.a.clone(), c: Lin { w: net.c.w.clone(), b: b.clone() } }.loss(&x, &y);
+    let with_cb = |b: &Tensor| {
+        Net {
+            a: net.a.clone(),
+            c: Lin {
+                w: net.c.w.clone(),
+                b: b.clone(),
+            },
+        }
+        .loss(&x, &y)
+    };
     close("net c.b", &g.c.b.to_vec(), &cd_t(with_cb, &net.c.b), 1e-7);
     close("net x", &gx.to_vec(), &cd_t(|x| net.loss(x, &y), &x), 1e-7);
 }
@@ -1420,8 +1805,18 @@ fn broadcast_where() {
     let fill = Tensor::from([0.7]);
     let (gx, gf) = masked_fill::grad(&x, &fill);
     assert_eq!(gf.shape(), &[1]);
-    close("where dx", &gx.to_vec(), &cd_t(|x| masked_fill(x, &fill), &x), 1e-7);
-    close("where dfill", &gf.to_vec(), &cd_t(|f| masked_fill(&x, f), &fill), 1e-7);
+    close(
+        "where dx",
+        &gx.to_vec(),
+        &cd_t(|x| masked_fill(x, &fill), &x),
+        1e-7,
+    );
+    close(
+        "where dfill",
+        &gf.to_vec(),
+        &cd_t(|f| masked_fill(&x, f), &fill),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 27. the graph layer: cat/stack, ties, clamp, printing
@@ -1442,11 +1837,19 @@ fn graph_cat_stack_ties() {
     // c = [[1,3,3],[2,6,6],[2,.5,-1]]; clamp(0,2.5) passes where 0 <= c <= 2.5: [[1,0,0],[1,0,0],[1,1,0]]
     // max of c = 6 at two places: 0.5 each, into row 1 → a gets 2 * 0.5 at cols 1, 2
     let ga = a.grad().unwrap().to_vec();
-    close("a.grad", &ga, &[1.0 + 2.0 * 1.0, 0.0 + 1.0 + 0.5, 0.0 + 1.0 + 0.5], 1e-15);
+    close(
+        "a.grad",
+        &ga,
+        &[1.0 + 2.0 * 1.0, 0.0 + 1.0 + 0.5, 0.0 + 1.0 + 0.5],
+        1e-15,
+    );
     let gb = b.grad().unwrap();
     assert_eq!(gb.shape(), &[1, 3]);
     assert_eq!(gb.to_vec(), vec![1.0, 1.0, 0.0]);
-    assert_eq!(format!("{}", a.grad().unwrap()), "tensor([3.0000, 1.5000, 1.5000])");
+    assert_eq!(
+        format!("{}", a.grad().unwrap()),
+        "tensor([3.0000, 1.5000, 1.5000])"
+    );
     assert_eq!(total.grad_fn(), Some("<AddBackward0>".to_string()));
 }
 
@@ -1472,7 +1875,10 @@ fn zeros_and_strong_zero() {
     let x = Tensor::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
     let w = Tensor::from([0.5, -0.5, 2.0]);
     #[allow(deprecated)]
-    let (gx, gw, gb, ) = { let (a, b2, c) = maybe_uses::grad(&x, &w, 1.0, false); (a, b2, c) };
+    let (gx, gw, gb) = {
+        let (a, b2, c) = maybe_uses::grad(&x, &w, 1.0, false);
+        (a, b2, c)
+    };
     assert_eq!(gx.to_vec(), vec![1.0; 6]);
     assert_eq!(gw.shape(), &[3]);
     assert_eq!(gw.to_vec(), vec![0.0; 3]);
@@ -1487,7 +1893,11 @@ fn zeros_and_strong_zero() {
     let (gx, gt) = safe_ratio::grad(&x, &t);
     // d/dx = 1/t where t != 0, 0 where t = 0; d/dt = -x/t² + sign(t)/(2 sqrt|t|)
     close("safe dx", &gx.to_vec(), &[0.5, 0.0, -0.25], 1e-15);
-    let want_t = [-1.0 / 4.0 + 1.0 / (2.0 * 2f64.sqrt()), 0.0, -3.0 / 16.0 - 1.0 / 4.0];
+    let want_t = [
+        -1.0 / 4.0 + 1.0 / (2.0 * 2f64.sqrt()),
+        0.0,
+        -3.0 / 16.0 - 1.0 / 4.0,
+    ];
     close("safe dt", &gt.to_vec(), &want_t, 1e-15);
 }
 
@@ -1507,18 +1917,27 @@ fn graph_edge_cases_as_pytorch() {
     (&x * 3.0).sum().backward();
     assert_eq!(format!("{}", x.grad().unwrap()), "tensor([5., 7.])");
     let c = Var::new(Tensor::from([1.0, 1.0]));
-    assert_eq!(format!("{}", (&c * &x).sum()), "tensor(3., grad_fn=<SumBackward0>)");
+    assert_eq!(
+        format!("{}", (&c * &x).sum()),
+        "tensor(3., grad_fn=<SumBackward0>)"
+    );
     assert!(c.grad().is_none());
     let z = Var::leaf(Tensor::from([1.0])).requires_grad_(false);
     let err = (&z * 2.0).sum().try_backward().unwrap_err();
-    assert_eq!(err.to_string(), "element 0 of tensors does not require grad and does not have a grad_fn");
+    assert_eq!(
+        err.to_string(),
+        "element 0 of tensors does not require grad and does not have a grad_fn"
+    );
     // torch: x.pow(0.5) at -1 → nan grad; sqrt at 0 → inf; norm at 0 → 0; abs/relu at 0 → 0; inf * 0 → 0
     let p = Var::leaf(Tensor::from([-1.0, 4.0]));
     p.powf(0.5).sum().backward();
     assert_eq!(format!("{}", p.grad().unwrap()), "tensor([   nan, 0.2500])");
     let r0 = Var::leaf(Tensor::from([0.0, 4.0]));
     r0.sqrt().sum().backward();
-    assert_eq!(format!("{}", r0.grad().unwrap()), "tensor([   inf, 0.2500])");
+    assert_eq!(
+        format!("{}", r0.grad().unwrap()),
+        "tensor([   inf, 0.2500])"
+    );
     let n0 = Var::leaf(Tensor::from([0.0, 0.0]));
     n0.norm().backward();
     assert_eq!(n0.grad().unwrap().to_vec(), vec![0.0, 0.0]);
@@ -1529,9 +1948,18 @@ fn graph_edge_cases_as_pytorch() {
     (&m * 0.0).sum().backward();
     assert_eq!(m.grad().unwrap().to_vec(), vec![0.0, 0.0]);
     // printing as torch
-    assert_eq!(format!("{}", Tensor::from([1e5, 1e-3])), "tensor([1.0000e+05, 1.0000e-03])");
-    assert_eq!(format!("{}", Tensor::from([100.5, 2.25])), "tensor([100.5000,   2.2500])");
-    assert_eq!(format!("{}", Tensor::from([f64::INFINITY, -1.0, 0.5])), "tensor([    inf, -1.0000,  0.5000])");
+    assert_eq!(
+        format!("{}", Tensor::from([1e5, 1e-3])),
+        "tensor([1.0000e+05, 1.0000e-03])"
+    );
+    assert_eq!(
+        format!("{}", Tensor::from([100.5, 2.25])),
+        "tensor([100.5000,   2.2500])"
+    );
+    assert_eq!(
+        format!("{}", Tensor::from([f64::INFINITY, -1.0, 0.5])),
+        "tensor([    inf, -1.0000,  0.5000])"
+    );
 }
 
 // ------------------------------------------------------------------ 30. checkpoints: with calls, branches, Hessians, odd segment lengths
@@ -1580,7 +2008,12 @@ fn checkpoint_with_calls_and_hessian() {
         let g = ckpt_sim::grad(1.2, 2.0, steps);
         let p = plain_sim::grad(1.2, 2.0, steps);
         assert_eq!(g, p, "steps {steps}");
-        close("ckpt grad", &[g.0, g.1], &cd(|v| ckpt_sim(v[0], v[1], steps), &[1.2, 2.0]), 1e-6);
+        close(
+            "ckpt grad",
+            &[g.0, g.1],
+            &cd(|v| ckpt_sim(v[0], v[1], steps), &[1.2, 2.0]),
+            1e-6,
+        );
         let h = ckpt_sim::hessian(1.2, 2.0, steps).to_vec();
         let hp = plain_sim::hessian(1.2, 2.0, steps).to_vec();
         close("ckpt hessian vs plain", &h, &hp, 1e-12);
@@ -1588,7 +2021,12 @@ fn checkpoint_with_calls_and_hessian() {
             let (a, b) = ckpt_sim::grad(v[0], v[1], steps);
             vec![a, b]
         };
-        close("ckpt hessian vs cd", &h, &cd_jac(gj, &[1.2, 2.0]).concat(), 1e-5);
+        close(
+            "ckpt hessian vs cd",
+            &h,
+            &cd_jac(gj, &[1.2, 2.0]).concat(),
+            1e-5,
+        );
     }
 }
 
@@ -1609,7 +2047,10 @@ fn vocab(x: &Tensor, w: &Tensor, a: f64) -> f64 {
     let top = m.slice(1, 0..2).at(&[1, 1]);
     let mut acc = (sm * ls).sum() + lse.mean() + leaky.mean_dim(0).sum() + top * a;
     acc = acc + cl.sum() * 0.3 + mx.sum_dim(1).norm() + m.max() - m.min();
-    acc + (w.t().matmul(&w)).sum() / a + (x * x).mean().sqrt() + x.sigmoid().sum() + (x * a).tanh().sum()
+    acc + (w.t().matmul(&w)).sum() / a
+        + (x * x).mean().sqrt()
+        + x.sigmoid().sum()
+        + (x * a).tanh().sum()
 }
 
 #[test]
@@ -1618,8 +2059,18 @@ fn forward_vocabulary_against_reverse() {
     let w = Tensor::from([[0.5, -0.1], [0.2, 0.3], [-0.7, 0.4]]);
     let a = 0.8;
     let (gx, gw, ga) = vocab::grad(&x, &w, a);
-    close("vocab dx", &gx.to_vec(), &cd_t(|x| vocab(x, &w, a), &x), 1e-7);
-    close("vocab dw", &gw.to_vec(), &cd_t(|w| vocab(&x, w, a), &w), 1e-7);
+    close(
+        "vocab dx",
+        &gx.to_vec(),
+        &cd_t(|x| vocab(x, &w, a), &x),
+        1e-7,
+    );
+    close(
+        "vocab dw",
+        &gw.to_vec(),
+        &cd_t(|w| vocab(&x, w, a), &w),
+        1e-7,
+    );
     close("vocab da", &[ga], &cd(|v| vocab(&x, &w, v[0]), &[a]), 1e-7);
     let vx = Tensor::from([1.0, 0.5, -0.3, 0.2, -1.0, 0.7]);
     let vw = Tensor::from([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]]);
@@ -1673,8 +2124,18 @@ fn forward_on_struct_of_tensors() {
     v.l1.b = Tensor::randn(&[5], 92);
     v.l2.w = Tensor::randn(&[5, 2], 93);
     v.l2.b = Tensor::randn(&[2], 94);
-    let (_, t) = struct_forward::jvp(&m, &x, &y, &v, &Tensor::zeros(&[8, 3]), &Tensor::zeros(&[8, 2]));
-    let want = (&g.l1.w * &v.l1.w).sum() + (&g.l1.b * &v.l1.b).sum() + (&g.l2.w * &v.l2.w).sum() + (&g.l2.b * &v.l2.b).sum();
+    let (_, t) = struct_forward::jvp(
+        &m,
+        &x,
+        &y,
+        &v,
+        &Tensor::zeros(&[8, 3]),
+        &Tensor::zeros(&[8, 2]),
+    );
+    let want = (&g.l1.w * &v.l1.w).sum()
+        + (&g.l1.b * &v.l1.b).sum()
+        + (&g.l2.w * &v.l2.w).sum()
+        + (&g.l2.b * &v.l2.b).sum();
     close("struct jvp", &[t], &[want], 1e-12);
 }
 
@@ -1747,17 +2208,40 @@ fn inverse_trace(m: nalgebra::Matrix3<f64>) -> f64 {
 #[test]
 fn nalgebra_more() {
     let (ga, gb) = euler_quat::grad(0.4, -0.3);
-    close("euler quat", &[ga, gb], &cd(|v| euler_quat(v[0], v[1]), &[0.4, -0.3]), 1e-7);
-    close("inverse", &[rotation_inverse::grad(0.4)], &cd(|v| rotation_inverse(v[0]), &[0.4]), 1e-7);
+    close(
+        "euler quat",
+        &[ga, gb],
+        &cd(|v| euler_quat(v[0], v[1]), &[0.4, -0.3]),
+        1e-7,
+    );
+    close(
+        "inverse",
+        &[rotation_inverse::grad(0.4)],
+        &cd(|v| rotation_inverse(v[0]), &[0.4]),
+        1e-7,
+    );
     let (gp, gq) = point_distance::grad(Point3::new(1.0, 2.0, 3.0), Point3::new(0.5, -1.0, 0.2));
     let want = cd(
         |v| point_distance(Point3::new(v[0], v[1], v[2]), Point3::new(v[3], v[4], v[5])),
         &[1.0, 2.0, 3.0, 0.5, -1.0, 0.2],
     );
-    close("points", &[gp.as_slice(), gq.as_slice()].concat(), &want, 1e-7);
+    close(
+        "points",
+        &[gp.as_slice(), gq.as_slice()].concat(),
+        &want,
+        1e-7,
+    );
     let m = nalgebra::Matrix3::new(2.0, 0.5, -1.0, 0.3, 1.0, 0.2, -0.4, 0.6, 3.0);
     let g = inverse_trace::grad(m);
-    close("inverse trace", g.as_slice(), &cd(|v| inverse_trace(nalgebra::Matrix3::from_column_slice(v)), m.as_slice()), 1e-7);
+    close(
+        "inverse trace",
+        g.as_slice(),
+        &cd(
+            |v| inverse_trace(nalgebra::Matrix3::from_column_slice(v)),
+            m.as_slice(),
+        ),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 34. a tensor custom rule with a jvp (second order through it), compound assignment on tensors
@@ -1788,15 +2272,26 @@ fn uses_my_lse(x: &Tensor) -> f64 {
 fn custom_rule_second_order_tensor() {
     let x = Tensor::from([0.2, -0.5, 1.0]);
     let g = uses_my_lse::grad(&x);
-    close("custom grad", &g.to_vec(), &cd_t(|x| uses_my_lse(x), &x), 1e-7);
+    close(
+        "custom grad",
+        &g.to_vec(),
+        &cd_t(|x| uses_my_lse(x), &x),
+        1e-7,
+    );
     let p = (&x * 2.0).softmax(0).to_vec();
     let mut want = vec![0.0; 9];
     for i in 0..3 {
         for k in 0..3 {
-            want[i * 3 + k] = 4.0 * (if i == k { p[i] } else { 0.0 } - p[i] * p[k]) + if i == k { 1.0 } else { 0.0 };
+            want[i * 3 + k] = 4.0 * (if i == k { p[i] } else { 0.0 } - p[i] * p[k])
+                + if i == k { 1.0 } else { 0.0 };
         }
     }
-    close("custom hessian", &uses_my_lse::hessian(&x).to_vec(), &want, 1e-12);
+    close(
+        "custom hessian",
+        &uses_my_lse::hessian(&x).to_vec(),
+        &want,
+        1e-12,
+    );
 }
 
 #[differentiable]
@@ -1817,9 +2312,20 @@ fn compound_assignment_on_tensors() {
     let x = Tensor::from([[0.2, -0.5], [1.0, 0.3]]);
     let b = Tensor::from([0.1, 0.7]);
     let (gx, gb, gc) = compound_tensor::grad(&x, &b, 1.3);
-    let f = |v: &[f64]| compound_tensor(&Tensor::from_vec(v[..4].to_vec(), &[2, 2]), &Tensor::from(v[4..6].to_vec()), v[6]);
+    let f = |v: &[f64]| {
+        compound_tensor(
+            &Tensor::from_vec(v[..4].to_vec(), &[2, 2]),
+            &Tensor::from(v[4..6].to_vec()),
+            v[6],
+        )
+    };
     let want = cd(f, &[0.2, -0.5, 1.0, 0.3, 0.1, 0.7, 1.3]);
-    close("compound", &[gx.to_vec(), gb.to_vec(), vec![gc]].concat(), &want, 1e-7);
+    close(
+        "compound",
+        &[gx.to_vec(), gb.to_vec(), vec![gc]].concat(),
+        &want,
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ 35. Jacobians of tuple outputs, flattened in order
@@ -1850,7 +2356,12 @@ fn jacobians_of_tuples() {
         let (t, s) = tuple_jac_t(&Tensor::from(v[..2].to_vec()), v[2]);
         [t.to_vec(), vec![s]].concat()
     };
-    close("tuple jac t", &j2.to_vec(), &cd_jac(f2, &[0.1, 0.2, 0.5]).concat(), 1e-7);
+    close(
+        "tuple jac t",
+        &j2.to_vec(),
+        &cd_jac(f2, &[0.1, 0.2, 0.5]).concat(),
+        1e-7,
+    );
 }
 
 // ------------------------------------------------------------------ reasonable code that does not compile, or is refused
@@ -1860,7 +2371,7 @@ fn jacobians_of_tuples() {
 // `stop_gradient(..)`". What rustc says instead, on the attribute:
 //   error[E0308]: mismatched types
 //     #[differentiable]
-//     ^^^^^^^^^^^^^^^^^ expected `f64`, found `()`, arguments to this function are incorrect
+//     ^^^^^^^^^^^^^^^^^ expected `f64`, found `()` (now: found `NotDifferentiated`, tests/ui/calls/active_into_not_differentiated.rs), arguments to this function are incorrect
 //   note: function defined here: autodiff-runtime/src/cotangent.rs: pub fn acc<T: Cotangent>(dst: &mut T, v: T)
 // Same with `#[no_grad] x` on the helper, and with Tensors. `stop_gradient(x)` compiles.
 #[cfg(any())]
@@ -1896,9 +2407,9 @@ mod refused_nalgebra_and_methods {
     }
 }
 
-// (c) A recursive differentiable function (not mentioned in README, no UI
-// case): rustc reports, on the attribute,
-//   error[E0720]: cannot resolve opaque type
+// (c) A recursive differentiable function: now refused with the fix
+// ("write the recursion as a loop", tests/ui/unsupported/recursion.rs);
+// it was rustc's E0720 on the attribute.
 #[cfg(any())]
 mod recursion {
     #[differentiable]
