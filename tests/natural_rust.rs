@@ -454,8 +454,30 @@ fn local_coordinates(b: Body2, s: f64) -> f64 {
     c.x * c.y * s + v[1]
 }
 
+#[derive(Clone, Debug, Differentiable)]
+struct Layer1 {
+    w: Vec<f64>,
+    #[no_grad]
+    n: usize,
+}
+
+/// An index read from a `#[no_grad]` integer field of a differentiated
+/// struct (it carries no gradient; it was refused as "an index cannot carry
+/// a gradient").
+#[differentiable]
+fn last_weights(l: &Layer1, x: f64) -> f64 {
+    l.w[l.n - 1] * x + l.w[l.n - 2]
+}
+
 #[test]
 fn struct_patterns_and_local_coordinates() {
+    let l = Layer1 {
+        w: vec![1.0, 2.0, 3.0],
+        n: 3,
+    };
+    let (gl, gx) = last_weights::grad(&l, 5.0);
+    close(&gl.w, &[0.0, 1.0, 5.0]);
+    close(&[gx], &[3.0]);
     let b = Body2 {
         x: 0.4,
         y: -1.3,

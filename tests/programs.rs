@@ -220,3 +220,42 @@ fn logistic_regression_trains() {
     }
     assert!(bce(&m, &features, &labels) < 0.5 * before);
 }
+
+/// The notes' MLP loss: the negative log-likelihood reads `logp.at(&[i, labels[i]])`,
+/// an index the reverse needs again (it used to find no value there and panic).
+#[differentiable(wrt(w))]
+fn picked_nll(x: &autodiff::Tensor, labels: &[usize], w: &autodiff::Tensor) -> f64 {
+    let logp = x.matmul(w).log_softmax(1);
+    let mut nll = 0.0;
+    for i in 0..labels.len() {
+        nll -= logp.at(&[i, labels[i]]);
+    }
+    nll / labels.len() as f64
+}
+
+#[test]
+fn a_loss_picking_elements_by_label_differentiates() {
+    use autodiff::Tensor;
+    let x = Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.25, 1.5, -0.75], &[3, 2]);
+    let w = Tensor::from_vec(vec![0.3, -0.2, 0.1, 0.4, 0.0, -0.5], &[2, 3]);
+    let labels = [2usize, 0, 1];
+    let g = picked_nll::grad(&x, &labels, &w);
+    // Central differences, element by element.
+    let h = 1e-6;
+    for k in 0..6 {
+        let mut plus = w.to_vec();
+        let mut minus = w.to_vec();
+        plus[k] += h;
+        minus[k] -= h;
+        let (p, m) = (
+            picked_nll(&x, &labels, &Tensor::from_vec(plus, &[2, 3])),
+            picked_nll(&x, &labels, &Tensor::from_vec(minus, &[2, 3])),
+        );
+        let numeric = (p - m) / (2.0 * h);
+        assert!(
+            (g.to_vec()[k] - numeric).abs() < 1e-6,
+            "w[{k}]: {} vs {numeric}",
+            g.to_vec()[k]
+        );
+    }
+}

@@ -491,3 +491,49 @@ mod literal_index_arguments {
         );
     }
 }
+
+mod copies_and_folds {
+    use autodiff::differentiable;
+
+    #[differentiable]
+    fn array_to_vec(x: [f64; 2]) -> f64 {
+        let z = x.to_vec();
+        z[0] * z[1]
+    }
+
+    /// A literal start and a path function: `fold(0.0, f64::max)`.
+    #[differentiable]
+    fn fold_literal_path(x: &[f64]) -> f64 {
+        x.iter().map(|v| v * v).fold(0.0, f64::max)
+    }
+
+    /// An array literal of active values as a receiver.
+    #[differentiable]
+    fn literal_array_to_vec(x: &[f64]) -> f64 {
+        let z = [x[0], x[1] * 2.0].to_vec();
+        z[0] * z[1]
+    }
+
+    /// A copy of a sub-slice.
+    #[differentiable]
+    fn range_index_to_vec(x: &[f64]) -> f64 {
+        let v = x[0..2].to_vec();
+        v[1] * 2.0 + x[1..].to_vec()[1]
+    }
+
+    #[test]
+    fn copies_and_folds() {
+        assert_eq!(
+            range_index_to_vec::grad(&[2.0, 3.0, 4.0]),
+            vec![0.0, 2.0, 1.0]
+        );
+        assert_eq!(array_to_vec::grad([2.0, 3.0]), [3.0, 2.0]);
+        // max(4, 9, 1) = 9 at x = −3: 2x
+        assert_eq!(
+            fold_literal_path::grad(&[2.0, -3.0, 1.0]),
+            vec![0.0, -6.0, 0.0]
+        );
+        // 2 x₀ x₁
+        assert_eq!(literal_array_to_vec::grad(&[2.0, 3.0]), vec![6.0, 4.0]);
+    }
+}

@@ -9,80 +9,11 @@ use crate::ir::*;
 use crate::signature::Signature;
 use quote::ToTokens;
 
-/// Visits every assignment site of a block, loops and branches included.
-pub fn for_each_assign<'b>(block: &'b Block, f: &mut dyn FnMut(&'b Assign)) {
-    for stmt in &block.stmts {
-        match stmt {
-            Stmt::Assign(a) => f(a),
-            Stmt::If(i) => {
-                for_each_assign(&i.then, f);
-                if let Some(e) = &i.els {
-                    for_each_assign(e, f);
-                }
-            }
-            Stmt::Match(m) => m.arms.iter().for_each(|arm| for_each_assign(&arm.body, f)),
-            Stmt::Loop(l) => for_each_assign(&l.body, f),
-            Stmt::Block(b) => for_each_assign(b, f),
-            Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
-        }
-    }
-}
-
-fn for_each_assign_mut(block: &mut Block, f: &mut dyn FnMut(&mut Assign)) {
-    for stmt in &mut block.stmts {
-        match stmt {
-            Stmt::Assign(a) => f(a),
-            Stmt::If(i) => {
-                for_each_assign_mut(&mut i.then, f);
-                if let Some(e) = &mut i.els {
-                    for_each_assign_mut(e, f);
-                }
-            }
-            Stmt::Match(m) => m
-                .arms
-                .iter_mut()
-                .for_each(|arm| for_each_assign_mut(&mut arm.body, f)),
-            Stmt::Loop(l) => for_each_assign_mut(&mut l.body, f),
-            Stmt::Block(b) => for_each_assign_mut(b, f),
-            Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
-        }
-    }
-}
-
 /// Does the expression carry a gradient, given which bindings do?
 pub fn is_active(e: &Ex, active: &dyn Fn(BindId) -> bool) -> bool {
-    match e {
-        Ex::Var { id, .. } => active(*id),
-        Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => false,
-        Ex::Op { rule, args, .. } => args
-            .iter()
-            .zip(rule.operands)
-            .any(|(a, op)| op.is_some() && is_active(a, active)),
-        Ex::Call { args, .. } => args.iter().any(|a| is_active(a, active)),
-        Ex::Index { base, .. } | Ex::Field { base, .. } => is_active(base, active),
-        Ex::Ref { inner, .. } => is_active(inner, active),
-        Ex::Tuple { elems } | Ex::Array { elems, .. } => elems.iter().any(|a| is_active(a, active)),
-    }
-}
-
-/// The bindings a gradient would flow into from this expression.
-fn gradient_leaves(e: &Ex, out: &mut Vec<BindId>) {
-    match e {
-        Ex::Var { id, .. } => out.push(*id),
-        Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
-        Ex::Op { rule, args, .. } => {
-            for (a, op) in args.iter().zip(rule.operands) {
-                if op.is_some() {
-                    gradient_leaves(a, out);
-                }
-            }
-        }
-        Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-            args.iter().for_each(|a| gradient_leaves(a, out))
-        }
-        Ex::Index { base, .. } | Ex::Field { base, .. } => gradient_leaves(base, out),
-        Ex::Ref { inner, .. } => gradient_leaves(inner, out),
-    }
+    let mut leaves = Vec::new();
+    gradient_leaves(e, &mut leaves);
+    leaves.into_iter().any(active)
 }
 
 pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
@@ -96,7 +27,7 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
     }
     loop {
         let mut changed = false;
-        for_each_assign(&body.block, &mut |a| {
+        for_each_assign(&body.block, |a: &Assign| {
             if matches!(a.kind, AssignKind::Opaque { .. })
                 || !is_active(&a.value, &|id| depends[id])
             {
@@ -119,7 +50,7 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
     let mut reaches = vec![false; n];
     loop {
         let mut changed = false;
-        for_each_assign(&body.block, &mut |a| {
+        for_each_assign(&body.block, |a: &Assign| {
             if matches!(a.kind, AssignKind::Opaque { .. }) {
                 return;
             }
@@ -152,13 +83,17 @@ pub fn analyse(sig: &Signature, body: &mut Body, errors: &Errors) {
         .filter_map(|b| b.param.filter(|p| sig.params[*p].active && !b.active))
         .collect();
     let bindings = &body.bindings;
-    for_each_assign_mut(&mut body.block, &mut |a| {
-        a.active = !matches!(a.kind, AssignKind::Opaque { .. })
-            && a.targets.iter().flatten().any(|t| match t {
-                Target::Out => true,
-                Target::Bind(id) => bindings[*id].active,
-            });
-    });
+    struct SiteActivity<'b>(&'b [Binding]);
+    impl VisitMut for SiteActivity<'_> {
+        fn visit_assign_mut(&mut self, a: &mut Assign) {
+            a.active = !matches!(a.kind, AssignKind::Opaque { .. })
+                && a.targets.iter().flatten().any(|t| match t {
+                    Target::Out => true,
+                    Target::Bind(id) => self.0[*id].active,
+                });
+        }
+    }
+    SiteActivity(bindings).visit_block_mut(&mut body.block);
     find_recipes(sig, body);
     check(body, &depends, errors);
 }
@@ -171,21 +106,28 @@ pub fn stable(b: &Binding) -> bool {
 
 /// Pure, cheap, and built of what the reverse has anyway.
 fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
-    let known = |id: &BindId| stable(&bindings[*id]) || bindings[*id].recipe.is_some();
-    match e {
-        Ex::Const { .. } => true,
-        Ex::Var { id, .. } => known(id),
-        Ex::Inactive { stable, reads, .. } => *stable && reads.iter().all(known),
-        Ex::Op { rule, args, .. } => {
-            !rule.expensive && args.iter().all(|a| recomputable(a, bindings))
-        }
-        Ex::Index { base, index, .. } => {
-            recomputable(base, bindings) && recomputable(index, bindings)
-        }
-        Ex::Field { base, .. } => recomputable(base, bindings),
-        Ex::Ref { inner, .. } => recomputable(inner, bindings),
-        Ex::Call { .. } | Ex::Tuple { .. } | Ex::Array { .. } | Ex::Unsupported { .. } => false,
+    struct Recomputable<'b> {
+        bindings: &'b [Binding],
+        ok: bool,
     }
+    impl<'e> Visit<'e> for Recomputable<'_> {
+        fn visit_ex(&mut self, e: &'e Ex) {
+            let known =
+                |id: &BindId| stable(&self.bindings[*id]) || self.bindings[*id].recipe.is_some();
+            match e {
+                Ex::Var { id, .. } => self.ok &= known(id),
+                Ex::Inactive { stable, reads, .. } => self.ok &= *stable && reads.iter().all(known),
+                Ex::Op { rule, .. } if rule.expensive => self.ok = false,
+                Ex::Call { .. } | Ex::Tuple { .. } | Ex::Array { .. } | Ex::Unsupported { .. } => {
+                    self.ok = false
+                }
+                _ => walk_ex(self, e),
+            }
+        }
+    }
+    let mut v = Recomputable { bindings, ok: true };
+    v.visit_ex(e);
+    v.ok
 }
 
 /// `let t = x[i + 1] - x[i] * x[i];` inside a loop over `i`, with `x` a
@@ -193,7 +135,7 @@ fn recomputable(e: &Ex, bindings: &[Binding]) -> bool {
 /// step (a push per step also keeps the loop's other values out of registers).
 fn find_recipes(sig: &Signature, body: &mut Body) {
     let mut found: Vec<(BindId, Ex)> = Vec::new();
-    for_each_assign(&body.block, &mut |a| {
+    for_each_assign(&body.block, |a: &Assign| {
         let (AssignKind::Let { simple: true, .. }, [Some(Target::Bind(id))]) =
             (&a.kind, a.targets.as_slice())
         else {
@@ -227,125 +169,130 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
 /// Reports every construct that an active value reaches but that cannot be
 /// differentiated, on the smallest span we have.
 fn check(body: &Body, depends: &[bool], errors: &Errors) {
-    // Names the user wrote; the lowering's own variables are described.
-    let name_of = |id: BindId| {
-        let name = body.bindings[id].ident.to_string();
-        match name.strip_prefix("__ad_") {
-            Some("self") => "self".to_string(),
-            Some(_) => "a value computed here".to_string(),
-            None => name,
+    struct Check<'c> {
+        body: &'c Body,
+        depends: &'c [bool],
+        errors: &'c Errors,
+    }
+    impl Check<'_> {
+        fn active(&self, e: &Ex) -> bool {
+            is_active(e, &|id| self.depends[id])
         }
-    };
-    let param_roots: Vec<bool> = body.bindings.iter().map(|b| b.param.is_some()).collect();
-    fn walk(
-        e: &Ex,
-        depends: &[bool],
-        name_of: &dyn Fn(BindId) -> String,
-        errors: &Errors,
-        param_roots: &[bool],
-    ) {
-        match e {
-            Ex::Unsupported {
-                reads,
-                span,
-                what,
-                fix,
-                ..
-            } => {
-                if let Some(id) = reads.iter().find(|id| depends[**id]) {
-                    errors.at(
-                        *span,
-                        format!(
-                            "cannot differentiate {what}: it uses {}, which carries a gradient\nhelp: {fix}",
-                            {
-                                let n = name_of(*id);
-                                if n.contains(' ') { n } else { format!("`{n}`") }
-                            }
-                        ),
+        // Names the user wrote; the lowering's own variables are described.
+        fn name_of(&self, id: BindId) -> String {
+            let name = self.body.bindings[id].ident.to_string();
+            match name.strip_prefix("__ad_") {
+                Some("self") => "self".to_string(),
+                Some(_) => "a value computed here".to_string(),
+                None => name,
+            }
+        }
+    }
+    impl<'e> Visit<'e> for Check<'_> {
+        fn visit_assign(&mut self, a: &'e Assign) {
+            self.visit_ex(&a.value);
+            if let AssignKind::Element { index, .. } = &a.kind {
+                if self.active(index) {
+                    self.errors.at(
+                        proc_macro2::Span::call_site(),
+                        "an index cannot carry a gradient\nhelp: compute the index from inactive values",
                     );
                 }
             }
-            Ex::Op {
-                rule,
-                args,
-                span,
-                syntax,
-            } => {
-                for (k, (a, op)) in args.iter().zip(rule.operands).enumerate() {
-                    if op.is_none() && is_active(a, &|id| depends[id]) {
-                        let name = match syntax {
-                            Syntax::Method { name, .. } => name.to_string(),
-                            _ => rule.rule.to_string(),
-                        };
-                        errors.at(
+            if let AssignKind::Let {
+                pattern,
+                simple: false,
+            } = &a.kind
+            {
+                if self.active(&a.value) {
+                    self.errors.spanned(
+                        pattern,
+                        "cannot give a gradient to a value destructured by this pattern\nhelp: bind it to a name, or to a flat tuple of names `(a, b)`",
+                    );
+                }
+            }
+        }
+
+        fn visit_ex(&mut self, e: &'e Ex) {
+            match e {
+                Ex::Unsupported {
+                    reads,
+                    span,
+                    what,
+                    fix,
+                    ..
+                } => {
+                    if let Some(id) = reads.iter().find(|id| self.depends[**id]) {
+                        let n = self.name_of(*id);
+                        let n = if n.contains(' ') { n } else { format!("`{n}`") };
+                        self.errors.at(
                             *span,
                             format!(
-                                "argument {k} of `{name}` cannot carry a gradient (it is a count, a dimension or a shape)\nhelp: wrap it in `stop_gradient(..)` if its value is all you need"
+                                "cannot differentiate {what}: it uses {n}, which carries a gradient\nhelp: {fix}"
                             ),
                         );
                     }
-                    walk(a, depends, name_of, errors, param_roots);
                 }
-            }
-            Ex::Field { base, span, .. } => {
-                // The gradient goes into the field of a parameter's gradient,
-                // whose type the generated code names.
-                if is_active(base, &|id| depends[id])
-                    && field_root(base).is_none_or(|id| !param_roots[id])
-                {
-                    errors.at(
-                        *span,
-                        "cannot differentiate a field of this value: only fields of parameters (`p.w`, `p.layer.w`) carry gradients\nhelp: read the field from the parameter, or destructure the value into names (`let (a, b) = pair;`)",
-                    );
+                Ex::Op {
+                    rule,
+                    args,
+                    span,
+                    syntax,
+                } => {
+                    for (k, (a, op)) in args.iter().zip(rule.operands).enumerate() {
+                        if op.is_none() && self.active(a) {
+                            let name = match syntax {
+                                Syntax::Method { name, .. } => name.to_string(),
+                                _ => rule.rule.to_string(),
+                            };
+                            self.errors.at(
+                                *span,
+                                format!(
+                                    "argument {k} of `{name}` cannot carry a gradient (it is a count, a dimension or a shape)\nhelp: wrap it in `stop_gradient(..)` if its value is all you need"
+                                ),
+                            );
+                        }
+                        self.visit_ex(a);
+                    }
                 }
-                walk(base, depends, name_of, errors, param_roots);
-            }
-            Ex::Index { base, index, span } => {
-                if is_active(index, &|id| depends[id]) {
-                    errors.at(*span, "an index cannot carry a gradient\nhelp: compute the index from inactive values");
+                Ex::Field { base, span, .. } => {
+                    // The gradient goes into the field of a parameter's gradient,
+                    // whose type the generated code names.
+                    if self.active(base)
+                        && field_root(base).is_none_or(|id| self.body.bindings[id].param.is_none())
+                    {
+                        self.errors.at(
+                            *span,
+                            "cannot differentiate a field of this value: only fields of parameters (`p.w`, `p.layer.w`) carry gradients\nhelp: read the field from the parameter, or destructure the value into names (`let (a, b) = pair;`)",
+                        );
+                    }
+                    walk_ex(self, e);
                 }
-                walk(base, depends, name_of, errors, param_roots);
-                walk(index, depends, name_of, errors, param_roots);
-            }
-            Ex::Ref { inner, mutable } => {
-                if *mutable && is_active(inner, &|id| depends[id]) {
-                    errors.spanned(
-                        inner_tokens(inner),
-                        "cannot differentiate through `&mut` of an active value: the callee could change it behind the macro's back\nhelp: pass it by value or by `&`, and return the new value",
-                    );
+                Ex::Index { index, span, .. } => {
+                    if self.active(index) {
+                        self.errors.at(*span, "an index cannot carry a gradient\nhelp: compute the index from inactive values");
+                    }
+                    walk_ex(self, e);
                 }
-                walk(inner, depends, name_of, errors, param_roots);
+                Ex::Ref { inner, mutable } => {
+                    if *mutable && self.active(inner) {
+                        self.errors.spanned(
+                            inner_tokens(inner),
+                            "cannot differentiate through `&mut` of an active value: the callee could change it behind the macro's back\nhelp: pass it by value or by `&`, and return the new value",
+                        );
+                    }
+                    walk_ex(self, e);
+                }
+                _ => walk_ex(self, e),
             }
-            Ex::Call { args, .. } | Ex::Tuple { elems: args } | Ex::Array { elems: args, .. } => {
-                args.iter()
-                    .for_each(|a| walk(a, depends, name_of, errors, param_roots))
-            }
-            Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } => {}
         }
     }
-    for_each_assign(&body.block, &mut |a| {
-        walk(&a.value, depends, &name_of, errors, &param_roots);
-        if let AssignKind::Element { index, .. } = &a.kind {
-            if is_active(index, &|id| depends[id]) {
-                errors.at(
-                    proc_macro2::Span::call_site(),
-                    "an index cannot carry a gradient\nhelp: compute the index from inactive values",
-                );
-            }
-        }
-        if let AssignKind::Let {
-            pattern,
-            simple: false,
-        } = &a.kind
-        {
-            if is_active(&a.value, &|id| depends[id]) {
-                errors.spanned(
-                    pattern,
-                    "cannot give a gradient to a value destructured by this pattern\nhelp: bind it to a name, or to a flat tuple of names `(a, b)`",
-                );
-            }
-        }
-    });
+    Check {
+        body,
+        depends,
+        errors,
+    }
+    .visit_block(&body.block);
 }
 
 fn inner_tokens(e: &Ex) -> proc_macro2::TokenStream {
@@ -359,11 +306,12 @@ fn inner_tokens(e: &Ex) -> proc_macro2::TokenStream {
 }
 
 /// The binding a chain of field reads starts from (`p` in `p.layer.w`).
-pub fn field_root(e: &Ex) -> Option<BindId> {
-    match e {
-        Ex::Var { id, .. } => Some(*id),
-        Ex::Field { base, .. } => field_root(base),
-        Ex::Ref { inner, .. } => field_root(inner),
-        _ => None,
+pub fn field_root(mut e: &Ex) -> Option<BindId> {
+    loop {
+        match e {
+            Ex::Var { id, .. } => return Some(*id),
+            Ex::Field { base: inner, .. } | Ex::Ref { inner, .. } => e = inner,
+            _ => return None,
+        }
     }
 }

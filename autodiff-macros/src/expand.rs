@@ -144,9 +144,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 return with_errors(primal, errors);
             }
             body.name_adjoints();
-            let (vjp_body, saved_sites) =
-                codegen::Gen::new(&sig, &body, false).generate_with_saves();
-            let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+            let plan = crate::plan::Plan::new(&sig, &body);
+            // One body when the borrowing pullback would be the owning one.
+            let vjp_body = if owns_everything(&sig) {
+                TokenStream::new()
+            } else {
+                codegen::Gen::new(&plan, false).generate()
+            };
+            let owned_body = codegen::Gen::new(&plan, true).generate();
+            let saved_sites = plan.saved_sites;
             (vjp_body, owned_body, Some((body, saved_sites)))
         }
     };
@@ -294,7 +300,8 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     }
     body.name_adjoints();
     // Only what other generated code calls: the owning pullback.
-    let owned_body = codegen::Gen::new(&sig, &body, true).generate();
+    let plan = crate::plan::Plan::new(&sig, &body);
+    let owned_body = codegen::Gen::new(&plan, true).generate();
     let extra = Extra {
         inline: true,
         ..Extra::default()
@@ -420,8 +427,16 @@ fn module(
             syn::GenericParam::Lifetime(_) => None,
         })
         .collect();
-    let captures = quote!(use<#(#lifetimes,)* #(#generic_names),*>);
-    let owned_captures = quote!(use<#(#generic_names),*>);
+    // Nothing to capture (no lifetime, no type parameter): the pullback's
+    // type is 'static without saying so.
+    let (captures, owned_captures) = if lifetimes.is_empty() && generic_names.is_empty() {
+        (quote!(), quote!())
+    } else {
+        (
+            quote!(+ use<#(#lifetimes,)* #(#generic_names),*>),
+            quote!(+ use<#(#generic_names),*> + 'static),
+        )
+    };
     let where_clause = &sig.where_clause;
     // The owning variant's pullback is 'static: so must its type parameters be.
     let owned_where = {
@@ -436,8 +451,8 @@ fn module(
         quote!(where #(#existing,)* #(#statics,)*)
     };
     let out = &sig.output;
-    let ct = quote!(<#out as #rt::Differentiable>::Tangent);
-    let tangent = |ty: &syn::Type| quote!(<#ty as #rt::Differentiable>::Tangent);
+    let ct = tangent_type(rt, out);
+    let tangent = |ty: &syn::Type| tangent_type(rt, ty);
 
     let params_in: Vec<TokenStream> = sig
         .params
@@ -487,7 +502,7 @@ fn module(
         })
         .collect();
     let owned_out = static_lifetimes(out);
-    let owned_ct = quote!(<#owned_out as #rt::Differentiable>::Tangent);
+    let owned_ct = tangent_type(rt, &owned_out);
     let active: Vec<usize> = (0..sig.params.len())
         .filter(|i| sig.params[*i].active)
         .collect();
@@ -525,10 +540,16 @@ fn module(
     let doc_grad = format!(
         "The gradient of [`{name}`](fn@{name}) with respect to {wrt_list} (the output must be a scalar: an `f64` or a one-element `Tensor`)."
     );
-    let allow = quote!(#[allow(unused_imports, unused_variables, unused_mut, unused_assignments, unused_parens, unused_braces, unreachable_code, unused_unsafe, non_snake_case, clippy::all)]);
+    // Lint levels on the module apply to all its items; beside a method,
+    // each generated item carries them.
+    let allow = quote!(#[allow(unused, non_snake_case, clippy::all)]);
     let receiver = match shape {
         Shape::Method(r) => Some(r),
         Shape::Module => None,
+    };
+    let item_allow = match receiver {
+        Some(_) => allow.clone(),
+        None => TokenStream::new(),
     };
     // Names of the generated items, and how they call each other.
     let named = |item: &str| -> syn::Ident {
@@ -550,7 +571,15 @@ fn module(
         Some(_) => quote!(Self::#item),
         None => quote!(#item),
     };
-    let (call_all, call_vjp) = (call(&vjp_all), call(&vjp));
+    // Without borrowed parameters, lifetimes or type parameters the borrowing
+    // pullback would be the owning one: the body is emitted once.
+    let single = owns_everything(sig);
+    let call_all = if single {
+        call(&vjp_owned)
+    } else {
+        call(&vjp_all)
+    };
+    let call_vjp = call(&vjp);
 
     // A method's public functions take the receiver as written, and pass it on.
     let (params, args): (Vec<TokenStream>, Vec<TokenStream>) = match receiver {
@@ -570,19 +599,18 @@ fn module(
             args_in.iter().map(|a| quote!(#a)).collect(),
         ),
     };
+    // The runtime's entry helpers: `__ad` in the module (imported there),
+    // the full path beside a method.
+    let private = match receiver {
+        Some(_) => quote!(#rt::__private),
+        None => quote!(__ad),
+    };
     // Forward mode where it is cheaper (one `f64` in, one out).
     let (grad_body, value_and_grad_body) = match &extra.forward_grad {
         Some((g, vg)) => (g.clone(), vg.clone()),
         None => (
-            quote!(
-                let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
-                __ad_pullback(#rt::__private::seed(&__ad_value))
-            ),
-            quote!(
-                let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
-                let __ad_gradient = __ad_pullback(#rt::__private::seed(&__ad_value));
-                (__ad_value, __ad_gradient)
-            ),
+            quote!(#private::grad(#call_vjp(#(#args),*))),
+            quote!(#private::value_and_grad(#call_vjp(#(#args),*))),
         ),
     };
     let inline = extra.inline.then(|| quote!(#[inline]));
@@ -597,45 +625,45 @@ fn module(
                 use super::*;
                 #[doc(hidden)]
                 #[inline]
-                pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+                pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone #owned_captures) #owned_where {
                     #owned_body
                 }
             }
         );
     }
+    let borrowing = (!single).then(|| {
+        quote!(
+            #[doc(hidden)]
+            #item_allow
+            #inline
+            pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone #captures) #where_clause {
+                #vjp_body
+            }
+        )
+    });
     let items = quote!(
-        #[doc(hidden)]
-        #allow
-        #inline
-        pub fn #vjp_all #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> (#(#all_grads,)*) + ::core::clone::Clone + #captures) #where_clause {
-            #vjp_body
-        }
+        #borrowing
 
         // What another differentiable function calls: the pullback owns
         // what it reads, so it may outlive the caller's locals it was given.
         #[doc(hidden)]
-        #allow
+        #item_allow
         #inline
-        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone + #owned_captures + 'static) #owned_where {
+        pub fn #vjp_owned #generics (#(#original),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone #owned_captures) #owned_where {
             #owned_body
         }
 
         #[doc = #doc_vjp]
         #inline
-        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
-            let (__ad_value, __ad_pullback) = #call_all(#(#args),*);
-            (__ad_value, move |__ad_ct: #ct| {
-                let (#(#patterns,)*) = __ad_pullback(__ad_ct);
-                #result
-            })
+        pub fn #vjp #generics (#(#params),*) -> (#out, impl ::core::ops::FnOnce(#ct) -> #grads + ::core::clone::Clone #captures) #where_clause {
+            #private::vjp(#call_all(#(#args),*), |(#(#patterns,)*)| #result)
         }
 
         /// Like the `vjp`, but the pullback can be called any number of times
         /// (PyTorch's `retain_graph=True`); each call gives the same result.
         #inline
-        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone + #captures) #where_clause {
-            let (__ad_value, __ad_pullback) = #call_vjp(#(#args),*);
-            (__ad_value, move |__ad_ct: #ct| (::core::clone::Clone::clone(&__ad_pullback))(__ad_ct))
+        pub fn #vjp_retained #generics (#(#params),*) -> (#out, impl ::core::ops::Fn(#ct) -> #grads + ::core::clone::Clone #captures) #where_clause {
+            #private::retained(#call_vjp(#(#args),*))
         }
 
         #[doc = #doc_grad]
@@ -672,10 +700,45 @@ fn module(
         #allow
         #vis mod #name {
             use super::*;
+            use #rt::__private as __ad;
             #items
             #record
         }
     )
+}
+
+/// The gradient type of `ty`: `f64` for an `f64` (written out, so that the
+/// generated signatures read as the user's), else `<ty as Differentiable>::Tangent`.
+pub fn tangent_type(rt: &TokenStream, ty: &syn::Type) -> TokenStream {
+    if crate::signature::is_f64(ty) {
+        quote!(f64)
+    } else {
+        quote!(<#ty as #rt::Differentiable>::Tangent)
+    }
+}
+
+/// No borrowed parameter, lifetime or type parameter: the pullback that
+/// borrows its parameters and the one that owns them are the same code (and
+/// the owning one serves both).
+pub fn owns_everything(sig: &Signature) -> bool {
+    struct Borrows(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Borrows {
+        fn visit_type_reference(&mut self, _: &'ast syn::TypeReference) {
+            self.0 = true;
+        }
+        fn visit_lifetime(&mut self, _: &'ast syn::Lifetime) {
+            self.0 = true;
+        }
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut borrows = Borrows(!sig.lifetimes.is_empty() || !sig.type_generics.is_empty());
+    for p in &sig.params {
+        syn::visit::Visit::visit_type(&mut borrows, &p.ty);
+    }
+    syn::visit::Visit::visit_type(&mut borrows, &sig.output);
+    !borrows.0
 }
 
 /// The type with every lifetime replaced by `'static`.
@@ -777,12 +840,10 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
     let mut call_args = Vec::new();
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
-    let mut borrows = false;
     for (p, g) in sig.params.iter().zip(names) {
         let Some(gp) = graph_param(&p.ty, p.active) else {
             return TokenStream::new();
         };
-        borrows |= gp.borrowed;
         let (ident, ty, owned) = (&p.ident, &p.ty, &gp.owned);
         let held = format_ident!("__ad_held_{}", ident);
         if p.active {
@@ -812,29 +873,6 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
         .map(|(p, n)| if p.active { quote!(#n) } else { quote!(_) });
     let name = &sig.name;
     let label = name.to_string();
-    let ct = quote!(<#out as #rt::Differentiable>::Tangent);
-    // A pullback that borrows the inputs cannot outlive this call: then the
-    // node keeps the inputs and runs the forward again when backward comes.
-    let body = if borrows {
-        quote!(
-            let (__ad_value, _) = __ad_vjp_all(#(#call_args),*);
-            let __ad_backward = move |__ad_ct: &#rt::Tensor| -> ::std::vec::Vec<#rt::Tensor> {
-                let (_, __ad_pullback) = __ad_vjp_all(#(#call_args),*);
-                let (#(#patterns,)*) = __ad_pullback(<#ct as #graph::GraphValue>::from_tensor(__ad_ct));
-                ::std::vec![#(#outputs),*]
-            };
-        )
-    } else {
-        quote!(
-            let (__ad_value, __ad_pullback) = __ad_vjp_all(#(#call_args),*);
-            let __ad_backward = move |__ad_ct: &#rt::Tensor| -> ::std::vec::Vec<#rt::Tensor> {
-                let (#(#patterns,)*) = (::core::clone::Clone::clone(&__ad_pullback))(
-                    <#ct as #graph::GraphValue>::from_tensor(__ad_ct),
-                );
-                ::std::vec![#(#outputs),*]
-            };
-        )
-    };
     let doc = format!(
         "Calls [`{label}`](fn@{label}) on graph values, recording one node whose backward is its generated pullback (PyTorch-style use: `.backward()`, `.grad()`)."
     );
@@ -842,12 +880,11 @@ fn record(sig: &Signature, generics: &TokenStream, names: &[syn::Ident]) -> Toke
         #[doc = #doc]
         pub fn record #generics (#(#params),*) -> #graph::Var {
             #(#conversions)*
-            #body
-            #graph::Var::__record(
+            __ad::record(
                 #label,
-                #graph::GraphValue::into_tensor(__ad_value),
+                __ad_vjp_owned(#(#call_args),*),
                 ::std::vec![#(#inputs),*],
-                ::std::boxed::Box::new(__ad_backward),
+                |(#(#patterns,)*)| ::std::vec![#(#outputs),*],
             )
         }
     )

@@ -7,6 +7,7 @@
 
 use crate::rules::Rule;
 use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
 use syn::{Ident, Lifetime};
 
 pub type BindId = usize;
@@ -336,4 +337,280 @@ pub enum Syntax {
     Field {
         member: syn::Member,
     },
+}
+
+// ------------------------------------------------------------------ visitor
+
+/// A read-only walk over the IR. Every method's default recurses into the
+/// node's children (through the matching `walk_*` function); a pass overrides
+/// the nodes it cares about and calls `walk_*` to keep descending. This is the
+/// one traversal of `Block`/`Stmt`/`Ex` for analyses and the plan; the
+/// emitters are folds that build code per node and walk on their own.
+pub trait Visit<'b> {
+    fn visit_block(&mut self, block: &'b Block) {
+        walk_block(self, block)
+    }
+    fn visit_stmt(&mut self, stmt: &'b Stmt) {
+        walk_stmt(self, stmt)
+    }
+    fn visit_assign(&mut self, assign: &'b Assign) {
+        walk_assign(self, assign)
+    }
+    fn visit_if(&mut self, i: &'b If) {
+        walk_if(self, i)
+    }
+    fn visit_match(&mut self, m: &'b Match) {
+        walk_match(self, m)
+    }
+    fn visit_loop(&mut self, l: &'b Loop) {
+        walk_loop(self, l)
+    }
+    fn visit_exit(&mut self, _exit: &'b Exit) {}
+    fn visit_ex(&mut self, e: &'b Ex) {
+        walk_ex(self, e)
+    }
+}
+
+pub fn walk_block<'b, V: Visit<'b> + ?Sized>(v: &mut V, block: &'b Block) {
+    for stmt in &block.stmts {
+        v.visit_stmt(stmt);
+    }
+}
+
+pub fn walk_stmt<'b, V: Visit<'b> + ?Sized>(v: &mut V, stmt: &'b Stmt) {
+    match stmt {
+        Stmt::Assign(a) => v.visit_assign(a),
+        Stmt::Verbatim { .. } => {}
+        Stmt::If(i) => v.visit_if(i),
+        Stmt::Match(m) => v.visit_match(m),
+        Stmt::Loop(l) => v.visit_loop(l),
+        Stmt::Block(b) => v.visit_block(b),
+        Stmt::Exit(e) => v.visit_exit(e),
+    }
+}
+
+/// The assigned value, then (for a write into an element) the index.
+pub fn walk_assign<'b, V: Visit<'b> + ?Sized>(v: &mut V, a: &'b Assign) {
+    v.visit_ex(&a.value);
+    if let AssignKind::Element { index, .. } = &a.kind {
+        v.visit_ex(index);
+    }
+}
+
+pub fn walk_if<'b, V: Visit<'b> + ?Sized>(v: &mut V, i: &'b If) {
+    v.visit_block(&i.then);
+    if let Some(e) = &i.els {
+        v.visit_block(e);
+    }
+}
+
+pub fn walk_match<'b, V: Visit<'b> + ?Sized>(v: &mut V, m: &'b Match) {
+    for arm in &m.arms {
+        v.visit_block(&arm.body);
+    }
+}
+
+pub fn walk_loop<'b, V: Visit<'b> + ?Sized>(v: &mut V, l: &'b Loop) {
+    v.visit_block(&l.body);
+}
+
+/// Every child expression, in order (`base` before `index`).
+pub fn walk_ex<'b, V: Visit<'b> + ?Sized>(v: &mut V, e: &'b Ex) {
+    match e {
+        Ex::Var { .. } | Ex::Const { .. } | Ex::Inactive { .. } | Ex::Unsupported { .. } => {}
+        Ex::Op { args, .. }
+        | Ex::Call { args, .. }
+        | Ex::Tuple { elems: args }
+        | Ex::Array { elems: args, .. } => args.iter().for_each(|a| v.visit_ex(a)),
+        Ex::Index { base, index, .. } => {
+            v.visit_ex(base);
+            v.visit_ex(index);
+        }
+        Ex::Field { base, .. } => v.visit_ex(base),
+        Ex::Ref { inner, .. } => v.visit_ex(inner),
+    }
+}
+
+/// A visitor from a closure over every assignment site (loops and branches
+/// included, in program order).
+pub fn for_each_assign<'b>(block: &'b Block, f: impl FnMut(&'b Assign)) {
+    struct Sites<F>(F);
+    impl<'b, F: FnMut(&'b Assign)> Visit<'b> for Sites<F> {
+        fn visit_assign(&mut self, a: &'b Assign) {
+            (self.0)(a)
+        }
+    }
+    Sites(f).visit_block(block)
+}
+
+/// The mutable twin of [`Visit`], at statement level (what analysis writes
+/// back: each site's activity).
+pub trait VisitMut {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        for stmt in &mut block.stmts {
+            self.visit_stmt_mut(stmt);
+        }
+    }
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        match stmt {
+            Stmt::Assign(a) => self.visit_assign_mut(a),
+            Stmt::If(i) => {
+                self.visit_block_mut(&mut i.then);
+                if let Some(e) = &mut i.els {
+                    self.visit_block_mut(e);
+                }
+            }
+            Stmt::Match(m) => m
+                .arms
+                .iter_mut()
+                .for_each(|a| self.visit_block_mut(&mut a.body)),
+            Stmt::Loop(l) => self.visit_block_mut(&mut l.body),
+            Stmt::Block(b) => self.visit_block_mut(b),
+            Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
+        }
+    }
+    fn visit_assign_mut(&mut self, _assign: &mut Assign) {}
+}
+
+/// Every binding an expression reads (inactive leaves' `reads` included).
+pub fn reads(e: &Ex, out: &mut Vec<BindId>) {
+    struct Reads<'o>(&'o mut Vec<BindId>);
+    impl<'b> Visit<'b> for Reads<'_> {
+        fn visit_ex(&mut self, e: &'b Ex) {
+            match e {
+                Ex::Var { id, .. } => self.0.push(*id),
+                Ex::Inactive { reads, .. } | Ex::Unsupported { reads, .. } => self.0.extend(reads),
+                _ => walk_ex(self, e),
+            }
+        }
+    }
+    Reads(out).visit_ex(e)
+}
+
+/// The bindings a gradient would flow into from this expression: through the
+/// operands of a rule that carry one, the base (not the index) of an element
+/// or field read, and everything else.
+pub fn gradient_leaves(e: &Ex, out: &mut Vec<BindId>) {
+    struct Leaves<'o>(&'o mut Vec<BindId>);
+    impl<'b> Visit<'b> for Leaves<'_> {
+        fn visit_ex(&mut self, e: &'b Ex) {
+            match e {
+                Ex::Var { id, .. } => self.0.push(*id),
+                Ex::Op { rule, args, .. } => {
+                    for (a, op) in args.iter().zip(rule.operands) {
+                        if op.is_some() {
+                            self.visit_ex(a);
+                        }
+                    }
+                }
+                Ex::Index { base, .. } => self.visit_ex(base),
+                _ => walk_ex(self, e),
+            }
+        }
+    }
+    Leaves(out).visit_ex(e)
+}
+
+// ------------------------------------------------------------------ as written
+
+/// The expression as the user wrote it (for the forward of inactive code).
+pub fn plain(e: &Ex) -> TokenStream {
+    rebuild(e, &mut |k| Some(plain(k)), false).unwrap_or_default()
+}
+
+/// Rebuilds an expression node from its children's code. `child` gives each
+/// child's code; `place` is true when the node is used by reference (receiver,
+/// index base, `&`), where the reverse must not clone.
+pub fn rebuild(
+    e: &Ex,
+    child: &mut dyn FnMut(&Ex) -> Option<TokenStream>,
+    _place: bool,
+) -> Option<TokenStream> {
+    Some(match e {
+        Ex::Var { ident, .. } => quote!(#ident),
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } | Ex::Unsupported { tokens, .. } => {
+            quote!((#tokens))
+        }
+        Ex::Op {
+            args, syntax, span, ..
+        } => {
+            let span = *span;
+            let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
+            match syntax {
+                Syntax::Binary(op) => {
+                    let (l, r) = (&kids[0], &kids[1]);
+                    quote_spanned!(span=> (#l #op #r))
+                }
+                Syntax::Neg => {
+                    let x = &kids[0];
+                    quote_spanned!(span=> (-#x))
+                }
+                Syntax::Deref => {
+                    let x = &kids[0];
+                    quote_spanned!(span=> (*#x))
+                }
+                Syntax::Cast { ty } => {
+                    let x = &kids[0];
+                    quote_spanned!(span=> (#x as #ty))
+                }
+                Syntax::Method { name, turbofish } => {
+                    let recv = &kids[0];
+                    let rest = &kids[1..];
+                    quote_spanned!(span=> #recv.#name #turbofish (#(#rest),*))
+                }
+                Syntax::Call { path } => quote_spanned!(span=> #path(#(#kids),*)),
+                Syntax::Unwrapped { name, then } => {
+                    let recv = &kids[0];
+                    quote_spanned!(span=> #recv.#name().#then)
+                }
+                Syntax::Field { member } => {
+                    let recv = &kids[0];
+                    quote_spanned!(span=> #recv.#member)
+                }
+            }
+        }
+        Ex::Call {
+            func,
+            args,
+            span,
+            method,
+        } => {
+            let kids: Vec<TokenStream> = args.iter().map(&mut *child).collect::<Option<_>>()?;
+            if *method {
+                let (recv, rest) = (&kids[0], &kids[1..]);
+                quote_spanned!(*span=> #recv.#func(#(#rest),*))
+            } else {
+                quote_spanned!(*span=> #func(#(#kids),*))
+            }
+        }
+        Ex::Index { base, index, span } => {
+            let b = child(base)?;
+            let i = child(index)?;
+            quote_spanned!(*span=> #b[#i])
+        }
+        Ex::Field { base, member, span } => {
+            let b = child(base)?;
+            quote_spanned!(*span=> #b.#member)
+        }
+        Ex::Ref { inner, mutable } => {
+            let x = child(inner)?;
+            if *mutable {
+                quote!((&mut #x))
+            } else {
+                quote!((&#x))
+            }
+        }
+        Ex::Tuple { elems } => {
+            let kids: Vec<TokenStream> = elems.iter().map(&mut *child).collect::<Option<_>>()?;
+            quote!((#(#kids,)*))
+        }
+        Ex::Array { elems, vec } => {
+            let kids: Vec<TokenStream> = elems.iter().map(&mut *child).collect::<Option<_>>()?;
+            if *vec {
+                quote!(::std::vec![#(#kids),*])
+            } else {
+                quote!([#(#kids),*])
+            }
+        }
+    })
 }

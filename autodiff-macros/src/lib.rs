@@ -8,7 +8,8 @@
 //! The pipeline has one file per stage: [`signature`] parses the attribute and
 //! the signature, [`lower`] turns the body into a small IR of sites,
 //! [`analyse`] decides which values are active and checks what cannot be
-//! differentiated, and [`codegen`] emits the forward and reverse passes.
+//! differentiated, [`plan`] decides what the reverse pass needs and how it
+//! gets it, and [`codegen`] emits the forward and reverse passes from the plan.
 //! [`forward`] rewrites the body for forward mode, and [`higher`] makes the
 //! items beyond one reverse pass (`jvp`, `jacobian`, `hvp`, `hessian`,
 //! custom rules) — second derivatives by feeding the forward-mode function
@@ -24,6 +25,7 @@ mod forward;
 mod higher;
 mod ir;
 mod lower;
+mod plan;
 mod rules;
 mod show;
 mod signature;

@@ -31,6 +31,9 @@ pub struct Lowerer<'a> {
     has_return: bool,
     /// Closures bound by `let f = |..| ..;`, inlined where they are called.
     closures: std::collections::HashMap<BindId, Closure>,
+    /// Closures bound by name that are not inlined, and why (for the
+    /// message at their calls).
+    opaque_closures: std::collections::HashMap<String, &'static str>,
 }
 
 /// A closure the lowering inlines at its calls: its parameters, its body,
@@ -54,6 +57,7 @@ pub fn lower(sig: &Signature, block: &syn::Block, errors: &Errors) -> Body {
         temps: 0,
         has_return: false,
         closures: std::collections::HashMap::new(),
+        opaque_closures: std::collections::HashMap::new(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let id = l.declare(param.ident.clone());
@@ -281,6 +285,17 @@ impl Lowerer<'_> {
             return;
         }
         if let (Pat::Ident(pi), Expr::Closure(c)) = (&local.pat, peel(&init.expr)) {
+            let why = if c.capture.is_some() {
+                Some("it is a `move` closure")
+            } else if contains_return(&c.body) {
+                Some("it has a `return` in it (write its value as an `if`/`else` instead)")
+            } else {
+                None
+            };
+            match why {
+                Some(why) => self.opaque_closures.insert(pi.ident.to_string(), why),
+                None => self.opaque_closures.remove(&pi.ident.to_string()),
+            };
             if pi.subpat.is_none()
                 && pi.by_ref.is_none()
                 && c.capture.is_none()
@@ -928,8 +943,29 @@ impl Lowerer<'_> {
                 body.push(quote!(if !(#kept) { continue; }));
             }
         }
+        // A literal start (`fold(0.0, f64::max)`) is an `f64`, as the
+        // iterator's item type made it; the loop alone would leave it
+        // `{float}`.
+        let typed: TokenStream = match peel(&init) {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(_),
+                ..
+            }) => quote!(: f64),
+            Expr::Unary(u)
+                if matches!(
+                    peel(&u.expr),
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Float(_),
+                        ..
+                    })
+                ) =>
+            {
+                quote!(: f64)
+            }
+            _ => TokenStream::new(),
+        };
         Some(syn::parse_quote!({
-            let mut #acc = #init;
+            let mut #acc #typed = #init;
             for #pattern in #source {
                 #(#body)*
                 #acc = #combine;
@@ -1144,6 +1180,26 @@ impl Lowerer<'_> {
     /// reads the argument in the reverse finds it kept or evaluated again
     /// like any variable.
     fn hoist_literal(&mut self, a: &Expr, pre: &mut Vec<Stmt>) -> Expr {
+        self.hoist_literal_if(a, pre, false)
+    }
+
+    /// [`Self::hoist_literal`]; with `always`, any array or tuple literal
+    /// (a receiver: `[x[0], x[1]].to_vec()` reads its shape).
+    fn hoist_literal_if(&mut self, a: &Expr, pre: &mut Vec<Stmt>, always: bool) -> Expr {
+        // A receiver that is a sub-slice (`x[0..2].to_vec()`): borrowed into
+        // a temporary, as `&x[0..2]` passed to a helper is.
+        if always
+            && let Expr::Index(ix) = peel(a)
+            && matches!(peel(&ix.index), Expr::Range(_))
+        {
+            let (tid, tident) = self.temp();
+            pre.push(Stmt::Verbatim {
+                tokens: quote!(let #tident;),
+            });
+            let borrowed: Expr = syn::parse_quote!(&#ix);
+            self.value(&borrowed, Target::Bind(tid), pre);
+            return syn::parse_quote!(#tident);
+        }
         let (literal, borrowed) = match peel(a) {
             Expr::Reference(r) if r.mutability.is_none() => (peel(&r.expr), true),
             e => (e, false),
@@ -1160,7 +1216,7 @@ impl Lowerer<'_> {
         let simple = elems
             .iter()
             .all(|e| matches!(peel(e), Expr::Lit(_) | Expr::Path(_)));
-        if !(has_literal && simple) {
+        if !always && !(has_literal && simple) {
             return a.clone();
         }
         let (tid, tident) = self.temp();
@@ -2002,7 +2058,8 @@ impl Lowerer<'_> {
                 }
                 match rules::method(&name, m.args.len() + 1) {
                     Some(rule) => {
-                        let mut args = vec![self.ex(&m.receiver, pre)];
+                        let receiver = self.hoist_literal_if(&m.receiver, pre, true);
+                        let mut args = vec![self.ex(&receiver, pre)];
                         for a in &m.args {
                             let a = self.hoist_literal(a, pre);
                             args.push(self.ex(&a, pre));
@@ -2022,6 +2079,17 @@ impl Lowerer<'_> {
                         }
                         let func: syn::Path = syn::Path::from(m.method.clone());
                         Ex::Call { func, args, span, method: true }
+                    }
+                    // A step of an iterator chain the macro lowers, over a
+                    // step it does not (`x.iter().take(2).map(..)`): name that.
+                    None if ITERATOR_STEPS.contains(&name.as_str()) && unlowered_step(m).is_some() => {
+                        let (step, span) = unlowered_step(m).expect("checked");
+                        self.unsupported_at(
+                            e,
+                            span,
+                            &format!("this iterator chain: `{step}` is not a step the macro turns into a loop"),
+                            "write the loop with an index (`for i in 0..k { .. }`) or bind a sub-slice first (`let s = &x[..k];`); the steps it lowers are `iter`, `copied`, `cloned`, `enumerate`, `zip`, `rev`, `windows` over a slice or vector, or a range, then `map`, `filter` and `sum`, `product` or `fold`",
+                        )
                     }
                     None => {
                         let fix = if rules::method_known_any_arity(&name) {
@@ -2056,6 +2124,13 @@ impl Lowerer<'_> {
                             e,
                             &format!("a call to this closure, which captures `{name}`, where `{name}` names another variable"),
                             &format!("rename the later `{name}` (the closure is inlined where it is called, and `{name}` must still mean what it meant where the closure was written), or write a named `#[differentiable]` function"),
+                        );
+                    }
+                    if let Some(why) = path.get_ident().and_then(|i| self.opaque_closures.get(&i.to_string())) {
+                        return self.unsupported(
+                            e,
+                            &format!("a call to this closure: it is not inlined, as {why}"),
+                            "closures are inlined where they are called; otherwise write a named `#[differentiable]` function",
                         );
                     }
                     return self.unsupported(e, "a call to a closure or function value", "define the closure with `let f = |..| ..;` in this function (it is then inlined), or call a named `#[differentiable]` function");
@@ -2145,7 +2220,14 @@ impl Lowerer<'_> {
             Expr::Index(i) => {
                 let base = self.ex(&i.expr, pre);
                 let index = self.hoist_literal(&i.index, pre);
-                let index = self.ex(&index, pre);
+                // An index is an integer (or a range of them): one that reads
+                // a field of a differentiated struct (`l.w[l.n - 1]`, `n` a
+                // `#[no_grad] usize`) carries no gradient.
+                let index = if reads_field(&index) && !matches!(peel(&index), Expr::Path(_)) {
+                    self.inactive(&index)
+                } else {
+                    self.ex(&index, pre)
+                };
                 Ex::Index { base: Box::new(base), index: Box::new(index), span }
             }
             Expr::Tuple(t) => Ex::Tuple { elems: t.elems.iter().map(|a| self.ex(a, pre)).collect() },
@@ -2521,6 +2603,25 @@ fn contains_return(e: &Expr) -> bool {
 }
 
 /// Methods that start an iterator the lowering can turn into a loop.
+/// The steps of an iterator chain the macro lowers after its source.
+const ITERATOR_STEPS: &[&str] = &["map", "filter", "sum", "product", "fold"];
+
+/// The first step of `m`'s receiver chain (from the source) that is neither
+/// a source nor a step the macro lowers, with its span.
+fn unlowered_step(m: &syn::ExprMethodCall) -> Option<(String, proc_macro2::Span)> {
+    let mut chain = Vec::new();
+    let mut e = peel(&m.receiver);
+    while let Expr::MethodCall(inner) = e {
+        chain.push(inner);
+        e = peel(&inner.receiver);
+    }
+    chain.iter().rev().find_map(|c| {
+        let n = c.method.to_string();
+        (!ITERATOR_SOURCES.contains(&n.as_str()) && !ITERATOR_STEPS.contains(&n.as_str()))
+            .then(|| (n, c.method.span()))
+    })
+}
+
 const ITERATOR_SOURCES: &[&str] = &[
     "iter",
     "copied",
@@ -2677,4 +2778,17 @@ impl crate::syntax::Scope for Lowerer<'_> {
             .and_then(|id| self.bindings[id].param)
             .is_some_and(|p| matches!(&self.sig.params[p].ty, syn::Type::Reference(r) if r.mutability.is_none()))
     }
+}
+
+/// Does `e` read a field (`p.n`, `self.len`)?
+fn reads_field(e: &Expr) -> bool {
+    struct Fields(bool);
+    impl<'ast> Visit<'ast> for Fields {
+        fn visit_expr_field(&mut self, _: &'ast syn::ExprField) {
+            self.0 = true;
+        }
+    }
+    let mut v = Fields(false);
+    v.visit_expr(e);
+    v.0
 }

@@ -44,7 +44,7 @@ pub fn dot(sig: &Signature, body: &Body, saved_sites: &HashSet<usize>) -> String
             g.current.insert(id, name);
         }
     }
-    g.block(&body.block);
+    g.visit_block(&body.block);
     g.out.push_str("}\n");
     g.out
 }
@@ -93,52 +93,6 @@ impl Dot<'_> {
         f(self);
         self.depth -= 1;
         self.line("}");
-    }
-
-    fn block(&mut self, block: &Block) {
-        for stmt in &block.stmts {
-            match stmt {
-                Stmt::Assign(a) if !matches!(a.kind, AssignKind::Opaque { .. }) => self.assign(a),
-                Stmt::Assign(_) | Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
-                Stmt::Block(b) => self.block(b),
-                Stmt::If(i) => {
-                    let cond = i.cond.to_string();
-                    self.cluster(&format!("if {cond}"), |g| g.block(&i.then));
-                    if let Some(e) = &i.els {
-                        self.cluster("else", |g| g.block(e));
-                    }
-                }
-                Stmt::Match(m) => {
-                    let scrutinee = m.scrutinee.to_string();
-                    for arm in &m.arms {
-                        let head = arm.head.to_string();
-                        self.cluster(&format!("match {scrutinee}: {head}"), |g| {
-                            g.block(&arm.body)
-                        });
-                    }
-                }
-                Stmt::Loop(l) => {
-                    let label = match &l.kind {
-                        LoopKind::While { cond } => format!("while {cond}"),
-                        LoopKind::Infinite => "loop".into(),
-                        LoopKind::Range {
-                            pattern,
-                            lo,
-                            hi,
-                            inclusive,
-                            ..
-                        } => {
-                            let dots = if *inclusive { "..=" } else { ".." };
-                            format!("for {pattern} in {lo}{dots}{hi}")
-                        }
-                        LoopKind::Iter { pattern, iterable } => {
-                            format!("for {pattern} in {iterable}")
-                        }
-                    };
-                    self.cluster(&label, |g| g.block(&l.body));
-                }
-            }
-        }
     }
 
     fn assign(&mut self, a: &Assign) {
@@ -215,5 +169,48 @@ impl Dot<'_> {
             }
         }
         Some(name)
+    }
+}
+
+/// Statements: assignments drawn, branches and loops as clusters.
+impl<'a> Visit<'a> for Dot<'a> {
+    fn visit_assign(&mut self, a: &'a Assign) {
+        if !matches!(a.kind, AssignKind::Opaque { .. }) {
+            self.assign(a);
+        }
+    }
+    fn visit_if(&mut self, i: &'a If) {
+        let cond = i.cond.to_string();
+        self.cluster(&format!("if {cond}"), |g| g.visit_block(&i.then));
+        if let Some(e) = &i.els {
+            self.cluster("else", |g| g.visit_block(e));
+        }
+    }
+    fn visit_match(&mut self, m: &'a Match) {
+        let scrutinee = m.scrutinee.to_string();
+        for arm in &m.arms {
+            let head = arm.head.to_string();
+            self.cluster(&format!("match {scrutinee}: {head}"), |g| {
+                g.visit_block(&arm.body)
+            });
+        }
+    }
+    fn visit_loop(&mut self, l: &'a Loop) {
+        let label = match &l.kind {
+            LoopKind::While { cond } => format!("while {cond}"),
+            LoopKind::Infinite => "loop".into(),
+            LoopKind::Range {
+                pattern,
+                lo,
+                hi,
+                inclusive,
+                ..
+            } => {
+                let dots = if *inclusive { "..=" } else { ".." };
+                format!("for {pattern} in {lo}{dots}{hi}")
+            }
+            LoopKind::Iter { pattern, iterable } => format!("for {pattern} in {iterable}"),
+        };
+        self.cluster(&label, |g| g.visit_block(&l.body));
     }
 }

@@ -170,7 +170,7 @@ fn differentiable_type(ty: &Type) -> bool {
     }
 }
 
-fn is_f64(ty: &Type) -> bool {
+pub fn is_f64(ty: &Type) -> bool {
     match ty {
         Type::Group(g) => is_f64(&g.elem),
         Type::Path(p) => p.path.is_ident("f64"),

@@ -25,6 +25,7 @@
 pub mod argmin;
 mod components;
 mod cotangent;
+mod entry;
 mod format;
 mod forward;
 pub mod gradcheck;
@@ -36,6 +37,7 @@ pub mod optim;
 mod pool;
 mod real;
 mod rng;
+mod slots;
 mod tape;
 mod tensor;
 
@@ -107,9 +109,13 @@ pub mod __private {
         acc, acc_index, acc_index2, finish, index_cotangent, meta, nonzero, part, seed, take, zero,
         zero_for,
     };
+    pub use crate::entry::{grad, record, retained, value_and_grad, vjp};
     pub use crate::keep::{ByRef, ByVal, Keep, KeepBorrowed, KeepOwned, Restore, restore};
     pub use crate::nalgebra_types::{FixedMetaTape, MatrixIndex};
+    pub use crate::slots::{pop, some_nonzero, take_nonzero, take_once};
     pub use crate::stop_gradient;
+    /// `Option::Some`, for patterns in generated code (`if let __ad::Some(g) = ..`).
+    pub use ::core::option::Option::Some;
 
     /// What forward mode and second derivatives call (`f::jvp`, `f::hvp`,
     /// `f::hessian`, `f::jacobian`); see `forward.rs`.

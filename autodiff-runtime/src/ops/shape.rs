@@ -275,6 +275,17 @@ impl Rule<(&Vec<f64>, &LenMeta)> for ToVecD0 {
         g.clone()
     }
 }
+/// From an array `[f64; N]`: its first `N` elements (zeros past a shorter `ȳ`).
+impl<const N: usize> Rule<(&Vec<f64>, &crate::cotangent::ArrayMeta<N>)> for ToVecD0 {
+    type Out = [f64; N];
+    fn apply((g, _): (&Vec<f64>, &crate::cotangent::ArrayMeta<N>)) -> [f64; N] {
+        let mut out = [0.0; N];
+        for (o, v) in out.iter_mut().zip(g) {
+            *o = *v;
+        }
+        out
+    }
+}
 
 impl Tensor {
     /// The tensors joined along dimension `dim`, which they all have and may

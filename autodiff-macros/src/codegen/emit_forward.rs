@@ -1,0 +1,400 @@
+//! The forward pass: the body as written, plus what the plan asks the
+//! reverse to find — each site's saves (its slot, its tapes of shapes), the
+//! branch each recording `if`/`match` took, trip counts, how iterations
+//! ended, checkpoints.
+
+use super::{Gen, assignment};
+use crate::ir::*;
+use crate::plan::{ExitRecord, Kept, Obtain, SitePlan, Trips, checkpoint_site};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+impl Gen<'_> {
+    pub(super) fn fwd_block(&mut self, block: &Block) -> TokenStream {
+        let parts: Vec<TokenStream> = block.stmts.iter().map(|s| self.fwd_stmt(s)).collect();
+        quote!(#(#parts)*)
+    }
+
+    fn fwd_stmt(&mut self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Verbatim { tokens } => tokens.clone(),
+            Stmt::Assign(a) if self.plain_mode => self.plain_assign(a),
+            Stmt::Assign(a) => match self.plan.sites.get(&a.site) {
+                Some(s) => self.site_forward(s),
+                None => self.plain_assign(a),
+            },
+            Stmt::Block(b) => {
+                let inner = self.fwd_block(b);
+                quote!({ #inner })
+            }
+            Stmt::If(i) => {
+                let cond = &i.cond;
+                let then = self.fwd_block(&i.then);
+                let els = i.els.as_ref().map(|e| self.fwd_block(e));
+                if self.plan.branches.contains(&i.site) && !self.plain_mode {
+                    let yes = self.push_slot(i.site, quote!(true));
+                    let no = self.push_slot(i.site, quote!(false));
+                    let els = els.unwrap_or_default();
+                    quote!(if #cond { #yes #then } else { #no #els })
+                } else {
+                    match els {
+                        Some(els) => quote!(if #cond { #then } else { #els }),
+                        None => quote!(if #cond { #then }),
+                    }
+                }
+            }
+            Stmt::Match(m) => {
+                let scrutinee = &m.scrutinee;
+                let record = self.plan.branches.contains(&m.site) && !self.plain_mode;
+                let mut arms = Vec::new();
+                for (k, arm) in m.arms.iter().enumerate() {
+                    let head = &arm.head;
+                    let body = self.fwd_block(&arm.body);
+                    let mark = if record {
+                        self.push_slot(m.site, quote!(#k as u32))
+                    } else {
+                        TokenStream::new()
+                    };
+                    arms.push(quote!(#head => { #mark #body }));
+                }
+                quote!(match #scrutinee { #(#arms)* })
+            }
+            Stmt::Loop(l) => self.fwd_loop(l),
+            Stmt::Exit(e) => self.fwd_exit(e),
+        }
+    }
+
+    /// What the forward records of a loop's trips.
+    fn trips_value(&self, id: LoopId) -> TokenStream {
+        let n = format_ident!("__ad_n{}", id);
+        match self.plan.loops[id].trips {
+            Trips::CountAndLast => {
+                let last = format_ident!("__ad_last{}", id);
+                quote!((#n, #last))
+            }
+            Trips::Count => quote!(#n),
+        }
+    }
+
+    fn fwd_loop(&mut self, l: &Loop) -> TokenStream {
+        if self.plan.loops[l.id].checkpointed && !self.plain_mode {
+            return self.fwd_checkpointed(l);
+        }
+        self.fwd_loop_over(l, None)
+    }
+
+    /// A checkpointed loop's first run: as written, untaped, keeping its
+    /// state every k iterations (and the range and k for the reverse).
+    fn fwd_checkpointed(&mut self, l: &Loop) -> TokenStream {
+        let Some(ck) = &l.checkpoint else {
+            return TokenStream::new();
+        };
+        let LoopKind::Range {
+            pattern,
+            lo,
+            hi,
+            inclusive,
+            ..
+        } = &l.kind
+        else {
+            return TokenStream::new();
+        };
+        let private = self.private();
+        let label = self.body.loops[l.id].label.clone();
+        let stack = format_ident!("__ad_ck{}", l.id);
+        let state: Vec<&syn::Ident> = ck
+            .state
+            .iter()
+            .map(|b| &self.body.bindings[*b].ident)
+            .collect();
+        let every = match &ck.every {
+            Some(k) => quote!(::core::cmp::max((#k) as usize, 1)),
+            None => quote!(::core::cmp::max(
+                ((__ad_hi - __ad_lo) as f64).sqrt().ceil() as usize,
+                1
+            )),
+        };
+        let hi_excl = if *inclusive {
+            quote!((#hi) + 1)
+        } else {
+            quote!(#hi)
+        };
+        let was = std::mem::replace(&mut self.plain_mode, true);
+        let body = self.fwd_block(&l.body);
+        self.plain_mode = was;
+        let record = self.push_slot(
+            checkpoint_site(l.id),
+            quote!((__ad_lo, __ad_hi, __ad_every)),
+        );
+        quote!({
+            let __ad_lo: usize = #lo;
+            let __ad_hi: usize = ::core::cmp::max(#hi_excl, __ad_lo);
+            let __ad_every: usize = #every;
+            let mut __ad_j: usize = 0;
+            #label: for #pattern in __ad_lo..__ad_hi {
+                if __ad_j % __ad_every == 0 {
+                    #stack.push((#((&#private::Keep(&#state)).keep(),)*));
+                }
+                __ad_j += 1;
+                #body
+            }
+            #record
+        })
+    }
+
+    /// The loop's forward, taped unless in plain mode; `range` replaces a
+    /// range loop's own (a checkpointed segment run again).
+    pub(super) fn fwd_loop_over(
+        &mut self,
+        l: &Loop,
+        range: Option<(TokenStream, TokenStream)>,
+    ) -> TokenStream {
+        let lp = &self.plan.loops[l.id];
+        let info = &self.body.loops[l.id];
+        let label = info.label.clone();
+        let site = info.site;
+        let counted = lp.reversed && !self.plain_mode;
+        let body = self.fwd_block(&l.body);
+        let n = format_ident!("__ad_n{}", l.id);
+        let count = if counted {
+            quote!(#n += 1;)
+        } else {
+            TokenStream::new()
+        };
+        let end_status = if lp.exits == ExitRecord::Stack && !self.plain_mode {
+            let stack = format_ident!("__ad_x{}", l.id);
+            quote!(#stack.push(0u32);)
+        } else {
+            TokenStream::new()
+        };
+        let trips = self.trips_value(l.id);
+        let (declare, record) = if counted {
+            (quote!(let mut #n: usize = 0;), self.push_slot(site, trips))
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
+        let looped = match &l.kind {
+            LoopKind::While { cond } => quote!(#label: while #cond { #count #body #end_status }),
+            LoopKind::Infinite => quote!(#label: loop { #count #body #end_status }),
+            LoopKind::Iter { pattern, iterable } => {
+                quote!(#label: for #pattern in #iterable { #count #body #end_status })
+            }
+            LoopKind::Range {
+                counter,
+                pattern,
+                lo,
+                hi,
+                inclusive,
+            } => {
+                let lo_var = format_ident!("__ad_lo{}", l.id);
+                let last = format_ident!("__ad_last{}", l.id);
+                let (lo, range) = match &range {
+                    Some((seg_lo, seg_hi)) => (seg_lo.clone(), quote!(#lo_var..(#seg_hi))),
+                    None if *inclusive => (lo.clone(), quote!(#lo_var..=(#hi))),
+                    None => (lo.clone(), quote!(#lo_var..(#hi))),
+                };
+                match (counter, counted) {
+                    (Some(id), true) => {
+                        let ident = &self.body.bindings[*id].ident;
+                        quote!(
+                            let #lo_var = #lo;
+                            let mut #last = #lo_var;
+                            #label: for #pattern in #range { #count #last = #ident; #body #end_status }
+                        )
+                    }
+                    _ => quote!(
+                        let #lo_var = #lo;
+                        #label: for #pattern in #range { #count #body #end_status }
+                    ),
+                }
+            }
+        };
+        quote!({ #declare #looped #record })
+    }
+
+    fn fwd_exit(&mut self, e: &Exit) -> TokenStream {
+        let info = &self.body.exits[e.id as usize - 1];
+        let id = proc_macro2::Literal::u32_unsuffixed(e.id);
+        let mut book = Vec::new();
+        for l in &info.ends_iteration_of {
+            if self.plan.loops[*l].exits == ExitRecord::Stack && !self.plain_mode {
+                let stack = format_ident!("__ad_x{}", l);
+                book.push(quote!(#stack.push(#id);));
+            }
+        }
+        for l in &info.leaves {
+            if self.plan.loops[*l].reversed && !self.plain_mode {
+                let site = self.body.loops[*l].site;
+                let trips = self.trips_value(*l);
+                book.push(self.push_slot(site, trips));
+            }
+        }
+        let span = e.span;
+        let jump = match (e.kind, info.target) {
+            (ExitKind::Return, _) => quote_spanned!(span=> __ad_ret = #id; break '__ad_body;),
+            (ExitKind::Break, Some(t)) => {
+                let label = &self.body.loops[t].label;
+                quote_spanned!(span=> break #label;)
+            }
+            (ExitKind::Continue, Some(t)) => {
+                let label = &self.body.loops[t].label;
+                quote_spanned!(span=> continue #label;)
+            }
+            _ => quote!(::core::unreachable!()),
+        };
+        quote!({ #(#book)* #jump })
+    }
+
+    /// An inactive assignment: the statement as the user wrote it.
+    fn plain_assign(&mut self, a: &Assign) -> TokenStream {
+        let value = match (&a.kind, &a.value) {
+            (AssignKind::Compound { .. }, Ex::Op { args, .. })
+            | (AssignKind::Element { op: Some(_), .. }, Ex::Op { args, .. }) => plain(&args[1]),
+            (_, value) => plain(value),
+        };
+        let index = match &a.kind {
+            AssignKind::Element { index, .. } => plain(index),
+            _ => TokenStream::new(),
+        };
+        assignment(self.body, a, value, index)
+    }
+
+    // ---------------------------------------------------------------- sites
+
+    /// The forward of one active site: the saves of bindings, the hoisted
+    /// nodes (children before parents), the slot's record, the statement.
+    fn site_forward(&self, s: &SitePlan<'_>) -> TokenStream {
+        let private = self.private();
+        let mut code = Vec::new();
+        // Bindings, kept before the statement may change them.
+        for (i, n) in s.nodes.iter().enumerate() {
+            let Some((_, ident)) = s.var_of(i) else {
+                continue;
+            };
+            if s.kept.contains(&Kept::Binding(i)) {
+                let tmp = format_ident!("__ad_l{}", i);
+                code.push(quote!(let #tmp = (&#private::Keep(&#ident)).keep();));
+            } else if let Some(tape) = &n.tape {
+                code.push(quote!(#private::push_meta(&mut #tape, #private::meta(&#ident));));
+            }
+        }
+        self.hoists(s, 0, &mut code);
+        let value = match s.assign.kind {
+            AssignKind::Compound { .. } | AssignKind::Element { op: Some(_), .. } => {
+                self.fwd_expr(s, s.nodes[0].kids[1])
+            }
+            _ => self.fwd_expr(s, 0),
+        };
+        let index = match s.index_node {
+            Some(ix) => {
+                self.hoists(s, ix, &mut code);
+                self.fwd_expr(s, ix)
+            }
+            None => TokenStream::new(),
+        };
+        let statement = assignment(self.body, s.assign, value, index);
+        let record = if s.kept.is_empty() {
+            TokenStream::new()
+        } else {
+            let values = Self::kept_names(s);
+            self.push_slot(s.assign.site, quote!((#(#values,)*)))
+        };
+        quote!(#(#code)* #record #statement)
+    }
+
+    /// The hoisted nodes of node i's subtree, children before parents, with
+    /// what each keeps.
+    fn hoists(&self, s: &SitePlan<'_>, i: usize, out: &mut Vec<TokenStream>) {
+        let private = self.private();
+        let mut order = Vec::new();
+        s.post_order(i, &mut order);
+        for i in order {
+            if !s.hoisted(i) {
+                continue;
+            }
+            let n = &s.nodes[i];
+            let h = format_ident!("__ad_h{}", i);
+            match n.ex {
+                Ex::Call {
+                    func,
+                    span,
+                    method: true,
+                    ..
+                } if n.active => {
+                    let pb = format_ident!("__ad_pb{}", i);
+                    let kids: Vec<TokenStream> =
+                        n.kids.iter().map(|k| self.fwd_expr(s, *k)).collect();
+                    let name = func.segments.last().map(|s| s.ident.clone());
+                    let owned = name.map(|n| format_ident!("__ad_{}_vjp_owned", n));
+                    out.push(quote_spanned!(*span=> let (#h, #pb) = Self::#owned(#(#kids),*);));
+                }
+                Ex::Call { func, span, .. } if n.active => {
+                    let pb = format_ident!("__ad_pb{}", i);
+                    let kids: Vec<TokenStream> =
+                        n.kids.iter().map(|k| self.fwd_expr(s, *k)).collect();
+                    // Through an alias that says what is wrong if `func` has no
+                    // generated module: rustc then reports "cannot find module `mark_g_with_differentiable_or_..`
+                    // is not a crate or module" at the call.
+                    let last = func
+                        .segments
+                        .last()
+                        .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
+                        .unwrap_or_default();
+                    let alias = syn::Ident::new(
+                        &format!(
+                            "mark_{last}_with_differentiable_or_wrap_its_arguments_in_stop_gradient"
+                        ),
+                        *span,
+                    );
+                    out.push(quote_spanned!(*span=> let (#h, #pb) = {
+                        use #func as #alias;
+                        #alias::__ad_vjp_owned(#(#kids),*)
+                    };));
+                }
+                // A place (`p.w`, `xs[i]`) is read where it stands (moving it
+                // out could be impossible); what is kept is a copy of it.
+                _ if s.is_place(i) => {}
+                _ => {
+                    let code = self.rebuild_fwd_node(s, i);
+                    out.push(quote!(let #h = #code;));
+                }
+            }
+            let h = if s.is_place(i) {
+                self.rebuild_fwd_node(s, i)
+            } else {
+                quote!(#h)
+            };
+            match n.obtain {
+                Obtain::Saved => {
+                    let k = format_ident!("__ad_kept{}", i);
+                    out.push(quote!(let #k = (&#private::Keep(&#h)).keep();));
+                }
+                Obtain::ShapeOnly => {
+                    let tape = n.tape.as_ref().expect("a kept shape has a tape");
+                    out.push(quote!(#private::push_meta(&mut #tape, #private::meta(&#h));));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Forward code of node i, as it appears inside its parent.
+    fn fwd_expr(&self, s: &SitePlan<'_>, i: usize) -> TokenStream {
+        if s.hoisted(i) && !s.is_place(i) {
+            let h = format_ident!("__ad_h{}", i);
+            return quote!(#h);
+        }
+        self.rebuild_fwd_node(s, i)
+    }
+
+    fn rebuild_fwd_node(&self, s: &SitePlan<'_>, i: usize) -> TokenStream {
+        let n = &s.nodes[i];
+        let mut kids = n.kids.iter();
+        rebuild(
+            n.ex,
+            &mut |_| kids.next().map(|k| self.fwd_expr(s, *k)),
+            false,
+        )
+        .unwrap_or_default()
+    }
+}
