@@ -686,3 +686,43 @@ fn derived_structs_are_parameters_and_flat() {
     );
     assert_eq!(line.label, "fit");
 }
+
+// ------------------------------------------- methods of either receiver
+
+#[derive(Clone, Copy, Debug, Differentiable)]
+struct Gain {
+    k: f64,
+}
+
+impl Gain {
+    #[differentiable]
+    fn by_value(self, x: f64) -> f64 {
+        self.k * x
+    }
+
+    #[differentiable]
+    fn by_ref(&self, x: f64) -> f64 {
+        self.k * x * x
+    }
+
+    /// A `&self` method calling a `self` method (and a `&self` one): the
+    /// receiver is passed as each callee takes it (it did not compile).
+    #[differentiable]
+    fn from_ref(&self, x: f64) -> f64 {
+        self.by_value(x) * 2.0 + self.by_ref(x)
+    }
+
+    #[differentiable]
+    fn from_value(self, x: f64) -> f64 {
+        self.by_value(x) * 2.0 + self.by_ref(x)
+    }
+}
+
+#[test]
+fn methods_call_methods_of_either_receiver() {
+    let g = Gain { k: 3.0 };
+    // f = 2kx + kx²: ∂k = 2x + x², ∂x = 2k + 2kx
+    for (gg, gx) in [g.from_ref_grad(2.0), g.from_value_grad(2.0)] {
+        close(&[gg.k, gx], &[8.0, 18.0]);
+    }
+}

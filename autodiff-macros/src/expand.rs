@@ -486,7 +486,13 @@ fn module(
     let all_grads: Vec<TokenStream> = sig
         .params
         .iter()
-        .map(|p| if p.active { tangent(&p.ty) } else { quote!(()) })
+        .map(|p| {
+            if p.active {
+                tangent(&p.ty)
+            } else {
+                quote!(#rt::__private::NotDifferentiated)
+            }
+        })
         .collect();
     // The owning variant captures no lifetime: its signature names the same
     // tangent types with every lifetime made 'static.
@@ -497,7 +503,7 @@ fn module(
             if p.active {
                 tangent(&static_lifetimes(&p.ty))
             } else {
-                quote!(())
+                quote!(#rt::__private::NotDifferentiated)
             }
         })
         .collect();

@@ -716,8 +716,8 @@ pub fn generate(
                         &sig.params[i].ty,
                     )));
                 } else {
-                    all.push(quote!(()));
-                    all_ty.push(quote!(()));
+                    all.push(quote!(#rt::__private::NotDifferentiated));
+                    all_ty.push(quote!(#rt::__private::NotDifferentiated));
                 }
             }
             for i in 0..sig.params.len() {
@@ -730,8 +730,8 @@ pub fn generate(
                         )));
                     }
                     None => {
-                        all.push(quote!(()));
-                        all_ty.push(quote!(()));
+                        all.push(quote!(#rt::__private::NotDifferentiated));
+                        all_ty.push(quote!(#rt::__private::NotDifferentiated));
                     }
                 }
             }
@@ -777,14 +777,14 @@ pub fn generate(
                     if p.active {
                         static_tangent(&p.ty)
                     } else {
-                        quote!(())
+                        quote!(#rt::__private::NotDifferentiated)
                     }
                 })
                 .chain(sig.params.iter().map(|p| {
                     if p.active {
                         static_tangent(&p.ty)
                     } else {
-                        quote!(())
+                        quote!(#rt::__private::NotDifferentiated)
                     }
                 }))
                 .collect();
@@ -1036,7 +1036,7 @@ pub fn generate(
                 let h = &hs[k];
                 quote!(#h)
             }
-            None => quote!(()),
+            None => quote!(#rt::__private::NotDifferentiated),
         });
         let all_ty: Vec<TokenStream> = sig
             .params
@@ -1045,7 +1045,7 @@ pub fn generate(
                 if p.active {
                     tangent_of(&crate::expand::static_lifetimes(&p.ty))
                 } else {
-                    quote!(())
+                    quote!(#rt::__private::NotDifferentiated)
                 }
             })
             .collect();
@@ -1066,7 +1066,7 @@ pub fn generate(
                 if p.active {
                     static_tangent(&p.ty)
                 } else {
-                    quote!(())
+                    quote!(#rt::__private::NotDifferentiated)
                 }
             })
             .collect();

@@ -2226,6 +2226,13 @@ impl Lowerer<'_> {
                 if last.chars().next().is_some_and(|ch| ch.is_uppercase()) || p.qself.is_some() || primitive_head || type_like_head {
                     return self.unsupported(e, &format!("the constructor or associated function `{}`", c.func.to_token_stream().to_string().replace(' ', "")), "build the value from inactive data, or call a differentiable method (`x.sin()`), or keep active values in plain variables");
                 }
+                if path.is_ident(&self.sig.name) {
+                    return self.unsupported(
+                        e,
+                        "a call of the function to itself (recursion)",
+                        "write the recursion as a loop (`while n > 0 { .. }`): the generated pullback would have to contain itself",
+                    );
+                }
                 let args: Vec<Ex> = c.args.iter().map(|a| self.ex(a, pre)).collect();
                 Ex::Call { func: path.clone(), args, span, method: false }
             }

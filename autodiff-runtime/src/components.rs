@@ -96,3 +96,65 @@ where
 impl<T: ?Sized> crate::tape::Meta for StructMeta<T> {
     type Tape = crate::tape::StackTape<StructMeta<T>>;
 }
+
+/// What a pullback gives for a parameter it does not differentiate
+/// (`#[no_grad]`, or left out of `wrt(..)`). Zero-sized, and not a
+/// gradient: a caller that passed an active value there gets a type error
+/// naming it ("expected `f64`, found `NotDifferentiated`"), not a silent
+/// zero. Wrap such an argument in `stop_gradient(..)` to drop its gradient on
+/// purpose, or differentiate the parameter.
+///
+/// ```
+/// use autodiff_runtime::__private::NotDifferentiated;
+///
+/// assert_eq!(std::mem::size_of::<NotDifferentiated>(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotDifferentiated;
+
+/// The receiver a differentiable method passes to another one it calls
+/// (`self.other(x)` in a method): the callee's generated function takes the
+/// receiver as written there (`self`, `&self`), which the caller's own
+/// receiver may not match. Generated code passes `&receiver`; this picks a
+/// reference or a clone by the type the callee asks for, as a method call's
+/// auto-referencing would.
+///
+/// ```
+/// use autodiff_runtime::__private::receiver;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct G(f64);
+/// fn by_value(g: G) -> f64 { g.0 }
+/// fn by_ref(g: &G) -> f64 { g.0 }
+/// let g = G(2.0);
+/// let r = &g;
+/// assert_eq!(by_value(receiver(&g)) + by_ref(receiver(&g)), 4.0);
+/// assert_eq!(by_value(receiver(&r)) + by_ref(receiver(&r)), 4.0);
+/// ```
+pub fn receiver<T, R: AsReceiver<T>>(r: R) -> T {
+    r.as_receiver()
+}
+
+/// See [`receiver`].
+pub trait AsReceiver<T> {
+    /// The receiver as the callee takes it.
+    fn as_receiver(self) -> T;
+}
+
+impl<T> AsReceiver<T> for T {
+    fn as_receiver(self) -> T {
+        self
+    }
+}
+
+impl<T: Clone> AsReceiver<T> for &T {
+    fn as_receiver(self) -> T {
+        self.clone()
+    }
+}
+
+impl<T: Clone> AsReceiver<T> for &&T {
+    fn as_receiver(self) -> T {
+        (*self).clone()
+    }
+}

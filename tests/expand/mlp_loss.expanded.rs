@@ -34,8 +34,8 @@ mod loss {
         impl ::core::ops::FnOnce(
             f64,
         ) -> (
-                (),
-                (),
+                ::autodiff::__private::NotDifferentiated,
+                ::autodiff::__private::NotDifferentiated,
                 <&'__ad_l2 Tensor as ::autodiff::Differentiable>::Tangent,
                 <&'__ad_l3 Tensor as ::autodiff::Differentiable>::Tangent,
                 <&'__ad_l4 Tensor as ::autodiff::Differentiable>::Tangent,
@@ -195,8 +195,8 @@ mod loss {
                     }
                 }
                 (
-                    (),
-                    (),
+                    __ad::NotDifferentiated,
+                    __ad::NotDifferentiated,
                     __ad::finish(w1_bar, &__ad_p_w1),
                     __ad::finish(b1_bar, &__ad_p_b1),
                     __ad::finish(w2_bar, &__ad_p_w2),
@@ -218,8 +218,8 @@ mod loss {
         impl ::core::ops::FnOnce(
             f64,
         ) -> (
-                (),
-                (),
+                ::autodiff::__private::NotDifferentiated,
+                ::autodiff::__private::NotDifferentiated,
                 <&'static Tensor as ::autodiff::Differentiable>::Tangent,
                 <&'static Tensor as ::autodiff::Differentiable>::Tangent,
                 <&'static Tensor as ::autodiff::Differentiable>::Tangent,
@@ -379,8 +379,8 @@ mod loss {
                     }
                 }
                 (
-                    (),
-                    (),
+                    __ad::NotDifferentiated,
+                    __ad::NotDifferentiated,
                     __ad::finish(w1_bar, &__ad::restore(&__ad_p_w1)),
                     __ad::finish(b1_bar, &__ad::restore(&__ad_p_b1)),
                     __ad::finish(w2_bar, &__ad::restore(&__ad_p_w2)),

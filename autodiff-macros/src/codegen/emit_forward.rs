@@ -395,8 +395,13 @@ impl Gen<'_> {
                     ..
                 } if n.active => {
                     let pb = format_ident!("__ad_pb{}", i);
-                    let kids: Vec<TokenStream> =
+                    let mut kids: Vec<TokenStream> =
                         n.kids.iter().map(|k| self.fwd_expr(s, *k)).collect();
+                    // The receiver as the callee takes it (`self` or `&self`).
+                    if let Some(r) = kids.first_mut() {
+                        let private = self.private();
+                        *r = quote!(#private::receiver(&#r));
+                    }
                     let name = func.segments.last().map(|s| s.ident.clone());
                     let owned = name.map(|n| format_ident!("__ad_{}_vjp_owned", n));
                     out.push(quote_spanned!(*span=> let (#h, #pb) = Self::#owned(#(#kids),*);));

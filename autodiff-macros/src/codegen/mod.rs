@@ -242,7 +242,7 @@ impl<'a> Gen<'a> {
                     quote!(#private::finish(#d, &#saved))
                 }
             } else {
-                quote!(())
+                quote!(#private::NotDifferentiated)
             }
         });
         let output = crate::expand::tangent_type(rt, &sig.output);

@@ -12,9 +12,11 @@
 /// 1.5·2⁵²: adding it to a value of magnitude below 2⁵¹ rounds the value to
 /// an integer held in the low bits of the mantissa.
 const ROUND: f64 = 6_755_399_441_055_744.0;
-/// ln 2 split in two (Cody and Waite): `k·LN2_HI` is exact for |k| < 2²⁰.
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+/// ln 2 split in two (Cody and Waite; fdlibm's constants, 0.693147180369…
+/// and 1.9082149292705877e-10): `LN2_HI` ends in 32 zero bits, so `k·LN2_HI`
+/// is exact for |k| < 2²⁰.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
 /// `(eʳ − 1, k)` for `v = k ln 2 + r`, |r| ≤ ln2/2, `v` in [−707, 709.79]
 /// (the callers clamp), `k` as the bits of a two's complement integer. The polynomial is eʳ − 1's
