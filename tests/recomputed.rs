@@ -30,7 +30,9 @@ fn assert_close(got: &[f64], want: &[f64]) {
 }
 
 fn input(n: usize) -> Vec<f64> {
-    (0..n).map(|i| ((i as f64) * 0.77 + 0.3).sin() * 0.9).collect()
+    (0..n)
+        .map(|i| ((i as f64) * 0.77 + 0.3).sin() * 0.9)
+        .collect()
 }
 
 /// Counters up and down, by steps of parameters and counters, under a

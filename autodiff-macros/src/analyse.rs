@@ -178,13 +178,16 @@ fn find_recipes(sig: &Signature, body: &mut Body) {
 fn scalar_arithmetic(e: &Ex) -> bool {
     match e {
         // Not `vec![..]` or an array: evaluated again, it would allocate.
-        Ex::Const { tokens } => syn::parse2::<syn::Expr>(tokens.clone())
-            .is_ok_and(|e| crate::lower::stable_syntax(&e)),
+        Ex::Const { tokens } => {
+            syn::parse2::<syn::Expr>(tokens.clone()).is_ok_and(|e| crate::lower::stable_syntax(&e))
+        }
         Ex::Var { .. } => true,
         Ex::Inactive { stable, .. } => *stable,
         Ex::Op { args, syntax, .. } => {
-            matches!(syntax, Syntax::Binary(_) | Syntax::Neg | Syntax::Cast { .. })
-                && args.iter().all(scalar_arithmetic)
+            matches!(
+                syntax,
+                Syntax::Binary(_) | Syntax::Neg | Syntax::Cast { .. }
+            ) && args.iter().all(scalar_arithmetic)
         }
         _ => false,
     }
@@ -322,9 +325,7 @@ fn integer_init(value: &Ex, annotation: Option<&syn::Type>) -> bool {
     const INTS: &[&str] = &[
         "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
     ];
-    let int_type = |ty: &syn::Type| {
-        matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some_and(|i| INTS.iter().any(|n| i == n)))
-    };
+    let int_type = |ty: &syn::Type| matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some_and(|i| INTS.iter().any(|n| i == n)));
     if let Some(ty) = annotation {
         return int_type(ty);
     }
@@ -463,7 +464,8 @@ fn find_loop_frozen(body: &Body, facts: &mut Facts) {
         }
         fn visit_assign(&mut self, a: &'b Assign) {
             if a.active && self.open.len() >= 2 {
-                self.sites.push((a, self.open.iter().rev().copied().collect()));
+                self.sites
+                    .push((a, self.open.iter().rev().copied().collect()));
             }
         }
     }
@@ -971,7 +973,11 @@ mod tests {
         assert!(!body.facts.walk_back.contains_key(&id(&body, "qx")));
         assert!(!body.facts.walk_back.contains_key(&id(&body, "s")));
         assert_eq!(
-            body.facts.recomputed_trips.iter().copied().collect::<Vec<_>>(),
+            body.facts
+                .recomputed_trips
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             vec![0, 1, 2]
         );
     }
@@ -1013,7 +1019,11 @@ mod tests {
         assert!(!body.facts.walk_back.contains_key(&id(&body, "c")));
         assert!(body.facts.walk_back.contains_key(&id(&body, "e")));
         assert_eq!(
-            body.facts.recomputed_trips.iter().copied().collect::<Vec<_>>(),
+            body.facts
+                .recomputed_trips
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             vec![0]
         );
     }

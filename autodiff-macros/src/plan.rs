@@ -397,7 +397,8 @@ impl<'a> Plan<'a> {
         }
         // Counters walked back: their kept values, and what their steps read.
         for (id, c) in &plan.counters {
-            plan.slots.insert(counter_site(*id), Slot::record(c.in_loop));
+            plan.slots
+                .insert(counter_site(*id), Slot::record(c.in_loop));
             for (_, step) in c.updates.values() {
                 reads(step, &mut rebound);
             }
@@ -885,7 +886,10 @@ impl<'e> SitePlan<'e> {
             Ex::Var { id, .. } => {
                 self.place_base.contains(&i)
                     && (body.facts.frozen_at(*id, self.assign.site)
-                        || body.facts.loop_frozen.contains_key(&(*id, self.assign.site)))
+                        || body
+                            .facts
+                            .loop_frozen
+                            .contains_key(&(*id, self.assign.site)))
             }
             _ => false,
         }

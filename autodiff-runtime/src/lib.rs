@@ -138,7 +138,8 @@ pub mod __private {
     pub fn assert_own_tangent<T: crate::Differentiable<Tangent = T>>() {}
     pub use crate::tape::{
         Counter, GiveBack, GiveBackAny, GiveBackPooled, Meta, MetaTape, Pooled, Refill, RefillAny,
-        RefillPooled, ScalarTape, StackTape, pop_meta, prev, push_meta, set_tape_pool, trips, trips_inclusive,
+        RefillPooled, ScalarTape, StackTape, pop_meta, prev, push_meta, set_tape_pool, trips,
+        trips_inclusive,
     };
     pub use crate::{Cotangent, Differentiable, HasMeta, LenMeta, ScalarMeta, Shape};
 

@@ -227,7 +227,22 @@ macro_rules! pool_leaves {
     ($($T:ty),*) => { $(impl PoolLeaf for $T {} impl Pooled for $T {})* };
 }
 pool_leaves!(
-    f64, f32, bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize,
+    f64,
+    f32,
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
     crate::Tensor
 );
 impl<X: PoolLeaf> PoolLeaf for Vec<X> {}
@@ -237,7 +252,9 @@ impl<X: PoolLeaf> Pooled for crate::keep::ByRef<X> {}
 macro_rules! pooled_tuples {
     ($(($($T:ident),+))*) => { $(impl<$($T: Pooled),+> Pooled for ($($T,)+) {})* };
 }
-pooled_tuples!((A)(A, B)(A, B, C)(A, B, C, D)(A, B, C, D, E)(A, B, C, D, E, F));
+pooled_tuples!((A)(A, B)(A, B, C)(A, B, C, D)(A, B, C, D, E)(
+    A, B, C, D, E, F
+));
 
 /// At most this many spare vectors are kept per element type and thread.
 const POOL_DEPTH: usize = 4;
@@ -286,7 +303,9 @@ pub fn take_pooled<T: Pooled>() -> Vec<T> {
 #[doc(hidden)]
 pub fn give_back_pooled<T: Pooled>(mut tape: Vec<T>) {
     tape.clear();
-    let bytes = tape.capacity().saturating_mul(std::mem::size_of::<T>().max(1));
+    let bytes = tape
+        .capacity()
+        .saturating_mul(std::mem::size_of::<T>().max(1));
     if tape.capacity() == 0 || bytes > POOL_MAX_BYTES || !pool_on() {
         return;
     }
