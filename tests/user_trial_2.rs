@@ -10,44 +10,9 @@ use autodiff::prelude::*;
 use autodiff::{Differentiable, differentiable};
 use nalgebra::{DMatrix, DVector, Point3, Rotation2, Rotation3, UnitQuaternion, Vector2, Vector3};
 
-// ------------------------------------------------------------------ reference helpers
-
-/// Central differences of `f` at `x` (step ε^(1/3)-scaled for f64).
-fn cd(f: impl Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
-    let mut g = vec![0.0; x.len()];
-    for i in 0..x.len() {
-        let h = 6e-6 * x[i].abs().max(1.0);
-        let mut xp = x.to_vec();
-        xp[i] += h;
-        let mut xm = x.to_vec();
-        xm[i] -= h;
-        g[i] = (f(&xp) - f(&xm)) / (xp[i] - xm[i]);
-    }
-    g
-}
-
-/// Central differences of a tensor function, flattened in row-major order.
-fn cd_t(f: impl Fn(&Tensor) -> f64, x: &Tensor) -> Vec<f64> {
-    let shape = x.shape().to_vec();
-    cd(|v| f(&Tensor::from_vec(v.to_vec(), &shape)), &x.to_vec())
-}
-
-/// Jacobian by central differences, rows = outputs.
-fn cd_jac(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64]) -> Vec<Vec<f64>> {
-    let m = f(x).len();
-    (0..m).map(|k| cd(|v| f(v)[k], x)).collect()
-}
-
-#[track_caller]
-fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            g.is_finite() && (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what}[{i}]: got {g}, want {w}\n got  {got:?}\n want {want:?}"
-        );
-    }
-}
+#[path = "common/reference.rs"]
+mod reference;
+use reference::*;
 
 // ------------------------------------------------------------------ 1. softmax cross-entropy classifier
 
