@@ -1038,3 +1038,29 @@ fn forward_mode_covers_the_math_library() {
     ];
     close_all(&hess, &want, 1e-6);
 }
+
+/// `clamp` in forward mode: the tangent routed as the reverse rule routes the
+/// cotangent (x inside, the bound outside), through to the Hessian.
+#[differentiable(forward)]
+fn clamped(x: f64, lo: f64) -> f64 {
+    (x * x).clamp(lo, 2.0) * x
+}
+
+#[test]
+fn forward_mode_clamp() {
+    // x² below lo: f = lo·x; inside: f = x³; above 2: f = 2x.
+    for (x, want_x, want_lo, hess) in [
+        (0.5, 0.3, 0.5, [0.0, 1.0, 1.0, 0.0]),
+        (1.2, 3.0 * 1.44, 0.0, [7.2, 0.0, 0.0, 0.0]),
+        (2.0, 2.0, 0.0, [0.0; 4]),
+    ] {
+        let (_, tx) = clamped::jvp(x, 0.3, 1.0, 0.0);
+        let (_, tl) = clamped::jvp(x, 0.3, 0.0, 1.0);
+        close(tx, want_x, 1e-14);
+        close(tl, want_lo, 1e-14);
+        let (gx, gl) = clamped::grad(x, 0.3);
+        close(gx, want_x, 1e-14);
+        close(gl, want_lo, 1e-14);
+        close_all(&clamped::hessian(x, 0.3).to_vec(), &hess, 1e-12);
+    }
+}

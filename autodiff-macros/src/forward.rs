@@ -363,6 +363,7 @@ const FORWARD_METHODS: &[(&str, usize)] = &[
     ("hypot", 2),
     ("log", 2),
     ("mul_add", 3),
+    ("clamp", 3),
 ];
 
 fn forward_method(name: &str, arity: usize) -> bool {
@@ -377,7 +378,7 @@ fn differentiable_operand(name: &str, k: usize) -> bool {
     match name {
         "powf" | "max" | "min" | "maximum" | "minimum" | "dot" | "matmul" | "atan2" | "hypot"
         | "log" => k < 2,
-        "mul_add" => k < 3,
+        "mul_add" | "clamp" => k < 3,
         _ => k == 0,
     }
 }
@@ -2398,6 +2399,22 @@ impl Fwd<'_> {
                             (None, Some(tb)) => quote!(#tb * (#db)),
                             (None, None) => unreachable!(),
                         }
+                    }
+                    // ẏ = ẋ·[lo ≤ x ≤ hi] + l̇o·[x < lo] + ḣi·[x > hi] (the reverse
+                    // rule's routing; the weights are piecewise constant)
+                    "clamp" => {
+                        let (lo, hi) = (&p[1], &p[2]);
+                        let w = |k: syn::Index| {
+                            sg(quote!(#private::fwd::clamp_weights(&#a0, &#lo, &#hi).#k))
+                        };
+                        let mut terms = Vec::new();
+                        for (k, tk) in t.iter().enumerate().take(3) {
+                            if let Some(tk) = tk {
+                                let wk = w(syn::Index::from(k));
+                                terms.push(quote!(#tk * #wk));
+                            }
+                        }
+                        quote!(#(#terms)+*)
                     }
                     // y = x·a + b: ẏ = ẋ a + x ȧ + ḃ
                     "mul_add" => {

@@ -334,6 +334,53 @@ where
     x.value().relu_slope()
 }
 
+/// `clamp_weights(&x, &lo, &hi)`: how much of `x.clamp(lo, hi)` moves with
+/// `x`, `lo` and `hi`: `([lo ≤ x ≤ hi], [x < lo], [x > hi])`, as the reverse
+/// rule routes the cotangent (`clamp_d0`, `_d1`, `_d2`).
+///
+/// ```
+/// use autodiff_runtime::__private::fwd::clamp_weights;
+///
+/// assert_eq!(clamp_weights(&0.5, &0.0, &1.0), (1.0, 0.0, 0.0));
+/// assert_eq!(clamp_weights(&-2.0, &0.0, &1.0), (0.0, 1.0, 0.0));
+/// assert_eq!(clamp_weights(&1.0, &0.0, &1.0), (1.0, 0.0, 0.0));
+/// ```
+pub fn clamp_weights<X: Operand + ?Sized>(
+    x: &X,
+    lo: &f64,
+    hi: &f64,
+) -> (X::Value, X::Value, X::Value)
+where
+    X::Value: ClampWeights,
+{
+    x.value().clamp_weights(*lo, *hi)
+}
+
+/// See [`clamp_weights`].
+#[doc(hidden)]
+pub trait ClampWeights: Sized {
+    /// `([lo ≤ x ≤ hi], [x < lo], [x > hi])` elementwise.
+    fn clamp_weights(&self, lo: f64, hi: f64) -> (Self, Self, Self);
+}
+
+impl ClampWeights for f64 {
+    fn clamp_weights(&self, lo: f64, hi: f64) -> (f64, f64, f64) {
+        let x = *self;
+        let inside = (lo <= x && x <= hi) as u8 as f64;
+        ((inside), (x < lo) as u8 as f64, (x > hi) as u8 as f64)
+    }
+}
+
+impl ClampWeights for Tensor {
+    fn clamp_weights(&self, lo: f64, hi: f64) -> (Tensor, Tensor, Tensor) {
+        (
+            self.map(|x| x.clamp_weights(lo, hi).0),
+            self.map(|x| x.clamp_weights(lo, hi).1),
+            self.map(|x| x.clamp_weights(lo, hi).2),
+        )
+    }
+}
+
 /// `max_weight(&a, &b)`: how much of `max(a, b)` moves with `a`.
 ///
 /// ```
