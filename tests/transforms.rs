@@ -1064,3 +1064,32 @@ fn forward_mode_clamp() {
         close_all(&clamped::hessian(x, 0.3).to_vec(), &hess, 1e-12);
     }
 }
+
+/// `where_` in forward mode: each side's tangent where its side is chosen.
+#[differentiable(forward)]
+fn selected(x: &Tensor, y: &Tensor) -> f64 {
+    let m = x.gt_elem(y);
+    (x * 2.0).where_(&m, &(y * y)).sum() + (x * x).where_(&m, &Tensor::zeros(&[3])).sum()
+}
+
+#[test]
+fn forward_mode_where() {
+    let x = Tensor::from(vec![0.1, 0.5, -0.2]);
+    let y = Tensor::from(vec![0.3, 0.2, 0.4]);
+    let (ones, zeros) = (Tensor::ones(&[3]), Tensor::zeros(&[3]));
+    // x > y only at 1: f = y₀² + 2x₁ + y₂² + x₁²
+    let (_, tx) = selected::jvp(&x, &y, &ones, &zeros);
+    let (_, ty) = selected::jvp(&x, &y, &zeros, &ones);
+    close(tx, 2.0 + 2.0 * 0.5, 1e-14);
+    close(ty, 2.0 * 0.3 + 2.0 * 0.4, 1e-14);
+    let (gx, gy) = selected::grad(&x, &y);
+    close_all(&gx.to_vec(), &[0.0, 3.0, 0.0], 1e-14);
+    close_all(&gy.to_vec(), &[0.6, 0.0, 0.8], 1e-14);
+    let h = selected::hessian(&x, &y).to_vec();
+    // ∂²/∂x₁² = 2, ∂²/∂y₀² = ∂²/∂y₂² = 2, all else 0 (6 × 6, x then y)
+    let mut want = vec![0.0; 36];
+    for k in [1, 3, 5] {
+        want[k * 6 + k] = 2.0;
+    }
+    close_all(&h, &want, 1e-12);
+}

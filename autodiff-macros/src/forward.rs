@@ -364,6 +364,7 @@ const FORWARD_METHODS: &[(&str, usize)] = &[
     ("log", 2),
     ("mul_add", 3),
     ("clamp", 3),
+    ("where_", 3),
 ];
 
 fn forward_method(name: &str, arity: usize) -> bool {
@@ -379,6 +380,7 @@ fn differentiable_operand(name: &str, k: usize) -> bool {
         "powf" | "max" | "min" | "maximum" | "minimum" | "dot" | "matmul" | "atan2" | "hypot"
         | "log" => k < 2,
         "mul_add" | "clamp" => k < 3,
+        "where_" => k == 0 || k == 2,
         _ => k == 0,
     }
 }
@@ -2415,6 +2417,14 @@ impl Fwd<'_> {
                             }
                         }
                         quote!(#(#terms)+*)
+                    }
+                    // y = a.where_(c, b): ẏ = ȧ.where_(c, ḃ), a zero tangent
+                    // for the side that has none.
+                    "where_" => {
+                        let (c, b) = (&p[1], &p[2]);
+                        let ta = t[0].clone().unwrap_or_else(|| sg(quote!(#private::fwd::zero_of(&#a0))));
+                        let tb = t.get(2).cloned().flatten().unwrap_or_else(|| sg(quote!(#private::fwd::zero_of(&#b))));
+                        quote!((#ta).where_(&#c, &(#tb)))
                     }
                     // y = x·a + b: ẏ = ẋ a + x ȧ + ḃ
                     "mul_add" => {
