@@ -1093,3 +1093,34 @@ fn forward_mode_where() {
     }
     close_all(&h, &want, 1e-12);
 }
+
+/// Copies with reverse-mode rules (`to_vec`, `item`) in a forward-mode
+/// function: second derivatives go through them (they were refused).
+#[differentiable(forward)]
+fn through_copies(x: &Tensor) -> f64 {
+    let v = (x * x * x).to_vec();
+    v[0] * v[1] + (x * x).slice(0, 1..2).item()
+}
+
+#[differentiable(forward)]
+fn squares_of_a_copy(x: &[f64]) -> f64 {
+    let buf = x.to_vec();
+    buf[0] * buf[1]
+}
+
+#[test]
+fn second_derivatives_through_copies() {
+    // f = x₀³x₁³ + x₁² at (0.5, 2)
+    let x = Tensor::from(vec![0.5, 2.0]);
+    close_all(&through_copies::grad(&x).to_vec(), &[6.0, 5.5], 1e-14);
+    close_all(
+        &through_copies::hessian(&x).to_vec(),
+        &[24.0, 9.0, 9.0, 3.5],
+        1e-12,
+    );
+    close_all(
+        &squares_of_a_copy::hessian(&[1.0, 2.0]).to_vec(),
+        &[0.0, 1.0, 1.0, 0.0],
+        1e-14,
+    );
+}

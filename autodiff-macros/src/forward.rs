@@ -2172,13 +2172,14 @@ impl Fwd<'_> {
         }
         let name = m.method.to_string();
         // Copies of the values (`x.to_vec()`, `t.item()`): the tangent is
-        // the same copy of the tangent. Reverse mode counts them as carrying
-        // no gradient, so it cannot differentiate this code again.
+        // the same copy of the tangent. Reverse mode has rules for `item` and
+        // `to_vec`; the other copies it counts as carrying no gradient, so it
+        // cannot differentiate code that uses them again.
         if COPIES.contains(&name.as_str()) && m.args.is_empty() {
             let receiver = self.ex(&m.receiver, out);
             let method = &m.method;
             if let Val::Active { p, t } = receiver {
-                if self.second_order_blocked.is_none() {
+                if self.second_order_blocked.is_none() && crate::rules::method(&name, 1).is_none() {
                     self.second_order_blocked = Some(Refusal {
                         span: m.method.span(),
                         message: format!("reverse mode counts `{name}()` as carrying no gradient"),
