@@ -2589,14 +2589,16 @@ impl Fwd<'_> {
             );
             return Val::Inactive(e.to_token_stream());
         }
-        // Another differentiable function: through its forward mode. An
+        // Another differentiable function: through its forward mode (the
+        // alias names the fix if the callee has none: `#[differentiable(forward)]`
+        // on it, or stop_gradient on the arguments). An
         // argument without a tangent gets a zero (if that parameter is
         // differentiated there) or `NoTangent`, as the callee says
         // (`__ad_z<k>` keeps the zero, `__ad_v<k>` lends it).
         self.calls = true;
         let alias = syn::Ident::new(
             &format!(
-                "mark_{}_with_differentiable_or_wrap_its_arguments_in_stop_gradient",
+                "mark_{}_with_differentiable_forward_or_wrap_its_arguments_in_stop_gradient",
                 syn::ext::IdentExt::unraw(
                     &path.segments.last().expect("a path has a segment").ident
                 )
