@@ -114,3 +114,18 @@ fn angle_rotation_quadratic_form_determinant() {
     let expect = m3.determinant() * m3.try_inverse().unwrap().transpose();
     assert!((det::grad(m3) - expect).norm() < 1e-12);
 }
+
+/// `p.coords` of a point parameter: the point's vector, whose gradient is the
+/// point's (it did not compile: the field was looked up on the gradient).
+#[differentiable]
+fn point_coords(p: &Point3<f64>, w: Vector3<f64>) -> f64 {
+    p.coords.dot(&w) + p.x * 2.0
+}
+
+#[test]
+fn coords_of_a_point_parameter() {
+    let (gp, gw) = point_coords::grad(&Point3::new(1.0, 2.0, 3.0), Vector3::new(0.5, -1.0, 2.0));
+    // ∂/∂p = w + (2, 0, 0), ∂/∂w = p
+    assert_eq!(gp, Vector3::new(2.5, -1.0, 2.0));
+    assert_eq!(gw, Vector3::new(1.0, 2.0, 3.0));
+}

@@ -2297,6 +2297,23 @@ impl Lowerer<'_> {
                     syn::Member::Unnamed(_) => None,
                 };
                 let from_param = crate::analyse::field_root(&base).is_some_and(|id| self.bindings[id].param.is_some());
+                // `p.coords` of a nalgebra point parameter: the point's own
+                // vector, which is also its gradient's type (p̄ += ḡ).
+                let point_param = matches!(&base, Ex::Var { id, .. } if self.bindings[*id].param.is_some_and(|k| {
+                    let ty = match &self.sig.params[k].ty {
+                        syn::Type::Reference(r) => &*r.elem,
+                        t => t,
+                    };
+                    matches!(ty, syn::Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident.to_string().starts_with("Point")))
+                }));
+                if point_param && matches!(&f.member, syn::Member::Named(i) if i == "coords") {
+                    return Ex::Op {
+                        rule: &rules::IDENTITY,
+                        args: vec![base],
+                        syntax: Syntax::Field { member: f.member.clone() },
+                        span,
+                    };
+                }
                 match base {
                     Ex::Const { .. } | Ex::Inactive { .. } => self.inactive(e),
                     // `v.x` of a nalgebra vector computed in the body.
