@@ -2304,7 +2304,13 @@ impl Lowerer<'_> {
                         syn::Type::Reference(r) => &*r.elem,
                         t => t,
                     };
-                    matches!(ty, syn::Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident.to_string().starts_with("Point")))
+                    // nalgebra's `Point3<f64>`, `Point<f64, 3>` (a struct of
+                    // the user's named `Point` has no `<f64..>`).
+                    matches!(ty, syn::Type::Path(tp) if tp.path.segments.last().is_some_and(|s| {
+                        s.ident.to_string().starts_with("Point")
+                            && matches!(&s.arguments, syn::PathArguments::AngleBracketed(a)
+                                if matches!(a.args.first(), Some(syn::GenericArgument::Type(syn::Type::Path(t))) if t.path.is_ident("f64")))
+                    }))
                 }));
                 if point_param && matches!(&f.member, syn::Member::Named(i) if i == "coords") {
                     return Ex::Op {
