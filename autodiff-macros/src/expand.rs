@@ -1256,4 +1256,56 @@ mod snapshots {
             "the macro's expansion changed for {stale:?}: review the difference, then rewrite them with UPDATE_EXPAND=1 cargo test -p autodiff-macros snapshots"
         );
     }
+
+    /// The functions of tests/eager_loops.rs: those the file says are
+    /// reversed inside their forward are, the others are not (that suite
+    /// checks the gradients of both).
+    #[test]
+    fn eager_loops_are_planned_as_the_suite_says() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/eager_loops.rs");
+        let source = std::fs::read_to_string(path).expect("tests/eager_loops.rs");
+        let eager = [
+            "rosenbrock",
+            "minus_and_set",
+            "branches_scratch_calls",
+            "while_loop",
+            "tensor_rows",
+        ];
+        let ordinary = [
+            "reads_accumulator",
+            "two_carried",
+            "product",
+            "reset_inside",
+            "early_break",
+        ];
+        let file: syn::File = syn::parse_str(&source).expect("the suite parses");
+        let mut seen = Vec::new();
+        for item in file.items {
+            let syn::Item::Fn(mut func) = item else {
+                continue;
+            };
+            let name = func.sig.ident.to_string();
+            if !eager.contains(&name.as_str()) && !ordinary.contains(&name.as_str()) {
+                continue;
+            }
+            func.attrs.retain(|a| !a.path().is_ident("differentiable"));
+            let out = expand(
+                proc_macro2::TokenStream::new(),
+                quote::ToTokens::to_token_stream(&func),
+            )
+            .to_string();
+            assert!(!out.contains("compile_error"), "{name}: {out}");
+            assert_eq!(
+                out.contains("acc_scaled"),
+                eager.contains(&name.as_str()),
+                "{name}: eager as the suite says"
+            );
+            seen.push(name);
+        }
+        assert_eq!(
+            seen.len(),
+            eager.len() + ordinary.len(),
+            "every function found: {seen:?}"
+        );
+    }
 }

@@ -64,6 +64,9 @@ pub struct Plan<'a> {
     pub loop_frozen: BTreeMap<LoopId, BTreeSet<BindId>>,
     /// Bindings known at compile time to be `f64`s.
     pub f64s: Vec<bool>,
+    /// Dense gradients written by index only in eager loops (into their
+    /// buffers): the pullback's starts as a symbolic zero.
+    pub buffered: BTreeSet<BindId>,
 }
 
 /// The slot of the copies of vector `id` kept at the entries of loop `l`.
@@ -118,6 +121,35 @@ pub struct LoopPlan {
     /// Indexed accumulations into a parameter (`x[i]`) gathered over one
     /// iteration, flushed once per index (in the order they were found).
     pub combined: Vec<Combined>,
+    /// The reverse of each iteration runs in the forward, right after it
+    /// ([`Eager`]); the pullback only scales what it summed.
+    pub eager: Option<Eager>,
+}
+
+/// A loop whose only way out for a gradient is one `f64` accumulator `s`
+/// (`s += e`, `s -= e`, `s = s + e`; `s` read nowhere else in the loop):
+/// `s = s₀ + Σᵢ eᵢ`, so the cotangent s̄ is the same in every iteration and
+/// every iteration's contribution to a binding `v` read in the loop is
+/// s̄ · ∂eᵢ/∂v. The forward runs each iteration's reverse right after the
+/// iteration, seeded with s̄ = 1, summing the cotangents of the bindings
+/// declared before the loop into buffers (one pass over the data, as a
+/// fused hand-written gradient makes); the pullback adds s̄ · buffer
+/// (`__private::acc_scaled`). Everything an iteration's reverse pops, the
+/// same iteration pushed just before, so the stacks never grow past one
+/// iteration.
+pub struct Eager {
+    pub accumulator: BindId,
+    /// Differentiated bindings declared before the loop whose cotangents
+    /// the loop adds to: summed in buffers over the whole loop.
+    pub buffers: Vec<BindId>,
+    /// Differentiated bindings declared inside it: their cotangents start
+    /// at zero in every iteration.
+    pub locals: Vec<BindId>,
+}
+
+/// The slot of an eager loop's buffers.
+pub fn eager_site(l: LoopId) -> usize {
+    4_000_000 + l
 }
 
 /// How the reverse knows how many times to run a loop's body.
@@ -264,6 +296,7 @@ impl<'a> Plan<'a> {
             fixed_len: BTreeMap::new(),
             loop_frozen: BTreeMap::new(),
             f64s: f64_bindings(sig, body),
+            buffered: BTreeSet::new(),
         };
         // What carries a gradient (or undoes a counter's update): the loops
         // the reverse walks and the branches it retraces.
@@ -324,6 +357,7 @@ impl<'a> Plan<'a> {
                         .iter()
                         .all(|p| !has_checkpoint(loops[*p]) || reversed[*p]),
                 combined: Vec::new(),
+                eager: None,
             });
         }
         // Sites, in the order the reverse emits them (statements backwards).
@@ -430,7 +464,223 @@ impl<'a> Plan<'a> {
         for id in rebound {
             plan.read_leaf(id, &mut seen);
         }
+        // Loops reversed inside their forward: no trip count to record.
+        let mut eager_sites = HashSet::new();
+        for l in loops.iter().flatten() {
+            if let Some((eager, sites)) = plan.eager(l) {
+                let site = body.loops[l.id].site;
+                plan.slots.remove(&site);
+                plan.slots.insert(eager_site(l.id), Slot::Once);
+                // Their buffers of slices are written by index (zeros of
+                // the length once, no check per write).
+                for id in &eager.buffers {
+                    if plan.dense_param(*id) {
+                        plan.dense.insert(*id);
+                    }
+                }
+                plan.loops[l.id].eager = Some(eager);
+                eager_sites.extend(sites);
+            }
+        }
+        // A dense gradient written by index only in eager loops starts as a
+        // symbolic zero in the pullback, which then takes the buffer whole.
+        for id in plan.dense.clone() {
+            let written_outside = plan.sites.iter().any(|(site, s)| {
+                !eager_sites.contains(site)
+                    && s.nodes.iter().any(
+                        |n| matches!(n.accumulate, Some(Accumulate::Dense { base }) if base == id),
+                    )
+            }) || plan
+                .loops
+                .iter()
+                .any(|lp| lp.eager.is_none() && lp.combined.iter().any(|c| c.base == id));
+            if !written_outside {
+                plan.buffered.insert(id);
+            }
+        }
         plan
+    }
+
+    /// Whether loop `l` can be reversed inside its forward ([`Eager`]).
+    fn eager(&self, l: &Loop) -> Option<(Eager, Vec<usize>)> {
+        let (lp, info) = (&self.loops[l.id], &self.body.loops[l.id]);
+        if !lp.reversed
+            || lp.checkpointed
+            || l.checkpoint.is_some()
+            || !info.parents.is_empty()
+            || self.loop_frozen.contains_key(&l.id)
+        {
+            return None;
+        }
+        // What is inside: every assignment, whether anything exits, the
+        // bindings declared inside.
+        #[derive(Default)]
+        struct Inside<'b> {
+            assigns: Vec<&'b Assign>,
+            exits: bool,
+            checkpoints: bool,
+            declared: HashSet<BindId>,
+        }
+        impl<'b> Visit<'b> for Inside<'b> {
+            fn visit_assign(&mut self, a: &'b Assign) {
+                if let AssignKind::Let { .. } = a.kind {
+                    for t in a.targets.iter().flatten() {
+                        if let Target::Bind(id) = t {
+                            self.declared.insert(*id);
+                        }
+                    }
+                }
+                self.assigns.push(a);
+            }
+            fn visit_exit(&mut self, _: &'b Exit) {
+                self.exits = true;
+            }
+            fn visit_loop(&mut self, l: &'b Loop) {
+                self.checkpoints |= l.checkpoint.is_some();
+                walk_loop(self, l);
+            }
+        }
+        let mut inside = Inside::default();
+        inside.visit_block(&l.body);
+        if inside.exits || inside.checkpoints {
+            return None;
+        }
+        // Counters declared outside and stepped inside are walked back
+        // through the loop by the reverse.
+        for c in self.counters.values() {
+            let stepped = c
+                .updates
+                .keys()
+                .any(|u| inside.assigns.iter().any(|a| a.site == *u));
+            let declared_inside = inside.assigns.iter().any(|a| a.site == c.decl_site);
+            if stepped && !declared_inside {
+                return None;
+            }
+        }
+        // Bindings are numbered in the order they are declared: what the
+        // loop's body mentions from its first binding on is its own.
+        let declared = |id: BindId| {
+            id >= info.first_binding
+                || inside.declared.contains(&id)
+                || self.body.bindings[id].counter_of.is_some()
+        };
+        let differentiated = |id: BindId| {
+            let b = &self.body.bindings[id];
+            b.active || b.param.is_some_and(|p| self.sig.params[p].active)
+        };
+        // The one accumulator: the only binding from outside written inside.
+        let mut accumulator = None;
+        for a in &inside.assigns {
+            for t in &a.targets {
+                match t {
+                    Some(Target::Bind(id)) if declared(*id) || !differentiated(*id) => {}
+                    Some(Target::Bind(id)) if accumulator.is_none_or(|s| s == *id) => {
+                        accumulator = Some(*id);
+                    }
+                    Some(_) => return None,
+                    None => {}
+                }
+            }
+            if let AssignKind::Element { base, .. } = &a.kind {
+                if !declared(*base) && differentiated(*base) {
+                    return None;
+                }
+            }
+        }
+        let s = accumulator?;
+        if !self.f64s[s] || !self.body.bindings[s].active {
+            return None;
+        }
+        // Every write of `s` adds to it; nothing else reads it.
+        for a in &inside.assigns {
+            let writes_s = a.targets.iter().any(|t| *t == Some(Target::Bind(s)));
+            let rest: Vec<&Ex> = if writes_s {
+                match (&a.kind, &a.value, a.targets.as_slice()) {
+                    (
+                        AssignKind::Compound {
+                            op: syn::BinOp::AddAssign(_) | syn::BinOp::SubAssign(_),
+                        }
+                        | AssignKind::Set,
+                        Ex::Op { rule, args, .. },
+                        [_],
+                    ) if (rule.rule == "add" || rule.rule == "sub")
+                        && args.len() == 2
+                        && matches!(&args[0], Ex::Var { id, .. } if *id == s) =>
+                    {
+                        vec![&args[1]]
+                    }
+                    _ => return None,
+                }
+            } else {
+                let mut all = vec![&a.value];
+                if let AssignKind::Element { index, .. } = &a.kind {
+                    all.push(index);
+                }
+                all
+            };
+            let mut leaves = Vec::new();
+            for e in rest {
+                gradient_leaves(e, &mut leaves);
+            }
+            if leaves.contains(&s) {
+                return None;
+            }
+        }
+        // The buffers: what the iterations' reverse adds to from outside,
+        // each of a type whose cotangent can be scaled.
+        let mut buffers = BTreeSet::new();
+        for a in inside
+            .assigns
+            .iter()
+            .filter(|a| self.sites.contains_key(&a.site))
+        {
+            let mut leaves = Vec::new();
+            gradient_leaves(&a.value, &mut leaves);
+            for id in leaves {
+                if id != s && !declared(id) && differentiated(id) {
+                    buffers.insert(id);
+                }
+            }
+        }
+        for id in &buffers {
+            let b = &self.body.bindings[*id];
+            let scalable = match b.param {
+                Some(p) => {
+                    let ty = &self.sig.params[p].ty;
+                    !matches!(ty, syn::Type::Reference(r) if r.mutability.is_some())
+                        && (crate::signature::is_f64(ty) || crate::signature::scalar_elements(ty))
+                }
+                // A local's adjoint type is the one its uses in the loop
+                // fix; every tangent type is `optim::Parameters`.
+                None => true,
+            };
+            if !scalable {
+                return None;
+            }
+        }
+        let mut mentioned = BTreeSet::new();
+        for a in &inside.assigns {
+            for t in a.targets.iter().flatten() {
+                if let Target::Bind(id) = t {
+                    mentioned.insert(*id);
+                }
+            }
+            let mut rd = Vec::new();
+            reads(&a.value, &mut rd);
+            mentioned.extend(rd);
+        }
+        let locals: Vec<BindId> = mentioned
+            .into_iter()
+            .filter(|id| *id != s && declared(*id) && self.body.bindings[*id].active)
+            .collect();
+        Some((
+            Eager {
+                accumulator: s,
+                buffers: buffers.into_iter().collect(),
+                locals,
+            },
+            inside.assigns.iter().map(|a| a.site).collect(),
+        ))
     }
 
     /// Notes the parameters the reverse reads to bind `id` again.

@@ -551,6 +551,28 @@ pub fn acc<T: Cotangent>(dst: &mut T, v: T) {
     dst.accumulate(v)
 }
 
+/// `dst += s · g`: how the pullback adds what a loop reversed inside its
+/// forward summed per unit cotangent of its accumulator (`g` = Σᵢ ∂eᵢ/∂v for
+/// `acc += eᵢ`, and `s` = the accumulator's cotangent s̄). With `s = 1`
+/// (`grad`, `value_and_grad`) `g` is moved, not scaled; into a symbolic
+/// zero it is moved, not added.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc_scaled, zero};
+///
+/// let mut d: Vec<f64> = zero();
+/// acc_scaled(&mut d, 2.0, vec![1.0, -3.0]);
+/// acc_scaled(&mut d, 1.0, vec![0.5, 0.5]);
+/// assert_eq!(d, vec![2.5, -5.5]);
+/// ```
+#[inline]
+pub fn acc_scaled<T: Cotangent + crate::optim::Parameters>(dst: &mut T, s: f64, mut g: T) {
+    if s != 1.0 && !g.is_symbolic_zero() {
+        g.scale_mut(s);
+    }
+    dst.accumulate(g)
+}
+
 /// Moves the gradient out of `src`, leaving a symbolic zero.
 ///
 /// ```

@@ -70,7 +70,7 @@ mod damped {
             __ad_out,
             move |mut __ad_d_out: f64| {
                 let mut x_bar: f64 = __ad::zero();
-                let mut v_bar = __ad::zero();
+                let mut v_bar: f64 = __ad::zero();
                 if !::core::matches!(__ad_ret, 1) {
                     if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(&mut v_bar, __ad_g);

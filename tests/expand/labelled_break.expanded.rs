@@ -79,7 +79,7 @@ mod search {
             __ad_out,
             move |mut __ad_d_out: f64| {
                 let mut x_bar: f64 = __ad::zero();
-                let mut acc_bar = __ad::zero();
+                let mut acc_bar: f64 = __ad::zero();
                 if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                     __ad::acc(&mut acc_bar, __ad_g);
                 }

@@ -55,8 +55,8 @@ mod loss {
         let mut __ad_s1 = ::core::option::Option::None;
         let mut __ad_s2 = ::core::option::Option::None;
         let mut __ad_s3 = ::core::option::Option::None;
-        let mut __ad_s5 = ::core::default::Default::default();
         let mut __ad_s7 = ::core::option::Option::None;
+        let mut __ad_s4000000 = ::core::option::Option::None;
         let mut __ad_mt6_0 = ::core::default::Default::default();
         let mut __ad_mt6_1 = ::core::default::Default::default();
         let mut __ad_mt2_2 = ::core::default::Default::default();
@@ -79,18 +79,44 @@ mod loss {
         let logp = __ad_h0;
         let mut nll = (0.0);
         {
-            let mut __ad_n0: usize = 0;
+            let mut __ad_eg8 = __ad::zero();
             let __ad_lo0 = 0;
-            let mut __ad_last0 = __ad_lo0;
             '__ad_loop0: for i in __ad_lo0..(labels.len()) {
-                __ad_n0 += 1;
-                __ad_last0 = i;
-                __ad::push_meta(&mut __ad_mt6_0, __ad::meta(&logp));
-                let __ad_h2 = logp.at((&[i, labels[i]]));
-                __ad::push_meta(&mut __ad_mt6_1, __ad::meta(&__ad_h2));
-                nll -= __ad_h2;
+                let __ad_ctr0 = i;
+                {
+                    __ad::push_meta(&mut __ad_mt6_0, __ad::meta(&logp));
+                    let __ad_h2 = logp.at((&[i, labels[i]]));
+                    __ad::push_meta(&mut __ad_mt6_1, __ad::meta(&__ad_h2));
+                    nll -= __ad_h2;
+                }
+                {
+                    let mut logp_bar = __ad::take(&mut __ad_eg8);
+                    let mut nll_bar: f64 = 1.0;
+                    {
+                        let __ad_mb8 = __ad::pop_meta(&mut __ad_mt6_0);
+                        let __ad_m2 = __ad::pop_meta(&mut __ad_mt6_1);
+                        let i = __ad_ctr0;
+                        let labels = ::core::clone::Clone::clone(&__ad_p_labels);
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut nll_bar) {
+                            let __ad_r5 = [i, ::core::clone::Clone::clone(&labels[i])];
+                            __ad::acc(
+                                &mut nll_bar,
+                                __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta),
+                            );
+                            __ad::acc(
+                                &mut logp_bar,
+                                __ad::rules::at_d0(
+                                    &__ad::rules::sub_d1(&__ad_g, &__ad_m2),
+                                    &__ad_mb8,
+                                    &__ad_r5,
+                                ),
+                            );
+                        }
+                    }
+                    __ad_eg8 = logp_bar;
+                }
             }
-            __ad_s5 = (__ad_n0, __ad_last0);
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8,));
         }
         let __ad_h2 = ((labels.len()) as f64);
         let __ad_kept2 = (&__ad::Keep(&__ad_h2)).keep();
@@ -106,7 +132,7 @@ mod loss {
                 let mut h_bar = __ad::zero();
                 let mut logits_bar = __ad::zero();
                 let mut logp_bar = __ad::zero();
-                let mut nll_bar = __ad::zero();
+                let mut nll_bar: f64 = __ad::zero();
                 {
                     let (__ad_kept2,) = __ad::take_once(&mut __ad_s7);
                     let __ad_k2 = __ad::restore(&__ad_kept2);
@@ -118,34 +144,8 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_n, __ad_last) = __ad_s5;
-                    let mut __ad_ctr0 = __ad_last;
-                    for _ in 0..__ad_n {
-                        {
-                            let __ad_mb8 = __ad::pop_meta(&mut __ad_mt6_0);
-                            let __ad_m2 = __ad::pop_meta(&mut __ad_mt6_1);
-                            let i = __ad_ctr0;
-                            let labels = ::core::clone::Clone::clone(&__ad_p_labels);
-                            if let __ad::Some(__ad_g) = __ad::take_nonzero(
-                                &mut nll_bar,
-                            ) {
-                                let __ad_r5 = [i, ::core::clone::Clone::clone(&labels[i])];
-                                __ad::acc(
-                                    &mut nll_bar,
-                                    __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta),
-                                );
-                                __ad::acc(
-                                    &mut logp_bar,
-                                    __ad::rules::at_d0(
-                                        &__ad::rules::sub_d1(&__ad_g, &__ad_m2),
-                                        &__ad_mb8,
-                                        &__ad_r5,
-                                    ),
-                                );
-                            }
-                        }
-                        __ad_ctr0 = __ad::prev(__ad_ctr0);
-                    }
+                    let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
+                    __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
                 }
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);
@@ -239,8 +239,8 @@ mod loss {
         let mut __ad_s1 = ::core::option::Option::None;
         let mut __ad_s2 = ::core::option::Option::None;
         let mut __ad_s3 = ::core::option::Option::None;
-        let mut __ad_s5 = ::core::default::Default::default();
         let mut __ad_s7 = ::core::option::Option::None;
+        let mut __ad_s4000000 = ::core::option::Option::None;
         let mut __ad_mt6_0 = ::core::default::Default::default();
         let mut __ad_mt6_1 = ::core::default::Default::default();
         let mut __ad_mt2_2 = ::core::default::Default::default();
@@ -263,18 +263,44 @@ mod loss {
         let logp = __ad_h0;
         let mut nll = (0.0);
         {
-            let mut __ad_n0: usize = 0;
+            let mut __ad_eg8 = __ad::zero();
             let __ad_lo0 = 0;
-            let mut __ad_last0 = __ad_lo0;
             '__ad_loop0: for i in __ad_lo0..(labels.len()) {
-                __ad_n0 += 1;
-                __ad_last0 = i;
-                __ad::push_meta(&mut __ad_mt6_0, __ad::meta(&logp));
-                let __ad_h2 = logp.at((&[i, labels[i]]));
-                __ad::push_meta(&mut __ad_mt6_1, __ad::meta(&__ad_h2));
-                nll -= __ad_h2;
+                let __ad_ctr0 = i;
+                {
+                    __ad::push_meta(&mut __ad_mt6_0, __ad::meta(&logp));
+                    let __ad_h2 = logp.at((&[i, labels[i]]));
+                    __ad::push_meta(&mut __ad_mt6_1, __ad::meta(&__ad_h2));
+                    nll -= __ad_h2;
+                }
+                {
+                    let mut logp_bar = __ad::take(&mut __ad_eg8);
+                    let mut nll_bar: f64 = 1.0;
+                    {
+                        let __ad_mb8 = __ad::pop_meta(&mut __ad_mt6_0);
+                        let __ad_m2 = __ad::pop_meta(&mut __ad_mt6_1);
+                        let i = __ad_ctr0;
+                        let labels = __ad::restore(&__ad_p_labels);
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut nll_bar) {
+                            let __ad_r5 = [i, ::core::clone::Clone::clone(&labels[i])];
+                            __ad::acc(
+                                &mut nll_bar,
+                                __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta),
+                            );
+                            __ad::acc(
+                                &mut logp_bar,
+                                __ad::rules::at_d0(
+                                    &__ad::rules::sub_d1(&__ad_g, &__ad_m2),
+                                    &__ad_mb8,
+                                    &__ad_r5,
+                                ),
+                            );
+                        }
+                    }
+                    __ad_eg8 = logp_bar;
+                }
             }
-            __ad_s5 = (__ad_n0, __ad_last0);
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8,));
         }
         let __ad_h2 = ((labels.len()) as f64);
         let __ad_kept2 = (&__ad::Keep(&__ad_h2)).keep();
@@ -290,7 +316,7 @@ mod loss {
                 let mut h_bar = __ad::zero();
                 let mut logits_bar = __ad::zero();
                 let mut logp_bar = __ad::zero();
-                let mut nll_bar = __ad::zero();
+                let mut nll_bar: f64 = __ad::zero();
                 {
                     let (__ad_kept2,) = __ad::take_once(&mut __ad_s7);
                     let __ad_k2 = __ad::restore(&__ad_kept2);
@@ -302,34 +328,8 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_n, __ad_last) = __ad_s5;
-                    let mut __ad_ctr0 = __ad_last;
-                    for _ in 0..__ad_n {
-                        {
-                            let __ad_mb8 = __ad::pop_meta(&mut __ad_mt6_0);
-                            let __ad_m2 = __ad::pop_meta(&mut __ad_mt6_1);
-                            let i = __ad_ctr0;
-                            let labels = __ad::restore(&__ad_p_labels);
-                            if let __ad::Some(__ad_g) = __ad::take_nonzero(
-                                &mut nll_bar,
-                            ) {
-                                let __ad_r5 = [i, ::core::clone::Clone::clone(&labels[i])];
-                                __ad::acc(
-                                    &mut nll_bar,
-                                    __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta),
-                                );
-                                __ad::acc(
-                                    &mut logp_bar,
-                                    __ad::rules::at_d0(
-                                        &__ad::rules::sub_d1(&__ad_g, &__ad_m2),
-                                        &__ad_mb8,
-                                        &__ad_r5,
-                                    ),
-                                );
-                            }
-                        }
-                        __ad_ctr0 = __ad::prev(__ad_ctr0);
-                    }
+                    let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
+                    __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
                 }
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);

@@ -43,7 +43,7 @@ mod f {
             __ad_out,
             move |mut __ad_d_out: f64| {
                 let mut a_bar: f64 = __ad::zero();
-                let mut b_bar = __ad::zero();
+                let mut b_bar: f64 = __ad::zero();
                 if __ad_s4 {
                     if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                         __ad::acc(&mut b_bar, __ad_g);

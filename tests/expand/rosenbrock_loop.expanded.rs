@@ -29,119 +29,117 @@ mod rosenbrock {
             KeepOwned as _, RefillAny as _, RefillPooled as _,
         };
         let __ad_p_x = ::core::clone::Clone::clone(&x);
-        let mut __ad_s2 = ::core::default::Default::default();
+        let mut __ad_s4000000 = ::core::option::Option::None;
         let __ad_out;
         let mut s = (0.0);
         {
-            let mut __ad_n0: usize = 0;
+            let mut __ad_eg0: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
+                0.0; __ad_p_x.len()
+            ];
             let __ad_lo0 = 0;
-            let mut __ad_last0 = __ad_lo0;
             '__ad_loop0: for i in __ad_lo0..(x.len() - 1) {
-                __ad_n0 += 1;
-                __ad_last0 = i;
-                let t = (x[(i + (1))] - (x[i] * x[i]));
-                let u = ((1.0) - x[i]);
-                s += ((((100.0) * t) * t) + (u * u));
+                let __ad_ctr0 = i;
+                {
+                    let t = (x[(i + (1))] - (x[i] * x[i]));
+                    let u = ((1.0) - x[i]);
+                    s += ((((100.0) * t) * t) + (u * u));
+                }
+                {
+                    let mut x_bar = __ad::take(&mut __ad_eg0);
+                    let mut t_bar: f64 = __ad::zero();
+                    let mut u_bar: f64 = __ad::zero();
+                    let mut s_bar: f64 = 1.0;
+                    let mut __ad_ix0_0: f64 = -0.0;
+                    let mut __ad_ix0_1: f64 = -0.0;
+                    {
+                        let x = ::core::clone::Clone::clone(&__ad_p_x);
+                        let i = __ad_ctr0;
+                        let t = (x[(i + (1))] - (x[i] * x[i]));
+                        let u = ((1.0) - x[i]);
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
+                            let __ad_r4 = ((100.0) * t);
+                            __ad::acc(
+                                &mut s_bar,
+                                __ad::rules::add_d0(&__ad_g, &__ad::ScalarMeta),
+                            );
+                            let __ad_g2 = __ad::rules::add_d1(
+                                &__ad_g,
+                                &__ad::ScalarMeta,
+                            );
+                            let __ad_g3 = __ad::rules::add_d0(
+                                &__ad_g2,
+                                &__ad::ScalarMeta,
+                            );
+                            __ad::acc(
+                                &mut t_bar,
+                                __ad::rules::mul_d1(
+                                    &__ad::rules::mul_d0(&__ad_g3, &__ad::ScalarMeta, &t),
+                                    &(100.0),
+                                    &__ad::ScalarMeta,
+                                ),
+                            );
+                            __ad::acc(
+                                &mut t_bar,
+                                __ad::rules::mul_d1(&__ad_g3, &__ad_r4, &__ad::ScalarMeta),
+                            );
+                            let __ad_g8 = __ad::rules::add_d1(
+                                &__ad_g2,
+                                &__ad::ScalarMeta,
+                            );
+                            __ad::acc(
+                                &mut u_bar,
+                                __ad::rules::mul_d0(&__ad_g8, &__ad::ScalarMeta, &u),
+                            );
+                            __ad::acc(
+                                &mut u_bar,
+                                __ad::rules::mul_d1(&__ad_g8, &u, &__ad::ScalarMeta),
+                            );
+                        }
+                    }
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut u_bar) {
+                        __ad_ix0_0 += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
+                    }
+                    {
+                        let x = ::core::clone::Clone::clone(&__ad_p_x);
+                        let i = __ad_ctr0;
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut t_bar) {
+                            __ad_ix0_1
+                                += __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta);
+                            let __ad_g6 = __ad::rules::sub_d1(
+                                &__ad_g,
+                                &__ad::ScalarMeta,
+                            );
+                            __ad_ix0_0
+                                += __ad::rules::mul_d0(&__ad_g6, &__ad::ScalarMeta, &x[i]);
+                            __ad_ix0_0
+                                += __ad::rules::mul_d1(&__ad_g6, &x[i], &__ad::ScalarMeta);
+                        }
+                    }
+                    {
+                        let x = ::core::clone::Clone::clone(&__ad_p_x);
+                        let i = __ad_ctr0;
+                        x_bar[i] += __ad_ix0_0;
+                        if __ad_ix0_1 != 0.0 {
+                            x_bar[(i + (1))] += __ad_ix0_1;
+                        }
+                    }
+                    __ad_eg0 = x_bar;
+                }
             }
-            __ad_s2 = (__ad_n0, __ad_last0);
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg0,));
         }
         __ad_out = s;
         (
             __ad_out,
             move |mut __ad_d_out: f64| {
                 let mut x_bar: <&'static [f64] as ::autodiff::Differentiable>::Tangent = __ad::zero();
-                let mut s_bar = __ad::zero();
-                let mut t_bar = __ad::zero();
-                let mut u_bar = __ad::zero();
+                let mut s_bar: f64 = __ad::zero();
                 if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                     __ad::acc(&mut s_bar, __ad_g);
                 }
                 {
-                    let (__ad_n, __ad_last) = __ad_s2;
-                    let mut __ad_ctr0 = __ad_last;
-                    for _ in 0..__ad_n {
-                        let mut __ad_ix0_0: f64 = -0.0;
-                        let mut __ad_ix0_1: f64 = -0.0;
-                        {
-                            let x = ::core::clone::Clone::clone(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            let t = (x[(i + (1))] - (x[i] * x[i]));
-                            let u = ((1.0) - x[i]);
-                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
-                                let __ad_r4 = ((100.0) * t);
-                                __ad::acc(
-                                    &mut s_bar,
-                                    __ad::rules::add_d0(&__ad_g, &__ad::ScalarMeta),
-                                );
-                                let __ad_g2 = __ad::rules::add_d1(
-                                    &__ad_g,
-                                    &__ad::ScalarMeta,
-                                );
-                                let __ad_g3 = __ad::rules::add_d0(
-                                    &__ad_g2,
-                                    &__ad::ScalarMeta,
-                                );
-                                __ad::acc(
-                                    &mut t_bar,
-                                    __ad::rules::mul_d1(
-                                        &__ad::rules::mul_d0(&__ad_g3, &__ad::ScalarMeta, &t),
-                                        &(100.0),
-                                        &__ad::ScalarMeta,
-                                    ),
-                                );
-                                __ad::acc(
-                                    &mut t_bar,
-                                    __ad::rules::mul_d1(&__ad_g3, &__ad_r4, &__ad::ScalarMeta),
-                                );
-                                let __ad_g8 = __ad::rules::add_d1(
-                                    &__ad_g2,
-                                    &__ad::ScalarMeta,
-                                );
-                                __ad::acc(
-                                    &mut u_bar,
-                                    __ad::rules::mul_d0(&__ad_g8, &__ad::ScalarMeta, &u),
-                                );
-                                __ad::acc(
-                                    &mut u_bar,
-                                    __ad::rules::mul_d1(&__ad_g8, &u, &__ad::ScalarMeta),
-                                );
-                            }
-                        }
-                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut u_bar) {
-                            __ad_ix0_0
-                                += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
-                        }
-                        {
-                            let x = ::core::clone::Clone::clone(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut t_bar) {
-                                __ad_ix0_1
-                                    += __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta);
-                                let __ad_g6 = __ad::rules::sub_d1(
-                                    &__ad_g,
-                                    &__ad::ScalarMeta,
-                                );
-                                __ad_ix0_0
-                                    += __ad::rules::mul_d0(&__ad_g6, &__ad::ScalarMeta, &x[i]);
-                                __ad_ix0_0
-                                    += __ad::rules::mul_d1(&__ad_g6, &x[i], &__ad::ScalarMeta);
-                            }
-                        }
-                        {
-                            let x = ::core::clone::Clone::clone(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            __ad::acc_index(&mut x_bar, &__ad::meta(&x), &i, __ad_ix0_0);
-                            if __ad_ix0_1 != 0.0 {
-                                __ad::acc_index(
-                                    &mut x_bar,
-                                    &__ad::meta(&x),
-                                    &(i + (1)),
-                                    __ad_ix0_1,
-                                );
-                            }
-                        }
-                        __ad_ctr0 = __ad::prev(__ad_ctr0);
-                    }
+                    let (__ad_eg0,) = __ad::take_once(&mut __ad_s4000000);
+                    __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
                 }
                 (__ad::finish(x_bar, &__ad_p_x),)
             },
@@ -163,119 +161,117 @@ mod rosenbrock {
             KeepOwned as _, RefillAny as _, RefillPooled as _,
         };
         let __ad_p_x = (&__ad::Keep(&x)).keep();
-        let mut __ad_s2 = ::core::default::Default::default();
+        let mut __ad_s4000000 = ::core::option::Option::None;
         let __ad_out;
         let mut s = (0.0);
         {
-            let mut __ad_n0: usize = 0;
+            let mut __ad_eg0: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
+                0.0; __ad::restore(& __ad_p_x).len()
+            ];
             let __ad_lo0 = 0;
-            let mut __ad_last0 = __ad_lo0;
             '__ad_loop0: for i in __ad_lo0..(x.len() - 1) {
-                __ad_n0 += 1;
-                __ad_last0 = i;
-                let t = (x[(i + (1))] - (x[i] * x[i]));
-                let u = ((1.0) - x[i]);
-                s += ((((100.0) * t) * t) + (u * u));
+                let __ad_ctr0 = i;
+                {
+                    let t = (x[(i + (1))] - (x[i] * x[i]));
+                    let u = ((1.0) - x[i]);
+                    s += ((((100.0) * t) * t) + (u * u));
+                }
+                {
+                    let mut x_bar = __ad::take(&mut __ad_eg0);
+                    let mut t_bar: f64 = __ad::zero();
+                    let mut u_bar: f64 = __ad::zero();
+                    let mut s_bar: f64 = 1.0;
+                    let mut __ad_ix0_0: f64 = -0.0;
+                    let mut __ad_ix0_1: f64 = -0.0;
+                    {
+                        let x = __ad::restore(&__ad_p_x);
+                        let i = __ad_ctr0;
+                        let t = (x[(i + (1))] - (x[i] * x[i]));
+                        let u = ((1.0) - x[i]);
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
+                            let __ad_r4 = ((100.0) * t);
+                            __ad::acc(
+                                &mut s_bar,
+                                __ad::rules::add_d0(&__ad_g, &__ad::ScalarMeta),
+                            );
+                            let __ad_g2 = __ad::rules::add_d1(
+                                &__ad_g,
+                                &__ad::ScalarMeta,
+                            );
+                            let __ad_g3 = __ad::rules::add_d0(
+                                &__ad_g2,
+                                &__ad::ScalarMeta,
+                            );
+                            __ad::acc(
+                                &mut t_bar,
+                                __ad::rules::mul_d1(
+                                    &__ad::rules::mul_d0(&__ad_g3, &__ad::ScalarMeta, &t),
+                                    &(100.0),
+                                    &__ad::ScalarMeta,
+                                ),
+                            );
+                            __ad::acc(
+                                &mut t_bar,
+                                __ad::rules::mul_d1(&__ad_g3, &__ad_r4, &__ad::ScalarMeta),
+                            );
+                            let __ad_g8 = __ad::rules::add_d1(
+                                &__ad_g2,
+                                &__ad::ScalarMeta,
+                            );
+                            __ad::acc(
+                                &mut u_bar,
+                                __ad::rules::mul_d0(&__ad_g8, &__ad::ScalarMeta, &u),
+                            );
+                            __ad::acc(
+                                &mut u_bar,
+                                __ad::rules::mul_d1(&__ad_g8, &u, &__ad::ScalarMeta),
+                            );
+                        }
+                    }
+                    if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut u_bar) {
+                        __ad_ix0_0 += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
+                    }
+                    {
+                        let x = __ad::restore(&__ad_p_x);
+                        let i = __ad_ctr0;
+                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut t_bar) {
+                            __ad_ix0_1
+                                += __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta);
+                            let __ad_g6 = __ad::rules::sub_d1(
+                                &__ad_g,
+                                &__ad::ScalarMeta,
+                            );
+                            __ad_ix0_0
+                                += __ad::rules::mul_d0(&__ad_g6, &__ad::ScalarMeta, &x[i]);
+                            __ad_ix0_0
+                                += __ad::rules::mul_d1(&__ad_g6, &x[i], &__ad::ScalarMeta);
+                        }
+                    }
+                    {
+                        let x = __ad::restore(&__ad_p_x);
+                        let i = __ad_ctr0;
+                        x_bar[i] += __ad_ix0_0;
+                        if __ad_ix0_1 != 0.0 {
+                            x_bar[(i + (1))] += __ad_ix0_1;
+                        }
+                    }
+                    __ad_eg0 = x_bar;
+                }
             }
-            __ad_s2 = (__ad_n0, __ad_last0);
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg0,));
         }
         __ad_out = s;
         (
             __ad_out,
             move |mut __ad_d_out: f64| {
                 let mut x_bar: <&'static [f64] as ::autodiff::Differentiable>::Tangent = __ad::zero();
-                let mut s_bar = __ad::zero();
-                let mut t_bar = __ad::zero();
-                let mut u_bar = __ad::zero();
+                let mut s_bar: f64 = __ad::zero();
                 if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut __ad_d_out) {
                     __ad::acc(&mut s_bar, __ad_g);
                 }
                 {
-                    let (__ad_n, __ad_last) = __ad_s2;
-                    let mut __ad_ctr0 = __ad_last;
-                    for _ in 0..__ad_n {
-                        let mut __ad_ix0_0: f64 = -0.0;
-                        let mut __ad_ix0_1: f64 = -0.0;
-                        {
-                            let x = __ad::restore(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            let t = (x[(i + (1))] - (x[i] * x[i]));
-                            let u = ((1.0) - x[i]);
-                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut s_bar) {
-                                let __ad_r4 = ((100.0) * t);
-                                __ad::acc(
-                                    &mut s_bar,
-                                    __ad::rules::add_d0(&__ad_g, &__ad::ScalarMeta),
-                                );
-                                let __ad_g2 = __ad::rules::add_d1(
-                                    &__ad_g,
-                                    &__ad::ScalarMeta,
-                                );
-                                let __ad_g3 = __ad::rules::add_d0(
-                                    &__ad_g2,
-                                    &__ad::ScalarMeta,
-                                );
-                                __ad::acc(
-                                    &mut t_bar,
-                                    __ad::rules::mul_d1(
-                                        &__ad::rules::mul_d0(&__ad_g3, &__ad::ScalarMeta, &t),
-                                        &(100.0),
-                                        &__ad::ScalarMeta,
-                                    ),
-                                );
-                                __ad::acc(
-                                    &mut t_bar,
-                                    __ad::rules::mul_d1(&__ad_g3, &__ad_r4, &__ad::ScalarMeta),
-                                );
-                                let __ad_g8 = __ad::rules::add_d1(
-                                    &__ad_g2,
-                                    &__ad::ScalarMeta,
-                                );
-                                __ad::acc(
-                                    &mut u_bar,
-                                    __ad::rules::mul_d0(&__ad_g8, &__ad::ScalarMeta, &u),
-                                );
-                                __ad::acc(
-                                    &mut u_bar,
-                                    __ad::rules::mul_d1(&__ad_g8, &u, &__ad::ScalarMeta),
-                                );
-                            }
-                        }
-                        if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut u_bar) {
-                            __ad_ix0_0
-                                += __ad::rules::sub_d1(&__ad_g, &__ad::ScalarMeta);
-                        }
-                        {
-                            let x = __ad::restore(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut t_bar) {
-                                __ad_ix0_1
-                                    += __ad::rules::sub_d0(&__ad_g, &__ad::ScalarMeta);
-                                let __ad_g6 = __ad::rules::sub_d1(
-                                    &__ad_g,
-                                    &__ad::ScalarMeta,
-                                );
-                                __ad_ix0_0
-                                    += __ad::rules::mul_d0(&__ad_g6, &__ad::ScalarMeta, &x[i]);
-                                __ad_ix0_0
-                                    += __ad::rules::mul_d1(&__ad_g6, &x[i], &__ad::ScalarMeta);
-                            }
-                        }
-                        {
-                            let x = __ad::restore(&__ad_p_x);
-                            let i = __ad_ctr0;
-                            __ad::acc_index(&mut x_bar, &__ad::meta(&x), &i, __ad_ix0_0);
-                            if __ad_ix0_1 != 0.0 {
-                                __ad::acc_index(
-                                    &mut x_bar,
-                                    &__ad::meta(&x),
-                                    &(i + (1)),
-                                    __ad_ix0_1,
-                                );
-                            }
-                        }
-                        __ad_ctr0 = __ad::prev(__ad_ctr0);
-                    }
+                    let (__ad_eg0,) = __ad::take_once(&mut __ad_s4000000);
+                    __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
                 }
                 (__ad::finish(x_bar, &__ad::restore(&__ad_p_x)),)
             },

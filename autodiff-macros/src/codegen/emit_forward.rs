@@ -222,8 +222,17 @@ impl Gen<'_> {
         let info = &self.body.loops[l.id];
         let label = info.label.clone();
         let site = info.site;
-        let counted = lp.reversed && !self.plain_mode && lp.trips != Trips::Recomputed;
+        let eager = lp
+            .eager
+            .as_ref()
+            .filter(|_| !self.plain_mode && range.is_none());
+        let counted =
+            lp.reversed && !self.plain_mode && lp.trips != Trips::Recomputed && eager.is_none();
         let body = self.fwd_block(&l.body);
+        let body = match eager {
+            Some(eager) => self.eager_iteration(l, eager, body),
+            None => body,
+        };
         let n = format_ident!("__ad_n{}", l.id);
         let count = if counted {
             quote!(#n += 1;)
@@ -279,7 +288,66 @@ impl Gen<'_> {
                 }
             }
         };
-        quote!({ #declare #looped #record })
+        match eager {
+            Some(eager) => {
+                let names: Vec<syn::Ident> = eager
+                    .buffers
+                    .iter()
+                    .map(|id| super::eager_buffer(*id))
+                    .collect();
+                let inits = eager.buffers.iter().map(|id| self.adjoint_init(*id, true));
+                let keep = self.push_slot(crate::plan::eager_site(l.id), quote!((#(#names,)*)));
+                quote!({ #(let mut #names #inits;)* #looped #keep })
+            }
+            None => quote!({ #declare #looped #record }),
+        }
+    }
+
+    /// An iteration of an eager loop ([`crate::plan::Eager`]): the body as
+    /// written, then its reverse seeded with s̄ = 1, adding into the loop's
+    /// buffers (taken out under the adjoints' names for the iteration).
+    fn eager_iteration(
+        &mut self,
+        l: &Loop,
+        eager: &crate::plan::Eager,
+        body: TokenStream,
+    ) -> TokenStream {
+        let private = self.private();
+        let counter = match &l.kind {
+            LoopKind::Range {
+                counter: Some(id), ..
+            } => {
+                let ident = &self.body.bindings[*id].ident;
+                let var = format_ident!("__ad_ctr{}", l.id);
+                quote!(let #var = #ident;)
+            }
+            _ => TokenStream::new(),
+        };
+        let reverse = self.rev_iteration(l);
+        let mut takes = Vec::new();
+        let mut puts = Vec::new();
+        for id in &eager.buffers {
+            let (d, buffer) = (super::adjoint(self.body, *id), super::eager_buffer(*id));
+            takes.push(quote!(let mut #d = #private::take(&mut #buffer);));
+            puts.push(quote!(#buffer = #d;));
+        }
+        let locals = eager.locals.iter().map(|id| {
+            let d = super::adjoint(self.body, *id);
+            let init = self.adjoint_init(*id, false);
+            quote!(let mut #d #init;)
+        });
+        let s_bar = super::adjoint(self.body, eager.accumulator);
+        quote!(
+            #counter
+            { #body }
+            {
+                #(#takes)*
+                #(#locals)*
+                let mut #s_bar: f64 = 1.0;
+                #reverse
+                #(#puts)*
+            }
+        )
     }
 
     fn fwd_exit(&mut self, e: &Exit) -> TokenStream {

@@ -303,15 +303,13 @@ impl Gen<'_> {
         }
     }
 
-    fn rev_loop(&mut self, l: &Loop) -> TokenStream {
+    /// The reverse of one iteration of loop `l`: its body backwards, the
+    /// indexed accumulations summed over the iteration flushed after.
+    pub(super) fn rev_iteration(&mut self, l: &Loop) -> TokenStream {
         let lp = &self.plan.loops[l.id];
-        if !lp.reversed {
-            return TokenStream::new();
-        }
         self.current_loop.push(l.id);
         let body = self.rev_block(&l.body, Region::Loop(l.id));
         self.current_loop.pop();
-        let private = self.private();
         let mut starts = Vec::new();
         let mut flushes = Vec::new();
         // One block for all the flushes when their names do not clash.
@@ -347,7 +345,38 @@ impl Gen<'_> {
                 #flush
             }));
         }
-        let body = quote!(#(#starts)* #body #(#flushes)*);
+        quote!(#(#starts)* #body #(#flushes)*)
+    }
+
+    /// The pullback's part of a loop reversed in its forward: s̄ times the
+    /// buffers it summed, added to their bindings' cotangents.
+    fn rev_eager(&self, l: &Loop, eager: &crate::plan::Eager) -> TokenStream {
+        let private = self.private();
+        let names: Vec<syn::Ident> = eager
+            .buffers
+            .iter()
+            .map(|id| super::eager_buffer(*id))
+            .collect();
+        let take = self.pop_slot(crate::plan::eager_site(l.id), quote!((#(#names,)*)));
+        let s_bar = adjoint(self.body, eager.accumulator);
+        let adds = eager.buffers.iter().zip(&names).map(|(id, name)| {
+            let d = adjoint(self.body, *id);
+            quote!(#private::acc_scaled(&mut #d, #s_bar, #name);)
+        });
+        quote!({ #take #(#adds)* })
+    }
+
+    fn rev_loop(&mut self, l: &Loop) -> TokenStream {
+        let lp = &self.plan.loops[l.id];
+        if !lp.reversed {
+            return TokenStream::new();
+        }
+        if let Some(eager) = &lp.eager {
+            return self.rev_eager(l, eager);
+        }
+        let body = self.rev_iteration(l);
+        let lp = &self.plan.loops[l.id];
+        let private = self.private();
         let info = &self.body.loops[l.id];
         let exit_var = exit_var(Region::Loop(l.id));
         // How the iteration ended (read by the guards of what follows an exit).

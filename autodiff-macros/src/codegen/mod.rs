@@ -49,6 +49,11 @@ fn loop_frozen_var(l: LoopId, id: BindId) -> syn::Ident {
     format_ident!("__ad_fzl{}_{}", l, id)
 }
 
+/// The buffer of an eager loop summing binding `id`'s cotangent.
+fn eager_buffer(id: BindId) -> syn::Ident {
+    format_ident!("__ad_eg{}", id)
+}
+
 /// The copy of a frozen vector's final value.
 fn frozen_var(id: BindId) -> syn::Ident {
     format_ident!("__ad_fz{}", id)
@@ -128,6 +133,35 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// What a binding's adjoint is declared with: `: type = value`, or
+    /// `= value` where its uses fix the type.
+    /// `buffer`: an eager loop's buffer, written by index if dense.
+    fn adjoint_init(&self, id: BindId, buffer: bool) -> TokenStream {
+        let (sig, rt, private) = (self.sig, &self.rt, self.private());
+        let dense = self.plan.dense.contains(&id) && (buffer || !self.plan.buffered.contains(&id));
+        match self.body.bindings[id].param {
+            // Zeros of the parameter's length, written by index.
+            Some(p) if dense => {
+                let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
+                let saved = sig.param_ident(p);
+                let len = if self.owned {
+                    quote!(#private::restore(&#saved).len())
+                } else {
+                    quote!(#saved.len())
+                };
+                quote!(: <#ty as #rt::Differentiable>::Tangent = ::std::vec![0.0; #len])
+            }
+            // Typed, so that `p̄.field` can be written into.
+            Some(p) => {
+                let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
+                let tangent = crate::expand::tangent_type(rt, &ty);
+                quote!(: #tangent = #private::zero())
+            }
+            None if self.plan.f64s[id] => quote!(: f64 = #private::zero()),
+            None => quote!(= #private::zero()),
+        }
+    }
+
     /// The pullback's body: the forward, then the closure running the
     /// reverse.
     pub fn generate(mut self) -> TokenStream {
@@ -201,28 +235,17 @@ impl<'a> Gen<'a> {
             .iter()
             .enumerate()
             .filter(|(_, b)| b.active || b.param.is_some_and(|p| sig.params[p].active))
-            .map(|(id, b)| {
+            // Declared inside an eager loop: its adjoint lives in the forward.
+            .filter(|(id, _)| {
+                !plan
+                    .loops
+                    .iter()
+                    .any(|lp| lp.eager.as_ref().is_some_and(|e| e.locals.contains(id)))
+            })
+            .map(|(id, _)| {
                 let d = adjoint(self.body, id);
-                match b.param {
-                    // Zeros of the parameter's length, written by index.
-                    Some(p) if plan.dense.contains(&id) => {
-                        let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
-                        let saved = sig.param_ident(p);
-                        let len = if self.owned {
-                            quote!(#private::restore(&#saved).len())
-                        } else {
-                            quote!(#saved.len())
-                        };
-                        quote!(let mut #d: <#ty as #rt::Differentiable>::Tangent = ::std::vec![0.0; #len];)
-                    }
-                    // Typed, so that `p̄.field` can be written into.
-                    Some(p) => {
-                        let ty = crate::expand::static_lifetimes(&sig.params[p].ty);
-                        let tangent = crate::expand::tangent_type(rt, &ty);
-                        quote!(let mut #d: #tangent = #private::zero();)
-                    }
-                    None => quote!(let mut #d = #private::zero();),
-                }
+                let init = self.adjoint_init(id, false);
+                quote!(let mut #d #init;)
             });
         let results = sig.params.iter().enumerate().map(|(index, p)| {
             if p.active {
