@@ -262,3 +262,68 @@ fn early_break(x: &[f64]) -> f64 {
 fn early_break_loop() {
     check!(early_break, input(9, 11));
 }
+
+// ------------------------------------------- neighbours carried in a register
+
+/// A three-point stencil (`x[i − 1]`, `x[i]`, `x[i + 1]`): one pair carried,
+/// the third flushed as before.
+#[differentiable]
+fn laplacian(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() - 1 {
+        let l = x[i - 1] - 2.0 * x[i] + x[i + 1];
+        s += l * l + 0.1 * x[i].sin();
+    }
+    s
+}
+
+#[test]
+fn laplacian_stencil() {
+    check!(laplacian, input(9, 12));
+}
+
+/// The right neighbour read only under a guard: the last iteration carries
+/// nothing to an index past the end.
+#[differentiable]
+fn guarded_neighbour(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut v = x[i] * x[i];
+        if i + 1 < n {
+            v += x[i] * x[i + 1];
+        }
+        s += v.exp() * 0.1;
+    }
+    s
+}
+
+#[test]
+fn guarded_right_neighbour() {
+    check!(guarded_neighbour, input(7, 13));
+}
+
+/// Time-series differences of two inputs: two carries, one per buffer.
+#[differentiable]
+fn smoothness(x: &[f64], y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for t in 1..x.len() {
+        let dx = x[t] - x[t - 1];
+        let dy = y[t] - y[t - 1];
+        s += dx * dx + (dx * dy).tanh();
+    }
+    s
+}
+
+#[test]
+fn smoothness_two_buffers() {
+    let x = input(8, 14);
+    let y = input(8, 15);
+    let (gx, gy) = smoothness::grad(&x, &y);
+    close("smoothness x", &gx, &cd(|v| smoothness(v, &y), &x), 1e-6);
+    close("smoothness y", &gy, &cd(|v| smoothness(&x, v), &y), 1e-6);
+    let (_, pullback) = smoothness::vjp(&x, &y);
+    let (sx, _) = pullback(-3.0);
+    let want: Vec<f64> = gx.iter().map(|g| -3.0 * g).collect();
+    close("smoothness x, cotangent −3", &sx, &want, 1e-9);
+}

@@ -1271,6 +1271,13 @@ mod snapshots {
             "while_loop",
             "tensor_rows",
         ];
+        let carried = [
+            "rosenbrock",
+            "minus_and_set",
+            "laplacian",
+            "guarded_neighbour",
+            "smoothness",
+        ];
         let ordinary = [
             "reads_accumulator",
             "two_carried",
@@ -1299,6 +1306,11 @@ mod snapshots {
                 out.contains("acc_scaled"),
                 eager.contains(&name.as_str()),
                 "{name}: eager as the suite says"
+            );
+            assert_eq!(
+                out.contains("__ad_cy"),
+                carried.contains(&name.as_str()),
+                "{name}: neighbours carried as the suite says"
             );
             seen.push(name);
         }

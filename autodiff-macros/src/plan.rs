@@ -145,6 +145,19 @@ pub struct Eager {
     /// Differentiated bindings declared inside it: their cotangents start
     /// at zero in every iteration.
     pub locals: Vec<BindId>,
+    /// Neighbouring elements of one dense buffer summed per iteration
+    /// (`x̄[i]` and `x̄[i + 1]`, or `x̄[i − 1]` and `x̄[i]`, `i` the loop's
+    /// counter): the upper one's sum is carried in a register to the next
+    /// iteration, where it is the lower one's, so each element is written
+    /// once and no write waits on the one before (W3).
+    pub carries: Vec<Carry>,
+}
+
+/// Two of an eager loop's [`Combined`] sums, by position: `upper`'s index
+/// is `lower`'s plus one.
+pub struct Carry {
+    pub lower: usize,
+    pub upper: usize,
 }
 
 /// The slot of an eager loop's buffers.
@@ -479,6 +492,10 @@ impl<'a> Plan<'a> {
                     }
                 }
                 plan.loops[l.id].eager = Some(eager);
+                let carries = plan.carries(l);
+                if let Some(e) = plan.loops[l.id].eager.as_mut() {
+                    e.carries = carries;
+                }
                 eager_sites.extend(sites);
             }
         }
@@ -499,6 +516,42 @@ impl<'a> Plan<'a> {
             }
         }
         plan
+    }
+
+    /// The eager loop's neighbouring sums of one dense buffer ([`Carry`]).
+    fn carries(&self, l: &Loop) -> Vec<Carry> {
+        let LoopKind::Range {
+            counter: Some(counter),
+            ..
+        } = &l.kind
+        else {
+            return Vec::new();
+        };
+        let ident = &self.body.bindings[*counter].ident;
+        let combined = &self.loops[l.id].combined;
+        let offsets: Vec<Option<i64>> = combined
+            .iter()
+            .map(|c| {
+                if self.dense.contains(&c.base) {
+                    counter_offset(&c.index, *counter, ident)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut carries = Vec::new();
+        let mut used = HashSet::new();
+        for (lower, lo) in offsets.iter().enumerate() {
+            let Some(lo @ (-1 | 0)) = *lo else { continue };
+            let upper = (0..combined.len())
+                .find(|&u| offsets[u] == Some(lo + 1) && combined[u].base == combined[lower].base);
+            if let Some(upper) = upper {
+                if used.insert(lower) && used.insert(upper) {
+                    carries.push(Carry { lower, upper });
+                }
+            }
+        }
+        carries
     }
 
     /// Whether loop `l` can be reversed inside its forward ([`Eager`]).
@@ -678,6 +731,7 @@ impl<'a> Plan<'a> {
                 accumulator: s,
                 buffers: buffers.into_iter().collect(),
                 locals,
+                carries: Vec::new(),
             },
             inside.assigns.iter().map(|a| a.site).collect(),
         ))
@@ -914,6 +968,66 @@ fn scalar_index(e: &Ex, body: &Body) -> bool {
             ..
         } => true,
         _ => false,
+    }
+}
+
+/// `i + k` or `i - k` (k a literal) or `i` for the loop counter `i`: the offset.
+fn counter_offset(e: &Ex, counter: BindId, ident: &Ident) -> Option<i64> {
+    fn syntax(e: &syn::Expr, ident: &Ident) -> Option<i64> {
+        match e {
+            syn::Expr::Paren(p) => syntax(&p.expr, ident),
+            syn::Expr::Group(g) => syntax(&g.expr, ident),
+            syn::Expr::Path(p) if p.path.is_ident(ident) => Some(0),
+            syn::Expr::Binary(b) => {
+                let k = match &*b.right {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(k),
+                        ..
+                    }) => k.base10_parse::<i64>().ok()?,
+                    syn::Expr::Paren(p) => match &*p.expr {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Int(k),
+                            ..
+                        }) => k.base10_parse::<i64>().ok()?,
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                let base = syntax(&b.left, ident)?;
+                match b.op {
+                    syn::BinOp::Add(_) => Some(base + k),
+                    syn::BinOp::Sub(_) => Some(base - k),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+    match e {
+        Ex::Var { id, .. } => (*id == counter).then_some(0),
+        Ex::Op {
+            syntax: Syntax::Binary(op),
+            args,
+            ..
+        } if args.len() == 2 => {
+            let base = counter_offset(&args[0], counter, ident)?;
+            let Ex::Const { tokens } = &args[1] else {
+                return None;
+            };
+            let k = syn::parse2::<syn::LitInt>(tokens.clone())
+                .ok()?
+                .base10_parse::<i64>()
+                .ok()?;
+            match op {
+                syn::BinOp::Add(_) => Some(base + k),
+                syn::BinOp::Sub(_) => Some(base - k),
+                _ => None,
+            }
+        }
+        Ex::Inactive { tokens, reads, .. } if reads.iter().all(|r| *r == counter) => {
+            syntax(&syn::parse2(tokens.clone()).ok()?, ident)
+        }
+        _ => None,
     }
 }
 

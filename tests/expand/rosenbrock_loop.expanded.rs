@@ -36,6 +36,8 @@ mod rosenbrock {
             let mut __ad_eg0: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
                 0.0; __ad_p_x.len()
             ];
+            let mut __ad_cy0_0: f64 = -0.0;
+            let mut __ad_cyi0_0: usize = 0;
             let __ad_lo0 = 0;
             '__ad_loop0: for i in __ad_lo0..(x.len() - 1) {
                 let __ad_ctr0 = i;
@@ -118,13 +120,15 @@ mod rosenbrock {
                     {
                         let x = ::core::clone::Clone::clone(&__ad_p_x);
                         let i = __ad_ctr0;
-                        x_bar[i] += __ad_ix0_0;
-                        if __ad_ix0_1 != 0.0 {
-                            x_bar[(i + (1))] += __ad_ix0_1;
-                        }
+                        x_bar[i] += __ad_ix0_0 + __ad_cy0_0;
+                        __ad_cy0_0 = __ad_ix0_1;
+                        __ad_cyi0_0 = (i + (1));
                     }
                     __ad_eg0 = x_bar;
                 }
+            }
+            if __ad_cy0_0 != 0.0 {
+                __ad_eg0[__ad_cyi0_0] += __ad_cy0_0;
             }
             __ad_s4000000 = ::core::option::Option::Some((__ad_eg0,));
         }
@@ -168,6 +172,8 @@ mod rosenbrock {
             let mut __ad_eg0: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
                 0.0; __ad::restore(& __ad_p_x).len()
             ];
+            let mut __ad_cy0_0: f64 = -0.0;
+            let mut __ad_cyi0_0: usize = 0;
             let __ad_lo0 = 0;
             '__ad_loop0: for i in __ad_lo0..(x.len() - 1) {
                 let __ad_ctr0 = i;
@@ -250,13 +256,15 @@ mod rosenbrock {
                     {
                         let x = __ad::restore(&__ad_p_x);
                         let i = __ad_ctr0;
-                        x_bar[i] += __ad_ix0_0;
-                        if __ad_ix0_1 != 0.0 {
-                            x_bar[(i + (1))] += __ad_ix0_1;
-                        }
+                        x_bar[i] += __ad_ix0_0 + __ad_cy0_0;
+                        __ad_cy0_0 = __ad_ix0_1;
+                        __ad_cyi0_0 = (i + (1));
                     }
                     __ad_eg0 = x_bar;
                 }
+            }
+            if __ad_cy0_0 != 0.0 {
+                __ad_eg0[__ad_cyi0_0] += __ad_cy0_0;
             }
             __ad_s4000000 = ::core::option::Option::Some((__ad_eg0,));
         }

@@ -297,7 +297,27 @@ impl Gen<'_> {
                     .collect();
                 let inits = eager.buffers.iter().map(|id| self.adjoint_init(*id, true));
                 let keep = self.push_slot(crate::plan::eager_site(l.id), quote!((#(#names,)*)));
-                quote!({ #(let mut #names #inits;)* #looped #keep })
+                // The carries: zero before the first iteration, the last one
+                // added after the last.
+                let mut carry_decls = Vec::new();
+                let mut carry_ends = Vec::new();
+                for (n, cy) in eager.carries.iter().enumerate() {
+                    let c = &lp.combined[cy.upper];
+                    let (var, at) = (
+                        super::emit_reverse::carry_var(l.id, n),
+                        super::emit_reverse::carry_index(l.id, n),
+                    );
+                    let buffer = super::eager_buffer(c.base);
+                    carry_decls.push(quote!(let mut #var: f64 = -0.0; let mut #at: usize = 0;));
+                    carry_ends.push(quote!(if #var != 0.0 { #buffer[#at] += #var; }));
+                }
+                quote!({
+                    #(let mut #names #inits;)*
+                    #(#carry_decls)*
+                    #looped
+                    #(#carry_ends)*
+                    #keep
+                })
             }
             None => quote!({ #declare #looped #record }),
         }
@@ -323,7 +343,7 @@ impl Gen<'_> {
             }
             _ => TokenStream::new(),
         };
-        let reverse = self.rev_iteration(l);
+        let reverse = self.rev_iteration(l, &eager.carries);
         let mut takes = Vec::new();
         let mut puts = Vec::new();
         for id in &eager.buffers {

@@ -33,6 +33,27 @@ fn bind_once(i: usize, g: TokenStream, uses: usize) -> (TokenStream, Vec<TokenSt
     }
 }
 
+/// An index always valid to evaluate: a name or a literal.
+fn plain_name(index: &Ex) -> bool {
+    match index {
+        Ex::Var { .. } => true,
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } => matches!(
+            syn::parse2::<syn::Expr>(tokens.clone()),
+            Ok(syn::Expr::Path(_) | syn::Expr::Lit(_))
+        ),
+        _ => false,
+    }
+}
+
+/// The n-th carry of eager loop `l` and the index it is for.
+pub(super) fn carry_var(l: LoopId, n: usize) -> syn::Ident {
+    format_ident!("__ad_cy{}_{}", l, n)
+}
+
+pub(super) fn carry_index(l: LoopId, n: usize) -> syn::Ident {
+    format_ident!("__ad_cyi{}_{}", l, n)
+}
+
 fn exit_var(region: Region) -> syn::Ident {
     match region {
         Region::Top => format_ident!("__ad_ret"),
@@ -278,6 +299,39 @@ impl Gen<'_> {
     /// something if the index may be valid only where the site ran
     /// (`if i > 0 { .. x[i - 1] .. }`); a name or a literal is always valid
     /// to evaluate.
+    /// The flush of loop `l`'s k-th sum, where an eager loop carries
+    /// neighbours ([`crate::plan::Carry`]): the lower one adds the carry
+    /// from the iteration before; the upper one becomes the carry (and its
+    /// index the place of the last one, added after the loop).
+    fn flush_carried(&self, l: LoopId, k: usize, carries: &[crate::plan::Carry]) -> TokenStream {
+        let c = &self.plan.loops[l].combined[k];
+        let Some((n, carry)) = carries
+            .iter()
+            .enumerate()
+            .find(|(_, cy)| cy.lower == k || cy.upper == k)
+        else {
+            return self.flush(c);
+        };
+        // Both at the lower one's place: the carry is read before it is
+        // replaced. Both indices read only the counter.
+        if carry.upper == k {
+            return TokenStream::new();
+        }
+        let (var, at) = (carry_var(l, n), carry_index(l, n));
+        let acc = &c.acc;
+        let d = adjoint(self.body, c.base);
+        let index = plain(&c.index);
+        let add = quote!(#d[#index] += #acc + #var;);
+        let add = if plain_name(&c.index) {
+            add
+        } else {
+            quote!(if #acc + #var != 0.0 { #add })
+        };
+        let upper = &self.plan.loops[l].combined[carry.upper];
+        let (upper_acc, upper_index) = (&upper.acc, plain(&upper.index));
+        quote!(#add #var = #upper_acc; #at = #upper_index;)
+    }
+
     fn flush(&self, c: &crate::plan::Combined) -> TokenStream {
         let private = self.private();
         let (acc, base) = (&c.acc, &self.body.bindings[c.base].ident);
@@ -288,15 +342,7 @@ impl Gen<'_> {
         } else {
             quote!(#private::acc_index(&mut #d, &#private::meta(&#base), &#index, #acc);)
         };
-        let plain_name = match &c.index {
-            Ex::Var { .. } => true,
-            Ex::Const { tokens } | Ex::Inactive { tokens, .. } => matches!(
-                syn::parse2::<syn::Expr>(tokens.clone()),
-                Ok(syn::Expr::Path(_) | syn::Expr::Lit(_))
-            ),
-            _ => false,
-        };
-        if plain_name {
+        if plain_name(&c.index) {
             add
         } else {
             quote!(if #acc != 0.0 { #add })
@@ -305,7 +351,11 @@ impl Gen<'_> {
 
     /// The reverse of one iteration of loop `l`: its body backwards, the
     /// indexed accumulations summed over the iteration flushed after.
-    pub(super) fn rev_iteration(&mut self, l: &Loop) -> TokenStream {
+    pub(super) fn rev_iteration(
+        &mut self,
+        l: &Loop,
+        carries: &[crate::plan::Carry],
+    ) -> TokenStream {
         let lp = &self.plan.loops[l.id];
         self.current_loop.push(l.id);
         let body = self.rev_block(&l.body, Region::Loop(l.id));
@@ -320,12 +370,12 @@ impl Gen<'_> {
         }
         let flat = self.rebind_flat(&all_reads, &[]);
         if let Some(rebinds) = &flat {
-            let each = lp.combined.iter().map(|c| self.flush(c));
+            let each = (0..lp.combined.len()).map(|k| self.flush_carried(l.id, k, carries));
             if !lp.combined.is_empty() {
                 flushes.push(quote!({ #(#rebinds)* #(#each)* }));
             }
         }
-        for c in &lp.combined {
+        for (k, c) in lp.combined.iter().enumerate() {
             let acc = &c.acc;
             starts.push(quote!(let mut #acc: f64 = -0.0;));
             if flat.is_some() {
@@ -339,7 +389,7 @@ impl Gen<'_> {
                 .filter(|id| seen.insert(*id))
                 .filter_map(|id| self.rebind_leaf(id))
                 .collect();
-            let flush = self.flush(c);
+            let flush = self.flush_carried(l.id, k, carries);
             flushes.push(quote!({
                 #(#rebinds)*
                 #flush
@@ -374,7 +424,7 @@ impl Gen<'_> {
         if let Some(eager) = &lp.eager {
             return self.rev_eager(l, eager);
         }
-        let body = self.rev_iteration(l);
+        let body = self.rev_iteration(l, &[]);
         let lp = &self.plan.loops[l.id];
         let private = self.private();
         let info = &self.body.loops[l.id];
