@@ -1623,6 +1623,38 @@ const F64_METHODS: &[&str] = &[
     "log",
 ];
 
+/// `f64::INFINITY`, `std::f64::consts::PI` and the other `f64` constants of
+/// the standard library.
+fn f64_constant(tokens: &proc_macro2::TokenStream) -> bool {
+    const CONSTANTS: &[&str] = &[
+        "INFINITY",
+        "NEG_INFINITY",
+        "NAN",
+        "MAX",
+        "MIN",
+        "MIN_POSITIVE",
+        "EPSILON",
+    ];
+    let Ok(syn::Expr::Path(p)) = syn::parse2::<syn::Expr>(tokens.clone()) else {
+        return false;
+    };
+    let names: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    match names.as_slice() {
+        ["f64", c] | ["std" | "core", "f64", c] => CONSTANTS.contains(c),
+        ["f64" | "std" | "core", .., "consts", _] => {
+            names.iter().filter(|n| **n == "f64").count() == 1
+                && (names[0] == "f64" || names[1] == "f64")
+        }
+        _ => false,
+    }
+}
+
 fn known_type(e: &Ex, f64s: &[bool], sig: &Signature, body: &Body) -> Known {
     let known = |e: &Ex| known_type(e, f64s, sig, body);
     let both = |a: Known, b: Known| match (a, b) {
@@ -1634,6 +1666,7 @@ fn known_type(e: &Ex, f64s: &[bool], sig: &Signature, body: &Body) -> Known {
     };
     match e {
         Ex::Var { id, .. } if f64s[*id] => Known::F64,
+        Ex::Const { tokens } | Ex::Inactive { tokens, .. } if f64_constant(tokens) => Known::F64,
         Ex::Const { tokens } => match syn::parse2::<syn::LitFloat>(tokens.clone()) {
             Ok(lit) if lit.suffix() == "f64" => Known::F64,
             Ok(lit) if lit.suffix().is_empty() => Known::FloatLiteral,
@@ -1673,8 +1706,20 @@ fn known_type(e: &Ex, f64s: &[bool], sig: &Signature, body: &Body) -> Known {
                 },
                 _ => None,
             };
-            match var.and_then(|id| body.bindings[id].param) {
-                Some(p) if crate::signature::scalar_elements(&sig.params[p].ty) => Known::F64,
+            match var.map(|id| (id, body.bindings[id].param)) {
+                Some((_, Some(p))) if crate::signature::scalar_elements(&sig.params[p].ty) => {
+                    Known::F64
+                }
+                // A local declared `vec![<float>; n]` (a `Vec` of floats for
+                // good: `analyse::Facts::fixed_len`): `f64`s if it carries a
+                // gradient, else floats of a type inference picks.
+                Some((id, None)) if body.facts.fixed_len.contains_key(&id) => {
+                    if body.bindings[id].active {
+                        Known::F64
+                    } else {
+                        Known::FloatLiteral
+                    }
+                }
                 _ => Known::Unknown,
             }
         }
