@@ -686,7 +686,28 @@ fn module(
 
         #extra_items
     );
-    if receiver.is_some() {
+    if let Some(r) = receiver {
+        // What a differentiable function calls for `self.layer.m(..)` or
+        // `net.m(..)`, where the receiver's type is not written: the owning
+        // pullback as a method, so that method resolution finds it. Its name
+        // is what rustc reports when the method is not differentiable.
+        let ty = &sig.params[0].ty;
+        let mutability = &r.mutability;
+        let by_method = format_ident!(
+            "mark_{}_with_differentiable_or_wrap_the_receiver_in_stop_gradient",
+            syn::ext::IdentExt::unraw(name)
+        );
+        let rest_params = original.iter().skip(1);
+        let rest_args = args_in.iter().skip(1);
+        let by_method_item = quote!(
+            #[doc(hidden)]
+            #item_allow
+            #[inline(always)]
+            pub fn #by_method #generics (#mutability self: #ty, #(#rest_params),*) -> (#out, impl ::core::ops::FnOnce(#owned_ct) -> (#(#owned_grads,)*) + ::core::clone::Clone #owned_captures) #owned_where {
+                Self::#vjp_owned(self, #(#rest_args),*)
+            }
+        );
+        let items = quote!(#items #by_method_item);
         // Beside the method, in its impl block; with its visibility.
         let vis_items = items.into_iter().map(|tt| match &tt {
             proc_macro2::TokenTree::Ident(i) if i == "pub" => vis.to_token_stream(),

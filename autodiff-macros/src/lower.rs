@@ -109,6 +109,83 @@ impl Lowerer<'_> {
         id
     }
 
+    /// A method receiver whose type the macro cannot name but whose
+    /// gradient has a place: a field of a parameter (`self.layer`, `net.l1`),
+    /// or a parameter whose type is a user's type (not `f64`, a tensor, a
+    /// vector or a matrix, whose methods are the rules table's).
+    fn struct_receiver(&self, e: &Expr) -> bool {
+        match peel(e) {
+            Expr::Field(f) => {
+                fn rooted(l: &Lowerer<'_>, e: &Expr) -> bool {
+                    match peel(e) {
+                        Expr::Path(p) => p
+                            .path
+                            .get_ident()
+                            .and_then(|i| l.resolve(&i.to_string()))
+                            .is_some_and(|id| l.bindings[id].param.is_some()),
+                        Expr::Field(f) => rooted(l, &f.base),
+                        _ => false,
+                    }
+                }
+                matches!(f.member, syn::Member::Named(_)) && rooted(self, &f.base)
+            }
+            Expr::Path(p) => {
+                let Some(id) = p
+                    .path
+                    .get_ident()
+                    .and_then(|i| self.resolve(&i.to_string()))
+                else {
+                    return false;
+                };
+                let Some(param) = self.bindings[id].param else {
+                    return false;
+                };
+                fn user_type(ty: &syn::Type) -> bool {
+                    const RUNTIME: &[&str] = &[
+                        "f64",
+                        "f32",
+                        "Tensor",
+                        "Vec",
+                        "DVector",
+                        "DMatrix",
+                        "Vector2",
+                        "Vector3",
+                        "Vector4",
+                        "Matrix2",
+                        "Matrix3",
+                        "Matrix4",
+                        "SVector",
+                        "SMatrix",
+                        "Point2",
+                        "Point3",
+                        "Rotation2",
+                        "Rotation3",
+                        "UnitQuaternion",
+                        "Quaternion",
+                        "Var",
+                    ];
+                    match ty {
+                        syn::Type::Reference(r) => r.mutability.is_none() && user_type(&r.elem),
+                        syn::Type::Paren(p) => user_type(&p.elem),
+                        syn::Type::Group(g) => user_type(&g.elem),
+                        syn::Type::Path(tp) => {
+                            tp.qself.is_none()
+                                && tp.path.segments.last().is_some_and(|s| {
+                                    !RUNTIME.contains(&s.ident.to_string().as_str())
+                                        && s.ident
+                                            .to_string()
+                                            .starts_with(|c: char| c.is_ascii_uppercase())
+                                })
+                        }
+                        _ => false,
+                    }
+                }
+                user_type(&self.sig.params[param].ty)
+            }
+            _ => false,
+        }
+    }
+
     fn resolve(&self, name: &str) -> Option<BindId> {
         self.scopes
             .iter()
@@ -2085,6 +2162,22 @@ impl Lowerer<'_> {
                     }
                     // `self.other(..)` in a method: another differentiable method.
                     None if matches!(peel(&m.receiver), Expr::Path(p) if p.path.is_ident("__ad_self")) => {
+                        let mut args = vec![self.ex(&m.receiver, pre)];
+                        for a in &m.args {
+                            args.push(self.ex(a, pre));
+                        }
+                        let func: syn::Path = syn::Path::from(m.method.clone());
+                        Ex::Call { func, args, span, method: true }
+                    }
+                    // `self.layer.forward(x)`, `net.forward(x)`: a method of a
+                    // field of a parameter, or of a parameter of a user type,
+                    // called through the owning pullback generated beside a
+                    // differentiable method (`mark_<m>_with_differentiable_..`,
+                    // which is what rustc names if the method is not one).
+                    None if !ITERATOR_STEPS.contains(&name.as_str())
+                        && !rules::method_known_any_arity(&name)
+                        && self.struct_receiver(&m.receiver) =>
+                    {
                         let mut args = vec![self.ex(&m.receiver, pre)];
                         for a in &m.args {
                             args.push(self.ex(a, pre));

@@ -476,6 +476,38 @@ impl Gen<'_> {
             let n = &s.nodes[i];
             let h = format_ident!("__ad_h{}", i);
             match n.ex {
+                // `self.layer.m(..)`, `net.m(..)`: the owning pullback as a
+                // method of the receiver's type (generated beside `m`), called
+                // on the receiver as written.
+                Ex::Call {
+                    func,
+                    span,
+                    method: true,
+                    args,
+                } if n.active
+                    && !matches!(&args[0], Ex::Var { ident, .. } if ident == "__ad_self") =>
+                {
+                    let pb = format_ident!("__ad_pb{}", i);
+                    let kids: Vec<TokenStream> =
+                        n.kids.iter().map(|k| self.fwd_expr(s, *k)).collect();
+                    let (recv, rest) = (&kids[0], &kids[1..]);
+                    let name = func
+                        .segments
+                        .last()
+                        .map(|s| syn::ext::IdentExt::unraw(&s.ident).to_string())
+                        .unwrap_or_default();
+                    // At the method's name: where rustc points if it is not one.
+                    let at = func.segments.last().map_or(*span, |s| s.ident.span());
+                    let by_method = syn::Ident::new(
+                        &format!(
+                            "mark_{name}_with_differentiable_or_wrap_the_receiver_in_stop_gradient"
+                        ),
+                        at,
+                    );
+                    out.push(
+                        quote_spanned!(*span=> let (#h, #pb) = (#recv).#by_method(#(#rest),*);),
+                    );
+                }
                 Ex::Call {
                     func,
                     span,
