@@ -199,3 +199,42 @@ fn tensor_layers_two_fields_deep() {
     .concat();
     close("model", &got, &cd(|p| mlp_loss(&model(p), &x), &v), 1e-6);
 }
+
+// ------------------------------------------------ a parameter under another name
+
+#[derive(Clone, Debug, Differentiable)]
+struct Weights {
+    w: Vec<f64>,
+    x: f64,
+}
+
+/// `let r = q;` then `r.w[0]`: a field named like a coordinate (`w`, `x`)
+/// holding a `Vec` was moved out of the borrowed value by the generated
+/// code (E0507); it is read by a copy now.
+#[differentiable]
+fn through_alias(p: &Weights, q: &Weights) -> f64 {
+    let r = q;
+    r.w[0] * p.w[1] * r.x + r.w[1].sin()
+}
+
+#[test]
+fn fields_of_a_parameter_bound_to_another_name() {
+    let from = |v: &[f64]| Weights {
+        w: vec![v[0], v[1]],
+        x: v[2],
+    };
+    let (vp, vq) = ([1.0, 2.0, 1.5], [3.0, 4.0, -0.5]);
+    let (gp, gq) = through_alias::grad(&from(&vp), &from(&vq));
+    close(
+        "p",
+        &[gp.w[0], gp.w[1], gp.x],
+        &cd(|v| through_alias(&from(v), &from(&vq)), &vp),
+        1e-7,
+    );
+    close(
+        "q",
+        &[gq.w[0], gq.w[1], gq.x],
+        &cd(|v| through_alias(&from(&vp), &from(v)), &vq),
+        1e-7,
+    );
+}

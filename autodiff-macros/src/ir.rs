@@ -570,9 +570,12 @@ pub fn rebuild(
                     let recv = &kids[0];
                     quote_spanned!(span=> #recv.#name().#then)
                 }
+                // A copy of the field, not a move out of the value: `r.w` of
+                // a struct that is not `Copy` (a derived struct's field `w`
+                // holding a `Vec`) is read where a value is needed.
                 Syntax::Field { member } => {
                     let recv = &kids[0];
-                    quote_spanned!(span=> #recv.#member)
+                    quote_spanned!(span=> ::core::clone::Clone::clone(&#recv.#member))
                 }
             }
         }
