@@ -927,6 +927,19 @@ impl Lowerer<'_> {
                 first = 1;
             }
         }
+        // Otherwise, over a source of tuples (`enumerate`, `zip`), the loop
+        // binds each part by name and the steps up to the first `map` see
+        // a tuple literal of those names (`x.iter().enumerate().filter(|(i,
+        // _)| ..).map(|(_, v)| ..)`): a tuple of an index and an element is
+        // never one value, whose `_` part would need a gradient type.
+        let mut current: Expr = syn::parse_quote!(#item);
+        if first == 0 {
+            let mut parts = 0;
+            if let Some((pat, expr)) = crate::syntax::tuple_parts(source, &item, &mut parts) {
+                pattern = pat;
+                current = expr;
+            }
+        }
         for step in steps.iter().rev().skip(first) {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
@@ -935,14 +948,31 @@ impl Lowerer<'_> {
                 return None;
             }
             if step.method == "map" {
-                let call = syn::parse_quote!(__ad_f(#item));
-                let mapped = self.inline_closure_expr(c, &call)?;
+                let call = syn::parse_quote!(__ad_f(#current));
+                // A tuple pattern over the tuple literal of the parts:
+                // bound part by part (`|(i, &v)|`: `v = *e1`).
+                let p = match &c.inputs[0] {
+                    Pat::Type(t) => &*t.pat,
+                    p => p,
+                };
+                let mapped = match crate::syntax::bind_by_value(p, &current) {
+                    Some(lets) if c.capture.is_none() => {
+                        let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
+                        let b = &c.body;
+                        syn::parse_quote!({ #(#lets)* #b })
+                    }
+                    _ => self.inline_closure_expr(c, &call)?,
+                };
                 body.push(quote!(let #item = #mapped;));
+                current = syn::parse_quote!(#item);
             } else {
-                let call = syn::parse_quote!(__ad_f(&#item));
+                let call = syn::parse_quote!(__ad_f(&#current));
                 let kept = self.inline_closure_expr(c, &call)?;
                 body.push(quote!(if !(#kept) { continue; }));
             }
+        }
+        if !matches!(&current, Expr::Path(p) if p.path.is_ident(&item)) {
+            body.push(quote!(let #item = #current;));
         }
         // A literal start (`fold(0.0, f64::max)`) is an `f64`, as the
         // iterator's item type made it; the loop alone would leave it
@@ -2672,6 +2702,8 @@ const ITERATOR_SOURCES: &[&str] = &[
     "zip",
     "rev",
     "windows",
+    "chunks",
+    "chunks_exact",
     "into_iter",
 ];
 

@@ -91,6 +91,10 @@ enum Item {
     Value,
     /// `&xs[i..i + k]` (`xs.windows(k)`).
     Window(Expr),
+    /// `&xs[i * k..min((i + 1) * k, len)]` (`xs.chunks(k)`).
+    Chunk(Expr),
+    /// `&xs[i * k..(i + 1) * k]` (`xs.chunks_exact(k)`).
+    ChunkExact(Expr),
 }
 
 /// What a pipeline knows of the names in scope, for [`sequence_loop`].
@@ -136,6 +140,13 @@ fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item)> {
         Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
             Some((place(scope, &m.receiver)?, Item::Window(m.args[0].clone())))
         }
+        Expr::MethodCall(m) if m.method == "chunks" && m.args.len() == 1 => {
+            Some((place(scope, &m.receiver)?, Item::Chunk(m.args[0].clone())))
+        }
+        Expr::MethodCall(m) if m.method == "chunks_exact" && m.args.len() == 1 => Some((
+            place(scope, &m.receiver)?,
+            Item::ChunkExact(m.args[0].clone()),
+        )),
         Expr::Reference(r) if r.mutability.is_none() => Some((place(scope, &r.expr)?, Item::Ref)),
         // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
         Expr::Path(p) => {
@@ -149,7 +160,8 @@ fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item)> {
 }
 
 /// `for PAT in xs.iter()` (also `&xs`, `.copied()`, `.cloned()`,
-/// `.enumerate()`, `.zip(ys.iter())`, `.rev()`, `.windows(k)`) as a loop over
+/// `.enumerate()`, `.zip(ys.iter())`, `.rev()`, `.windows(k)`, `.chunks(k)`,
+/// `.chunks_exact(k)`) as a loop over
 /// indices `i` (named by the caller): the range `0..len` (or its `.rev()`)
 /// and the lets each step begins with, `PAT_k = &xs[i]..` (the pattern split
 /// where the element is a tuple). `None` if the loop is not of that form.
@@ -161,6 +173,17 @@ pub(crate) fn sequence_loop(
     let mut e = peel(&f.expr);
     let mut enumerate = false;
     let mut rev = false;
+    // `xs.iter().enumerate().rev()`: the true indices, last first.
+    if let Expr::MethodCall(m) = e
+        && m.method == "rev"
+        && m.args.is_empty()
+        && let Expr::MethodCall(inner) = peel(&m.receiver)
+        && inner.method == "enumerate"
+        && inner.args.is_empty()
+    {
+        rev = true;
+        e = peel(&m.receiver);
+    }
     if let Expr::MethodCall(m) = e
         && m.method == "enumerate"
         && m.args.is_empty()
@@ -172,6 +195,7 @@ pub(crate) fn sequence_loop(
         && m.method == "rev"
         && m.args.is_empty()
         && !enumerate
+        && !rev
     {
         rev = true;
         e = peel(&m.receiver);
@@ -188,6 +212,10 @@ pub(crate) fn sequence_loop(
     let element = |(seq, item): &(Expr, Item)| -> Expr {
         match item {
             Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
+            Item::Chunk(k) => {
+                syn::parse_quote!(&#seq[#i * (#k)..::core::cmp::min((#i + 1) * (#k), #seq.len())])
+            }
+            Item::ChunkExact(k) => syn::parse_quote!(&#seq[#i * (#k)..(#i + 1) * (#k)]),
             Item::Value => syn::parse_quote!(#seq[#i]),
             Item::Ref => syn::parse_quote!(&#seq[#i]),
         }
@@ -211,6 +239,8 @@ pub(crate) fn sequence_loop(
         .iter()
         .map(|(s, item)| match item {
             Item::Window(k) => syn::parse_quote!((#s.len() + 1).saturating_sub(#k)),
+            Item::Chunk(k) => syn::parse_quote!(#s.len().div_ceil(#k)),
+            Item::ChunkExact(k) => syn::parse_quote!(#s.len() / (#k)),
             _ => syn::parse_quote!(#s.len()),
         })
         .collect();
@@ -225,4 +255,107 @@ pub(crate) fn sequence_loop(
         syn::parse_quote!(0..#len)
     };
     Some((range, lets))
+}
+
+/// The parts of what a source of tuples yields (`xs.iter().enumerate()`,
+/// `a.iter().zip(b.iter())`, nested), as a pattern of fresh names and the
+/// tuple literal of the same names; `None` for a source of single values.
+pub(crate) fn tuple_parts(
+    source: &Expr,
+    item: &syn::Ident,
+    parts: &mut usize,
+) -> Option<(Pat, Expr)> {
+    let Expr::MethodCall(m) = peel(source) else {
+        return None;
+    };
+    let leaf = |parts: &mut usize| -> (Pat, Expr) {
+        let name = quote::format_ident!("{}_{}", item, *parts);
+        *parts += 1;
+        (syn::parse_quote!(#name), syn::parse_quote!(#name))
+    };
+    let (a, b) = match (m.method.to_string().as_str(), m.args.len()) {
+        ("enumerate", 0) => {
+            let a = leaf(parts);
+            let b = tuple_parts(&m.receiver, item, parts).unwrap_or_else(|| leaf(parts));
+            (a, b)
+        }
+        ("zip", 1) => {
+            let a = tuple_parts(&m.receiver, item, parts).unwrap_or_else(|| leaf(parts));
+            let b = tuple_parts(&m.args[0], item, parts).unwrap_or_else(|| leaf(parts));
+            (a, b)
+        }
+        ("rev", 0) => return tuple_parts(&m.receiver, item, parts),
+        _ => return None,
+    };
+    let ((pa, ea), (pb, eb)) = (a, b);
+    Some((syn::parse_quote!((#pa, #pb)), syn::parse_quote!((#ea, #eb))))
+}
+
+/// The lets that a closure's parameter pattern `p` makes of `&value`,
+/// where `value` is a tuple literal of names ([`tuple_parts`]): `|(i, _)|`
+/// binds `i = &e0` (default binding through the reference), `|&(i, v)|`
+/// binds `i = e0, v = e1`, `|&(i, &v)|` binds `v = *e1`. `None` where the
+/// pattern is not made of these (the caller binds `let p = &value;`).
+pub(crate) fn bind_through_ref(p: &Pat, value: &Expr) -> Option<Vec<(Pat, Expr)>> {
+    if !matches!(peel(value), Expr::Tuple(_)) {
+        return None;
+    }
+    let mut out = Vec::new();
+    match p {
+        Pat::Reference(r) if r.mutability.is_none() => bind_parts(&r.pat, value, false, &mut out)?,
+        Pat::Tuple(_) | Pat::Paren(_) => bind_parts(p, value, true, &mut out)?,
+        Pat::Type(t) => return bind_through_ref(&t.pat, value),
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// The lets that a closure's parameter pattern `p` makes of `value`, a
+/// tuple literal of names ([`tuple_parts`]): `|(i, &v)|` binds `i = e0,
+/// v = *e1`. `None` where the pattern is not made of names, `_`, `&` and
+/// tuples, or `value` is not a tuple literal.
+pub(crate) fn bind_by_value(p: &Pat, value: &Expr) -> Option<Vec<(Pat, Expr)>> {
+    if !matches!(peel(value), Expr::Tuple(_)) {
+        return None;
+    }
+    let mut out = Vec::new();
+    bind_parts(p, value, false, &mut out)?;
+    Some(out)
+}
+
+/// One step of [`bind_through_ref`] and [`bind_by_value`]: `by_ref` when
+/// the value is reached through a reference in default binding mode.
+fn bind_parts(p: &Pat, value: &Expr, by_ref: bool, out: &mut Vec<(Pat, Expr)>) -> Option<()> {
+    match p {
+        Pat::Paren(q) => bind_parts(&q.pat, value, by_ref, out),
+        Pat::Type(t) => bind_parts(&t.pat, value, by_ref, out),
+        Pat::Wild(_) => Some(()),
+        Pat::Ident(i) if i.subpat.is_none() && i.by_ref.is_none() => {
+            let v: Expr = if by_ref {
+                syn::parse_quote!(&#value)
+            } else {
+                value.clone()
+            };
+            out.push((p.clone(), v));
+            Some(())
+        }
+        Pat::Reference(r) if !by_ref && r.mutability.is_none() => match peel(value) {
+            Expr::Reference(e) if e.mutability.is_none() => bind_parts(&r.pat, &e.expr, false, out),
+            Expr::Tuple(_) => None,
+            v => bind_parts(&r.pat, &syn::parse_quote!(*#v), false, out),
+        },
+        Pat::Tuple(t) => match peel(value) {
+            Expr::Tuple(v)
+                if v.elems.len() == t.elems.len()
+                    && !t.elems.iter().any(|q| matches!(q, Pat::Rest(_))) =>
+            {
+                for (q, e) in t.elems.iter().zip(&v.elems) {
+                    bind_parts(q, e, by_ref, out)?;
+                }
+                Some(())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
