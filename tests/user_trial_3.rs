@@ -1120,3 +1120,263 @@ fn g04_chunks_and_enumerate_rev() {
     let (_, t) = chain_r9::jvp(&x, &[1.0, 1.0, 1.0, 1.0]);
     close("chain_r9 jvp", &[t], &[chain_r9::grad(&x).iter().sum()], 1e-12);
 }
+
+// ================================================================== J. the graph layer (Var) and record
+
+#[test]
+fn j01_var_mlp_matches_macro() {
+    // PyTorch style: leaves, eager ops, backward; the same loss by the macro.
+    let x = Tensor::randn(&[5, 2], 11);
+    let xv = x.to_vec();
+    let y = Tensor::from_vec((0..5).map(|i| xv[2 * i] - xv[2 * i + 1]).collect(), &[5, 1]);
+    let m = mlp2_init();
+    let w1 = Var::leaf(m.w1.clone());
+    let b1 = Var::leaf(m.b1.clone());
+    let w2 = Var::leaf(m.w2.clone());
+    let b2 = Var::leaf(m.b2.clone());
+    let xv = Var::new(x.clone());
+    let h = (xv.matmul(&w1) + &b1).tanh();
+    let out = h.matmul(&w2) + &b2;
+    let err = &out - &Var::new(y.clone());
+    let loss = (&err * &err).mean();
+    loss.backward();
+    let g = mlp2_loss::grad(&m, &x, &y);
+    close("var w1", &w1.grad().unwrap().to_vec(), &g.w1.to_vec(), 1e-12);
+    close("var b1", &b1.grad().unwrap().to_vec(), &g.b1.to_vec(), 1e-12);
+    close("var w2", &w2.grad().unwrap().to_vec(), &g.w2.to_vec(), 1e-12);
+    close("var b2", &b2.grad().unwrap().to_vec(), &g.b2.to_vec(), 1e-12);
+}
+
+#[differentiable]
+fn swish(x: Tensor) -> Tensor {
+    let s = x.sigmoid();
+    &x * &s
+}
+
+#[test]
+fn j02_record_inside_a_graph_and_accumulate() {
+    let a = Var::leaf(Tensor::from([0.5, -1.0, 2.0]));
+    let y = swish::record(&a);
+    let z = (&y * &y).sum() + a.sum();
+    z.backward();
+    let g1 = a.grad().unwrap().to_vec();
+    let av = [0.5, -1.0, 2.0];
+    let want = cd(|v| { let s = swish(Tensor::from_vec(v.to_vec(), &[3])).to_vec(); s.iter().map(|t| t * t).sum::<f64>() + v.iter().sum::<f64>() }, &av);
+    close("record", &g1, &want, 1e-7);
+    // a second graph accumulates into the same leaf
+    let z2 = swish::record(&a).sum();
+    z2.backward();
+    let g2 = a.grad().unwrap().to_vec();
+    let d = cd(|v| swish(Tensor::from_vec(v.to_vec(), &[3])).sum(), &av);
+    let want2: Vec<f64> = want.iter().zip(&d).map(|(a, b)| a + b).collect();
+    close("accumulated", &g2, &want2, 1e-7);
+}
+
+#[test]
+fn j03_var_detach_retain_grad() {
+    let x = Var::leaf(Tensor::from([1.0, 2.0, 3.0]));
+    let y = &x * &x;
+    y.retain_grad();
+    let c = y.detach();
+    let z = (&y * &c).sum(); // d/dx = 2x * c = 2x³
+    z.backward();
+    close("detach", &x.grad().unwrap().to_vec(), &[2.0, 16.0, 54.0], 1e-12);
+    close("retain", &y.grad().unwrap().to_vec(), &[1.0, 4.0, 9.0], 1e-12);
+}
+
+// ================================================================== K. vjp_retained, stop_gradient, no_grad
+
+#[differentiable]
+fn polar_map(p: &[f64]) -> Vec<f64> {
+    let r = (p[0] * p[0] + p[1] * p[1]).sqrt();
+    let th = p[1].atan2(p[0]);
+    vec![r, th, r * th]
+}
+
+#[test]
+fn k01_vjp_retained_rows_of_jacobian() {
+    let p = [1.2, -0.7];
+    let (val, back) = polar_map::vjp_retained(&p);
+    assert_eq!(val.len(), 3);
+    let want = cd_jac(|v| polar_map(v), &p);
+    for k in 0..3 {
+        let mut e = vec![0.0; 3];
+        e[k] = 1.0;
+        close("row", &back(e), &want[k], 1e-7);
+    }
+    // linearity
+    let s = back(vec![1.0, 2.0, -1.0]);
+    let lin: Vec<f64> = (0..2).map(|i| want[0][i] + 2.0 * want[1][i] - want[2][i]).collect();
+    close("lin", &s, &lin, 1e-7);
+}
+
+/// Target network (DQN style): the target is not differentiated (the macro
+/// warns that `s_next`'s gradient is always zero: right).
+#[differentiable]
+#[allow(deprecated)]
+fn td_loss(w: &[f64], s: &[f64], s_next: &[f64], r: f64, gamma: f64) -> f64 {
+    let q = |x: &[f64]| -> f64 { w[0] * x[0] + w[1] * x[1] + w[2] };
+    let target = r + gamma * stop_gradient(q(s_next));
+    (q(s) - target).powi(2)
+}
+
+#[test]
+fn k02_stop_gradient_target() {
+    let w = [0.3, -0.5, 0.1];
+    let (s, sn) = ([1.0, 2.0], [0.5, -1.0]);
+    let (gw, gs, gsn, gr, gg) = td_loss::grad(&w, &s, &sn, 1.0, 0.9);
+    let q = |x: &[f64]| w[0] * x[0] + w[1] * x[1] + w[2];
+    let delta = q(&s) - (1.0 + 0.9 * q(&sn));
+    close("td w", &gw, &[2.0 * delta * s[0], 2.0 * delta * s[1], 2.0 * delta], 1e-12);
+    close("td s", &gs, &[2.0 * delta * w[0], 2.0 * delta * w[1]], 1e-12);
+    close("td s_next (stopped)", &gsn, &[0.0, 0.0], 0.0);
+    close("td r", &[gr, gg], &[-2.0 * delta, -2.0 * delta * q(&sn)], 1e-12);
+}
+
+#[differentiable]
+fn straight_through(x: &[f64], #[no_grad] scale: f64) -> f64 {
+    let mut s = 0.0;
+    for &v in x {
+        let q = (v * scale).round() / scale;
+        // straight-through estimator: value of q, gradient of v
+        let st = v + (q - v).detach();
+        s += st * st;
+    }
+    s
+}
+
+#[test]
+fn k03_straight_through_estimator() {
+    let x = [0.26, -0.74, 1.49];
+    let g = straight_through::grad(&x, 2.0);
+    let q: Vec<f64> = x.iter().map(|v| (v * 2.0f64).round() / 2.0).collect();
+    close("ste", &g, &q.iter().map(|v| 2.0 * v).collect::<Vec<_>>(), 1e-12);
+}
+
+// ================================================================== L. methods, generics, helpers calling helpers
+
+#[derive(Clone, Debug, Differentiable)]
+struct Pendulum {
+    length: f64,
+    damping: f64,
+    #[no_grad]
+    g: f64,
+}
+
+impl Pendulum {
+    #[differentiable]
+    fn accel(&self, theta: f64, omega: f64) -> f64 {
+        -self.g / self.length * theta.sin() - self.damping * omega
+    }
+
+    #[differentiable]
+    fn simulate(&self, theta0: f64, steps: usize) -> f64 {
+        let dt = 0.01;
+        let mut th = theta0;
+        let mut om = 0.0;
+        for _ in 0..steps {
+            let a = self.accel(th, om);
+            om += a * dt;
+            th += om * dt;
+        }
+        th * th + 0.1 * om * om
+    }
+}
+
+#[test]
+fn l01_methods_calling_methods() {
+    let p = Pendulum { length: 1.3, damping: 0.2, g: 9.81 };
+    let (gp, gth) = p.simulate_grad(0.5, 200);
+    let f = |v: &[f64]| Pendulum { length: v[0], damping: v[1], g: 9.81 }.simulate(v[2], 200);
+    close("pendulum", &[gp.length, gp.damping, gth], &cd(f, &[1.3, 0.2, 0.5]), 1e-6);
+    // a #[no_grad] field of the gradient is copied from the primal (derive.rs)
+    assert_eq!(gp.g, 9.81);
+}
+
+#[differentiable]
+fn weighted_norm<const N: usize>(x: [f64; N], w: [f64; N]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..N {
+        s += w[i] * x[i] * x[i];
+    }
+    s.sqrt()
+}
+
+#[differentiable]
+fn uses_generic(a: f64, b: f64) -> f64 {
+    weighted_norm([a, b, a * b], [1.0, 2.0, 0.5]) + weighted_norm([a], [3.0])
+}
+
+#[differentiable]
+fn smooth_step<F: Fn(usize) -> f64>(x: &[f64], weight: F, k: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += weight(i) * (k * x[i]).tanh();
+    }
+    s
+}
+
+#[test]
+fn l02_generic_helpers() {
+    let g = uses_generic::grad(0.8, -1.3);
+    close("generic", &[g.0, g.1], &cd(|v| uses_generic(v[0], v[1]), &[0.8, -1.3]), 1e-7);
+    let x = [0.3, -0.2, 0.9];
+    let w = |i: usize| 1.0 / (i as f64 + 1.0);
+    let (gx, gk) = smooth_step::grad(&x, w, 2.0);
+    let mut got = gx.clone();
+    got.push(gk);
+    close("fn generic", &got, &cd(|v| smooth_step(&v[..3], w, v[3]), &[0.3, -0.2, 0.9, 2.0]), 1e-7);
+}
+
+#[differentiable]
+fn rk4_step(y: f64, t: f64, h: f64, a: f64) -> f64 {
+    let f = |t: f64, y: f64| -a * y + t.sin();
+    let k1 = f(t, y);
+    let k2 = f(t + 0.5 * h, y + 0.5 * h * k1);
+    let k3 = f(t + 0.5 * h, y + 0.5 * h * k2);
+    let k4 = f(t + h, y + h * k3);
+    y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+}
+
+#[differentiable]
+fn integrate(y0: f64, a: f64) -> f64 {
+    let mut y = y0;
+    let mut t = 0.0;
+    let h = 0.05;
+    while t < 2.0 {
+        y = rk4_step(y, t, h, a);
+        t += h;
+    }
+    y
+}
+
+#[test]
+fn l03_helpers_in_while_loop() {
+    let g = integrate::grad(1.0, 0.7);
+    close("rk4", &[g.0, g.1], &cd(|v| integrate(v[0], v[1]), &[1.0, 0.7]), 1e-7);
+    // dy/dy0 of a linear ODE is exp(-a t_end) up to RK4 error
+    let steps = { let mut t = 0.0; let mut n = 0; while t < 2.0 { t += 0.05; n += 1; } n };
+    let t_end = steps as f64 * 0.05;
+    assert!((g.0 - (-0.7 * t_end).exp()).abs() < 1e-6);
+}
+
+/// A helper returning a tuple, called in a loop and destructured.
+#[differentiable]
+fn polar_step(r: f64, th: f64, dr: f64) -> (f64, f64) {
+    (r + dr * th.cos(), th + dr / r)
+}
+
+#[differentiable]
+fn spiral(r0: f64, dr: f64) -> f64 {
+    let (mut r, mut th) = (r0, 0.0);
+    for _ in 0..20 {
+        (r, th) = polar_step(r, th, dr);
+    }
+    r * th.sin()
+}
+
+#[test]
+fn l04_tuple_returning_helper() {
+    let g = spiral::grad(1.0, 0.1);
+    close("spiral", &[g.0, g.1], &cd(|v| spiral(v[0], v[1]), &[1.0, 0.1]), 1e-7);
+}
