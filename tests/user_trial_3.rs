@@ -9,7 +9,7 @@
 
 use autodiff::prelude::*;
 use autodiff::{Differentiable, differentiable};
-use nalgebra::{Matrix2, Matrix3, Point2, Point3, Rotation2, Rotation3, Unit, UnitQuaternion, Vector2, Vector3};
+use nalgebra::{DMatrix, DVector, Matrix2, Matrix3, Point2, Point3, Rotation2, Rotation3, SMatrix, SVector, Unit, UnitQuaternion, Vector2, Vector3, Vector4};
 
 #[path = "common/reference.rs"]
 mod reference;
@@ -1379,4 +1379,338 @@ fn spiral(r0: f64, dr: f64) -> f64 {
 fn l04_tuple_returning_helper() {
     let g = spiral::grad(1.0, 0.1);
     close("spiral", &[g.0, g.1], &cd(|v| spiral(v[0], v[1]), &[1.0, 0.1]), 1e-7);
+}
+
+// ================================================================== M. buffers: elements read, overwritten, scattered, gathered
+
+#[differentiable]
+fn buf_p1(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    for i in 1..v.len() {
+        v[i] = v[i - 1] * 0.5 + v[i] * v[i];
+    }
+    v[v.len() - 1] + v[1]
+}
+#[differentiable]
+fn buf_p2(x: &[f64]) -> f64 {
+    // permutation in place via a temp
+    let mut v = x.to_vec();
+    let n = v.len();
+    for i in 0..n / 2 {
+        let t = v[i];
+        v[i] = v[n - 1 - i];
+        v[n - 1 - i] = t * 2.0;
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s += (i as f64 + 1.0) * v[i];
+    }
+    s
+}
+#[differentiable]
+fn buf_p3(x: &[f64]) -> f64 {
+    // double buffering with clone
+    let mut a = x.to_vec();
+    let mut b = vec![0.0; x.len()];
+    for _ in 0..3 {
+        for i in 0..a.len() {
+            let l = if i > 0 { a[i - 1] } else { 0.0 };
+            let r = if i + 1 < a.len() { a[i + 1] } else { 0.0 };
+            b[i] = 0.25 * l + 0.5 * a[i] + 0.25 * r + 0.1 * a[i] * a[i];
+        }
+        a = b.clone();
+    }
+    a.iter().map(|v| v * v).sum::<f64>()
+}
+#[differentiable]
+fn buf_p4(x: &[f64]) -> f64 {
+    // element read, then overwritten, then the old value used
+    let mut v = x.to_vec();
+    let old = v[0];
+    v[0] = v[1] * 3.0;
+    v[1] = old * old;
+    let again = v[0];
+    v[0] += again;
+    v[0] + v[1] * 10.0 + old
+}
+#[differentiable]
+fn buf_p5(x: &[f64], idx: &[usize]) -> f64 {
+    // scatter-add with repeated indices
+    let mut h = vec![0.0; 3];
+    for k in 0..x.len() {
+        h[idx[k]] += x[k] * x[k];
+    }
+    h[0] * h[1] + h[2]
+}
+#[differentiable]
+fn buf_p6(x: &[f64]) -> f64 {
+    // gather with data-dependent index computed from an active value
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let j = if x[i] > 0.0 { (i + 1) % x.len() } else { i };
+        s += x[j] * x[i];
+    }
+    s
+}
+#[differentiable]
+fn buf_p7(x: &[f64]) -> f64 {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < x.len() {
+        if x[i] < 0.0 {
+            i += 1;
+            continue;
+        }
+        v.push(x[i].sqrt());
+        if v.len() >= 2 {
+            break;
+        }
+        i += 1;
+    }
+    let mut s = 0.0;
+    for k in 0..v.len() {
+        s += v[k] * (k as f64 + 1.0);
+    }
+    s
+}
+#[differentiable]
+fn buf_p8(x: [f64; 4]) -> [f64; 4] {
+    let mut y = x;
+    y[0] = x[1] * x[2];
+    y[3] += y[0];
+    let t = y[1];
+    y[1] = y[2];
+    y[2] = t;
+    y
+}
+#[test]
+fn m01_buffers_read_overwritten_scattered() {
+    let x = [0.5, -1.2, 2.0, 0.3];
+    close("buf_p1", &buf_p1::grad(&x), &cd(|v| buf_p1(v), &x), 1e-7);
+    close("buf_p2", &buf_p2::grad(&x), &cd(|v| buf_p2(v), &x), 1e-7);
+    close("buf_p3", &buf_p3::grad(&x), &cd(|v| buf_p3(v), &x), 1e-7);
+    close("buf_p4", &buf_p4::grad(&x), &cd(|v| buf_p4(v), &x), 1e-7);
+    let idx = [0usize, 2, 0, 1];
+    close("buf_p5", &buf_p5::grad(&x, &idx), &cd(|v| buf_p5(v, &idx), &x), 1e-7);
+    close("buf_p6", &buf_p6::grad(&x), &cd(|v| buf_p6(v), &x), 1e-7);
+    let y = [0.5, 1.2, -2.0, 0.3, 4.0];
+    close("buf_p7", &buf_p7::grad(&y), &cd(|v| buf_p7(v), &y), 1e-7);
+    close("p7b", &buf_p7::grad(&x), &cd(|v| buf_p7(v), &x), 1e-7);
+}
+#[test]
+fn p8t() {
+    let x = [0.5, -1.2, 2.0, 0.3];
+    let (_, back) = buf_p8::vjp_retained(x);
+    let j = cd_jac(|v| buf_p8(v.try_into().unwrap()).to_vec(), &x);
+    for k in 0..4 {
+        let mut e = [0.0; 4];
+        e[k] = 1.0;
+        close("buf_p8", &back(e), &j[k], 1e-7);
+    }
+}
+
+// ================================================================== F2. forward mode on a derived struct, a while loop with a return, tensors, Vec outputs
+// (`fwd_q1::hessian` does not exist for a struct parameter: rustc's "cannot
+// find function `hessian` in module `fwd_q1`"; `hvp` does.)
+
+#[derive(Clone, Debug, Differentiable)]
+struct FwdParams {
+    a: f64,
+    w: Vec<f64>,
+    arr: [f64; 2],
+}
+
+#[differentiable(forward)]
+fn fwd_q1(p: &FwdParams, x: f64) -> f64 {
+    let mut s = p.a * x;
+    for i in 0..p.w.len() {
+        s += p.w[i] * (x * (i as f64)).sin();
+    }
+    s * p.arr[0] + p.arr[1] * s * s
+}
+
+#[differentiable(forward)]
+fn fwd_q2(x: f64, y: f64) -> f64 {
+    let mut a = x;
+    let mut n = 0;
+    while a * a + y * y < 10.0 {
+        a = a * 1.3 + y * 0.1;
+        n += 1;
+        if n > 50 {
+            return a.sin();
+        }
+    }
+    a * y
+}
+
+#[differentiable(forward)]
+fn fwd_q3(x: &Tensor) -> Tensor {
+    let y = x.exp() / x.exp().sum();
+    &y * x
+}
+
+#[differentiable(forward)]
+fn fwd_q4(x: &[f64]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for i in 0..x.len() {
+        if x[i] > 0.0 {
+            out.push(x[i].ln());
+        } else {
+            out.push(x[i] * x[i]);
+        }
+    }
+    out
+}
+
+#[test]
+fn f07_forward_struct_while_return_tensor_vec_jacobians() {
+    let p = FwdParams { a: 0.7, w: vec![0.3, -0.2, 0.5], arr: [1.1, 0.4] };
+    let (gp, gx) = fwd_q1::grad(&p, 0.9);
+    let pack = |p: &FwdParams| { let mut v = vec![p.a]; v.extend(&p.w); v.extend(p.arr); v };
+    let unpack = |v: &[f64]| FwdParams { a: v[0], w: v[1..4].to_vec(), arr: [v[4], v[5]] };
+    let mut xv = pack(&p);
+    xv.push(0.9);
+    let want = cd(|v| fwd_q1(&unpack(&v[..6]), v[6]), &xv);
+    let mut got = pack(&gp);
+    got.push(gx);
+    close("fwd_q1", &got, &want, 1e-7);
+    // jvp along a struct tangent
+    let dp = FwdParams { a: 1.0, w: vec![0.0, 1.0, 0.0], arr: [0.0, 2.0] };
+    let (_, t) = fwd_q1::jvp(&p, 0.9, &dp, 0.5);
+    close("fwd_q1 jvp", &[t], &[got[0] + got[2] + 2.0 * got[5] + 0.5 * got[6]], 1e-12);
+    let hv = fwd_q1::hvp(&p, 0.9, &dp, 0.5);
+    let hv_want = {
+        let h = 1e-5;
+        let at = |t: f64| {
+            let q = unpack(&pack(&p).iter().zip(pack(&dp)).map(|(a, b)| a + t * b).collect::<Vec<_>>());
+            let (g, gx) = fwd_q1::grad(&q, 0.9 + 0.5 * t);
+            let mut v = pack(&g);
+            v.push(gx);
+            v
+        };
+        let (a, b) = (at(h), at(-h));
+        a.iter().zip(&b).map(|(a, b)| (a - b) / (2.0 * h)).collect::<Vec<_>>()
+    };
+    let mut hv_got = pack(&hv.0);
+    hv_got.push(hv.1);
+    close("q1 hvp", &hv_got, &hv_want, 1e-6);
+    let g = fwd_q2::grad(0.5, 0.7);
+    close("fwd_q2", &[g.0, g.1], &cd(|v| fwd_q2(v[0], v[1]), &[0.5, 0.7]), 1e-7);
+    let h = fwd_q2::hessian(0.5, 0.7).to_vec();
+    let w0 = cd(|v| fwd_q2::grad(v[0], v[1]).0, &[0.5, 0.7]);
+    let w1 = cd(|v| fwd_q2::grad(v[0], v[1]).1, &[0.5, 0.7]);
+    close("fwd_q2 h", &h, &[w0[0], w0[1], w1[0], w1[1]], 1e-6);
+    let x = Tensor::from([0.5, -1.0, 2.0]);
+    let j = fwd_q3::jacobian(&x).to_vec();
+    let want = cd_jac(|v| fwd_q3(&Tensor::from_vec(v.to_vec(), &[3])).to_vec(), &[0.5, -1.0, 2.0]);
+    close("fwd_q3 jac", &j, &want.concat(), 1e-7);
+    let xs = [0.5, -1.0, 2.0];
+    let j = fwd_q4::jacobian(&xs).to_vec();
+    let want = cd_jac(|v| fwd_q4(v), &xs);
+    close("fwd_q4 jac", &j, &want.concat(), 1e-7);
+}
+
+// ================================================================== B2. nalgebra: quaternions, SMatrix, DMatrix, normalize, loops of matrices
+
+#[differentiable]
+fn nal_s2(q: UnitQuaternion<f64>, v: Vector3<f64>) -> f64 {
+    let r = q * v;
+    let q2 = q * q;
+    (q2 * r).x + r.dot(&v)
+}
+#[differentiable]
+fn nal_s3(m: SMatrix<f64, 3, 2>, x: SVector<f64, 2>) -> f64 {
+    let y = m * x;
+    let g = m.transpose() * m;
+    y.norm() + g.determinant() + (m * x).component_mul(&y).sum()
+}
+#[differentiable]
+fn nal_s4(a: &DMatrix<f64>, b: &DVector<f64>) -> f64 {
+    let x = a.clone().try_inverse().unwrap() * b;
+    let r = a * &x - b;
+    x.norm_squared() + r.norm()
+}
+#[differentiable]
+fn nal_s5(v: Vector3<f64>) -> f64 {
+    let n = v.normalize();
+    let w = Vector3::new(0.0, 0.0, 1.0);
+    let c = n.cross(&w);
+    c.norm().asin() + n.dot(&w).acos()
+}
+#[differentiable]
+fn nal_s6(theta: f64, axis: Vector3<f64>, p: Point3<f64>) -> f64 {
+    let r = Rotation3::from_axis_angle(&Unit::new_normalize(axis), theta);
+    let q = UnitQuaternion::from_axis_angle(&Unit::new_normalize(axis), 2.0 * theta);
+    let a = r * p;
+    let b = q * p;
+    (a - b).norm_squared() + (r.transpose() * a - p).norm_squared()
+}
+#[differentiable]
+fn nal_s7(m: Matrix3<f64>) -> f64 {
+    let mut acc = Matrix3::<f64>::identity();
+    for _ in 0..3 {
+        acc = acc * m * 0.5 + Matrix3::<f64>::identity();
+    }
+    acc.trace() + acc[(0, 1)] * acc[(2, 0)]
+}
+#[differentiable]
+fn nal_s8(x: Vector4<f64>) -> f64 {
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += x[i] * x[(i + 1) % 4];
+    }
+    s + x.x * x.w
+}
+
+#[test]
+fn b08_quaternion_smatrix_dmatrix_normalize_rotations_loops() {
+    let q = UnitQuaternion::from_euler_angles(0.3, -0.2, 0.9);
+    let v = Vector3::new(0.4, 1.0, -0.5);
+    let (gq, gv) = nal_s2::grad(q, v);
+    // The gradient of a unit quaternion is that of its rotation matrix's
+    // entries: along a rotation q·exp(εω), d/dε = ⟨Ḡ, R [ω]×⟩.
+    let r = q.to_rotation_matrix().into_inner();
+    for k in 0..3 {
+        let mut w = Vector3::zeros();
+        w[k] = 1.0;
+        let dr = r * w.cross_matrix();
+        let got = gq.component_mul(&dr).sum();
+        let want = cd(|e| nal_s2(q * UnitQuaternion::from_scaled_axis(w * e[0]), v), &[0.0]);
+        close("s2 q", &[got], &want, 1e-7);
+    }
+    let want_v = cd(|x| nal_s2(q, Vector3::new(x[0], x[1], x[2])), &[v.x, v.y, v.z]);
+    close("nal_s2 v", &[gv.x, gv.y, gv.z], &want_v, 1e-7);
+    let m = SMatrix::<f64, 3, 2>::new(1.0, 0.5, -0.3, 2.0, 0.7, 0.1);
+    let x = SVector::<f64, 2>::new(0.4, -1.1);
+    let (gm, gx) = nal_s3::grad(m, x);
+    let mut xv: Vec<f64> = m.iter().copied().collect();
+    xv.extend(x.iter());
+    let want = cd(|v| nal_s3(SMatrix::<f64, 3, 2>::from_column_slice(&v[..6]), SVector::<f64, 2>::from_column_slice(&v[6..])), &xv);
+    let mut got: Vec<f64> = gm.iter().copied().collect();
+    got.extend(gx.iter());
+    close("nal_s3", &got, &want, 1e-7);
+    let a = DMatrix::from_row_slice(3, 3, &[2.0, 0.3, 0.1, -0.2, 1.5, 0.4, 0.0, 0.6, 1.2]);
+    let b = DVector::from_vec(vec![1.0, -1.0, 0.5]);
+    let (ga, gb) = nal_s4::grad(&a, &b);
+    let mut xv: Vec<f64> = a.iter().copied().collect();
+    xv.extend(b.iter());
+    let want = cd(|v| nal_s4(&DMatrix::from_column_slice(3, 3, &v[..9]), &DVector::from_column_slice(&v[9..])), &xv);
+    let mut got: Vec<f64> = ga.iter().copied().collect();
+    got.extend(gb.iter());
+    close("nal_s4", &got, &want, 1e-6);
+    let v = Vector3::new(0.3, -0.4, 0.8);
+    let g = nal_s5::grad(v);
+    close("nal_s5", &[g.x, g.y, g.z], &cd(|x| nal_s5(Vector3::new(x[0], x[1], x[2])), &[v.x, v.y, v.z]), 1e-7);
+    let ax = Vector3::new(0.2, 1.0, 0.3);
+    let p = Point3::new(1.0, -0.5, 0.25);
+    let (gt, ga, gp) = nal_s6::grad(0.4, ax, p);
+    let want = cd(|x| nal_s6(x[0], Vector3::new(x[1], x[2], x[3]), Point3::new(x[4], x[5], x[6])), &[0.4, ax.x, ax.y, ax.z, p.x, p.y, p.z]);
+    close("nal_s6", &[gt, ga.x, ga.y, ga.z, gp.x, gp.y, gp.z], &want, 1e-7);
+    let m = Matrix3::new(0.1, 0.2, 0.3, -0.4, 0.5, 0.6, 0.7, -0.8, 0.9);
+    let g = nal_s7::grad(m);
+    let want = cd(|x| nal_s7(Matrix3::from_column_slice(x)), m.as_slice());
+    close("nal_s7", g.as_slice(), &want, 1e-7);
+    let x = Vector4::new(0.1, 0.2, -0.3, 0.4);
+    let g = nal_s8::grad(x);
+    close("nal_s8", g.as_slice(), &cd(|v| nal_s8(Vector4::from_column_slice(v)), x.as_slice()), 1e-7);
 }
