@@ -1714,3 +1714,242 @@ fn b08_quaternion_smatrix_dmatrix_normalize_rotations_loops() {
     let g = nal_s8::grad(x);
     close("nal_s8", g.as_slice(), &cd(|v| nal_s8(Vector4::from_column_slice(v)), x.as_slice()), 1e-7);
 }
+
+// ================================================================== F3. second derivatives of ordinary code: buffers, labeled breaks, match, closures, helpers, loop, tensors, arrays
+
+fn hess_cd(g: impl Fn(&[f64]) -> Vec<f64>, x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut h = vec![0.0; n * n];
+    for i in 0..n {
+        let row = cd(|v| g(v)[i], x);
+        h[i * n..(i + 1) * n].copy_from_slice(&row);
+    }
+    h
+}
+
+#[differentiable(forward)]
+fn sec_h1(x: &[f64]) -> f64 {
+    let mut buf = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        buf[i] = x[i] * x[i];
+        if i > 0 {
+            buf[i] += buf[i - 1] * x[i];
+        }
+    }
+    let mut s = 0.0;
+    'outer: for i in 0..buf.len() {
+        for j in 0..i {
+            if buf[j] > 5.0 {
+                break 'outer;
+            }
+            s += buf[i] * buf[j];
+        }
+    }
+    s
+}
+#[differentiable(forward)]
+fn sec_h2(x: f64, y: f64) -> f64 {
+    let f = |a: f64, b: f64| a * b.exp();
+    let r = match (x > 0.0, y > 0.0) {
+        (true, true) => f(x, y),
+        (true, false) => f(y, x),
+        _ => x * y,
+    };
+    let mut v = Vec::new();
+    for k in 0..3 {
+        v.push(r * k as f64 + x);
+    }
+    v[2] * v[1] - v[0]
+}
+#[differentiable(forward)]
+fn helper_pair(a: f64, b: f64) -> (f64, f64) {
+    (a * b, a / b)
+}
+#[differentiable(forward)]
+fn sec_h3(x: &[f64]) -> f64 {
+    let mut acc = 0.0;
+    for w in x.windows(2) {
+        let (p, q) = helper_pair(w[0], w[1]);
+        acc += p.sin() * q;
+    }
+    let mut k = 0;
+    loop {
+        acc = acc * 0.9 + x[k % x.len()];
+        k += 1;
+        if acc.abs() > 3.0 || k > 10 {
+            break;
+        }
+    }
+    acc
+}
+#[differentiable(forward)]
+fn sec_h4(x: &Tensor, w: &Tensor) -> f64 {
+    let z = x.matmul(w);
+    let a = z.clamp(-1.0, 1.0);
+    let b = a.where_(&a.gt_elem(&Tensor::zeros(a.shape())), &(&a * 0.1));
+    (b.powi(3).sum() + z.tanh().mean()).exp()
+}
+#[differentiable(forward)]
+fn sec_h5(x: [f64; 3]) -> f64 {
+    let mut a = x;
+    for _ in 0..4 {
+        let t = a[0];
+        a[0] = a[1] * a[2];
+        a[1] = t.sin() + a[2];
+        a[2] = (a[0] - a[1]).tanh();
+    }
+    a[0] + a[1] * a[2]
+}
+#[test]
+fn f08_hessians_of_buffers_labels_match_closures_loops_tensors_arrays() {
+    let x = [0.5, -1.2, 1.4, 0.3];
+    close("sec_h1", &sec_h1::hessian(&x).to_vec(), &hess_cd(|v| sec_h1::grad(v), &x), 1e-6);
+    for p in [[0.5, 0.7], [0.5, -0.7], [-0.5, 0.2]] {
+        let h = sec_h2::hessian(p[0], p[1]).to_vec();
+        let want = hess_cd(|v| { let g = sec_h2::grad(v[0], v[1]); vec![g.0, g.1] }, &p);
+        close("sec_h2", &h, &want, 1e-6);
+    }
+    let x = [0.5, 1.2, 1.4, 0.3];
+    close("sec_h3", &sec_h3::hessian(&x).to_vec(), &hess_cd(|v| sec_h3::grad(v), &x), 1e-6);
+    let xt = Tensor::randn(&[2, 3], 4) * 0.5;
+    let wt = Tensor::randn(&[3, 2], 5) * 0.5;
+    let (gx, gw) = sec_h4::grad(&xt, &wt);
+    close("sec_h4 x", &gx.to_vec(), &cd_t(|t| sec_h4(t, &wt), &xt), 1e-7);
+    close("sec_h4 w", &gw.to_vec(), &cd_t(|t| sec_h4(&xt, t), &wt), 1e-7);
+    let hvp = sec_h4::hvp(&xt, &wt, &Tensor::zeros(&[2, 3]), &Tensor::ones(&[3, 2]));
+    let want = {
+        let h = 1e-5;
+        let at = |t: f64| sec_h4::grad(&xt, &(&wt + t)).1.to_vec();
+        let (a, b) = (at(h), at(-h));
+        a.iter().zip(&b).map(|(a, b)| (a - b) / (2.0 * h)).collect::<Vec<_>>()
+    };
+    close("sec_h4 hvp", &hvp.1.to_vec(), &want, 1e-5);
+    let x3 = [0.3, -0.8, 0.6];
+    close("sec_h5", &sec_h5::hessian(x3).to_vec(), &hess_cd(|v| sec_h5::grad(v.try_into().unwrap()).to_vec(), &x3), 1e-6);
+}
+
+// ================================================================== K2. a cotangent of the wrong shape
+// Once silently wrong: a pullback of a `Vec<f64>` output given a shorter
+// cotangent counted it as padded with zeros, a longer one as cut; a tensor
+// cotangent of another shape was broadcast (`[1]` for `[2]`: a gradient
+// with no error) or panicked inside a rule ("The size of tensor a (2) must
+// match the size of tensor b (3)"). PyTorch raises "Mismatch in shape";
+// so does the pullback now (runtime: `entry::vjp`, `check_cotangent`).
+
+#[differentiable]
+fn ct_vec(x: &[f64]) -> Vec<f64> {
+    vec![x[0] * x[1], x[1]]
+}
+
+#[differentiable]
+fn ct_tensor(x: &Tensor) -> Tensor {
+    x * 2.0
+}
+
+#[differentiable]
+fn ct_tuple(t: &Tensor, x: &[f64]) -> (Tensor, f64, Vec<f64>) {
+    (t * x[1], x[0], x.to_vec())
+}
+
+fn panic_text(r: std::thread::Result<impl std::fmt::Debug>) -> String {
+    match r {
+        Ok(v) => format!("no panic: {v:?}"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    }
+}
+
+#[test]
+fn k04_cotangent_shape_is_checked() {
+    let (_, back) = ct_vec::vjp_retained(&[1.0, 2.0]);
+    assert!(panic_text(std::panic::catch_unwind(|| back(vec![1.0]))).starts_with(
+        "Mismatch in shape: grad_output[0] has a shape of torch.Size([1]) and output[0] has a shape of torch.Size([2])."
+    ));
+    assert!(panic_text(std::panic::catch_unwind(|| back(vec![1.0, 1.0, 1.0]))).starts_with("Mismatch in shape"));
+    close("right shape", &back(vec![1.0, 1.0]), &[2.0, 2.0], 0.0);
+    let t0 = Tensor::from([1.0, 2.0]);
+    let (_, back) = ct_tensor::vjp_retained(&t0);
+    assert!(panic_text(std::panic::catch_unwind(|| back(Tensor::from([1.0])).to_vec())).starts_with("Mismatch in shape"));
+    assert!(panic_text(std::panic::catch_unwind(|| back(Tensor::scalar(1.0)).to_vec())).starts_with("Mismatch in shape"));
+    close("tensor", &back(Tensor::from([1.0, 3.0])).to_vec(), &[2.0, 6.0], 0.0);
+    let (_, back) = ct_tuple::vjp_retained(&t0, &[1.0, 2.0]);
+    assert!(panic_text(std::panic::catch_unwind(|| back((Tensor::ones(&[2]), 1.0, vec![1.0])))).starts_with(
+        "Mismatch in shape: grad_output[2] has a shape of torch.Size([1]) and output[2] has a shape of torch.Size([2])."
+    ));
+    let (gt, gx) = back((Tensor::ones(&[2]), 1.0, vec![1.0, 0.0]));
+    close("tuple", &[gt.to_vec(), gx].concat(), &[2.0, 2.0, 2.0, 3.0], 0.0);
+}
+
+// ================================================================== N. PyTorch-style tensor code
+
+#[differentiable(wrt(gamma, beta, w))]
+fn batchnorm_mlp(x: &Tensor, w: &Tensor, gamma: &Tensor, beta: &Tensor, y: &Tensor) -> f64 {
+    let h = x.matmul(w);
+    let mean = h.mean_dim(0);
+    let c = &h - &mean;
+    let var = (&c * &c).mean_dim(0);
+    let hn = &c / (var + 1e-5).sqrt();
+    let out = (&hn * gamma + beta).relu();
+    let logits = out.log_softmax(1);
+    -(&logits * y).sum() / x.shape()[0] as f64
+}
+
+#[test]
+fn n01_batchnorm_log_softmax() {
+    let x = Tensor::randn(&[6, 3], 21);
+    let w = Tensor::randn(&[3, 4], 22);
+    let gamma = Tensor::from([1.0, 0.5, 2.0, 1.5]);
+    let beta = Tensor::from([0.1, -0.2, 0.0, 0.3]);
+    let mut yv = vec![0.0; 24];
+    for i in 0..6 {
+        yv[4 * i + i % 4] = 1.0;
+    }
+    let y = Tensor::from_vec(yv, &[6, 4]);
+    let (gw, gg, gb) = batchnorm_mlp::grad(&x, &w, &gamma, &beta, &y);
+    close("bn w", &gw.to_vec(), &cd_t(|t| batchnorm_mlp(&x, t, &gamma, &beta, &y), &w), 1e-6);
+    close("bn gamma", &gg.to_vec(), &cd_t(|t| batchnorm_mlp(&x, &w, t, &beta, &y), &gamma), 1e-6);
+    close("bn beta", &gb.to_vec(), &cd_t(|t| batchnorm_mlp(&x, &w, &gamma, t, &y), &beta), 1e-6);
+}
+
+/// Dropout with a fixed (seeded) mask, weight decay on the weights.
+#[differentiable(wrt(w))]
+fn dropout_loss(w: &Tensor, x: &Tensor, mask: &Tensor, lambda: f64) -> f64 {
+    let h = x.matmul(w).tanh() * mask / 0.5;
+    let l2 = (w * w).sum();
+    h.powi(2).mean() + lambda * l2
+}
+
+#[test]
+fn n02_dropout_mask_weight_decay() {
+    let w = Tensor::randn(&[4, 3], 31);
+    let x = Tensor::randn(&[5, 4], 32);
+    let r = Tensor::rand(&[5, 3], 33);
+    // (a BoolTensor has no `.float()`: built by hand)
+    let keep = r.gt_elem(&Tensor::full(&[5, 3], 0.5)).to_vec();
+    let mask = Tensor::from_vec(keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect(), &[5, 3]);
+    let g = dropout_loss::grad(&w, &x, &mask, 0.01);
+    close("dropout", &g.to_vec(), &cd_t(|t| dropout_loss(t, &x, &mask, 0.01), &w), 1e-6);
+}
+
+/// A recurrent cell unrolled over a sequence given as rows of a tensor.
+#[differentiable(wrt(wh, wx))]
+fn rnn_seq(wh: &Tensor, wx: &Tensor, xs: &Tensor) -> f64 {
+    let steps = xs.shape()[0];
+    let mut h = Tensor::zeros(&[1, wh.shape()[0]]);
+    let mut loss = 0.0;
+    for t in 0..steps {
+        let x = xs.slice(0, t..t + 1);
+        h = (h.matmul(wh) + x.matmul(wx)).tanh();
+        loss += h.sum() * (t as f64 + 1.0);
+    }
+    loss
+}
+
+#[test]
+fn n03_rnn_slices_rows() {
+    let wh = Tensor::randn(&[3, 3], 41) * 0.5;
+    let wx = Tensor::randn(&[2, 3], 42);
+    let xs = Tensor::randn(&[5, 2], 43);
+    let (gh, gx) = rnn_seq::grad(&wh, &wx, &xs);
+    close("rnn wh", &gh.to_vec(), &cd_t(|t| rnn_seq(t, &wx, &xs), &wh), 1e-6);
+    close("rnn wx", &gx.to_vec(), &cd_t(|t| rnn_seq(&wh, t, &xs), &wx), 1e-6);
+}

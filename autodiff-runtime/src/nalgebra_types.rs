@@ -133,6 +133,19 @@ where
         }
     }
 
+    fn cotangent_shape(&self) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![self.nrows(), self.ncols()])
+    }
+
+    fn shape_of_cotangent(ct: &Self::Tangent) -> crate::cotangent::CotangentShape {
+        // An empty matrix is the zero of a dynamic one (see `finish_tangent`).
+        if ct.is_empty() {
+            crate::cotangent::CotangentShape::Any
+        } else {
+            crate::cotangent::CotangentShape::Dims(vec![ct.nrows(), ct.ncols()])
+        }
+    }
+
     fn seed_tangent(&self) -> Self::Tangent {
         assert!(
             self.len() == 1,
