@@ -342,10 +342,33 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         }
     }
     if errors.is_empty() && !params.iter().any(|p| p.active) {
-        errors.spanned(
-            &sig.ident,
-            "nothing to differentiate: no parameter is `f64`, `Tensor`, `&[f64]` or `Vec<f64>`; name the parameters with `#[differentiable(wrt(..))]`",
-        );
+        // Say why for the parameters a user meant: `f32` numbers, and
+        // sequences of nalgebra values (`&[Vector3<f64>]`).
+        let why = params.iter().find_map(|p| {
+            let ty = p.ty.to_token_stream().to_string().replace(' ', "");
+            let name = &p.ident;
+            if ty.contains("f32") {
+                Some((p, format!(
+                    "nothing to differentiate: `{name}` is of `f32`, and the derivative rules are those of `f64` (`Tensor` holds `f64` too): write the function for `f64`"
+                )))
+            } else if ["Vector", "Matrix", "Point", "Rotation", "UnitQuaternion"]
+                .iter()
+                .any(|n| ty.contains(&format!("[{n}")) || ty.contains(&format!("Vec<{n}")))
+            {
+                Some((p, format!(
+                    "nothing to differentiate: `{name}` is a sequence of nalgebra values, which is not differentiated yet: pass the coordinates as `&[f64]` and read each vector where it is used, `Vector3::new(x[3 * i], x[3 * i + 1], x[3 * i + 2])`"
+                )))
+            } else {
+                None
+            }
+        });
+        match why {
+            Some((p, message)) => errors.spanned(&p.ty, message),
+            None => errors.spanned(
+                &sig.ident,
+                "nothing to differentiate: no parameter is `f64`, `Tensor`, `&[f64]` or `Vec<f64>`; name the parameters with `#[differentiable(wrt(..))]`",
+            ),
+        }
     }
     let mut lifetimes: Vec<Lifetime> = sig
         .generics
