@@ -1953,3 +1953,91 @@ fn n03_rnn_slices_rows() {
     close("rnn wh", &gh.to_vec(), &cd_t(|t| rnn_seq(t, &wx, &xs), &wh), 1e-6);
     close("rnn wx", &gx.to_vec(), &cd_t(|t| rnn_seq(&wh, t, &xs), &wx), 1e-6);
 }
+
+// ================================================================== I2. ranges with step_by/zip/filter, match on a cast, while let over an index stack, loop with break, if let
+// (`let r = loop { .. break v * 2.0; }` is refused: "cannot differentiate a
+// loop used as a value ... assign to a variable declared before the loop";
+// written that way here.)
+
+#[differentiable(forward)]
+fn ctl_c1(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in (0..x.len()).step_by(2) {
+        s += x[i] * x[i];
+    }
+    for i in (1..x.len()).rev().step_by(2) {
+        s += x[i].sin();
+    }
+    for i in 1..=2 {
+        s *= 1.0 + x[i];
+    }
+    s
+}
+#[differentiable(forward)]
+fn ctl_c2(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, j) in (0..x.len()).zip(1..x.len()) {
+        s += x[i] * x[j];
+    }
+    for i in (0..x.len()).filter(|i| i % 2 == 1) {
+        s += x[i];
+    }
+    s
+}
+#[differentiable(forward)]
+fn ctl_c3(x: f64) -> f64 {
+    let k = (x * 3.0).floor() as i32;
+    match k {
+        0 => x * x,
+        1 | 2 => x.sin(),
+        n if n < 0 => -x,
+        _ => x.exp() * k as f64,
+    }
+}
+#[differentiable(forward)]
+fn ctl_c4(x: &[f64], order: &[usize]) -> f64 {
+    let mut stack: Vec<usize> = order.to_vec();
+    let mut s = 1.0;
+    while let Some(i) = stack.pop() {
+        s = s * x[i] + 1.0;
+    }
+    s
+}
+#[differentiable(forward)]
+fn ctl_c5(x: f64, y: f64) -> f64 {
+    let mut v = x;
+    let mut iters = 0;
+    let r;
+    loop {
+        v = v * 0.5 + y;
+        iters += 1;
+        if iters >= 5 {
+            r = v * 2.0;
+            break;
+        }
+    }
+    r
+}
+#[differentiable(forward)]
+fn ctl_c6(x: f64, lookup: Option<f64>) -> f64 {
+    let base = if let Some(c) = lookup { c } else { 1.0 };
+    let x = x * base;
+    let x = { let t = x.sin(); t * t };
+    x
+}
+#[test]
+fn i02_step_by_zip_ranges_match_while_let_loop_if_let_forward_and_hessians() {
+    let x = [0.5, -1.2, 2.0, 0.3, 0.9];
+    close("ctl_c1", &ctl_c1::grad(&x), &cd(|v| ctl_c1(v), &x), 1e-7);
+    close("ctl_c1 h", &ctl_c1::hessian(&x).to_vec()[0..5], &cd(|v| ctl_c1::grad(v)[0], &x), 1e-6);
+    close("ctl_c2", &ctl_c2::grad(&x), &cd(|v| ctl_c2(v), &x), 1e-7);
+    for p in [0.1, 0.5, -0.7, 1.3] {
+        close("ctl_c3", &[ctl_c3::grad(p)], &cd(|v| ctl_c3(v[0]), &[p]), 1e-7);
+        close("ctl_c3 h", &[ctl_c3::hessian(p)], &cd(|v| ctl_c3::grad(v[0]), &[p]), 1e-6);
+    }
+    let order = [0usize, 2, 1, 2];
+    close("ctl_c4", &ctl_c4::grad(&x, &order), &cd(|v| ctl_c4(v, &order), &x), 1e-7);
+    let g = ctl_c5::grad(0.3, 0.8);
+    close("ctl_c5", &[g.0, g.1], &cd(|v| ctl_c5(v[0], v[1]), &[0.3, 0.8]), 1e-7);
+    close("ctl_c6", &[ctl_c6::grad(0.3, Some(2.0))], &cd(|v| ctl_c6(v[0], Some(2.0)), &[0.3]), 1e-7);
+}
