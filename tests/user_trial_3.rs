@@ -183,8 +183,10 @@ fn b05_inverse_and_determinant() {
 }
 
 /// Polygon perimeter from a list of points given as a slice of coordinates,
-/// with windows over points built in a Vec.
-#[cfg(any())]
+/// the points pushed into a `Vec` of nalgebra vectors (once generated code
+/// that did not compile: "`Vec<Matrix<..>>: HasMeta` is not satisfied";
+/// the runtime now differentiates `Vec`s and slices of fixed-size nalgebra
+/// values, `ElementsMeta`).
 #[differentiable]
 fn perimeter(xy: &[f64]) -> f64 {
     let n = xy.len() / 2;
@@ -200,7 +202,6 @@ fn perimeter(xy: &[f64]) -> f64 {
     s
 }
 
-#[cfg(any())]
 #[test]
 fn b06_vec_of_nalgebra_vectors() {
     let xy = [0.0, 0.0, 1.0, 0.1, 1.2, 1.0, -0.1, 0.8];
@@ -2040,4 +2041,116 @@ fn i02_step_by_zip_ranges_match_while_let_loop_if_let_forward_and_hessians() {
     let g = ctl_c5::grad(0.3, 0.8);
     close("ctl_c5", &[g.0, g.1], &cd(|v| ctl_c5(v[0], v[1]), &[0.3, 0.8]), 1e-7);
     close("ctl_c6", &[ctl_c6::grad(0.3, Some(2.0))], &cd(|v| ctl_c6(v[0], Some(2.0)), &[0.3]), 1e-7);
+}
+
+// ================================================================== B3. Vecs and slices of nalgebra vectors (particles)
+// Once generated code that did not compile (pushing `Vector2`s into a `Vec`:
+// "`Vec<Matrix<..>>: HasMeta` is not satisfied"), and refused as parameters
+// ("nothing to differentiate" for `&[Vector3<f64>]`). Now differentiated:
+// push, `vec![Vector3::zeros(); n]`, element reads and writes, iteration,
+// a `Vec` of vectors as output, `&[Vector3<f64>]` and `Vec<Vector3<f64>>`
+// parameters. (Forward mode refuses nalgebra values, as before.)
+
+#[differentiable]
+fn seq_pv(xy: &[f64]) -> f64 {
+    let n = xy.len() / 2;
+    let mut pts = Vec::with_capacity(n);
+    for i in 0..n {
+        pts.push(Vector2::new(xy[2 * i], xy[2 * i + 1]));
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        let j = (i + 1) % n;
+        s += (pts[j] - pts[i]).norm();
+    }
+    s
+}
+#[differentiable]
+fn seq_pv2(xy: &[f64], k: f64) -> f64 {
+    let n = xy.len() / 3;
+    let mut pos = Vec::new();
+    let mut vel = vec![Vector3::zeros(); n];
+    for i in 0..n {
+        pos.push(Vector3::new(xy[3 * i], xy[3 * i + 1], xy[3 * i + 2]));
+    }
+    for _ in 0..20 {
+        for i in 0..n {
+            let mut f = Vector3::zeros();
+            for j in 0..n {
+                if i != j {
+                    let d = pos[j] - pos[i];
+                    f += d * (k / (d.norm_squared() + 0.1));
+                }
+            }
+            vel[i] += f * 0.01;
+        }
+        for i in 0..n {
+            pos[i] = pos[i] + vel[i] * 0.01;
+        }
+    }
+    pos.iter().map(|p| p.norm_squared()).sum::<f64>() + pos[0].x
+}
+#[differentiable]
+fn seq_pv3(m: Matrix2<f64>, x: Vector2<f64>) -> Vec<Vector2<f64>> {
+    let mut out = Vec::new();
+    let mut v = x;
+    for _ in 0..3 {
+        v = m * v;
+        out.push(v);
+    }
+    out
+}
+#[test]
+fn b09_particles_in_vecs_of_vectors() {
+    let xy = [0.0, 0.0, 1.0, 0.1, 1.2, 1.0, -0.1, 0.8];
+    close("seq_pv", &seq_pv::grad(&xy), &cd(|v| seq_pv(v), &xy), 1e-7);
+    let x9 = [0.0, 0.0, 0.0, 1.0, 0.2, -0.1, 0.3, 1.1, 0.4];
+    let (g, gk) = seq_pv2::grad(&x9, 0.5);
+    close("seq_pv2", &[g, vec![gk]].concat(), &cd(|v| seq_pv2(&v[..9], v[9]), &[x9.to_vec(), vec![0.5]].concat()), 1e-6);
+    let m = Matrix2::new(0.9, 0.2, -0.3, 1.1);
+    let x = Vector2::new(1.0, -0.5);
+    let (_, back) = seq_pv3::vjp_retained(m, x);
+    let ct = vec![Vector2::new(1.0, 0.0), Vector2::new(0.0, 2.0), Vector2::new(1.0, 1.0)];
+    let (gm, gx) = back(ct.clone());
+    let f = |v: &[f64]| { let o = seq_pv3(Matrix2::from_column_slice(&v[..4]), Vector2::new(v[4], v[5])); o.iter().zip(&ct).map(|(a, b)| a.dot(b)).sum::<f64>() };
+    let mut xv: Vec<f64> = m.as_slice().to_vec(); xv.extend([x.x, x.y]);
+    close("seq_pv3", &[gm.as_slice().to_vec(), vec![gx.x, gx.y]].concat(), &cd(f, &xv), 1e-7);
+}
+#[differentiable(wrt(pos))]
+fn seq_pw(pos: &Vec<Vector3<f64>>) -> f64 {
+    let mut e = 0.0;
+    for i in 0..pos.len() {
+        for j in (i + 1)..pos.len() {
+            e += 1.0 / (pos[i] - pos[j]).norm();
+        }
+    }
+    e
+}
+#[test]
+fn b10_vec_of_vectors_parameter() {
+    let pos = vec![Vector3::new(0.0, 0.0, 0.0), Vector3::new(1.0, 0.2, -0.1), Vector3::new(0.3, 1.1, 0.4)];
+    let g = seq_pw::grad(&pos);
+    let flat: Vec<f64> = pos.iter().flat_map(|p| p.iter().copied()).collect();
+    let want = cd(|v| seq_pw(&(0..3).map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2])).collect()), &flat);
+    let got: Vec<f64> = g.iter().flat_map(|p| p.iter().copied()).collect();
+    close("seq_pw", &got, &want, 1e-7);
+}
+#[differentiable]
+fn seq_ps(pos: &[Vector3<f64>], vel: Vec<Vector3<f64>>, k: f64) -> f64 {
+    let mut e = 0.0;
+    for (p, v) in pos.iter().zip(vel.iter()) {
+        e += 0.5 * v.norm_squared() + 0.5 * k * p.norm_squared();
+    }
+    e + pos[0].dot(&vel[1])
+}
+#[test]
+fn b11_slice_and_vec_of_vectors_parameters() {
+    let pos = vec![Vector3::new(0.1, 0.0, 0.3), Vector3::new(1.0, 0.2, -0.1)];
+    let vel = vec![Vector3::new(0.5, -0.2, 0.1), Vector3::new(0.0, 1.0, 0.3)];
+    let (gp, gv, gk) = seq_ps::grad(&pos, vel.clone(), 2.0);
+    let flat = |a: &[Vector3<f64>]| -> Vec<f64> { a.iter().flat_map(|p| p.iter().copied()).collect() };
+    let unflat = |v: &[f64]| -> Vec<Vector3<f64>> { (0..v.len() / 3).map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2])).collect() };
+    let x = [flat(&pos), flat(&vel), vec![2.0]].concat();
+    let want = cd(|v| seq_ps(&unflat(&v[..6]), unflat(&v[6..12]), v[12]), &x);
+    close("seq_ps", &[flat(&gp), flat(&gv), vec![gk]].concat(), &want, 1e-7);
 }

@@ -577,3 +577,153 @@ mod tests {
         assert_eq!(back, &v);
     }
 }
+
+// ---------------------------------------------------------------- Vec of fixed-size matrices and vectors
+
+/// The length of a `Vec` of fixed-size nalgebra values (`Vec<Vector2<f64>>`,
+/// points built in a loop and pushed): what the reverse of `pts[i]` needs to
+/// add an element's cotangent at `i`.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc_index, index_cotangent, meta, zero};
+/// use nalgebra::Vector2;
+///
+/// let pts = vec![Vector2::new(1.0, 2.0), Vector2::new(3.0, 4.0)];
+/// let mut d: Vec<Vector2<f64>> = zero();
+/// acc_index(&mut d, &meta(&pts), &1usize, Vector2::new(1.0, 1.0));
+/// assert_eq!(d, vec![Vector2::zeros(), Vector2::new(1.0, 1.0)]);
+/// assert_eq!(index_cotangent(&mut d, &1usize), Vector2::new(1.0, 1.0));
+/// assert_eq!(d[1], Vector2::zeros());
+/// ```
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElementsMeta<R: DimName, C: DimName>(pub usize, std::marker::PhantomData<(R, C)>);
+
+/// `d` grown with zeros to `n` elements.
+fn grown<R: DimName, C: DimName>(d: &mut Vec<OMatrix<f64, R, C>>, n: usize)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    if d.len() < n {
+        d.resize(n, OMatrix::zeros_generic(R::name(), C::name()));
+    }
+}
+
+impl<R: DimName, C: DimName> Differentiable for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Tangent = Vec<OMatrix<f64, R, C>>;
+    fn zero_tangent(&self) -> Self::Tangent {
+        vec![OMatrix::zeros_generic(R::name(), C::name()); self.len()]
+    }
+    fn finish_tangent(&self, mut d: Self::Tangent) -> Self::Tangent {
+        grown(&mut d, self.len());
+        d.truncate(self.len());
+        d
+    }
+    fn seed_tangent(&self) -> Self::Tangent {
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of nalgebra values: pass a gradient of that shape instead)"
+        )
+    }
+    fn cotangent_shape(&self) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![self.len()])
+    }
+    fn shape_of_cotangent(ct: &Self::Tangent) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![ct.len()])
+    }
+}
+
+impl<R: DimName, C: DimName> Cotangent for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn zero() -> Self {
+        Vec::new()
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        self.is_empty()
+    }
+    fn accumulate(&mut self, other: Self) {
+        grown(self, other.len());
+        for (d, o) in self.iter_mut().zip(other) {
+            *d += o;
+        }
+    }
+}
+
+impl<R: DimName, C: DimName> HasMeta for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Meta = ElementsMeta<R, C>;
+    fn meta(&self) -> Self::Meta {
+        ElementsMeta(self.len(), std::marker::PhantomData)
+    }
+}
+
+/// One element `xs[i]`: its cotangent is added at `i`.
+impl<R: DimName, C: DimName, I: crate::cotangent::ScalarIndex + ?Sized> IndexMeta<I>
+    for ElementsMeta<R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Tangent = Vec<OMatrix<f64, R, C>>;
+    type Part = OMatrix<f64, R, C>;
+    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: Self::Part) {
+        grown(dst, self.0);
+        dst[index.index()] += g;
+    }
+}
+
+/// The reverse of a write `xs[i] = v`: `v̄ = x̄s[i]`, then `x̄s[i] = 0`.
+impl<R: DimName, C: DimName, I: crate::cotangent::ScalarIndex + ?Sized>
+    crate::cotangent::TakeIndex<I> for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Part = OMatrix<f64, R, C>;
+    fn take_index(&mut self, index: &I) -> Self::Part {
+        let zero = OMatrix::zeros_generic(R::name(), C::name());
+        match self.get_mut(index.index()) {
+            Some(d) => std::mem::replace(d, zero),
+            None => zero,
+        }
+    }
+}
+
+impl<R: DimName, C: DimName> Meta for ElementsMeta<R, C> {
+    type Tape = StackTape<Self>;
+}
+
+impl<R: DimName, C: DimName> Differentiable for [OMatrix<f64, R, C>]
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Tangent = Vec<OMatrix<f64, R, C>>;
+    fn zero_tangent(&self) -> Self::Tangent {
+        vec![OMatrix::zeros_generic(R::name(), C::name()); self.len()]
+    }
+    fn finish_tangent(&self, mut d: Self::Tangent) -> Self::Tangent {
+        grown(&mut d, self.len());
+        d.truncate(self.len());
+        d
+    }
+    fn cotangent_shape(&self) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![self.len()])
+    }
+    fn shape_of_cotangent(ct: &Self::Tangent) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![ct.len()])
+    }
+}
+
+impl<R: DimName, C: DimName> HasMeta for [OMatrix<f64, R, C>]
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Meta = ElementsMeta<R, C>;
+    fn meta(&self) -> Self::Meta {
+        ElementsMeta(self.len(), std::marker::PhantomData)
+    }
+}
