@@ -2154,3 +2154,43 @@ fn b11_slice_and_vec_of_vectors_parameters() {
     let want = cd(|v| seq_ps(&unflat(&v[..6]), unflat(&v[6..12]), v[12]), &x);
     close("seq_ps", &[flat(&gp), flat(&gv), vec![gk]].concat(), &want, 1e-7);
 }
+
+// ================================================================== G3. collect
+// Once refused ("cannot differentiate the method `collect` ... use a
+// differentiable method"): `let v: Vec<f64> = x.iter().map(..).collect();`
+// is lowered to a loop that pushes (lower.rs and forward.rs), also with
+// `collect::<Vec<_>>()`, after filters over enumerate, as a `Vec` output.
+
+#[differentiable(forward)]
+fn collect_k1(x: &[f64]) -> f64 {
+    let v: Vec<f64> = x.iter().map(|a| a * a).collect();
+    let w = x.iter().zip(v.iter()).map(|(a, b)| a * b).collect::<Vec<_>>();
+    let idx: Vec<usize> = (0..x.len()).collect();
+    let e: Vec<f64> = x.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, v)| v.exp()).collect();
+    v[0] + v[1] + w[2] * e[1] + x[idx[3]]
+}
+#[differentiable(forward)]
+fn collect_k2(x: &[f64]) -> Vec<f64> {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| (v - m).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.iter().map(|v| v / z).collect()
+}
+#[test]
+fn g05_collect_into_vec_reverse_forward_hessian() {
+    let x = [0.5, -1.2, 2.0, 0.3];
+    close("collect_k1", &collect_k1::grad(&x), &cd(|v| collect_k1(v), &x), 1e-7);
+    let (_, back) = collect_k2::vjp_retained(&x);
+    let j = cd_jac(|v| collect_k2(v), &x);
+    for r in 0..4 {
+        let mut e = vec![0.0; 4];
+        e[r] = 1.0;
+        close("collect_k2", &back(e), &j[r], 1e-7);
+    }
+    let jf = collect_k2::jacobian(&x).to_vec();
+    close("collect_k2 jac", &jf, &j.concat(), 1e-7);
+    close("collect_k1 h", &collect_k1::hessian(&x).to_vec()[4..8], &cd(|v| collect_k1::grad(v)[1], &x), 1e-6);
+    let (_, t) = collect_k1::jvp(&x, &[1.0, 0.0, 1.0, 0.0]);
+    let g = collect_k1::grad(&x);
+    close("collect_k1 jvp", &[t], &[g[0] + g[2]], 1e-12);
+}

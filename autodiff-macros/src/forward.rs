@@ -2703,7 +2703,19 @@ impl Fwd<'_> {
         }
         let maps = steps.iter().filter(|s| s.method == "map").count();
         let item = step_item(maps);
+        let collect = terminal == "collect" && m.args.is_empty();
+        if let Some(t) = &m.turbofish
+            && collect
+            && !matches!(t.args.first(), Some(syn::GenericArgument::Type(syn::Type::Path(p)))
+                if p.path.segments.last().is_some_and(|s| s.ident == "Vec"))
+        {
+            return None;
+        }
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
+            ("collect", 0) => (
+                syn::parse_quote!(::std::vec::Vec::new()),
+                syn::parse_quote!(#acc),
+            ),
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
             ("fold", 2) => {
@@ -2794,6 +2806,16 @@ impl Fwd<'_> {
         }
         if k == 0 && parts > 0 {
             body.push(quote!(let #item = #current;));
+        }
+        if collect {
+            return Some(syn::parse_quote!({
+                let mut #acc: ::std::vec::Vec<_> = #init;
+                for #pattern in #source {
+                    #(#body)*
+                    #acc.push(#item);
+                }
+                #acc
+            }));
         }
         Some(syn::parse_quote!({
             let mut #acc = #init;

@@ -846,11 +846,17 @@ impl Lowerer<'_> {
     /// `{ let mut acc = 0.0; for item in xs.iter() { let item = {v * v}; acc = acc + item; } acc }`.
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
+        // `collect()` into a `Vec` (`collect::<Vec<_>>()`, or typed by the
+        // `let`): a loop that pushes.
+        let collect = terminal == "collect" && m.args.is_empty();
         // A sum of integers (`sum::<i32>()`) is no business of ours.
         if let Some(t) = &m.turbofish {
-            if t.args.len() != 1
-                || !matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64")))
-            {
+            let f64_sum = t.args.len() == 1
+                && matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64")));
+            let vec = t.args.len() == 1
+                && matches!(&t.args[0], syn::GenericArgument::Type(syn::Type::Path(p))
+                    if p.path.segments.last().is_some_and(|s| s.ident == "Vec"));
+            if !(f64_sum || collect && vec) {
                 return None;
             }
         }
@@ -864,6 +870,10 @@ impl Lowerer<'_> {
             format_ident!("__ad_item{}", self.temps),
         );
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
+            ("collect", 0) => (
+                syn::parse_quote!(::std::vec::Vec::new()),
+                syn::parse_quote!(#acc),
+            ),
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
             ("fold", 2) => {
@@ -995,6 +1005,16 @@ impl Lowerer<'_> {
             }
             _ => TokenStream::new(),
         };
+        if collect {
+            return Some(syn::parse_quote!({
+                let mut #acc: ::std::vec::Vec<_> = #init;
+                for #pattern in #source {
+                    #(#body)*
+                    #acc.push(#item);
+                }
+                #acc
+            }));
+        }
         Some(syn::parse_quote!({
             let mut #acc #typed = #init;
             for #pattern in #source {
@@ -2130,7 +2150,7 @@ impl Lowerer<'_> {
                             e,
                             span,
                             &format!("this iterator chain: `{step}` is not a step the macro turns into a loop"),
-                            "write the loop with an index (`for i in 0..k { .. }`) or bind a sub-slice first (`let s = &x[..k];`); the steps it lowers are `iter`, `copied`, `cloned`, `enumerate`, `zip`, `rev`, `windows` over a slice or vector, or a range, then `map`, `filter` and `sum`, `product` or `fold`",
+                            "write the loop with an index (`for i in 0..k { .. }`) or bind a sub-slice first (`let s = &x[..k];`); the steps it lowers are `iter`, `copied`, `cloned`, `enumerate`, `zip`, `rev`, `windows`, `chunks` over a slice or vector, or a range, then `map`, `filter` and `sum`, `product`, `fold` or `collect` (into a `Vec`)",
                         )
                     }
                     None => {
