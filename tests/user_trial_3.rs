@@ -2194,3 +2194,64 @@ fn g05_collect_into_vec_reverse_forward_hessian() {
     let g = collect_k1::grad(&x);
     close("collect_k1 jvp", &[t], &[g[0] + g[2]], 1e-12);
 }
+
+// ================================================================== G4. iterating sub-slices
+// Once refused ("cannot differentiate iteration over `x[1..].iter()` ...
+// over a slice or vector named by a variable"): `x[1..].iter()`,
+// `&x[..k]`, `x[a..=b].iter().rev()`, `x[1..].windows(2)` and chains over
+// them run over the sub-slice's range of `x`'s indices, evaluated once (a
+// bound changed in the loop does not change the trip count, as in Rust).
+// With `enumerate` or `chunks` a sub-slice is still refused.
+
+#[differentiable(forward)]
+fn sub_ss(x: &[f64], k: usize) -> f64 {
+    let a: f64 = x[1..].iter().sum();
+    let mut b = 0.0;
+    for v in x[..k].iter() {
+        b += v * v;
+    }
+    let mut c = 0.0;
+    for &v in x[1..=k].iter().rev() {
+        let i = 1.5;
+        c += v * i as f64;
+    }
+    for w in x[1..].windows(2) {
+        c += w[0] * w[1];
+    }
+    a * x[0] + b + c + x[2..].iter().map(|v| v.sin()).sum::<f64>()
+}
+#[test]
+fn g06_iterating_sub_slices() {
+    let x = [0.5, -1.2, 2.0, 0.3, 0.9];
+    close("sub_ss", &sub_ss::grad(&x, 3), &cd(|v| sub_ss(v, 3), &x), 1e-7);
+    close("sub_ss h", &sub_ss::hessian(&x, 3).to_vec()[5..10], &cd(|v| sub_ss::grad(v, 3)[1], &x), 1e-6);
+}
+#[differentiable]
+fn sub_mut_bound(x: &[f64]) -> f64 {
+    let mut k = 1;
+    let mut s = 0.0;
+    for v in x[k..].iter() {
+        k += 1;
+        s += v * v * k as f64;
+    }
+    s
+}
+#[differentiable]
+fn sub_mut_bound2(x: &[f64]) -> f64 {
+    let mut k = 1;
+    let mut n = x.len();
+    let mut s = 0.0;
+    for i in k..n {
+        k += 1;
+        n -= 1;
+        let _ = n;
+        s += x[i] * x[i] * k as f64;
+    }
+    s + k as f64 * x[0]
+}
+#[test]
+fn g07_sub_slice_and_range_bounds_changed_in_the_loop() {
+    let x = [0.5, -1.2, 2.0, 0.3, 0.9];
+    close("sub_mut_bound", &sub_mut_bound::grad(&x), &cd(|v| sub_mut_bound(v), &x), 1e-7);
+    close("sub_mut_bound2", &sub_mut_bound2::grad(&x), &cd(|v| sub_mut_bound2(v), &x), 1e-7);
+}

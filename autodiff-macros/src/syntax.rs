@@ -106,9 +106,10 @@ pub(crate) trait Scope {
 }
 
 /// A sequence a `for` may run over: a variable or a field of one
-/// (`model.weights`), and how each step reads it.
-fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item)> {
-    fn place(scope: &dyn Scope, e: &Expr) -> Option<Expr> {
+/// (`model.weights`), or a sub-slice of one (`x[1..]`, its range returned
+/// beside it), and how each step reads it.
+fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item, Option<syn::ExprRange>)> {
+    fn place(scope: &dyn Scope, e: &Expr, sub: &mut Option<syn::ExprRange>) -> Option<Expr> {
         match peel(e) {
             Expr::Path(p) => {
                 let ident = p.path.get_ident()?;
@@ -117,46 +118,63 @@ fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item)> {
                     .then(|| peel(e).clone())
             }
             Expr::Field(f) => {
-                place(scope, &f.base)?;
+                place(scope, &f.base, &mut None)?;
                 Some(peel(e).clone())
             }
+            // A sub-slice `x[1..]`, `x[a..b]`: the steps run over its range
+            // of `x`'s indices.
+            Expr::Index(ix) if sub.is_none() => match peel(&ix.index) {
+                Expr::Range(r) => {
+                    let base = place(scope, &ix.expr, &mut None)?;
+                    *sub = Some(r.clone());
+                    Some(base)
+                }
+                _ => None,
+            },
             _ => None,
         }
     }
-    match peel(e) {
+    let mut sub = None;
+    let (seq, item) = match peel(e) {
         Expr::MethodCall(m)
             if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
         {
             match peel(&m.receiver) {
                 Expr::MethodCall(inner) if inner.method == "iter" && inner.args.is_empty() => {
-                    Some((place(scope, &inner.receiver)?, Item::Value))
+                    (place(scope, &inner.receiver, &mut sub)?, Item::Value)
                 }
-                _ => None,
+                _ => return None,
             }
         }
         Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
-            Some((place(scope, &m.receiver)?, Item::Ref))
+            (place(scope, &m.receiver, &mut sub)?, Item::Ref)
         }
-        Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => {
-            Some((place(scope, &m.receiver)?, Item::Window(m.args[0].clone())))
-        }
-        Expr::MethodCall(m) if m.method == "chunks" && m.args.len() == 1 => {
-            Some((place(scope, &m.receiver)?, Item::Chunk(m.args[0].clone())))
-        }
-        Expr::MethodCall(m) if m.method == "chunks_exact" && m.args.len() == 1 => Some((
-            place(scope, &m.receiver)?,
+        Expr::MethodCall(m) if m.method == "windows" && m.args.len() == 1 => (
+            place(scope, &m.receiver, &mut sub)?,
+            Item::Window(m.args[0].clone()),
+        ),
+        Expr::MethodCall(m) if m.method == "chunks" && m.args.len() == 1 => (
+            place(scope, &m.receiver, &mut None)?,
+            Item::Chunk(m.args[0].clone()),
+        ),
+        Expr::MethodCall(m) if m.method == "chunks_exact" && m.args.len() == 1 => (
+            place(scope, &m.receiver, &mut None)?,
             Item::ChunkExact(m.args[0].clone()),
-        )),
-        Expr::Reference(r) if r.mutability.is_none() => Some((place(scope, &r.expr)?, Item::Ref)),
+        ),
+        Expr::Reference(r) if r.mutability.is_none() => {
+            (place(scope, &r.expr, &mut sub)?, Item::Ref)
+        }
         // A parameter borrowed by the caller (`xs: &[f64]`) iterates by reference.
         Expr::Path(p) => {
             let ident = p.path.get_ident()?;
-            scope
-                .is_borrowed_param(&ident.to_string())
-                .then(|| (peel(e).clone(), Item::Ref))
+            if !scope.is_borrowed_param(&ident.to_string()) {
+                return None;
+            }
+            (peel(e).clone(), Item::Ref)
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some((seq, item, sub))
 }
 
 /// `for PAT in xs.iter()` (also `&xs`, `.copied()`, `.cloned()`,
@@ -200,7 +218,7 @@ pub(crate) fn sequence_loop(
         rev = true;
         e = peel(&m.receiver);
     }
-    let sources: Vec<(Expr, Item)> = match e {
+    let sources: Vec<(Expr, Item, Option<syn::ExprRange>)> = match e {
         Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
             vec![
                 sequence_source(scope, &m.receiver)?,
@@ -209,6 +227,50 @@ pub(crate) fn sequence_loop(
         }
         other => vec![sequence_source(scope, other)?],
     };
+    // A sub-slice (`for v in x[1..].iter()`, `x[a..b].windows(k)`): the
+    // loop runs over its indices into `x`, the range evaluated once, as
+    // Rust evaluates the sub-slice once. Alone, without `enumerate`.
+    if let [(seq, item, Some(r))] = sources.as_slice() {
+        if enumerate || matches!(item, Item::Chunk(_) | Item::ChunkExact(_)) {
+            return None;
+        }
+        let start: Expr = match &r.start {
+            Some(a) => syn::parse_quote!((#a)),
+            None => syn::parse_quote!(0),
+        };
+        let end: Expr = match (&r.end, &r.limits) {
+            (Some(b), syn::RangeLimits::HalfOpen(_)) => syn::parse_quote!((#b)),
+            (Some(b), syn::RangeLimits::Closed(_)) => syn::parse_quote!((#b) + 1),
+            (None, _) => syn::parse_quote!(#seq.len()),
+        };
+        // (The function as written checks the sub-slice's bounds; here an
+        // index past the end panics as well.)
+        let checked = &start;
+        let (element, last): (Expr, Expr) = match item {
+            Item::Window(k) => (
+                syn::parse_quote!(&#seq[#i..#i + #k]),
+                syn::parse_quote!((#end + 1).saturating_sub(#k)),
+            ),
+            Item::Value => (syn::parse_quote!(#seq[#i]), end.clone()),
+            _ => (syn::parse_quote!(&#seq[#i]), end.clone()),
+        };
+        let pat = match &*f.pat {
+            Pat::Paren(p) => &*p.pat,
+            p => p,
+        };
+        let mut lets: Vec<(Pat, Expr)> = Vec::new();
+        destructure(pat, &element, &mut lets);
+        let range: Expr = if rev {
+            syn::parse_quote!((#checked..#last).rev())
+        } else {
+            syn::parse_quote!(#checked..#last)
+        };
+        return Some((range, lets));
+    }
+    if sources.iter().any(|(_, _, sub)| sub.is_some()) {
+        return None;
+    }
+    let sources: Vec<(Expr, Item)> = sources.into_iter().map(|(s, i, _)| (s, i)).collect();
     let element = |(seq, item): &(Expr, Item)| -> Expr {
         match item {
             Item::Window(k) => syn::parse_quote!(&#seq[#i..#i + #k]),
