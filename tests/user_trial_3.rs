@@ -2255,3 +2255,119 @@ fn g07_sub_slice_and_range_bounds_changed_in_the_loop() {
     close("sub_mut_bound", &sub_mut_bound::grad(&x), &cd(|v| sub_mut_bound(v), &x), 1e-7);
     close("sub_mut_bound2", &sub_mut_bound2::grad(&x), &cd(|v| sub_mut_bound2(v), &x), 1e-7);
 }
+
+// ================================================================== R. realistic programs: an EKF likelihood (nalgebra), a soft body with
+// ground collisions (a Vec of Vector2, a while loop), a policy gradient loss
+// (tensors, stop-free advantage), the length of a Bézier curve (de Casteljau
+// on a Vec of vectors copied with to_vec, windows over the points).
+// Found here: `ctrl.to_vec()` and `pts.windows(2)` over nalgebra vectors
+// generated code that did not compile (no to_vec rule, no range index);
+// fixed in the runtime. `pos[i].y = 0.0` is refused ("an assignment into
+// `pos[i].y`"); written `pos[i] = Vector2::new(pos[i].x, 0.0)`.
+
+#[differentiable(wrt(q, r))]
+fn ekf_nll(q: f64, r: f64, zs: &[f64], dt: f64) -> f64 {
+    let f = Matrix2::new(1.0, dt, 0.0, 1.0);
+    let h = Vector2::new(1.0, 0.0);
+    let qm = Matrix2::new(dt * dt * dt / 3.0, dt * dt / 2.0, dt * dt / 2.0, dt) * q;
+    let mut x = Vector2::new(zs[0], 0.0);
+    let mut p = Matrix2::identity();
+    let mut nll = 0.0;
+    for &z in &zs[1..] {
+        x = f * x;
+        p = f * p * f.transpose() + qm;
+        let s = h.dot(&(p * h)) + r;
+        let y = z - h.dot(&x);
+        let k = p * h / s;
+        x = x + k * y;
+        p = (Matrix2::identity() - k * h.transpose()) * p;
+        nll += 0.5 * (s.ln() + y * y / s);
+    }
+    nll
+}
+#[differentiable]
+fn soft_body(xy: &[f64], stiffness: f64) -> f64 {
+    let n = xy.len() / 2;
+    let mut pos: Vec<Vector2<f64>> = Vec::new();
+    for i in 0..n {
+        pos.push(Vector2::new(xy[2 * i], xy[2 * i + 1]));
+    }
+    let rest: Vec<f64> = (0..n - 1).map(|i| (pos[i + 1] - pos[i]).norm()).collect();
+    let mut vel = vec![Vector2::zeros(); n];
+    let dt = 0.01;
+    let mut t = 0.0;
+    while t < 0.5 {
+        for i in 0..n {
+            let mut f = Vector2::new(0.0, -9.81);
+            if i > 0 {
+                let d = pos[i - 1] - pos[i];
+                f += d * (stiffness * (d.norm() - rest[i - 1]) / d.norm());
+            }
+            if i + 1 < n {
+                let d = pos[i + 1] - pos[i];
+                f += d * (stiffness * (d.norm() - rest[i]) / d.norm());
+            }
+            vel[i] += f * dt;
+        }
+        for i in 0..n {
+            pos[i] += vel[i] * dt;
+            if pos[i].y < 0.0 {
+                pos[i] = Vector2::new(pos[i].x, 0.0);
+                vel[i] = Vector2::new(vel[i].x * 0.9, -0.5 * vel[i].y);
+            }
+        }
+        t += dt;
+    }
+    pos.iter().map(|p| p.x).sum::<f64>()
+}
+#[differentiable(wrt(theta))]
+fn policy_grad_loss(theta: &Tensor, states: &Tensor, actions: &[usize], returns: &[f64]) -> f64 {
+    let logits = states.matmul(theta);
+    let logp = logits.log_softmax(1);
+    let mean_r = returns.iter().sum::<f64>() / returns.len() as f64;
+    let mut loss = 0.0;
+    for (t, &a) in actions.iter().enumerate() {
+        let adv = returns[t] - mean_r;
+        loss -= logp.at(&[t, a]) * adv;
+    }
+    let ent = -(logp.exp() * &logp).sum();
+    loss / actions.len() as f64 - 0.01 * ent
+}
+#[differentiable]
+fn bezier_len(ctrl: &[Vector2<f64>]) -> f64 {
+    let mut pts = Vec::new();
+    for k in 0..=16 {
+        let t = k as f64 / 16.0;
+        let mut layer: Vec<Vector2<f64>> = ctrl.to_vec();
+        let mut m = layer.len();
+        while m > 1 {
+            for i in 0..m - 1 {
+                layer[i] = layer[i] * (1.0 - t) + layer[i + 1] * t;
+            }
+            m -= 1;
+        }
+        pts.push(layer[0]);
+    }
+    pts.windows(2).map(|w| (w[1] - w[0]).norm()).sum::<f64>()
+}
+#[test]
+fn r01_ekf_soft_body_policy_gradient_bezier() {
+    let zs: Vec<f64> = (0..20).map(|i| (i as f64 * 0.3).sin() + 0.1 * ((i * 7) % 5) as f64).collect();
+    let (gq, gr) = ekf_nll::grad(0.5, 0.2, &zs, 0.1);
+    close("ekf", &[gq, gr], &cd(|v| ekf_nll(v[0], v[1], &zs, 0.1), &[0.5, 0.2]), 1e-6);
+    let xy = [0.0, 1.0, 0.5, 1.2, 1.0, 1.1, 1.5, 1.4];
+    let (g, gs) = soft_body::grad(&xy, 50.0);
+    let want = cd(|v| soft_body(&v[..8], v[8]), &[xy.to_vec(), vec![50.0]].concat());
+    close("soft body", &[g, vec![gs]].concat(), &want, 1e-4);
+    let theta = Tensor::randn(&[3, 2], 5);
+    let states = Tensor::randn(&[4, 3], 6);
+    let actions = [0usize, 1, 1, 0];
+    let returns = [1.0, 0.5, -0.2, 2.0];
+    let g = policy_grad_loss::grad(&theta, &states, &actions, &returns);
+    close("pg", &g.to_vec(), &cd_t(|t| policy_grad_loss(t, &states, &actions, &returns), &theta), 1e-6);
+    let ctrl = vec![Vector2::new(0.0, 0.0), Vector2::new(0.3, 1.0), Vector2::new(1.0, 1.2), Vector2::new(1.5, 0.1)];
+    let g = bezier_len::grad(&ctrl);
+    let flat: Vec<f64> = ctrl.iter().flat_map(|p| [p.x, p.y]).collect();
+    let want = cd(|v| bezier_len(&(0..4).map(|i| Vector2::new(v[2 * i], v[2 * i + 1])).collect::<Vec<_>>()), &flat);
+    close("bezier", &g.iter().flat_map(|p| [p.x, p.y]).collect::<Vec<_>>(), &want, 1e-7);
+}

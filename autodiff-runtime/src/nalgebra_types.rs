@@ -727,3 +727,52 @@ where
         ElementsMeta(self.len(), std::marker::PhantomData)
     }
 }
+
+/// A range of a `Vec` of nalgebra values (`&pts[i..i + 2]`, `windows(2)`):
+/// its cotangent is added to the elements it covers.
+macro_rules! elements_range_index {
+    ($($range:ty),*) => {$(
+        impl<R: DimName, C: DimName> IndexMeta<$range> for ElementsMeta<R, C>
+        where
+            DefaultAllocator: Allocator<R, C>,
+        {
+            type Tangent = Vec<OMatrix<f64, R, C>>;
+            type Part = Vec<OMatrix<f64, R, C>>;
+            fn acc_index(&self, dst: &mut Self::Tangent, index: &$range, g: Self::Part) {
+                if g.is_empty() {
+                    return;
+                }
+                grown(dst, self.0);
+                let start = match std::ops::RangeBounds::start_bound(index) {
+                    std::ops::Bound::Included(&s) => s,
+                    std::ops::Bound::Excluded(&s) => s + 1,
+                    std::ops::Bound::Unbounded => 0,
+                };
+                for (d, v) in dst[start..].iter_mut().zip(g) {
+                    *d += v;
+                }
+            }
+        }
+    )*};
+}
+
+elements_range_index!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>,
+    std::ops::RangeFull
+);
+
+/// `y = xs.to_vec()` of a slice or `Vec` of nalgebra values: `x̄s += ȳ`.
+impl<R: DimName, C: DimName> crate::ops::Rule<(&Vec<OMatrix<f64, R, C>>, &ElementsMeta<R, C>)>
+    for crate::ops::shape::ToVecD0
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Out = Vec<OMatrix<f64, R, C>>;
+    fn apply((g, _): (&Vec<OMatrix<f64, R, C>>, &ElementsMeta<R, C>)) -> Self::Out {
+        g.clone()
+    }
+}
