@@ -2371,3 +2371,38 @@ fn r01_ekf_soft_body_policy_gradient_bezier() {
     let want = cd(|v| bezier_len(&(0..4).map(|i| Vector2::new(v[2 * i], v[2 * i + 1])).collect::<Vec<_>>()), &flat);
     close("bezier", &g.iter().flat_map(|p| [p.x, p.y]).collect::<Vec<_>>(), &want, 1e-7);
 }
+
+// ================================================================== B4. a derived struct with a Vec of nalgebra vectors, trained with Adam
+// (needed gradcheck::Flat for `Vec<Vector3<f64>>`, which the derive asks
+// for; added in the runtime. `for a in v.iter_mut() { *a *= 2.0; }` on an
+// active copy is refused: "cannot differentiate iteration over
+// `v.iter_mut()`".)
+
+#[derive(Clone, Debug, Differentiable)]
+struct Cloth {
+    pos: Vec<Vector3<f64>>,
+    #[no_grad]
+    k: f64,
+}
+#[differentiable]
+fn cloth_energy(c: &Cloth) -> f64 {
+    let mut e = 0.0;
+    for i in 0..c.pos.len() - 1 {
+        e += c.k * ((c.pos[i + 1] - c.pos[i]).norm() - 1.0).powi(2);
+    }
+    e + c.pos.iter().map(|p| p.z).sum::<f64>()
+}
+#[test]
+fn b12_struct_with_a_vec_of_vectors_and_adam() {
+    let c = Cloth { pos: vec![Vector3::new(0.0, 0.0, 0.0), Vector3::new(1.1, 0.0, 0.2), Vector3::new(2.0, 0.3, 0.1)], k: 3.0 };
+    let g = cloth_energy::grad(&c);
+    let flat: Vec<f64> = c.pos.iter().flat_map(|p| p.iter().copied()).collect();
+    let want = cd(|v| cloth_energy(&Cloth { pos: (0..3).map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2])).collect(), k: 3.0 }), &flat);
+    close("cloth", &g.pos.iter().flat_map(|p| p.iter().copied()).collect::<Vec<_>>(), &want, 1e-7);
+    use autodiff::optim::{Adam, Optimizer};
+    let mut c2 = c.clone();
+    let mut opt = Adam::new(0.01);
+    let e0 = cloth_energy(&c2);
+    for _ in 0..20 { let g = cloth_energy::grad(&c2); opt.step(&mut c2, &g); }
+    assert!(cloth_energy(&c2) < e0);
+}

@@ -776,3 +776,21 @@ where
         g.clone()
     }
 }
+
+/// A `Vec` of nalgebra values, element after element (each column-major).
+impl<R: DimName, C: DimName> Flat for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn flat_len(&self) -> usize {
+        self.iter().map(|m| m.len()).sum()
+    }
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        for m in self {
+            m.write_flat(out);
+        }
+    }
+    fn read_flat(&self, src: &mut &[f64]) -> Self {
+        self.iter().map(|m| m.read_flat(src)).collect()
+    }
+}
