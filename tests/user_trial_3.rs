@@ -2406,3 +2406,81 @@ fn b12_struct_with_a_vec_of_vectors_and_adam() {
     for _ in 0..20 { let g = cloth_energy::grad(&c2); opt.step(&mut c2, &g); }
     assert!(cloth_energy(&c2) < e0);
 }
+
+// ================================================================== C2. a custom rule (closed-form greeks) in a portfolio with forward
+// mode, gamma and vanna as the gradient of a gradient, a checkpointed loop
+// (`bs_plain::grad(s, vol).0` is refused: "a field of this value: only
+// fields of parameters ... destructure the value into names"; destructured.)
+
+/// Black–Scholes call price, used through a custom rule with the closed-form greeks.
+#[differentiable(vjp = bs_vjp, forward)]
+fn bs(s: f64, vol: f64) -> f64 {
+    let (k, r, t) = (100.0f64, 0.01f64, 1.0f64);
+    let d1 = ((s / k).ln() + (r + 0.5 * vol * vol) * t) / (vol * t.sqrt());
+    let d2 = d1 - vol * t.sqrt();
+    s * d1.ndtr() - k * (-r * t).exp() * d2.ndtr()
+}
+fn bs_vjp(s: f64, vol: f64) -> (f64, impl FnOnce(f64) -> (f64, f64) + Clone + 'static) {
+    let (k, r, t) = (100.0f64, 0.01f64, 1.0f64);
+    let d1 = ((s / k).ln() + (r + 0.5 * vol * vol) * t) / (vol * t.sqrt());
+    let pdf = (-0.5 * d1 * d1).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let delta = d1.ndtr();
+    let vega = s * pdf * t.sqrt();
+    (bs(s, vol), move |g: f64| (g * delta, g * vega))
+}
+#[differentiable(forward)]
+fn portfolio(s: f64, vols: &[f64], w: &[f64]) -> f64 {
+    let mut v = 0.0;
+    for i in 0..vols.len() {
+        v += w[i] * bs(s * (1.0 + 0.1 * i as f64), vols[i]);
+    }
+    v
+}
+#[differentiable(forward)]
+fn gamma_of(s: f64, vol: f64) -> f64 {
+    let (delta, _vega) = bs_plain::grad(s, vol);
+    delta
+}
+#[differentiable(forward)]
+fn bs_plain(s: f64, vol: f64) -> f64 {
+    let (k, r, t) = (100.0f64, 0.01f64, 1.0f64);
+    let d1 = ((s / k).ln() + (r + 0.5 * vol * vol) * t) / (vol * t.sqrt());
+    let d2 = d1 - vol * t.sqrt();
+    s * d1.ndtr() - k * (-r * t).exp() * d2.ndtr()
+}
+#[differentiable]
+fn ckpt_heat(u0: &[f64], kappa: f64) -> f64 {
+    let mut u = u0.to_vec();
+    let n = u.len();
+    #[checkpoint(every = 7)]
+    for _ in 0..50 {
+        let mut next = vec![0.0; n];
+        for i in 0..n {
+            let l = u[(i + n - 1) % n];
+            let r = u[(i + 1) % n];
+            next[i] = u[i] + kappa * (l - 2.0 * u[i] + r) - 0.01 * u[i] * u[i] * u[i];
+        }
+        u = next;
+    }
+    u.iter().map(|v| v * v).sum::<f64>()
+}
+#[test]
+fn c05_custom_rule_portfolio_grad_of_grad_checkpointed_heat() {
+    let vols = [0.2, 0.3, 0.25];
+    let w = [1.0, -0.5, 2.0];
+    let (gs, gv, gw) = portfolio::grad(100.0, &vols, &w);
+    let x = [vec![100.0], vols.to_vec(), w.to_vec()].concat();
+    let want = cd(|v| portfolio(v[0], &v[1..4], &v[4..7]), &x);
+    close("portfolio", &[vec![gs], gv.clone(), gw.clone()].concat(), &want, 1e-6);
+    let (_, t) = portfolio::jvp(100.0, &vols, &w, 1.0, &[0.0; 3], &[0.0; 3]);
+    close("portfolio jvp", &[t], &[gs], 1e-9);
+    let g = gamma_of::grad(100.0, 0.2);
+    let want = cd(|v| bs_plain::grad(v[0], v[1]).0, &[100.0, 0.2]);
+    close("gamma/vanna", &[g.0, g.1], &want, 1e-6);
+    let h = bs_plain::hessian(100.0, 0.2).to_vec();
+    close("hessian vs grad-of-grad", &[h[0], h[1]], &[g.0, g.1], 1e-10);
+    let u0: Vec<f64> = (0..12).map(|i| (i as f64 * 0.5).sin()).collect();
+    let (gu, gk) = ckpt_heat::grad(&u0, 0.1);
+    let want = cd(|v| ckpt_heat(&v[..12], v[12]), &[u0.clone(), vec![0.1]].concat());
+    close("ckpt heat", &[gu, vec![gk]].concat(), &want, 1e-6);
+}
