@@ -2484,3 +2484,50 @@ fn c05_custom_rule_portfolio_grad_of_grad_checkpointed_heat() {
     let want = cd(|v| ckpt_heat(&v[..12], v[12]), &[u0.clone(), vec![0.1]].concat());
     close("ckpt heat", &[gu, vec![gk]].concat(), &want, 1e-6);
 }
+
+// ================================================================== I3. closures: returning tuples, defined in loops, with branches, calling closures
+// (`|p: (f64, f64)| .. p.0 ..` is refused: "a field of this value: only
+// fields of parameters ..."; written with tuple patterns instead.)
+
+#[differentiable(forward)]
+fn cl1(x: &[f64], a: f64) -> f64 {
+    let pair = |i: usize| (x[i] * a, x[i] + a);
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let (p, q) = pair(i);
+        let scale = |v: f64| v * q;
+        s += scale(p) + x.iter().map(|&w| scale(w)).sum::<f64>() * 0.1;
+    }
+    s
+}
+#[differentiable(forward)]
+fn cl2(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for k in 1..4 {
+        let kf = k as f64;
+        let f = |v: f64| -> f64 {
+            let t = v * kf;
+            if t > 1.0 { t.ln() } else { t - 1.0 }
+        };
+        total += x.iter().map(|&v| f(v)).sum::<f64>();
+    }
+    total
+}
+#[differentiable(forward)]
+fn cl3(x: f64, y: f64) -> f64 {
+    let norm = |a: f64, b: f64| (a * a + b * b).sqrt();
+    let dist = |(px, py): (f64, f64), (qx, qy): (f64, f64)| norm(px - qx, py - qy);
+    dist((x, y), (1.0, 2.0)) + dist((y, x), (x, 0.5))
+}
+#[test]
+fn i03_closures_tuples_loops_branches_forward_hessian() {
+    let x = [0.5, -1.2, 2.0, 0.3];
+    let (g, ga) = cl1::grad(&x, 0.7);
+    close("cl1", &[g, vec![ga]].concat(), &cd(|v| cl1(&v[..4], v[4]), &[x.to_vec(), vec![0.7]].concat()), 1e-7);
+    let h = cl1::hessian(&x, 0.7).to_vec();
+    close("cl1 h", &h[0..5], &cd(|v| cl1::grad(&v[..4], v[4]).0[0], &[x.to_vec(), vec![0.7]].concat()), 1e-6);
+    let x2 = [0.45, -1.2, 2.0, 0.3]; // 0.5 · 2 = 1 is the branch point
+    close("cl2", &cl2::grad(&x2), &cd(|v| cl2(v), &x2), 1e-7);
+    let g = cl3::grad(0.3, -0.4);
+    close("cl3", &[g.0, g.1], &cd(|v| cl3(v[0], v[1]), &[0.3, -0.4]), 1e-7);
+}
