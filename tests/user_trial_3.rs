@@ -2531,3 +2531,54 @@ fn i03_closures_tuples_loops_branches_forward_hessian() {
     let g = cl3::grad(0.3, -0.4);
     close("cl3", &[g.0, g.1], &cd(|v| cl3(v[0], v[1]), &[0.3, -0.4]), 1e-7);
 }
+
+// ================================================================== J2. the graph layer as a PyTorch user writes it: a training loop by hand, cat/stack
+
+#[test]
+fn j04_var_training_loop_by_hand() {
+    // PyTorch: w = torch.zeros(3, requires_grad=True); for ..: loss.backward(); with no_grad: w -= lr*w.grad; w.grad.zero_()
+    let x = Tensor::randn(&[20, 3], 1);
+    let y = x.matmul(&Tensor::from([1.0, -2.0, 0.5]));
+    let mut w = Var::leaf(Tensor::zeros(&[3]));
+    let xv = Var::new(x.clone());
+    let yv = Var::new(y.clone());
+    let mut last = f64::INFINITY;
+    for step in 0..200 {
+        let pred = xv.matmul(&w);
+        let r = &pred - &yv;
+        let loss = (&r * &r).mean();
+        loss.backward();
+        let g = w.grad().unwrap();
+        // the gradient against the analytic 2/n Xᵀ r
+        if step == 0 {
+            let want = x.t().matmul(&r.data()) * (2.0 / 20.0);
+            close("var grad", &g.to_vec(), &want.to_vec(), 1e-12);
+        }
+        let new = w.data() - g * 0.1;
+        w = Var::leaf(new);
+        last = loss.item();
+    }
+    assert!(last < 1e-6, "{last}");
+}
+
+#[test]
+fn j05_var_cat_stack_softmax_max_norm() {
+    let a = Var::leaf(Tensor::from([0.5, -1.0, 2.0]));
+    let b = Var::leaf(Tensor::from([1.0, 0.3, -0.7]));
+    let s = Var::stack(&[&a, &b], 0); // [2,3]
+    let c = Var::cat(&[&a, &b, &a], 0); // [9]
+    let p = s.softmax(1);
+    let l = (&p * &s).sum() + c.logsumexp(0) + s.max() + s.sum_dim(0).norm();
+    l.backward();
+    let f = |v: &[f64]| {
+        let a = Tensor::from_vec(v[..3].to_vec(), &[3]);
+        let b = Tensor::from_vec(v[3..].to_vec(), &[3]);
+        let s = Tensor::stack(&[&a, &b], 0);
+        let c = Tensor::cat(&[&a, &b, &a], 0);
+        let p = s.softmax(1);
+        (&p * &s).sum() + c.logsumexp(0).item() + s.max() + s.sum_dim(0).norm()
+    };
+    let x = [0.5, -1.0, 2.0, 1.0, 0.3, -0.7];
+    let want = cd(f, &x);
+    close("cat stack", &[a.grad().unwrap().to_vec(), b.grad().unwrap().to_vec()].concat(), &want, 1e-6);
+}
