@@ -2582,3 +2582,140 @@ fn j05_var_cat_stack_softmax_max_norm() {
     let want = cd(f, &x);
     close("cat stack", &[a.grad().unwrap().to_vec(), b.grad().unwrap().to_vec()].concat(), &want, 1e-6);
 }
+
+// ================================================================== S. more programs: a nonlinear CG fit, a double pendulum, a Heston-style MC, Lotka–Volterra
+
+#[differentiable]
+fn rosen_nd(x: &[f64]) -> f64 {
+    x.windows(2).map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2)).sum()
+}
+
+#[test]
+fn s01_argmin_nonlinear_cg_on_windows() {
+    use argmin::core::{Executor, State};
+    use argmin::solver::conjugategradient::NonlinearConjugateGradient;
+    use argmin::solver::conjugategradient::beta::PolakRibiere;
+    use argmin::solver::linesearch::MoreThuenteLineSearch;
+    use autodiff::argmin::Problem;
+    let x0 = vec![-1.2, 1.0, -0.5, 0.8];
+    close("rosen grad", &rosen_nd::grad(&x0), &cd(|v| rosen_nd(v), &x0), 1e-6);
+    let solver = NonlinearConjugateGradient::new(MoreThuenteLineSearch::new(), PolakRibiere::new())
+        .restart_iters(10)
+        .restart_orthogonality(0.1);
+    let res = Executor::new(Problem::new(rosen_nd, rosen_nd::grad), solver)
+        .configure(|s| s.param(x0.clone()).max_iters(2000).target_cost(1e-14))
+        .run()
+        .unwrap();
+    let best = res.state().get_best_param().unwrap();
+    close("rosen min", best, &[1.0; 4], 1e-4);
+}
+
+#[differentiable]
+fn dp_deriv(s: [f64; 4], l: f64) -> [f64; 4] {
+    let [t1, t2, w1, w2] = s;
+    let g = 9.81;
+    let d = t1 - t2;
+    let den = 3.0 - (2.0 * d).cos();
+    let a1 = (-g * 3.0 * t1.sin() - g * (t1 - 2.0 * t2).sin() - 2.0 * d.sin() * (w2 * w2 * l + w1 * w1 * l * d.cos())) / (l * den);
+    let a2 = (2.0 * d.sin() * (w1 * w1 * l * 2.0 + g * 2.0 * t1.cos() + w2 * w2 * l * d.cos())) / (l * den);
+    [w1, w2, a1, a2]
+}
+
+#[differentiable]
+fn double_pendulum(t1: f64, t2: f64, l: f64) -> f64 {
+    let mut s = [t1, t2, 0.0, 0.0];
+    let h = 0.01;
+    for _ in 0..100 {
+        let k1 = dp_deriv(s, l);
+        let mut m = [0.0; 4];
+        for i in 0..4 {
+            m[i] = s[i] + 0.5 * h * k1[i];
+        }
+        let k2 = dp_deriv(m, l);
+        for i in 0..4 {
+            s[i] += h * k2[i];
+        }
+    }
+    s[0].sin() + s[1].cos() * s[3]
+}
+
+#[test]
+fn s02_double_pendulum_midpoint() {
+    let g = double_pendulum::grad(0.8, -0.4, 1.2);
+    close("double pendulum", &[g.0, g.1, g.2], &cd(|v| double_pendulum(v[0], v[1], v[2]), &[0.8, -0.4, 1.2]), 1e-6);
+}
+
+#[differentiable(wrt(v0, kappa, xi, rho))]
+fn heston_mc(v0: f64, kappa: f64, xi: f64, rho: f64, z1: &[f64], z2: &[f64], steps: usize) -> f64 {
+    let (s0, k, theta, dt) = (100.0, 100.0, 0.04, 1.0 / steps as f64);
+    let paths = z1.len() / steps;
+    let mut total = 0.0;
+    for p in 0..paths {
+        let mut s = s0;
+        let mut v = v0;
+        let mut knocked = false;
+        for t in 0..steps {
+            let a = z1[p * steps + t];
+            let b = rho * a + (1.0 - rho * rho).sqrt() * z2[p * steps + t];
+            let vp = v.max(0.0);
+            s *= (-0.5 * vp * dt + vp.sqrt() * dt.sqrt() * a).exp();
+            v += kappa * (theta - vp) * dt + xi * vp.sqrt() * dt.sqrt() * b;
+            if s > 150.0 {
+                knocked = true;
+                break;
+            }
+        }
+        if !knocked {
+            total += (s - k).max(0.0);
+        }
+    }
+    total / paths as f64
+}
+
+#[test]
+fn s03_heston_like_mc_with_barrier() {
+    let steps = 10;
+    let z1 = Tensor::randn(&[300 * steps], 71).to_vec();
+    let z2 = Tensor::randn(&[300 * steps], 72).to_vec();
+    let p = [0.04, 1.5, 0.3, -0.6];
+    let g = heston_mc::grad(p[0], p[1], p[2], p[3], &z1, &z2, steps);
+    let want = cd(|v| heston_mc(v[0], v[1], v[2], v[3], &z1, &z2, steps), &p);
+    close("heston", &[g.0, g.1, g.2, g.3], &want, 1e-4);
+}
+
+#[differentiable(wrt(params))]
+fn lotka_volterra_fit(params: [f64; 4], obs: &[f64], dt: f64) -> f64 {
+    let [a, b, c, d] = params;
+    let mut x = 1.0;
+    let mut y = 0.5;
+    let mut traj = Vec::new();
+    for _ in 0..obs.len() / 2 {
+        let dx = a * x - b * x * y;
+        let dy = d * x * y - c * y;
+        x += dt * dx;
+        y += dt * dy;
+        traj.push(x);
+        traj.push(y);
+    }
+    traj.iter().zip(obs.iter()).map(|(p, o)| (p - o).powi(2)).sum::<f64>()
+}
+
+#[test]
+fn s04_lotka_volterra_trajectory_pushed() {
+    let truth = [1.1, 0.4, 0.4, 0.1];
+    let obs: Vec<f64> = {
+        let (mut x, mut y, mut v) = (1.0f64, 0.5f64, Vec::new());
+        for _ in 0..40 {
+            let dx = truth[0] * x - truth[1] * x * y;
+            let dy = truth[3] * x * y - truth[2] * y;
+            x += 0.05 * dx;
+            y += 0.05 * dy;
+            v.push(x * 1.01);
+            v.push(y * 0.99);
+        }
+        v
+    };
+    let p = [1.0, 0.5, 0.5, 0.2];
+    let g = lotka_volterra_fit::grad(p, &obs, 0.05);
+    close("lv", &g, &cd(|v| lotka_volterra_fit(v.try_into().unwrap(), &obs, 0.05), &p), 1e-6);
+}
