@@ -1511,8 +1511,9 @@ fn p8t() {
 }
 
 // ================================================================== F2. forward mode on a derived struct, a while loop with a return, tensors, Vec outputs
-// (`fwd_q1::hessian` does not exist for a struct parameter: rustc's "cannot
-// find function `hessian` in module `fwd_q1`"; `hvp` does.)
+// (`fwd_q1::hessian` of a struct parameter is refused where used, saying to
+// use `hvp` (tests/ui/higher/hessian_of_struct.rs; it was rustc's "cannot find
+// function `hessian` in module `fwd_q1`"); `hvp` is checked here.)
 
 #[derive(Clone, Debug, Differentiable)]
 struct FwdParams {
