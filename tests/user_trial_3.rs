@@ -2720,3 +2720,95 @@ fn s04_lotka_volterra_trajectory_pushed() {
     let g = lotka_volterra_fit::grad(p, &obs, 0.05);
     close("lv", &g, &cd(|v| lotka_volterra_fit(v.try_into().unwrap(), &obs, 0.05), &p), 1e-6);
 }
+
+// ================================================================== L2. methods: nested structs of Vec<Vec<f64>>, self.loss(..) in a loop, #[no_grad] &self
+
+#[derive(Clone, Debug, Differentiable)]
+struct MLayer { w: Vec<Vec<f64>>, b: Vec<f64> }
+
+#[derive(Clone, Debug, Differentiable)]
+struct MNet { l1: MLayer, l2: MLayer }
+
+impl MLayer {
+    #[differentiable]
+    fn forward(&self, x: &[f64]) -> Vec<f64> {
+        let mut out = Vec::new();
+        for (row, &bias) in self.w.iter().zip(self.b.iter()) {
+            let z: f64 = row.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>() + bias;
+            out.push(z.tanh());
+        }
+        out
+    }
+}
+
+impl MNet {
+    #[differentiable]
+    fn loss(&self, x: &[f64], y: f64) -> f64 {
+        let h = mlayer_fwd(&self.l1, x);
+        let o = mlayer_fwd(&self.l2, &h);
+        (o[0] - y).powi(2)
+    }
+    #[differentiable]
+    fn batch_loss(&self, xs: &[Vec<f64>], ys: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for (x, &y) in xs.iter().zip(ys.iter()) {
+            s += self.loss(x, y);
+        }
+        s / ys.len() as f64
+    }
+}
+
+#[differentiable]
+fn mlayer_fwd(l: &MLayer, x: &[f64]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for i in 0..l.b.len() {
+        let mut z = l.b[i];
+        for j in 0..x.len() {
+            z += l.w[i][j] * x[j];
+        }
+        out.push(z.tanh());
+    }
+    out
+}
+
+struct MSim { dt: f64, steps: usize }
+impl MSim {
+    #[differentiable]
+    fn run(#[no_grad] &self, k: f64, x0: f64) -> f64 {
+        let mut x = x0;
+        let mut v = 0.0;
+        for _ in 0..self.steps {
+            v -= k * x * self.dt;
+            x += v * self.dt;
+        }
+        x
+    }
+}
+
+#[test]
+fn l05_methods_on_nested_structs_calling_methods_and_free_functions() {
+    let net = MNet {
+        l1: MLayer { w: vec![vec![0.3, -0.2], vec![0.5, 0.1], vec![-0.4, 0.7]], b: vec![0.0, 0.1, -0.1] },
+        l2: MLayer { w: vec![vec![0.2, -0.3, 0.6]], b: vec![0.05] },
+    };
+    let xs = vec![vec![0.5, -1.0], vec![1.0, 0.3], vec![-0.2, 0.8]];
+    let ys = [0.2, -0.1, 0.4];
+    let g = net.batch_loss_grad(&xs, &ys);
+    let flat = |n: &MNet| -> Vec<f64> { [n.l1.w.concat(), n.l1.b.clone(), n.l2.w.concat(), n.l2.b.clone()].concat() };
+    let unflat = |v: &[f64]| MNet {
+        l1: MLayer { w: vec![v[0..2].to_vec(), v[2..4].to_vec(), v[4..6].to_vec()], b: v[6..9].to_vec() },
+        l2: MLayer { w: vec![v[9..12].to_vec()], b: v[12..13].to_vec() },
+    };
+    let want = cd(|v| unflat(v).batch_loss(&xs, &ys), &flat(&net));
+    close("net methods", &flat(&g.0), &want, 1e-7);
+    let out = net.l1.forward(&xs[0]);
+    let (_, back) = net.l1.forward_vjp(&xs[0]);
+    let (gl, gx) = back(vec![1.0, 0.0, 0.0]);
+    let d = 1.0 - out[0] * out[0];
+    close("layer method vjp w", &gl.w.concat(), &[d * xs[0][0], d * xs[0][1], 0.0, 0.0, 0.0, 0.0], 1e-12);
+    close("layer method vjp b", &gl.b, &[d, 0.0, 0.0], 1e-12);
+    close("layer method vjp x", &gx, &cd(|v| net.l1.forward(v)[0], &xs[0]), 1e-7);
+    let sim = MSim { dt: 0.01, steps: 300 };
+    let (gk, gx0) = sim.run_grad(2.0, 1.0);
+    close("sim", &[gk, gx0], &cd(|v| sim.run(v[0], v[1]), &[2.0, 1.0]), 1e-7);
+}
