@@ -2812,3 +2812,23 @@ fn l05_methods_on_nested_structs_calling_methods_and_free_functions() {
     let (gk, gx0) = sim.run_grad(2.0, 1.0);
     close("sim", &[gk, gx0], &cd(|v| sim.run(v[0], v[1]), &[2.0, 1.0]), 1e-7);
 }
+
+// ================================================================== G5. the new iterator forms together: enumerate().rev() with a filter, chunks
+// with an inner chain, collect then push and write, windows zipped with chunks
+
+#[differentiable(forward)]
+fn combo_q1(x: &[f64]) -> f64 {
+    let a = x.iter().enumerate().rev().filter(|(i, v)| *i != 2 && **v > -5.0).map(|(i, v)| v * (i as f64 + 1.0)).fold(0.0, |acc, t| acc * 0.5 + t);
+    let b: f64 = x.chunks(2).map(|c| c.iter().sum::<f64>().powi(2)).sum();
+    let mut v: Vec<f64> = x.iter().map(|t| t.sin()).collect();
+    v.push(a);
+    v[0] *= b;
+    let c = x.windows(2).zip(x.chunks(2)).map(|(w, ch)| w[0] * ch[ch.len() - 1]).sum::<f64>();
+    v.iter().sum::<f64>() + c
+}
+#[test]
+fn g08_new_iterator_forms_combined() {
+    let x = [0.5, -1.2, 2.0, 0.3, 0.9];
+    close("combo_q1", &combo_q1::grad(&x), &cd(|v| combo_q1(v), &x), 1e-7);
+    close("combo_q1 h", &combo_q1::hessian(&x).to_vec()[10..15], &cd(|v| combo_q1::grad(v)[2], &x), 1e-6);
+}
