@@ -2832,3 +2832,65 @@ fn g08_new_iterator_forms_combined() {
     close("combo_q1", &combo_q1::grad(&x), &cd(|v| combo_q1(v), &x), 1e-7);
     close("combo_q1 h", &combo_q1::hessian(&x).to_vec()[10..15], &cd(|v| combo_q1::grad(v)[2], &x), 1e-6);
 }
+
+// ================================================================== L3. a const-generic helper returning arrays, rows of a matrix iterated
+// (`m[i].iter().zip(m[j].iter())`: once refused, now lowered to reads
+// `m[i][k]`; refused when the loop changes `i`,
+// tests/ui/unsupported/row_index_changed_in_loop.rs), tensor shape ops in a loop
+
+#[differentiable]
+fn lerp_arr<const N: usize>(a: [f64; N], b: [f64; N], t: f64) -> [f64; N] {
+    let mut out = [0.0; N];
+    for i in 0..N {
+        out[i] = a[i] * (1.0 - t) + b[i] * t;
+    }
+    out
+}
+#[differentiable]
+fn uses_lerp(t: f64, p: &[f64]) -> f64 {
+    let a = [p[0], p[1], p[2]];
+    let b = [p[2], p[0], 1.0];
+    let c = lerp_arr(a, b, t);
+    let d = lerp_arr(c, [1.0, 2.0, 3.0], t * t);
+    d.iter().map(|v| v * v).sum::<f64>()
+}
+#[differentiable(forward)]
+fn matvec_rows(m: &[Vec<f64>], x: &[f64]) -> f64 {
+    let y: Vec<f64> = m.iter().map(|row| row.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>()).collect();
+    let mut gram = 0.0;
+    for i in 0..m.len() {
+        for j in 0..m.len() {
+            let dot: f64 = m[i].iter().zip(m[j].iter()).map(|(a, b)| a * b).sum();
+            gram += dot * y[i] * y[j];
+        }
+    }
+    gram.sqrt()
+}
+#[differentiable]
+fn tensor_shapes(x: &Tensor, w: &Tensor) -> f64 {
+    let mut h = x.clone();
+    for _ in 0..3 {
+        h = h.matmul(w).tanh().t().reshape(&[h.shape()[0], w.shape()[1]]);
+        h = &h - h.mean_dim(1).reshape(&[h.shape()[0], 1]);
+    }
+    (h.exp().sum_dim(1).ln()).sum() + h.slice(1, 0..1).sum()
+}
+#[test]
+fn l06_const_generic_arrays_rows_of_a_matrix_tensor_shapes() {
+    let p = [0.3, -0.7, 1.1];
+    let (gt, gp) = uses_lerp::grad(0.4, &p);
+    close("lerp", &[vec![gt], gp].concat(), &cd(|v| uses_lerp(v[0], &v[1..]), &[0.4, 0.3, -0.7, 1.1]), 1e-7);
+    let m = vec![vec![1.0, 0.5, -0.2], vec![0.3, -1.0, 0.8]];
+    let x = [0.4, 0.1, -0.6];
+    let (gm, gx) = matvec_rows::grad(&m, &x);
+    let want = cd(|v| matvec_rows(&[v[0..3].to_vec(), v[3..6].to_vec()], &v[6..9]), &[m.concat(), x.to_vec()].concat());
+    close("matvec rows", &[gm.concat(), gx.clone()].concat(), &want, 1e-7);
+    let (_, t) = matvec_rows::jvp(&m, &x, &[vec![0.0; 3], vec![1.0, 0.0, 0.0]], &[0.0, 0.0, 2.0]);
+    close("matvec rows jvp", &[t], &[gm[1][0] + 2.0 * gx[2]], 1e-12);
+    let xt = Tensor::randn(&[3, 3], 9) * 0.5;
+    let wt = Tensor::randn(&[3, 3], 10) * 0.5;
+    let (gx, gw) = tensor_shapes::grad(&xt, &wt);
+    close("tensor shapes x", &gx.to_vec(), &cd_t(|t| tensor_shapes(t, &wt), &xt), 1e-6);
+    close("tensor shapes w", &gw.to_vec(), &cd_t(|t| tensor_shapes(&xt, t), &wt), 1e-6);
+}
+

@@ -1796,7 +1796,7 @@ impl Lowerer<'_> {
                         reads,
                         f.expr.span(),
                         format!("iteration over `{}`", f.expr.to_token_stream().to_string().replace(' ', "")),
-                        "iterate with `for v in xs.iter()` (also `.copied()`, `.enumerate()`, `.zip(ys.iter())`, `.rev()`) over a slice or vector named by a variable, or write an index loop `for i in 0..xs.len()`".into(),
+                        "iterate with `for v in xs.iter()` (also `.copied()`, `.enumerate()`, `.zip(ys.iter())`, `.rev()`, `.windows(k)`, `.chunks(k)`) over a slice or vector named by a variable, a row `m[i]` or a sub-slice `xs[a..b]` whose index the loop does not change, or write an index loop `for i in 0..xs.len()`".into(),
                         out,
                     );
                 }

@@ -129,6 +129,13 @@ fn sequence_source(scope: &dyn Scope, e: &Expr) -> Option<(Expr, Item, Option<sy
                     *sub = Some(r.clone());
                     Some(base)
                 }
+                // A row of a matrix kept as rows, `m[i]` (read `m[i][k]`),
+                // by a literal or a name (the caller checks that the loop
+                // does not assign it).
+                Expr::Lit(_) | Expr::Path(_) => {
+                    place(scope, &ix.expr, &mut None)?;
+                    Some(peel(e).clone())
+                }
                 _ => None,
             },
             _ => None,
@@ -217,6 +224,11 @@ pub(crate) fn sequence_loop(
     {
         rev = true;
         e = peel(&m.receiver);
+    }
+    // A row `m[i]` whose index the loop's body assigns would be read at
+    // another index than the one Rust evaluated once: not lowered.
+    if assigns_any(&f.body, &row_indices(e)) {
+        return None;
     }
     let sources: Vec<(Expr, Item, Option<syn::ExprRange>)> = match e {
         Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 && !rev => {
@@ -420,4 +432,62 @@ fn bind_parts(p: &Pat, value: &Expr, by_ref: bool, out: &mut Vec<(Pat, Expr)>) -
         },
         _ => None,
     }
+}
+
+/// The names used as indices of rows (`m[i]` in `m[i].iter()`) in a loop's
+/// sequence expression.
+fn row_indices(e: &Expr) -> Vec<String> {
+    struct Rows(Vec<String>);
+    impl<'ast> Visit<'ast> for Rows {
+        fn visit_expr_index(&mut self, ix: &'ast syn::ExprIndex) {
+            if let Expr::Path(p) = peel(&ix.index)
+                && let Some(i) = p.path.get_ident()
+            {
+                self.0.push(i.to_string());
+            }
+            syn::visit::visit_expr_index(self, ix);
+        }
+    }
+    let mut rows = Rows(Vec::new());
+    rows.visit_expr(e);
+    rows.0
+}
+
+/// Does `block` assign (`=`, `+=`, ..) or shadow one of `names`?
+fn assigns_any(block: &syn::Block, names: &[String]) -> bool {
+    struct Assigns<'a>(&'a [String], bool);
+    impl<'ast> Visit<'ast> for Assigns<'_> {
+        fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
+            self.1 |= mentioned_names(&a.left).iter().any(|n| self.0.contains(n));
+            syn::visit::visit_expr_assign(self, a);
+        }
+        fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
+            use syn::BinOp::*;
+            if matches!(
+                b.op,
+                AddAssign(_)
+                    | SubAssign(_)
+                    | MulAssign(_)
+                    | DivAssign(_)
+                    | RemAssign(_)
+                    | BitXorAssign(_)
+                    | BitAndAssign(_)
+                    | BitOrAssign(_)
+                    | ShlAssign(_)
+                    | ShrAssign(_)
+            ) {
+                self.1 |= mentioned_names(&b.left).iter().any(|n| self.0.contains(n));
+            }
+            syn::visit::visit_expr_binary(self, b);
+        }
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.1 |= self.0.contains(&p.ident.to_string());
+        }
+    }
+    if names.is_empty() {
+        return false;
+    }
+    let mut a = Assigns(names, false);
+    a.visit_block(block);
+    a.1
 }
