@@ -2703,7 +2703,19 @@ impl Fwd<'_> {
         }
         let maps = steps.iter().filter(|s| s.method == "map").count();
         let item = step_item(maps);
+        let collect = terminal == "collect" && m.args.is_empty();
+        if let Some(t) = &m.turbofish
+            && collect
+            && !matches!(t.args.first(), Some(syn::GenericArgument::Type(syn::Type::Path(p)))
+                if p.path.segments.last().is_some_and(|s| s.ident == "Vec"))
+        {
+            return None;
+        }
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
+            ("collect", 0) => (
+                syn::parse_quote!(::std::vec::Vec::new()),
+                syn::parse_quote!(#acc),
+            ),
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
             ("fold", 2) => {
@@ -2740,6 +2752,8 @@ impl Fwd<'_> {
                 "zip",
                 "rev",
                 "windows",
+                "chunks",
+                "chunks_exact",
                 "into_iter",
             ]
             .contains(&s.method.to_string().as_str()),
@@ -2750,6 +2764,18 @@ impl Fwd<'_> {
         }
         let mut body: Vec<TokenStream> = Vec::new();
         let mut k = 0;
+        // Over a source of tuples (`enumerate`, `zip`), each part of the
+        // element is bound by name and the steps up to the first `map` see
+        // a tuple literal of those names: no tuple of an index and an element
+        // is bound as one value (it would need a tangent).
+        let first = step_item(0);
+        let mut pattern: Pat = syn::parse_quote!(#first);
+        let mut current: Expr = syn::parse_quote!(#first);
+        let mut parts = 0;
+        if let Some((p, e)) = crate::syntax::tuple_parts(source, &first, &mut parts) {
+            pattern = p;
+            current = e;
+        }
         for step in steps.iter().rev() {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
@@ -2758,19 +2784,42 @@ impl Fwd<'_> {
                 return None;
             }
             let (p, b) = (&c.inputs[0], &c.body);
-            let current = step_item(k);
             if step.method == "map" {
                 let next = step_item(k + 1);
-                body.push(quote!(let #next = { let #p = #current; #b };));
+                match crate::syntax::bind_by_value(p, &current) {
+                    Some(lets) => {
+                        let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
+                        body.push(quote!(let #next = { #(#lets)* #b };));
+                    }
+                    None => body.push(quote!(let #next = { let #p = #current; #b };)),
+                }
                 k += 1;
+                current = syn::parse_quote!(#next);
+            } else if let Some(lets) = crate::syntax::bind_through_ref(p, &current) {
+                // The parts by name, not a tuple value that would get a
+                // tangent (`|(i, _)| i % 2 == 0` after `enumerate`).
+                let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
+                body.push(quote!(if !({ #(#lets)* #b }) { continue; }));
             } else {
                 body.push(quote!(if !({ let #p = &#current; #b }) { continue; }));
             }
         }
-        let first = step_item(0);
+        if k == 0 && parts > 0 {
+            body.push(quote!(let #item = #current;));
+        }
+        if collect {
+            return Some(syn::parse_quote!({
+                let mut #acc: ::std::vec::Vec<_> = #init;
+                for #pattern in #source {
+                    #(#body)*
+                    #acc.push(#item);
+                }
+                #acc
+            }));
+        }
         Some(syn::parse_quote!({
             let mut #acc = #init;
-            for #first in #source {
+            for #pattern in #source {
                 #(#body)*
                 #acc = #combine;
             }

@@ -930,6 +930,28 @@ pub fn generate(
                 }
             )
         }
+    } else if !type_generic && !active.is_empty() {
+        // Not laid out: say why where `hessian` is used, instead of rustc's
+        // "cannot find function `hessian`".
+        let message = if !scalar {
+            format!(
+                "`{name}::hessian` is not available: a Hessian is of a function with one `f64` (or one-element `Tensor`) output; use `{name}::jacobian`, or `{name}::hvp` of a scalar function of the output"
+            )
+        } else {
+            format!(
+                "`{name}::hessian` is not available: it is laid out over parameters of type `f64`, `Tensor`, `[f64]`, `Vec<f64>` or `[f64; N]`, and `{name}` differentiates another type (a struct, nalgebra values): use `{name}::hvp` with a tangent of that type, or pass the numbers as a slice"
+            )
+        };
+        let call = refusals.refuse("HESSIAN", name.span(), &message);
+        quote!(
+            #[doc(hidden)]
+            #allow
+            #inline
+            pub fn hessian #generics (#(#params),*) -> #rt::Tensor #owned_where {
+                #call;
+                ::core::unreachable!()
+            }
+        )
     } else {
         TokenStream::new()
     };
@@ -982,6 +1004,20 @@ pub fn generate(
                 }
             )
         }
+    } else if !type_generic && !active.is_empty() {
+        let message = format!(
+            "`{name}::jacobian` is not available: it is laid out over parameters and outputs of type `f64`, `Tensor`, `[f64]`, `Vec<f64>` or `[f64; N]` (and tuples of outputs), and `{name}` has another (a struct, nalgebra values): use `{name}::vjp_retained` row by row or `{name}::jvp` column by column"
+        );
+        let call = refusals.refuse("JACOBIAN", name.span(), &message);
+        quote!(
+            #[doc(hidden)]
+            #allow
+            #inline
+            pub fn jacobian #generics (#(#params),*) -> #rt::Tensor #where_clause {
+                #call;
+                ::core::unreachable!()
+            }
+        )
     } else {
         TokenStream::new()
     };

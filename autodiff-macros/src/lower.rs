@@ -923,11 +923,17 @@ impl Lowerer<'_> {
     /// `{ let mut acc = 0.0; for item in xs.iter() { let item = {v * v}; acc = acc + item; } acc }`.
     fn iterator_chain(&mut self, m: &syn::ExprMethodCall) -> Option<Expr> {
         let terminal = m.method.to_string();
+        // `collect()` into a `Vec` (`collect::<Vec<_>>()`, or typed by the
+        // `let`): a loop that pushes.
+        let collect = terminal == "collect" && m.args.is_empty();
         // A sum of integers (`sum::<i32>()`) is no business of ours.
         if let Some(t) = &m.turbofish {
-            if t.args.len() != 1
-                || !matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64")))
-            {
+            let f64_sum = t.args.len() == 1
+                && matches!(&t.args[0], syn::GenericArgument::Type(ty) if matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64")));
+            let vec = t.args.len() == 1
+                && matches!(&t.args[0], syn::GenericArgument::Type(syn::Type::Path(p))
+                    if p.path.segments.last().is_some_and(|s| s.ident == "Vec"));
+            if !(f64_sum || collect && vec) {
                 return None;
             }
         }
@@ -941,6 +947,10 @@ impl Lowerer<'_> {
             format_ident!("__ad_item{}", self.temps),
         );
         let (init, combine): (Expr, Expr) = match (terminal.as_str(), m.args.len()) {
+            ("collect", 0) => (
+                syn::parse_quote!(::std::vec::Vec::new()),
+                syn::parse_quote!(#acc),
+            ),
             ("sum", 0) => (syn::parse_quote!(0.0), syn::parse_quote!(#acc + #item)),
             ("product", 0) => (syn::parse_quote!(1.0), syn::parse_quote!(#acc * #item)),
             ("fold", 2) => {
@@ -1004,6 +1014,19 @@ impl Lowerer<'_> {
                 first = 1;
             }
         }
+        // Otherwise, over a source of tuples (`enumerate`, `zip`), the loop
+        // binds each part by name and the steps up to the first `map` see
+        // a tuple literal of those names (`x.iter().enumerate().filter(|(i,
+        // _)| ..).map(|(_, v)| ..)`): a tuple of an index and an element is
+        // never one value, whose `_` part would need a gradient type.
+        let mut current: Expr = syn::parse_quote!(#item);
+        if first == 0 {
+            let mut parts = 0;
+            if let Some((pat, expr)) = crate::syntax::tuple_parts(source, &item, &mut parts) {
+                pattern = pat;
+                current = expr;
+            }
+        }
         for step in steps.iter().rev().skip(first) {
             let Expr::Closure(c) = peel(&step.args[0]) else {
                 return None;
@@ -1012,14 +1035,31 @@ impl Lowerer<'_> {
                 return None;
             }
             if step.method == "map" {
-                let call = syn::parse_quote!(__ad_f(#item));
-                let mapped = self.inline_closure_expr(c, &call)?;
+                let call = syn::parse_quote!(__ad_f(#current));
+                // A tuple pattern over the tuple literal of the parts:
+                // bound part by part (`|(i, &v)|`: `v = *e1`).
+                let p = match &c.inputs[0] {
+                    Pat::Type(t) => &*t.pat,
+                    p => p,
+                };
+                let mapped = match crate::syntax::bind_by_value(p, &current) {
+                    Some(lets) if c.capture.is_none() => {
+                        let lets = lets.iter().map(|(p, e)| quote!(let #p = #e;));
+                        let b = &c.body;
+                        syn::parse_quote!({ #(#lets)* #b })
+                    }
+                    _ => self.inline_closure_expr(c, &call)?,
+                };
                 body.push(quote!(let #item = #mapped;));
+                current = syn::parse_quote!(#item);
             } else {
-                let call = syn::parse_quote!(__ad_f(&#item));
+                let call = syn::parse_quote!(__ad_f(&#current));
                 let kept = self.inline_closure_expr(c, &call)?;
                 body.push(quote!(if !(#kept) { continue; }));
             }
+        }
+        if !matches!(&current, Expr::Path(p) if p.path.is_ident(&item)) {
+            body.push(quote!(let #item = #current;));
         }
         // A literal start (`fold(0.0, f64::max)`) is an `f64`, as the
         // iterator's item type made it; the loop alone would leave it
@@ -1042,6 +1082,16 @@ impl Lowerer<'_> {
             }
             _ => TokenStream::new(),
         };
+        if collect {
+            return Some(syn::parse_quote!({
+                let mut #acc: ::std::vec::Vec<_> = #init;
+                for #pattern in #source {
+                    #(#body)*
+                    #acc.push(#item);
+                }
+                #acc
+            }));
+        }
         Some(syn::parse_quote!({
             let mut #acc #typed = #init;
             for #pattern in #source {
@@ -1823,7 +1873,7 @@ impl Lowerer<'_> {
                         reads,
                         f.expr.span(),
                         format!("iteration over `{}`", f.expr.to_token_stream().to_string().replace(' ', "")),
-                        "iterate with `for v in xs.iter()` (also `.copied()`, `.enumerate()`, `.zip(ys.iter())`, `.rev()`) over a slice or vector named by a variable, or write an index loop `for i in 0..xs.len()`".into(),
+                        "iterate with `for v in xs.iter()` (also `.copied()`, `.enumerate()`, `.zip(ys.iter())`, `.rev()`, `.windows(k)`, `.chunks(k)`) over a slice or vector named by a variable, a row `m[i]` or a sub-slice `xs[a..b]` whose index the loop does not change, or write an index loop `for i in 0..xs.len()`".into(),
                         out,
                     );
                 }
@@ -2193,12 +2243,21 @@ impl Lowerer<'_> {
                             e,
                             span,
                             &format!("this iterator chain: `{step}` is not a step the macro turns into a loop"),
-                            "write the loop with an index (`for i in 0..k { .. }`) or bind a sub-slice first (`let s = &x[..k];`); the steps it lowers are `iter`, `copied`, `cloned`, `enumerate`, `zip`, `rev`, `windows` over a slice or vector, or a range, then `map`, `filter` and `sum`, `product` or `fold`",
+                            "write the loop with an index (`for i in 0..k { .. }`) or bind a sub-slice first (`let s = &x[..k];`); the steps it lowers are `iter`, `copied`, `cloned`, `enumerate`, `zip`, `rev`, `windows`, `chunks` over a slice or vector, or a range, then `map`, `filter` and `sum`, `product`, `fold` or `collect` (into a `Vec`)",
                         )
                     }
                     None => {
                         let fix = if rules::method_known_any_arity(&name) {
                             format!("`{name}` is differentiable, but not with {} argument(s)", m.args.len())
+                        } else if let Some(ty) = self.struct_param_type(&m.receiver) {
+                            // `b.energy(k)` on a parameter of the user's own
+                            // struct: likely a method of theirs.
+                            let recv = m.receiver.to_token_stream().to_string().replace(' ', "");
+                            let recv = recv.trim_start_matches('&').trim_start_matches('*');
+                            format!(
+                                "a method of `{ty}` is differentiated only as `self.{name}(..)` inside another `#[differentiable]` method of `{ty}`; \
+                                 here write it as a free function, `#[differentiable] fn {name}(x: &{ty}, ..)`, and call `{name}(&{recv}, ..)`"
+                            )
                         } else {
                             format!(
                                 "compute it on inactive values, wrap the receiver in `stop_gradient(..)`, or use a differentiable method ({})",
@@ -2765,6 +2824,8 @@ const ITERATOR_SOURCES: &[&str] = &[
     "zip",
     "rev",
     "windows",
+    "chunks",
+    "chunks_exact",
     "into_iter",
 ];
 
@@ -2901,6 +2962,54 @@ fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<Str
             Stmt::Block(b) => collect_block_reads(b, ids, names),
             Stmt::Exit(_) => {}
         }
+    }
+}
+
+impl Lowerer<'_> {
+    /// The type name of the parameter `e` reads (`b`, `&b`, `*b`, `b.field`
+    /// excluded) when it is a struct of the user's, not a type of the
+    /// runtime, std or nalgebra.
+    fn struct_param_type(&self, e: &Expr) -> Option<String> {
+        let e = match peel(e) {
+            Expr::Reference(r) => peel(&r.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => peel(&u.expr),
+            e => e,
+        };
+        let Expr::Path(p) = e else { return None };
+        let id = self.resolve(&p.path.get_ident()?.to_string())?;
+        let k = self.bindings[id].param?;
+        let mut ty = &self.sig.params[k].ty;
+        while let syn::Type::Reference(r) = ty {
+            ty = &r.elem;
+        }
+        let syn::Type::Path(tp) = ty else { return None };
+        let last = tp.path.segments.last()?;
+        let name = last.ident.to_string();
+        const LIBRARY: &[&str] = &[
+            "Tensor",
+            "Vec",
+            "Option",
+            "Box",
+            "Var",
+            "Vector",
+            "Matrix",
+            "Point",
+            "Rotation",
+            "UnitQuaternion",
+            "Unit",
+            "Quaternion",
+            "DVector",
+            "DMatrix",
+            "SVector",
+            "SMatrix",
+            "OMatrix",
+            "OVector",
+            "Isometry",
+            "Translation",
+            "RowVector",
+        ];
+        let library = LIBRARY.iter().any(|l| name.starts_with(l));
+        (!library && name.starts_with(|c: char| c.is_ascii_uppercase())).then_some(name)
     }
 }
 

@@ -120,6 +120,23 @@ pub struct Signature {
 }
 
 /// Value types of the runtime that carry a gradient, recognised by name.
+/// A fixed-size nalgebra vector or matrix of `f64` (`Vector3<f64>`,
+/// `Matrix2<f64>`, `SVector<f64, 4>`): an element of a differentiated
+/// `&[..]` or `Vec<..>` (particles, points built in a loop).
+fn is_fixed_nalgebra(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    let name = last.ident.to_string();
+    (name.starts_with("Vector")
+        || name.starts_with("Matrix")
+        || name == "SVector"
+        || name == "SMatrix")
+        && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+            if matches!(a.args.first(), Some(syn::GenericArgument::Type(t)) if is_f64(t)))
+}
+
 fn differentiable_type(ty: &Type) -> bool {
     match ty {
         // Behind `&mut` too: the gradient is with respect to what it held on
@@ -127,7 +144,7 @@ fn differentiable_type(ty: &Type) -> bool {
         Type::Reference(r) => differentiable_type(&r.elem),
         Type::Paren(p) => differentiable_type(&p.elem),
         Type::Group(g) => differentiable_type(&g.elem),
-        Type::Slice(s) => is_f64(&s.elem) || is_vec_f64(&s.elem),
+        Type::Slice(s) => is_f64(&s.elem) || is_vec_f64(&s.elem) || is_fixed_nalgebra(&s.elem),
         Type::Array(a) => is_f64(&a.elem),
         Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(differentiable_type),
         Type::Path(p) if p.qself.is_none() => {
@@ -159,7 +176,7 @@ fn differentiable_type(ty: &Type) -> bool {
                 // Vec<f64>, and Vec<Vec<f64>> (a matrix as rows).
                 "Vec" => match &last.arguments {
                     syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| {
-                        matches!(arg, syn::GenericArgument::Type(t) if is_f64(t) || is_vec_f64(t))
+                        matches!(arg, syn::GenericArgument::Type(t) if is_f64(t) || is_vec_f64(t) || is_fixed_nalgebra(t))
                     }),
                     _ => false,
                 },
@@ -342,10 +359,33 @@ pub fn parse(args: &Args, item: &mut ItemFn, errors: &Errors) -> Option<Signatur
         }
     }
     if errors.is_empty() && !params.iter().any(|p| p.active) {
-        errors.spanned(
-            &sig.ident,
-            "nothing to differentiate: no parameter is `f64`, `Tensor`, `&[f64]` or `Vec<f64>`; name the parameters with `#[differentiable(wrt(..))]`",
-        );
+        // Say why for the parameters a user meant: `f32` numbers, and
+        // sequences of nalgebra values (`&[Vector3<f64>]`).
+        let why = params.iter().find_map(|p| {
+            let ty = p.ty.to_token_stream().to_string().replace(' ', "");
+            let name = &p.ident;
+            if ty.contains("f32") {
+                Some((p, format!(
+                    "nothing to differentiate: `{name}` is of `f32`, and the derivative rules are those of `f64` (`Tensor` holds `f64` too): write the function for `f64`"
+                )))
+            } else if ["Point", "Rotation", "UnitQuaternion", "DVector", "DMatrix"]
+                .iter()
+                .any(|n| ty.contains(&format!("[{n}")) || ty.contains(&format!("Vec<{n}")))
+            {
+                Some((p, format!(
+                    "nothing to differentiate: `{name}` is a sequence of nalgebra points, rotations or dynamic matrices, which is not differentiated yet (sequences of fixed-size vectors and matrices are): pass the coordinates as `&[f64]` and read each vector where it is used, `Vector3::new(x[3 * i], x[3 * i + 1], x[3 * i + 2])`"
+                )))
+            } else {
+                None
+            }
+        });
+        match why {
+            Some((p, message)) => errors.spanned(&p.ty, message),
+            None => errors.spanned(
+                &sig.ident,
+                "nothing to differentiate: no parameter is `f64`, `Tensor`, `&[f64]` or `Vec<f64>`; name the parameters with `#[differentiable(wrt(..))]`",
+            ),
+        }
     }
     let mut lifetimes: Vec<Lifetime> = sig
         .generics

@@ -54,6 +54,102 @@ pub trait Differentiable {
     fn seed_tangent(&self) -> Self::Tangent {
         panic!("grad can be implicitly created only for scalar outputs")
     }
+
+    /// The shape a cotangent of `self` must have (`vjp` keeps it to check
+    /// the cotangent its pullback is given); [`CotangentShape::Any`] where
+    /// the type fixes it.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn cotangent_shape(&self) -> CotangentShape {
+        CotangentShape::Any
+    }
+
+    /// The shape of a cotangent, to compare with [`Self::cotangent_shape`].
+    #[doc(hidden)]
+    #[inline(always)]
+    fn shape_of_cotangent(_ct: &Self::Tangent) -> CotangentShape {
+        CotangentShape::Any
+    }
+}
+
+/// The shape of an output's cotangent where its type does not fix it: the
+/// dimensions of a tensor (the length of a vector), the parts of a tuple or
+/// of a `Vec` of rows.
+#[doc(hidden)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum CotangentShape {
+    /// Fixed by the type (or a symbolic zero): any cotangent fits.
+    Any,
+    /// Dimensions.
+    Dims(Vec<usize>),
+    /// One shape per part.
+    Parts(Vec<CotangentShape>),
+}
+
+impl CotangentShape {
+    /// The first part (in order, as `grad_output[k]`) where `got` does not
+    /// fit `self`: its index and the two shapes, shown as PyTorch shows them.
+    fn mismatch(&self, got: &CotangentShape) -> Option<(usize, String, String)> {
+        fn show(s: &CotangentShape) -> String {
+            match s {
+                CotangentShape::Any => "any shape".to_string(),
+                CotangentShape::Dims(d) => format!("torch.Size({d:?})"),
+                CotangentShape::Parts(p) => {
+                    let parts: Vec<String> = p.iter().map(show).collect();
+                    format!("({})", parts.join(", "))
+                }
+            }
+        }
+        fn fits(want: &CotangentShape, got: &CotangentShape) -> bool {
+            match (want, got) {
+                (CotangentShape::Any, _) | (_, CotangentShape::Any) => true,
+                (CotangentShape::Dims(a), CotangentShape::Dims(b)) => a == b,
+                (CotangentShape::Parts(a), CotangentShape::Parts(b)) => {
+                    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| fits(a, b))
+                }
+                _ => false,
+            }
+        }
+        match (self, got) {
+            // A tuple output: grad_output[k] for its k-th part.
+            (CotangentShape::Parts(a), CotangentShape::Parts(b)) if a.len() == b.len() => a
+                .iter()
+                .zip(b)
+                .position(|(a, b)| !fits(a, b))
+                .map(|k| (k, show(&b[k]), show(&a[k]))),
+            _ => (!fits(self, got)).then(|| (0, show(got), show(self))),
+        }
+    }
+}
+
+/// Panics with PyTorch's words when the cotangent given to a pullback does
+/// not have the shape of the output it belongs to (a shorter vector would
+/// otherwise count as padded with zeros, a longer one as cut, and a tensor
+/// of another shape as broadcast).
+///
+/// ```
+/// use autodiff_runtime::__private::check_cotangent;
+/// use autodiff_runtime::{Differentiable, Tensor};
+///
+/// let out = Tensor::from([1.0, 2.0]);
+/// check_cotangent::<Tensor>(&out.cotangent_shape(), &Tensor::from([1.0, 1.0]));
+/// let wrong = std::panic::catch_unwind(|| {
+///     check_cotangent::<Tensor>(&out.cotangent_shape(), &Tensor::from([1.0]))
+/// });
+/// assert!(wrong.is_err());
+/// ```
+#[doc(hidden)]
+#[inline]
+pub fn check_cotangent<V: Differentiable + ?Sized>(want: &CotangentShape, ct: &V::Tangent) {
+    if matches!(want, CotangentShape::Any) {
+        return;
+    }
+    if let Some((k, got, want)) = want.mismatch(&V::shape_of_cotangent(ct)) {
+        panic!(
+            "Mismatch in shape: grad_output[{k}] has a shape of {got} and output[{k}] has a shape of {want}. \
+             (the cotangent passed to the pullback must have the shape of the output)"
+        );
+    }
 }
 
 /// Values that flow backwards: gradients. They have an additive identity
@@ -265,6 +361,16 @@ impl Differentiable for Tensor {
         );
         self.ones_like()
     }
+    fn cotangent_shape(&self) -> CotangentShape {
+        CotangentShape::Dims(self.shape.clone())
+    }
+    fn shape_of_cotangent(ct: &Tensor) -> CotangentShape {
+        if ct.symbolic_zero {
+            CotangentShape::Any
+        } else {
+            CotangentShape::Dims(ct.shape.clone())
+        }
+    }
 }
 
 impl Cotangent for Tensor {
@@ -333,6 +439,12 @@ impl Differentiable for Vec<f64> {
     fn seed_tangent(&self) -> Vec<f64> {
         self.as_slice().seed_tangent()
     }
+    fn cotangent_shape(&self) -> CotangentShape {
+        CotangentShape::Dims(vec![self.len()])
+    }
+    fn shape_of_cotangent(ct: &Vec<f64>) -> CotangentShape {
+        CotangentShape::Dims(vec![ct.len()])
+    }
 }
 
 impl Differentiable for [f64] {
@@ -342,6 +454,12 @@ impl Differentiable for [f64] {
     }
     fn finish_tangent(&self, d: Vec<f64>) -> Vec<f64> {
         pad_to(d, self.len())
+    }
+    fn cotangent_shape(&self) -> CotangentShape {
+        CotangentShape::Dims(vec![self.len()])
+    }
+    fn shape_of_cotangent(ct: &Vec<f64>) -> CotangentShape {
+        CotangentShape::Dims(vec![ct.len()])
     }
     fn seed_tangent(&self) -> Vec<f64> {
         assert!(
@@ -409,6 +527,14 @@ impl<T: Differentiable + ?Sized> Differentiable for &T {
     fn seed_tangent(&self) -> T::Tangent {
         (**self).seed_tangent()
     }
+    #[inline(always)]
+    fn cotangent_shape(&self) -> CotangentShape {
+        (**self).cotangent_shape()
+    }
+    #[inline(always)]
+    fn shape_of_cotangent(ct: &T::Tangent) -> CotangentShape {
+        T::shape_of_cotangent(ct)
+    }
 }
 
 impl<T: Differentiable + ?Sized> Differentiable for &mut T {
@@ -424,6 +550,14 @@ impl<T: Differentiable + ?Sized> Differentiable for &mut T {
     #[inline(always)]
     fn seed_tangent(&self) -> T::Tangent {
         (**self).seed_tangent()
+    }
+    #[inline(always)]
+    fn cotangent_shape(&self) -> CotangentShape {
+        (**self).cotangent_shape()
+    }
+    #[inline(always)]
+    fn shape_of_cotangent(ct: &T::Tangent) -> CotangentShape {
+        T::shape_of_cotangent(ct)
     }
 }
 
@@ -472,6 +606,17 @@ macro_rules! tuple_impls {
             }
             fn finish_tangent(&self, d: Self::Tangent) -> Self::Tangent {
                 ($(self.$i.finish_tangent(d.$i),)+)
+            }
+            fn cotangent_shape(&self) -> CotangentShape {
+                let parts = vec![$(self.$i.cotangent_shape(),)+];
+                if parts.iter().all(|p| matches!(p, CotangentShape::Any)) {
+                    CotangentShape::Any
+                } else {
+                    CotangentShape::Parts(parts)
+                }
+            }
+            fn shape_of_cotangent(ct: &Self::Tangent) -> CotangentShape {
+                CotangentShape::Parts(vec![$($T::shape_of_cotangent(&ct.$i),)+])
             }
         }
 
@@ -1075,6 +1220,20 @@ impl Differentiable for Vec<Vec<f64>> {
             "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
         )
     }
+    fn cotangent_shape(&self) -> CotangentShape {
+        CotangentShape::Parts(
+            self.iter()
+                .map(|r| CotangentShape::Dims(vec![r.len()]))
+                .collect(),
+        )
+    }
+    fn shape_of_cotangent(ct: &Vec<Vec<f64>>) -> CotangentShape {
+        CotangentShape::Parts(
+            ct.iter()
+                .map(|r| CotangentShape::Dims(vec![r.len()]))
+                .collect(),
+        )
+    }
 }
 
 impl Differentiable for [Vec<f64>] {
@@ -1092,6 +1251,20 @@ impl Differentiable for [Vec<f64>] {
     fn seed_tangent(&self) -> Vec<Vec<f64>> {
         panic!(
             "grad can be implicitly created only for scalar outputs (the output is a Vec of rows: pass a gradient of that shape instead)"
+        )
+    }
+    fn cotangent_shape(&self) -> CotangentShape {
+        CotangentShape::Parts(
+            self.iter()
+                .map(|r| CotangentShape::Dims(vec![r.len()]))
+                .collect(),
+        )
+    }
+    fn shape_of_cotangent(ct: &Vec<Vec<f64>>) -> CotangentShape {
+        CotangentShape::Parts(
+            ct.iter()
+                .map(|r| CotangentShape::Dims(vec![r.len()]))
+                .collect(),
         )
     }
 }

@@ -6,7 +6,9 @@ use crate::Differentiable;
 
 /// `vjp` from the pullback over all parameters (`(value, pullback)`):
 /// the pullback's result passed through `pick` (which keeps the gradients
-/// of the differentiated parameters, a single one unwrapped).
+/// of the differentiated parameters, a single one unwrapped). The pullback
+/// checks that its cotangent has the output's shape (a tensor's, a
+/// vector's length), and panics with PyTorch's "Mismatch in shape" if not.
 ///
 /// ```
 /// use autodiff_runtime::__private::vjp;
@@ -14,14 +16,22 @@ use crate::Differentiable;
 /// let all = (2.0, |ct: f64| (3.0 * ct, ()));
 /// let (value, pullback) = vjp(all, |(g, ())| g);
 /// assert_eq!((value, pullback(1.0)), (2.0, 3.0));
+///
+/// let all = (vec![1.0, 2.0], |ct: Vec<f64>| (ct[0],));
+/// let (_, pullback) = vjp(all, |(g,)| g);
+/// assert!(std::panic::catch_unwind(|| pullback(vec![1.0])).is_err());
 /// ```
 #[doc(hidden)]
 #[inline(always)]
-pub fn vjp<V, C, A, G>(
+pub fn vjp<V: Differentiable<Tangent = C>, C, A, G>(
     (value, pullback): (V, impl FnOnce(C) -> A + Clone),
     pick: impl FnOnce(A) -> G + Clone,
 ) -> (V, impl FnOnce(C) -> G + Clone) {
-    (value, move |ct: C| pick(pullback(ct)))
+    let shape = value.cotangent_shape();
+    (value, move |ct: C| {
+        crate::cotangent::check_cotangent::<V>(&shape, &ct);
+        pick(pullback(ct))
+    })
 }
 
 /// `vjp_retained` from `vjp`: a pullback that may be called any number of

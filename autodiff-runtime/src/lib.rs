@@ -114,8 +114,8 @@ pub mod __private {
         ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex,
     };
     pub use crate::cotangent::{
-        acc, acc_index, acc_index2, acc_scaled, finish, index_cotangent, meta, nonzero, part, seed,
-        take, zero, zero_for,
+        CotangentShape, acc, acc_index, acc_index2, acc_scaled, check_cotangent, finish,
+        index_cotangent, meta, nonzero, part, seed, take, zero, zero_for,
     };
     pub use crate::entry::{grad, record, retained, value_and_grad, vjp};
     pub use crate::keep::{

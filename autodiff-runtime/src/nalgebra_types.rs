@@ -133,6 +133,19 @@ where
         }
     }
 
+    fn cotangent_shape(&self) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![self.nrows(), self.ncols()])
+    }
+
+    fn shape_of_cotangent(ct: &Self::Tangent) -> crate::cotangent::CotangentShape {
+        // An empty matrix is the zero of a dynamic one (see `finish_tangent`).
+        if ct.is_empty() {
+            crate::cotangent::CotangentShape::Any
+        } else {
+            crate::cotangent::CotangentShape::Dims(vec![ct.nrows(), ct.ncols()])
+        }
+    }
+
     fn seed_tangent(&self) -> Self::Tangent {
         assert!(
             self.len() == 1,
@@ -562,5 +575,222 @@ mod tests {
         let kept = (&Keep(&r)).keep();
         let back: &Vector3<f64> = restore(&kept);
         assert_eq!(back, &v);
+    }
+}
+
+// ---------------------------------------------------------------- Vec of fixed-size matrices and vectors
+
+/// The length of a `Vec` of fixed-size nalgebra values (`Vec<Vector2<f64>>`,
+/// points built in a loop and pushed): what the reverse of `pts[i]` needs to
+/// add an element's cotangent at `i`.
+///
+/// ```
+/// use autodiff_runtime::__private::{acc_index, index_cotangent, meta, zero};
+/// use nalgebra::Vector2;
+///
+/// let pts = vec![Vector2::new(1.0, 2.0), Vector2::new(3.0, 4.0)];
+/// let mut d: Vec<Vector2<f64>> = zero();
+/// acc_index(&mut d, &meta(&pts), &1usize, Vector2::new(1.0, 1.0));
+/// assert_eq!(d, vec![Vector2::zeros(), Vector2::new(1.0, 1.0)]);
+/// assert_eq!(index_cotangent(&mut d, &1usize), Vector2::new(1.0, 1.0));
+/// assert_eq!(d[1], Vector2::zeros());
+/// ```
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElementsMeta<R: DimName, C: DimName>(pub usize, std::marker::PhantomData<(R, C)>);
+
+/// `d` grown with zeros to `n` elements.
+fn grown<R: DimName, C: DimName>(d: &mut Vec<OMatrix<f64, R, C>>, n: usize)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    if d.len() < n {
+        d.resize(n, OMatrix::zeros_generic(R::name(), C::name()));
+    }
+}
+
+impl<R: DimName, C: DimName> Differentiable for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Tangent = Vec<OMatrix<f64, R, C>>;
+    fn zero_tangent(&self) -> Self::Tangent {
+        vec![OMatrix::zeros_generic(R::name(), C::name()); self.len()]
+    }
+    fn finish_tangent(&self, mut d: Self::Tangent) -> Self::Tangent {
+        grown(&mut d, self.len());
+        d.truncate(self.len());
+        d
+    }
+    fn seed_tangent(&self) -> Self::Tangent {
+        panic!(
+            "grad can be implicitly created only for scalar outputs (the output is a Vec of nalgebra values: pass a gradient of that shape instead)"
+        )
+    }
+    fn cotangent_shape(&self) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![self.len()])
+    }
+    fn shape_of_cotangent(ct: &Self::Tangent) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![ct.len()])
+    }
+}
+
+impl<R: DimName, C: DimName> Cotangent for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn zero() -> Self {
+        Vec::new()
+    }
+    fn is_symbolic_zero(&self) -> bool {
+        self.is_empty()
+    }
+    fn accumulate(&mut self, other: Self) {
+        grown(self, other.len());
+        for (d, o) in self.iter_mut().zip(other) {
+            *d += o;
+        }
+    }
+}
+
+impl<R: DimName, C: DimName> HasMeta for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Meta = ElementsMeta<R, C>;
+    fn meta(&self) -> Self::Meta {
+        ElementsMeta(self.len(), std::marker::PhantomData)
+    }
+}
+
+/// One element `xs[i]`: its cotangent is added at `i`.
+impl<R: DimName, C: DimName, I: crate::cotangent::ScalarIndex + ?Sized> IndexMeta<I>
+    for ElementsMeta<R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Tangent = Vec<OMatrix<f64, R, C>>;
+    type Part = OMatrix<f64, R, C>;
+    fn acc_index(&self, dst: &mut Self::Tangent, index: &I, g: Self::Part) {
+        grown(dst, self.0);
+        dst[index.index()] += g;
+    }
+}
+
+/// The reverse of a write `xs[i] = v`: `v̄ = x̄s[i]`, then `x̄s[i] = 0`.
+impl<R: DimName, C: DimName, I: crate::cotangent::ScalarIndex + ?Sized>
+    crate::cotangent::TakeIndex<I> for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Part = OMatrix<f64, R, C>;
+    fn take_index(&mut self, index: &I) -> Self::Part {
+        let zero = OMatrix::zeros_generic(R::name(), C::name());
+        match self.get_mut(index.index()) {
+            Some(d) => std::mem::replace(d, zero),
+            None => zero,
+        }
+    }
+}
+
+impl<R: DimName, C: DimName> Meta for ElementsMeta<R, C> {
+    type Tape = StackTape<Self>;
+}
+
+impl<R: DimName, C: DimName> Differentiable for [OMatrix<f64, R, C>]
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Tangent = Vec<OMatrix<f64, R, C>>;
+    fn zero_tangent(&self) -> Self::Tangent {
+        vec![OMatrix::zeros_generic(R::name(), C::name()); self.len()]
+    }
+    fn finish_tangent(&self, mut d: Self::Tangent) -> Self::Tangent {
+        grown(&mut d, self.len());
+        d.truncate(self.len());
+        d
+    }
+    fn cotangent_shape(&self) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![self.len()])
+    }
+    fn shape_of_cotangent(ct: &Self::Tangent) -> crate::cotangent::CotangentShape {
+        crate::cotangent::CotangentShape::Dims(vec![ct.len()])
+    }
+}
+
+impl<R: DimName, C: DimName> HasMeta for [OMatrix<f64, R, C>]
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Meta = ElementsMeta<R, C>;
+    fn meta(&self) -> Self::Meta {
+        ElementsMeta(self.len(), std::marker::PhantomData)
+    }
+}
+
+/// A range of a `Vec` of nalgebra values (`&pts[i..i + 2]`, `windows(2)`):
+/// its cotangent is added to the elements it covers.
+macro_rules! elements_range_index {
+    ($($range:ty),*) => {$(
+        impl<R: DimName, C: DimName> IndexMeta<$range> for ElementsMeta<R, C>
+        where
+            DefaultAllocator: Allocator<R, C>,
+        {
+            type Tangent = Vec<OMatrix<f64, R, C>>;
+            type Part = Vec<OMatrix<f64, R, C>>;
+            fn acc_index(&self, dst: &mut Self::Tangent, index: &$range, g: Self::Part) {
+                if g.is_empty() {
+                    return;
+                }
+                grown(dst, self.0);
+                let start = match std::ops::RangeBounds::start_bound(index) {
+                    std::ops::Bound::Included(&s) => s,
+                    std::ops::Bound::Excluded(&s) => s + 1,
+                    std::ops::Bound::Unbounded => 0,
+                };
+                for (d, v) in dst[start..].iter_mut().zip(g) {
+                    *d += v;
+                }
+            }
+        }
+    )*};
+}
+
+elements_range_index!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>,
+    std::ops::RangeFull
+);
+
+/// `y = xs.to_vec()` of a slice or `Vec` of nalgebra values: `x̄s += ȳ`.
+impl<R: DimName, C: DimName> crate::ops::Rule<(&Vec<OMatrix<f64, R, C>>, &ElementsMeta<R, C>)>
+    for crate::ops::shape::ToVecD0
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Out = Vec<OMatrix<f64, R, C>>;
+    fn apply((g, _): (&Vec<OMatrix<f64, R, C>>, &ElementsMeta<R, C>)) -> Self::Out {
+        g.clone()
+    }
+}
+
+/// A `Vec` of nalgebra values, element after element (each column-major).
+impl<R: DimName, C: DimName> Flat for Vec<OMatrix<f64, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn flat_len(&self) -> usize {
+        self.iter().map(|m| m.len()).sum()
+    }
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        for m in self {
+            m.write_flat(out);
+        }
+    }
+    fn read_flat(&self, src: &mut &[f64]) -> Self {
+        self.iter().map(|m| m.read_flat(src)).collect()
     }
 }
