@@ -1,0 +1,507 @@
+//! Fused elementwise chains: one pass forward, one pass in the reverse.
+//!
+//! `#[differentiable]` finds, at compile time, chains of elementwise
+//! operations over tensors (`+ − × ÷` with tensors or scalars, `powi`, `exp`,
+//! `ln`, …) whose intermediate values are used nowhere else, optionally
+//! ending in `.sum()`. It rewrites each chain into one call of an op of this
+//! module, giving it the chain's *leaves* (the tensors and scalars the chain
+//! reads) and two scalar functions it wrote from the chain:
+//!
+//! - `value(v) = y`: the chain on one element of each leaf, `v[k]` being
+//!   leaf k's element (or the leaf itself, for a scalar);
+//! - `vjp(v, ȳ) = (v̄₀, …, v̄ₙ₋₁)`: the chain's reverse on that element,
+//!   built from the same `f64` rules (`rules::<op>_d<k>`) that the unfused
+//!   chain would run per element, so that strong zeros and the values at
+//!   the edges of a rule's domain are those of the unfused chain.
+//!
+//! [`mapN`](map2) gives the tensor `y[i] = value(v[i])` and, in its pullback,
+//! `v̄ₖ[i] = vjp(v[i], ȳ[i])ₖ`; [`sumN`](sum2) gives `Σᵢ value(v[i])` and
+//! `v̄ₖ[i] = vjp(v[i], ȳ)ₖ`. A scalar leaf's cotangent is the sum over the
+//! elements (it was broadcast); a tensor leaf of a smaller shape than the
+//! others gets its cotangent summed over the dimensions it was broadcast
+//! along, as the unfused ops' rules do. When every tensor leaf has the
+//! output's shape (the common case) both passes are one loop over the
+//! elements, with no temporary: nothing between the leaves and the result
+//! (or the leaves' cotangents) is written to memory.
+//!
+//! ```
+//! use autodiff_runtime::{Tensor, __private::fused};
+//!
+//! // y = Σ (a − b²)², by hand: value and partials of one element.
+//! let value = |v: [f64; 2]| (v[0] - v[1] * v[1]).powi(2);
+//! let vjp = |v: [f64; 2], g: f64| {
+//!     let t = v[0] - v[1] * v[1];
+//!     [g * 2.0 * t, -g * 2.0 * t * 2.0 * v[1]]
+//! };
+//! let (a, b) = (Tensor::from([1.0, 2.0]), Tensor::from([0.5, 1.0]));
+//! let (y, pullback) = fused::sum2::__ad_vjp_owned(value, vjp, &a, &b);
+//! assert_eq!(y, 0.75f64.powi(2) + 1.0);
+//! let ((), (), a_bar, b_bar) = pullback(1.0);
+//! assert_eq!(a_bar.to_vec(), vec![1.5, 2.0]);
+//! assert_eq!(b_bar.to_vec(), vec![-1.5, -4.0]);
+//! ```
+
+use super::broadcast::{broadcast_shape, repeated_block, sum_to_shape, zip};
+use std::marker::PhantomData;
+
+use crate::pool;
+use crate::tensor::{Tensor, numel_of};
+
+/// A leaf's value as the fused op keeps it.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub enum Kept {
+    /// An `f64`, broadcast to every element.
+    Scalar(f64),
+    /// A tensor (shared storage: keeping it copies nothing).
+    Tensor(Tensor),
+}
+
+/// A leaf's cotangent as the fused op computes it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Ct {
+    /// The cotangent of an `f64` leaf.
+    Scalar(f64),
+    /// The cotangent of a tensor leaf (a symbolic zero when the output's is).
+    Tensor(Tensor),
+}
+
+/// What a fused chain reads: an `f64` or a [`Tensor`], behind any number of
+/// references. The macro only passes leaves that are one of these.
+#[doc(hidden)]
+pub trait Leaf {
+    /// The leaf's gradient type (`f64` or `Tensor`).
+    type Cotangent;
+    /// The value, kept for the reverse.
+    fn kept(&self) -> Kept;
+    /// The cotangent in the leaf's own type.
+    fn cotangent(c: Ct) -> Self::Cotangent;
+}
+
+impl Leaf for f64 {
+    type Cotangent = f64;
+    #[inline]
+    fn kept(&self) -> Kept {
+        Kept::Scalar(*self)
+    }
+    #[inline]
+    fn cotangent(c: Ct) -> f64 {
+        match c {
+            Ct::Scalar(v) => v,
+            Ct::Tensor(t) => t.data().iter().sum(),
+        }
+    }
+}
+
+impl Leaf for Tensor {
+    type Cotangent = Tensor;
+    #[inline]
+    fn kept(&self) -> Kept {
+        Kept::Tensor(self.clone())
+    }
+    #[inline]
+    fn cotangent(c: Ct) -> Tensor {
+        match c {
+            Ct::Tensor(t) => t,
+            Ct::Scalar(v) => Tensor::scalar(v),
+        }
+    }
+}
+
+impl<T: Leaf + ?Sized> Leaf for &T {
+    type Cotangent = T::Cotangent;
+    #[inline]
+    fn kept(&self) -> Kept {
+        (**self).kept()
+    }
+    #[inline]
+    fn cotangent(c: Ct) -> T::Cotangent {
+        T::cotangent(c)
+    }
+}
+
+impl<T: Leaf + ?Sized> Leaf for &mut T {
+    type Cotangent = T::Cotangent;
+    #[inline]
+    fn kept(&self) -> Kept {
+        (**self).kept()
+    }
+    #[inline]
+    fn cotangent(c: Ct) -> T::Cotangent {
+        T::cotangent(c)
+    }
+}
+
+/// A leaf's value, kept by the fused op, typed by the leaf's cotangent (so
+/// that the pullback borrows nothing of what it was given).
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct Owned<C> {
+    kept: Kept,
+    _cotangent: PhantomData<fn() -> C>,
+}
+
+/// A leaf of a fused chain, as the generated call passes it
+/// (`fused::leaf(&x)`): its cotangent goes back to `x` unchanged.
+#[doc(hidden)]
+#[inline]
+pub fn leaf<T: Leaf + ?Sized>(x: &T) -> Owned<T::Cotangent> {
+    Owned {
+        kept: x.kept(),
+        _cotangent: PhantomData,
+    }
+}
+
+/// The shape every leaf broadcasts to; `None` when every leaf is a scalar.
+fn out_shape(leaves: &[Kept]) -> Option<Vec<usize>> {
+    let mut shape: Option<Vec<usize>> = None;
+    for leaf in leaves {
+        if let Kept::Tensor(t) = leaf {
+            shape = Some(match shape {
+                None => t.shape().to_vec(),
+                Some(s) => broadcast_shape(&s, t.shape()),
+            });
+        }
+    }
+    shape
+}
+
+/// How a leaf's elements are read along the output.
+enum Src {
+    /// A tensor of the output's shape: element i.
+    Full,
+    /// A tensor repeated in whole blocks of the chunk's length (a bias row
+    /// along a matrix's rows): element i of every chunk.
+    Row,
+    /// A scalar, or a one-element tensor: the same value everywhere.
+    Scalar(f64),
+    /// Any other broadcast: written out at the output's shape first.
+    Expanded(Vec<f64>),
+}
+
+/// The passes' layout: the output in chunks of `chunk` elements, and how
+/// each leaf is read in a chunk.
+struct Layout {
+    shape: Vec<usize>,
+    len: usize,
+    chunk: usize,
+    srcs: Vec<Src>,
+}
+
+/// Chunks of this many elements when no leaf is a repeated row: scalar
+/// leaves are read from a buffer of one chunk.
+const CHUNK: usize = 4096;
+
+fn layout(leaves: &[Kept], shape: Vec<usize>) -> Layout {
+    let len = numel_of(&shape);
+    let block = |t: &Tensor| repeated_block(t.shape(), &shape);
+    // One row length for every repeated leaf, else those are written out.
+    let row = leaves.iter().find_map(|l| match l {
+        Kept::Tensor(t) if t.shape() != shape && t.numel() > 1 => block(t),
+        _ => None,
+    });
+    let srcs = leaves
+        .iter()
+        .map(|l| match l {
+            Kept::Scalar(v) => Src::Scalar(*v),
+            Kept::Tensor(t) if t.shape() == shape => Src::Full,
+            Kept::Tensor(t) if t.numel() == 1 => Src::Scalar(t.data()[0]),
+            Kept::Tensor(t) if row.is_some() && block(t) == row => Src::Row,
+            Kept::Tensor(t) => {
+                Src::Expanded(zip(t, &Tensor::zeros(&shape), |x, _| x).data().to_vec())
+            }
+        })
+        .collect();
+    let chunk = match row {
+        Some(r) => r,
+        None => len.clamp(1, CHUNK),
+    };
+    Layout {
+        shape,
+        len,
+        chunk,
+        srcs,
+    }
+}
+
+impl Layout {
+    /// Buffers of one chunk for the scalar leaves.
+    fn scalar_chunks(&self) -> Vec<Vec<f64>> {
+        self.srcs
+            .iter()
+            .map(|s| match s {
+                Src::Scalar(v) => vec![*v; self.chunk],
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Every leaf's slice for the chunk at offset `o` of `m` elements.
+    #[inline(always)]
+    fn slices<'a, const N: usize>(
+        &'a self,
+        leaves: &'a [Kept; N],
+        scalars: &'a [Vec<f64>],
+        o: usize,
+        m: usize,
+    ) -> [&'a [f64]; N] {
+        core::array::from_fn(|k| match (&self.srcs[k], &leaves[k]) {
+            (Src::Full, Kept::Tensor(t)) => &t.data()[o..o + m],
+            (Src::Row, Kept::Tensor(t)) => &t.data()[..m],
+            (Src::Scalar(_), _) => &scalars[k][..m],
+            (Src::Expanded(v), _) => &v[o..o + m],
+            _ => unreachable!("a full or repeated leaf is a tensor"),
+        })
+    }
+}
+
+#[inline(always)]
+fn gather<const N: usize>(srcs: &[&[f64]; N], i: usize) -> [f64; N] {
+    core::array::from_fn(|k| srcs[k][i])
+}
+
+#[inline(always)]
+fn scalars<const N: usize>(leaves: &[Kept; N]) -> [f64; N] {
+    core::array::from_fn(|k| match &leaves[k] {
+        Kept::Scalar(v) => *v,
+        Kept::Tensor(t) => t.data()[0],
+    })
+}
+
+/// `value` over every element (the leaves broadcast together).
+#[inline]
+fn map_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64) -> Kept {
+    let Some(shape) = out_shape(leaves) else {
+        return Kept::Scalar(value(scalars(leaves)));
+    };
+    let l = layout(leaves, shape);
+    let scalar_chunks = l.scalar_chunks();
+    let mut data = pool::buffer(l.len);
+    let mut o = 0;
+    while o < l.len {
+        let m = l.chunk.min(l.len - o);
+        let srcs = l.slices(leaves, &scalar_chunks, o, m);
+        data.extend((0..m).map(|i| value(gather(&srcs, i))));
+        o += m;
+    }
+    Kept::Tensor(Tensor::from_parts(data, l.shape))
+}
+
+/// `Σ value` over every element (the leaves broadcast together), summed in
+/// eight lanes, so that the additions do not wait on each other.
+#[inline]
+fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64) -> f64 {
+    let Some(shape) = out_shape(leaves) else {
+        return value(scalars(leaves));
+    };
+    let l = layout(leaves, shape);
+    let scalar_chunks = l.scalar_chunks();
+    let mut lanes = [0.0f64; 8];
+    let mut tail = 0.0;
+    let mut o = 0;
+    while o < l.len {
+        let m = l.chunk.min(l.len - o);
+        let srcs = l.slices(leaves, &scalar_chunks, o, m);
+        let body = m / 8 * 8;
+        let mut i = 0;
+        while i < body {
+            for (j, lane) in lanes.iter_mut().enumerate() {
+                *lane += value(gather(&srcs, i + j));
+            }
+            i += 8;
+        }
+        for i in body..m {
+            tail += value(gather(&srcs, i));
+        }
+        o += m;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        + tail
+}
+
+/// Every leaf's cotangent: `vjp(v[i], ḡ(i))` over the elements, reduced to
+/// each leaf's shape (a scalar leaf's: the sum; a repeated row's: the sum
+/// over its repetitions).
+#[inline]
+fn cotangents<const N: usize>(
+    leaves: &[Kept; N],
+    g: impl Fn(usize) -> f64,
+    vjp: impl Fn([f64; N], f64) -> [f64; N],
+) -> [Ct; N] {
+    let Some(shape) = out_shape(leaves) else {
+        let c = vjp(scalars(leaves), g(0));
+        return core::array::from_fn(|k| Ct::Scalar(c[k]));
+    };
+    let l = layout(leaves, shape);
+    let scalar_chunks = l.scalar_chunks();
+    // Full and expanded leaves: one element per output element; repeated
+    // rows: one chunk, summed into; scalars: one chunk of partial sums.
+    let mut outs: [Vec<f64>; N] = core::array::from_fn(|k| {
+        let n = match l.srcs[k] {
+            Src::Full | Src::Expanded(_) => l.len,
+            Src::Row | Src::Scalar(_) => l.chunk,
+        };
+        let mut b = pool::buffer(n);
+        b.resize(n, 0.0);
+        b
+    });
+    let mut o = 0;
+    while o < l.len {
+        let m = l.chunk.min(l.len - o);
+        let srcs = l.slices(leaves, &scalar_chunks, o, m);
+        let dsts: [(&mut [f64], bool); N] = {
+            let mut k = 0;
+            outs.each_mut().map(|out| {
+                let full = matches!(l.srcs[k], Src::Full | Src::Expanded(_));
+                k += 1;
+                if full {
+                    (&mut out[o..o + m], true)
+                } else {
+                    (&mut out[..m], false)
+                }
+            })
+        };
+        for i in 0..m {
+            let c = vjp(gather(&srcs, i), g(o + i));
+            for k in 0..N {
+                if dsts[k].1 {
+                    dsts[k].0[i] = c[k];
+                } else {
+                    dsts[k].0[i] += c[k];
+                }
+            }
+        }
+        o += m;
+    }
+    let mut outs = outs.into_iter();
+    core::array::from_fn(|k| {
+        let data = outs.next().expect("one buffer per leaf");
+        match (&l.srcs[k], &leaves[k]) {
+            (Src::Full, _) => Ct::Tensor(Tensor::from_parts(data, l.shape.clone())),
+            (Src::Expanded(_), Kept::Tensor(t)) => Ct::Tensor(sum_to_shape(
+                &Tensor::from_parts(data, l.shape.clone()),
+                t.shape(),
+            )),
+            (Src::Row, Kept::Tensor(t)) => Ct::Tensor(Tensor::from_parts(data, t.shape().to_vec())),
+            (Src::Scalar(_), Kept::Tensor(t)) => Ct::Tensor(Tensor::from_parts(
+                vec![data.iter().sum()],
+                t.shape().to_vec(),
+            )),
+            (Src::Scalar(_), Kept::Scalar(_)) => Ct::Scalar(data.iter().sum()),
+            _ => unreachable!("a full or repeated leaf is a tensor"),
+        }
+    })
+}
+
+/// Zero cotangents (the output's was a symbolic zero).
+fn zeros<const N: usize>(leaves: &[Kept; N]) -> [Ct; N] {
+    core::array::from_fn(|k| match &leaves[k] {
+        Kept::Scalar(_) => Ct::Scalar(0.0),
+        Kept::Tensor(_) => Ct::Tensor(<Tensor as crate::Cotangent>::zero()),
+    })
+}
+
+/// A map's value as a tensor (a chain with a tensor leaf has one).
+fn tensor(k: Kept) -> Tensor {
+    match k {
+        Kept::Tensor(t) => t,
+        Kept::Scalar(v) => Tensor::scalar(v),
+    }
+}
+
+macro_rules! fused_arity {
+    ($n:literal, $map:ident, $sum:ident, $($l:ident : $L:ident),+) => {
+        /// The fused map of this many leaves: its value (for code where no
+        /// leaf carries a gradient); `__ad_vjp_owned` in the module of the
+        /// same name gives the value and the pullback.
+        #[allow(clippy::too_many_arguments)]
+        pub fn $map<$($L),+>(
+            value: impl Fn([f64; $n]) -> f64,
+            _vjp: impl Fn([f64; $n], f64) -> [f64; $n],
+            $($l: Owned<$L>),+
+        ) -> Tensor {
+            tensor(map_value(&[$($l.kept),+], value))
+        }
+
+        /// The fused sum of this many leaves: its value.
+        #[allow(clippy::too_many_arguments)]
+        pub fn $sum<$($L),+>(
+            value: impl Fn([f64; $n]) -> f64,
+            _vjp: impl Fn([f64; $n], f64) -> [f64; $n],
+            $($l: Owned<$L>),+
+        ) -> f64 {
+            sum_value(&[$($l.kept),+], value)
+        }
+
+        #[doc(hidden)]
+        pub mod $map {
+            use super::*;
+            /// The fused map's value and pullback (`y[i] = value(v[i])`).
+            /// The pullback keeps the leaves' values (tensors share their
+            /// storage), not the references it was given.
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            pub fn __ad_vjp_owned<V, P, $($L: Leaf<Cotangent = $L>),+>(
+                value: V,
+                vjp: P,
+                $($l: Owned<$L>),+
+            ) -> (Tensor, impl FnOnce(Tensor) -> ((), (), $($L::Cotangent),+) + Clone + use<V, P, $($L),+>)
+            where
+                V: Fn([f64; $n]) -> f64,
+                P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
+            {
+                let leaves = [$($l.kept),+];
+                let y = tensor(map_value(&leaves, value));
+                (y, move |g: Tensor| {
+                    let cts = if crate::Cotangent::is_symbolic_zero(&g) {
+                        zeros(&leaves)
+                    } else if g.numel() == 1 {
+                        let g = g.data()[0];
+                        cotangents(&leaves, |_| g, vjp)
+                    } else {
+                        let g = g.data();
+                        cotangents(&leaves, |i| g[i], vjp)
+                    };
+                    let mut cts = cts.into_iter();
+                    ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
+                })
+            }
+        }
+
+        #[doc(hidden)]
+        pub mod $sum {
+            use super::*;
+            /// The fused sum's value and pullback (`y = Σᵢ value(v[i])`).
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            pub fn __ad_vjp_owned<V, P, $($L: Leaf<Cotangent = $L>),+>(
+                value: V,
+                vjp: P,
+                $($l: Owned<$L>),+
+            ) -> (f64, impl FnOnce(f64) -> ((), (), $($L::Cotangent),+) + Clone + use<V, P, $($L),+>)
+            where
+                V: Fn([f64; $n]) -> f64,
+                P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
+            {
+                let leaves = [$($l.kept),+];
+                let y = sum_value(&leaves, value);
+                (y, move |g: f64| {
+                    let cts = cotangents(&leaves, |_| g, vjp);
+                    let mut cts = cts.into_iter();
+                    ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
+                })
+            }
+        }
+    };
+}
+
+fused_arity!(1, map1, sum1, a: A);
+fused_arity!(2, map2, sum2, a: A, b: B);
+fused_arity!(3, map3, sum3, a: A, b: B, c: C);
+fused_arity!(4, map4, sum4, a: A, b: B, c: C, d: D);
+fused_arity!(5, map5, sum5, a: A, b: B, c: C, d: D, e: E);
+fused_arity!(6, map6, sum6, a: A, b: B, c: C, d: D, e: E, f: F);
+fused_arity!(7, map7, sum7, a: A, b: B, c: C, d: D, e: E, f: F, h: H);
+fused_arity!(8, map8, sum8, a: A, b: B, c: C, d: D, e: E, f: F, h: H, i: I);
+
+/// The most leaves a fused op takes (the macro fuses no larger chain).
+pub const MAX_LEAVES: usize = 8;
