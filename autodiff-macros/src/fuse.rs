@@ -41,7 +41,7 @@ use crate::ir::{Assign, AssignKind, BindId, Block, Body, Ex, Loop, LoopKind, Stm
 use crate::rules::Need;
 use crate::signature::Signature;
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use std::collections::HashSet;
 
 /// The most leaves a fused op takes (`fused::MAX_LEAVES` in the runtime).
@@ -76,6 +76,10 @@ pub fn fuse(sig: &Signature, body: &mut Body) {
         kinds: param_kinds(sig, body),
         mentioned: HashSet::new(),
         counter: 0,
+        uses: Vec::new(),
+        reassigned: Vec::new(),
+        slices: Vec::new(),
+        consumed: Vec::new(),
     };
     pass.infer_block(&body.block);
     mentioned_block(&body.block, &mut pass.mentioned);
@@ -93,6 +97,9 @@ pub fn fuse(sig: &Signature, body: &mut Body) {
             break;
         }
     }
+    pass.uses = vec![0usize; body.bindings.len()];
+    count_uses_block(&body.block, &mut pass.uses);
+    pass.reassigned = reassigned;
     pass.rewrite_block(&mut body.block);
 }
 
@@ -103,7 +110,31 @@ struct Fuse {
     /// inlined.
     mentioned: HashSet<String>,
     counter: usize,
+    /// Every binding's number of reads (after inlining).
+    uses: Vec<usize>,
+    reassigned: Vec<bool>,
+    /// `let b = x.slice(0, range);` earlier in the block being rewritten,
+    /// which a fused chain may read in place (see [`Fuse::views`]).
+    slices: Vec<SliceLet>,
+    /// Slice lets a fused call took over: their statements are removed.
+    consumed: Vec<BindId>,
 }
+
+#[derive(Clone)]
+struct SliceLet {
+    binding: BindId,
+    base: Ex,
+    range: Ex,
+}
+
+/// `fused::rows(&x, range)`: the cotangent, of `x`'s shape, goes to `x`.
+static ROWS: crate::rules::Rule = crate::rules::Rule {
+    rule: "identity",
+    arity: 2,
+    operands: &[Some(&[]), None],
+    expensive: false,
+    identity: true,
+};
 
 struct Inline<'a> {
     uses: &'a [usize],
@@ -368,6 +399,9 @@ impl Fuse {
     // ------------------------------------------------------------ rewriting
 
     fn rewrite_block(&mut self, block: &mut Block) {
+        // Slice lets are only read in place by chains of the same block.
+        let outer = std::mem::take(&mut self.slices);
+        let consumed_before = self.consumed.len();
         for stmt in &mut block.stmts {
             match stmt {
                 Stmt::Assign(a) => {
@@ -376,6 +410,9 @@ impl Fuse {
                         AssignKind::Let { .. } | AssignKind::Set | AssignKind::Out
                     ) {
                         self.rewrite(&mut a.value);
+                    }
+                    if let Some(slice) = self.slice_let(a) {
+                        self.slices.push(slice);
                     }
                 }
                 Stmt::If(i) => {
@@ -393,6 +430,72 @@ impl Fuse {
                 Stmt::Block(b) => self.rewrite_block(b),
                 Stmt::Verbatim { .. } | Stmt::Exit(_) => {}
             }
+        }
+        // The slice lets a fused call now reads in place.
+        let consumed = &self.consumed[consumed_before..];
+        block.stmts.retain(|stmt| {
+            !matches!(stmt, Stmt::Assign(a)
+                if matches!(a.kind, AssignKind::Let { .. })
+                    && matches!(a.targets.as_slice(), [Some(Target::Bind(id))] if consumed.contains(id)))
+        });
+        self.slices = outer;
+    }
+
+    /// `let b = x.slice(0, range);` with `x` a tensor variable and `range`
+    /// pure, neither of them reassigned anywhere: a chain that is the only
+    /// reader of `b` may read those rows of `x` in place.
+    fn slice_let(&self, a: &Assign) -> Option<SliceLet> {
+        let (AssignKind::Let { simple: true, pattern }, [Some(Target::Bind(id))]) =
+            (&a.kind, a.targets.as_slice())
+        else {
+            return None;
+        };
+        let Ex::Op {
+            rule, args, syntax, ..
+        } = &a.value
+        else {
+            return None;
+        };
+        let (Syntax::Method { name, turbofish }, "slice", 3) = (syntax, rule.rule, args.len()) else {
+            return None;
+        };
+        if name != "slice" || !turbofish.is_empty() || self.reassigned[*id] {
+            return None;
+        }
+        let base = strip_ref(&args[0]);
+        let Ex::Var { id: x, .. } = base else { return None };
+        let zero = matches!(&args[1], Ex::Const { tokens } if matches!(tokens.to_string().as_str(), "0" | "0usize"));
+        // A range of plain arithmetic over variables nothing reassigns: the
+        // same value where the fused call evaluates it.
+        let range_pure = match &args[2] {
+            Ex::Inactive { tokens, reads, .. } | Ex::Unsupported { tokens, reads, .. } => {
+                reads.iter().all(|r| !self.reassigned[*r]) && plain_range(tokens)
+            }
+            _ => false,
+        };
+        let ident = syn::ext::IdentExt::unraw(&self.ident_of(a)).to_string();
+        if std::env::var("AUTODIFF_FUSE_DEBUG").is_ok() {
+            eprintln!("slice let {ident}: zero {zero} range_pure {range_pure} kind {:?} arg1 {} arg2 {}", self.kinds[*x], crate::ir::plain(&args[1]), match &args[2] { Ex::Inactive { stable, reads, .. } => format!("inactive stable {stable} reads {reads:?}"), Ex::Const{..} => "const".into(), Ex::Unsupported{..} => "unsupported".into(), Ex::Op{..} => "op".into(), Ex::Var{..} => "var".into(), _ => "other".into() });
+        }
+        (zero
+            && range_pure
+            && !self.reassigned[*x]
+            && self.kinds[*x] == Kind::Tensor
+            && pattern.to_string() == ident
+            && !self.mentioned.contains(&ident))
+        .then(|| SliceLet {
+            binding: *id,
+            base: base.clone(),
+            range: args[2].clone(),
+        })
+    }
+
+    fn ident_of(&self, a: &Assign) -> syn::Ident {
+        match &a.kind {
+            AssignKind::Let { pattern, .. } => {
+                syn::parse2::<syn::Ident>(pattern.clone()).unwrap_or_else(|_| format_ident!("__ad_not_a_name"))
+            }
+            _ => format_ident!("__ad_not_a_name"),
         }
     }
 
@@ -474,7 +577,31 @@ impl Fuse {
         ];
         // `fused::leaf(&x)`: the value, kept without its lifetime; the
         // identity rule passes its cotangent back to `x`.
-        for leaf in r.leaves {
+        for (k, leaf) in r.leaves.into_iter().enumerate() {
+            // A slice only this chain reads: rows of its tensor, in place.
+            if let Some(view) = r.vars[k].and_then(|b| {
+                self.slices
+                    .iter()
+                    .find(|s| s.binding == b && self.uses[b] == r.counts[k])
+                    .cloned()
+            }) {
+                self.consumed.push(view.binding);
+                args.push(Ex::Op {
+                    rule: &ROWS,
+                    args: vec![
+                        Ex::Ref {
+                            inner: Box::new(view.base),
+                            mutable: false,
+                        },
+                        view.range,
+                    ],
+                    syntax: Syntax::Call {
+                        path: quote!(__ad::fused::rows),
+                    },
+                    span,
+                });
+                continue;
+            }
             let leaf = match leaf {
                 e @ Ex::Ref { .. } => e,
                 e => Ex::Ref {
@@ -549,12 +676,15 @@ struct Region {
     vars: Vec<Option<BindId>>,
     /// Leaf of each non-variable leaf occurrence, in walk order.
     others: Vec<usize>,
+    /// How many times the region reads each leaf.
+    counts: Vec<usize>,
 }
 
 impl Region {
     fn leaf(&mut self, e: &Ex, kind: Kind) {
         if let Ex::Var { id, .. } = e {
-            if self.vars.contains(&Some(*id)) {
+            if let Some(k) = self.vars.iter().position(|v| *v == Some(*id)) {
+                self.counts[k] += 1;
                 return;
             }
             self.vars.push(Some(*id));
@@ -564,6 +694,7 @@ impl Region {
         }
         self.leaves.push(e.clone());
         self.kinds.push(kind);
+        self.counts.push(1);
     }
 }
 
@@ -740,6 +871,35 @@ fn kernel_vjp(nodes: &[Node<'_>], n: usize) -> TokenStream {
         #(#reverse)*
         __ad_c
     )
+}
+
+/// `a..b` with `a` and `b` literals, names, arithmetic, casts and parentheses.
+fn plain_range(tokens: &TokenStream) -> bool {
+    fn plain(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Lit(_) | syn::Expr::Path(_) => true,
+            syn::Expr::Paren(p) => plain(&p.expr),
+            syn::Expr::Group(g) => plain(&g.expr),
+            syn::Expr::Cast(c) => plain(&c.expr),
+            syn::Expr::Binary(b) => {
+                matches!(
+                    b.op,
+                    syn::BinOp::Add(_) | syn::BinOp::Sub(_) | syn::BinOp::Mul(_) | syn::BinOp::Div(_)
+                ) && plain(&b.left)
+                    && plain(&b.right)
+            }
+            _ => false,
+        }
+    }
+    match syn::parse2::<syn::Expr>(tokens.clone()) {
+        Ok(syn::Expr::Range(r)) => {
+            matches!(r.limits, syn::RangeLimits::HalfOpen(_))
+                && r.start.as_deref().is_some_and(plain)
+                && r.end.as_deref().is_some_and(plain)
+        }
+        Ok(syn::Expr::Paren(p)) => plain_range(&p.expr.to_token_stream()),
+        _ => false,
+    }
 }
 
 // ---------------------------------------------------------------- uses

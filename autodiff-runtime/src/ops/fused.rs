@@ -55,6 +55,74 @@ pub enum Kept {
     Scalar(f64),
     /// A tensor (shared storage: keeping it copies nothing).
     Tensor(Tensor),
+    /// Rows `start..end` (along dimension 0) of a tensor, read in place: a
+    /// slice the chain read, whose cotangent goes straight into the whole
+    /// tensor's.
+    Rows {
+        /// The whole tensor.
+        base: Tensor,
+        /// The first row.
+        start: usize,
+        /// One past the last row.
+        end: usize,
+    },
+}
+
+impl Kept {
+    /// The shape of the leaf's value (`None`: a scalar).
+    fn shape(&self) -> Option<Vec<usize>> {
+        match self {
+            Kept::Scalar(_) => None,
+            Kept::Tensor(t) => Some(t.shape().to_vec()),
+            Kept::Rows { base, start, end } => {
+                let mut shape = base.shape().to_vec();
+                shape[0] = end - start;
+                Some(shape)
+            }
+        }
+    }
+
+    /// The elements of a tensor leaf, contiguous.
+    fn data(&self) -> &[f64] {
+        match self {
+            Kept::Scalar(v) => core::slice::from_ref(v),
+            Kept::Tensor(t) => t.data(),
+            Kept::Rows { base, start, end } => {
+                let row = base.numel() / base.shape()[0].max(1);
+                &base.data()[start * row..end * row]
+            }
+        }
+    }
+
+    /// The elements before a view's first (0 for a whole tensor).
+    fn offset(&self) -> usize {
+        match self {
+            Kept::Rows { base, start, .. } => start * (base.numel() / base.shape()[0].max(1)),
+            _ => 0,
+        }
+    }
+
+    /// The value as a tensor.
+    fn to_tensor(&self) -> Tensor {
+        match self {
+            Kept::Scalar(v) => Tensor::scalar(*v),
+            Kept::Tensor(t) => t.clone(),
+            Kept::Rows { .. } => {
+                Tensor::from_parts(self.data().to_vec(), self.shape().expect("a tensor"))
+            }
+        }
+    }
+
+    /// Whether two views are of the same tensor (their cotangents go into
+    /// one buffer).
+    fn same_base(&self, other: &Kept) -> bool {
+        match (self, other) {
+            (Kept::Rows { base: a, .. }, Kept::Rows { base: b, .. }) => {
+                std::sync::Arc::ptr_eq(&a.data, &b.data) && a.shape() == b.shape()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A leaf's cotangent as the fused op computes it.
@@ -153,14 +221,37 @@ pub fn leaf<T: Leaf + ?Sized>(x: &T) -> Owned<T::Cotangent> {
     }
 }
 
+/// Rows `range` of `x` along dimension 0 as a leaf of a fused chain
+/// (`fused::rows(&x, a..b)`, what `x.slice(0, a..b)` is when only the chain
+/// reads it): read in place, its cotangent is one of `x`'s shape. Panics as
+/// `slice` does when the range does not fit.
+#[doc(hidden)]
+pub fn rows(x: &Tensor, range: core::ops::Range<usize>) -> Owned<Tensor> {
+    assert!(
+        x.ndim() >= 1 && range.start <= range.end && range.end <= x.shape()[0],
+        "slice {}..{} out of bounds for dimension 0 of a tensor of shape {:?}",
+        range.start,
+        range.end,
+        x.shape()
+    );
+    Owned {
+        kept: Kept::Rows {
+            base: x.clone(),
+            start: range.start,
+            end: range.end,
+        },
+        _cotangent: PhantomData,
+    }
+}
+
 /// The shape every leaf broadcasts to; `None` when every leaf is a scalar.
 fn out_shape(leaves: &[Kept]) -> Option<Vec<usize>> {
     let mut shape: Option<Vec<usize>> = None;
     for leaf in leaves {
-        if let Kept::Tensor(t) = leaf {
+        if let Some(t) = leaf.shape() {
             shape = Some(match shape {
-                None => t.shape().to_vec(),
-                Some(s) => broadcast_shape(&s, t.shape()),
+                None => t,
+                Some(s) => broadcast_shape(&s, &t),
             });
         }
     }
@@ -195,22 +286,25 @@ const CHUNK: usize = 4096;
 
 fn layout(leaves: &[Kept], shape: Vec<usize>) -> Layout {
     let len = numel_of(&shape);
-    let block = |t: &Tensor| repeated_block(t.shape(), &shape);
+    let block = |t: &[usize]| repeated_block(t, &shape);
+    let numel = |t: &[usize]| numel_of(t);
     // One row length for every repeated leaf, else those are written out.
-    let row = leaves.iter().find_map(|l| match l {
-        Kept::Tensor(t) if t.shape() != shape && t.numel() > 1 => block(t),
+    let row = leaves.iter().find_map(|l| match l.shape() {
+        Some(t) if t != shape && numel(&t) > 1 => block(&t),
         _ => None,
     });
     let srcs = leaves
         .iter()
-        .map(|l| match l {
-            Kept::Scalar(v) => Src::Scalar(*v),
-            Kept::Tensor(t) if t.shape() == shape => Src::Full,
-            Kept::Tensor(t) if t.numel() == 1 => Src::Scalar(t.data()[0]),
-            Kept::Tensor(t) if row.is_some() && block(t) == row => Src::Row,
-            Kept::Tensor(t) => {
-                Src::Expanded(zip(t, &Tensor::zeros(&shape), |x, _| x).data().to_vec())
-            }
+        .map(|l| match (l, l.shape()) {
+            (Kept::Scalar(v), _) => Src::Scalar(*v),
+            (_, Some(t)) if t == shape => Src::Full,
+            (_, Some(t)) if numel(&t) == 1 => Src::Scalar(l.data()[0]),
+            (_, Some(t)) if row.is_some() && block(&t) == row => Src::Row,
+            _ => Src::Expanded(
+                zip(&l.to_tensor(), &Tensor::zeros(&shape), |x, _| x)
+                    .data()
+                    .to_vec(),
+            ),
         })
         .collect();
     let chunk = match row {
@@ -246,12 +340,11 @@ impl Layout {
         o: usize,
         m: usize,
     ) -> [&'a [f64]; N] {
-        core::array::from_fn(|k| match (&self.srcs[k], &leaves[k]) {
-            (Src::Full, Kept::Tensor(t)) => &t.data()[o..o + m],
-            (Src::Row, Kept::Tensor(t)) => &t.data()[..m],
-            (Src::Scalar(_), _) => &scalars[k][..m],
-            (Src::Expanded(v), _) => &v[o..o + m],
-            _ => unreachable!("a full or repeated leaf is a tensor"),
+        core::array::from_fn(|k| match &self.srcs[k] {
+            Src::Full => &leaves[k].data()[o..o + m],
+            Src::Row => &leaves[k].data()[..m],
+            Src::Scalar(_) => &scalars[k][..m],
+            Src::Expanded(v) => &v[o..o + m],
         })
     }
 }
@@ -263,10 +356,7 @@ fn gather<const N: usize>(srcs: &[&[f64]; N], i: usize) -> [f64; N] {
 
 #[inline(always)]
 fn scalars<const N: usize>(leaves: &[Kept; N]) -> [f64; N] {
-    core::array::from_fn(|k| match &leaves[k] {
-        Kept::Scalar(v) => *v,
-        Kept::Tensor(t) => t.data()[0],
-    })
+    core::array::from_fn(|k| leaves[k].data()[0])
 }
 
 /// `value` over every element (the leaves broadcast together).
@@ -322,7 +412,8 @@ fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
 
 /// Every leaf's cotangent: `vjp(v[i], ḡ(i))` over the elements, reduced to
 /// each leaf's shape (a scalar leaf's: the sum; a repeated row's: the sum
-/// over its repetitions).
+/// over its repetitions; a view's: placed into its tensor's shape, views of
+/// one tensor into one buffer, which the first of them returns).
 #[inline]
 fn cotangents<const N: usize>(
     leaves: &[Kept; N],
@@ -335,40 +426,88 @@ fn cotangents<const N: usize>(
     };
     let l = layout(leaves, shape);
     let scalar_chunks = l.scalar_chunks();
-    // Full and expanded leaves: one element per output element; repeated
-    // rows: one chunk, summed into; scalars: one chunk of partial sums.
+    // Where each leaf's contributions go: `Direct`, written element by
+    // element into its own buffer (a whole tensor of the output's shape);
+    // otherwise into a chunk-sized buffer, then flushed: added into the
+    // first view's buffer of its tensor (`Group`), or copied at the chunk's
+    // place (`Placed`: a broadcast leaf written out), or summed over chunks
+    // (`Folded`: repeated rows and scalars).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Dst {
+        Direct,
+        Group(usize),
+        Placed,
+        Folded,
+    }
+    let dst: [Dst; N] = core::array::from_fn(|k| match (&l.srcs[k], &leaves[k]) {
+        (Src::Full, Kept::Rows { .. }) => {
+            Dst::Group((0..=k).find(|&j| matches!(l.srcs[j], Src::Full) && leaves[j].same_base(&leaves[k])).expect("k itself"))
+        }
+        (Src::Full, _) => Dst::Direct,
+        (Src::Expanded(_), _) => Dst::Placed,
+        (Src::Row | Src::Scalar(_), _) => Dst::Folded,
+    });
     let mut outs: [Vec<f64>; N] = core::array::from_fn(|k| {
-        let n = match l.srcs[k] {
-            Src::Full | Src::Expanded(_) => l.len,
-            Src::Row | Src::Scalar(_) => l.chunk,
+        let n = match dst[k] {
+            Dst::Direct | Dst::Placed => l.len,
+            Dst::Group(j) if j == k => match &leaves[k] {
+                Kept::Rows { base, .. } => base.numel(),
+                _ => unreachable!("a group is of views"),
+            },
+            Dst::Group(_) => 0,
+            Dst::Folded => l.chunk,
         };
         let mut b = pool::buffer(n);
         b.resize(n, 0.0);
         b
     });
+    let mut chunks: [Vec<f64>; N] =
+        core::array::from_fn(|k| vec![0.0; if dst[k] == Dst::Direct { 0 } else { l.chunk }]);
     let mut o = 0;
     while o < l.len {
         let m = l.chunk.min(l.len - o);
         let srcs = l.slices(leaves, &scalar_chunks, o, m);
-        let dsts: [(&mut [f64], bool); N] = {
+        {
             let mut k = 0;
-            outs.each_mut().map(|out| {
-                let full = matches!(l.srcs[k], Src::Full | Src::Expanded(_));
+            let dsts: [&mut [f64]; N] = outs.each_mut().map(|out| {
+                let d = if dst[k] == Dst::Direct {
+                    &mut out[o..o + m]
+                } else {
+                    &mut out[..0]
+                };
                 k += 1;
-                if full {
-                    (&mut out[o..o + m], true)
-                } else {
-                    (&mut out[..m], false)
+                d
+            });
+            let mut k = 0;
+            let bufs: [&mut [f64]; N] = chunks.each_mut().map(|c| {
+                let d = if dst[k] == Dst::Direct { &mut c[..0] } else { &mut c[..m] };
+                k += 1;
+                d
+            });
+            // The hot loop: every destination written, none read.
+            for i in 0..m {
+                let c = vjp(gather(&srcs, i), g(o + i));
+                for k in 0..N {
+                    if dst[k] == Dst::Direct {
+                        dsts[k][i] = c[k];
+                    } else {
+                        bufs[k][i] = c[k];
+                    }
                 }
-            })
-        };
-        for i in 0..m {
-            let c = vjp(gather(&srcs, i), g(o + i));
-            for k in 0..N {
-                if dsts[k].1 {
-                    dsts[k].0[i] = c[k];
-                } else {
-                    dsts[k].0[i] += c[k];
+            }
+        }
+        for k in 0..N {
+            match dst[k] {
+                Dst::Direct => {}
+                Dst::Group(j) => {
+                    let at = leaves[k].offset() + o;
+                    let (buf, out) = (&chunks[k][..m], &mut outs[j][at..at + m]);
+                    out.iter_mut().zip(buf).for_each(|(x, c)| *x += c);
+                }
+                Dst::Placed => outs[k][o..o + m].copy_from_slice(&chunks[k][..m]),
+                Dst::Folded => {
+                    let (buf, out) = (&chunks[k][..m], &mut outs[k][..m]);
+                    out.iter_mut().zip(buf).for_each(|(x, c)| *x += c);
                 }
             }
         }
@@ -377,20 +516,38 @@ fn cotangents<const N: usize>(
     let mut outs = outs.into_iter();
     core::array::from_fn(|k| {
         let data = outs.next().expect("one buffer per leaf");
-        match (&l.srcs[k], &leaves[k]) {
-            (Src::Full, _) => Ct::Tensor(Tensor::from_parts(data, l.shape.clone())),
-            (Src::Expanded(_), Kept::Tensor(t)) => Ct::Tensor(sum_to_shape(
-                &Tensor::from_parts(data, l.shape.clone()),
-                t.shape(),
-            )),
-            (Src::Row, Kept::Tensor(t)) => Ct::Tensor(Tensor::from_parts(data, t.shape().to_vec())),
-            (Src::Scalar(_), Kept::Tensor(t)) => Ct::Tensor(Tensor::from_parts(
-                vec![data.iter().sum()],
-                t.shape().to_vec(),
-            )),
-            (Src::Scalar(_), Kept::Scalar(_)) => Ct::Scalar(data.iter().sum()),
-            _ => unreachable!("a full or repeated leaf is a tensor"),
-        }
+        let leaf = &leaves[k];
+        let own_shape = leaf.shape();
+        let reduced = |t: Tensor| match own_shape.as_deref() {
+            Some(s) if s != t.shape() => sum_to_shape(&t, s),
+            _ => t,
+        };
+        let ct = match (dst[k], leaf) {
+            (Dst::Direct, _) => Tensor::from_parts(data, l.shape.clone()),
+            (Dst::Group(j), Kept::Rows { base, .. }) if j == k => {
+                Tensor::from_parts(data, base.shape().to_vec())
+            }
+            (Dst::Group(_), _) => return Ct::Tensor(<Tensor as crate::Cotangent>::zero()),
+            (Dst::Placed, _) => reduced(Tensor::from_parts(data, l.shape.clone())),
+            (Dst::Folded, Kept::Scalar(_)) => return Ct::Scalar(data.iter().sum()),
+            (Dst::Folded, _) => match own_shape.as_deref() {
+                Some(s) if numel_of(s) == 1 => {
+                    Tensor::from_parts(vec![data.iter().sum()], s.to_vec())
+                }
+                Some(s) => Tensor::from_parts(data, s.to_vec()),
+                None => unreachable!("a tensor leaf has a shape"),
+            },
+        };
+        Ct::Tensor(match leaf {
+            // A view's cotangent (not through a group): into its tensor's shape.
+            Kept::Rows { base, .. } if !matches!(dst[k], Dst::Group(_)) => {
+                let mut whole = vec![0.0; base.numel()];
+                let at = leaf.offset();
+                whole[at..at + ct.numel()].copy_from_slice(ct.data());
+                Tensor::from_parts(whole, base.shape().to_vec())
+            }
+            _ => ct,
+        })
     })
 }
 
@@ -398,7 +555,7 @@ fn cotangents<const N: usize>(
 fn zeros<const N: usize>(leaves: &[Kept; N]) -> [Ct; N] {
     core::array::from_fn(|k| match &leaves[k] {
         Kept::Scalar(_) => Ct::Scalar(0.0),
-        Kept::Tensor(_) => Ct::Tensor(<Tensor as crate::Cotangent>::zero()),
+        _ => Ct::Tensor(<Tensor as crate::Cotangent>::zero()),
     })
 }
 
@@ -406,7 +563,7 @@ fn zeros<const N: usize>(leaves: &[Kept; N]) -> [Ct; N] {
 fn tensor(k: Kept) -> Tensor {
     match k {
         Kept::Tensor(t) => t,
-        Kept::Scalar(v) => Tensor::scalar(v),
+        other => other.to_tensor(),
     }
 }
 
