@@ -618,6 +618,9 @@ impl Fuse {
                 span,
             });
         }
+        if std::env::var("AUTODIFF_FUSE_DEBUG").is_ok() {
+            eprintln!("fused {name}: {} ops, leaves {}", r.ops, args.iter().skip(2).map(|a| crate::ir::plain(a).to_string()).collect::<Vec<_>>().join(" | "));
+        }
         Some(Ex::Call {
             func,
             args,

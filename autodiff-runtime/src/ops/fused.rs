@@ -282,7 +282,7 @@ struct Layout {
 
 /// Chunks of this many elements when no leaf is a repeated row: scalar
 /// leaves are read from a buffer of one chunk.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 1024;
 
 fn layout(leaves: &[Kept], shape: Vec<usize>) -> Layout {
     let len = numel_of(&shape);
@@ -307,8 +307,9 @@ fn layout(leaves: &[Kept], shape: Vec<usize>) -> Layout {
             ),
         })
         .collect();
+    // A whole number of rows per chunk (len is one too).
     let chunk = match row {
-        Some(r) => r,
+        Some(r) => r * (CHUNK / r).max(1),
         None => len.clamp(1, CHUNK),
     };
     Layout {
@@ -321,11 +322,14 @@ fn layout(leaves: &[Kept], shape: Vec<usize>) -> Layout {
 
 impl Layout {
     /// Buffers of one chunk for the scalar leaves.
-    fn scalar_chunks(&self) -> Vec<Vec<f64>> {
+    fn scalar_chunks(&self, leaves: &[Kept]) -> Vec<Vec<f64>> {
         self.srcs
             .iter()
-            .map(|s| match s {
+            .zip(leaves)
+            .map(|(s, leaf)| match s {
                 Src::Scalar(v) => vec![*v; self.chunk],
+                // The row repeated over one chunk.
+                Src::Row => leaf.data().iter().copied().cycle().take(self.chunk).collect(),
                 _ => Vec::new(),
             })
             .collect()
@@ -342,11 +346,19 @@ impl Layout {
     ) -> [&'a [f64]; N] {
         core::array::from_fn(|k| match &self.srcs[k] {
             Src::Full => &leaves[k].data()[o..o + m],
-            Src::Row => &leaves[k].data()[..m],
-            Src::Scalar(_) => &scalars[k][..m],
+            Src::Row | Src::Scalar(_) => &scalars[k][..m],
             Src::Expanded(v) => &v[o..o + m],
         })
     }
+}
+
+/// Elements computed side by side in the passes (and the lanes of a sum).
+const LANES: usize = 8;
+
+/// Elements `i..i + LANES` of a leaf.
+#[inline(always)]
+fn block(x: &[f64], i: usize) -> &[f64; LANES] {
+    x[i..i + LANES].try_into().expect("a block")
 }
 
 #[inline(always)]
@@ -366,7 +378,7 @@ fn map_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
         return Kept::Scalar(value(scalars(leaves)));
     };
     let l = layout(leaves, shape);
-    let scalar_chunks = l.scalar_chunks();
+    let scalar_chunks = l.scalar_chunks(leaves);
     let mut data = pool::buffer(l.len);
     let mut o = 0;
     while o < l.len {
@@ -386,20 +398,22 @@ fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
         return value(scalars(leaves));
     };
     let l = layout(leaves, shape);
-    let scalar_chunks = l.scalar_chunks();
-    let mut lanes = [0.0f64; 8];
+    let scalar_chunks = l.scalar_chunks(leaves);
+    let mut lanes = [0.0f64; LANES];
     let mut tail = 0.0;
     let mut o = 0;
     while o < l.len {
         let m = l.chunk.min(l.len - o);
         let srcs = l.slices(leaves, &scalar_chunks, o, m);
-        let body = m / 8 * 8;
+        let body = m / LANES * LANES;
         let mut i = 0;
         while i < body {
-            for (j, lane) in lanes.iter_mut().enumerate() {
-                *lane += value(gather(&srcs, i + j));
+            let s: [&[f64; LANES]; N] = core::array::from_fn(|k| block(srcs[k], i));
+            let v: [f64; LANES] = core::array::from_fn(|j| value(core::array::from_fn(|k| s[k][j])));
+            for (lane, v) in lanes.iter_mut().zip(v) {
+                *lane += v;
             }
-            i += 8;
+            i += LANES;
         }
         for i in body..m {
             tail += value(gather(&srcs, i));
@@ -425,7 +439,7 @@ fn cotangents<const N: usize>(
         return core::array::from_fn(|k| Ct::Scalar(c[k]));
     };
     let l = layout(leaves, shape);
-    let scalar_chunks = l.scalar_chunks();
+    let scalar_chunks = l.scalar_chunks(leaves);
     // Where each leaf's contributions go: `Direct`, written element by
     // element into its own buffer (a whole tensor of the output's shape);
     // otherwise into a chunk-sized buffer, then flushed: added into the
@@ -447,71 +461,71 @@ fn cotangents<const N: usize>(
         (Src::Expanded(_), _) => Dst::Placed,
         (Src::Row | Src::Scalar(_), _) => Dst::Folded,
     });
-    let mut outs: [Vec<f64>; N] = core::array::from_fn(|k| {
-        let n = match dst[k] {
-            Dst::Direct | Dst::Placed => l.len,
-            Dst::Group(j) if j == k => match &leaves[k] {
-                Kept::Rows { base, .. } => base.numel(),
-                _ => unreachable!("a group is of views"),
-            },
-            Dst::Group(_) => 0,
-            Dst::Folded => l.chunk,
-        };
-        let mut b = pool::buffer(n);
-        b.resize(n, 0.0);
-        b
+    // Every buffer is written in order, so none is zeroed first: each
+    // holds, as its length, the prefix written so far.
+    let mut outs: [Vec<f64>; N] = core::array::from_fn(|k| match dst[k] {
+        Dst::Direct | Dst::Placed => pool::buffer(l.len),
+        Dst::Group(j) if j == k => match &leaves[k] {
+            Kept::Rows { base, .. } => pool::buffer(base.numel()),
+            _ => unreachable!("a group is of views"),
+        },
+        Dst::Group(_) => Vec::new(),
+        Dst::Folded => vec![0.0; l.chunk],
     });
-    let mut chunks: [Vec<f64>; N] =
-        core::array::from_fn(|k| vec![0.0; if dst[k] == Dst::Direct { 0 } else { l.chunk }]);
+    // The hot loop writes one chunk of every leaf's contributions here (in
+    // cache), then they are flushed to the leaves' buffers.
+    let mut chunks: [Vec<f64>; N] = core::array::from_fn(|_| vec![0.0; l.chunk]);
     let mut o = 0;
     while o < l.len {
         let m = l.chunk.min(l.len - o);
         let srcs = l.slices(leaves, &scalar_chunks, o, m);
         {
-            let mut k = 0;
-            let dsts: [&mut [f64]; N] = outs.each_mut().map(|out| {
-                let d = if dst[k] == Dst::Direct {
-                    &mut out[o..o + m]
-                } else {
-                    &mut out[..0]
-                };
-                k += 1;
-                d
-            });
-            let mut k = 0;
-            let bufs: [&mut [f64]; N] = chunks.each_mut().map(|c| {
-                let d = if dst[k] == Dst::Direct { &mut c[..0] } else { &mut c[..m] };
-                k += 1;
-                d
-            });
-            // The hot loop: every destination written, none read.
-            for i in 0..m {
+            // The hot loop: every destination written, none read, no
+            // branch; blocks of eight (lengths known: no bounds checks, and
+            // the block's elements are computed side by side).
+            let mut dsts: [&mut [f64]; N] = chunks.each_mut().map(|c| &mut c[..m]);
+            let body = m / LANES * LANES;
+            let mut i = 0;
+            while i < body {
+                let s: [&[f64; LANES]; N] = core::array::from_fn(|k| block(srcs[k], i));
+                let gs: [f64; LANES] = core::array::from_fn(|j| g(o + i + j));
+                let cs: [[f64; N]; LANES] =
+                    core::array::from_fn(|j| vjp(core::array::from_fn(|k| s[k][j]), gs[j]));
+                for (k, d) in dsts.iter_mut().enumerate() {
+                    let d: &mut [f64; LANES] =
+                        (&mut d[i..i + LANES]).try_into().expect("a block");
+                    for j in 0..LANES {
+                        d[j] = cs[j][k];
+                    }
+                }
+                i += LANES;
+            }
+            for i in body..m {
                 let c = vjp(gather(&srcs, i), g(o + i));
                 for k in 0..N {
-                    if dst[k] == Dst::Direct {
-                        dsts[k][i] = c[k];
-                    } else {
-                        bufs[k][i] = c[k];
-                    }
+                    dsts[k][i] = c[k];
                 }
             }
         }
         for k in 0..N {
+            let chunk = &chunks[k][..m];
             match dst[k] {
-                Dst::Direct => {}
-                Dst::Group(j) => {
-                    let at = leaves[k].offset() + o;
-                    let (buf, out) = (&chunks[k][..m], &mut outs[j][at..at + m]);
-                    out.iter_mut().zip(buf).for_each(|(x, c)| *x += c);
-                }
-                Dst::Placed => outs[k][o..o + m].copy_from_slice(&chunks[k][..m]),
-                Dst::Folded => {
-                    let (buf, out) = (&chunks[k][..m], &mut outs[k][..m]);
-                    out.iter_mut().zip(buf).for_each(|(x, c)| *x += c);
-                }
+                Dst::Direct | Dst::Placed => outs[k].extend_from_slice(chunk),
+                Dst::Group(j) => add_at(&mut outs[j], leaves[k].offset() + o, chunk),
+                Dst::Folded => outs[k][..m]
+                    .iter_mut()
+                    .zip(chunk)
+                    .for_each(|(x, c)| *x += c),
             }
         }
         o += m;
+    }
+    for k in 0..N {
+        if let (Dst::Group(j), Kept::Rows { base, .. }) = (dst[k], &leaves[k])
+            && j == k
+        {
+            outs[k].resize(base.numel(), 0.0);
+        }
     }
     let mut outs = outs.into_iter();
     core::array::from_fn(|k| {
@@ -534,7 +548,15 @@ fn cotangents<const N: usize>(
                 Some(s) if numel_of(s) == 1 => {
                     Tensor::from_parts(vec![data.iter().sum()], s.to_vec())
                 }
-                Some(s) => Tensor::from_parts(data, s.to_vec()),
+                // A repeated row: the chunk's rows summed.
+                Some(s) => {
+                    let row = numel_of(s);
+                    let mut sum = vec![0.0; row];
+                    for part in data.chunks_exact(row) {
+                        sum.iter_mut().zip(part).for_each(|(x, c)| *x += c);
+                    }
+                    Tensor::from_parts(sum, s.to_vec())
+                }
                 None => unreachable!("a tensor leaf has a shape"),
             },
         };
@@ -549,6 +571,22 @@ fn cotangents<const N: usize>(
             _ => ct,
         })
     })
+}
+
+/// `out[at..at + c.len()] += c`, where `out` holds (as its length) the
+/// prefix written so far and zeros are implied beyond it.
+#[inline]
+fn add_at(out: &mut Vec<f64>, at: usize, c: &[f64]) {
+    let have = out.len();
+    if at > have {
+        out.resize(at, 0.0);
+    }
+    let overlap = out.len().saturating_sub(at).min(c.len());
+    out[at..at + overlap]
+        .iter_mut()
+        .zip(&c[..overlap])
+        .for_each(|(x, c)| *x += c);
+    out.extend_from_slice(&c[overlap..]);
 }
 
 /// Zero cotangents (the output's was a symbolic zero).
