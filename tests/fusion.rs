@@ -338,3 +338,26 @@ fn forward_mode_and_hessian_still_agree() {
         }
     }
 }
+
+// ------------------------------------------------------------------ the result's sum with any cotangent
+
+/// A sum at the function's result computes its cotangents for ȳ = 1 in the
+/// forward pass; the pullback must still be right for any other ȳ, and
+/// for ȳ = 0 give exact zeros where a rule's derivative is infinite.
+#[test]
+fn the_results_sum_with_other_cotangents() {
+    let x = Tensor::uniform(&[33], -1.0, 1.0, 16);
+    let g1 = rosenbrock::grad(&x);
+    for ybar in [2.5, -1.0, 1e-3] {
+        let (_, pullback) = rosenbrock::vjp(&x);
+        let g = pullback(ybar);
+        let want: Vec<f64> = g1.data().iter().map(|g| g * ybar).collect();
+        close("ȳ · grad", g.data(), &want, 1e-14);
+    }
+    let (_, pullback) = rosenbrock::vjp_retained(&x);
+    assert_eq!(pullback(1.0).to_vec(), g1.to_vec());
+    assert_eq!(pullback(1.0).to_vec(), g1.to_vec());
+    let x = Tensor::from([0.0, 1.0, 4.0]);
+    let (_, pullback) = strong_zero::vjp(&x);
+    assert_eq!(pullback(0.0).to_vec(), vec![0.0, 0.0, 0.0]);
+}

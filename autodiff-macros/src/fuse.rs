@@ -80,6 +80,7 @@ pub fn fuse(sig: &Signature, body: &mut Body) {
         reassigned: Vec::new(),
         slices: Vec::new(),
         consumed: Vec::new(),
+        output: false,
     };
     pass.infer_block(&body.block);
     mentioned_block(&body.block, &mut pass.mentioned);
@@ -118,6 +119,8 @@ struct Fuse {
     slices: Vec<SliceLet>,
     /// Slice lets a fused call took over: their statements are removed.
     consumed: Vec<BindId>,
+    /// Rewriting the function's result (`out_sumN` for a sum at its root).
+    output: bool,
 }
 
 #[derive(Clone)]
@@ -409,7 +412,9 @@ impl Fuse {
                         a.kind,
                         AssignKind::Let { .. } | AssignKind::Set | AssignKind::Out
                     ) {
+                        self.output = matches!(a.kind, AssignKind::Out);
                         self.rewrite(&mut a.value);
+                        self.output = false;
                     }
                     if let Some(slice) = self.slice_let(a) {
                         self.slices.push(slice);
@@ -500,6 +505,8 @@ impl Fuse {
     }
 
     fn rewrite(&mut self, e: &mut Ex) {
+        // Only the root of the result is the result.
+        let output = std::mem::replace(&mut self.output, false);
         // `chain.sum()`.
         if let Ex::Op {
             rule, args, span, ..
@@ -507,7 +514,7 @@ impl Fuse {
             && rule.rule == "sum"
             && rule.arity == 1
             && self.region_op(strip_ref(&args[0]))
-            && let Some(call) = self.fused(strip_ref(&args[0]), true, *span)
+            && let Some(call) = self.fused(strip_ref(&args[0]), Some(output), *span)
         {
             *e = call;
             self.rewrite_leaves(e);
@@ -515,7 +522,7 @@ impl Fuse {
         }
         if self.region_op(e)
             && let Ex::Op { span, .. } = &*e
-            && let Some(call) = self.fused(e, false, *span)
+            && let Some(call) = self.fused(e, None, *span)
         {
             *e = call;
             self.rewrite_leaves(e);
@@ -547,10 +554,11 @@ impl Fuse {
 
     /// The fused call of the region rooted at `root`, if it is worth it and
     /// every leaf has a known kind.
-    fn fused(&mut self, root: &Ex, sum: bool, span: Span) -> Option<Ex> {
+    /// `sum`: `Some(at the function's result)` for a chain under `.sum()`.
+    fn fused(&mut self, root: &Ex, sum: Option<bool>, span: Span) -> Option<Ex> {
         let mut r = Region::default();
         self.collect(root, &mut r)?;
-        if r.ops + usize::from(sum) < 2 || r.leaves.is_empty() || r.leaves.len() > MAX_LEAVES {
+        if r.ops + usize::from(sum.is_some()) < 2 || r.leaves.is_empty() || r.leaves.len() > MAX_LEAVES {
             return None;
         }
         if !r.kinds.contains(&Kind::Tensor) {
@@ -561,7 +569,14 @@ impl Fuse {
         let value = kernel_value(&nodes);
         let vjp = kernel_vjp(&nodes, n);
         self.counter += 1;
-        let name = format_ident!("{}{}", if sum { "sum" } else { "map" }, n);
+        // At the result, the sum's pullback is usually called with the seed
+        // 1: `out_sumN` computes those cotangents with the value, in one pass.
+        let kind = match sum {
+            None => "map",
+            Some(false) => "sum",
+            Some(true) => "out_sum",
+        };
+        let name = format_ident!("{}{}", kind, n);
         let func: syn::Path = syn::parse_quote!(__ad::fused::#name);
         let mut args = vec![
             Ex::Inactive {
@@ -803,6 +818,11 @@ fn op_expr(nodes: &[Node<'_>], i: usize) -> TokenStream {
         Syntax::Neg => {
             let x = kid(0);
             quote!((-#x))
+        }
+        // `tanh` as `Tensor::tanh` computes it; the others are std's.
+        Syntax::Method { name, .. } if name == "tanh" => {
+            let x = kid(0);
+            quote!(__ad::fused::tanh(#x))
         }
         Syntax::Method { name, .. } => {
             let x = kid(0);

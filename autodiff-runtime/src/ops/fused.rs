@@ -127,7 +127,7 @@ impl Kept {
 
 /// A leaf's cotangent as the fused op computes it.
 #[doc(hidden)]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Ct {
     /// The cotangent of an `f64` leaf.
     Scalar(f64),
@@ -199,6 +199,14 @@ impl<T: Leaf + ?Sized> Leaf for &mut T {
     fn cotangent(c: Ct) -> T::Cotangent {
         T::cotangent(c)
     }
+}
+
+/// `tanh` as `Tensor::tanh` maps it (branch-free, vectorisable, within a
+/// few ulps of std's): the fused chain's `tanh` gives the same bits.
+#[doc(hidden)]
+#[inline(always)]
+pub fn tanh(x: f64) -> f64 {
+    super::vmath::tanh(x)
 }
 
 /// A leaf's value, kept by the fused op, typed by the leaf's cotangent (so
@@ -420,8 +428,7 @@ fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
         }
         o += m;
     }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
-        + tail
+    lane_sum(&lanes) + tail
 }
 
 /// Every leaf's cotangent: `vjp(v[i], ḡ(i))` over the elements, reduced to
@@ -434,10 +441,25 @@ fn cotangents<const N: usize>(
     g: impl Fn(usize) -> f64,
     vjp: impl Fn([f64; N], f64) -> [f64; N],
 ) -> [Ct; N] {
+    sum_and_cotangents(leaves, None::<fn([f64; N]) -> f64>, g, vjp).1
+}
+
+/// [`cotangents`], and with `value` also `Σ value` over the elements in the
+/// same pass (summed in lanes as [`sum_value`] sums).
+#[inline]
+fn sum_and_cotangents<const N: usize>(
+    leaves: &[Kept; N],
+    value: Option<impl Fn([f64; N]) -> f64>,
+    g: impl Fn(usize) -> f64,
+    vjp: impl Fn([f64; N], f64) -> [f64; N],
+) -> (f64, [Ct; N]) {
     let Some(shape) = out_shape(leaves) else {
         let c = vjp(scalars(leaves), g(0));
-        return core::array::from_fn(|k| Ct::Scalar(c[k]));
+        let y = value.map_or(0.0, |value| value(scalars(leaves)));
+        return (y, core::array::from_fn(|k| Ct::Scalar(c[k])));
     };
+    let mut lanes = [0.0f64; LANES];
+    let mut tail = 0.0;
     let l = layout(leaves, shape);
     let scalar_chunks = l.scalar_chunks(leaves);
     // Where each leaf's contributions go: `Direct`, written element by
@@ -491,6 +513,13 @@ fn cotangents<const N: usize>(
                 let gs: [f64; LANES] = core::array::from_fn(|j| g(o + i + j));
                 let cs: [[f64; N]; LANES] =
                     core::array::from_fn(|j| vjp(core::array::from_fn(|k| s[k][j]), gs[j]));
+                if let Some(value) = &value {
+                    let v: [f64; LANES] =
+                        core::array::from_fn(|j| value(core::array::from_fn(|k| s[k][j])));
+                    for (lane, v) in lanes.iter_mut().zip(v) {
+                        *lane += v;
+                    }
+                }
                 for (k, d) in dsts.iter_mut().enumerate() {
                     let d: &mut [f64; LANES] =
                         (&mut d[i..i + LANES]).try_into().expect("a block");
@@ -502,6 +531,9 @@ fn cotangents<const N: usize>(
             }
             for i in body..m {
                 let c = vjp(gather(&srcs, i), g(o + i));
+                if let Some(value) = &value {
+                    tail += value(gather(&srcs, i));
+                }
                 for k in 0..N {
                     dsts[k][i] = c[k];
                 }
@@ -527,8 +559,9 @@ fn cotangents<const N: usize>(
             outs[k].resize(base.numel(), 0.0);
         }
     }
+    let y = lane_sum(&lanes) + tail;
     let mut outs = outs.into_iter();
-    core::array::from_fn(|k| {
+    let cts = core::array::from_fn(|k| {
         let data = outs.next().expect("one buffer per leaf");
         let leaf = &leaves[k];
         let own_shape = leaf.shape();
@@ -570,7 +603,14 @@ fn cotangents<const N: usize>(
             }
             _ => ct,
         })
-    })
+    });
+    (y, cts)
+}
+
+/// The lanes of a sum added pairwise.
+#[inline(always)]
+fn lane_sum(lanes: &[f64; LANES]) -> f64 {
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// `out[at..at + c.len()] += c`, where `out` holds (as its length) the
@@ -606,7 +646,7 @@ fn tensor(k: Kept) -> Tensor {
 }
 
 macro_rules! fused_arity {
-    ($n:literal, $map:ident, $sum:ident, $($l:ident : $L:ident),+) => {
+    ($n:literal, $map:ident, $sum:ident, $out:ident, $($l:ident : $L:ident),+) => {
         /// The fused map of this many leaves: its value (for code where no
         /// leaf carries a gradient); `__ad_vjp_owned` in the module of the
         /// same name gives the value and the pullback.
@@ -686,17 +726,56 @@ macro_rules! fused_arity {
                 })
             }
         }
+
+        /// The fused sum when it is a function's result, whose cotangent
+        /// is usually the seed 1 of `grad`: its value without the pullback.
+        #[allow(clippy::too_many_arguments)]
+        pub fn $out<$($L),+>(
+            value: impl Fn([f64; $n]) -> f64,
+            vjp: impl Fn([f64; $n], f64) -> [f64; $n],
+            $($l: Owned<$L>),+
+        ) -> f64 {
+            $sum(value, vjp, $($l),+)
+        }
+
+        #[doc(hidden)]
+        pub mod $out {
+            use super::*;
+            /// The fused sum's value and pullback, computing the leaves'
+            /// cotangents for `ȳ = 1` in the forward pass, with the value (one
+            /// pass instead of two): the pullback returns them when `ȳ` is
+            /// exactly 1 (they are what its pass would compute), and runs the
+            /// reverse pass for any other `ȳ`.
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            pub fn __ad_vjp_owned<V, P, $($L: Leaf<Cotangent = $L>),+>(
+                value: V,
+                vjp: P,
+                $($l: Owned<$L>),+
+            ) -> (f64, impl FnOnce(f64) -> ((), (), $($L::Cotangent),+) + Clone + use<V, P, $($L),+>)
+            where
+                V: Fn([f64; $n]) -> f64,
+                P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
+            {
+                let leaves = [$($l.kept),+];
+                let (y, at_one) = sum_and_cotangents(&leaves, Some(value), |_| 1.0, &vjp);
+                (y, move |g: f64| {
+                    let cts = if g == 1.0 { at_one } else { cotangents(&leaves, |_| g, vjp) };
+                    let mut cts = cts.into_iter();
+                    ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
+                })
+            }
+        }
     };
 }
 
-fused_arity!(1, map1, sum1, a: A);
-fused_arity!(2, map2, sum2, a: A, b: B);
-fused_arity!(3, map3, sum3, a: A, b: B, c: C);
-fused_arity!(4, map4, sum4, a: A, b: B, c: C, d: D);
-fused_arity!(5, map5, sum5, a: A, b: B, c: C, d: D, e: E);
-fused_arity!(6, map6, sum6, a: A, b: B, c: C, d: D, e: E, f: F);
-fused_arity!(7, map7, sum7, a: A, b: B, c: C, d: D, e: E, f: F, h: H);
-fused_arity!(8, map8, sum8, a: A, b: B, c: C, d: D, e: E, f: F, h: H, i: I);
+fused_arity!(1, map1, sum1, out_sum1, a: A);
+fused_arity!(2, map2, sum2, out_sum2, a: A, b: B);
+fused_arity!(3, map3, sum3, out_sum3, a: A, b: B, c: C);
+fused_arity!(4, map4, sum4, out_sum4, a: A, b: B, c: C, d: D);
+fused_arity!(5, map5, sum5, out_sum5, a: A, b: B, c: C, d: D, e: E);
+fused_arity!(6, map6, sum6, out_sum6, a: A, b: B, c: C, d: D, e: E, f: F);
+fused_arity!(7, map7, sum7, out_sum7, a: A, b: B, c: C, d: D, e: E, f: F, h: H);
+fused_arity!(8, map8, sum8, out_sum8, a: A, b: B, c: C, d: D, e: E, f: F, h: H, i: I);
 
 /// The most leaves a fused op takes (the macro fuses no larger chain).
 pub const MAX_LEAVES: usize = 8;
