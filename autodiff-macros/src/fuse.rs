@@ -72,6 +72,10 @@ const SCALAR_VALUED: &[&str] = &["sum", "mean", "item", "dot", "norm", "max", "m
 
 /// Fuses the elementwise tensor chains of `body` (see the module's doc).
 pub fn fuse(sig: &Signature, body: &mut Body) {
+    // For measuring what fusion gains: the whole build without it.
+    if std::env::var_os("AUTODIFF_NO_FUSE").is_some() {
+        return;
+    }
     let mut pass = Fuse {
         kinds: param_kinds(sig, body),
         mentioned: HashSet::new(),

@@ -317,7 +317,7 @@ fn layout(leaves: &[Kept], shape: Vec<usize>) -> Layout {
         .collect();
     // A whole number of rows per chunk (len is one too).
     let chunk = match row {
-        Some(r) => r * (CHUNK / r).max(1),
+        Some(r) => (r * (CHUNK / r).max(1)).min(len).max(1),
         None => len.clamp(1, CHUNK),
     };
     Layout {
@@ -392,7 +392,16 @@ fn map_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
     while o < l.len {
         let m = l.chunk.min(l.len - o);
         let srcs = l.slices(leaves, &scalar_chunks, o, m);
-        data.extend((0..m).map(|i| value(gather(&srcs, i))));
+        let body = m / LANES * LANES;
+        let mut i = 0;
+        while i < body {
+            let s: [&[f64; LANES]; N] = core::array::from_fn(|k| block(srcs[k], i));
+            let v: [f64; LANES] =
+                core::array::from_fn(|j| value(core::array::from_fn(|k| s[k][j])));
+            data.extend_from_slice(&v);
+            i += LANES;
+        }
+        data.extend((body..m).map(|i| value(gather(&srcs, i))));
         o += m;
     }
     Kept::Tensor(Tensor::from_parts(data, l.shape))
@@ -438,10 +447,18 @@ fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
 #[inline]
 fn cotangents<const N: usize>(
     leaves: &[Kept; N],
-    g: impl Fn(usize) -> f64,
+    g: Seed<'_>,
     vjp: impl Fn([f64; N], f64) -> [f64; N],
 ) -> [Ct; N] {
     sum_and_cotangents(leaves, None::<fn([f64; N]) -> f64>, g, vjp).1
+}
+
+/// The output's cotangent: one value for every element (a sum's), or one
+/// per element (a map's).
+#[derive(Clone, Copy)]
+enum Seed<'a> {
+    All(f64),
+    Each(&'a [f64]),
 }
 
 /// [`cotangents`], and with `value` also `Σ value` over the elements in the
@@ -450,11 +467,15 @@ fn cotangents<const N: usize>(
 fn sum_and_cotangents<const N: usize>(
     leaves: &[Kept; N],
     value: Option<impl Fn([f64; N]) -> f64>,
-    g: impl Fn(usize) -> f64,
+    g: Seed<'_>,
     vjp: impl Fn([f64; N], f64) -> [f64; N],
 ) -> (f64, [Ct; N]) {
     let Some(shape) = out_shape(leaves) else {
-        let c = vjp(scalars(leaves), g(0));
+        let g0 = match g {
+            Seed::All(g) => g,
+            Seed::Each(g) => g[0],
+        };
+        let c = vjp(scalars(leaves), g0);
         let y = value.map_or(0.0, |value| value(scalars(leaves)));
         return (y, core::array::from_fn(|k| Ct::Scalar(c[k])));
     };
@@ -497,10 +518,18 @@ fn sum_and_cotangents<const N: usize>(
     // The hot loop writes one chunk of every leaf's contributions here (in
     // cache), then they are flushed to the leaves' buffers.
     let mut chunks: [Vec<f64>; N] = core::array::from_fn(|_| vec![0.0; l.chunk]);
+    let g_all = match g {
+        Seed::All(g) => vec![g; l.chunk],
+        Seed::Each(_) => Vec::new(),
+    };
     let mut o = 0;
     while o < l.len {
         let m = l.chunk.min(l.len - o);
         let srcs = l.slices(leaves, &scalar_chunks, o, m);
+        let gchunk: &[f64] = match g {
+            Seed::All(_) => &g_all[..m],
+            Seed::Each(g) => &g[o..o + m],
+        };
         {
             // The hot loop: every destination written, none read, no
             // branch; blocks of eight (lengths known: no bounds checks, and
@@ -510,7 +539,7 @@ fn sum_and_cotangents<const N: usize>(
             let mut i = 0;
             while i < body {
                 let s: [&[f64; LANES]; N] = core::array::from_fn(|k| block(srcs[k], i));
-                let gs: [f64; LANES] = core::array::from_fn(|j| g(o + i + j));
+                let gs: &[f64; LANES] = block(gchunk, i);
                 let cs: [[f64; N]; LANES] =
                     core::array::from_fn(|j| vjp(core::array::from_fn(|k| s[k][j]), gs[j]));
                 if let Some(value) = &value {
@@ -530,7 +559,7 @@ fn sum_and_cotangents<const N: usize>(
                 i += LANES;
             }
             for i in body..m {
-                let c = vjp(gather(&srcs, i), g(o + i));
+                let c = vjp(gather(&srcs, i), gchunk[i]);
                 if let Some(value) = &value {
                     tail += value(gather(&srcs, i));
                 }
@@ -692,10 +721,10 @@ macro_rules! fused_arity {
                         zeros(&leaves)
                     } else if g.numel() == 1 {
                         let g = g.data()[0];
-                        cotangents(&leaves, |_| g, vjp)
+                        cotangents(&leaves, Seed::All(g), vjp)
                     } else {
                         let g = g.data();
-                        cotangents(&leaves, |i| g[i], vjp)
+                        cotangents(&leaves, Seed::Each(g), vjp)
                     };
                     let mut cts = cts.into_iter();
                     ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
@@ -720,7 +749,7 @@ macro_rules! fused_arity {
                 let leaves = [$($l.kept),+];
                 let y = sum_value(&leaves, value);
                 (y, move |g: f64| {
-                    let cts = cotangents(&leaves, |_| g, vjp);
+                    let cts = cotangents(&leaves, Seed::All(g), vjp);
                     let mut cts = cts.into_iter();
                     ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
                 })
@@ -757,9 +786,9 @@ macro_rules! fused_arity {
                 P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
             {
                 let leaves = [$($l.kept),+];
-                let (y, at_one) = sum_and_cotangents(&leaves, Some(value), |_| 1.0, &vjp);
+                let (y, at_one) = sum_and_cotangents(&leaves, Some(value), Seed::All(1.0), &vjp);
                 (y, move |g: f64| {
-                    let cts = if g == 1.0 { at_one } else { cotangents(&leaves, |_| g, vjp) };
+                    let cts = if g == 1.0 { at_one } else { cotangents(&leaves, Seed::All(g), vjp) };
                     let mut cts = cts.into_iter();
                     ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
                 })
