@@ -19,10 +19,20 @@
 //! `v̄ₖ[i] = vjp(v[i], ȳ)ₖ`. A scalar leaf's cotangent is the sum over the
 //! elements (it was broadcast); a tensor leaf of a smaller shape than the
 //! others gets its cotangent summed over the dimensions it was broadcast
-//! along, as the unfused ops' rules do. When every tensor leaf has the
-//! output's shape (the common case) both passes are one loop over the
-//! elements, with no temporary: nothing between the leaves and the result
-//! (or the leaves' cotangents) is written to memory.
+//! along, as the unfused ops' rules do. A leaf may also be rows `a..b` of a
+//! tensor ([`rows`]: a slice along dimension 0 that only the chain read),
+//! read in place, its cotangent added into one buffer of the whole tensor's
+//! shape for all the views of that tensor. [`out_sumN`](out_sum2), for a sum
+//! that is the function's result, also computes the cotangents for `ȳ = 1`
+//! in its forward pass.
+//!
+//! Each pass is one loop over the elements, in blocks of eight (computed
+//! side by side: the loops vectorise) and chunks of about a thousand, whose
+//! contributions are written to buffers that stay in cache and then flushed
+//! to the leaves' cotangents in order. Nothing between the leaves and the
+//! result is written to memory. A leaf that broadcasts as a repeated row (a
+//! bias) or a scalar is read from one chunk of repeats; any other broadcast
+//! is written out at the output's shape first.
 //!
 //! ```
 //! use autodiff_runtime::{Tensor, __private::fused};
@@ -34,7 +44,8 @@
 //!     [g * 2.0 * t, -g * 2.0 * t * 2.0 * v[1]]
 //! };
 //! let (a, b) = (Tensor::from([1.0, 2.0]), Tensor::from([0.5, 1.0]));
-//! let (y, pullback) = fused::sum2::__ad_vjp_owned(value, vjp, &a, &b);
+//! let (y, pullback) =
+//!     fused::sum2::__ad_vjp_owned(value, vjp, fused::leaf(&a), fused::leaf(&b));
 //! assert_eq!(y, 0.75f64.powi(2) + 1.0);
 //! let ((), (), a_bar, b_bar) = pullback(1.0);
 //! assert_eq!(a_bar.to_vec(), vec![1.5, 2.0]);
