@@ -458,18 +458,47 @@ fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
 #[inline]
 fn cotangents<const N: usize>(
     leaves: &[Kept; N],
-    g: Seed<'_>,
+    g: impl Seed,
     vjp: impl Fn([f64; N], f64) -> [f64; N],
 ) -> [Ct; N] {
     sum_and_cotangents(leaves, None::<fn([f64; N]) -> f64>, g, vjp).1
 }
 
-/// The output's cotangent: one value for every element (a sum's), or one
-/// per element (a map's).
+/// The output's cotangent at element `o + i`: one value for every element
+/// (a sum's: [`All`], which the hot loop sees as a constant, so that a
+/// rule's test of a zero cotangent leaves the loop), or one per element (a
+/// map's: [`Each`]).
+trait Seed: Copy {
+    fn block(&self, o: usize, i: usize) -> [f64; LANES];
+    fn at(&self, o: usize, i: usize) -> f64;
+}
+
 #[derive(Clone, Copy)]
-enum Seed<'a> {
-    All(f64),
-    Each(&'a [f64]),
+struct All(f64);
+
+impl Seed for All {
+    #[inline(always)]
+    fn block(&self, _o: usize, _i: usize) -> [f64; LANES] {
+        [self.0; LANES]
+    }
+    #[inline(always)]
+    fn at(&self, _o: usize, _i: usize) -> f64 {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Each<'a>(&'a [f64]);
+
+impl Seed for Each<'_> {
+    #[inline(always)]
+    fn block(&self, o: usize, i: usize) -> [f64; LANES] {
+        *block(self.0, o + i)
+    }
+    #[inline(always)]
+    fn at(&self, o: usize, i: usize) -> f64 {
+        self.0[o + i]
+    }
 }
 
 /// [`cotangents`], and with `value` also `Σ value` over the elements in the
@@ -478,15 +507,11 @@ enum Seed<'a> {
 fn sum_and_cotangents<const N: usize>(
     leaves: &[Kept; N],
     value: Option<impl Fn([f64; N]) -> f64>,
-    g: Seed<'_>,
+    g: impl Seed,
     vjp: impl Fn([f64; N], f64) -> [f64; N],
 ) -> (f64, [Ct; N]) {
     let Some(shape) = out_shape(leaves) else {
-        let g0 = match g {
-            Seed::All(g) => g,
-            Seed::Each(g) => g[0],
-        };
-        let c = vjp(scalars(leaves), g0);
+        let c = vjp(scalars(leaves), g.at(0, 0));
         let y = value.map_or(0.0, |value| value(scalars(leaves)));
         return (y, core::array::from_fn(|k| Ct::Scalar(c[k])));
     };
@@ -529,18 +554,11 @@ fn sum_and_cotangents<const N: usize>(
     // The hot loop writes one chunk of every leaf's contributions here (in
     // cache), then they are flushed to the leaves' buffers.
     let mut chunks: [Vec<f64>; N] = core::array::from_fn(|_| vec![0.0; l.chunk]);
-    let g_all = match g {
-        Seed::All(g) => vec![g; l.chunk],
-        Seed::Each(_) => Vec::new(),
-    };
+
     let mut o = 0;
     while o < l.len {
         let m = l.chunk.min(l.len - o);
         let srcs = l.slices(leaves, &scalar_chunks, o, m);
-        let gchunk: &[f64] = match g {
-            Seed::All(_) => &g_all[..m],
-            Seed::Each(g) => &g[o..o + m],
-        };
         {
             // The hot loop: every destination written, none read, no
             // branch; blocks of eight (lengths known: no bounds checks, and
@@ -550,7 +568,7 @@ fn sum_and_cotangents<const N: usize>(
             let mut i = 0;
             while i < body {
                 let s: [&[f64; LANES]; N] = core::array::from_fn(|k| block(srcs[k], i));
-                let gs: &[f64; LANES] = block(gchunk, i);
+                let gs: [f64; LANES] = g.block(o, i);
                 let cs: [[f64; N]; LANES] =
                     core::array::from_fn(|j| vjp(core::array::from_fn(|k| s[k][j]), gs[j]));
                 if let Some(value) = &value {
@@ -570,7 +588,7 @@ fn sum_and_cotangents<const N: usize>(
                 i += LANES;
             }
             for i in body..m {
-                let c = vjp(gather(&srcs, i), gchunk[i]);
+                let c = vjp(gather(&srcs, i), g.at(o, i));
                 if let Some(value) = &value {
                     tail += value(gather(&srcs, i));
                 }
@@ -732,10 +750,10 @@ macro_rules! fused_arity {
                         zeros(&leaves)
                     } else if g.numel() == 1 {
                         let g = g.data()[0];
-                        cotangents(&leaves, Seed::All(g), vjp)
+                        cotangents(&leaves, All(g), vjp)
                     } else {
                         let g = g.data();
-                        cotangents(&leaves, Seed::Each(g), vjp)
+                        cotangents(&leaves, Each(g), vjp)
                     };
                     let mut cts = cts.into_iter();
                     ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
@@ -760,7 +778,7 @@ macro_rules! fused_arity {
                 let leaves = [$($l.kept),+];
                 let y = sum_value(&leaves, value);
                 (y, move |g: f64| {
-                    let cts = cotangents(&leaves, Seed::All(g), vjp);
+                    let cts = cotangents(&leaves, All(g), vjp);
                     let mut cts = cts.into_iter();
                     ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
                 })
@@ -797,9 +815,9 @@ macro_rules! fused_arity {
                 P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
             {
                 let leaves = [$($l.kept),+];
-                let (y, at_one) = sum_and_cotangents(&leaves, Some(value), Seed::All(1.0), &vjp);
+                let (y, at_one) = sum_and_cotangents(&leaves, Some(value), All(1.0), &vjp);
                 (y, move |g: f64| {
-                    let cts = if g == 1.0 { at_one } else { cotangents(&leaves, Seed::All(g), vjp) };
+                    let cts = if g == 1.0 { at_one } else { cotangents(&leaves, All(g), vjp) };
                     let mut cts = cts.into_iter();
                     ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
                 })
