@@ -592,8 +592,8 @@ fn sum_and_cotangents<const N: usize>(
                 if let Some(value) = &value {
                     tail += value(gather(&srcs, i));
                 }
-                for k in 0..N {
-                    dsts[k][i] = c[k];
+                for (d, c) in dsts.iter_mut().zip(c) {
+                    d[i] = c;
                 }
             }
         }
