@@ -11,8 +11,8 @@
 
 #![allow(clippy::all)]
 
-use autodiff::prelude::*;
 use autodiff::differentiable;
+use autodiff::prelude::*;
 
 #[path = "common/reference.rs"]
 mod reference;
@@ -31,7 +31,10 @@ fn unfused(f: impl Fn(&Var) -> Var, x: &Tensor) -> (f64, Tensor) {
 #[track_caller]
 fn close_n(what: &str, got: f64, want: f64, n: usize) {
     let tol = 1e-13 * (n as f64).sqrt().max(1.0) * 10.0;
-    assert!((got - want).abs() <= tol * (1.0 + want.abs()), "{what}: {got} vs {want}");
+    assert!(
+        (got - want).abs() <= tol * (1.0 + want.abs()),
+        "{what}: {got} vs {want}"
+    );
 }
 
 // ------------------------------------------------------------------ W3: Rosenbrock over slices
@@ -66,7 +69,12 @@ fn rosenbrock_matches_unfused_and_central_differences() {
         close("rosenbrock vs unfused", g.data(), gu.data(), 1e-12);
         assert_eq!(v, rosenbrock(&x));
         if n <= 17 {
-            close("rosenbrock vs cd", g.data(), &cd_t(|x| rosenbrock(x), &x), 1e-6);
+            close(
+                "rosenbrock vs cd",
+                g.data(),
+                &cd_t(|x| rosenbrock(x), &x),
+                1e-6,
+            );
         }
     }
 }
@@ -119,8 +127,18 @@ fn a_fused_map_feeds_other_ops() {
     f(&vx, &vw).backward();
     close("x vs unfused", gx.data(), vx.grad().unwrap().data(), 1e-12);
     close("w vs unfused", gw.data(), vw.grad().unwrap().data(), 1e-12);
-    close("x vs cd", gx.data(), &cd_t(|x| map_then_matmul(x, &w), &x), 1e-6);
-    close("w vs cd", gw.data(), &cd_t(|w| map_then_matmul(&x, w), &w), 1e-6);
+    close(
+        "x vs cd",
+        gx.data(),
+        &cd_t(|x| map_then_matmul(x, &w), &x),
+        1e-6,
+    );
+    close(
+        "w vs cd",
+        gw.data(),
+        &cd_t(|w| map_then_matmul(&x, w), &w),
+        1e-6,
+    );
 }
 
 /// A bias row broadcast along a matrix's rows (read as a repeated row), and
@@ -137,19 +155,48 @@ fn broadcasting_leaves() {
         let row = Tensor::uniform(&[5], -1.0, 1.0, 4);
         let col = Tensor::uniform(&[rows, 1], -1.0, 1.0, 5);
         let (v, (gm, grow, gcol)) = broadcasts::value_and_grad(&m, &row, &col);
-        let (vm, vr, vc) = (Var::leaf(m.clone()), Var::leaf(row.clone()), Var::leaf(col.clone()));
+        let (vm, vr, vc) = (
+            Var::leaf(m.clone()),
+            Var::leaf(row.clone()),
+            Var::leaf(col.clone()),
+        );
         let y = (&(&(&vm + &vr).tanh() * 2.0) + &(&vm * &vc).powi(2)).sum();
         y.backward();
         close_n("value", v, y.item(), rows * 5);
         // `Tensor::tanh` maps a vectorised tanh, the fused chain std's: a few ulps.
         close("m vs unfused", gm.data(), vm.grad().unwrap().data(), 1e-12);
-        close("row vs unfused", grow.data(), vr.grad().unwrap().data(), 1e-11);
-        close("col vs unfused", gcol.data(), vc.grad().unwrap().data(), 1e-12);
+        close(
+            "row vs unfused",
+            grow.data(),
+            vr.grad().unwrap().data(),
+            1e-11,
+        );
+        close(
+            "col vs unfused",
+            gcol.data(),
+            vc.grad().unwrap().data(),
+            1e-12,
+        );
         assert_eq!((grow.shape(), gcol.shape()), (&[5][..], &[rows, 1][..]));
         if rows == 3 {
-            close("m vs cd", gm.data(), &cd_t(|m| broadcasts(m, &row, &col), &m), 1e-6);
-            close("row vs cd", grow.data(), &cd_t(|r| broadcasts(&m, r, &col), &row), 1e-6);
-            close("col vs cd", gcol.data(), &cd_t(|c| broadcasts(&m, &row, c), &col), 1e-6);
+            close(
+                "m vs cd",
+                gm.data(),
+                &cd_t(|m| broadcasts(m, &row, &col), &m),
+                1e-6,
+            );
+            close(
+                "row vs cd",
+                grow.data(),
+                &cd_t(|r| broadcasts(&m, r, &col), &row),
+                1e-6,
+            );
+            close(
+                "col vs cd",
+                gcol.data(),
+                &cd_t(|c| broadcasts(&m, &row, c), &col),
+                1e-6,
+            );
         }
     }
 }
@@ -257,7 +304,12 @@ fn intermediates_read_outside_the_chain() {
         &x,
     );
     close("vs unfused", g.data(), gu.data(), 1e-12);
-    close("vs cd", g.data(), &cd_t(|x| read_outside_the_chain(x), &x), 1e-6);
+    close(
+        "vs cd",
+        g.data(),
+        &cd_t(|x| read_outside_the_chain(x), &x),
+        1e-6,
+    );
 }
 
 /// A chain in a loop, reading the counter (an inactive leaf) and an
@@ -322,7 +374,11 @@ fn smooth(x: &Tensor) -> f64 {
 fn forward_mode_and_hessian_still_agree() {
     let x = Tensor::uniform(&[5], -1.0, 1.0, 14);
     let g = smooth::grad(&x);
-    let want: Vec<f64> = x.data().iter().map(|x| 1.5 * (1.5 * x).cos() + 0.75 * x * x).collect();
+    let want: Vec<f64> = x
+        .data()
+        .iter()
+        .map(|x| 1.5 * (1.5 * x).cos() + 0.75 * x * x)
+        .collect();
     close("grad", g.data(), &want, 1e-14);
     let v = Tensor::uniform(&[5], -1.0, 1.0, 15);
     let (_, d) = smooth::jvp(&x, &v);
@@ -332,9 +388,16 @@ fn forward_mode_and_hessian_still_agree() {
     for i in 0..5 {
         for j in 0..5 {
             let xi = x.data()[i];
-            let want = if i == j { -2.25 * (1.5 * xi).sin() + 1.5 * xi } else { 0.0 };
+            let want = if i == j {
+                -2.25 * (1.5 * xi).sin() + 1.5 * xi
+            } else {
+                0.0
+            };
             let got = h.at(&[i, j]);
-            assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "h[{i}][{j}] = {got}, want {want}");
+            assert!(
+                (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                "h[{i}][{j}] = {got}, want {want}"
+            );
         }
     }
 }

@@ -37,7 +37,9 @@
 //! it is. Anything else is left unfused: a wrong guess would be a compile
 //! error, never a wrong gradient, but code that compiles must keep compiling.
 
-use crate::ir::{Assign, AssignKind, BindId, Block, Body, Ex, Loop, LoopKind, Stmt, Syntax, Target};
+use crate::ir::{
+    Assign, AssignKind, BindId, Block, Body, Ex, Loop, LoopKind, Stmt, Syntax, Target,
+};
 use crate::rules::Need;
 use crate::signature::Signature;
 use proc_macro2::{Span, TokenStream, TokenTree};
@@ -56,15 +58,52 @@ enum Kind {
 
 /// Unary rules whose `Tensor` method maps the `f64` std method of the same name.
 const UNARY: &[&str] = &[
-    "sin", "cos", "tan", "tanh", "exp", "ln", "sqrt", "abs", "recip", "atan", "asin", "acos",
-    "sinh", "cosh", "asinh", "acosh", "atanh", "exp2", "exp_m1", "ln_1p", "log2", "log10", "cbrt",
-    "to_degrees", "to_radians", "floor", "ceil", "round", "trunc", "signum",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "exp",
+    "ln",
+    "sqrt",
+    "abs",
+    "recip",
+    "atan",
+    "asin",
+    "acos",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "exp2",
+    "exp_m1",
+    "ln_1p",
+    "log2",
+    "log10",
+    "cbrt",
+    "to_degrees",
+    "to_radians",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "signum",
 ];
 
 /// Ops whose result is a tensor when their receiver is one.
 const TENSOR_VALUED: &[&str] = &[
-    "slice", "matmul", "reshape", "t", "sum_dim", "mean_dim", "softmax", "log_softmax",
-    "logsumexp", "where", "maximum", "minimum",
+    "slice",
+    "matmul",
+    "reshape",
+    "t",
+    "sum_dim",
+    "mean_dim",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "where",
+    "maximum",
+    "minimum",
 ];
 
 /// Ops whose result is an `f64` when their receiver is a tensor.
@@ -79,7 +118,6 @@ pub fn fuse(sig: &Signature, body: &mut Body) {
     let mut pass = Fuse {
         kinds: param_kinds(sig, body),
         mentioned: HashSet::new(),
-        counter: 0,
         uses: Vec::new(),
         reassigned: Vec::new(),
         slices: Vec::new(),
@@ -114,7 +152,6 @@ struct Fuse {
     /// verbatim statements, inactive expressions): such a binding is never
     /// inlined.
     mentioned: HashSet<String>,
-    counter: usize,
     /// Every binding's number of reads (after inlining).
     uses: Vec<usize>,
     reassigned: Vec<bool>,
@@ -205,7 +242,9 @@ enum Elem {
     Unary,
     /// `powi`/`powf`: the exponent (operand 1) must be a constant for
     /// `powi`; for `powf` it may be a leaf.
-    Pow { integer: bool },
+    Pow {
+        integer: bool,
+    },
 }
 
 fn elem(e: &Ex) -> Option<Elem> {
@@ -345,7 +384,10 @@ impl Fuse {
                     self.inline_block(&mut i.then, ctx)
                         || i.els.as_mut().is_some_and(|e| self.inline_block(e, ctx))
                 }
-                Stmt::Match(m) => m.arms.iter_mut().any(|a| self.inline_block(&mut a.body, ctx)),
+                Stmt::Match(m) => m
+                    .arms
+                    .iter_mut()
+                    .any(|a| self.inline_block(&mut a.body, ctx)),
                 Stmt::Loop(Loop {
                     body, checkpoint, ..
                 }) if checkpoint.is_none() => self.inline_block(body, ctx),
@@ -362,8 +404,13 @@ impl Fuse {
     /// The binding a statement declares, if it may be inlined.
     fn inlinable(&self, stmt: &Stmt, ctx: &Inline<'_>) -> Option<BindId> {
         let Stmt::Assign(a) = stmt else { return None };
-        let (AssignKind::Let { simple: true, pattern }, [Some(Target::Bind(id))]) =
-            (&a.kind, a.targets.as_slice())
+        let (
+            AssignKind::Let {
+                simple: true,
+                pattern,
+            },
+            [Some(Target::Bind(id))],
+        ) = (&a.kind, a.targets.as_slice())
         else {
             return None;
         };
@@ -430,7 +477,10 @@ impl Fuse {
                         self.rewrite_block(e);
                     }
                 }
-                Stmt::Match(m) => m.arms.iter_mut().for_each(|a| self.rewrite_block(&mut a.body)),
+                Stmt::Match(m) => m
+                    .arms
+                    .iter_mut()
+                    .for_each(|a| self.rewrite_block(&mut a.body)),
                 Stmt::Loop(l) => {
                     if l.checkpoint.is_none() {
                         self.rewrite_block(&mut l.body)
@@ -454,8 +504,13 @@ impl Fuse {
     /// pure, neither of them reassigned anywhere: a chain that is the only
     /// reader of `b` may read those rows of `x` in place.
     fn slice_let(&self, a: &Assign) -> Option<SliceLet> {
-        let (AssignKind::Let { simple: true, pattern }, [Some(Target::Bind(id))]) =
-            (&a.kind, a.targets.as_slice())
+        let (
+            AssignKind::Let {
+                simple: true,
+                pattern,
+            },
+            [Some(Target::Bind(id))],
+        ) = (&a.kind, a.targets.as_slice())
         else {
             return None;
         };
@@ -465,14 +520,17 @@ impl Fuse {
         else {
             return None;
         };
-        let (Syntax::Method { name, turbofish }, "slice", 3) = (syntax, rule.rule, args.len()) else {
+        let (Syntax::Method { name, turbofish }, "slice", 3) = (syntax, rule.rule, args.len())
+        else {
             return None;
         };
         if name != "slice" || !turbofish.is_empty() || self.reassigned[*id] {
             return None;
         }
         let base = strip_ref(&args[0]);
-        let Ex::Var { id: x, .. } = base else { return None };
+        let Ex::Var { id: x, .. } = base else {
+            return None;
+        };
         let zero = matches!(&args[1], Ex::Const { tokens } if matches!(tokens.to_string().as_str(), "0" | "0usize"));
         // A range of plain arithmetic over variables nothing reassigns: the
         // same value where the fused call evaluates it.
@@ -483,9 +541,6 @@ impl Fuse {
             _ => false,
         };
         let ident = syn::ext::IdentExt::unraw(&self.ident_of(a)).to_string();
-        if std::env::var("AUTODIFF_FUSE_DEBUG").is_ok() {
-            eprintln!("slice let {ident}: zero {zero} range_pure {range_pure} kind {:?} arg1 {} arg2 {}", self.kinds[*x], crate::ir::plain(&args[1]), match &args[2] { Ex::Inactive { stable, reads, .. } => format!("inactive stable {stable} reads {reads:?}"), Ex::Const{..} => "const".into(), Ex::Unsupported{..} => "unsupported".into(), Ex::Op{..} => "op".into(), Ex::Var{..} => "var".into(), _ => "other".into() });
-        }
         (zero
             && range_pure
             && !self.reassigned[*x]
@@ -501,9 +556,8 @@ impl Fuse {
 
     fn ident_of(&self, a: &Assign) -> syn::Ident {
         match &a.kind {
-            AssignKind::Let { pattern, .. } => {
-                syn::parse2::<syn::Ident>(pattern.clone()).unwrap_or_else(|_| format_ident!("__ad_not_a_name"))
-            }
+            AssignKind::Let { pattern, .. } => syn::parse2::<syn::Ident>(pattern.clone())
+                .unwrap_or_else(|_| format_ident!("__ad_not_a_name")),
             _ => format_ident!("__ad_not_a_name"),
         }
     }
@@ -562,7 +616,10 @@ impl Fuse {
     fn fused(&mut self, root: &Ex, sum: Option<bool>, span: Span) -> Option<Ex> {
         let mut r = Region::default();
         self.collect(root, &mut r)?;
-        if r.ops + usize::from(sum.is_some()) < 2 || r.leaves.is_empty() || r.leaves.len() > MAX_LEAVES {
+        if r.ops + usize::from(sum.is_some()) < 2
+            || r.leaves.is_empty()
+            || r.leaves.len() > MAX_LEAVES
+        {
             return None;
         }
         if !r.kinds.contains(&Kind::Tensor) {
@@ -572,7 +629,6 @@ impl Fuse {
         let nodes = self.nodes(root, &r);
         let value = kernel_value(&nodes);
         let vjp = kernel_vjp(&nodes, n);
-        self.counter += 1;
         // At the result, the sum's pullback is usually called with the seed
         // 1: `out_sumN` computes those cotangents with the value, in one pass.
         let kind = match sum {
@@ -637,8 +693,14 @@ impl Fuse {
                 span,
             });
         }
-        if std::env::var("AUTODIFF_FUSE_DEBUG").is_ok() {
-            eprintln!("fused {name}: {} ops, leaves {}", r.ops, args.iter().skip(2).map(|a| crate::ir::plain(a).to_string()).collect::<Vec<_>>().join(" | "));
+        // For working on the macro: AUTODIFF_FUSE_DEBUG=1 prints each fused chain.
+        if std::env::var_os("AUTODIFF_FUSE_DEBUG").is_some() {
+            let leaves: Vec<String> = args
+                .iter()
+                .skip(2)
+                .map(|a| crate::ir::plain(a).to_string())
+                .collect();
+            eprintln!("fused {name}: {} ops, leaves {}", r.ops, leaves.join(" | "));
         }
         Some(Ex::Call {
             func,
@@ -660,15 +722,14 @@ impl Fuse {
                 self.collect(a, r)?;
                 continue;
             }
-            if let Some(tokens) = constant(a) {
-                // A constant of a binary op next to a tensor is an `f64`;
-                // the exponent of `powi` an `i32`, of `powf` an `f64`.
-                let _ = tokens;
+            // A constant of a binary op next to a tensor is an `f64`; the
+            // exponent of `powi` an `i32`, of `powf` an `f64`: inlined.
+            if constant(a).is_some() {
                 continue;
             }
             // The exponent of `powi` is a constant (checked by `elem`).
-            let partner_tensor = kind == Elem::Binary
-                && self.kind(strip_ref(&args[1 - k])) == Kind::Tensor;
+            let partner_tensor =
+                kind == Elem::Binary && self.kind(strip_ref(&args[1 - k])) == Kind::Tensor;
             let leaf_kind = match self.kind(a) {
                 Kind::Unknown if partner_tensor => Kind::Unknown,
                 Kind::Unknown => return None,
@@ -738,7 +799,13 @@ impl Fuse {
         out
     }
 
-    fn walk<'e>(&self, e: &'e Ex, r: &Region, next_other: &mut usize, out: &mut Vec<Node<'e>>) -> usize {
+    fn walk<'e>(
+        &self,
+        e: &'e Ex,
+        r: &Region,
+        next_other: &mut usize,
+        out: &mut Vec<Node<'e>>,
+    ) -> usize {
         let Ex::Op { args, rule, .. } = e else {
             unreachable!("a region's root and inner nodes are ops")
         };
@@ -911,7 +978,10 @@ fn plain_range(tokens: &TokenStream) -> bool {
             syn::Expr::Binary(b) => {
                 matches!(
                     b.op,
-                    syn::BinOp::Add(_) | syn::BinOp::Sub(_) | syn::BinOp::Mul(_) | syn::BinOp::Div(_)
+                    syn::BinOp::Add(_)
+                        | syn::BinOp::Sub(_)
+                        | syn::BinOp::Mul(_)
+                        | syn::BinOp::Div(_)
                 ) && plain(&b.left)
                     && plain(&b.right)
             }

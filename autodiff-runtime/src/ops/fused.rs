@@ -348,7 +348,13 @@ impl Layout {
             .map(|(s, leaf)| match s {
                 Src::Scalar(v) => vec![*v; self.chunk],
                 // The row repeated over one chunk.
-                Src::Row => leaf.data().iter().copied().cycle().take(self.chunk).collect(),
+                Src::Row => leaf
+                    .data()
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(self.chunk)
+                    .collect(),
                 _ => Vec::new(),
             })
             .collect()
@@ -437,7 +443,8 @@ fn sum_value<const N: usize>(leaves: &[Kept; N], value: impl Fn([f64; N]) -> f64
         let mut i = 0;
         while i < body {
             let s: [&[f64; LANES]; N] = core::array::from_fn(|k| block(srcs[k], i));
-            let v: [f64; LANES] = core::array::from_fn(|j| value(core::array::from_fn(|k| s[k][j])));
+            let v: [f64; LANES] =
+                core::array::from_fn(|j| value(core::array::from_fn(|k| s[k][j])));
             for (lane, v) in lanes.iter_mut().zip(v) {
                 *lane += v;
             }
@@ -533,9 +540,11 @@ fn sum_and_cotangents<const N: usize>(
         Folded,
     }
     let dst: [Dst; N] = core::array::from_fn(|k| match (&l.srcs[k], &leaves[k]) {
-        (Src::Full, Kept::Rows { .. }) => {
-            Dst::Group((0..=k).find(|&j| matches!(l.srcs[j], Src::Full) && leaves[j].same_base(&leaves[k])).expect("k itself"))
-        }
+        (Src::Full, Kept::Rows { .. }) => Dst::Group(
+            (0..=k)
+                .find(|&j| matches!(l.srcs[j], Src::Full) && leaves[j].same_base(&leaves[k]))
+                .expect("k itself"),
+        ),
         (Src::Full, _) => Dst::Direct,
         (Src::Expanded(_), _) => Dst::Placed,
         (Src::Row | Src::Scalar(_), _) => Dst::Folded,
@@ -579,8 +588,7 @@ fn sum_and_cotangents<const N: usize>(
                     }
                 }
                 for (k, d) in dsts.iter_mut().enumerate() {
-                    let d: &mut [f64; LANES] =
-                        (&mut d[i..i + LANES]).try_into().expect("a block");
+                    let d: &mut [f64; LANES] = (&mut d[i..i + LANES]).try_into().expect("a block");
                     for j in 0..LANES {
                         d[j] = cs[j][k];
                     }
@@ -668,7 +676,8 @@ fn sum_and_cotangents<const N: usize>(
 /// The lanes of a sum added pairwise.
 #[inline(always)]
 fn lane_sum(lanes: &[f64; LANES]) -> f64 {
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// `out[at..at + c.len()] += c`, where `out` holds (as its length) the
