@@ -424,3 +424,50 @@ fn the_results_sum_with_other_cotangents() {
     let (_, pullback) = strong_zero::vjp(&x);
     assert_eq!(pullback(0.0).to_vec(), vec![0.0, 0.0, 0.0]);
 }
+
+// ------------------------------------------------------------------ methods, nested chains, empty slices
+
+struct Layer {
+    scale: f64,
+}
+
+impl Layer {
+    /// A method: the fused call lives in the method's generated functions.
+    #[differentiable]
+    fn energy(#[no_grad] &self, x: &Tensor, w: &Tensor) -> f64 {
+        let h = x.matmul(&((w * self.scale).tanh() + 0.5));
+        (h.powi(2) * 0.5 - h).sum()
+    }
+}
+
+#[test]
+fn a_method_and_a_chain_inside_a_leaf() {
+    let layer = Layer { scale: 0.8 };
+    let x = Tensor::uniform(&[2, 3], -1.0, 1.0, 17);
+    let w = Tensor::uniform(&[3, 4], -1.0, 1.0, 18);
+    let (_, (gx, gw)) = layer.energy_value_and_grad(&x, &w);
+    close(
+        "x vs cd",
+        gx.data(),
+        &cd_t(|x| layer.energy(x, &w), &x),
+        1e-6,
+    );
+    close(
+        "w vs cd",
+        gw.data(),
+        &cd_t(|w| layer.energy(&x, w), &w),
+        1e-6,
+    );
+}
+
+#[test]
+fn slices_of_one_element_and_empty_slices() {
+    for n in [1usize, 2] {
+        let x = Tensor::uniform(&[n], -1.0, 1.0, 19);
+        let (v, g) = rosenbrock::value_and_grad(&x);
+        let (vu, gu) = unfused(rosenbrock_var, &x);
+        close_n("value", v, vu, n);
+        close("vs unfused", g.data(), gu.data(), 1e-12);
+        assert_eq!(g.shape(), &[n]);
+    }
+}
