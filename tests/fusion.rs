@@ -471,3 +471,100 @@ fn slices_of_one_element_and_empty_slices() {
         assert_eq!(g.shape(), &[n]);
     }
 }
+
+// ------------------------------------------------------------------ means
+
+/// A mean-squared error: the chain under `.mean()` at the result, and a mean
+/// inside the body (not at the result).
+#[differentiable]
+fn mse(pred: &Tensor, target: &Tensor, w: f64) -> f64 {
+    let spread = (pred * w - 0.25).exp().mean();
+    ((pred * w - target).powi(2)).mean() + 0.1 * spread
+}
+
+#[test]
+fn means_of_fused_chains() {
+    let pred = Tensor::uniform(&[4, 5], -1.0, 1.0, 20);
+    let target = Tensor::uniform(&[4, 5], -1.0, 1.0, 21);
+    let w = 0.9;
+    let (v, (gp, gt, gw)) = mse::value_and_grad(&pred, &target, w);
+    let (vp, vt) = (Var::leaf(pred.clone()), Var::leaf(target.clone()));
+    let spread = (&(&vp * w) - 0.25).exp().mean();
+    let y = &(&(&vp * w) - &vt).powi(2).mean() + &(0.1 * &spread);
+    y.backward();
+    close_n("value", v, y.item(), 20);
+    close(
+        "pred vs unfused",
+        gp.data(),
+        vp.grad().unwrap().data(),
+        1e-12,
+    );
+    close(
+        "target vs unfused",
+        gt.data(),
+        vt.grad().unwrap().data(),
+        1e-12,
+    );
+    close(
+        "pred vs cd",
+        gp.data(),
+        &cd_t(|p| mse(p, &target, w), &pred),
+        1e-6,
+    );
+    close(
+        "w vs cd",
+        &[gw],
+        &cd(|p| mse(&pred, &target, p[0]), &[w]),
+        1e-6,
+    );
+    // Another cotangent than the seed.
+    let (_, pullback) = mse::vjp(&pred, &target, w);
+    let (gp2, _, gw2) = pullback(-3.0);
+    close(
+        "pred, ȳ = −3",
+        gp2.data(),
+        &gp.data().iter().map(|g| -3.0 * g).collect::<Vec<_>>(),
+        1e-14,
+    );
+    close("w, ȳ = −3", &[gw2], &[-3.0 * gw], 1e-14);
+}
+
+/// The mean is the result (`out_mean`: cotangents for the seed computed with
+/// the value).
+#[differentiable]
+fn mse_at_result(pred: &Tensor, target: &Tensor) -> f64 {
+    ((pred - target).powi(2) * 0.5).mean()
+}
+
+#[test]
+fn a_mean_at_the_result() {
+    let pred = Tensor::uniform(&[3, 7], -1.0, 1.0, 22);
+    let target = Tensor::uniform(&[7], -1.0, 1.0, 23);
+    let (v, (gp, gt)) = mse_at_result::value_and_grad(&pred, &target);
+    let want_p: Vec<f64> = pred
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p - target.data()[i % 7]) / 21.0)
+        .collect();
+    close("pred", gp.data(), &want_p, 1e-14);
+    let want_t: Vec<f64> = (0..7)
+        .map(|j| -(0..3).map(|r| want_p[r * 7 + j]).sum::<f64>())
+        .collect();
+    close("target (broadcast row)", gt.data(), &want_t, 1e-14);
+    close_n("value", v, mse_at_result(&pred, &target), 21);
+    let (_, pullback) = mse_at_result::vjp(&pred, &target);
+    let (gp2, gt2) = pullback(0.5);
+    close(
+        "pred, ȳ = 0.5",
+        gp2.data(),
+        &want_p.iter().map(|g| 0.5 * g).collect::<Vec<_>>(),
+        1e-14,
+    );
+    close(
+        "target, ȳ = 0.5",
+        gt2.data(),
+        &want_t.iter().map(|g| 0.5 * g).collect::<Vec<_>>(),
+        1e-14,
+    );
+}

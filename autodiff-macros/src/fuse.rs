@@ -6,9 +6,11 @@
 //! reverse. This pass finds, at compile time, maximal trees of elementwise
 //! ops whose value is a tensor ([`region_op`]: `+ − × ÷` with tensors or `f64`
 //! values, negation, `powi`/`powf` with a constant exponent, and the unary
-//! functions that `f64` has as std methods), optionally under a `.sum()`, and
+//! functions that `f64` has as std methods), optionally under a `.sum()` or
+//! `.mean()`, and
 //! rewrites each into one call of the runtime's fused op
-//! (`__private::fused::{mapN, sumN}`, N the number of distinct leaves) as an
+//! (`__private::fused::{mapN, sumN, meanN}`, N the number of distinct
+//! leaves; `out_sumN`/`out_meanN` at the function's result) as an
 //! [`Ex::Call`]: the rest of the macro treats it as a call of a
 //! differentiable function, whose pullback gives one cotangent per argument.
 //! The call gets the chain's leaves by reference and two closures the pass
@@ -434,7 +436,7 @@ impl Fuse {
             Ex::Ref { inner, .. } => self.used_in_region(inner, id, parent_region),
             Ex::Op { rule, args, .. } => {
                 let here = self.region_op(e)
-                    || (rule.rule == "sum"
+                    || (matches!(rule.rule, "sum" | "mean")
                         && rule.arity == 1
                         && args.first().is_some_and(|a| self.kind(a) == Kind::Tensor));
                 args.iter().any(|a| self.used_in_region(a, id, here))
@@ -565,14 +567,18 @@ impl Fuse {
     fn rewrite(&mut self, e: &mut Ex) {
         // Only the root of the result is the result.
         let output = std::mem::replace(&mut self.output, false);
-        // `chain.sum()`.
+        // `chain.sum()`, `chain.mean()`.
         if let Ex::Op {
             rule, args, span, ..
         } = &*e
-            && rule.rule == "sum"
+            && matches!(rule.rule, "sum" | "mean")
             && rule.arity == 1
             && self.region_op(strip_ref(&args[0]))
-            && let Some(call) = self.fused(strip_ref(&args[0]), Some(output), *span)
+            && let Some(call) = self.fused(
+                strip_ref(&args[0]),
+                Some((rule.rule == "mean", output)),
+                *span,
+            )
         {
             *e = call;
             self.rewrite_leaves(e);
@@ -612,11 +618,12 @@ impl Fuse {
 
     /// The fused call of the region rooted at `root`, if it is worth it and
     /// every leaf has a known kind.
-    /// `sum`: `Some(at the function's result)` for a chain under `.sum()`.
-    fn fused(&mut self, root: &Ex, sum: Option<bool>, span: Span) -> Option<Ex> {
+    /// `reduce`: for a chain under `.sum()` or `.mean()`, `Some((mean, at
+    /// the function's result))`.
+    fn fused(&mut self, root: &Ex, reduce: Option<(bool, bool)>, span: Span) -> Option<Ex> {
         let mut r = Region::default();
         self.collect(root, &mut r)?;
-        if r.ops + usize::from(sum.is_some()) < 2
+        if r.ops + usize::from(reduce.is_some()) < 2
             || r.leaves.is_empty()
             || r.leaves.len() > MAX_LEAVES
         {
@@ -631,10 +638,12 @@ impl Fuse {
         let vjp = kernel_vjp(&nodes, n);
         // At the result, the sum's pullback is usually called with the seed
         // 1: `out_sumN` computes those cotangents with the value, in one pass.
-        let kind = match sum {
+        let kind = match reduce {
             None => "map",
-            Some(false) => "sum",
-            Some(true) => "out_sum",
+            Some((false, false)) => "sum",
+            Some((false, true)) => "out_sum",
+            Some((true, false)) => "mean",
+            Some((true, true)) => "out_mean",
         };
         let name = format_ident!("{}{}", kind, n);
         let func: syn::Path = syn::parse_quote!(__ad::fused::#name);

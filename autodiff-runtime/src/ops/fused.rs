@@ -22,9 +22,11 @@
 //! along, as the unfused ops' rules do. A leaf may also be rows `a..b` of a
 //! tensor ([`rows`]: a slice along dimension 0 that only the chain read),
 //! read in place, its cotangent added into one buffer of the whole tensor's
-//! shape for all the views of that tensor. [`out_sumN`](out_sum2), for a sum
-//! that is the function's result, also computes the cotangents for `ȳ = 1`
-//! in its forward pass.
+//! shape for all the views of that tensor. [`meanN`](mean2) divides the sum
+//! by the number of elements and starts each element's reverse from `ȳ / n`,
+//! as `mean`'s rule does. [`out_sumN`](out_sum2) and
+//! [`out_meanN`](out_mean2), for a reduction that is the function's result,
+//! also compute the cotangents for `ȳ = 1` in their forward pass.
 //!
 //! Each pass is one loop over the elements, in blocks of eight (computed
 //! side by side: the loops vectorise) and chunks of about a thousand, whose
@@ -713,7 +715,7 @@ fn tensor(k: Kept) -> Tensor {
 }
 
 macro_rules! fused_arity {
-    ($n:literal, $map:ident, $sum:ident, $out:ident, $($l:ident : $L:ident),+) => {
+    ($n:literal, $map:ident, $sum:ident, $out:ident, $mean:ident, $out_mean:ident, $($l:ident : $L:ident),+) => {
         /// The fused map of this many leaves: its value (for code where no
         /// leaf carries a gradient); `__ad_vjp_owned` in the module of the
         /// same name gives the value and the pullback.
@@ -832,17 +834,96 @@ macro_rules! fused_arity {
                 })
             }
         }
+
+        /// The fused mean: its value (`Σ value / n`, n the elements).
+        #[allow(clippy::too_many_arguments)]
+        pub fn $mean<$($L),+>(
+            value: impl Fn([f64; $n]) -> f64,
+            vjp: impl Fn([f64; $n], f64) -> [f64; $n],
+            $($l: Owned<$L>),+
+        ) -> f64 {
+            let leaves = [$($l.kept),+];
+            let _ = vjp;
+            sum_value(&leaves, value) / elements(&leaves)
+        }
+
+        #[doc(hidden)]
+        pub mod $mean {
+            use super::*;
+            /// The fused mean's value and pullback: each element's chain
+            /// starts from `ȳ / n`, as `mean`'s rule gives it.
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            pub fn __ad_vjp_owned<V, P, $($L: Leaf<Cotangent = $L>),+>(
+                value: V,
+                vjp: P,
+                $($l: Owned<$L>),+
+            ) -> (f64, impl FnOnce(f64) -> ((), (), $($L::Cotangent),+) + Clone + use<V, P, $($L),+>)
+            where
+                V: Fn([f64; $n]) -> f64,
+                P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
+            {
+                let leaves = [$($l.kept),+];
+                let n = elements(&leaves);
+                let y = sum_value(&leaves, value) / n;
+                (y, move |g: f64| {
+                    let cts = cotangents(&leaves, All(g / n), vjp);
+                    let mut cts = cts.into_iter();
+                    ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
+                })
+            }
+        }
+
+        /// The fused mean when it is a function's result: its value.
+        #[allow(clippy::too_many_arguments)]
+        pub fn $out_mean<$($L),+>(
+            value: impl Fn([f64; $n]) -> f64,
+            vjp: impl Fn([f64; $n], f64) -> [f64; $n],
+            $($l: Owned<$L>),+
+        ) -> f64 {
+            $mean(value, vjp, $($l),+)
+        }
+
+        #[doc(hidden)]
+        pub mod $out_mean {
+            use super::*;
+            /// As [`out_sum1`](super::out_sum1): the cotangents for `ȳ = 1`
+            /// (each chain starting from `1 / n`) with the value, in one pass.
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            pub fn __ad_vjp_owned<V, P, $($L: Leaf<Cotangent = $L>),+>(
+                value: V,
+                vjp: P,
+                $($l: Owned<$L>),+
+            ) -> (f64, impl FnOnce(f64) -> ((), (), $($L::Cotangent),+) + Clone + use<V, P, $($L),+>)
+            where
+                V: Fn([f64; $n]) -> f64,
+                P: Fn([f64; $n], f64) -> [f64; $n] + Clone,
+            {
+                let leaves = [$($l.kept),+];
+                let n = elements(&leaves);
+                let (sum, at_one) = sum_and_cotangents(&leaves, Some(value), All(1.0 / n), &vjp);
+                (sum / n, move |g: f64| {
+                    let cts = if g == 1.0 { at_one } else { cotangents(&leaves, All(g / n), vjp) };
+                    let mut cts = cts.into_iter();
+                    ((), (), $($L::cotangent(cts.next().expect("one per leaf"))),+)
+                })
+            }
+        }
     };
 }
 
-fused_arity!(1, map1, sum1, out_sum1, a: A);
-fused_arity!(2, map2, sum2, out_sum2, a: A, b: B);
-fused_arity!(3, map3, sum3, out_sum3, a: A, b: B, c: C);
-fused_arity!(4, map4, sum4, out_sum4, a: A, b: B, c: C, d: D);
-fused_arity!(5, map5, sum5, out_sum5, a: A, b: B, c: C, d: D, e: E);
-fused_arity!(6, map6, sum6, out_sum6, a: A, b: B, c: C, d: D, e: E, f: F);
-fused_arity!(7, map7, sum7, out_sum7, a: A, b: B, c: C, d: D, e: E, f: F, h: H);
-fused_arity!(8, map8, sum8, out_sum8, a: A, b: B, c: C, d: D, e: E, f: F, h: H, i: I);
+/// The number of elements a mean divides by: the broadcast output's.
+fn elements(leaves: &[Kept]) -> f64 {
+    out_shape(leaves).map_or(1, |s| numel_of(&s)) as f64
+}
+
+fused_arity!(1, map1, sum1, out_sum1, mean1, out_mean1, a: A);
+fused_arity!(2, map2, sum2, out_sum2, mean2, out_mean2, a: A, b: B);
+fused_arity!(3, map3, sum3, out_sum3, mean3, out_mean3, a: A, b: B, c: C);
+fused_arity!(4, map4, sum4, out_sum4, mean4, out_mean4, a: A, b: B, c: C, d: D);
+fused_arity!(5, map5, sum5, out_sum5, mean5, out_mean5, a: A, b: B, c: C, d: D, e: E);
+fused_arity!(6, map6, sum6, out_sum6, mean6, out_mean6, a: A, b: B, c: C, d: D, e: E, f: F);
+fused_arity!(7, map7, sum7, out_sum7, mean7, out_mean7, a: A, b: B, c: C, d: D, e: E, f: F, h: H);
+fused_arity!(8, map8, sum8, out_sum8, mean8, out_mean8, a: A, b: B, c: C, d: D, e: E, f: F, h: H, i: I);
 
 /// The most leaves a fused op takes (the macro fuses no larger chain).
 pub const MAX_LEAVES: usize = 8;
