@@ -568,3 +568,43 @@ fn a_mean_at_the_result() {
         1e-14,
     );
 }
+
+// ------------------------------------------------------------------ side effects stay where they were
+
+thread_local! {
+    static CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// An inactive value with a side effect (it counts its calls): evaluated
+/// once, where the chain was, not once per element nor moved past the next
+/// statement.
+fn next_weight() -> f64 {
+    CALLS.with(|c| {
+        c.set(c.get() + 1);
+        1.0 + f64::from(c.get())
+    })
+}
+
+const HALF: &f64 = &0.5;
+
+#[differentiable]
+fn impure_constant(x: &Tensor) -> f64 {
+    let t = x * next_weight() + 1.0;
+    let b = next_weight();
+    ((t * b).exp() * HALF).sum()
+}
+
+#[test]
+fn an_impure_inactive_value_is_a_leaf() {
+    let x = Tensor::uniform(&[40], -0.1, 0.1, 24);
+    CALLS.with(|c| c.set(0));
+    let g = impure_constant::grad(&x);
+    assert_eq!(CALLS.with(|c| c.get()), 2);
+    // t = x·2 + 1 (first call gives 2), b = 3 (second call).
+    let want: Vec<f64> = x
+        .data()
+        .iter()
+        .map(|x| 0.5 * ((x * 2.0 + 1.0) * 3.0).exp() * 6.0)
+        .collect();
+    close("x", g.data(), &want, 1e-13);
+}

@@ -227,11 +227,18 @@ fn is_float_literal(tokens: &TokenStream) -> bool {
     syn::parse_str::<syn::LitFloat>(s).is_ok_and(|l| l.suffix().is_empty() || l.suffix() == "f64")
 }
 
-/// An operand inlined into the scalar kernel: a constant.
+/// An operand inlined into the scalar kernel, where it is evaluated for
+/// every element: a constant, or pure, cheap syntax that reads no variable
+/// (`1.0 / 3.0`, `f64::EPSILON`). A call (`noise()`) is a leaf instead,
+/// evaluated once where the chain was.
 fn constant(e: &Ex) -> Option<&TokenStream> {
     match e {
         Ex::Const { tokens } => Some(tokens),
-        Ex::Inactive { tokens, reads, .. } if reads.is_empty() => Some(tokens),
+        Ex::Inactive {
+            tokens,
+            reads,
+            stable: true,
+        } if reads.is_empty() => Some(tokens),
         _ => None,
     }
 }
@@ -874,7 +881,10 @@ fn node_lets(nodes: &[Node<'_>]) -> Vec<TokenStream> {
                     Some(quote!(let #x: f64 = #e;))
                 }
                 Node::Const { tokens, int: true } => Some(quote!(let #x: i32 = (#tokens);)),
-                Node::Const { tokens, int: false } => Some(quote!(let #x: f64 = (#tokens);)),
+                // `f64` or `&f64`, as the operators take both.
+                Node::Const { tokens, int: false } => {
+                    Some(quote!(let #x: f64 = __ad::fused::scalar((#tokens));))
+                }
                 Node::Leaf(_) => None,
             }
         })
@@ -1016,7 +1026,8 @@ fn pure_chain(e: &Ex, reassigned: &[bool]) -> bool {
     match e {
         Ex::Var { id, .. } => !reassigned[*id],
         Ex::Const { .. } => true,
-        Ex::Inactive { reads, .. } => reads.is_empty(),
+        // Moved past other statements: nothing with a side effect.
+        Ex::Inactive { reads, stable, .. } => reads.is_empty() && *stable,
         Ex::Ref { inner, .. } => pure_chain(inner, reassigned),
         Ex::Op { args, .. } if elem(e).is_some() => args.iter().all(|a| pure_chain(a, reassigned)),
         _ => false,

@@ -222,6 +222,34 @@ pub fn tanh(x: f64) -> f64 {
     super::vmath::tanh(x)
 }
 
+/// A constant of a fused chain as an `f64` (operators take `f64` and `&f64`).
+#[doc(hidden)]
+#[inline(always)]
+pub fn scalar(x: impl AsScalar) -> f64 {
+    x.as_scalar()
+}
+
+/// `f64` behind any number of references.
+#[doc(hidden)]
+pub trait AsScalar {
+    /// The value.
+    fn as_scalar(&self) -> f64;
+}
+
+impl AsScalar for f64 {
+    #[inline(always)]
+    fn as_scalar(&self) -> f64 {
+        *self
+    }
+}
+
+impl<T: AsScalar + ?Sized> AsScalar for &T {
+    #[inline(always)]
+    fn as_scalar(&self) -> f64 {
+        (**self).as_scalar()
+    }
+}
+
 /// A leaf's value, kept by the fused op, typed by the leaf's cotangent (so
 /// that the pullback borrows nothing of what it was given).
 #[doc(hidden)]
