@@ -139,6 +139,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 return with_errors(primal, errors);
             }
             let mut body = lower::lower(&sig, &func.block, &errors);
+            // Elementwise tensor chains become one fused op each (issue 11).
+            crate::fuse::fuse(&sig, &mut body);
             analyse::analyse(&sig, &mut body, &errors);
             if !errors.is_empty() {
                 return with_errors(primal, errors);

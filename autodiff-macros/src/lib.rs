@@ -22,6 +22,7 @@ mod derive;
 mod errors;
 mod expand;
 mod forward;
+mod fuse;
 mod higher;
 mod ir;
 mod lower;

@@ -147,6 +147,10 @@ pub mod __private {
     /// the macro's rules table is tested against.
     pub use crate::ops::table;
 
+    /// Fused elementwise chains (`ops/fused.rs`): `fused::sumN`/`mapN` and
+    /// their `__ad_vjp_owned`, which the macro calls for a chain of N leaves.
+    pub use crate::ops::fused;
+
     /// Derivative rules `<op>_d<k>(g, needs…)`: the cotangent contribution of
     /// an op's output cotangent `g` to its operand `k`, already reduced to
     /// that operand's shape. Each is defined beside its op in `ops/`; every

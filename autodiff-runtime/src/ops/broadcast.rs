@@ -58,7 +58,7 @@ fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
 /// (its shape, leading 1s aside, is the tail of `out`, like a bias row added
 /// to every row of a matrix), the number of elements it repeats in blocks
 /// of: the broadcast is then a loop over contiguous blocks.
-fn repeated_block(small: &[usize], out: &[usize]) -> Option<usize> {
+pub(crate) fn repeated_block(small: &[usize], out: &[usize]) -> Option<usize> {
     let leading_ones = small.iter().take_while(|&&d| d == 1).count();
     let tail = &small[leading_ones..];
     let block = numel_of(tail);

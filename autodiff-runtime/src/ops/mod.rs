@@ -17,6 +17,7 @@ pub(crate) mod broadcast;
 pub(crate) mod checks;
 mod compare;
 pub mod elementwise;
+pub mod fused;
 pub mod linalg;
 pub mod nalgebra_rules;
 pub mod reduce;
