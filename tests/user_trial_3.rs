@@ -9,7 +9,10 @@
 
 use autodiff::prelude::*;
 use autodiff::{Differentiable, differentiable};
-use nalgebra::{DMatrix, DVector, Matrix2, Matrix3, Point2, Point3, Rotation2, Rotation3, SMatrix, SVector, Unit, UnitQuaternion, Vector2, Vector3, Vector4};
+use nalgebra::{
+    DMatrix, DVector, Matrix2, Matrix3, Point2, Point3, Rotation2, Rotation3, SMatrix, SVector,
+    Unit, UnitQuaternion, Vector2, Vector3, Vector4,
+};
 
 #[path = "common/reference.rs"]
 mod reference;
@@ -39,9 +42,17 @@ fn a01_argmin_lbfgs_decay_fit() {
     let t: Vec<f64> = (0..20).map(|i| i as f64 * 0.25).collect();
     let y: Vec<f64> = t.iter().map(|&ti| 3.0 * (-0.7 * ti).exp()).collect();
     let p0 = [1.0, 0.2];
-    close("decay grad", &decay_sse::grad(&p0, &t, &y), &cd(|p| decay_sse(p, &t, &y), &p0), 1e-6);
+    close(
+        "decay grad",
+        &decay_sse::grad(&p0, &t, &y),
+        &cd(|p| decay_sse(p, &t, &y), &p0),
+        1e-6,
+    );
     let res = Executor::new(
-        Problem::new(|p: &[f64]| decay_sse(p, &t, &y), |p: &[f64]| decay_sse::grad(p, &t, &y)),
+        Problem::new(
+            |p: &[f64]| decay_sse(p, &t, &y),
+            |p: &[f64]| decay_sse::grad(p, &t, &y),
+        ),
         LBFGS::new(MoreThuenteLineSearch::new(), 5),
     )
     .configure(|s| s.param(p0.to_vec()).max_iters(200))
@@ -70,7 +81,12 @@ fn penalised(x: &[f64]) -> f64 {
 #[test]
 fn a02_while_with_two_exits() {
     for x in [[0.5, 1.5, -2.0, 3.0], [10.0, 20.0, 30.0, 1.0]] {
-        close("penalised", &penalised::grad(&x), &cd(|v| penalised(v), &x), 1e-6);
+        close(
+            "penalised",
+            &penalised::grad(&x),
+            &cd(|v| penalised(v), &x),
+            1e-6,
+        );
     }
 }
 
@@ -128,7 +144,10 @@ fn b02_quaternion_rotates_point() {
     let q = UnitQuaternion::from_euler_angles(0.2, -0.5, 1.1);
     let p = Point3::new(0.3, -1.0, 2.0);
     let g = rotated_height::grad(q, p);
-    let want = cd(|v| rotated_height(q, Point3::new(v[0], v[1], v[2])), &[p.x, p.y, p.z]);
+    let want = cd(
+        |v| rotated_height(q, Point3::new(v[0], v[1], v[2])),
+        &[p.x, p.y, p.z],
+    );
     close("quat point", &[g.x, g.y, g.z], &want, 1e-7);
 }
 
@@ -146,7 +165,12 @@ fn pointing_error(roll: f64, pitch: f64, yaw: f64) -> f64 {
 fn b03_euler_pointing() {
     let x = [0.1, 0.3, -0.2];
     let g = pointing_error::grad(x[0], x[1], x[2]);
-    close("pointing", &[g.0, g.1, g.2], &cd(|v| pointing_error(v[0], v[1], v[2]), &x), 1e-7);
+    close(
+        "pointing",
+        &[g.0, g.1, g.2],
+        &cd(|v| pointing_error(v[0], v[1], v[2]), &x),
+        1e-7,
+    );
 }
 
 /// Axis-angle built from a parameter vector; the gradient w.r.t. the axis.
@@ -161,7 +185,10 @@ fn axis_rotation(axis: Vector3<f64>, theta: f64) -> f64 {
 fn b04_axis_angle_axis_gradient() {
     let a = Vector3::new(0.3, 1.0, -0.2);
     let (ga, gt) = axis_rotation::grad(a, 0.7);
-    let want = cd(|v| axis_rotation(Vector3::new(v[0], v[1], v[2]), v[3]), &[a.x, a.y, a.z, 0.7]);
+    let want = cd(
+        |v| axis_rotation(Vector3::new(v[0], v[1], v[2]), v[3]),
+        &[a.x, a.y, a.z, 0.7],
+    );
     close("axis", &[ga.x, ga.y, ga.z, gt], &want, 1e-7);
 }
 
@@ -178,8 +205,21 @@ fn b05_inverse_and_determinant() {
     let b = Vector2::new(1.0, -2.0);
     let (gm, gb) = solve2::grad(m, b);
     let x = [m[(0, 0)], m[(0, 1)], m[(1, 0)], m[(1, 1)], b.x, b.y];
-    let want = cd(|v| solve2(Matrix2::new(v[0], v[1], v[2], v[3]), Vector2::new(v[4], v[5])), &x);
-    close("solve2", &[gm[(0, 0)], gm[(0, 1)], gm[(1, 0)], gm[(1, 1)], gb.x, gb.y], &want, 1e-7);
+    let want = cd(
+        |v| {
+            solve2(
+                Matrix2::new(v[0], v[1], v[2], v[3]),
+                Vector2::new(v[4], v[5]),
+            )
+        },
+        &x,
+    );
+    close(
+        "solve2",
+        &[gm[(0, 0)], gm[(0, 1)], gm[(1, 0)], gm[(1, 1)], gb.x, gb.y],
+        &want,
+        1e-7,
+    );
 }
 
 /// Polygon perimeter from a list of points given as a slice of coordinates,
@@ -205,7 +245,12 @@ fn perimeter(xy: &[f64]) -> f64 {
 #[test]
 fn b06_vec_of_nalgebra_vectors() {
     let xy = [0.0, 0.0, 1.0, 0.1, 1.2, 1.0, -0.1, 0.8];
-    close("perimeter", &perimeter::grad(&xy), &cd(|v| perimeter(v), &xy), 1e-7);
+    close(
+        "perimeter",
+        &perimeter::grad(&xy),
+        &cd(|v| perimeter(v), &xy),
+        1e-7,
+    );
 }
 
 /// Cross product torque and a matrix-vector product with a Matrix3 param.
@@ -396,14 +441,28 @@ fn landing_miss(p0: &Particle, w: &World, target: f64, dt: f64) -> f64 {
 
 #[test]
 fn d01_struct_particle_until_landing() {
-    let p0 = Particle { pos: Vector2::new(0.0, 1.0), vel: Vector2::new(3.0, 4.0), mass: 2.0 };
-    let w = World { gravity: 9.81, drag: 0.3 };
+    let p0 = Particle {
+        pos: Vector2::new(0.0, 1.0),
+        vel: Vector2::new(3.0, 4.0),
+        mass: 2.0,
+    };
+    let w = World {
+        gravity: 9.81,
+        drag: 0.3,
+    };
     let (gp, gw) = landing_miss::grad(&p0, &w, 3.0, 1e-3);
     let x = [p0.pos.x, p0.pos.y, p0.vel.x, p0.vel.y, w.gravity, w.drag];
     let f = |v: &[f64]| {
         landing_miss(
-            &Particle { pos: Vector2::new(v[0], v[1]), vel: Vector2::new(v[2], v[3]), mass: 2.0 },
-            &World { gravity: v[4], drag: v[5] },
+            &Particle {
+                pos: Vector2::new(v[0], v[1]),
+                vel: Vector2::new(v[2], v[3]),
+                mass: 2.0,
+            },
+            &World {
+                gravity: v[4],
+                drag: v[5],
+            },
             3.0,
             1e-3,
         )
@@ -411,7 +470,12 @@ fn d01_struct_particle_until_landing() {
     // The trip count is piecewise constant: compare away from a jump with a
     // small step (the reference's step 6e-6 crosses no event here).
     let want = cd(f, &x);
-    close("landing", &[gp.pos.x, gp.pos.y, gp.vel.x, gp.vel.y, gw.gravity, gw.drag], &want, 2e-3);
+    close(
+        "landing",
+        &[gp.pos.x, gp.pos.y, gp.vel.x, gp.vel.y, gw.gravity, gw.drag],
+        &want,
+        2e-3,
+    );
 }
 
 #[derive(Clone, Debug, Differentiable)]
@@ -431,12 +495,23 @@ fn chain_energy(c: &Chain) -> f64 {
 
 #[test]
 fn d02_struct_vec_fields_windows_zip() {
-    let c = Chain { k: vec![1.0, 2.0, 3.0], x: vec![0.0, 1.2, 2.1, 3.5] };
+    let c = Chain {
+        k: vec![1.0, 2.0, 3.0],
+        x: vec![0.0, 1.2, 2.1, 3.5],
+    };
     let g = chain_energy::grad(&c);
     let n = c.k.len();
     let mut x: Vec<f64> = c.k.clone();
     x.extend(&c.x);
-    let want = cd(|v| chain_energy(&Chain { k: v[..n].to_vec(), x: v[n..].to_vec() }), &x);
+    let want = cd(
+        |v| {
+            chain_energy(&Chain {
+                k: v[..n].to_vec(),
+                x: v[n..].to_vec(),
+            })
+        },
+        &x,
+    );
     let mut got = g.k.clone();
     got.extend(&g.x);
     close("chain", &got, &want, 1e-7);
@@ -501,13 +576,40 @@ fn e01_mlp_struct_gradient_and_adam() {
     use autodiff::optim::{Adam, Optimizer};
     let x = Tensor::randn(&[32, 2], 3);
     let xv = x.to_vec();
-    let y = Tensor::from_vec((0..32).map(|i| (xv[2 * i] * xv[2 * i + 1]).sin()).collect(), &[32, 1]);
+    let y = Tensor::from_vec(
+        (0..32).map(|i| (xv[2 * i] * xv[2 * i + 1]).sin()).collect(),
+        &[32, 1],
+    );
     let m = mlp2_init();
     let g = mlp2_loss::grad(&m, &x, &y);
     let w1 = m.w1.clone();
-    let want = cd_t(|w| mlp2_loss(&Mlp2 { w1: w.clone(), ..m.clone() }, &x, &y), &w1);
+    let want = cd_t(
+        |w| {
+            mlp2_loss(
+                &Mlp2 {
+                    w1: w.clone(),
+                    ..m.clone()
+                },
+                &x,
+                &y,
+            )
+        },
+        &w1,
+    );
     close("mlp w1", &g.w1.to_vec(), &want, 1e-6);
-    let want_b2 = cd_t(|b| mlp2_loss(&Mlp2 { b2: b.clone(), ..m.clone() }, &x, &y), &m.b2);
+    let want_b2 = cd_t(
+        |b| {
+            mlp2_loss(
+                &Mlp2 {
+                    b2: b.clone(),
+                    ..m.clone()
+                },
+                &x,
+                &y,
+            )
+        },
+        &m.b2,
+    );
     close("mlp b2", &g.b2.to_vec(), &want_b2, 1e-6);
     let mut m = m;
     let mut opt = Adam::new(0.02);
@@ -537,10 +639,19 @@ fn nll_rows(w: &Tensor, xs: &[Vec<f64>], labels: &[usize]) -> f64 {
 #[test]
 fn e02_rows_as_tensors_in_a_loop() {
     let w = Tensor::randn(&[3, 4], 5);
-    let xs = vec![vec![0.1, 0.5, -1.0], vec![1.0, -0.3, 0.2], vec![0.0, 0.7, 0.7]];
+    let xs = vec![
+        vec![0.1, 0.5, -1.0],
+        vec![1.0, -0.3, 0.2],
+        vec![0.0, 0.7, 0.7],
+    ];
     let labels = [2usize, 0, 3];
     let g = nll_rows::grad(&w, &xs, &labels);
-    close("nll rows", &g.to_vec(), &cd_t(|w| nll_rows(w, &xs, &labels), &w), 1e-7);
+    close(
+        "nll rows",
+        &g.to_vec(),
+        &cd_t(|w| nll_rows(w, &xs, &labels), &w),
+        1e-7,
+    );
 }
 
 /// A 1-D convolution written with slices and windows on plain f64, then a
@@ -584,7 +695,12 @@ fn chunked_loss(w: &[f64]) -> f64 {
 fn e04_chunks_enumerate_and_sgd() {
     use autodiff::optim::{Optimizer, Sgd};
     let w = vec![1.0, 2.0, -0.5, 0.3, 0.9, -1.1];
-    close("chunks", &chunked_loss::grad(&w), &cd(|v| chunked_loss(v), &w), 1e-7);
+    close(
+        "chunks",
+        &chunked_loss::grad(&w),
+        &cd(|v| chunked_loss(v), &w),
+        1e-7,
+    );
     let mut p = w.clone();
     let mut opt = Sgd::new(0.05).momentum(0.9);
     let l0 = chunked_loss(&p);
@@ -611,9 +727,24 @@ fn e05_attention() {
     let k = Tensor::randn(&[5, 4], 8);
     let v = Tensor::randn(&[5, 2], 9);
     let (gq, gk, gv) = attention::grad(&q, &k, &v);
-    close("att q", &gq.to_vec(), &cd_t(|t| attention(t, &k, &v), &q), 1e-6);
-    close("att k", &gk.to_vec(), &cd_t(|t| attention(&q, t, &v), &k), 1e-6);
-    close("att v", &gv.to_vec(), &cd_t(|t| attention(&q, &k, t), &v), 1e-6);
+    close(
+        "att q",
+        &gq.to_vec(),
+        &cd_t(|t| attention(t, &k, &v), &q),
+        1e-6,
+    );
+    close(
+        "att k",
+        &gk.to_vec(),
+        &cd_t(|t| attention(&q, t, &v), &k),
+        1e-6,
+    );
+    close(
+        "att v",
+        &gv.to_vec(),
+        &cd_t(|t| attention(&q, &k, t), &v),
+        1e-6,
+    );
 }
 
 // ================================================================== F. forward mode, jvp, Hessians
@@ -672,7 +803,11 @@ fn f02_hessian_three_scalars() {
 #[differentiable(forward)]
 fn spherical(p: [f64; 3]) -> [f64; 3] {
     let [r, th, ph] = p;
-    [r * th.sin() * ph.cos(), r * th.sin() * ph.sin(), r * th.cos()]
+    [
+        r * th.sin() * ph.cos(),
+        r * th.sin() * ph.sin(),
+        r * th.cos(),
+    ]
 }
 
 #[test]
@@ -761,7 +896,12 @@ fn f06_tensor_jvp_vs_grad() {
     let dw = Tensor::randn(&[3, 2], 3);
     let (_, t) = tensor_loss::jvp(&w, &x, &dw, &Tensor::zeros(&[4, 3]));
     let (gw, _) = tensor_loss::grad(&w, &x);
-    let want: f64 = gw.to_vec().iter().zip(dw.to_vec()).map(|(a, b)| a * b).sum();
+    let want: f64 = gw
+        .to_vec()
+        .iter()
+        .zip(dw.to_vec())
+        .map(|(a, b)| a * b)
+        .sum();
     close("jvp tensor", &[t], &[want], 1e-12);
 }
 
@@ -769,7 +909,11 @@ fn f06_tensor_jvp_vs_grad() {
 
 #[differentiable]
 fn even_squares(x: &[f64]) -> f64 {
-    x.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, v)| v * v).sum::<f64>()
+    x.iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, v)| v * v)
+        .sum::<f64>()
 }
 
 #[differentiable]
@@ -779,7 +923,11 @@ fn horner_rev(c: &[f64], t: f64) -> f64 {
 
 #[differentiable]
 fn zip_no_iter(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 #[differentiable]
@@ -793,7 +941,10 @@ fn mean_var(x: &[f64]) -> f64 {
 #[differentiable]
 fn range_rev_map(x: &[f64]) -> f64 {
     let n = x.len();
-    (0..n).rev().map(|i| x[i] * (i as f64 + 1.0)).fold(1.0, |a, b| a * 0.5 + b)
+    (0..n)
+        .rev()
+        .map(|i| x[i] * (i as f64 + 1.0))
+        .fold(1.0, |a, b| a * 0.5 + b)
 }
 
 #[differentiable]
@@ -803,7 +954,11 @@ fn maxabs_fold(x: &[f64]) -> f64 {
 
 #[differentiable]
 fn filter_positive_product(x: &[f64]) -> f64 {
-    x.iter().filter(|v| **v > 0.0).map(|v| 1.0 + v).product::<f64>().ln()
+    x.iter()
+        .filter(|v| **v > 0.0)
+        .map(|v| 1.0 + v)
+        .product::<f64>()
+        .ln()
 }
 
 #[differentiable]
@@ -819,25 +974,65 @@ fn enumerate_weights(x: &[f64]) -> f64 {
 fn g01_iterator_chains() {
     let x = [0.5, -1.2, 2.0, 0.3, -0.7, 1.4];
     let y = [0.1, 0.2, -0.3, 0.4, 0.0, 1.0];
-    close("even_squares", &even_squares::grad(&x), &cd(|v| even_squares(v), &x), 1e-7);
+    close(
+        "even_squares",
+        &even_squares::grad(&x),
+        &cd(|v| even_squares(v), &x),
+        1e-7,
+    );
     let (gc, gt) = horner_rev::grad(&x, 0.7);
     let mut xt = x.to_vec();
     xt.push(0.7);
     let mut got = gc.clone();
     got.push(gt);
-    close("horner_rev", &got, &cd(|v| horner_rev(&v[..6], v[6]), &xt), 1e-7);
+    close(
+        "horner_rev",
+        &got,
+        &cd(|v| horner_rev(&v[..6], v[6]), &xt),
+        1e-7,
+    );
     let (ga, gb) = zip_no_iter::grad(&x, &y);
     let mut got = ga.clone();
     got.extend(gb);
     let mut xy = x.to_vec();
     xy.extend(y);
-    close("zip_no_iter", &got, &cd(|v| zip_no_iter(&v[..6], &v[6..]), &xy), 1e-7);
+    close(
+        "zip_no_iter",
+        &got,
+        &cd(|v| zip_no_iter(&v[..6], &v[6..]), &xy),
+        1e-7,
+    );
     let pos = [1.0, 2.0, 1.5, 3.0];
-    close("mean_var", &mean_var::grad(&pos), &cd(|v| mean_var(v), &pos), 1e-7);
-    close("range_rev_map", &range_rev_map::grad(&x), &cd(|v| range_rev_map(v), &x), 1e-7);
-    close("maxabs_fold", &maxabs_fold::grad(&x), &cd(|v| maxabs_fold(v), &x), 1e-7);
-    close("filter_positive_product", &filter_positive_product::grad(&x), &cd(|v| filter_positive_product(v), &x), 1e-7);
-    close("enumerate_weights", &enumerate_weights::grad(&x), &cd(|v| enumerate_weights(v), &x), 1e-7);
+    close(
+        "mean_var",
+        &mean_var::grad(&pos),
+        &cd(|v| mean_var(v), &pos),
+        1e-7,
+    );
+    close(
+        "range_rev_map",
+        &range_rev_map::grad(&x),
+        &cd(|v| range_rev_map(v), &x),
+        1e-7,
+    );
+    close(
+        "maxabs_fold",
+        &maxabs_fold::grad(&x),
+        &cd(|v| maxabs_fold(v), &x),
+        1e-7,
+    );
+    close(
+        "filter_positive_product",
+        &filter_positive_product::grad(&x),
+        &cd(|v| filter_positive_product(v), &x),
+        1e-7,
+    );
+    close(
+        "enumerate_weights",
+        &enumerate_weights::grad(&x),
+        &cd(|v| enumerate_weights(v), &x),
+        1e-7,
+    );
 }
 
 // ================================================================== H. buffers: arrays in place, Vec pushed, shadowing
@@ -920,12 +1115,32 @@ fn vec_of_vec_build(x: &[f64]) -> f64 {
 #[test]
 fn h01_buffers() {
     let x = [0.5, -1.2, 2.0, 0.3];
-    close("cumsum_then_softmax", &cumsum_then_softmax::grad(&x), &cd(|v| cumsum_then_softmax(v), &x), 1e-7);
-    close("insertion_sort_top", &insertion_sort_top::grad(&x), &cd(|v| insertion_sort_top(v), &x), 1e-7);
+    close(
+        "cumsum_then_softmax",
+        &cumsum_then_softmax::grad(&x),
+        &cd(|v| cumsum_then_softmax(v), &x),
+        1e-7,
+    );
+    close(
+        "insertion_sort_top",
+        &insertion_sort_top::grad(&x),
+        &cd(|v| insertion_sort_top(v), &x),
+        1e-7,
+    );
     let (gx, gk) = shadowing_chain::grad(&[0.4, 0.3], 1.7);
-    close("shadowing", &[gx[0], gx[1], gk], &cd(|v| shadowing_chain(&v[..2], v[2]), &[0.4, 0.3, 1.7]), 1e-7);
+    close(
+        "shadowing",
+        &[gx[0], gx[1], gk],
+        &cd(|v| shadowing_chain(&v[..2], v[2]), &[0.4, 0.3, 1.7]),
+        1e-7,
+    );
     let u = [0.3, 1.0, -0.5, 0.8, 0.1, 2.0];
-    close("stencil", &array_stencil::grad(u), &cd(|v| array_stencil(v.try_into().unwrap()), &u), 1e-7);
+    close(
+        "stencil",
+        &array_stencil::grad(u),
+        &cd(|v| array_stencil(v.try_into().unwrap()), &u),
+        1e-7,
+    );
 }
 
 // ================================================================== I. closures, helpers, early returns, while
@@ -1014,14 +1229,24 @@ fn nested_early_return(x: &[f64]) -> f64 {
 #[test]
 fn i01_closures_helpers_early_returns_while() {
     let g = closures_everywhere::grad(0.7, -0.4);
-    close("closures", &[g.0, g.1], &cd(|v| closures_everywhere(v[0], v[1]), &[0.7, -0.4]), 1e-7);
+    close(
+        "closures",
+        &[g.0, g.1],
+        &cd(|v| closures_everywhere(v[0], v[1]), &[0.7, -0.4]),
+        1e-7,
+    );
     for x in [[0.3, 0.5, -0.2, 0.1], [0.3, 2.5, -3.0, 0.1]] {
         let (gx, gl) = uses_soft_clip::grad(&x, 1.0);
         let mut got = gx.clone();
         got.push(gl);
         let mut xl = x.to_vec();
         xl.push(1.0);
-        close("soft clip", &got, &cd(|v| uses_soft_clip(&v[..4], v[4]), &xl), 1e-7);
+        close(
+            "soft clip",
+            &got,
+            &cd(|v| uses_soft_clip(&v[..4], v[4]), &xl),
+            1e-7,
+        );
     }
     // bisection: the derivative is exactly zero (comparisons only)
     assert_eq!(bisection_root::grad(2.0), 0.0);
@@ -1029,7 +1254,12 @@ fn i01_closures_helpers_early_returns_while() {
     let want = -x * (0.8 * x).sin() / (1.0 + 0.8 * (0.8 * x).sin());
     close("fixed point", &[fixed_point::grad(0.8)], &[want], 1e-9);
     for x in [[0.3, 0.5, -0.2, 0.1], [1.0, 2.0, 1.5, 0.4]] {
-        close("nested return", &nested_early_return::grad(&x), &cd(|v| nested_early_return(v), &x), 1e-7);
+        close(
+            "nested return",
+            &nested_early_return::grad(&x),
+            &cd(|v| nested_early_return(v), &x),
+            1e-7,
+        );
     }
 }
 
@@ -1043,42 +1273,88 @@ fn i01_closures_helpers_early_returns_while() {
 
 #[differentiable(forward)]
 fn chain_filter_enumerate(x: &[f64]) -> f64 {
-    x.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, v)| v * v).sum::<f64>()
+    x.iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, v)| v * v)
+        .sum::<f64>()
 }
 #[differentiable(forward)]
 fn chain_r3(x: &[f64], y: &[f64]) -> f64 {
-    x.iter().zip(y.iter()).enumerate().filter(|&(i, (a, _))| i != 1 && *a > -5.0).map(|(_i, (a, b))| a * b).sum::<f64>()
+    x.iter()
+        .zip(y.iter())
+        .enumerate()
+        .filter(|&(i, (a, _))| i != 1 && *a > -5.0)
+        .map(|(_i, (a, b))| a * b)
+        .sum::<f64>()
 }
 #[differentiable(forward)]
 fn chain_r4(x: &[f64], y: &[f64]) -> f64 {
-    x.iter().zip(y.iter()).filter(|(a, b)| **a < **b).map(|(a, b)| a * b).sum::<f64>()
+    x.iter()
+        .zip(y.iter())
+        .filter(|(a, b)| **a < **b)
+        .map(|(a, b)| a * b)
+        .sum::<f64>()
 }
 #[differentiable(forward)]
 fn chain_r5(x: &[f64]) -> f64 {
-    x.iter().enumerate().filter(|(i, v)| *i > 0 && **v > 0.0).map(|(i, v)| v * i as f64).fold(0.0, |a, b| a + b.sin())
+    x.iter()
+        .enumerate()
+        .filter(|(i, v)| *i > 0 && **v > 0.0)
+        .map(|(i, v)| v * i as f64)
+        .fold(0.0, |a, b| a + b.sin())
 }
 #[test]
 fn g02_filter_over_tuples_forward_and_reverse() {
     let x = [0.5, -1.2, 2.0, 0.3];
     let y = [0.1, 0.2, 3.0, -0.4];
-    close("r1", &chain_filter_enumerate::grad(&x), &cd(|v| chain_filter_enumerate(v), &x), 1e-7);
-    close("r1 fwd", &[chain_filter_enumerate::jvp(&x, &[1.0, 1.0, 1.0, 1.0]).1], &[cd(|v| chain_filter_enumerate(v), &x).iter().sum()], 1e-7);
+    close(
+        "r1",
+        &chain_filter_enumerate::grad(&x),
+        &cd(|v| chain_filter_enumerate(v), &x),
+        1e-7,
+    );
+    close(
+        "r1 fwd",
+        &[chain_filter_enumerate::jvp(&x, &[1.0, 1.0, 1.0, 1.0]).1],
+        &[cd(|v| chain_filter_enumerate(v), &x).iter().sum()],
+        1e-7,
+    );
     let (a, b) = chain_r3::grad(&x, &y);
     close("r3x", &a, &cd(|v| chain_r3(v, &y), &x), 1e-7);
     close("r3y", &b, &cd(|v| chain_r3(&x, v), &y), 1e-7);
     let (a, b) = chain_r4::grad(&x, &y);
     close("r4x", &a, &cd(|v| chain_r4(v, &y), &x), 1e-7);
     close("r4y", &b, &cd(|v| chain_r4(&x, v), &y), 1e-7);
-    close("chain_r5", &chain_r5::grad(&x), &cd(|v| chain_r5(v), &x), 1e-7);
-    close("chain_r5 h", &chain_r5::hessian(&x).to_vec()[0..4], &cd(|v| chain_r5::grad(v)[0], &x), 1e-6);
+    close(
+        "chain_r5",
+        &chain_r5::grad(&x),
+        &cd(|v| chain_r5(v), &x),
+        1e-7,
+    );
+    close(
+        "chain_r5 h",
+        &chain_r5::hessian(&x).to_vec()[0..4],
+        &cd(|v| chain_r5::grad(v)[0], &x),
+        1e-6,
+    );
 }
 #[differentiable(forward)]
 fn chain_r6(x: &[f64], y: &[f64]) -> f64 {
-    x.iter().zip(y).enumerate().filter(|&(i, (&a, _))| i > 0 && a < 1.0).map(|(i, (a, b))| a * b * i as f64).sum::<f64>()
+    x.iter()
+        .zip(y)
+        .enumerate()
+        .filter(|&(i, (&a, _))| i > 0 && a < 1.0)
+        .map(|(i, (a, b))| a * b * i as f64)
+        .sum::<f64>()
 }
 #[differentiable(forward)]
 fn chain_r7(x: &[f64]) -> f64 {
-    x.iter().enumerate().filter(|&(_, &v)| v > 0.0).map(|(i, &v)| v.powi(i as i32 + 1)).product::<f64>()
+    x.iter()
+        .enumerate()
+        .filter(|&(_, &v)| v > 0.0)
+        .map(|(i, &v)| v.powi(i as i32 + 1))
+        .product::<f64>()
 }
 #[test]
 fn g03_filter_patterns_by_value() {
@@ -1088,10 +1364,25 @@ fn g03_filter_patterns_by_value() {
     close("r6x", &a, &cd(|v| chain_r6(v, &y), &x), 1e-7);
     close("r6y", &b, &cd(|v| chain_r6(&x, v), &y), 1e-7);
     let (_, t) = chain_r6::jvp(&x, &y, &[1.0, 0.0, 2.0, 1.0], &[0.0, 1.0, 0.0, 0.0]);
-    close("chain_r6 jvp", &[t], &[a[0] + 2.0 * a[2] + a[3] + b[1]], 1e-12);
-    close("chain_r7", &chain_r7::grad(&x), &cd(|v| chain_r7(v), &x), 1e-7);
+    close(
+        "chain_r6 jvp",
+        &[t],
+        &[a[0] + 2.0 * a[2] + a[3] + b[1]],
+        1e-12,
+    );
+    close(
+        "chain_r7",
+        &chain_r7::grad(&x),
+        &cd(|v| chain_r7(v), &x),
+        1e-7,
+    );
     let h = chain_r7::hessian(&x).to_vec();
-    close("chain_r7 h", &h[8..12], &cd(|v| chain_r7::grad(v)[2], &x), 1e-6);
+    close(
+        "chain_r7 h",
+        &h[8..12],
+        &cd(|v| chain_r7::grad(v)[2], &x),
+        1e-6,
+    );
 }
 #[differentiable(forward)]
 fn chain_r8(w: &[f64]) -> f64 {
@@ -1100,7 +1391,11 @@ fn chain_r8(w: &[f64]) -> f64 {
         let t = c[0] * c[0] + (i as f64 + 1.0) * c[c.len() - 1] * c[c.len() - 1];
         s += t.sqrt();
     }
-    s + w.chunks_exact(2).map(|c| c[0] * c[1]).sum::<f64>() + w.chunks(3).rev().map(|c| c[0]).fold(0.0, |a, b| 2.0 * a + b)
+    s + w.chunks_exact(2).map(|c| c[0] * c[1]).sum::<f64>()
+        + w.chunks(3)
+            .rev()
+            .map(|c| c[0])
+            .fold(0.0, |a, b| 2.0 * a + b)
 }
 #[differentiable(forward)]
 fn chain_r9(x: &[f64]) -> f64 {
@@ -1108,18 +1403,57 @@ fn chain_r9(x: &[f64]) -> f64 {
     for (i, &v) in x.iter().enumerate().rev() {
         s = s * 0.9 + v * (i as f64);
     }
-    s + x.iter().enumerate().rev().map(|(i, v)| v * i as f64).fold(0.0, |a, b| a * 0.5 + b)
+    s + x
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, v)| v * i as f64)
+        .fold(0.0, |a, b| a * 0.5 + b)
 }
 #[test]
 fn g04_chunks_and_enumerate_rev() {
     let w = [1.0, 2.0, -0.5, 0.3, 0.9, -1.1, 0.7];
-    close("chain_r8", &chain_r8::grad(&w), &cd(|v| chain_r8(v), &w), 1e-7);
-    close("chain_r8 h", &chain_r8::hessian(&w).to_vec()[0..7], &cd(|v| chain_r8::grad(v)[0], &w), 1e-6);
+    close(
+        "chain_r8",
+        &chain_r8::grad(&w),
+        &cd(|v| chain_r8(v), &w),
+        1e-7,
+    );
+    close(
+        "chain_r8 h",
+        &chain_r8::hessian(&w).to_vec()[0..7],
+        &cd(|v| chain_r8::grad(v)[0], &w),
+        1e-6,
+    );
     let x = [0.5, -1.2, 2.0, 0.3];
-    close("chain_r9", &chain_r9::grad(&x), &cd(|v| chain_r9(v), &x), 1e-7);
-    assert!((chain_r9(&x) - { let mut s = 0.0; for i in (0..4).rev() { s = s * 0.9 + x[i] * i as f64; } let mut f = 0.0; for i in (0..4).rev() { f = f * 0.5 + x[i] * i as f64; } s + f }).abs() < 1e-14);
+    close(
+        "chain_r9",
+        &chain_r9::grad(&x),
+        &cd(|v| chain_r9(v), &x),
+        1e-7,
+    );
+    assert!(
+        (chain_r9(&x) - {
+            let mut s = 0.0;
+            for i in (0..4).rev() {
+                s = s * 0.9 + x[i] * i as f64;
+            }
+            let mut f = 0.0;
+            for i in (0..4).rev() {
+                f = f * 0.5 + x[i] * i as f64;
+            }
+            s + f
+        })
+        .abs()
+            < 1e-14
+    );
     let (_, t) = chain_r9::jvp(&x, &[1.0, 1.0, 1.0, 1.0]);
-    close("chain_r9 jvp", &[t], &[chain_r9::grad(&x).iter().sum()], 1e-12);
+    close(
+        "chain_r9 jvp",
+        &[t],
+        &[chain_r9::grad(&x).iter().sum()],
+        1e-12,
+    );
 }
 
 // ================================================================== J. the graph layer (Var) and record
@@ -1142,10 +1476,30 @@ fn j01_var_mlp_matches_macro() {
     let loss = (&err * &err).mean();
     loss.backward();
     let g = mlp2_loss::grad(&m, &x, &y);
-    close("var w1", &w1.grad().unwrap().to_vec(), &g.w1.to_vec(), 1e-12);
-    close("var b1", &b1.grad().unwrap().to_vec(), &g.b1.to_vec(), 1e-12);
-    close("var w2", &w2.grad().unwrap().to_vec(), &g.w2.to_vec(), 1e-12);
-    close("var b2", &b2.grad().unwrap().to_vec(), &g.b2.to_vec(), 1e-12);
+    close(
+        "var w1",
+        &w1.grad().unwrap().to_vec(),
+        &g.w1.to_vec(),
+        1e-12,
+    );
+    close(
+        "var b1",
+        &b1.grad().unwrap().to_vec(),
+        &g.b1.to_vec(),
+        1e-12,
+    );
+    close(
+        "var w2",
+        &w2.grad().unwrap().to_vec(),
+        &g.w2.to_vec(),
+        1e-12,
+    );
+    close(
+        "var b2",
+        &b2.grad().unwrap().to_vec(),
+        &g.b2.to_vec(),
+        1e-12,
+    );
 }
 
 #[differentiable]
@@ -1162,7 +1516,13 @@ fn j02_record_inside_a_graph_and_accumulate() {
     z.backward();
     let g1 = a.grad().unwrap().to_vec();
     let av = [0.5, -1.0, 2.0];
-    let want = cd(|v| { let s = swish(Tensor::from_vec(v.to_vec(), &[3])).to_vec(); s.iter().map(|t| t * t).sum::<f64>() + v.iter().sum::<f64>() }, &av);
+    let want = cd(
+        |v| {
+            let s = swish(Tensor::from_vec(v.to_vec(), &[3])).to_vec();
+            s.iter().map(|t| t * t).sum::<f64>() + v.iter().sum::<f64>()
+        },
+        &av,
+    );
     close("record", &g1, &want, 1e-7);
     // a second graph accumulates into the same leaf
     let z2 = swish::record(&a).sum();
@@ -1181,8 +1541,18 @@ fn j03_var_detach_retain_grad() {
     let c = y.detach();
     let z = (&y * &c).sum(); // d/dx = 2x * c = 2x³
     z.backward();
-    close("detach", &x.grad().unwrap().to_vec(), &[2.0, 16.0, 54.0], 1e-12);
-    close("retain", &y.grad().unwrap().to_vec(), &[1.0, 4.0, 9.0], 1e-12);
+    close(
+        "detach",
+        &x.grad().unwrap().to_vec(),
+        &[2.0, 16.0, 54.0],
+        1e-12,
+    );
+    close(
+        "retain",
+        &y.grad().unwrap().to_vec(),
+        &[1.0, 4.0, 9.0],
+        1e-12,
+    );
 }
 
 // ================================================================== K. vjp_retained, stop_gradient, no_grad
@@ -1207,7 +1577,9 @@ fn k01_vjp_retained_rows_of_jacobian() {
     }
     // linearity
     let s = back(vec![1.0, 2.0, -1.0]);
-    let lin: Vec<f64> = (0..2).map(|i| want[0][i] + 2.0 * want[1][i] - want[2][i]).collect();
+    let lin: Vec<f64> = (0..2)
+        .map(|i| want[0][i] + 2.0 * want[1][i] - want[2][i])
+        .collect();
     close("lin", &s, &lin, 1e-7);
 }
 
@@ -1228,10 +1600,25 @@ fn k02_stop_gradient_target() {
     let (gw, gs, gsn, gr, gg) = td_loss::grad(&w, &s, &sn, 1.0, 0.9);
     let q = |x: &[f64]| w[0] * x[0] + w[1] * x[1] + w[2];
     let delta = q(&s) - (1.0 + 0.9 * q(&sn));
-    close("td w", &gw, &[2.0 * delta * s[0], 2.0 * delta * s[1], 2.0 * delta], 1e-12);
-    close("td s", &gs, &[2.0 * delta * w[0], 2.0 * delta * w[1]], 1e-12);
+    close(
+        "td w",
+        &gw,
+        &[2.0 * delta * s[0], 2.0 * delta * s[1], 2.0 * delta],
+        1e-12,
+    );
+    close(
+        "td s",
+        &gs,
+        &[2.0 * delta * w[0], 2.0 * delta * w[1]],
+        1e-12,
+    );
     close("td s_next (stopped)", &gsn, &[0.0, 0.0], 0.0);
-    close("td r", &[gr, gg], &[-2.0 * delta, -2.0 * delta * q(&sn)], 1e-12);
+    close(
+        "td r",
+        &[gr, gg],
+        &[-2.0 * delta, -2.0 * delta * q(&sn)],
+        1e-12,
+    );
 }
 
 #[differentiable]
@@ -1251,7 +1638,12 @@ fn k03_straight_through_estimator() {
     let x = [0.26, -0.74, 1.49];
     let g = straight_through::grad(&x, 2.0);
     let q: Vec<f64> = x.iter().map(|v| (v * 2.0f64).round() / 2.0).collect();
-    close("ste", &g, &q.iter().map(|v| 2.0 * v).collect::<Vec<_>>(), 1e-12);
+    close(
+        "ste",
+        &g,
+        &q.iter().map(|v| 2.0 * v).collect::<Vec<_>>(),
+        1e-12,
+    );
 }
 
 // ================================================================== L. methods, generics, helpers calling helpers
@@ -1286,10 +1678,26 @@ impl Pendulum {
 
 #[test]
 fn l01_methods_calling_methods() {
-    let p = Pendulum { length: 1.3, damping: 0.2, g: 9.81 };
+    let p = Pendulum {
+        length: 1.3,
+        damping: 0.2,
+        g: 9.81,
+    };
     let (gp, gth) = p.simulate_grad(0.5, 200);
-    let f = |v: &[f64]| Pendulum { length: v[0], damping: v[1], g: 9.81 }.simulate(v[2], 200);
-    close("pendulum", &[gp.length, gp.damping, gth], &cd(f, &[1.3, 0.2, 0.5]), 1e-6);
+    let f = |v: &[f64]| {
+        Pendulum {
+            length: v[0],
+            damping: v[1],
+            g: 9.81,
+        }
+        .simulate(v[2], 200)
+    };
+    close(
+        "pendulum",
+        &[gp.length, gp.damping, gth],
+        &cd(f, &[1.3, 0.2, 0.5]),
+        1e-6,
+    );
     // a #[no_grad] field of the gradient is copied from the primal (derive.rs)
     assert_eq!(gp.g, 9.81);
 }
@@ -1320,13 +1728,23 @@ fn smooth_step<F: Fn(usize) -> f64>(x: &[f64], weight: F, k: f64) -> f64 {
 #[test]
 fn l02_generic_helpers() {
     let g = uses_generic::grad(0.8, -1.3);
-    close("generic", &[g.0, g.1], &cd(|v| uses_generic(v[0], v[1]), &[0.8, -1.3]), 1e-7);
+    close(
+        "generic",
+        &[g.0, g.1],
+        &cd(|v| uses_generic(v[0], v[1]), &[0.8, -1.3]),
+        1e-7,
+    );
     let x = [0.3, -0.2, 0.9];
     let w = |i: usize| 1.0 / (i as f64 + 1.0);
     let (gx, gk) = smooth_step::grad(&x, w, 2.0);
     let mut got = gx.clone();
     got.push(gk);
-    close("fn generic", &got, &cd(|v| smooth_step(&v[..3], w, v[3]), &[0.3, -0.2, 0.9, 2.0]), 1e-7);
+    close(
+        "fn generic",
+        &got,
+        &cd(|v| smooth_step(&v[..3], w, v[3]), &[0.3, -0.2, 0.9, 2.0]),
+        1e-7,
+    );
 }
 
 #[differentiable]
@@ -1354,9 +1772,22 @@ fn integrate(y0: f64, a: f64) -> f64 {
 #[test]
 fn l03_helpers_in_while_loop() {
     let g = integrate::grad(1.0, 0.7);
-    close("rk4", &[g.0, g.1], &cd(|v| integrate(v[0], v[1]), &[1.0, 0.7]), 1e-7);
+    close(
+        "rk4",
+        &[g.0, g.1],
+        &cd(|v| integrate(v[0], v[1]), &[1.0, 0.7]),
+        1e-7,
+    );
     // dy/dy0 of a linear ODE is exp(-a t_end) up to RK4 error
-    let steps = { let mut t = 0.0; let mut n = 0; while t < 2.0 { t += 0.05; n += 1; } n };
+    let steps = {
+        let mut t = 0.0;
+        let mut n = 0;
+        while t < 2.0 {
+            t += 0.05;
+            n += 1;
+        }
+        n
+    };
     let t_end = steps as f64 * 0.05;
     assert!((g.0 - (-0.7 * t_end).exp()).abs() < 1e-6);
 }
@@ -1379,7 +1810,12 @@ fn spiral(r0: f64, dr: f64) -> f64 {
 #[test]
 fn l04_tuple_returning_helper() {
     let g = spiral::grad(1.0, 0.1);
-    close("spiral", &[g.0, g.1], &cd(|v| spiral(v[0], v[1]), &[1.0, 0.1]), 1e-7);
+    close(
+        "spiral",
+        &[g.0, g.1],
+        &cd(|v| spiral(v[0], v[1]), &[1.0, 0.1]),
+        1e-7,
+    );
 }
 
 // ================================================================== M. buffers: elements read, overwritten, scattered, gathered
@@ -1492,7 +1928,12 @@ fn m01_buffers_read_overwritten_scattered() {
     close("buf_p3", &buf_p3::grad(&x), &cd(|v| buf_p3(v), &x), 1e-7);
     close("buf_p4", &buf_p4::grad(&x), &cd(|v| buf_p4(v), &x), 1e-7);
     let idx = [0usize, 2, 0, 1];
-    close("buf_p5", &buf_p5::grad(&x, &idx), &cd(|v| buf_p5(v, &idx), &x), 1e-7);
+    close(
+        "buf_p5",
+        &buf_p5::grad(&x, &idx),
+        &cd(|v| buf_p5(v, &idx), &x),
+        1e-7,
+    );
     close("buf_p6", &buf_p6::grad(&x), &cd(|v| buf_p6(v), &x), 1e-7);
     let y = [0.5, 1.2, -2.0, 0.3, 4.0];
     close("buf_p7", &buf_p7::grad(&y), &cd(|v| buf_p7(v), &y), 1e-7);
@@ -1566,10 +2007,23 @@ fn fwd_q4(x: &[f64]) -> Vec<f64> {
 
 #[test]
 fn f07_forward_struct_while_return_tensor_vec_jacobians() {
-    let p = FwdParams { a: 0.7, w: vec![0.3, -0.2, 0.5], arr: [1.1, 0.4] };
+    let p = FwdParams {
+        a: 0.7,
+        w: vec![0.3, -0.2, 0.5],
+        arr: [1.1, 0.4],
+    };
     let (gp, gx) = fwd_q1::grad(&p, 0.9);
-    let pack = |p: &FwdParams| { let mut v = vec![p.a]; v.extend(&p.w); v.extend(p.arr); v };
-    let unpack = |v: &[f64]| FwdParams { a: v[0], w: v[1..4].to_vec(), arr: [v[4], v[5]] };
+    let pack = |p: &FwdParams| {
+        let mut v = vec![p.a];
+        v.extend(&p.w);
+        v.extend(p.arr);
+        v
+    };
+    let unpack = |v: &[f64]| FwdParams {
+        a: v[0],
+        w: v[1..4].to_vec(),
+        arr: [v[4], v[5]],
+    };
     let mut xv = pack(&p);
     xv.push(0.9);
     let want = cd(|v| fwd_q1(&unpack(&v[..6]), v[6]), &xv);
@@ -1577,34 +2031,60 @@ fn f07_forward_struct_while_return_tensor_vec_jacobians() {
     got.push(gx);
     close("fwd_q1", &got, &want, 1e-7);
     // jvp along a struct tangent
-    let dp = FwdParams { a: 1.0, w: vec![0.0, 1.0, 0.0], arr: [0.0, 2.0] };
+    let dp = FwdParams {
+        a: 1.0,
+        w: vec![0.0, 1.0, 0.0],
+        arr: [0.0, 2.0],
+    };
     let (_, t) = fwd_q1::jvp(&p, 0.9, &dp, 0.5);
-    close("fwd_q1 jvp", &[t], &[got[0] + got[2] + 2.0 * got[5] + 0.5 * got[6]], 1e-12);
+    close(
+        "fwd_q1 jvp",
+        &[t],
+        &[got[0] + got[2] + 2.0 * got[5] + 0.5 * got[6]],
+        1e-12,
+    );
     let hv = fwd_q1::hvp(&p, 0.9, &dp, 0.5);
     let hv_want = {
         let h = 1e-5;
         let at = |t: f64| {
-            let q = unpack(&pack(&p).iter().zip(pack(&dp)).map(|(a, b)| a + t * b).collect::<Vec<_>>());
+            let q = unpack(
+                &pack(&p)
+                    .iter()
+                    .zip(pack(&dp))
+                    .map(|(a, b)| a + t * b)
+                    .collect::<Vec<_>>(),
+            );
             let (g, gx) = fwd_q1::grad(&q, 0.9 + 0.5 * t);
             let mut v = pack(&g);
             v.push(gx);
             v
         };
         let (a, b) = (at(h), at(-h));
-        a.iter().zip(&b).map(|(a, b)| (a - b) / (2.0 * h)).collect::<Vec<_>>()
+        a.iter()
+            .zip(&b)
+            .map(|(a, b)| (a - b) / (2.0 * h))
+            .collect::<Vec<_>>()
     };
     let mut hv_got = pack(&hv.0);
     hv_got.push(hv.1);
     close("q1 hvp", &hv_got, &hv_want, 1e-6);
     let g = fwd_q2::grad(0.5, 0.7);
-    close("fwd_q2", &[g.0, g.1], &cd(|v| fwd_q2(v[0], v[1]), &[0.5, 0.7]), 1e-7);
+    close(
+        "fwd_q2",
+        &[g.0, g.1],
+        &cd(|v| fwd_q2(v[0], v[1]), &[0.5, 0.7]),
+        1e-7,
+    );
     let h = fwd_q2::hessian(0.5, 0.7).to_vec();
     let w0 = cd(|v| fwd_q2::grad(v[0], v[1]).0, &[0.5, 0.7]);
     let w1 = cd(|v| fwd_q2::grad(v[0], v[1]).1, &[0.5, 0.7]);
     close("fwd_q2 h", &h, &[w0[0], w0[1], w1[0], w1[1]], 1e-6);
     let x = Tensor::from([0.5, -1.0, 2.0]);
     let j = fwd_q3::jacobian(&x).to_vec();
-    let want = cd_jac(|v| fwd_q3(&Tensor::from_vec(v.to_vec(), &[3])).to_vec(), &[0.5, -1.0, 2.0]);
+    let want = cd_jac(
+        |v| fwd_q3(&Tensor::from_vec(v.to_vec(), &[3])).to_vec(),
+        &[0.5, -1.0, 2.0],
+    );
     close("fwd_q3 jac", &j, &want.concat(), 1e-7);
     let xs = [0.5, -1.0, 2.0];
     let j = fwd_q4::jacobian(&xs).to_vec();
@@ -1677,17 +2157,31 @@ fn b08_quaternion_smatrix_dmatrix_normalize_rotations_loops() {
         w[k] = 1.0;
         let dr = r * w.cross_matrix();
         let got = gq.component_mul(&dr).sum();
-        let want = cd(|e| nal_s2(q * UnitQuaternion::from_scaled_axis(w * e[0]), v), &[0.0]);
+        let want = cd(
+            |e| nal_s2(q * UnitQuaternion::from_scaled_axis(w * e[0]), v),
+            &[0.0],
+        );
         close("s2 q", &[got], &want, 1e-7);
     }
-    let want_v = cd(|x| nal_s2(q, Vector3::new(x[0], x[1], x[2])), &[v.x, v.y, v.z]);
+    let want_v = cd(
+        |x| nal_s2(q, Vector3::new(x[0], x[1], x[2])),
+        &[v.x, v.y, v.z],
+    );
     close("nal_s2 v", &[gv.x, gv.y, gv.z], &want_v, 1e-7);
     let m = SMatrix::<f64, 3, 2>::new(1.0, 0.5, -0.3, 2.0, 0.7, 0.1);
     let x = SVector::<f64, 2>::new(0.4, -1.1);
     let (gm, gx) = nal_s3::grad(m, x);
     let mut xv: Vec<f64> = m.iter().copied().collect();
     xv.extend(x.iter());
-    let want = cd(|v| nal_s3(SMatrix::<f64, 3, 2>::from_column_slice(&v[..6]), SVector::<f64, 2>::from_column_slice(&v[6..])), &xv);
+    let want = cd(
+        |v| {
+            nal_s3(
+                SMatrix::<f64, 3, 2>::from_column_slice(&v[..6]),
+                SVector::<f64, 2>::from_column_slice(&v[6..]),
+            )
+        },
+        &xv,
+    );
     let mut got: Vec<f64> = gm.iter().copied().collect();
     got.extend(gx.iter());
     close("nal_s3", &got, &want, 1e-7);
@@ -1696,25 +2190,57 @@ fn b08_quaternion_smatrix_dmatrix_normalize_rotations_loops() {
     let (ga, gb) = nal_s4::grad(&a, &b);
     let mut xv: Vec<f64> = a.iter().copied().collect();
     xv.extend(b.iter());
-    let want = cd(|v| nal_s4(&DMatrix::from_column_slice(3, 3, &v[..9]), &DVector::from_column_slice(&v[9..])), &xv);
+    let want = cd(
+        |v| {
+            nal_s4(
+                &DMatrix::from_column_slice(3, 3, &v[..9]),
+                &DVector::from_column_slice(&v[9..]),
+            )
+        },
+        &xv,
+    );
     let mut got: Vec<f64> = ga.iter().copied().collect();
     got.extend(gb.iter());
     close("nal_s4", &got, &want, 1e-6);
     let v = Vector3::new(0.3, -0.4, 0.8);
     let g = nal_s5::grad(v);
-    close("nal_s5", &[g.x, g.y, g.z], &cd(|x| nal_s5(Vector3::new(x[0], x[1], x[2])), &[v.x, v.y, v.z]), 1e-7);
+    close(
+        "nal_s5",
+        &[g.x, g.y, g.z],
+        &cd(|x| nal_s5(Vector3::new(x[0], x[1], x[2])), &[v.x, v.y, v.z]),
+        1e-7,
+    );
     let ax = Vector3::new(0.2, 1.0, 0.3);
     let p = Point3::new(1.0, -0.5, 0.25);
     let (gt, ga, gp) = nal_s6::grad(0.4, ax, p);
-    let want = cd(|x| nal_s6(x[0], Vector3::new(x[1], x[2], x[3]), Point3::new(x[4], x[5], x[6])), &[0.4, ax.x, ax.y, ax.z, p.x, p.y, p.z]);
-    close("nal_s6", &[gt, ga.x, ga.y, ga.z, gp.x, gp.y, gp.z], &want, 1e-7);
+    let want = cd(
+        |x| {
+            nal_s6(
+                x[0],
+                Vector3::new(x[1], x[2], x[3]),
+                Point3::new(x[4], x[5], x[6]),
+            )
+        },
+        &[0.4, ax.x, ax.y, ax.z, p.x, p.y, p.z],
+    );
+    close(
+        "nal_s6",
+        &[gt, ga.x, ga.y, ga.z, gp.x, gp.y, gp.z],
+        &want,
+        1e-7,
+    );
     let m = Matrix3::new(0.1, 0.2, 0.3, -0.4, 0.5, 0.6, 0.7, -0.8, 0.9);
     let g = nal_s7::grad(m);
     let want = cd(|x| nal_s7(Matrix3::from_column_slice(x)), m.as_slice());
     close("nal_s7", g.as_slice(), &want, 1e-7);
     let x = Vector4::new(0.1, 0.2, -0.3, 0.4);
     let g = nal_s8::grad(x);
-    close("nal_s8", g.as_slice(), &cd(|v| nal_s8(Vector4::from_column_slice(v)), x.as_slice()), 1e-7);
+    close(
+        "nal_s8",
+        g.as_slice(),
+        &cd(|v| nal_s8(Vector4::from_column_slice(v)), x.as_slice()),
+        1e-7,
+    );
 }
 
 // ================================================================== F3. second derivatives of ordinary code: buffers, labeled breaks, match, closures, helpers, loop, tensors, arrays
@@ -1805,29 +2331,63 @@ fn sec_h5(x: [f64; 3]) -> f64 {
 #[test]
 fn f08_hessians_of_buffers_labels_match_closures_loops_tensors_arrays() {
     let x = [0.5, -1.2, 1.4, 0.3];
-    close("sec_h1", &sec_h1::hessian(&x).to_vec(), &hess_cd(|v| sec_h1::grad(v), &x), 1e-6);
+    close(
+        "sec_h1",
+        &sec_h1::hessian(&x).to_vec(),
+        &hess_cd(|v| sec_h1::grad(v), &x),
+        1e-6,
+    );
     for p in [[0.5, 0.7], [0.5, -0.7], [-0.5, 0.2]] {
         let h = sec_h2::hessian(p[0], p[1]).to_vec();
-        let want = hess_cd(|v| { let g = sec_h2::grad(v[0], v[1]); vec![g.0, g.1] }, &p);
+        let want = hess_cd(
+            |v| {
+                let g = sec_h2::grad(v[0], v[1]);
+                vec![g.0, g.1]
+            },
+            &p,
+        );
         close("sec_h2", &h, &want, 1e-6);
     }
     let x = [0.5, 1.2, 1.4, 0.3];
-    close("sec_h3", &sec_h3::hessian(&x).to_vec(), &hess_cd(|v| sec_h3::grad(v), &x), 1e-6);
+    close(
+        "sec_h3",
+        &sec_h3::hessian(&x).to_vec(),
+        &hess_cd(|v| sec_h3::grad(v), &x),
+        1e-6,
+    );
     let xt = Tensor::randn(&[2, 3], 4) * 0.5;
     let wt = Tensor::randn(&[3, 2], 5) * 0.5;
     let (gx, gw) = sec_h4::grad(&xt, &wt);
-    close("sec_h4 x", &gx.to_vec(), &cd_t(|t| sec_h4(t, &wt), &xt), 1e-7);
-    close("sec_h4 w", &gw.to_vec(), &cd_t(|t| sec_h4(&xt, t), &wt), 1e-7);
+    close(
+        "sec_h4 x",
+        &gx.to_vec(),
+        &cd_t(|t| sec_h4(t, &wt), &xt),
+        1e-7,
+    );
+    close(
+        "sec_h4 w",
+        &gw.to_vec(),
+        &cd_t(|t| sec_h4(&xt, t), &wt),
+        1e-7,
+    );
     let hvp = sec_h4::hvp(&xt, &wt, &Tensor::zeros(&[2, 3]), &Tensor::ones(&[3, 2]));
     let want = {
         let h = 1e-5;
         let at = |t: f64| sec_h4::grad(&xt, &(&wt + t)).1.to_vec();
         let (a, b) = (at(h), at(-h));
-        a.iter().zip(&b).map(|(a, b)| (a - b) / (2.0 * h)).collect::<Vec<_>>()
+        a.iter()
+            .zip(&b)
+            .map(|(a, b)| (a - b) / (2.0 * h))
+            .collect::<Vec<_>>()
     };
     close("sec_h4 hvp", &hvp.1.to_vec(), &want, 1e-5);
     let x3 = [0.3, -0.8, 0.6];
-    close("sec_h5", &sec_h5::hessian(x3).to_vec(), &hess_cd(|v| sec_h5::grad(v.try_into().unwrap()).to_vec(), &x3), 1e-6);
+    close(
+        "sec_h5",
+        &sec_h5::hessian(x3).to_vec(),
+        &hess_cd(|v| sec_h5::grad(v.try_into().unwrap()).to_vec(), &x3),
+        1e-6,
+    );
 }
 
 // ================================================================== K2. a cotangent of the wrong shape
@@ -1866,19 +2426,42 @@ fn k04_cotangent_shape_is_checked() {
     assert!(panic_text(std::panic::catch_unwind(|| back(vec![1.0]))).starts_with(
         "Mismatch in shape: grad_output[0] has a shape of torch.Size([1]) and output[0] has a shape of torch.Size([2])."
     ));
-    assert!(panic_text(std::panic::catch_unwind(|| back(vec![1.0, 1.0, 1.0]))).starts_with("Mismatch in shape"));
+    assert!(
+        panic_text(std::panic::catch_unwind(|| back(vec![1.0, 1.0, 1.0])))
+            .starts_with("Mismatch in shape")
+    );
     close("right shape", &back(vec![1.0, 1.0]), &[2.0, 2.0], 0.0);
     let t0 = Tensor::from([1.0, 2.0]);
     let (_, back) = ct_tensor::vjp_retained(&t0);
-    assert!(panic_text(std::panic::catch_unwind(|| back(Tensor::from([1.0])).to_vec())).starts_with("Mismatch in shape"));
-    assert!(panic_text(std::panic::catch_unwind(|| back(Tensor::scalar(1.0)).to_vec())).starts_with("Mismatch in shape"));
-    close("tensor", &back(Tensor::from([1.0, 3.0])).to_vec(), &[2.0, 6.0], 0.0);
+    assert!(
+        panic_text(std::panic::catch_unwind(
+            || back(Tensor::from([1.0])).to_vec()
+        ))
+        .starts_with("Mismatch in shape")
+    );
+    assert!(
+        panic_text(std::panic::catch_unwind(
+            || back(Tensor::scalar(1.0)).to_vec()
+        ))
+        .starts_with("Mismatch in shape")
+    );
+    close(
+        "tensor",
+        &back(Tensor::from([1.0, 3.0])).to_vec(),
+        &[2.0, 6.0],
+        0.0,
+    );
     let (_, back) = ct_tuple::vjp_retained(&t0, &[1.0, 2.0]);
     assert!(panic_text(std::panic::catch_unwind(|| back((Tensor::ones(&[2]), 1.0, vec![1.0])))).starts_with(
         "Mismatch in shape: grad_output[2] has a shape of torch.Size([1]) and output[2] has a shape of torch.Size([2])."
     ));
     let (gt, gx) = back((Tensor::ones(&[2]), 1.0, vec![1.0, 0.0]));
-    close("tuple", &[gt.to_vec(), gx].concat(), &[2.0, 2.0, 2.0, 3.0], 0.0);
+    close(
+        "tuple",
+        &[gt.to_vec(), gx].concat(),
+        &[2.0, 2.0, 2.0, 3.0],
+        0.0,
+    );
 }
 
 // ================================================================== N. PyTorch-style tensor code
@@ -1907,9 +2490,24 @@ fn n01_batchnorm_log_softmax() {
     }
     let y = Tensor::from_vec(yv, &[6, 4]);
     let (gw, gg, gb) = batchnorm_mlp::grad(&x, &w, &gamma, &beta, &y);
-    close("bn w", &gw.to_vec(), &cd_t(|t| batchnorm_mlp(&x, t, &gamma, &beta, &y), &w), 1e-6);
-    close("bn gamma", &gg.to_vec(), &cd_t(|t| batchnorm_mlp(&x, &w, t, &beta, &y), &gamma), 1e-6);
-    close("bn beta", &gb.to_vec(), &cd_t(|t| batchnorm_mlp(&x, &w, &gamma, t, &y), &beta), 1e-6);
+    close(
+        "bn w",
+        &gw.to_vec(),
+        &cd_t(|t| batchnorm_mlp(&x, t, &gamma, &beta, &y), &w),
+        1e-6,
+    );
+    close(
+        "bn gamma",
+        &gg.to_vec(),
+        &cd_t(|t| batchnorm_mlp(&x, &w, t, &beta, &y), &gamma),
+        1e-6,
+    );
+    close(
+        "bn beta",
+        &gb.to_vec(),
+        &cd_t(|t| batchnorm_mlp(&x, &w, &gamma, t, &y), &beta),
+        1e-6,
+    );
 }
 
 /// Dropout with a fixed (seeded) mask, weight decay on the weights.
@@ -1927,9 +2525,17 @@ fn n02_dropout_mask_weight_decay() {
     let r = Tensor::rand(&[5, 3], 33);
     // (a BoolTensor has no `.float()`: built by hand)
     let keep = r.gt_elem(&Tensor::full(&[5, 3], 0.5)).to_vec();
-    let mask = Tensor::from_vec(keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect(), &[5, 3]);
+    let mask = Tensor::from_vec(
+        keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect(),
+        &[5, 3],
+    );
     let g = dropout_loss::grad(&w, &x, &mask, 0.01);
-    close("dropout", &g.to_vec(), &cd_t(|t| dropout_loss(t, &x, &mask, 0.01), &w), 1e-6);
+    close(
+        "dropout",
+        &g.to_vec(),
+        &cd_t(|t| dropout_loss(t, &x, &mask, 0.01), &w),
+        1e-6,
+    );
 }
 
 /// A recurrent cell unrolled over a sequence given as rows of a tensor.
@@ -1952,8 +2558,18 @@ fn n03_rnn_slices_rows() {
     let wx = Tensor::randn(&[2, 3], 42);
     let xs = Tensor::randn(&[5, 2], 43);
     let (gh, gx) = rnn_seq::grad(&wh, &wx, &xs);
-    close("rnn wh", &gh.to_vec(), &cd_t(|t| rnn_seq(t, &wx, &xs), &wh), 1e-6);
-    close("rnn wx", &gx.to_vec(), &cd_t(|t| rnn_seq(&wh, t, &xs), &wx), 1e-6);
+    close(
+        "rnn wh",
+        &gh.to_vec(),
+        &cd_t(|t| rnn_seq(t, &wx, &xs), &wh),
+        1e-6,
+    );
+    close(
+        "rnn wx",
+        &gx.to_vec(),
+        &cd_t(|t| rnn_seq(&wh, t, &xs), &wx),
+        1e-6,
+    );
 }
 
 // ================================================================== I2. ranges with step_by/zip/filter, match on a cast, while let over an index stack, loop with break, if let
@@ -2024,24 +2640,57 @@ fn ctl_c5(x: f64, y: f64) -> f64 {
 fn ctl_c6(x: f64, lookup: Option<f64>) -> f64 {
     let base = if let Some(c) = lookup { c } else { 1.0 };
     let x = x * base;
-    let x = { let t = x.sin(); t * t };
+    let x = {
+        let t = x.sin();
+        t * t
+    };
     x
 }
 #[test]
 fn i02_step_by_zip_ranges_match_while_let_loop_if_let_forward_and_hessians() {
     let x = [0.5, -1.2, 2.0, 0.3, 0.9];
     close("ctl_c1", &ctl_c1::grad(&x), &cd(|v| ctl_c1(v), &x), 1e-7);
-    close("ctl_c1 h", &ctl_c1::hessian(&x).to_vec()[0..5], &cd(|v| ctl_c1::grad(v)[0], &x), 1e-6);
+    close(
+        "ctl_c1 h",
+        &ctl_c1::hessian(&x).to_vec()[0..5],
+        &cd(|v| ctl_c1::grad(v)[0], &x),
+        1e-6,
+    );
     close("ctl_c2", &ctl_c2::grad(&x), &cd(|v| ctl_c2(v), &x), 1e-7);
     for p in [0.1, 0.5, -0.7, 1.3] {
-        close("ctl_c3", &[ctl_c3::grad(p)], &cd(|v| ctl_c3(v[0]), &[p]), 1e-7);
-        close("ctl_c3 h", &[ctl_c3::hessian(p)], &cd(|v| ctl_c3::grad(v[0]), &[p]), 1e-6);
+        close(
+            "ctl_c3",
+            &[ctl_c3::grad(p)],
+            &cd(|v| ctl_c3(v[0]), &[p]),
+            1e-7,
+        );
+        close(
+            "ctl_c3 h",
+            &[ctl_c3::hessian(p)],
+            &cd(|v| ctl_c3::grad(v[0]), &[p]),
+            1e-6,
+        );
     }
     let order = [0usize, 2, 1, 2];
-    close("ctl_c4", &ctl_c4::grad(&x, &order), &cd(|v| ctl_c4(v, &order), &x), 1e-7);
+    close(
+        "ctl_c4",
+        &ctl_c4::grad(&x, &order),
+        &cd(|v| ctl_c4(v, &order), &x),
+        1e-7,
+    );
     let g = ctl_c5::grad(0.3, 0.8);
-    close("ctl_c5", &[g.0, g.1], &cd(|v| ctl_c5(v[0], v[1]), &[0.3, 0.8]), 1e-7);
-    close("ctl_c6", &[ctl_c6::grad(0.3, Some(2.0))], &cd(|v| ctl_c6(v[0], Some(2.0)), &[0.3]), 1e-7);
+    close(
+        "ctl_c5",
+        &[g.0, g.1],
+        &cd(|v| ctl_c5(v[0], v[1]), &[0.3, 0.8]),
+        1e-7,
+    );
+    close(
+        "ctl_c6",
+        &[ctl_c6::grad(0.3, Some(2.0))],
+        &cd(|v| ctl_c6(v[0], Some(2.0)), &[0.3]),
+        1e-7,
+    );
 }
 
 // ================================================================== B3. Vecs and slices of nalgebra vectors (particles)
@@ -2107,15 +2756,39 @@ fn b09_particles_in_vecs_of_vectors() {
     close("seq_pv", &seq_pv::grad(&xy), &cd(|v| seq_pv(v), &xy), 1e-7);
     let x9 = [0.0, 0.0, 0.0, 1.0, 0.2, -0.1, 0.3, 1.1, 0.4];
     let (g, gk) = seq_pv2::grad(&x9, 0.5);
-    close("seq_pv2", &[g, vec![gk]].concat(), &cd(|v| seq_pv2(&v[..9], v[9]), &[x9.to_vec(), vec![0.5]].concat()), 1e-6);
+    close(
+        "seq_pv2",
+        &[g, vec![gk]].concat(),
+        &cd(
+            |v| seq_pv2(&v[..9], v[9]),
+            &[x9.to_vec(), vec![0.5]].concat(),
+        ),
+        1e-6,
+    );
     let m = Matrix2::new(0.9, 0.2, -0.3, 1.1);
     let x = Vector2::new(1.0, -0.5);
     let (_, back) = seq_pv3::vjp_retained(m, x);
-    let ct = vec![Vector2::new(1.0, 0.0), Vector2::new(0.0, 2.0), Vector2::new(1.0, 1.0)];
+    let ct = vec![
+        Vector2::new(1.0, 0.0),
+        Vector2::new(0.0, 2.0),
+        Vector2::new(1.0, 1.0),
+    ];
     let (gm, gx) = back(ct.clone());
-    let f = |v: &[f64]| { let o = seq_pv3(Matrix2::from_column_slice(&v[..4]), Vector2::new(v[4], v[5])); o.iter().zip(&ct).map(|(a, b)| a.dot(b)).sum::<f64>() };
-    let mut xv: Vec<f64> = m.as_slice().to_vec(); xv.extend([x.x, x.y]);
-    close("seq_pv3", &[gm.as_slice().to_vec(), vec![gx.x, gx.y]].concat(), &cd(f, &xv), 1e-7);
+    let f = |v: &[f64]| {
+        let o = seq_pv3(
+            Matrix2::from_column_slice(&v[..4]),
+            Vector2::new(v[4], v[5]),
+        );
+        o.iter().zip(&ct).map(|(a, b)| a.dot(b)).sum::<f64>()
+    };
+    let mut xv: Vec<f64> = m.as_slice().to_vec();
+    xv.extend([x.x, x.y]);
+    close(
+        "seq_pv3",
+        &[gm.as_slice().to_vec(), vec![gx.x, gx.y]].concat(),
+        &cd(f, &xv),
+        1e-7,
+    );
 }
 #[differentiable(wrt(pos))]
 fn seq_pw(pos: &Vec<Vector3<f64>>) -> f64 {
@@ -2129,10 +2802,23 @@ fn seq_pw(pos: &Vec<Vector3<f64>>) -> f64 {
 }
 #[test]
 fn b10_vec_of_vectors_parameter() {
-    let pos = vec![Vector3::new(0.0, 0.0, 0.0), Vector3::new(1.0, 0.2, -0.1), Vector3::new(0.3, 1.1, 0.4)];
+    let pos = vec![
+        Vector3::new(0.0, 0.0, 0.0),
+        Vector3::new(1.0, 0.2, -0.1),
+        Vector3::new(0.3, 1.1, 0.4),
+    ];
     let g = seq_pw::grad(&pos);
     let flat: Vec<f64> = pos.iter().flat_map(|p| p.iter().copied()).collect();
-    let want = cd(|v| seq_pw(&(0..3).map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2])).collect()), &flat);
+    let want = cd(
+        |v| {
+            seq_pw(
+                &(0..3)
+                    .map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2]))
+                    .collect(),
+            )
+        },
+        &flat,
+    );
     let got: Vec<f64> = g.iter().flat_map(|p| p.iter().copied()).collect();
     close("seq_pw", &got, &want, 1e-7);
 }
@@ -2149,11 +2835,21 @@ fn b11_slice_and_vec_of_vectors_parameters() {
     let pos = vec![Vector3::new(0.1, 0.0, 0.3), Vector3::new(1.0, 0.2, -0.1)];
     let vel = vec![Vector3::new(0.5, -0.2, 0.1), Vector3::new(0.0, 1.0, 0.3)];
     let (gp, gv, gk) = seq_ps::grad(&pos, vel.clone(), 2.0);
-    let flat = |a: &[Vector3<f64>]| -> Vec<f64> { a.iter().flat_map(|p| p.iter().copied()).collect() };
-    let unflat = |v: &[f64]| -> Vec<Vector3<f64>> { (0..v.len() / 3).map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2])).collect() };
+    let flat =
+        |a: &[Vector3<f64>]| -> Vec<f64> { a.iter().flat_map(|p| p.iter().copied()).collect() };
+    let unflat = |v: &[f64]| -> Vec<Vector3<f64>> {
+        (0..v.len() / 3)
+            .map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2]))
+            .collect()
+    };
     let x = [flat(&pos), flat(&vel), vec![2.0]].concat();
     let want = cd(|v| seq_ps(&unflat(&v[..6]), unflat(&v[6..12]), v[12]), &x);
-    close("seq_ps", &[flat(&gp), flat(&gv), vec![gk]].concat(), &want, 1e-7);
+    close(
+        "seq_ps",
+        &[flat(&gp), flat(&gv), vec![gk]].concat(),
+        &want,
+        1e-7,
+    );
 }
 
 // ================================================================== G3. collect
@@ -2165,9 +2861,18 @@ fn b11_slice_and_vec_of_vectors_parameters() {
 #[differentiable(forward)]
 fn collect_k1(x: &[f64]) -> f64 {
     let v: Vec<f64> = x.iter().map(|a| a * a).collect();
-    let w = x.iter().zip(v.iter()).map(|(a, b)| a * b).collect::<Vec<_>>();
+    let w = x
+        .iter()
+        .zip(v.iter())
+        .map(|(a, b)| a * b)
+        .collect::<Vec<_>>();
     let idx: Vec<usize> = (0..x.len()).collect();
-    let e: Vec<f64> = x.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, v)| v.exp()).collect();
+    let e: Vec<f64> = x
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, v)| v.exp())
+        .collect();
     v[0] + v[1] + w[2] * e[1] + x[idx[3]]
 }
 #[differentiable(forward)]
@@ -2180,7 +2885,12 @@ fn collect_k2(x: &[f64]) -> Vec<f64> {
 #[test]
 fn g05_collect_into_vec_reverse_forward_hessian() {
     let x = [0.5, -1.2, 2.0, 0.3];
-    close("collect_k1", &collect_k1::grad(&x), &cd(|v| collect_k1(v), &x), 1e-7);
+    close(
+        "collect_k1",
+        &collect_k1::grad(&x),
+        &cd(|v| collect_k1(v), &x),
+        1e-7,
+    );
     let (_, back) = collect_k2::vjp_retained(&x);
     let j = cd_jac(|v| collect_k2(v), &x);
     for r in 0..4 {
@@ -2190,7 +2900,12 @@ fn g05_collect_into_vec_reverse_forward_hessian() {
     }
     let jf = collect_k2::jacobian(&x).to_vec();
     close("collect_k2 jac", &jf, &j.concat(), 1e-7);
-    close("collect_k1 h", &collect_k1::hessian(&x).to_vec()[4..8], &cd(|v| collect_k1::grad(v)[1], &x), 1e-6);
+    close(
+        "collect_k1 h",
+        &collect_k1::hessian(&x).to_vec()[4..8],
+        &cd(|v| collect_k1::grad(v)[1], &x),
+        1e-6,
+    );
     let (_, t) = collect_k1::jvp(&x, &[1.0, 0.0, 1.0, 0.0]);
     let g = collect_k1::grad(&x);
     close("collect_k1 jvp", &[t], &[g[0] + g[2]], 1e-12);
@@ -2224,8 +2939,18 @@ fn sub_ss(x: &[f64], k: usize) -> f64 {
 #[test]
 fn g06_iterating_sub_slices() {
     let x = [0.5, -1.2, 2.0, 0.3, 0.9];
-    close("sub_ss", &sub_ss::grad(&x, 3), &cd(|v| sub_ss(v, 3), &x), 1e-7);
-    close("sub_ss h", &sub_ss::hessian(&x, 3).to_vec()[5..10], &cd(|v| sub_ss::grad(v, 3)[1], &x), 1e-6);
+    close(
+        "sub_ss",
+        &sub_ss::grad(&x, 3),
+        &cd(|v| sub_ss(v, 3), &x),
+        1e-7,
+    );
+    close(
+        "sub_ss h",
+        &sub_ss::hessian(&x, 3).to_vec()[5..10],
+        &cd(|v| sub_ss::grad(v, 3)[1], &x),
+        1e-6,
+    );
 }
 #[differentiable]
 fn sub_mut_bound(x: &[f64]) -> f64 {
@@ -2253,8 +2978,18 @@ fn sub_mut_bound2(x: &[f64]) -> f64 {
 #[test]
 fn g07_sub_slice_and_range_bounds_changed_in_the_loop() {
     let x = [0.5, -1.2, 2.0, 0.3, 0.9];
-    close("sub_mut_bound", &sub_mut_bound::grad(&x), &cd(|v| sub_mut_bound(v), &x), 1e-7);
-    close("sub_mut_bound2", &sub_mut_bound2::grad(&x), &cd(|v| sub_mut_bound2(v), &x), 1e-7);
+    close(
+        "sub_mut_bound",
+        &sub_mut_bound::grad(&x),
+        &cd(|v| sub_mut_bound(v), &x),
+        1e-7,
+    );
+    close(
+        "sub_mut_bound2",
+        &sub_mut_bound2::grad(&x),
+        &cd(|v| sub_mut_bound2(v), &x),
+        1e-7,
+    );
 }
 
 // ================================================================== R. realistic programs: an EKF likelihood (nalgebra), a soft body with
@@ -2353,24 +3088,58 @@ fn bezier_len(ctrl: &[Vector2<f64>]) -> f64 {
 }
 #[test]
 fn r01_ekf_soft_body_policy_gradient_bezier() {
-    let zs: Vec<f64> = (0..20).map(|i| (i as f64 * 0.3).sin() + 0.1 * ((i * 7) % 5) as f64).collect();
+    let zs: Vec<f64> = (0..20)
+        .map(|i| (i as f64 * 0.3).sin() + 0.1 * ((i * 7) % 5) as f64)
+        .collect();
     let (gq, gr) = ekf_nll::grad(0.5, 0.2, &zs, 0.1);
-    close("ekf", &[gq, gr], &cd(|v| ekf_nll(v[0], v[1], &zs, 0.1), &[0.5, 0.2]), 1e-6);
+    close(
+        "ekf",
+        &[gq, gr],
+        &cd(|v| ekf_nll(v[0], v[1], &zs, 0.1), &[0.5, 0.2]),
+        1e-6,
+    );
     let xy = [0.0, 1.0, 0.5, 1.2, 1.0, 1.1, 1.5, 1.4];
     let (g, gs) = soft_body::grad(&xy, 50.0);
-    let want = cd(|v| soft_body(&v[..8], v[8]), &[xy.to_vec(), vec![50.0]].concat());
+    let want = cd(
+        |v| soft_body(&v[..8], v[8]),
+        &[xy.to_vec(), vec![50.0]].concat(),
+    );
     close("soft body", &[g, vec![gs]].concat(), &want, 1e-4);
     let theta = Tensor::randn(&[3, 2], 5);
     let states = Tensor::randn(&[4, 3], 6);
     let actions = [0usize, 1, 1, 0];
     let returns = [1.0, 0.5, -0.2, 2.0];
     let g = policy_grad_loss::grad(&theta, &states, &actions, &returns);
-    close("pg", &g.to_vec(), &cd_t(|t| policy_grad_loss(t, &states, &actions, &returns), &theta), 1e-6);
-    let ctrl = vec![Vector2::new(0.0, 0.0), Vector2::new(0.3, 1.0), Vector2::new(1.0, 1.2), Vector2::new(1.5, 0.1)];
+    close(
+        "pg",
+        &g.to_vec(),
+        &cd_t(|t| policy_grad_loss(t, &states, &actions, &returns), &theta),
+        1e-6,
+    );
+    let ctrl = vec![
+        Vector2::new(0.0, 0.0),
+        Vector2::new(0.3, 1.0),
+        Vector2::new(1.0, 1.2),
+        Vector2::new(1.5, 0.1),
+    ];
     let g = bezier_len::grad(&ctrl);
     let flat: Vec<f64> = ctrl.iter().flat_map(|p| [p.x, p.y]).collect();
-    let want = cd(|v| bezier_len(&(0..4).map(|i| Vector2::new(v[2 * i], v[2 * i + 1])).collect::<Vec<_>>()), &flat);
-    close("bezier", &g.iter().flat_map(|p| [p.x, p.y]).collect::<Vec<_>>(), &want, 1e-7);
+    let want = cd(
+        |v| {
+            bezier_len(
+                &(0..4)
+                    .map(|i| Vector2::new(v[2 * i], v[2 * i + 1]))
+                    .collect::<Vec<_>>(),
+            )
+        },
+        &flat,
+    );
+    close(
+        "bezier",
+        &g.iter().flat_map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+        &want,
+        1e-7,
+    );
 }
 
 // ================================================================== B4. a derived struct with a Vec of nalgebra vectors, trained with Adam
@@ -2395,16 +3164,44 @@ fn cloth_energy(c: &Cloth) -> f64 {
 }
 #[test]
 fn b12_struct_with_a_vec_of_vectors_and_adam() {
-    let c = Cloth { pos: vec![Vector3::new(0.0, 0.0, 0.0), Vector3::new(1.1, 0.0, 0.2), Vector3::new(2.0, 0.3, 0.1)], k: 3.0 };
+    let c = Cloth {
+        pos: vec![
+            Vector3::new(0.0, 0.0, 0.0),
+            Vector3::new(1.1, 0.0, 0.2),
+            Vector3::new(2.0, 0.3, 0.1),
+        ],
+        k: 3.0,
+    };
     let g = cloth_energy::grad(&c);
     let flat: Vec<f64> = c.pos.iter().flat_map(|p| p.iter().copied()).collect();
-    let want = cd(|v| cloth_energy(&Cloth { pos: (0..3).map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2])).collect(), k: 3.0 }), &flat);
-    close("cloth", &g.pos.iter().flat_map(|p| p.iter().copied()).collect::<Vec<_>>(), &want, 1e-7);
+    let want = cd(
+        |v| {
+            cloth_energy(&Cloth {
+                pos: (0..3)
+                    .map(|i| Vector3::new(v[3 * i], v[3 * i + 1], v[3 * i + 2]))
+                    .collect(),
+                k: 3.0,
+            })
+        },
+        &flat,
+    );
+    close(
+        "cloth",
+        &g.pos
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .collect::<Vec<_>>(),
+        &want,
+        1e-7,
+    );
     use autodiff::optim::{Adam, Optimizer};
     let mut c2 = c.clone();
     let mut opt = Adam::new(0.01);
     let e0 = cloth_energy(&c2);
-    for _ in 0..20 { let g = cloth_energy::grad(&c2); opt.step(&mut c2, &g); }
+    for _ in 0..20 {
+        let g = cloth_energy::grad(&c2);
+        opt.step(&mut c2, &g);
+    }
     assert!(cloth_energy(&c2) < e0);
 }
 
@@ -2472,7 +3269,12 @@ fn c05_custom_rule_portfolio_grad_of_grad_checkpointed_heat() {
     let (gs, gv, gw) = portfolio::grad(100.0, &vols, &w);
     let x = [vec![100.0], vols.to_vec(), w.to_vec()].concat();
     let want = cd(|v| portfolio(v[0], &v[1..4], &v[4..7]), &x);
-    close("portfolio", &[vec![gs], gv.clone(), gw.clone()].concat(), &want, 1e-6);
+    close(
+        "portfolio",
+        &[vec![gs], gv.clone(), gw.clone()].concat(),
+        &want,
+        1e-6,
+    );
     let (_, t) = portfolio::jvp(100.0, &vols, &w, 1.0, &[0.0; 3], &[0.0; 3]);
     close("portfolio jvp", &[t], &[gs], 1e-9);
     let g = gamma_of::grad(100.0, 0.2);
@@ -2482,7 +3284,10 @@ fn c05_custom_rule_portfolio_grad_of_grad_checkpointed_heat() {
     close("hessian vs grad-of-grad", &[h[0], h[1]], &[g.0, g.1], 1e-10);
     let u0: Vec<f64> = (0..12).map(|i| (i as f64 * 0.5).sin()).collect();
     let (gu, gk) = ckpt_heat::grad(&u0, 0.1);
-    let want = cd(|v| ckpt_heat(&v[..12], v[12]), &[u0.clone(), vec![0.1]].concat());
+    let want = cd(
+        |v| ckpt_heat(&v[..12], v[12]),
+        &[u0.clone(), vec![0.1]].concat(),
+    );
     close("ckpt heat", &[gu, vec![gk]].concat(), &want, 1e-6);
 }
 
@@ -2524,13 +3329,31 @@ fn cl3(x: f64, y: f64) -> f64 {
 fn i03_closures_tuples_loops_branches_forward_hessian() {
     let x = [0.5, -1.2, 2.0, 0.3];
     let (g, ga) = cl1::grad(&x, 0.7);
-    close("cl1", &[g, vec![ga]].concat(), &cd(|v| cl1(&v[..4], v[4]), &[x.to_vec(), vec![0.7]].concat()), 1e-7);
+    close(
+        "cl1",
+        &[g, vec![ga]].concat(),
+        &cd(|v| cl1(&v[..4], v[4]), &[x.to_vec(), vec![0.7]].concat()),
+        1e-7,
+    );
     let h = cl1::hessian(&x, 0.7).to_vec();
-    close("cl1 h", &h[0..5], &cd(|v| cl1::grad(&v[..4], v[4]).0[0], &[x.to_vec(), vec![0.7]].concat()), 1e-6);
+    close(
+        "cl1 h",
+        &h[0..5],
+        &cd(
+            |v| cl1::grad(&v[..4], v[4]).0[0],
+            &[x.to_vec(), vec![0.7]].concat(),
+        ),
+        1e-6,
+    );
     let x2 = [0.45, -1.2, 2.0, 0.3]; // 0.5 · 2 = 1 is the branch point
     close("cl2", &cl2::grad(&x2), &cd(|v| cl2(v), &x2), 1e-7);
     let g = cl3::grad(0.3, -0.4);
-    close("cl3", &[g.0, g.1], &cd(|v| cl3(v[0], v[1]), &[0.3, -0.4]), 1e-7);
+    close(
+        "cl3",
+        &[g.0, g.1],
+        &cd(|v| cl3(v[0], v[1]), &[0.3, -0.4]),
+        1e-7,
+    );
 }
 
 // ================================================================== J2. the graph layer as a PyTorch user writes it: a training loop by hand, cat/stack
@@ -2581,14 +3404,21 @@ fn j05_var_cat_stack_softmax_max_norm() {
     };
     let x = [0.5, -1.0, 2.0, 1.0, 0.3, -0.7];
     let want = cd(f, &x);
-    close("cat stack", &[a.grad().unwrap().to_vec(), b.grad().unwrap().to_vec()].concat(), &want, 1e-6);
+    close(
+        "cat stack",
+        &[a.grad().unwrap().to_vec(), b.grad().unwrap().to_vec()].concat(),
+        &want,
+        1e-6,
+    );
 }
 
 // ================================================================== S. more programs: a nonlinear CG fit, a double pendulum, a Heston-style MC, Lotka–Volterra
 
 #[differentiable]
 fn rosen_nd(x: &[f64]) -> f64 {
-    x.windows(2).map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2)).sum()
+    x.windows(2)
+        .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2))
+        .sum()
 }
 
 #[test]
@@ -2599,7 +3429,12 @@ fn s01_argmin_nonlinear_cg_on_windows() {
     use argmin::solver::linesearch::MoreThuenteLineSearch;
     use autodiff::argmin::Problem;
     let x0 = vec![-1.2, 1.0, -0.5, 0.8];
-    close("rosen grad", &rosen_nd::grad(&x0), &cd(|v| rosen_nd(v), &x0), 1e-6);
+    close(
+        "rosen grad",
+        &rosen_nd::grad(&x0),
+        &cd(|v| rosen_nd(v), &x0),
+        1e-6,
+    );
     let solver = NonlinearConjugateGradient::new(MoreThuenteLineSearch::new(), PolakRibiere::new())
         .restart_iters(10)
         .restart_orthogonality(0.1);
@@ -2617,8 +3452,12 @@ fn dp_deriv(s: [f64; 4], l: f64) -> [f64; 4] {
     let g = 9.81;
     let d = t1 - t2;
     let den = 3.0 - (2.0 * d).cos();
-    let a1 = (-g * 3.0 * t1.sin() - g * (t1 - 2.0 * t2).sin() - 2.0 * d.sin() * (w2 * w2 * l + w1 * w1 * l * d.cos())) / (l * den);
-    let a2 = (2.0 * d.sin() * (w1 * w1 * l * 2.0 + g * 2.0 * t1.cos() + w2 * w2 * l * d.cos())) / (l * den);
+    let a1 = (-g * 3.0 * t1.sin()
+        - g * (t1 - 2.0 * t2).sin()
+        - 2.0 * d.sin() * (w2 * w2 * l + w1 * w1 * l * d.cos()))
+        / (l * den);
+    let a2 = (2.0 * d.sin() * (w1 * w1 * l * 2.0 + g * 2.0 * t1.cos() + w2 * w2 * l * d.cos()))
+        / (l * den);
     [w1, w2, a1, a2]
 }
 
@@ -2643,7 +3482,12 @@ fn double_pendulum(t1: f64, t2: f64, l: f64) -> f64 {
 #[test]
 fn s02_double_pendulum_midpoint() {
     let g = double_pendulum::grad(0.8, -0.4, 1.2);
-    close("double pendulum", &[g.0, g.1, g.2], &cd(|v| double_pendulum(v[0], v[1], v[2]), &[0.8, -0.4, 1.2]), 1e-6);
+    close(
+        "double pendulum",
+        &[g.0, g.1, g.2],
+        &cd(|v| double_pendulum(v[0], v[1], v[2]), &[0.8, -0.4, 1.2]),
+        1e-6,
+    );
 }
 
 #[differentiable(wrt(v0, kappa, xi, rho))]
@@ -2698,7 +3542,10 @@ fn lotka_volterra_fit(params: [f64; 4], obs: &[f64], dt: f64) -> f64 {
         traj.push(x);
         traj.push(y);
     }
-    traj.iter().zip(obs.iter()).map(|(p, o)| (p - o).powi(2)).sum::<f64>()
+    traj.iter()
+        .zip(obs.iter())
+        .map(|(p, o)| (p - o).powi(2))
+        .sum::<f64>()
 }
 
 #[test]
@@ -2718,16 +3565,30 @@ fn s04_lotka_volterra_trajectory_pushed() {
     };
     let p = [1.0, 0.5, 0.5, 0.2];
     let g = lotka_volterra_fit::grad(p, &obs, 0.05);
-    close("lv", &g, &cd(|v| lotka_volterra_fit(v.try_into().unwrap(), &obs, 0.05), &p), 1e-6);
+    close(
+        "lv",
+        &g,
+        &cd(
+            |v| lotka_volterra_fit(v.try_into().unwrap(), &obs, 0.05),
+            &p,
+        ),
+        1e-6,
+    );
 }
 
 // ================================================================== L2. methods: nested structs of Vec<Vec<f64>>, self.loss(..) in a loop, #[no_grad] &self
 
 #[derive(Clone, Debug, Differentiable)]
-struct MLayer { w: Vec<Vec<f64>>, b: Vec<f64> }
+struct MLayer {
+    w: Vec<Vec<f64>>,
+    b: Vec<f64>,
+}
 
 #[derive(Clone, Debug, Differentiable)]
-struct MNet { l1: MLayer, l2: MLayer }
+struct MNet {
+    l1: MLayer,
+    l2: MLayer,
+}
 
 impl MLayer {
     #[differentiable]
@@ -2771,7 +3632,10 @@ fn mlayer_fwd(l: &MLayer, x: &[f64]) -> Vec<f64> {
     out
 }
 
-struct MSim { dt: f64, steps: usize }
+struct MSim {
+    dt: f64,
+    steps: usize,
+}
 impl MSim {
     #[differentiable]
     fn run(#[no_grad] &self, k: f64, x0: f64) -> f64 {
@@ -2788,16 +3652,36 @@ impl MSim {
 #[test]
 fn l05_methods_on_nested_structs_calling_methods_and_free_functions() {
     let net = MNet {
-        l1: MLayer { w: vec![vec![0.3, -0.2], vec![0.5, 0.1], vec![-0.4, 0.7]], b: vec![0.0, 0.1, -0.1] },
-        l2: MLayer { w: vec![vec![0.2, -0.3, 0.6]], b: vec![0.05] },
+        l1: MLayer {
+            w: vec![vec![0.3, -0.2], vec![0.5, 0.1], vec![-0.4, 0.7]],
+            b: vec![0.0, 0.1, -0.1],
+        },
+        l2: MLayer {
+            w: vec![vec![0.2, -0.3, 0.6]],
+            b: vec![0.05],
+        },
     };
     let xs = vec![vec![0.5, -1.0], vec![1.0, 0.3], vec![-0.2, 0.8]];
     let ys = [0.2, -0.1, 0.4];
     let g = net.batch_loss_grad(&xs, &ys);
-    let flat = |n: &MNet| -> Vec<f64> { [n.l1.w.concat(), n.l1.b.clone(), n.l2.w.concat(), n.l2.b.clone()].concat() };
+    let flat = |n: &MNet| -> Vec<f64> {
+        [
+            n.l1.w.concat(),
+            n.l1.b.clone(),
+            n.l2.w.concat(),
+            n.l2.b.clone(),
+        ]
+        .concat()
+    };
     let unflat = |v: &[f64]| MNet {
-        l1: MLayer { w: vec![v[0..2].to_vec(), v[2..4].to_vec(), v[4..6].to_vec()], b: v[6..9].to_vec() },
-        l2: MLayer { w: vec![v[9..12].to_vec()], b: v[12..13].to_vec() },
+        l1: MLayer {
+            w: vec![v[0..2].to_vec(), v[2..4].to_vec(), v[4..6].to_vec()],
+            b: v[6..9].to_vec(),
+        },
+        l2: MLayer {
+            w: vec![v[9..12].to_vec()],
+            b: v[12..13].to_vec(),
+        },
     };
     let want = cd(|v| unflat(v).batch_loss(&xs, &ys), &flat(&net));
     close("net methods", &flat(&g.0), &want, 1e-7);
@@ -2805,12 +3689,30 @@ fn l05_methods_on_nested_structs_calling_methods_and_free_functions() {
     let (_, back) = net.l1.forward_vjp(&xs[0]);
     let (gl, gx) = back(vec![1.0, 0.0, 0.0]);
     let d = 1.0 - out[0] * out[0];
-    close("layer method vjp w", &gl.w.concat(), &[d * xs[0][0], d * xs[0][1], 0.0, 0.0, 0.0, 0.0], 1e-12);
+    close(
+        "layer method vjp w",
+        &gl.w.concat(),
+        &[d * xs[0][0], d * xs[0][1], 0.0, 0.0, 0.0, 0.0],
+        1e-12,
+    );
     close("layer method vjp b", &gl.b, &[d, 0.0, 0.0], 1e-12);
-    close("layer method vjp x", &gx, &cd(|v| net.l1.forward(v)[0], &xs[0]), 1e-7);
-    let sim = MSim { dt: 0.01, steps: 300 };
+    close(
+        "layer method vjp x",
+        &gx,
+        &cd(|v| net.l1.forward(v)[0], &xs[0]),
+        1e-7,
+    );
+    let sim = MSim {
+        dt: 0.01,
+        steps: 300,
+    };
     let (gk, gx0) = sim.run_grad(2.0, 1.0);
-    close("sim", &[gk, gx0], &cd(|v| sim.run(v[0], v[1]), &[2.0, 1.0]), 1e-7);
+    close(
+        "sim",
+        &[gk, gx0],
+        &cd(|v| sim.run(v[0], v[1]), &[2.0, 1.0]),
+        1e-7,
+    );
 }
 
 // ================================================================== G5. the new iterator forms together: enumerate().rev() with a filter, chunks
@@ -2818,19 +3720,39 @@ fn l05_methods_on_nested_structs_calling_methods_and_free_functions() {
 
 #[differentiable(forward)]
 fn combo_q1(x: &[f64]) -> f64 {
-    let a = x.iter().enumerate().rev().filter(|(i, v)| *i != 2 && **v > -5.0).map(|(i, v)| v * (i as f64 + 1.0)).fold(0.0, |acc, t| acc * 0.5 + t);
+    let a = x
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(i, v)| *i != 2 && **v > -5.0)
+        .map(|(i, v)| v * (i as f64 + 1.0))
+        .fold(0.0, |acc, t| acc * 0.5 + t);
     let b: f64 = x.chunks(2).map(|c| c.iter().sum::<f64>().powi(2)).sum();
     let mut v: Vec<f64> = x.iter().map(|t| t.sin()).collect();
     v.push(a);
     v[0] *= b;
-    let c = x.windows(2).zip(x.chunks(2)).map(|(w, ch)| w[0] * ch[ch.len() - 1]).sum::<f64>();
+    let c = x
+        .windows(2)
+        .zip(x.chunks(2))
+        .map(|(w, ch)| w[0] * ch[ch.len() - 1])
+        .sum::<f64>();
     v.iter().sum::<f64>() + c
 }
 #[test]
 fn g08_new_iterator_forms_combined() {
     let x = [0.5, -1.2, 2.0, 0.3, 0.9];
-    close("combo_q1", &combo_q1::grad(&x), &cd(|v| combo_q1(v), &x), 1e-7);
-    close("combo_q1 h", &combo_q1::hessian(&x).to_vec()[10..15], &cd(|v| combo_q1::grad(v)[2], &x), 1e-6);
+    close(
+        "combo_q1",
+        &combo_q1::grad(&x),
+        &cd(|v| combo_q1(v), &x),
+        1e-7,
+    );
+    close(
+        "combo_q1 h",
+        &combo_q1::hessian(&x).to_vec()[10..15],
+        &cd(|v| combo_q1::grad(v)[2], &x),
+        1e-6,
+    );
 }
 
 // ================================================================== L3. a const-generic helper returning arrays, rows of a matrix iterated
@@ -2856,7 +3778,10 @@ fn uses_lerp(t: f64, p: &[f64]) -> f64 {
 }
 #[differentiable(forward)]
 fn matvec_rows(m: &[Vec<f64>], x: &[f64]) -> f64 {
-    let y: Vec<f64> = m.iter().map(|row| row.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>()).collect();
+    let y: Vec<f64> = m
+        .iter()
+        .map(|row| row.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>())
+        .collect();
     let mut gram = 0.0;
     for i in 0..m.len() {
         for j in 0..m.len() {
@@ -2870,7 +3795,11 @@ fn matvec_rows(m: &[Vec<f64>], x: &[f64]) -> f64 {
 fn tensor_shapes(x: &Tensor, w: &Tensor) -> f64 {
     let mut h = x.clone();
     for _ in 0..3 {
-        h = h.matmul(w).tanh().t().reshape(&[h.shape()[0], w.shape()[1]]);
+        h = h
+            .matmul(w)
+            .tanh()
+            .t()
+            .reshape(&[h.shape()[0], w.shape()[1]]);
         h = &h - h.mean_dim(1).reshape(&[h.shape()[0], 1]);
     }
     (h.exp().sum_dim(1).ln()).sum() + h.slice(1, 0..1).sum()
@@ -2879,18 +3808,45 @@ fn tensor_shapes(x: &Tensor, w: &Tensor) -> f64 {
 fn l06_const_generic_arrays_rows_of_a_matrix_tensor_shapes() {
     let p = [0.3, -0.7, 1.1];
     let (gt, gp) = uses_lerp::grad(0.4, &p);
-    close("lerp", &[vec![gt], gp].concat(), &cd(|v| uses_lerp(v[0], &v[1..]), &[0.4, 0.3, -0.7, 1.1]), 1e-7);
+    close(
+        "lerp",
+        &[vec![gt], gp].concat(),
+        &cd(|v| uses_lerp(v[0], &v[1..]), &[0.4, 0.3, -0.7, 1.1]),
+        1e-7,
+    );
     let m = vec![vec![1.0, 0.5, -0.2], vec![0.3, -1.0, 0.8]];
     let x = [0.4, 0.1, -0.6];
     let (gm, gx) = matvec_rows::grad(&m, &x);
-    let want = cd(|v| matvec_rows(&[v[0..3].to_vec(), v[3..6].to_vec()], &v[6..9]), &[m.concat(), x.to_vec()].concat());
-    close("matvec rows", &[gm.concat(), gx.clone()].concat(), &want, 1e-7);
-    let (_, t) = matvec_rows::jvp(&m, &x, &[vec![0.0; 3], vec![1.0, 0.0, 0.0]], &[0.0, 0.0, 2.0]);
+    let want = cd(
+        |v| matvec_rows(&[v[0..3].to_vec(), v[3..6].to_vec()], &v[6..9]),
+        &[m.concat(), x.to_vec()].concat(),
+    );
+    close(
+        "matvec rows",
+        &[gm.concat(), gx.clone()].concat(),
+        &want,
+        1e-7,
+    );
+    let (_, t) = matvec_rows::jvp(
+        &m,
+        &x,
+        &[vec![0.0; 3], vec![1.0, 0.0, 0.0]],
+        &[0.0, 0.0, 2.0],
+    );
     close("matvec rows jvp", &[t], &[gm[1][0] + 2.0 * gx[2]], 1e-12);
     let xt = Tensor::randn(&[3, 3], 9) * 0.5;
     let wt = Tensor::randn(&[3, 3], 10) * 0.5;
     let (gx, gw) = tensor_shapes::grad(&xt, &wt);
-    close("tensor shapes x", &gx.to_vec(), &cd_t(|t| tensor_shapes(t, &wt), &xt), 1e-6);
-    close("tensor shapes w", &gw.to_vec(), &cd_t(|t| tensor_shapes(&xt, t), &wt), 1e-6);
+    close(
+        "tensor shapes x",
+        &gx.to_vec(),
+        &cd_t(|t| tensor_shapes(t, &wt), &xt),
+        1e-6,
+    );
+    close(
+        "tensor shapes w",
+        &gw.to_vec(),
+        &cd_t(|t| tensor_shapes(&xt, t), &wt),
+        1e-6,
+    );
 }
-

@@ -114,7 +114,12 @@ impl Lowerer<'_> {
     /// or a parameter whose type is a user's type (not `f64`, a tensor, a
     /// vector or a matrix, whose methods are the rules table's).
     fn struct_receiver(&self, e: &Expr) -> bool {
-        match peel(e) {
+        let e = match peel(e) {
+            Expr::Reference(r) if r.mutability.is_none() => peel(&r.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => peel(&u.expr),
+            e => e,
+        };
+        match e {
             Expr::Field(f) => {
                 fn rooted(l: &Lowerer<'_>, e: &Expr) -> bool {
                     match peel(e) {
@@ -2249,15 +2254,6 @@ impl Lowerer<'_> {
                     None => {
                         let fix = if rules::method_known_any_arity(&name) {
                             format!("`{name}` is differentiable, but not with {} argument(s)", m.args.len())
-                        } else if let Some(ty) = self.struct_param_type(&m.receiver) {
-                            // `b.energy(k)` on a parameter of the user's own
-                            // struct: likely a method of theirs.
-                            let recv = m.receiver.to_token_stream().to_string().replace(' ', "");
-                            let recv = recv.trim_start_matches('&').trim_start_matches('*');
-                            format!(
-                                "a method of `{ty}` is differentiated only as `self.{name}(..)` inside another `#[differentiable]` method of `{ty}`; \
-                                 here write it as a free function, `#[differentiable] fn {name}(x: &{ty}, ..)`, and call `{name}(&{recv}, ..)`"
-                            )
                         } else {
                             format!(
                                 "compute it on inactive values, wrap the receiver in `stop_gradient(..)`, or use a differentiable method ({})",
@@ -2962,54 +2958,6 @@ fn collect_block_reads(block: &Block, ids: &mut Vec<BindId>, names: &mut Vec<Str
             Stmt::Block(b) => collect_block_reads(b, ids, names),
             Stmt::Exit(_) => {}
         }
-    }
-}
-
-impl Lowerer<'_> {
-    /// The type name of the parameter `e` reads (`b`, `&b`, `*b`, `b.field`
-    /// excluded) when it is a struct of the user's, not a type of the
-    /// runtime, std or nalgebra.
-    fn struct_param_type(&self, e: &Expr) -> Option<String> {
-        let e = match peel(e) {
-            Expr::Reference(r) => peel(&r.expr),
-            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => peel(&u.expr),
-            e => e,
-        };
-        let Expr::Path(p) = e else { return None };
-        let id = self.resolve(&p.path.get_ident()?.to_string())?;
-        let k = self.bindings[id].param?;
-        let mut ty = &self.sig.params[k].ty;
-        while let syn::Type::Reference(r) = ty {
-            ty = &r.elem;
-        }
-        let syn::Type::Path(tp) = ty else { return None };
-        let last = tp.path.segments.last()?;
-        let name = last.ident.to_string();
-        const LIBRARY: &[&str] = &[
-            "Tensor",
-            "Vec",
-            "Option",
-            "Box",
-            "Var",
-            "Vector",
-            "Matrix",
-            "Point",
-            "Rotation",
-            "UnitQuaternion",
-            "Unit",
-            "Quaternion",
-            "DVector",
-            "DMatrix",
-            "SVector",
-            "SMatrix",
-            "OMatrix",
-            "OVector",
-            "Isometry",
-            "Translation",
-            "RowVector",
-        ];
-        let library = LIBRARY.iter().any(|l| name.starts_with(l));
-        (!library && name.starts_with(|c: char| c.is_ascii_uppercase())).then_some(name)
     }
 }
 
