@@ -1,0 +1,607 @@
+//! Adversarial checks of loops reversed inside their forward (`plan::Eager`,
+//! `plan::Carry`): functions the eager path accepts or nearly accepts, each
+//! gradient checked against central differences through `grad`, a pullback
+//! seeded with a cotangent other than 1, `vjp_retained` called twice, and
+//! where it applies second derivatives, the graph layer and calls from
+//! another differentiable function.
+
+#![allow(clippy::all, unused_mut, unused_variables, unused_assignments)]
+
+use autodiff::{Tensor, differentiable};
+
+#[path = "common/reference.rs"]
+mod reference;
+use reference::*;
+
+fn input(n: usize, seed: u64) -> Vec<f64> {
+    (0..n)
+        .map(|i| (((i as u64 * 7919 + seed * 104729) % 1000) as f64 / 500.0 - 1.0) * 0.9)
+        .collect()
+}
+
+/// `grad`, a pullback seeded with −1.7, and `vjp_retained` twice, against
+/// central differences of `f` (one slice parameter).
+macro_rules! check {
+    ($name:ident, $x:expr) => {{
+        let x: Vec<f64> = $x;
+        let want = cd(|v| $name(v), &x);
+        let tol = 1e-6 * (x.len() as f64).sqrt();
+        close(concat!(stringify!($name), " grad"), &$name::grad(&x), &want, tol);
+        let (value, pullback) = $name::vjp(&x);
+        assert_eq!(value.to_bits(), $name(&x).to_bits(), "the value is the primal's");
+        let scaled: Vec<f64> = want.iter().map(|w| -1.7 * w).collect();
+        close(concat!(stringify!($name), " -1.7·grad"), &pullback(-1.7), &scaled, tol);
+        let (_, retained) = $name::vjp_retained(&x);
+        let first = retained(1.0);
+        close(concat!(stringify!($name), " retained"), &first, &want, tol);
+        assert_eq!(retained(1.0), first, "a retained pullback gives the same again");
+        let zero = retained(0.0);
+        close(concat!(stringify!($name), " 0·grad"), &zero, &vec![0.0; x.len()], 0.0);
+    }};
+}
+
+// ------------------------------------------------------------- shadowing
+
+#[differentiable]
+fn shadow_after(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    let s = s * 2.0 + x[0];
+    s * s
+}
+
+#[test]
+fn t_shadow_after() {
+    check!(shadow_after, input(6, 1));
+}
+
+/// A binding named like the accumulator's adjoint, inside the loop.
+#[differentiable]
+fn named_s_bar(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let s_bar = x[i] * 2.0;
+        s += s_bar * x[i];
+    }
+    s * s
+}
+
+#[test]
+fn t_named_s_bar() {
+    check!(named_s_bar, input(6, 2));
+}
+
+/// A binding named like the parameter's adjoint, declared before the loop.
+#[differentiable]
+fn named_x_bar(x: &[f64]) -> f64 {
+    let x_bar = x[0] * 2.0 + 1.0;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x_bar * x[i] * x[i];
+    }
+    s * x_bar
+}
+
+#[test]
+fn t_named_x_bar() {
+    check!(named_x_bar, input(6, 3));
+}
+
+/// The accumulator's name shadowed inside the loop by an inner binding.
+#[differentiable]
+fn inner_shadow(x: &[f64]) -> f64 {
+    let mut s = 0.5;
+    for i in 0..x.len() {
+        let v = {
+            let s = x[i] * 3.0;
+            s * s
+        };
+        s += v;
+    }
+    s.ln()
+}
+
+#[test]
+fn t_inner_shadow() {
+    check!(inner_shadow, input(6, 4));
+}
+
+/// The accumulator shadowed in the loop after its write; the shadow is
+/// then written too.
+#[differentiable]
+fn shadow_then_write(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sin();
+        let mut s = x[i] * 2.0;
+        s += 1.0;
+        t += s * 0.0;
+    }
+    s
+}
+
+#[test]
+fn t_shadow_then_write() {
+    check!(shadow_then_write, input(6, 5));
+}
+
+// ------------------------------------------------ where the loop stands
+
+#[differentiable]
+fn acc_in_block(x: &[f64]) -> f64 {
+    let total = {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i].sin() * x[i];
+        }
+        s
+    };
+    total * total
+}
+
+#[test]
+fn t_acc_in_block() {
+    check!(acc_in_block, input(6, 6));
+}
+
+#[differentiable]
+fn acc_in_branch(x: &[f64]) -> f64 {
+    if x[0] > -2.0 {
+        let mut s = 0.0;
+        for i in 1..x.len() {
+            s += x[i] * x[i - 1];
+        }
+        s * 2.0 + s.exp()
+    } else {
+        x[1]
+    }
+}
+
+#[test]
+fn t_acc_in_branch() {
+    check!(acc_in_branch, input(6, 7));
+}
+
+#[differentiable]
+fn loop_in_if(x: &[f64]) -> f64 {
+    let mut s = x[0];
+    if x[1] < 5.0 {
+        for i in 0..x.len() {
+            s += x[i] * x[i] * x[i];
+        }
+    }
+    s * s
+}
+
+#[test]
+fn t_loop_in_if() {
+    check!(loop_in_if, input(6, 8));
+}
+
+#[differentiable]
+fn after_return(x: &[f64]) -> f64 {
+    if x[0] > 0.5 {
+        return x[0] * 3.0;
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (x[i] * x[0]).tanh();
+    }
+    s * 1.5
+}
+
+#[test]
+fn t_after_return() {
+    let mut x = input(6, 9);
+    x[0] = 0.2;
+    check!(after_return, x.clone());
+    x[0] = 0.7;
+    check!(after_return, x);
+}
+
+#[differentiable]
+fn return_after_loop(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].exp();
+    }
+    if s > 6.0 {
+        return s * s;
+    }
+    s - x[0]
+}
+
+#[test]
+fn t_return_after_loop() {
+    check!(return_after_loop, input(6, 10));
+    check!(return_after_loop, vec![-1.0, -2.0, 0.1]);
+}
+
+// ---------------------------------------------------------------- counters
+
+#[differentiable]
+fn shadowed_counter(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let i = i + 1;
+        s += x[i] * x[i - 1] + x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_shadowed_counter() {
+    check!(shadowed_counter, input(7, 11));
+}
+
+#[differentiable]
+fn nonzero_start(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 2..x.len() {
+        let d = x[i] - 2.0 * x[i - 1] + x[i - 2];
+        s += d * d;
+    }
+    s
+}
+
+#[test]
+fn t_nonzero_start() {
+    check!(nonzero_start, input(8, 12));
+}
+
+#[differentiable]
+fn inclusive(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 1..=n - 2 {
+        s += x[i - 1] * x[i] * x[i + 1];
+    }
+    s
+}
+
+#[test]
+fn t_inclusive() {
+    check!(inclusive, input(8, 13));
+}
+
+#[differentiable]
+fn forward_offsets(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 2 {
+        s += x[i + 2] * x[i + 1] - x[i] * x[i + 2];
+    }
+    s
+}
+
+#[test]
+fn t_forward_offsets() {
+    check!(forward_offsets, input(8, 14));
+}
+
+#[differentiable]
+fn offsets_upper_only(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 2 {
+        s += (x[i + 1] * x[i + 2]).sin();
+    }
+    s
+}
+
+#[test]
+fn t_offsets_upper_only() {
+    check!(offsets_upper_only, input(8, 15));
+}
+
+#[differentiable]
+fn reversed_index(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        s += x[n - 1 - i] * x[i] * (i as f64 + 1.0);
+    }
+    s
+}
+
+#[test]
+fn t_reversed_index() {
+    check!(reversed_index, input(7, 16));
+}
+
+#[differentiable]
+fn strided(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() / 2 {
+        s += x[2 * i] * x[2 * i + 1] + x[i * 2].powi(2);
+    }
+    s
+}
+
+#[test]
+fn t_strided() {
+    check!(strided, input(8, 17));
+}
+
+#[differentiable]
+fn guarded_stencil(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut v = 2.0 * x[i];
+        if i > 0 {
+            v -= x[i - 1];
+        }
+        if i + 1 < n {
+            v -= x[i + 1];
+        }
+        s += v * v;
+    }
+    s
+}
+
+#[test]
+fn t_guarded_stencil() {
+    check!(guarded_stencil, input(7, 18));
+}
+
+/// Neighbours written only in some iterations, the lower one under a
+/// data-dependent guard.
+#[differentiable]
+fn data_guarded_pair(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        if x[i] > 0.0 {
+            s += x[i - 1] * 3.0;
+        } else {
+            s += x[i] * x[i];
+        }
+    }
+    s
+}
+
+#[test]
+fn t_data_guarded_pair() {
+    check!(data_guarded_pair, input(9, 19));
+}
+
+#[differentiable]
+fn outer_counter_step(x: &[f64]) -> f64 {
+    let mut k = 0;
+    let mut s = 0.0;
+    for i in 0..x.len() / 2 {
+        s += x[k] * x[i];
+        k += 2;
+        s += x[k - 1];
+    }
+    s
+}
+
+#[test]
+fn t_outer_counter_step() {
+    check!(outer_counter_step, input(8, 20));
+}
+
+#[differentiable]
+fn outer_index_hop(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut k = 1;
+    let mut s = 0.0;
+    for i in 0..n {
+        s += x[k] * x[i];
+        k = (k * 3 + 1) % n;
+        s += x[k].sin();
+    }
+    s
+}
+
+#[test]
+fn t_outer_index_hop() {
+    check!(outer_index_hop, input(7, 21));
+}
+
+#[differentiable]
+fn inner_counter(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let mut j = i;
+        s += x[j] * 2.0;
+        j += 1;
+        s += x[j] * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_inner_counter() {
+    check!(inner_counter, input(7, 22));
+}
+
+#[differentiable]
+fn inactive_scale(x: &[f64]) -> f64 {
+    let mut scale = 1.0;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += scale * x[i] * x[i];
+        scale *= 0.5;
+        s += scale * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_inactive_scale() {
+    check!(inactive_scale, input(7, 23));
+}
+
+// ------------------------------------------------------ accumulator forms
+
+#[differentiable]
+fn minus_forms(x: &[f64]) -> f64 {
+    let mut s = 2.0;
+    for i in 0..x.len() {
+        s -= x[i] * x[i];
+        s = s - x[i].cos();
+    }
+    s * s
+}
+
+#[test]
+fn t_minus_forms() {
+    check!(minus_forms, input(6, 24));
+}
+
+#[differentiable]
+fn plus_reversed(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s = x[i] * x[i] + s;
+    }
+    s * s
+}
+
+#[test]
+fn t_plus_reversed() {
+    check!(plus_reversed, input(6, 25));
+}
+
+#[differentiable]
+fn acc_from_param(x: &[f64]) -> f64 {
+    let mut s = x[0];
+    for i in 1..x.len() {
+        s += x[i] * x[0];
+    }
+    s * s
+}
+
+#[test]
+fn t_acc_from_param() {
+    check!(acc_from_param, input(6, 26));
+}
+
+#[differentiable]
+fn acc_read_in_condition(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if s > 0.5 {
+            s += x[i] * 0.5;
+        } else {
+            s += x[i] * x[i];
+        }
+    }
+    s
+}
+
+#[test]
+fn t_acc_read_in_condition() {
+    check!(acc_read_in_condition, input(8, 27));
+}
+
+#[differentiable]
+fn acc_read_inactive(x: &[f64]) -> f64 {
+    let mut s: f64 = 0.0;
+    for i in 0..x.len() {
+        let k = (s.abs() * 3.0) as usize % x.len();
+        s += x[k] * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_acc_read_inactive() {
+    check!(acc_read_inactive, input(8, 28));
+}
+
+#[differentiable]
+fn acc_twice_per_iteration(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i];
+        if x[i] > 0.0 {
+            s += x[i] * x[i];
+        }
+        s -= 0.1 * x[i].sin();
+    }
+    s * s
+}
+
+#[test]
+fn t_acc_twice_per_iteration() {
+    check!(acc_twice_per_iteration, input(8, 29));
+}
+
+#[differentiable]
+fn acc_is_param(x: &[f64], mut s: f64) -> f64 {
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s * s
+}
+
+#[test]
+fn t_acc_is_param() {
+    let x = input(6, 30);
+    let s0 = 0.3;
+    let (gx, gs) = acc_is_param::grad(&x, s0);
+    close("acc_is_param x", &gx, &cd(|v| acc_is_param(v, s0), &x), 1e-6);
+    close("acc_is_param s", &[gs], &cd(|v| acc_is_param(&x, v[0]), &[s0]), 1e-6);
+    let (_, pb) = acc_is_param::vjp(&x, s0);
+    let (px, ps) = pb(3.0);
+    close("acc_is_param x·3", &px, &gx.iter().map(|g| 3.0 * g).collect::<Vec<_>>(), 1e-12);
+    close("acc_is_param s·3", &[ps], &[3.0 * gs], 1e-12);
+}
+
+#[differentiable]
+fn tuple_out(x: &[f64]) -> (f64, f64) {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    (s, s * x[0])
+}
+
+#[test]
+fn t_tuple_out() {
+    let x = input(6, 31);
+    let (_, pb) = tuple_out::vjp_retained(&x);
+    for (a, b) in [(1.0, 0.0), (0.0, 1.0), (2.0, -0.5)] {
+        let want = cd(|v| {
+            let (p, q) = tuple_out(v);
+            a * p + b * q
+        }, &x);
+        close("tuple_out", &pb((a, b)), &want, 1e-6);
+    }
+}
+
+// ----------------------------------------------------------- trip counts
+
+#[differentiable]
+fn maybe_empty(x: &[f64]) -> f64 {
+    let mut s = x[0] * 2.0;
+    for i in 1..x.len() {
+        s += x[i] * x[i - 1];
+    }
+    s * s
+}
+
+#[test]
+fn t_maybe_empty() {
+    check!(maybe_empty, vec![0.7]);
+    check!(maybe_empty, vec![0.7, -0.3]);
+    check!(maybe_empty, input(5, 32));
+}
+
+#[differentiable]
+fn always_empty(x: &[f64]) -> f64 {
+    let mut s = 1.0;
+    for i in 5..3 {
+        s += x[i];
+    }
+    s * x[0]
+}
+
+#[test]
+fn t_always_empty() {
+    check!(always_empty, input(3, 33));
+}
