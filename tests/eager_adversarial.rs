@@ -605,3 +605,357 @@ fn always_empty(x: &[f64]) -> f64 {
 fn t_always_empty() {
     check!(always_empty, input(3, 33));
 }
+
+// ----------------------------------------------------------- iterator loops
+
+#[differentiable]
+fn iter_loop(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter() {
+        s += v * v * v;
+    }
+    s * s
+}
+
+#[test]
+fn t_iter_loop() {
+    check!(iter_loop, input(6, 40));
+}
+
+#[differentiable]
+fn iter_copied_rev(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let c = x[0] * 0.5;
+    for v in x.iter().copied().rev() {
+        s += (v * c).sin();
+    }
+    s
+}
+
+#[test]
+fn t_iter_copied_rev() {
+    check!(iter_copied_rev, input(6, 41));
+}
+
+#[differentiable]
+fn iter_enumerate(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate() {
+        s += v * (i as f64 + 1.0) + v * x[(i + 1) % x.len()];
+    }
+    s
+}
+
+#[test]
+fn t_iter_enumerate() {
+    check!(iter_enumerate, input(6, 42));
+}
+
+#[differentiable]
+fn iter_zip_unused(x: &[f64], y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (a, b) in x.iter().zip(y.iter()) {
+        s += a * a;
+    }
+    s
+}
+
+#[differentiable]
+fn iter_zip(x: &[f64], y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (a, b) in x.iter().zip(y.iter()) {
+        s += a * b.exp();
+    }
+    s * s
+}
+
+fn check2(
+    name: &str,
+    f: impl Fn(&[f64], &[f64]) -> f64,
+    g: impl Fn(&[f64], &[f64]) -> (Vec<f64>, Vec<f64>),
+    x: &[f64],
+    y: &[f64],
+) {
+    let (gx, gy) = g(x, y);
+    close(&format!("{name} x"), &gx, &cd(|v| f(v, y), x), 1e-6);
+    close(&format!("{name} y"), &gy, &cd(|v| f(x, v), y), 1e-6);
+}
+
+#[test]
+fn t_iter_zip() {
+    let (x, y) = (input(6, 43), input(6, 44));
+    check2("iter_zip_unused", iter_zip_unused, |a, b| iter_zip_unused::grad(a, b), &x, &y);
+    check2("iter_zip", iter_zip, |a, b| iter_zip::grad(a, b), &x, &y);
+    let (_, pb) = iter_zip::vjp(&x, &y);
+    let (gx, gy) = iter_zip::grad(&x, &y);
+    let (px, py) = pb(0.25);
+    close("iter_zip x·0.25", &px, &gx.iter().map(|g| 0.25 * g).collect::<Vec<_>>(), 1e-12);
+    close("iter_zip y·0.25", &py, &gy.iter().map(|g| 0.25 * g).collect::<Vec<_>>(), 1e-12);
+}
+
+/// An iterator loop nested in an index loop, over a local vector declared
+/// before the loop, its element unused in one of them.
+#[differentiable]
+fn nested_iter_over_local(x: &[f64]) -> f64 {
+    let mut w = x.to_vec();
+    for k in 0..w.len() {
+        w[k] = w[k] * 2.0;
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for v in w.iter() {
+            s += v * x[i];
+        }
+        for v in w.iter() {
+            s += 0.5;
+        }
+    }
+    s
+}
+
+#[test]
+fn t_nested_iter_over_local() {
+    check!(nested_iter_over_local, input(5, 45));
+}
+
+#[differentiable]
+fn local_vector_read(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut w = vec![0.0; n];
+    for i in 0..n {
+        w[i] = x[i] * x[i];
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s += w[i] * x[i] + w[(i + 1) % n];
+    }
+    s
+}
+
+#[test]
+fn t_local_vector_read() {
+    check!(local_vector_read, input(6, 46));
+}
+
+#[differentiable]
+fn local_vector_neighbours(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut w = vec![0.0; n];
+    for i in 0..n {
+        w[i] = x[i].sin();
+    }
+    let mut s = 0.0;
+    for i in 1..n {
+        s += w[i] * w[i - 1] + x[i] * w[i];
+    }
+    s
+}
+
+#[test]
+fn t_local_vector_neighbours() {
+    check!(local_vector_neighbours, input(7, 47));
+}
+
+#[differentiable]
+fn scratch_outside(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut w = vec![0.0; n];
+    let mut s = 0.0;
+    for i in 0..n {
+        w[i] = x[i] * 2.0;
+        s += w[i] * w[i];
+    }
+    s + w[0]
+}
+
+#[test]
+fn t_scratch_outside() {
+    check!(scratch_outside, input(6, 48));
+}
+
+#[differentiable]
+fn scratch_inside(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut w = vec![0.0; 2];
+        w[0] = x[i];
+        w[1] = x[(i + 1) % n] * w[0];
+        w[0] = w[1] * w[1];
+        s += w[0] + w[1];
+    }
+    s
+}
+
+#[test]
+fn t_scratch_inside() {
+    check!(scratch_inside, input(6, 49));
+}
+
+// ------------------------------------------------------- mutable counters
+
+#[differentiable]
+fn mut_counter(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for mut i in 0..x.len() - 1 {
+        s += x[i] * 2.0;
+        i += 1;
+        s += x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_mut_counter() {
+    check!(mut_counter, input(6, 50));
+}
+
+#[differentiable]
+fn while_outer_counter(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut i = 1;
+    while i < x.len() {
+        s += x[i] * x[i - 1];
+        i += 2;
+    }
+    s
+}
+
+#[test]
+fn t_while_outer_counter() {
+    check!(while_outer_counter, input(7, 51));
+}
+
+#[differentiable]
+fn while_on_data(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut k = 0;
+    let mut t = x[0].abs() + 0.1;
+    while t < 3.0 && k < 50 {
+        t = t * 1.5;
+        k = k + 1;
+        s += x[k % x.len()] * x[k % x.len()];
+    }
+    s
+}
+
+#[test]
+fn t_while_on_data() {
+    check!(while_on_data, input(5, 52));
+}
+
+#[differentiable]
+fn loop_break_outside_s(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for k in 0..3 {
+            if k > i {
+                break;
+            }
+            s += x[i - k] * x[i];
+        }
+    }
+    s
+}
+
+#[test]
+fn t_loop_break_outside_s() {
+    check!(loop_break_outside_s, input(6, 53));
+}
+
+#[differentiable]
+fn nested_continue(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let mut inner = 0.0;
+        for k in 0..x.len() {
+            if k == i {
+                continue;
+            }
+            inner += x[k] * x[i];
+        }
+        s += inner * inner;
+    }
+    s
+}
+
+#[test]
+fn t_nested_continue() {
+    check!(nested_continue, input(5, 54));
+}
+
+// ---------------------------------------------------------------- calls
+
+#[differentiable]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+#[differentiable]
+fn calls_slice_helper(x: &[f64]) -> f64 {
+    let mut y = vec![0.0; x.len()];
+    for k in 0..x.len() {
+        y[k] = x[k].sin();
+    }
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += dot(x, &y) * (i as f64) + x[i] * dot(&y, &y);
+    }
+    s
+}
+
+#[test]
+fn t_calls_slice_helper() {
+    check!(calls_slice_helper, input(5, 55));
+    check!(dot_self, input(5, 56));
+}
+
+#[differentiable]
+fn dot_self(x: &[f64]) -> f64 {
+    dot(x, x) * dot(x, x) + dot(x, x)
+}
+
+/// The eager function called from another one: its pullback seeded with
+/// an s̄ that is not 1.
+#[differentiable]
+fn outer_caller(x: &[f64]) -> f64 {
+    let a = rosen(x);
+    let b = rosen(x) * 0.3;
+    a * a - b.sin() + iter_loop(x)
+}
+
+#[differentiable]
+fn rosen(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        total += 100.0 * t * t + u * u;
+    }
+    total
+}
+
+#[test]
+fn t_outer_caller() {
+    check!(outer_caller, input(6, 57));
+    check!(rosen, input(6, 58));
+}
+
+#[differentiable]
+fn closure_inside(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let scale = |v: f64| v * 2.0;
+        s += scale(x[i]) * x[0];
+    }
+    s
+}
+
+#[test]
+fn t_closure_inside() {
+    check!(closure_inside, input(5, 59));
+}
