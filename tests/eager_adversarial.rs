@@ -959,3 +959,266 @@ fn closure_inside(x: &[f64]) -> f64 {
 fn t_closure_inside() {
     check!(closure_inside, input(5, 59));
 }
+
+// ------------------------------------------------------- parameter types
+
+#[derive(Clone, Debug, autodiff::Differentiable)]
+struct Pair {
+    a: f64,
+    b: f64,
+}
+
+#[differentiable]
+fn struct_param(p: &Pair, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += p.a * x[i] * x[i] + p.b.sin() * x[i];
+    }
+    s * p.b
+}
+
+#[test]
+fn t_struct_param() {
+    let p = Pair { a: 0.7, b: -0.4 };
+    let x = input(5, 60);
+    let (gp, gx) = struct_param::grad(&p, &x);
+    close("struct_param x", &gx, &cd(|v| struct_param(&p, v), &x), 1e-6);
+    let want = cd(|v| struct_param(&Pair { a: v[0], b: v[1] }, &x), &[p.a, p.b]);
+    close("struct_param p", &[gp.a, gp.b], &want, 1e-6);
+    let (_, pb) = struct_param::vjp_retained(&p, &x);
+    let (gp2, gx2) = pb(-2.0);
+    close("struct_param x·−2", &gx2, &gx.iter().map(|g| -2.0 * g).collect::<Vec<_>>(), 1e-12);
+    close("struct_param p·−2", &[gp2.a, gp2.b], &[-2.0 * gp.a, -2.0 * gp.b], 1e-12);
+}
+
+#[differentiable]
+fn tuple_and_array_locals(x: &[f64]) -> f64 {
+    let (t0, t1) = (x[0] * 2.0, x[1] + 1.0);
+    let a = [x[2], x[0] * x[1], 0.5];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += t0 * x[i] + t1 * a[i % 3] + a[1];
+    }
+    s * s
+}
+
+#[test]
+fn t_tuple_and_array_locals() {
+    check!(tuple_and_array_locals, input(5, 62));
+}
+
+#[differentiable]
+fn slice_local(x: &[f64]) -> f64 {
+    let y = &x[1..];
+    let mut s = 0.0;
+    for i in 0..y.len() {
+        s += y[i] * x[i];
+    }
+    s * s
+}
+
+#[test]
+fn t_slice_local() {
+    check!(slice_local, input(6, 63));
+}
+
+#[differentiable]
+fn many_params(x: &[f64], v: Vec<f64>, a: [f64; 3], c: f64, d: f64) -> f64 {
+    let mut s = c * d;
+    for i in 0..x.len() {
+        s += x[i] * v[i] * c + a[i % 3] * d + (x[i] - v[(i + 1) % v.len()]).powi(2);
+    }
+    s * s
+}
+
+#[test]
+fn t_many_params() {
+    let x = input(5, 64);
+    let v = input(5, 65);
+    let a = [0.3, -0.2, 0.9];
+    let (c, d) = (0.6, -1.1);
+    let (gx, gv, ga, gc, gd) = many_params::grad(&x, v.clone(), a, c, d);
+    close("many x", &gx, &cd(|w| many_params(w, v.clone(), a, c, d), &x), 1e-6);
+    close("many v", &gv, &cd(|w| many_params(&x, w.to_vec(), a, c, d), &v), 1e-6);
+    close("many a", &ga, &cd(|w| many_params(&x, v.clone(), [w[0], w[1], w[2]], c, d), &a), 1e-6);
+    close("many c", &[gc], &cd(|w| many_params(&x, v.clone(), a, w[0], d), &[c]), 1e-6);
+    close("many d", &[gd], &cd(|w| many_params(&x, v.clone(), a, c, w[0]), &[d]), 1e-6);
+    let (_, pb) = many_params::vjp_retained(&x, v.clone(), a, c, d);
+    let (px, pv, pa, pc, pd) = pb(0.5);
+    let half = |g: &[f64]| g.iter().map(|w| 0.5 * w).collect::<Vec<_>>();
+    close("many x·½", &px, &half(&gx), 1e-12);
+    close("many v·½", &pv, &half(&gv), 1e-12);
+    close("many a·½", &pa, &half(&ga), 1e-12);
+    close("many c·½", &[pc, pd], &[0.5 * gc, 0.5 * gd], 1e-12);
+}
+
+#[differentiable]
+fn nested_vec_param(m: &Vec<Vec<f64>>, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..m.len() {
+        s += m[i][0] * x[i] + m[i][1] * m[i][1];
+    }
+    s
+}
+
+#[test]
+fn t_nested_vec_param() {
+    let m = vec![vec![0.3, -0.4], vec![1.1, 0.2], vec![-0.5, 0.8]];
+    let x = input(3, 66);
+    let (gm, gx) = nested_vec_param::grad(&m, &x);
+    close("nested x", &gx, &cd(|v| nested_vec_param(&m, v), &x), 1e-6);
+    let flat: Vec<f64> = m.iter().flatten().copied().collect();
+    let want = cd(|v| nested_vec_param(&v.chunks(2).map(|c| c.to_vec()).collect(), &x), &flat);
+    let got: Vec<f64> = gm.iter().flatten().copied().collect();
+    close("nested m", &got, &want, 1e-6);
+}
+
+#[differentiable]
+fn tensor_param(t: &Tensor, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for k in 0..x.len() {
+        let y = (t * x[k]).sin();
+        s += y.sum() * x[k];
+    }
+    s
+}
+
+#[test]
+fn t_tensor_param() {
+    let t = Tensor::from(vec![0.3, -0.7, 1.2]);
+    let x = input(4, 67);
+    let (gt, gx) = tensor_param::grad(&t, &x);
+    close("tensor x", &gx, &cd(|v| tensor_param(&t, v), &x), 1e-6);
+    close("tensor t", &gt.to_vec(), &cd_t(|v| tensor_param(v, &x), &t), 1e-6);
+    let (_, pb) = tensor_param::vjp(&t, &x);
+    let (pt, px) = pb(3.0);
+    close("tensor t·3", &pt.to_vec(), &gt.to_vec().iter().map(|g| 3.0 * g).collect::<Vec<_>>(), 1e-12);
+    close("tensor x·3", &px, &gx.iter().map(|g| 3.0 * g).collect::<Vec<_>>(), 1e-12);
+}
+
+#[differentiable]
+fn tensor_local(x: &[f64]) -> f64 {
+    let t = Tensor::from(x.to_vec()).exp();
+    let mut s = 0.0;
+    for k in 0..x.len() {
+        s += (&t * x[k]).tanh().sum();
+    }
+    s
+}
+
+#[test]
+fn t_tensor_local() {
+    check!(tensor_local, input(4, 68));
+}
+
+mod na {
+    use super::*;
+    use nalgebra::{DVector, Point3, Rotation3, Unit, UnitQuaternion, Vector3};
+
+    #[differentiable]
+    pub fn vector_local(x: &[f64]) -> f64 {
+        let v = Vector3::new(x[0], x[1] * 2.0, x[2]);
+        let p = Point3::new(x[1], x[0], 0.5);
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += v.norm() * x[i] + p.x * x[i] * x[i];
+        }
+        s
+    }
+
+    #[differentiable]
+    pub fn rotation_local(x: &[f64]) -> f64 {
+        let r = Rotation3::from_axis_angle(&Vector3::z_axis(), x[0]);
+        let q = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), x[1]);
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let w = Vector3::new(x[i], 1.0, 0.0);
+            let a = r * w;
+            let b = q * w;
+            s += a.x * b.y + a.y;
+        }
+        s
+    }
+
+    #[differentiable]
+    pub fn dvector_param(v: &DVector<f64>, c: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 0..v.len() {
+            s += v[i] * v[i] * c;
+        }
+        s * s
+    }
+
+    #[test]
+    fn t_vector_local() {
+        check!(vector_local, input(4, 69));
+        check!(rotation_local, input(4, 70));
+    }
+
+    #[test]
+    fn t_dvector_param() {
+        let v = DVector::from_vec(input(5, 71));
+        let c = 0.8;
+        let (gv, gc) = dvector_param::grad(&v, c);
+        let x = v.as_slice().to_vec();
+        close("dvector v", gv.as_slice(), &cd(|w| dvector_param(&DVector::from_vec(w.to_vec()), c), &x), 1e-6);
+        close("dvector c", &[gc], &cd(|w| dvector_param(&v, w[0]), &[c]), 1e-6);
+        let (_, pb) = dvector_param::vjp(&v, c);
+        let (pv, pc) = pb(-1.5);
+        close("dvector c·−1.5", &[pc], &[-1.5 * gc], 1e-12);
+        close("dvector v·−1.5", pv.as_slice(), &gv.iter().map(|g| -1.5 * g).collect::<Vec<_>>(), 1e-12);
+    }
+}
+
+#[differentiable]
+fn acc_in_nested_loop(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for k in 0..i {
+            s += x[i] * x[k];
+        }
+        s += x[i];
+    }
+    s * s
+}
+
+#[test]
+fn t_acc_in_nested_loop() {
+    check!(acc_in_nested_loop, input(5, 72));
+}
+
+#[differentiable]
+fn two_eager_loops_separate(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    let mut t = 0.0;
+    for i in 1..x.len() {
+        t += x[i] * x[i - 1] * s;
+    }
+    s * t + t
+}
+
+#[test]
+fn t_two_eager_loops_separate() {
+    check!(two_eager_loops_separate, input(6, 73));
+}
+
+#[differentiable]
+fn buffer_also_outside(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        s += x[i] * x[i - 1];
+    }
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p *= 1.0 + 0.1 * x[i];
+    }
+    s * p + x[0] * x[2] + dot(x, x)
+}
+
+#[test]
+fn t_buffer_also_outside() {
+    check!(buffer_also_outside, input(6, 74));
+}
