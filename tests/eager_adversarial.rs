@@ -1222,3 +1222,235 @@ fn buffer_also_outside(x: &[f64]) -> f64 {
 fn t_buffer_also_outside() {
     check!(buffer_also_outside, input(6, 74));
 }
+
+// --------------------------------------------------- second derivatives
+
+/// Hessians by central differences of the gradient, rows = outputs.
+fn cd_hessian(g: impl Fn(&[f64]) -> Vec<f64>, x: &[f64]) -> Vec<f64> {
+    cd_jac(g, x).into_iter().flatten().collect()
+}
+
+#[differentiable(forward)]
+fn fw_stencil(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() - 1 {
+        let l = x[i - 1] - 2.0 * x[i] + x[i + 1];
+        s += l * l * x[i] + x[i].sin();
+    }
+    s * s
+}
+
+#[differentiable(forward)]
+fn fw_two_params(x: &[f64], c: f64) -> f64 {
+    let k = c * c;
+    let mut s = 0.0;
+    for v in x.iter() {
+        s += (v * k).sin() * v;
+    }
+    s * c
+}
+
+#[test]
+fn t_second_derivatives() {
+    let x = input(6, 80);
+    let h = fw_stencil::hessian(&x).to_vec();
+    close("fw_stencil hessian", &h, &cd_hessian(|v| fw_stencil::grad(v), &x), 1e-5);
+    let dir = input(6, 81);
+    let hv = fw_stencil::hvp(&x, &dir);
+    let want: Vec<f64> = (0..6).map(|r| (0..6).map(|c| h[r * 6 + c] * dir[c]).sum()).collect();
+    close("fw_stencil hvp", &hv, &want, 1e-9);
+    let (value, tangent) = fw_stencil::jvp(&x, &dir);
+    assert_eq!(value, fw_stencil(&x));
+    let g = fw_stencil::grad(&x);
+    close("fw_stencil jvp", &[tangent], &[g.iter().zip(&dir).map(|(a, b)| a * b).sum()], 1e-9);
+
+    let x = input(4, 82);
+    let c = 0.7;
+    let h = fw_two_params::hessian(&x, c).to_vec();
+    let z: Vec<f64> = [x.clone(), vec![c]].concat();
+    let want = cd_hessian(
+        |z| {
+            let (g, gc) = fw_two_params::grad(&z[..4], z[4]);
+            [g, vec![gc]].concat()
+        },
+        &z,
+    );
+    close("fw_two_params hessian", &h, &want, 1e-5);
+}
+
+/// An eager function's gradient differentiated again inside another
+/// differentiable function.
+#[differentiable(forward)]
+fn grad_norm(x: &[f64]) -> f64 {
+    let g = fw_stencil::grad(x);
+    let mut s = 0.0;
+    for i in 0..g.len() {
+        s += g[i] * g[i];
+    }
+    s
+}
+
+#[test]
+fn t_grad_norm() {
+    check!(grad_norm, input(5, 83));
+}
+
+// ----------------------------------------------------------- graph layer
+
+#[test]
+fn t_record() {
+    use autodiff::Var;
+    let x = input(6, 84);
+    let v = Var::new(Tensor::from(x.clone())).requires_grad_(true);
+    let out = rosen::record(&v);
+    let out2 = &out * &out;
+    out2.backward();
+    let got = v.grad().expect("a leaf gets a gradient").to_vec();
+    let want = cd(|z| rosen(z) * rosen(z), &x);
+    close("rosen record", &got, &want, 1e-6);
+
+    let w = Var::new(Tensor::from(x.clone())).requires_grad_(true);
+    let y = Var::new(Tensor::from(input(6, 85))).requires_grad_(true);
+    let o = iter_zip::record(&w, &y);
+    o.backward_opts(Some(&Tensor::scalar(2.0)), true);
+    o.backward_opts(Some(&Tensor::scalar(2.0)), true);
+    let (gx, gy) = iter_zip::grad(&x, &input(6, 85));
+    close("iter_zip record x", &w.grad().unwrap().to_vec(), &gx.iter().map(|g| 4.0 * g).collect::<Vec<_>>(), 1e-12);
+    close("iter_zip record y", &y.grad().unwrap().to_vec(), &gy.iter().map(|g| 4.0 * g).collect::<Vec<_>>(), 1e-12);
+}
+
+// ------------------------------------------------------ NaN and infinity
+
+/// The same function made non-eager by a `*=` in the loop (s̄ is the same).
+#[differentiable]
+fn sqrt_sum_relu(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sqrt() + x[i].ln();
+    }
+    (s - 100.0).max(0.0) + x[0] + s * 1e-3
+}
+
+#[differentiable]
+fn sqrt_sum_relu_ordinary(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sqrt() + x[i].ln();
+        s *= 1.0;
+    }
+    (s - 100.0).max(0.0) + x[0] + s * 1e-3
+}
+
+fn same_bits(what: &str, a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    for (i, (p, q)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (p.is_nan() && q.is_nan()) || (p - q).abs() <= 1e-12 * (1.0 + q.abs()) || p == q,
+            "{what}[{i}]: eager {p}, ordinary {q}\n{a:?}\n{b:?}"
+        );
+    }
+}
+
+#[test]
+fn t_nan_inf_like_ordinary() {
+    for x in [
+        vec![0.0, 1.0, 2.0],
+        vec![-1.0, 1.0, 2.0],
+        vec![f64::NAN, 1.0, 2.0],
+        vec![1.0, f64::INFINITY, 2.0],
+        vec![1.0, 0.5, f64::NEG_INFINITY],
+        vec![1e-320, 3.0, 4.0],
+    ] {
+        for seed in [1.0, 0.0, -0.0, 2.5, f64::INFINITY, f64::NAN] {
+            let (va, pa) = sqrt_sum_relu::vjp(&x);
+            let (vb, pb) = sqrt_sum_relu_ordinary::vjp(&x);
+            assert!(va == vb || (va.is_nan() && vb.is_nan()));
+            same_bits(&format!("sqrt_sum_relu {x:?} seed {seed}"), &pa(seed), &pb(seed));
+        }
+    }
+}
+
+// ------------------------------------------------------------- long loops
+
+#[differentiable]
+fn long_loop(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        let d = x[i] - x[i - 1];
+        s += d * d;
+    }
+    s
+}
+
+#[test]
+fn t_long_loop() {
+    let n = 1_000_000;
+    let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 * 0.01).collect();
+    let start = std::time::Instant::now();
+    let g = long_loop::grad(&x);
+    let took = start.elapsed();
+    eprintln!("long_loop: n = {n}, grad in {took:?}");
+    for i in [0, 1, 2, n / 2, n - 2, n - 1] {
+        let mut want = 0.0;
+        if i > 0 {
+            want += 2.0 * (x[i] - x[i - 1]);
+        }
+        if i + 1 < n {
+            want -= 2.0 * (x[i + 1] - x[i]);
+        }
+        close("long_loop", &[g[i]], &[want], 1e-12);
+    }
+    let (_, pb) = long_loop::vjp(&x);
+    let half = pb(0.5);
+    for i in [0, n / 3, n - 1] {
+        close("long_loop ½", &[half[i]], &[0.5 * g[i]], 1e-12);
+    }
+}
+
+/// s̄ = 0 inside the function (a clamp of the sum): the sum's terms with an
+/// infinite local derivative (√ at 0) give exactly zero, as the rules'
+/// strong zero does in the ordinary reverse, not 0 · ∞ = NaN.
+#[differentiable]
+fn clamped_sum(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sqrt();
+    }
+    (s - 100.0).max(0.0) + x[0] * 2.0
+}
+
+#[differentiable]
+fn clamped_sum_ordinary(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sqrt();
+        s *= 1.0;
+    }
+    (s - 100.0).max(0.0) + x[0] * 2.0
+}
+
+#[test]
+fn t_zero_cotangent_is_a_strong_zero() {
+    let x = vec![0.0, 1.0, 4.0];
+    assert_eq!(clamped_sum_ordinary::grad(&x), vec![2.0, 0.0, 0.0]);
+    assert_eq!(clamped_sum::grad(&x), vec![2.0, 0.0, 0.0]);
+    let x = input(4, 86).iter().map(|v| v.abs() + 0.1).collect::<Vec<_>>();
+    check!(clamped_sum, x);
+}
+
+/// A Jacobian row seeds the eager sum's output with 0.
+#[differentiable]
+fn sum_and_first(x: &[f64]) -> (f64, f64) {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sqrt();
+    }
+    (s, x[0] * 3.0)
+}
+
+#[test]
+fn t_zero_seed_of_one_output() {
+    let x = vec![0.0, 1.0, 4.0];
+    let (_, pb) = sum_and_first::vjp_retained(&x);
+    assert_eq!(pb((0.0, 1.0)), vec![3.0, 0.0, 0.0]);
+}

@@ -145,7 +145,9 @@ mod loss {
                 }
                 {
                     let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    if nll_bar != 0.0 {
+                        __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    }
                 }
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);
@@ -329,7 +331,9 @@ mod loss {
                 }
                 {
                     let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    if nll_bar != 0.0 {
+                        __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    }
                 }
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);

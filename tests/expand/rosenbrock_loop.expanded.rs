@@ -143,7 +143,9 @@ mod rosenbrock {
                 }
                 {
                     let (__ad_eg0,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    if s_bar != 0.0 {
+                        __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    }
                 }
                 (__ad::finish(x_bar, &__ad_p_x),)
             },
@@ -279,7 +281,9 @@ mod rosenbrock {
                 }
                 {
                     let (__ad_eg0,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    if s_bar != 0.0 {
+                        __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    }
                 }
                 (__ad::finish(x_bar, &__ad::restore(&__ad_p_x)),)
             },

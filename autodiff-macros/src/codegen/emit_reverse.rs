@@ -399,7 +399,10 @@ impl Gen<'_> {
     }
 
     /// The pullback's part of a loop reversed in its forward: s̄ times the
-    /// buffers it summed, added to their bindings' cotangents.
+    /// buffers it summed, added to their bindings' cotangents. Nothing when
+    /// s̄ = 0: the ordinary reverse gives exactly zero there through the
+    /// rules' strong zero (√ or ln at 0: 0 · ∞ is 0, not NaN), which a
+    /// buffer summed at s̄ = 1 and then scaled by 0 would lose.
     fn rev_eager(&self, l: &Loop, eager: &crate::plan::Eager) -> TokenStream {
         let private = self.private();
         let names: Vec<syn::Ident> = eager
@@ -413,7 +416,7 @@ impl Gen<'_> {
             let d = adjoint(self.body, *id);
             quote!(#private::acc_scaled(&mut #d, #s_bar, #name);)
         });
-        quote!({ #take #(#adds)* })
+        quote!({ #take if #s_bar != 0.0 { #(#adds)* } })
     }
 
     fn rev_loop(&mut self, l: &Loop) -> TokenStream {
