@@ -1454,3 +1454,260 @@ fn t_zero_seed_of_one_output() {
     let (_, pb) = sum_and_first::vjp_retained(&x);
     assert_eq!(pb((0.0, 1.0)), vec![3.0, 0.0, 0.0]);
 }
+
+// --------------------------------------------- ranges that are not a +1 walk
+
+#[differentiable]
+fn rev_range(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in (1..x.len()).rev() {
+        s += x[i] * x[i - 1] + x[i] * x[i] * (i as f64);
+    }
+    s
+}
+
+#[differentiable]
+fn step_range(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in (0..x.len() - 1).step_by(2) {
+        s += x[i] * x[i + 1] * (i as f64 + 1.0) + x[i + 1];
+    }
+    s
+}
+
+#[differentiable]
+fn skip_range(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in (0..x.len()).skip(1) {
+        s += x[i - 1] * x[i] * (i as f64);
+    }
+    s
+}
+
+#[differentiable]
+fn windows_loop(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for w in x.windows(2) {
+        s += (w[1] - w[0]) * w[1];
+    }
+    s
+}
+
+#[test]
+fn t_not_plus_one_walks() {
+    check!(rev_range, input(7, 90));
+    check!(step_range, input(8, 91));
+    check!(skip_range, input(7, 92));
+}
+
+#[test]
+fn t_windows() {
+    check!(windows_loop, input(7, 97));
+}
+
+// ------------------------------- outer values that become active in the loop
+
+#[differentiable(wrt(x))]
+fn wrt_param_written(x: &[f64], mut c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * c;
+        c += x[i];
+    }
+    s
+}
+
+#[test]
+fn t_wrt_param_written() {
+    let x = input(6, 100);
+    let c = 0.4;
+    close("wrt_param_written", &wrt_param_written::grad(&x, c), &cd(|v| wrt_param_written(v, c), &x), 1e-6);
+}
+
+#[differentiable]
+fn local_becomes_active(x: &[f64]) -> f64 {
+    let mut c = 1.0;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * c;
+        c = x[i] * 2.0;
+    }
+    s
+}
+
+#[test]
+fn t_local_becomes_active() {
+    check!(local_becomes_active, input(6, 101));
+}
+
+#[differentiable(wrt(x))]
+fn inactive_param_read(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * y[i] * c + x[i] * x[i];
+    }
+    s * s
+}
+
+#[test]
+fn t_inactive_param_read() {
+    let (x, y) = (input(6, 102), input(6, 103));
+    let g = inactive_param_read::grad(&x, &y, 0.3);
+    close("inactive_param_read", &g, &cd(|v| inactive_param_read(v, &y, 0.3), &x), 1e-6);
+}
+
+// ------------------------------------------- the accumulator read unseen
+
+#[differentiable]
+fn closure_reads_acc(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        let f = |v: f64| v * s;
+        let t = f(x[i]);
+        s += t;
+    }
+    s
+}
+
+#[test]
+fn t_closure_reads_acc() {
+    check!(closure_reads_acc, input(6, 104));
+}
+
+#[differentiable]
+fn acc_in_array(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        let a = [s, x[i]];
+        s += a[0] * a[1];
+    }
+    s
+}
+
+#[differentiable]
+fn acc_in_if_value(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        s += if x[i] > 0.0 { s * 0.5 } else { x[i] };
+    }
+    s
+}
+
+#[differentiable]
+fn acc_in_block_value(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        s += {
+            let t = s;
+            t * x[i]
+        };
+    }
+    s
+}
+
+#[differentiable]
+fn acc_in_max(x: &[f64]) -> f64 {
+    let mut s: f64 = 0.1;
+    for i in 0..x.len() {
+        s += s.max(x[i]) * 0.5;
+    }
+    s
+}
+
+#[differentiable]
+fn acc_in_helper(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        s += dot(&[s, 1.0], &[x[i], x[i]]);
+    }
+    s
+}
+
+#[differentiable]
+fn acc_in_match(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        s += match i % 2 {
+            0 => s * x[i],
+            _ => x[i],
+        };
+    }
+    s
+}
+
+#[differentiable]
+fn acc_through_inner_local(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        let mut t = x[i];
+        t += s;
+        s += t * 0.5;
+    }
+    s
+}
+
+#[differentiable]
+fn acc_set_reads_twice(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        s = s + s * x[i];
+    }
+    s
+}
+
+#[differentiable]
+fn acc_sub_nested(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        s = s - (s - x[i]) * 0.5;
+    }
+    s
+}
+
+#[differentiable]
+fn acc_in_inner_loop_read(x: &[f64]) -> f64 {
+    let mut s = 0.1;
+    for i in 0..x.len() {
+        let mut inner = 0.0;
+        for k in 0..2 {
+            inner += s * x[(i + k) % x.len()];
+        }
+        s += inner;
+    }
+    s
+}
+
+#[differentiable]
+fn acc_with_method(x: &[f64]) -> f64 {
+    let mut s: f64 = 0.1;
+    for i in 0..x.len() {
+        s += s.mul_add(x[i], 0.0) * 0.5;
+    }
+    s
+}
+
+#[differentiable]
+fn acc_powi(x: &[f64]) -> f64 {
+    let mut s: f64 = 0.1;
+    for i in 0..x.len() {
+        s += s.powi(2) * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_acc_read_in_disguise() {
+    check!(closure_reads_acc, input(6, 104));
+    check!(acc_in_array, input(6, 105));
+    check!(acc_in_if_value, input(6, 106));
+    check!(acc_in_block_value, input(6, 107));
+    check!(acc_in_max, input(6, 108));
+    check!(acc_in_helper, input(6, 109));
+    check!(acc_in_match, input(6, 112));
+    check!(acc_through_inner_local, input(6, 113));
+    check!(acc_set_reads_twice, input(6, 114));
+    check!(acc_sub_nested, input(6, 115));
+    check!(acc_in_inner_loop_read, input(6, 116));
+    check!(acc_with_method, input(6, 117));
+    check!(acc_powi, input(6, 118));
+}
