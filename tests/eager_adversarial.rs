@@ -1711,3 +1711,191 @@ fn t_acc_read_in_disguise() {
     check!(acc_with_method, input(6, 117));
     check!(acc_powi, input(6, 118));
 }
+
+// ------------------------------------- parameters written before or after
+
+#[differentiable]
+fn vec_param_written_before(mut x: Vec<f64>) -> f64 {
+    x[0] = x[1] * 2.0;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i] * x[(i + 1) % x.len()];
+    }
+    s
+}
+
+#[differentiable]
+fn vec_param_written_after(mut x: Vec<f64>) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        s += x[i] * x[i - 1];
+    }
+    x[0] = s * 0.5;
+    x[0] * x[0] + s
+}
+
+#[differentiable]
+fn scalar_param_written_before(x: &[f64], mut c: f64) -> f64 {
+    c = c * c + x[0];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (c * x[i]).sin();
+    }
+    c = 0.0;
+    s + c
+}
+
+#[test]
+fn t_params_written() {
+    for f in [vec_param_written_before as fn(Vec<f64>) -> f64, vec_param_written_after] {
+        let _ = f;
+    }
+    let x = input(6, 120);
+    let g = vec_param_written_before::grad(x.clone());
+    close("vec_param_written_before", &g, &cd(|v| vec_param_written_before(v.to_vec()), &x), 1e-6);
+    let (_, pb) = vec_param_written_before::vjp_retained(x.clone());
+    close("vec_param_written_before ·2", &pb(2.0), &g.iter().map(|v| 2.0 * v).collect::<Vec<_>>(), 1e-12);
+    let g = vec_param_written_after::grad(x.clone());
+    close("vec_param_written_after", &g, &cd(|v| vec_param_written_after(v.to_vec()), &x), 1e-6);
+    let (gx, gc) = scalar_param_written_before::grad(&x, 0.6);
+    close("scalar_param_written_before x", &gx, &cd(|v| scalar_param_written_before(v, 0.6), &x), 1e-6);
+    close("scalar_param_written_before c", &[gc], &cd(|v| scalar_param_written_before(&x, v[0]), &[0.6]), 1e-6);
+}
+
+// ------------------------------------------------------------ odd shapes
+
+/// No gradient leaves the loop's body: only constants are added.
+#[differentiable]
+fn constant_terms(x: &[f64]) -> f64 {
+    let mut s = x[0];
+    for i in 0..3 {
+        s += 1.0;
+    }
+    s * s
+}
+
+#[differentiable]
+fn reference_local(x: &[f64]) -> f64 {
+    let r = &x[0];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += r * x[i];
+    }
+    s * *r
+}
+
+#[differentiable]
+fn labelled(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    'rows: for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s
+}
+
+#[differentiable]
+fn same_acc_two_loops(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sin();
+    }
+    s = s * 2.0;
+    for i in 1..x.len() {
+        s -= x[i] * x[i - 1];
+    }
+    s * s
+}
+
+#[differentiable]
+fn loops_in_both_branches(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    if x[0] > 0.0 {
+        for i in 0..x.len() {
+            s += x[i] * x[i];
+        }
+    } else {
+        for i in 1..x.len() {
+            s += x[i] * x[i - 1] * 3.0;
+        }
+    }
+    s * x[1]
+}
+
+#[test]
+fn t_odd_shapes() {
+    check!(constant_terms, input(3, 121));
+    check!(reference_local, input(5, 122));
+    check!(labelled, input(5, 123));
+    check!(same_acc_two_loops, input(6, 124));
+    let mut x = input(6, 125);
+    x[0] = 0.5;
+    check!(loops_in_both_branches, x.clone());
+    x[0] = -0.5;
+    check!(loops_in_both_branches, x);
+}
+
+struct Model {
+    w: Vec<f64>,
+}
+
+impl Model {
+    #[differentiable]
+    fn score(#[no_grad] &self, x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += self.w[i] * x[i] * x[i];
+        }
+        s
+    }
+}
+
+#[test]
+fn t_method() {
+    let m = Model { w: input(5, 126) };
+    let x = input(5, 127);
+    let g = m.score_grad(&x);
+    close("method", &g, &cd(|v| m.score(v), &x), 1e-6);
+    let (gs, gx) = m2().spread_grad(&x);
+    close("method self x", &gx, &cd(|v| m2().spread(v), &x), 1e-6);
+    let want = cd(|v| Spread { w: v.to_vec(), c: 0.4 }.spread(&x), &m2().w);
+    close("method self w", &gs.w, &want, 1e-6);
+    let want = cd(|v| Spread { w: m2().w, c: v[0] }.spread(&x), &[0.4]);
+    close("method self c", &[gs.c], &want, 1e-6);
+    check!(const_generic_caller, input(4, 128));
+}
+
+fn m2() -> Spread {
+    Spread { w: input(5, 129), c: 0.4 }
+}
+
+#[derive(Clone, Debug, autodiff::Differentiable)]
+struct Spread {
+    w: Vec<f64>,
+    c: f64,
+}
+
+impl Spread {
+    #[differentiable]
+    fn spread(&self, x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 1..x.len() {
+            s += self.w[i] * x[i] * x[i - 1] + self.c * x[i];
+        }
+        s * s
+    }
+}
+
+#[differentiable]
+fn const_generic<const N: usize>(x: [f64; N], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 1..N {
+        s += x[i] * x[i - 1] * w;
+    }
+    s
+}
+
+#[differentiable]
+fn const_generic_caller(x: &[f64]) -> f64 {
+    let a = [x[0], x[1], x[2], x[3]];
+    const_generic(a, x[0]) * 2.0
+}
