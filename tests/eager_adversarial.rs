@@ -1899,3 +1899,60 @@ fn const_generic_caller(x: &[f64]) -> f64 {
     let a = [x[0], x[1], x[2], x[3]];
     const_generic(a, x[0]) * 2.0
 }
+
+// ------------------------------- counters walked back, stepped outside
+
+#[differentiable]
+fn counter_stepped_around(x: &[f64]) -> f64 {
+    let mut k = 0;
+    k += 1;
+    let mut s = 0.0;
+    for i in 0..x.len() - 3 {
+        s += x[i] * x[k];
+    }
+    k += 2;
+    s * x[k]
+}
+
+#[differentiable]
+fn counter_stepped_between_loops(x: &[f64]) -> f64 {
+    let mut k = 1;
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += x[i] * x[k];
+    }
+    k += 1;
+    for i in 0..3 {
+        s += x[i + 1] * x[k];
+    }
+    k -= 2;
+    s * x[k]
+}
+
+#[test]
+fn t_counters_stepped_outside() {
+    check!(counter_stepped_around, input(6, 130));
+    check!(counter_stepped_between_loops, input(6, 131));
+}
+
+#[differentiable]
+fn counter_bounds_inner_range(x: &[f64]) -> f64 {
+    let mut k = 1;
+    k += 1;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for j in 0..k {
+            s += x[i] * x[j];
+        }
+        if i < k {
+            s += x[i];
+        }
+    }
+    k += 1;
+    s * x[k]
+}
+
+#[test]
+fn t_counter_bounds_inner_range() {
+    check!(counter_bounds_inner_range, input(6, 132));
+}
