@@ -1956,3 +1956,21 @@ fn counter_bounds_inner_range(x: &[f64]) -> f64 {
 fn t_counter_bounds_inner_range() {
     check!(counter_bounds_inner_range, input(6, 132));
 }
+
+#[differentiable]
+fn counter_through_recipe(x: &[f64]) -> f64 {
+    let mut k = 0;
+    k += 1;
+    let m = k * 2;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[m];
+    }
+    k += 1;
+    s * x[k]
+}
+
+#[test]
+fn t_counter_through_recipe() {
+    check!(counter_through_recipe, input(6, 133));
+}
