@@ -1974,3 +1974,70 @@ fn counter_through_recipe(x: &[f64]) -> f64 {
 fn t_counter_through_recipe() {
     check!(counter_through_recipe, input(6, 133));
 }
+
+// ------------------------------------------------ control flow in the body
+
+#[differentiable]
+fn match_inside(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let v = match i % 3 {
+            0 => x[i] * x[i],
+            1 => x[i].sin() * x[(i + 1) % x.len()],
+            _ => {
+                let t = x[i] - x[i - 1];
+                t * t * t
+            }
+        };
+        s += v;
+    }
+    s
+}
+
+#[differentiable]
+fn push_outside(x: &[f64]) -> f64 {
+    let mut w = Vec::new();
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        w.push(x[i] * 2.0);
+        s += x[i] * x[i];
+    }
+    s + w[1] * w[2]
+}
+
+#[differentiable]
+fn push_inside(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let mut w = Vec::new();
+        w.push(x[i] * 2.0);
+        w.push(x[(i + 1) % x.len()]);
+        s += w[0] * w[1];
+    }
+    s
+}
+
+#[differentiable]
+fn while_with_inner_state(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut i = 0;
+    while i < x.len() {
+        let mut j = i;
+        let mut acc = 0.0;
+        while j < x.len() && j < i + 2 {
+            acc += x[j] * x[i];
+            j += 1;
+        }
+        s += acc * acc;
+        i += 1;
+    }
+    s
+}
+
+#[test]
+fn t_control_flow_in_body() {
+    check!(match_inside, input(7, 140));
+    check!(push_outside, input(5, 141));
+    check!(push_inside, input(5, 142));
+    check!(while_with_inner_state, input(6, 143));
+}
