@@ -2041,3 +2041,42 @@ fn t_control_flow_in_body() {
     check!(push_inside, input(5, 142));
     check!(while_with_inner_state, input(6, 143));
 }
+
+// ------------------------------------------------------------- Jacobians
+
+#[differentiable(forward)]
+fn wide_eager(x: &[f64]) -> Vec<f64> {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        s += x[i].sqrt() * x[i - 1];
+    }
+    vec![s, x[0] * 3.0]
+}
+
+#[test]
+fn t_jacobian_rows() {
+    let x = [0.7, 0.3, 1.2, 0.4, 0.9];
+    let j = wide_eager::jacobian(&x).to_vec();
+    let want: Vec<f64> = cd_jac(|v| wide_eager(v), &x).into_iter().flatten().collect();
+    close("wide_eager jacobian", &j, &want, 1e-6);
+    // √ at 0: the second row seeds the sum with 0 and must stay finite.
+    let x = [0.7, 0.0, 1.2, 0.4, 0.9];
+    let j = wide_eager::jacobian(&x).to_vec();
+    assert_eq!(&j[5..], &[3.0, 0.0, 0.0, 0.0, 0.0]);
+}
+
+/// The Hessian-vector product of an eager function inside an eager loop.
+#[differentiable]
+fn grad_inside_eager_loop(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        let g = fw_stencil::grad(x);
+        s += g[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_grad_inside_eager_loop() {
+    check!(grad_inside_eager_loop, input(5, 144));
+}
