@@ -2080,3 +2080,50 @@ fn grad_inside_eager_loop(x: &[f64]) -> f64 {
 fn t_grad_inside_eager_loop() {
     check!(grad_inside_eager_loop, input(5, 144));
 }
+
+// ------------------------------------------------ accumulators set oddly
+
+#[differentiable]
+fn acc_set_in_branch(x: &[f64]) -> f64 {
+    let mut s;
+    if x[0] > 0.0 {
+        s = x[0] * x[1];
+    } else {
+        s = 0.5;
+    }
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s * s
+}
+
+#[differentiable]
+fn acc_in_while_condition(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut i = 0;
+    while s < 2.0 && i < 50 {
+        s += x[i % x.len()] * x[i % x.len()] + 0.05;
+        i += 1;
+    }
+    s
+}
+
+#[differentiable]
+fn acc_float_suffix(x: &[f64]) -> f64 {
+    let mut s = 0.0f64;
+    for i in 0..x.len() {
+        s += x[i] * 2.0f64;
+    }
+    s * s
+}
+
+#[test]
+fn t_accumulators_set_oddly() {
+    let mut x = input(6, 150);
+    x[0] = 0.4;
+    check!(acc_set_in_branch, x.clone());
+    x[0] = -0.4;
+    check!(acc_set_in_branch, x);
+    check!(acc_in_while_condition, input(6, 151));
+    check!(acc_float_suffix, input(6, 152));
+}
