@@ -2127,3 +2127,31 @@ fn t_accumulators_set_oddly() {
     check!(acc_in_while_condition, input(6, 151));
     check!(acc_float_suffix, input(6, 152));
 }
+
+#[differentiable]
+fn closure_captures_outer(x: &[f64]) -> f64 {
+    let c = x[0] * 2.0;
+    let f = |v: f64| v * c + v * v;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += f(x[i]);
+    }
+    s
+}
+
+#[differentiable]
+fn closure_defined_inside_captures_outer(x: &[f64]) -> f64 {
+    let c = x[0] * 2.0;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let f = |v: f64| v * c;
+        s += f(x[i]) * x[i];
+    }
+    s
+}
+
+#[test]
+fn t_closures_capturing() {
+    check!(closure_captures_outer, input(5, 153));
+    check!(closure_defined_inside_captures_outer, input(5, 154));
+}
