@@ -2155,3 +2155,52 @@ fn t_closures_capturing() {
     check!(closure_captures_outer, input(5, 153));
     check!(closure_defined_inside_captures_outer, input(5, 154));
 }
+
+// ------------------------------------------------- several accumulators
+
+#[differentiable]
+fn mean_with_float_count(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut count = 0.0;
+    for i in 0..x.len() {
+        if x[i] > -0.5 {
+            s += x[i] * x[i];
+            count += 1.0;
+        }
+    }
+    s / count
+}
+
+#[differentiable]
+fn variance_two_passes(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mut m = 0.0;
+    for i in 0..x.len() {
+        m += x[i];
+    }
+    let m = m / n;
+    let mut v = 0.0;
+    for i in 0..x.len() {
+        let d = x[i] - m;
+        v += d * d;
+    }
+    v / n
+}
+
+#[differentiable]
+fn second_acc_zero_terms(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+        t += 0.0 * x[i];
+    }
+    s + t
+}
+
+#[test]
+fn t_several_accumulators() {
+    check!(mean_with_float_count, input(7, 160));
+    check!(variance_two_passes, input(7, 161));
+    check!(second_acc_zero_terms, input(7, 162));
+}
