@@ -2204,3 +2204,23 @@ fn t_several_accumulators() {
     check!(variance_two_passes, input(7, 161));
     check!(second_acc_zero_terms, input(7, 162));
 }
+
+/// An index named like the counter but another binding: the flushes'
+/// names clash, each is flushed in a block of its own.
+#[differentiable]
+fn clashing_index_names(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        s += x[i] * x[i - 1];
+        {
+            let i = x.len() - i;
+            s += x[i] * x[i - 1] * 0.5;
+        }
+    }
+    s
+}
+
+#[test]
+fn t_clashing_index_names() {
+    check!(clashing_index_names, input(7, 163));
+}
