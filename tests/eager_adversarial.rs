@@ -2224,3 +2224,40 @@ fn clashing_index_names(x: &[f64]) -> f64 {
 fn t_clashing_index_names() {
     check!(clashing_index_names, input(7, 163));
 }
+
+// ---------------------------------------- eager functions called in loops
+
+#[differentiable]
+fn calls_eager_in_eager(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += rosen(x) * (i as f64 + 1.0) + iter_loop(x) * x[i];
+    }
+    s * s
+}
+
+#[differentiable]
+fn calls_eager_on_subslices(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 2 {
+        s += rosen(&x[i..i + 3]);
+    }
+    s
+}
+
+#[test]
+fn t_eager_called_in_eager() {
+    check!(calls_eager_in_eager, input(5, 170));
+    check!(calls_eager_on_subslices, input(6, 171));
+}
+
+#[test]
+fn t_record_tensor_local() {
+    use autodiff::Var;
+    let x = input(4, 172);
+    let v = Var::new(Tensor::from(x.clone())).requires_grad_(true);
+    let out = tensor_local::record(&v);
+    (&out * 3.0).backward();
+    let want: Vec<f64> = cd(|z| tensor_local(z), &x).iter().map(|g| 3.0 * g).collect();
+    close("tensor_local record", &v.grad().unwrap().to_vec(), &want, 1e-6);
+}
