@@ -5,7 +5,7 @@
 //! where it applies second derivatives, the graph layer and calls from
 //! another differentiable function.
 
-#![allow(clippy::all, unused_mut, unused_variables, unused_assignments)]
+#![allow(clippy::all, unused_mut, unused_variables, unused_assignments, unused_labels)]
 
 use autodiff::{Tensor, differentiable};
 
@@ -651,7 +651,9 @@ fn t_iter_enumerate() {
     check!(iter_enumerate, input(6, 42));
 }
 
+/// `y` unused (its gradient zero), its element still bound.
 #[differentiable]
+#[allow(deprecated)]
 fn iter_zip_unused(x: &[f64], y: &[f64]) -> f64 {
     let mut s = 0.0;
     for (a, b) in x.iter().zip(y.iter()) {
@@ -1113,7 +1115,7 @@ fn t_tensor_local() {
 
 mod na {
     use super::*;
-    use nalgebra::{DVector, Point3, Rotation3, Unit, UnitQuaternion, Vector3};
+    use nalgebra::{DVector, Point3, Rotation3, UnitQuaternion, Vector3};
 
     #[differentiable]
     pub fn vector_local(x: &[f64]) -> f64 {
