@@ -5,7 +5,9 @@
 //! where it applies second derivatives, the graph layer and calls from
 //! another differentiable function.
 
-#![allow(clippy::all, unused_mut, unused_variables, unused_assignments, unused_labels)]
+#![allow(clippy::all, unused_mut, unused_variables, unused_assignments, unused_labels, unused_parens)]
+// Generated programs below may leave a parameter unused (its gradient zero).
+#![allow(deprecated)]
 
 use autodiff::{Tensor, differentiable};
 
@@ -2263,3 +2265,675 @@ fn t_record_tensor_local() {
     let want: Vec<f64> = cd(|z| tensor_local(z), &x).iter().map(|g| 3.0 * g).collect();
     close("tensor_local record", &v.grad().unwrap().to_vec(), &want, 1e-6);
 }
+
+// ------------------------------------------------------ generated programs
+//
+// Random eager-shaped loops (offsets −2..2 under guards, `+=`/`-=`/`s = s ± e`,
+// branches, inner loops summing into `s`, scratch vectors, helper calls,
+// inactive values and an index hopping outside, `s` read in conditions,
+// early returns, loops inside `if`, a second loop reading `s`), written by a
+// small generator (seed 11) and kept as written; each checked against
+// central differences in three parameters, a pullback seeded with −1.3,
+// the retained pullback twice and seeded with 0 (exactly zero).
+
+#[differentiable]
+fn gen_helper(a: &[f64], b: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b.sin();
+    }
+    s * b
+}
+
+#[differentiable]
+fn gen0(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = 0.5;
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    if c > 0.2 {
+    let mut i = 1;
+    while i + 2 < n {
+        if s > 0.5 { s += (y[i - 1] * pre); } else { s -= (y[i - 1] * pre) * 0.5; }
+        let t0 = gen_helper(x, (pre + pre));
+        let mut t1: f64 = 0.0;
+        if i >= 2 { t1 = x[i - 2]; }
+        if t0 > -0.2 {
+            let t2 = x[i - 1];
+        } else {
+            let mut inner: f64 = 0.0;
+            for k in 0..2 {
+                inner += ((y[i]).tanh()).sin() * (k as f64 + 1.0);
+            }
+            let t2 = inner;
+        }
+        s += c;
+        i += 1;
+    }
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    s
+}
+
+#[differentiable]
+fn gen1(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = x[0] * c;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = 0.0;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    if c > 0.2 {
+    for (i, v) in x.iter().enumerate() {
+        let mut t0: f64 = 0.0;
+        if i + 1 < n { t0 = (x[i + 1]).tanh().exp(); }
+        if i >= 1 { s += x[i - 1]; }
+        for k in 0..2 {
+            s -= (*v);
+        }
+        let mut sv = vec![0.0f64; 2];
+        sv[0] = ((x[i] + x[i])).cos();
+        sv[1] = sv[0] * 0.5f64;
+        let t1 = sv[1] + sv[0];
+        if i + 2 < n { s += x[i + 2]; }
+    }
+    }
+    (s * 0.3).sin() + pre
+}
+
+#[differentiable]
+fn gen2(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = x[0] * c;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..=n - 1 {
+        if s > 0.5 { s += pre; } else { s -= pre * 0.5; }
+        s -= y[i];
+        s = s - pre;
+        s += ((x[i] * c) - c);
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    s * c
+}
+
+#[differentiable]
+fn gen3(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = (x[1] + y[0]).sin();
+    let mut s: f64 = 0.0;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 0..n - 0 {
+        let t0 = (x[i] * (1.5f64).powi(2));
+        if i + 1 < n { s += y[i + 1]; }
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    (s - 100.0).max(0.0) + x[0]
+}
+
+#[differentiable]
+fn gen4(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = 0.5;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 2..n - 0 {
+        let mut sv = vec![0.0f64; 2];
+        sv[0] = ((c).tanh()).sin();
+        sv[1] = sv[0] * ((c + c)).tanh().exp();
+        let t0 = sv[1] + sv[0];
+        let t1 = gen_helper(x, (t0 * x[n - 1 - i]));
+        s = s - (((pre * x[i - 1]) + 0.5f64)).tanh().exp();
+        let t2 = y[i];
+        s += (i as f64 * 0.1);
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    s * pre + s.tanh()
+}
+
+#[differentiable]
+fn gen5(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = (x[1] + y[0]).sin();
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for (i, v) in x.iter().enumerate() {
+        let t0 = gen_helper(x, ((*v) * pre));
+        if i + 1 < n { s = s - ((*v) * x[i + 1]); }
+        if i >= 2 { s += ((x[i - 2] - x[n - 1 - i])).sin(); }
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    (s * 0.3).sin() + pre
+}
+
+#[differentiable]
+fn gen6(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = pre;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..=n - 3 {
+        s -= (x[i + 1]).abs();
+        let t0 = (w[i + 1] * y[i + 1]);
+        s += ((x[i]).tanh().exp() + (x[i + 2]).abs());
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    (s - 100.0).max(0.0) + x[0]
+}
+
+#[differentiable]
+fn gen7(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut s: f64 = pre;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 2..n - 2 {
+        s = s - ((((-0.7f64)).tanh() * (x[i - 1]).tanh().exp()) - (1.5f64 + (pre * pre)));
+        s += c;
+    }
+    s * c
+}
+
+#[differentiable]
+fn gen8(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = 0.5;
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    let mut i = 0;
+    while i + 0 < n {
+        if x[i] > 0.0 {
+            if i >= 1 && i + 2 < n { s -= (pre - ((x[i - 1] + x[i]) * ((i as f64 * 0.1) + x[i + 2]))); }
+        } else {
+            if (i as f64 * 0.1) > -0.2 {
+                s -= c;
+            } else {
+                s -= (x[i] * ((c + c) * pre));
+            }
+        }
+        s -= (pre * c);
+        if x[i] > 0.0 {
+            if i >= 1 { s = s - x[i - 1]; }
+        } else {
+            let mut t0: f64 = 0.0;
+            if i >= 2 && i + 1 < n { t0 = ((x[i - 2] * x[i + 1]) + c); }
+        }
+        if i >= 1 { s += (x[i - 1]).sin(); }
+        i += 1;
+    }
+    (s - 100.0).max(0.0) + x[0]
+}
+
+#[differentiable]
+fn gen9(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = (x[1] + y[0]).sin();
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..n - 0 {
+        let mut t0: f64 = 0.0;
+        if i + 1 < n && i + 1 < n { t0 = ((w[i + 1] * y[i]) + (x[i] - y[i + 1])); }
+        if 1.5f64 > 0.0 {
+            let mut sv = vec![0.0f64; 2];
+            sv[0] = x[n - 1 - i];
+            sv[1] = sv[0] * ((y[i] - t0)).tanh();
+            let t1 = sv[1] + sv[0];
+        } else {
+            let t1 = t0;
+        }
+        s += (((x[i]).tanh()).tanh()).tanh().exp();
+        let mut t1: f64 = 0.0;
+        if i + 1 < n && i + 2 < n { t1 = (((-0.7f64) * y[i + 1]) - y[i + 2]); }
+        let mut t2: f64 = 0.0;
+        if i >= 2 { t2 = x[i - 2]; }
+        if i >= 2 { s += (x[i - 2]).abs(); }
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    (s * 0.3).sin() + pre
+}
+
+#[differentiable]
+fn gen10(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut s: f64 = 0.0;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..n - 1 {
+        let t0 = gen_helper(x, (1.5f64 * x[i]));
+        let mut sv = vec![0.0f64; 2];
+        sv[0] = ((x[i] * t0) + (x[i] - y[i]));
+        sv[1] = sv[0] * x[i + 1];
+        let t1 = sv[1] + sv[0];
+        s -= (((i as f64 * 0.1)).abs() * (t1).cos());
+        s += scale * t1;
+        scale = scale * 0.75 + 0.1;
+        hop = (hop * 3 + 1) % n;
+        s += x[hop] * pre;
+        let t2 = t0;
+        s += ((t2 - x[i]) * (y[i] * t1));
+    }
+    s * c
+}
+
+#[differentiable]
+fn gen11(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 2..=n - 3 {
+        s += (x[i]).tanh().exp();
+        if s > 0.5 { s += w[i - 1]; } else { s -= w[i - 1] * 0.5; }
+        s = s - ((i as f64 * 0.1) * ((pre).sin() * (pre).tanh().exp()));
+        s = s - (c * pre);
+        let mut inner: f64 = 0.0;
+        for k in 0..3 {
+            inner += x[n - 1 - i] * (k as f64 + 1.0);
+        }
+        let t0 = inner;
+        s += y[i + 2];
+    }
+    s
+}
+
+#[differentiable]
+fn gen12(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = (x[1] + y[0]).sin();
+    let mut s: f64 = x[0] * 0.5;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 0..n - 1 {
+        s = s + c;
+        s -= (((c * pre)).tanh().exp() + ((pre * y[i + 1])).tanh().exp());
+        s += (pre + c);
+        s += y[i];
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    s * pre + s.tanh()
+}
+
+#[differentiable]
+fn gen13(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut s: f64 = x[0] * 0.5;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    if c > 0.2 {
+    for i in 0..=n - 3 {
+        let t0 = ((x[i] - c) * (y[i + 1] + y[i + 2]));
+        s = s - t0;
+        if i >= 1 { s = s - (x[i - 1] * ((c).tanh().exp() - (y[i + 1] * x[i]))); }
+        s += ((t0 + t0) * (x[i + 2]).tanh());
+    }
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    s * s
+}
+
+#[differentiable]
+fn gen14(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 2..n - 0 {
+        let t0 = ((c).tanh().exp() * (x[i - 1]).cos());
+        if x[i] > -0.2 {
+            s = s + (0.5f64).tanh().exp();
+        } else {
+            for k in 0..1 {
+                if i + 1 < n { s += (x[i + 1] - x[n - 1 - i]) * (k as f64 + 0.5); }
+            }
+        }
+        if s > 0.5 { s += (t0 * t0); } else { s -= (t0 * t0) * 0.5; }
+        let t1 = ((x[i - 1] * t0)).abs();
+        s += ((x[i - 1]).cos()).sin();
+    }
+    s * s
+}
+
+#[differentiable]
+fn gen15(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = c * c;
+    let mut s: f64 = pre;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..n - 1 {
+        let t0 = c;
+        s = s + (((x[i - 1] + pre)).powi(2) * t0);
+        s += (x[i - 1] * ((x[i + 1] - x[i - 1]) * (x[i + 1]).tanh().exp()));
+        s += x[i - 1];
+    }
+    let mut s2: f64 = 0.0;
+    for i in 1..n {
+        s2 += (x[i] - x[i - 1]) * s + y[i] * pre;
+    }
+    let s = s + s2 * 0.5;
+    s * pre + s.tanh()
+}
+
+#[differentiable]
+fn gen16(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = (x[1] + y[0]).sin();
+    let mut s: f64 = pre;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for (i, v) in x.iter().enumerate() {
+        let t0 = ((pre).tanh()).tanh();
+        let t1 = ((x[i] * (*v)) + c);
+        let mut sv = vec![0.0f64; 2];
+        if i + 2 < n { sv[0] = (t0 + (t0 * y[i + 2])); sv[1] = sv[0] * (x[n - 1 - i] * x[n - 1 - i]); }
+        let t2 = sv[1] + sv[0];
+        for k in 0..3 {
+            s -= 0.5f64;
+        }
+        let mut t3: f64 = 0.0;
+        if i + 1 < n { t3 = ((0.5f64 * x[i + 1])).powi(2); }
+        s += (((*v)).tanh().exp() * 1.5f64);
+    }
+    s * c
+}
+
+#[differentiable]
+fn gen17(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for (i, v) in x.iter().enumerate() {
+        let t0 = ((*v) - (*v));
+        if i + 1 < n { s += (t0 - (x[i + 1] + x[n - 1 - i])); }
+    }
+    s * pre + s.tanh()
+}
+
+#[differentiable]
+fn gen18(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = 0.5;
+    let mut s: f64 = pre;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    if c > 0.2 {
+    for i in 1..n - 1 {
+        let mut t0: f64 = 0.0;
+        if i >= 2 { t0 = ((x[i - 2] + c) * (c - x[n - 1 - i])); }
+        s = s - pre;
+        s += (((x[n - 1 - i]).abs() + (x[n - 1 - i]).tanh().exp()) * ((x[i - 1] + t0) * t0));
+        let mut t1: f64 = 0.0;
+        if i + 2 < n && i + 2 < n { t1 = (y[i + 2] * (t0 + x[i + 2])); }
+        if t1 > 0.0 {
+            let t2 = (x[i + 1]).sin();
+        } else {
+            let t2 = (t0).sin();
+        }
+        s += ((y[i + 1]).cos() * (c).sin());
+    }
+    }
+    s
+}
+
+#[differentiable]
+fn gen19(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = (x[1] + y[0]).sin();
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = x[0] * 0.5;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 2..n - 2 {
+        s -= (((pre * w[i - 1])).tanh().exp() * ((c * x[i - 1]) * pre));
+        let t0 = ((y[i + 2]).tanh().exp() * x[n - 1 - i]);
+        let t1 = c;
+        if w[i - 1] > -0.2 {
+            let t2 = ((w[i + 1]).cos() - y[i + 2]);
+        } else {
+            s = s - (w[i - 1]).powi(2);
+        }
+        let t2 = 0.5f64;
+        s += (y[i - 2]).tanh().exp();
+    }
+    s * c
+}
+
+#[differentiable]
+fn gen20(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = x[0] * c;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..n - 0 {
+        if c > -0.2 {
+            for k in 0..3 {
+                if i + 2 < n { s -= (x[i + 2] * (pre + x[i])); }
+            }
+        } else {
+            let mut sv = vec![0.0f64; 2];
+            sv[0] = ((x[i] + x[i - 1]) * (1.5f64).tanh());
+            sv[1] = sv[0] * pre;
+            let t0 = sv[1] + sv[0];
+        }
+        if x[i] > 0.3 {
+            if 1.5f64 > 0.0 {
+                let t0 = ((1.5f64 - w[i])).cos();
+            } else {
+                s = s + (((y[i] * w[i]) * (pre + x[n - 1 - i])) * x[i - 1]);
+            }
+        } else {
+            if i >= 2 && y[i - 2] > 0.0 {
+                if i + 1 < n && i >= 2 { s -= ((x[i + 1] * (0.5f64).tanh()) - ((x[i - 2] + x[i]) + x[i])); }
+            } else {
+                s -= (c + ((c).tanh().exp() + w[i]));
+            }
+        }
+        let t0 = (c - ((-0.7f64)).abs());
+        s += (t0).tanh();
+    }
+    s
+}
+
+#[differentiable]
+fn gen21(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = 0.5;
+    let mut s: f64 = x[0] * 0.5;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..n - 0 {
+        let t0 = (pre + (1.5f64).tanh().exp());
+        let t1 = gen_helper(x, (t0 - 0.5f64));
+        if i + 1 < n { s += ((t1 * t1) * (x[i + 1] * t1)); }
+    }
+    s * c
+}
+
+#[differentiable]
+fn gen22(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = y[1] * x[0] + c;
+    let mut s: f64 = 0.0;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    for i in 1..n - 1 {
+        if s > 0.5 { s += (x[i] + c); } else { s -= (x[i] + c) * 0.5; }
+        s += (x[i]).tanh().exp();
+    }
+    s * s
+}
+
+#[differentiable]
+fn gen23(x: &[f64], y: &[f64], c: f64) -> f64 {
+    let n = x.len();
+    let pre: f64 = c * c;
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = (x[j] * c).sin() + y[j];
+    }
+    let mut s: f64 = c;
+    let mut scale: f64 = 1.0;
+    let mut hop: usize = 1;
+    let mut i = 2;
+    while i + 0 < n {
+        let t0 = ((c * x[i - 1])).tanh();
+        s -= x[i];
+        let mut t1: f64 = 0.0;
+        if i + 2 < n { t1 = ((x[i + 2] + t0) + (w[i - 1] * x[n - 1 - i])); }
+        if i + 1 < n { s = s - (((x[i + 1]).sin()).tanh()).tanh(); }
+        if i + 1 < n { s += ((x[i + 1]).tanh()).cos(); }
+        i += 1;
+    }
+    (s - 100.0).max(0.0) + x[0]
+}
+
+
+fn check_generated(name: &str, f: impl Fn(&[f64], &[f64], f64) -> f64, g: impl Fn(&[f64], &[f64], f64) -> (Vec<f64>, Vec<f64>, f64), pb: impl Fn(&[f64], &[f64], f64, f64) -> (Vec<f64>, Vec<f64>, f64)) {
+    for seed in 0..3u64 {
+        let n = 4 + (seed as usize) * 2;
+        let x: Vec<f64> = (0..n).map(|i| (((i as u64 * 7919 + seed * 104729 + 13) % 1000) as f64 / 500.0 - 1.0) * 0.9).collect();
+        let y: Vec<f64> = (0..n).map(|i| (((i as u64 * 6007 + seed * 3571 + 7) % 1000) as f64 / 500.0 - 1.0) * 0.9).collect();
+        let c = 0.37 + seed as f64 * 0.1;
+        let (gx, gy, gc) = g(&x, &y, c);
+        let tol = 1e-5;
+        close(&format!("{name} x"), &gx, &cd(|v| f(v, &y, c), &x), tol);
+        close(&format!("{name} y"), &gy, &cd(|v| f(&x, v, c), &y), tol);
+        close(&format!("{name} c"), &[gc], &cd(|v| f(&x, &y, v[0]), &[c]), tol);
+        let (px, py, pc) = pb(&x, &y, c, -1.3);
+        let sc = |v: &[f64]| v.iter().map(|a| -1.3 * a).collect::<Vec<_>>();
+        close(&format!("{name} x·-1.3"), &px, &sc(&gx), 1e-9);
+        close(&format!("{name} y·-1.3"), &py, &sc(&gy), 1e-9);
+        close(&format!("{name} c·-1.3"), &[pc], &[-1.3 * gc], 1e-9);
+    }
+}
+
+#[test]
+fn t_g0() { check_generated("gen0", gen0, |a, b, c| gen0::grad(a, b, c), |a, b, c, s| { let (_, p) = gen0::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g1() { check_generated("gen1", gen1, |a, b, c| gen1::grad(a, b, c), |a, b, c, s| { let (_, p) = gen1::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g2() { check_generated("gen2", gen2, |a, b, c| gen2::grad(a, b, c), |a, b, c, s| { let (_, p) = gen2::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g3() { check_generated("gen3", gen3, |a, b, c| gen3::grad(a, b, c), |a, b, c, s| { let (_, p) = gen3::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g4() { check_generated("gen4", gen4, |a, b, c| gen4::grad(a, b, c), |a, b, c, s| { let (_, p) = gen4::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g5() { check_generated("gen5", gen5, |a, b, c| gen5::grad(a, b, c), |a, b, c, s| { let (_, p) = gen5::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g6() { check_generated("gen6", gen6, |a, b, c| gen6::grad(a, b, c), |a, b, c, s| { let (_, p) = gen6::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g7() { check_generated("gen7", gen7, |a, b, c| gen7::grad(a, b, c), |a, b, c, s| { let (_, p) = gen7::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g8() { check_generated("gen8", gen8, |a, b, c| gen8::grad(a, b, c), |a, b, c, s| { let (_, p) = gen8::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g9() { check_generated("gen9", gen9, |a, b, c| gen9::grad(a, b, c), |a, b, c, s| { let (_, p) = gen9::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g10() { check_generated("gen10", gen10, |a, b, c| gen10::grad(a, b, c), |a, b, c, s| { let (_, p) = gen10::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g11() { check_generated("gen11", gen11, |a, b, c| gen11::grad(a, b, c), |a, b, c, s| { let (_, p) = gen11::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g12() { check_generated("gen12", gen12, |a, b, c| gen12::grad(a, b, c), |a, b, c, s| { let (_, p) = gen12::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g13() { check_generated("gen13", gen13, |a, b, c| gen13::grad(a, b, c), |a, b, c, s| { let (_, p) = gen13::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g14() { check_generated("gen14", gen14, |a, b, c| gen14::grad(a, b, c), |a, b, c, s| { let (_, p) = gen14::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g15() { check_generated("gen15", gen15, |a, b, c| gen15::grad(a, b, c), |a, b, c, s| { let (_, p) = gen15::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g16() { check_generated("gen16", gen16, |a, b, c| gen16::grad(a, b, c), |a, b, c, s| { let (_, p) = gen16::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g17() { check_generated("gen17", gen17, |a, b, c| gen17::grad(a, b, c), |a, b, c, s| { let (_, p) = gen17::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g18() { check_generated("gen18", gen18, |a, b, c| gen18::grad(a, b, c), |a, b, c, s| { let (_, p) = gen18::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g19() { check_generated("gen19", gen19, |a, b, c| gen19::grad(a, b, c), |a, b, c, s| { let (_, p) = gen19::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g20() { check_generated("gen20", gen20, |a, b, c| gen20::grad(a, b, c), |a, b, c, s| { let (_, p) = gen20::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g21() { check_generated("gen21", gen21, |a, b, c| gen21::grad(a, b, c), |a, b, c, s| { let (_, p) = gen21::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g22() { check_generated("gen22", gen22, |a, b, c| gen22::grad(a, b, c), |a, b, c, s| { let (_, p) = gen22::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+#[test]
+fn t_g23() { check_generated("gen23", gen23, |a, b, c| gen23::grad(a, b, c), |a, b, c, s| { let (_, p) = gen23::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
