@@ -5,7 +5,14 @@
 //! where it applies second derivatives, the graph layer and calls from
 //! another differentiable function.
 
-#![allow(clippy::all, unused_mut, unused_variables, unused_assignments, unused_labels, unused_parens)]
+#![allow(
+    clippy::all,
+    unused_mut,
+    unused_variables,
+    unused_assignments,
+    unused_labels,
+    unused_parens
+)]
 // Generated programs below may leave a parameter unused (its gradient zero).
 #![allow(deprecated)]
 
@@ -28,17 +35,40 @@ macro_rules! check {
         let x: Vec<f64> = $x;
         let want = cd(|v| $name(v), &x);
         let tol = 1e-6 * (x.len() as f64).sqrt();
-        close(concat!(stringify!($name), " grad"), &$name::grad(&x), &want, tol);
+        close(
+            concat!(stringify!($name), " grad"),
+            &$name::grad(&x),
+            &want,
+            tol,
+        );
         let (value, pullback) = $name::vjp(&x);
-        assert_eq!(value.to_bits(), $name(&x).to_bits(), "the value is the primal's");
+        assert_eq!(
+            value.to_bits(),
+            $name(&x).to_bits(),
+            "the value is the primal's"
+        );
         let scaled: Vec<f64> = want.iter().map(|w| -1.7 * w).collect();
-        close(concat!(stringify!($name), " -1.7·grad"), &pullback(-1.7), &scaled, tol);
+        close(
+            concat!(stringify!($name), " -1.7·grad"),
+            &pullback(-1.7),
+            &scaled,
+            tol,
+        );
         let (_, retained) = $name::vjp_retained(&x);
         let first = retained(1.0);
         close(concat!(stringify!($name), " retained"), &first, &want, tol);
-        assert_eq!(retained(1.0), first, "a retained pullback gives the same again");
+        assert_eq!(
+            retained(1.0),
+            first,
+            "a retained pullback gives the same again"
+        );
         let zero = retained(0.0);
-        close(concat!(stringify!($name), " 0·grad"), &zero, &vec![0.0; x.len()], 0.0);
+        close(
+            concat!(stringify!($name), " 0·grad"),
+            &zero,
+            &vec![0.0; x.len()],
+            0.0,
+        );
     }};
 }
 
@@ -546,11 +576,26 @@ fn t_acc_is_param() {
     let x = input(6, 30);
     let s0 = 0.3;
     let (gx, gs) = acc_is_param::grad(&x, s0);
-    close("acc_is_param x", &gx, &cd(|v| acc_is_param(v, s0), &x), 1e-6);
-    close("acc_is_param s", &[gs], &cd(|v| acc_is_param(&x, v[0]), &[s0]), 1e-6);
+    close(
+        "acc_is_param x",
+        &gx,
+        &cd(|v| acc_is_param(v, s0), &x),
+        1e-6,
+    );
+    close(
+        "acc_is_param s",
+        &[gs],
+        &cd(|v| acc_is_param(&x, v[0]), &[s0]),
+        1e-6,
+    );
     let (_, pb) = acc_is_param::vjp(&x, s0);
     let (px, ps) = pb(3.0);
-    close("acc_is_param x·3", &px, &gx.iter().map(|g| 3.0 * g).collect::<Vec<_>>(), 1e-12);
+    close(
+        "acc_is_param x·3",
+        &px,
+        &gx.iter().map(|g| 3.0 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
     close("acc_is_param s·3", &[ps], &[3.0 * gs], 1e-12);
 }
 
@@ -568,10 +613,13 @@ fn t_tuple_out() {
     let x = input(6, 31);
     let (_, pb) = tuple_out::vjp_retained(&x);
     for (a, b) in [(1.0, 0.0), (0.0, 1.0), (2.0, -0.5)] {
-        let want = cd(|v| {
-            let (p, q) = tuple_out(v);
-            a * p + b * q
-        }, &x);
+        let want = cd(
+            |v| {
+                let (p, q) = tuple_out(v);
+                a * p + b * q
+            },
+            &x,
+        );
         close("tuple_out", &pb((a, b)), &want, 1e-6);
     }
 }
@@ -688,13 +736,29 @@ fn check2(
 #[test]
 fn t_iter_zip() {
     let (x, y) = (input(6, 43), input(6, 44));
-    check2("iter_zip_unused", iter_zip_unused, |a, b| iter_zip_unused::grad(a, b), &x, &y);
+    check2(
+        "iter_zip_unused",
+        iter_zip_unused,
+        |a, b| iter_zip_unused::grad(a, b),
+        &x,
+        &y,
+    );
     check2("iter_zip", iter_zip, |a, b| iter_zip::grad(a, b), &x, &y);
     let (_, pb) = iter_zip::vjp(&x, &y);
     let (gx, gy) = iter_zip::grad(&x, &y);
     let (px, py) = pb(0.25);
-    close("iter_zip x·0.25", &px, &gx.iter().map(|g| 0.25 * g).collect::<Vec<_>>(), 1e-12);
-    close("iter_zip y·0.25", &py, &gy.iter().map(|g| 0.25 * g).collect::<Vec<_>>(), 1e-12);
+    close(
+        "iter_zip x·0.25",
+        &px,
+        &gx.iter().map(|g| 0.25 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
+    close(
+        "iter_zip y·0.25",
+        &py,
+        &gy.iter().map(|g| 0.25 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
 }
 
 /// An iterator loop nested in an index loop, over a local vector declared
@@ -986,13 +1050,31 @@ fn t_struct_param() {
     let p = Pair { a: 0.7, b: -0.4 };
     let x = input(5, 60);
     let (gp, gx) = struct_param::grad(&p, &x);
-    close("struct_param x", &gx, &cd(|v| struct_param(&p, v), &x), 1e-6);
-    let want = cd(|v| struct_param(&Pair { a: v[0], b: v[1] }, &x), &[p.a, p.b]);
+    close(
+        "struct_param x",
+        &gx,
+        &cd(|v| struct_param(&p, v), &x),
+        1e-6,
+    );
+    let want = cd(
+        |v| struct_param(&Pair { a: v[0], b: v[1] }, &x),
+        &[p.a, p.b],
+    );
     close("struct_param p", &[gp.a, gp.b], &want, 1e-6);
     let (_, pb) = struct_param::vjp_retained(&p, &x);
     let (gp2, gx2) = pb(-2.0);
-    close("struct_param x·−2", &gx2, &gx.iter().map(|g| -2.0 * g).collect::<Vec<_>>(), 1e-12);
-    close("struct_param p·−2", &[gp2.a, gp2.b], &[-2.0 * gp.a, -2.0 * gp.b], 1e-12);
+    close(
+        "struct_param x·−2",
+        &gx2,
+        &gx.iter().map(|g| -2.0 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
+    close(
+        "struct_param p·−2",
+        &[gp2.a, gp2.b],
+        &[-2.0 * gp.a, -2.0 * gp.b],
+        1e-12,
+    );
 }
 
 #[differentiable]
@@ -1042,11 +1124,36 @@ fn t_many_params() {
     let a = [0.3, -0.2, 0.9];
     let (c, d) = (0.6, -1.1);
     let (gx, gv, ga, gc, gd) = many_params::grad(&x, v.clone(), a, c, d);
-    close("many x", &gx, &cd(|w| many_params(w, v.clone(), a, c, d), &x), 1e-6);
-    close("many v", &gv, &cd(|w| many_params(&x, w.to_vec(), a, c, d), &v), 1e-6);
-    close("many a", &ga, &cd(|w| many_params(&x, v.clone(), [w[0], w[1], w[2]], c, d), &a), 1e-6);
-    close("many c", &[gc], &cd(|w| many_params(&x, v.clone(), a, w[0], d), &[c]), 1e-6);
-    close("many d", &[gd], &cd(|w| many_params(&x, v.clone(), a, c, w[0]), &[d]), 1e-6);
+    close(
+        "many x",
+        &gx,
+        &cd(|w| many_params(w, v.clone(), a, c, d), &x),
+        1e-6,
+    );
+    close(
+        "many v",
+        &gv,
+        &cd(|w| many_params(&x, w.to_vec(), a, c, d), &v),
+        1e-6,
+    );
+    close(
+        "many a",
+        &ga,
+        &cd(|w| many_params(&x, v.clone(), [w[0], w[1], w[2]], c, d), &a),
+        1e-6,
+    );
+    close(
+        "many c",
+        &[gc],
+        &cd(|w| many_params(&x, v.clone(), a, w[0], d), &[c]),
+        1e-6,
+    );
+    close(
+        "many d",
+        &[gd],
+        &cd(|w| many_params(&x, v.clone(), a, c, w[0]), &[d]),
+        1e-6,
+    );
     let (_, pb) = many_params::vjp_retained(&x, v.clone(), a, c, d);
     let (px, pv, pa, pc, pd) = pb(0.5);
     let half = |g: &[f64]| g.iter().map(|w| 0.5 * w).collect::<Vec<_>>();
@@ -1072,7 +1179,10 @@ fn t_nested_vec_param() {
     let (gm, gx) = nested_vec_param::grad(&m, &x);
     close("nested x", &gx, &cd(|v| nested_vec_param(&m, v), &x), 1e-6);
     let flat: Vec<f64> = m.iter().flatten().copied().collect();
-    let want = cd(|v| nested_vec_param(&v.chunks(2).map(|c| c.to_vec()).collect(), &x), &flat);
+    let want = cd(
+        |v| nested_vec_param(&v.chunks(2).map(|c| c.to_vec()).collect(), &x),
+        &flat,
+    );
     let got: Vec<f64> = gm.iter().flatten().copied().collect();
     close("nested m", &got, &want, 1e-6);
 }
@@ -1093,11 +1203,26 @@ fn t_tensor_param() {
     let x = input(4, 67);
     let (gt, gx) = tensor_param::grad(&t, &x);
     close("tensor x", &gx, &cd(|v| tensor_param(&t, v), &x), 1e-6);
-    close("tensor t", &gt.to_vec(), &cd_t(|v| tensor_param(v, &x), &t), 1e-6);
+    close(
+        "tensor t",
+        &gt.to_vec(),
+        &cd_t(|v| tensor_param(v, &x), &t),
+        1e-6,
+    );
     let (_, pb) = tensor_param::vjp(&t, &x);
     let (pt, px) = pb(3.0);
-    close("tensor t·3", &pt.to_vec(), &gt.to_vec().iter().map(|g| 3.0 * g).collect::<Vec<_>>(), 1e-12);
-    close("tensor x·3", &px, &gx.iter().map(|g| 3.0 * g).collect::<Vec<_>>(), 1e-12);
+    close(
+        "tensor t·3",
+        &pt.to_vec(),
+        &gt.to_vec().iter().map(|g| 3.0 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
+    close(
+        "tensor x·3",
+        &px,
+        &gx.iter().map(|g| 3.0 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
 }
 
 #[differentiable]
@@ -1165,12 +1290,27 @@ mod na {
         let c = 0.8;
         let (gv, gc) = dvector_param::grad(&v, c);
         let x = v.as_slice().to_vec();
-        close("dvector v", gv.as_slice(), &cd(|w| dvector_param(&DVector::from_vec(w.to_vec()), c), &x), 1e-6);
-        close("dvector c", &[gc], &cd(|w| dvector_param(&v, w[0]), &[c]), 1e-6);
+        close(
+            "dvector v",
+            gv.as_slice(),
+            &cd(|w| dvector_param(&DVector::from_vec(w.to_vec()), c), &x),
+            1e-6,
+        );
+        close(
+            "dvector c",
+            &[gc],
+            &cd(|w| dvector_param(&v, w[0]), &[c]),
+            1e-6,
+        );
         let (_, pb) = dvector_param::vjp(&v, c);
         let (pv, pc) = pb(-1.5);
         close("dvector c·−1.5", &[pc], &[-1.5 * gc], 1e-12);
-        close("dvector v·−1.5", pv.as_slice(), &gv.iter().map(|g| -1.5 * g).collect::<Vec<_>>(), 1e-12);
+        close(
+            "dvector v·−1.5",
+            pv.as_slice(),
+            &gv.iter().map(|g| -1.5 * g).collect::<Vec<_>>(),
+            1e-12,
+        );
     }
 }
 
@@ -1258,15 +1398,27 @@ fn fw_two_params(x: &[f64], c: f64) -> f64 {
 fn t_second_derivatives() {
     let x = input(6, 80);
     let h = fw_stencil::hessian(&x).to_vec();
-    close("fw_stencil hessian", &h, &cd_hessian(|v| fw_stencil::grad(v), &x), 1e-5);
+    close(
+        "fw_stencil hessian",
+        &h,
+        &cd_hessian(|v| fw_stencil::grad(v), &x),
+        1e-5,
+    );
     let dir = input(6, 81);
     let hv = fw_stencil::hvp(&x, &dir);
-    let want: Vec<f64> = (0..6).map(|r| (0..6).map(|c| h[r * 6 + c] * dir[c]).sum()).collect();
+    let want: Vec<f64> = (0..6)
+        .map(|r| (0..6).map(|c| h[r * 6 + c] * dir[c]).sum())
+        .collect();
     close("fw_stencil hvp", &hv, &want, 1e-9);
     let (value, tangent) = fw_stencil::jvp(&x, &dir);
     assert_eq!(value, fw_stencil(&x));
     let g = fw_stencil::grad(&x);
-    close("fw_stencil jvp", &[tangent], &[g.iter().zip(&dir).map(|(a, b)| a * b).sum()], 1e-9);
+    close(
+        "fw_stencil jvp",
+        &[tangent],
+        &[g.iter().zip(&dir).map(|(a, b)| a * b).sum()],
+        1e-9,
+    );
 
     let x = input(4, 82);
     let c = 0.7;
@@ -1319,8 +1471,18 @@ fn t_record() {
     o.backward_opts(Some(&Tensor::scalar(2.0)), true);
     o.backward_opts(Some(&Tensor::scalar(2.0)), true);
     let (gx, gy) = iter_zip::grad(&x, &input(6, 85));
-    close("iter_zip record x", &w.grad().unwrap().to_vec(), &gx.iter().map(|g| 4.0 * g).collect::<Vec<_>>(), 1e-12);
-    close("iter_zip record y", &y.grad().unwrap().to_vec(), &gy.iter().map(|g| 4.0 * g).collect::<Vec<_>>(), 1e-12);
+    close(
+        "iter_zip record x",
+        &w.grad().unwrap().to_vec(),
+        &gx.iter().map(|g| 4.0 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
+    close(
+        "iter_zip record y",
+        &y.grad().unwrap().to_vec(),
+        &gy.iter().map(|g| 4.0 * g).collect::<Vec<_>>(),
+        1e-12,
+    );
 }
 
 // ------------------------------------------------------ NaN and infinity
@@ -1369,7 +1531,11 @@ fn t_nan_inf_like_ordinary() {
             let (va, pa) = sqrt_sum_relu::vjp(&x);
             let (vb, pb) = sqrt_sum_relu_ordinary::vjp(&x);
             assert!(va == vb || (va.is_nan() && vb.is_nan()));
-            same_bits(&format!("sqrt_sum_relu {x:?} seed {seed}"), &pa(seed), &pb(seed));
+            same_bits(
+                &format!("sqrt_sum_relu {x:?} seed {seed}"),
+                &pa(seed),
+                &pb(seed),
+            );
         }
     }
 }
@@ -1438,7 +1604,10 @@ fn t_zero_cotangent_is_a_strong_zero() {
     let x = vec![0.0, 1.0, 4.0];
     assert_eq!(clamped_sum_ordinary::grad(&x), vec![2.0, 0.0, 0.0]);
     assert_eq!(clamped_sum::grad(&x), vec![2.0, 0.0, 0.0]);
-    let x = input(4, 86).iter().map(|v| v.abs() + 0.1).collect::<Vec<_>>();
+    let x = input(4, 86)
+        .iter()
+        .map(|v| v.abs() + 0.1)
+        .collect::<Vec<_>>();
     check!(clamped_sum, x);
 }
 
@@ -1525,7 +1694,12 @@ fn wrt_param_written(x: &[f64], mut c: f64) -> f64 {
 fn t_wrt_param_written() {
     let x = input(6, 100);
     let c = 0.4;
-    close("wrt_param_written", &wrt_param_written::grad(&x, c), &cd(|v| wrt_param_written(v, c), &x), 1e-6);
+    close(
+        "wrt_param_written",
+        &wrt_param_written::grad(&x, c),
+        &cd(|v| wrt_param_written(v, c), &x),
+        1e-6,
+    );
 }
 
 #[differentiable]
@@ -1557,7 +1731,12 @@ fn inactive_param_read(x: &[f64], y: &[f64], c: f64) -> f64 {
 fn t_inactive_param_read() {
     let (x, y) = (input(6, 102), input(6, 103));
     let g = inactive_param_read::grad(&x, &y, 0.3);
-    close("inactive_param_read", &g, &cd(|v| inactive_param_read(v, &y, 0.3), &x), 1e-6);
+    close(
+        "inactive_param_read",
+        &g,
+        &cd(|v| inactive_param_read(v, &y, 0.3), &x),
+        1e-6,
+    );
 }
 
 // ------------------------------------------- the accumulator read unseen
@@ -1751,19 +1930,47 @@ fn scalar_param_written_before(x: &[f64], mut c: f64) -> f64 {
 
 #[test]
 fn t_params_written() {
-    for f in [vec_param_written_before as fn(Vec<f64>) -> f64, vec_param_written_after] {
+    for f in [
+        vec_param_written_before as fn(Vec<f64>) -> f64,
+        vec_param_written_after,
+    ] {
         let _ = f;
     }
     let x = input(6, 120);
     let g = vec_param_written_before::grad(x.clone());
-    close("vec_param_written_before", &g, &cd(|v| vec_param_written_before(v.to_vec()), &x), 1e-6);
+    close(
+        "vec_param_written_before",
+        &g,
+        &cd(|v| vec_param_written_before(v.to_vec()), &x),
+        1e-6,
+    );
     let (_, pb) = vec_param_written_before::vjp_retained(x.clone());
-    close("vec_param_written_before ·2", &pb(2.0), &g.iter().map(|v| 2.0 * v).collect::<Vec<_>>(), 1e-12);
+    close(
+        "vec_param_written_before ·2",
+        &pb(2.0),
+        &g.iter().map(|v| 2.0 * v).collect::<Vec<_>>(),
+        1e-12,
+    );
     let g = vec_param_written_after::grad(x.clone());
-    close("vec_param_written_after", &g, &cd(|v| vec_param_written_after(v.to_vec()), &x), 1e-6);
+    close(
+        "vec_param_written_after",
+        &g,
+        &cd(|v| vec_param_written_after(v.to_vec()), &x),
+        1e-6,
+    );
     let (gx, gc) = scalar_param_written_before::grad(&x, 0.6);
-    close("scalar_param_written_before x", &gx, &cd(|v| scalar_param_written_before(v, 0.6), &x), 1e-6);
-    close("scalar_param_written_before c", &[gc], &cd(|v| scalar_param_written_before(&x, v[0]), &[0.6]), 1e-6);
+    close(
+        "scalar_param_written_before x",
+        &gx,
+        &cd(|v| scalar_param_written_before(v, 0.6), &x),
+        1e-6,
+    );
+    close(
+        "scalar_param_written_before c",
+        &[gc],
+        &cd(|v| scalar_param_written_before(&x, v[0]), &[0.6]),
+        1e-6,
+    );
 }
 
 // ------------------------------------------------------------ odd shapes
@@ -1861,7 +2068,16 @@ fn t_method() {
     close("method", &g, &cd(|v| m.score(v), &x), 1e-6);
     let (gs, gx) = m2().spread_grad(&x);
     close("method self x", &gx, &cd(|v| m2().spread(v), &x), 1e-6);
-    let want = cd(|v| Spread { w: v.to_vec(), c: 0.4 }.spread(&x), &m2().w);
+    let want = cd(
+        |v| {
+            Spread {
+                w: v.to_vec(),
+                c: 0.4,
+            }
+            .spread(&x)
+        },
+        &m2().w,
+    );
     close("method self w", &gs.w, &want, 1e-6);
     let want = cd(|v| Spread { w: m2().w, c: v[0] }.spread(&x), &[0.4]);
     close("method self c", &[gs.c], &want, 1e-6);
@@ -1869,7 +2085,10 @@ fn t_method() {
 }
 
 fn m2() -> Spread {
-    Spread { w: input(5, 129), c: 0.4 }
+    Spread {
+        w: input(5, 129),
+        c: 0.4,
+    }
 }
 
 #[derive(Clone, Debug, autodiff::Differentiable)]
@@ -2061,7 +2280,10 @@ fn wide_eager(x: &[f64]) -> Vec<f64> {
 fn t_jacobian_rows() {
     let x = [0.7, 0.3, 1.2, 0.4, 0.9];
     let j = wide_eager::jacobian(&x).to_vec();
-    let want: Vec<f64> = cd_jac(|v| wide_eager(v), &x).into_iter().flatten().collect();
+    let want: Vec<f64> = cd_jac(|v| wide_eager(v), &x)
+        .into_iter()
+        .flatten()
+        .collect();
     close("wide_eager jacobian", &j, &want, 1e-6);
     // √ at 0: the second row seeds the sum with 0 and must stay finite.
     let x = [0.7, 0.0, 1.2, 0.4, 0.9];
@@ -2262,8 +2484,16 @@ fn t_record_tensor_local() {
     let v = Var::new(Tensor::from(x.clone())).requires_grad_(true);
     let out = tensor_local::record(&v);
     (&out * 3.0).backward();
-    let want: Vec<f64> = cd(|z| tensor_local(z), &x).iter().map(|g| 3.0 * g).collect();
-    close("tensor_local record", &v.grad().unwrap().to_vec(), &want, 1e-6);
+    let want: Vec<f64> = cd(|z| tensor_local(z), &x)
+        .iter()
+        .map(|g| 3.0 * g)
+        .collect();
+    close(
+        "tensor_local record",
+        &v.grad().unwrap().to_vec(),
+        &want,
+        1e-6,
+    );
 }
 
 // ------------------------------------------------------ generated programs
@@ -2293,24 +2523,30 @@ fn gen0(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     if c > 0.2 {
-    let mut i = 1;
-    while i + 2 < n {
-        if s > 0.5 { s += (y[i - 1] * pre); } else { s -= (y[i - 1] * pre) * 0.5; }
-        let t0 = gen_helper(x, (pre + pre));
-        let mut t1: f64 = 0.0;
-        if i >= 2 { t1 = x[i - 2]; }
-        if t0 > -0.2 {
-            let t2 = x[i - 1];
-        } else {
-            let mut inner: f64 = 0.0;
-            for k in 0..2 {
-                inner += ((y[i]).tanh()).sin() * (k as f64 + 1.0);
+        let mut i = 1;
+        while i + 2 < n {
+            if s > 0.5 {
+                s += (y[i - 1] * pre);
+            } else {
+                s -= (y[i - 1] * pre) * 0.5;
             }
-            let t2 = inner;
+            let t0 = gen_helper(x, (pre + pre));
+            let mut t1: f64 = 0.0;
+            if i >= 2 {
+                t1 = x[i - 2];
+            }
+            if t0 > -0.2 {
+                let t2 = x[i - 1];
+            } else {
+                let mut inner: f64 = 0.0;
+                for k in 0..2 {
+                    inner += ((y[i]).tanh()).sin() * (k as f64 + 1.0);
+                }
+                let t2 = inner;
+            }
+            s += c;
+            i += 1;
         }
-        s += c;
-        i += 1;
-    }
     }
     let mut s2: f64 = 0.0;
     for i in 1..n {
@@ -2332,19 +2568,25 @@ fn gen1(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     if c > 0.2 {
-    for (i, v) in x.iter().enumerate() {
-        let mut t0: f64 = 0.0;
-        if i + 1 < n { t0 = (x[i + 1]).tanh().exp(); }
-        if i >= 1 { s += x[i - 1]; }
-        for k in 0..2 {
-            s -= (*v);
+        for (i, v) in x.iter().enumerate() {
+            let mut t0: f64 = 0.0;
+            if i + 1 < n {
+                t0 = (x[i + 1]).tanh().exp();
+            }
+            if i >= 1 {
+                s += x[i - 1];
+            }
+            for k in 0..2 {
+                s -= (*v);
+            }
+            let mut sv = vec![0.0f64; 2];
+            sv[0] = (x[i] + x[i]).cos();
+            sv[1] = sv[0] * 0.5f64;
+            let t1 = sv[1] + sv[0];
+            if i + 2 < n {
+                s += x[i + 2];
+            }
         }
-        let mut sv = vec![0.0f64; 2];
-        sv[0] = ((x[i] + x[i])).cos();
-        sv[1] = sv[0] * 0.5f64;
-        let t1 = sv[1] + sv[0];
-        if i + 2 < n { s += x[i + 2]; }
-    }
     }
     (s * 0.3).sin() + pre
 }
@@ -2361,7 +2603,11 @@ fn gen2(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     for i in 1..=n - 1 {
-        if s > 0.5 { s += pre; } else { s -= pre * 0.5; }
+        if s > 0.5 {
+            s += pre;
+        } else {
+            s -= pre * 0.5;
+        }
         s -= y[i];
         s = s - pre;
         s += ((x[i] * c) - c);
@@ -2383,7 +2629,9 @@ fn gen3(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for i in 0..n - 0 {
         let t0 = (x[i] * (1.5f64).powi(2));
-        if i + 1 < n { s += y[i + 1]; }
+        if i + 1 < n {
+            s += y[i + 1];
+        }
     }
     let mut s2: f64 = 0.0;
     for i in 1..n {
@@ -2407,10 +2655,10 @@ fn gen4(x: &[f64], y: &[f64], c: f64) -> f64 {
     for i in 2..n - 0 {
         let mut sv = vec![0.0f64; 2];
         sv[0] = ((c).tanh()).sin();
-        sv[1] = sv[0] * ((c + c)).tanh().exp();
+        sv[1] = sv[0] * (c + c).tanh().exp();
         let t0 = sv[1] + sv[0];
         let t1 = gen_helper(x, (t0 * x[n - 1 - i]));
-        s = s - (((pre * x[i - 1]) + 0.5f64)).tanh().exp();
+        s = s - ((pre * x[i - 1]) + 0.5f64).tanh().exp();
         let t2 = y[i];
         s += (i as f64 * 0.1);
     }
@@ -2431,8 +2679,12 @@ fn gen5(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for (i, v) in x.iter().enumerate() {
         let t0 = gen_helper(x, ((*v) * pre));
-        if i + 1 < n { s = s - ((*v) * x[i + 1]); }
-        if i >= 2 { s += ((x[i - 2] - x[n - 1 - i])).sin(); }
+        if i + 1 < n {
+            s = s - ((*v) * x[i + 1]);
+        }
+        if i >= 2 {
+            s += (x[i - 2] - x[n - 1 - i]).sin();
+        }
     }
     let mut s2: f64 = 0.0;
     for i in 1..n {
@@ -2474,7 +2726,7 @@ fn gen7(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     for i in 2..n - 2 {
-        s = s - ((((-0.7f64)).tanh() * (x[i - 1]).tanh().exp()) - (1.5f64 + (pre * pre)));
+        s = s - (((-0.7f64).tanh() * (x[i - 1]).tanh().exp()) - (1.5f64 + (pre * pre)));
         s += c;
     }
     s * c
@@ -2490,7 +2742,9 @@ fn gen8(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut i = 0;
     while i + 0 < n {
         if x[i] > 0.0 {
-            if i >= 1 && i + 2 < n { s -= (pre - ((x[i - 1] + x[i]) * ((i as f64 * 0.1) + x[i + 2]))); }
+            if i >= 1 && i + 2 < n {
+                s -= (pre - ((x[i - 1] + x[i]) * ((i as f64 * 0.1) + x[i + 2])));
+            }
         } else {
             if (i as f64 * 0.1) > -0.2 {
                 s -= c;
@@ -2500,12 +2754,18 @@ fn gen8(x: &[f64], y: &[f64], c: f64) -> f64 {
         }
         s -= (pre * c);
         if x[i] > 0.0 {
-            if i >= 1 { s = s - x[i - 1]; }
+            if i >= 1 {
+                s = s - x[i - 1];
+            }
         } else {
             let mut t0: f64 = 0.0;
-            if i >= 2 && i + 1 < n { t0 = ((x[i - 2] * x[i + 1]) + c); }
+            if i >= 2 && i + 1 < n {
+                t0 = ((x[i - 2] * x[i + 1]) + c);
+            }
         }
-        if i >= 1 { s += (x[i - 1]).sin(); }
+        if i >= 1 {
+            s += (x[i - 1]).sin();
+        }
         i += 1;
     }
     (s - 100.0).max(0.0) + x[0]
@@ -2524,21 +2784,29 @@ fn gen9(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for i in 1..n - 0 {
         let mut t0: f64 = 0.0;
-        if i + 1 < n && i + 1 < n { t0 = ((w[i + 1] * y[i]) + (x[i] - y[i + 1])); }
+        if i + 1 < n && i + 1 < n {
+            t0 = ((w[i + 1] * y[i]) + (x[i] - y[i + 1]));
+        }
         if 1.5f64 > 0.0 {
             let mut sv = vec![0.0f64; 2];
             sv[0] = x[n - 1 - i];
-            sv[1] = sv[0] * ((y[i] - t0)).tanh();
+            sv[1] = sv[0] * (y[i] - t0).tanh();
             let t1 = sv[1] + sv[0];
         } else {
             let t1 = t0;
         }
         s += (((x[i]).tanh()).tanh()).tanh().exp();
         let mut t1: f64 = 0.0;
-        if i + 1 < n && i + 2 < n { t1 = (((-0.7f64) * y[i + 1]) - y[i + 2]); }
+        if i + 1 < n && i + 2 < n {
+            t1 = (((-0.7f64) * y[i + 1]) - y[i + 2]);
+        }
         let mut t2: f64 = 0.0;
-        if i >= 2 { t2 = x[i - 2]; }
-        if i >= 2 { s += (x[i - 2]).abs(); }
+        if i >= 2 {
+            t2 = x[i - 2];
+        }
+        if i >= 2 {
+            s += (x[i - 2]).abs();
+        }
     }
     let mut s2: f64 = 0.0;
     for i in 1..n {
@@ -2561,7 +2829,7 @@ fn gen10(x: &[f64], y: &[f64], c: f64) -> f64 {
         sv[0] = ((x[i] * t0) + (x[i] - y[i]));
         sv[1] = sv[0] * x[i + 1];
         let t1 = sv[1] + sv[0];
-        s -= (((i as f64 * 0.1)).abs() * (t1).cos());
+        s -= ((i as f64 * 0.1).abs() * (t1).cos());
         s += scale * t1;
         scale = scale * 0.75 + 0.1;
         hop = (hop * 3 + 1) % n;
@@ -2585,7 +2853,11 @@ fn gen11(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for i in 2..=n - 3 {
         s += (x[i]).tanh().exp();
-        if s > 0.5 { s += w[i - 1]; } else { s -= w[i - 1] * 0.5; }
+        if s > 0.5 {
+            s += w[i - 1];
+        } else {
+            s -= w[i - 1] * 0.5;
+        }
         s = s - ((i as f64 * 0.1) * ((pre).sin() * (pre).tanh().exp()));
         s = s - (c * pre);
         let mut inner: f64 = 0.0;
@@ -2607,7 +2879,7 @@ fn gen12(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for i in 0..n - 1 {
         s = s + c;
-        s -= (((c * pre)).tanh().exp() + ((pre * y[i + 1])).tanh().exp());
+        s -= ((c * pre).tanh().exp() + (pre * y[i + 1]).tanh().exp());
         s += (pre + c);
         s += y[i];
     }
@@ -2627,12 +2899,14 @@ fn gen13(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     if c > 0.2 {
-    for i in 0..=n - 3 {
-        let t0 = ((x[i] - c) * (y[i + 1] + y[i + 2]));
-        s = s - t0;
-        if i >= 1 { s = s - (x[i - 1] * ((c).tanh().exp() - (y[i + 1] * x[i]))); }
-        s += ((t0 + t0) * (x[i + 2]).tanh());
-    }
+        for i in 0..=n - 3 {
+            let t0 = ((x[i] - c) * (y[i + 1] + y[i + 2]));
+            s = s - t0;
+            if i >= 1 {
+                s = s - (x[i - 1] * ((c).tanh().exp() - (y[i + 1] * x[i])));
+            }
+            s += ((t0 + t0) * (x[i + 2]).tanh());
+        }
     }
     let mut s2: f64 = 0.0;
     for i in 1..n {
@@ -2655,11 +2929,17 @@ fn gen14(x: &[f64], y: &[f64], c: f64) -> f64 {
             s = s + (0.5f64).tanh().exp();
         } else {
             for k in 0..1 {
-                if i + 1 < n { s += (x[i + 1] - x[n - 1 - i]) * (k as f64 + 0.5); }
+                if i + 1 < n {
+                    s += (x[i + 1] - x[n - 1 - i]) * (k as f64 + 0.5);
+                }
             }
         }
-        if s > 0.5 { s += (t0 * t0); } else { s -= (t0 * t0) * 0.5; }
-        let t1 = ((x[i - 1] * t0)).abs();
+        if s > 0.5 {
+            s += (t0 * t0);
+        } else {
+            s -= (t0 * t0) * 0.5;
+        }
+        let t1 = (x[i - 1] * t0).abs();
         s += ((x[i - 1]).cos()).sin();
     }
     s * s
@@ -2674,7 +2954,7 @@ fn gen15(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for i in 1..n - 1 {
         let t0 = c;
-        s = s + (((x[i - 1] + pre)).powi(2) * t0);
+        s = s + ((x[i - 1] + pre).powi(2) * t0);
         s += (x[i - 1] * ((x[i + 1] - x[i - 1]) * (x[i + 1]).tanh().exp()));
         s += x[i - 1];
     }
@@ -2697,14 +2977,19 @@ fn gen16(x: &[f64], y: &[f64], c: f64) -> f64 {
         let t0 = ((pre).tanh()).tanh();
         let t1 = ((x[i] * (*v)) + c);
         let mut sv = vec![0.0f64; 2];
-        if i + 2 < n { sv[0] = (t0 + (t0 * y[i + 2])); sv[1] = sv[0] * (x[n - 1 - i] * x[n - 1 - i]); }
+        if i + 2 < n {
+            sv[0] = (t0 + (t0 * y[i + 2]));
+            sv[1] = sv[0] * (x[n - 1 - i] * x[n - 1 - i]);
+        }
         let t2 = sv[1] + sv[0];
         for k in 0..3 {
             s -= 0.5f64;
         }
         let mut t3: f64 = 0.0;
-        if i + 1 < n { t3 = ((0.5f64 * x[i + 1])).powi(2); }
-        s += (((*v)).tanh().exp() * 1.5f64);
+        if i + 1 < n {
+            t3 = (0.5f64 * x[i + 1]).powi(2);
+        }
+        s += ((*v).tanh().exp() * 1.5f64);
     }
     s * c
 }
@@ -2718,7 +3003,9 @@ fn gen17(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     for (i, v) in x.iter().enumerate() {
         let t0 = ((*v) - (*v));
-        if i + 1 < n { s += (t0 - (x[i + 1] + x[n - 1 - i])); }
+        if i + 1 < n {
+            s += (t0 - (x[i + 1] + x[n - 1 - i]));
+        }
     }
     s * pre + s.tanh()
 }
@@ -2731,20 +3018,24 @@ fn gen18(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     if c > 0.2 {
-    for i in 1..n - 1 {
-        let mut t0: f64 = 0.0;
-        if i >= 2 { t0 = ((x[i - 2] + c) * (c - x[n - 1 - i])); }
-        s = s - pre;
-        s += (((x[n - 1 - i]).abs() + (x[n - 1 - i]).tanh().exp()) * ((x[i - 1] + t0) * t0));
-        let mut t1: f64 = 0.0;
-        if i + 2 < n && i + 2 < n { t1 = (y[i + 2] * (t0 + x[i + 2])); }
-        if t1 > 0.0 {
-            let t2 = (x[i + 1]).sin();
-        } else {
-            let t2 = (t0).sin();
+        for i in 1..n - 1 {
+            let mut t0: f64 = 0.0;
+            if i >= 2 {
+                t0 = ((x[i - 2] + c) * (c - x[n - 1 - i]));
+            }
+            s = s - pre;
+            s += (((x[n - 1 - i]).abs() + (x[n - 1 - i]).tanh().exp()) * ((x[i - 1] + t0) * t0));
+            let mut t1: f64 = 0.0;
+            if i + 2 < n && i + 2 < n {
+                t1 = (y[i + 2] * (t0 + x[i + 2]));
+            }
+            if t1 > 0.0 {
+                let t2 = (x[i + 1]).sin();
+            } else {
+                let t2 = (t0).sin();
+            }
+            s += ((y[i + 1]).cos() * (c).sin());
         }
-        s += ((y[i + 1]).cos() * (c).sin());
-    }
     }
     s
 }
@@ -2761,7 +3052,7 @@ fn gen19(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     for i in 2..n - 2 {
-        s -= (((pre * w[i - 1])).tanh().exp() * ((c * x[i - 1]) * pre));
+        s -= ((pre * w[i - 1]).tanh().exp() * ((c * x[i - 1]) * pre));
         let t0 = ((y[i + 2]).tanh().exp() * x[n - 1 - i]);
         let t1 = c;
         if w[i - 1] > -0.2 {
@@ -2789,7 +3080,9 @@ fn gen20(x: &[f64], y: &[f64], c: f64) -> f64 {
     for i in 1..n - 0 {
         if c > -0.2 {
             for k in 0..3 {
-                if i + 2 < n { s -= (x[i + 2] * (pre + x[i])); }
+                if i + 2 < n {
+                    s -= (x[i + 2] * (pre + x[i]));
+                }
             }
         } else {
             let mut sv = vec![0.0f64; 2];
@@ -2799,18 +3092,20 @@ fn gen20(x: &[f64], y: &[f64], c: f64) -> f64 {
         }
         if x[i] > 0.3 {
             if 1.5f64 > 0.0 {
-                let t0 = ((1.5f64 - w[i])).cos();
+                let t0 = (1.5f64 - w[i]).cos();
             } else {
                 s = s + (((y[i] * w[i]) * (pre + x[n - 1 - i])) * x[i - 1]);
             }
         } else {
             if i >= 2 && y[i - 2] > 0.0 {
-                if i + 1 < n && i >= 2 { s -= ((x[i + 1] * (0.5f64).tanh()) - ((x[i - 2] + x[i]) + x[i])); }
+                if i + 1 < n && i >= 2 {
+                    s -= ((x[i + 1] * (0.5f64).tanh()) - ((x[i - 2] + x[i]) + x[i]));
+                }
             } else {
                 s -= (c + ((c).tanh().exp() + w[i]));
             }
         }
-        let t0 = (c - ((-0.7f64)).abs());
+        let t0 = (c - (-0.7f64).abs());
         s += (t0).tanh();
     }
     s
@@ -2826,7 +3121,9 @@ fn gen21(x: &[f64], y: &[f64], c: f64) -> f64 {
     for i in 1..n - 0 {
         let t0 = (pre + (1.5f64).tanh().exp());
         let t1 = gen_helper(x, (t0 - 0.5f64));
-        if i + 1 < n { s += ((t1 * t1) * (x[i + 1] * t1)); }
+        if i + 1 < n {
+            s += ((t1 * t1) * (x[i + 1] * t1));
+        }
     }
     s * c
 }
@@ -2839,7 +3136,11 @@ fn gen22(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut scale: f64 = 1.0;
     let mut hop: usize = 1;
     for i in 1..n - 1 {
-        if s > 0.5 { s += (x[i] + c); } else { s -= (x[i] + c) * 0.5; }
+        if s > 0.5 {
+            s += (x[i] + c);
+        } else {
+            s -= (x[i] + c) * 0.5;
+        }
         s += (x[i]).tanh().exp();
     }
     s * s
@@ -2858,29 +3159,48 @@ fn gen23(x: &[f64], y: &[f64], c: f64) -> f64 {
     let mut hop: usize = 1;
     let mut i = 2;
     while i + 0 < n {
-        let t0 = ((c * x[i - 1])).tanh();
+        let t0 = (c * x[i - 1]).tanh();
         s -= x[i];
         let mut t1: f64 = 0.0;
-        if i + 2 < n { t1 = ((x[i + 2] + t0) + (w[i - 1] * x[n - 1 - i])); }
-        if i + 1 < n { s = s - (((x[i + 1]).sin()).tanh()).tanh(); }
-        if i + 1 < n { s += ((x[i + 1]).tanh()).cos(); }
+        if i + 2 < n {
+            t1 = ((x[i + 2] + t0) + (w[i - 1] * x[n - 1 - i]));
+        }
+        if i + 1 < n {
+            s = s - (((x[i + 1]).sin()).tanh()).tanh();
+        }
+        if i + 1 < n {
+            s += ((x[i + 1]).tanh()).cos();
+        }
         i += 1;
     }
     (s - 100.0).max(0.0) + x[0]
 }
 
-
-fn check_generated(name: &str, f: impl Fn(&[f64], &[f64], f64) -> f64, g: impl Fn(&[f64], &[f64], f64) -> (Vec<f64>, Vec<f64>, f64), pb: impl Fn(&[f64], &[f64], f64, f64) -> (Vec<f64>, Vec<f64>, f64)) {
+fn check_generated(
+    name: &str,
+    f: impl Fn(&[f64], &[f64], f64) -> f64,
+    g: impl Fn(&[f64], &[f64], f64) -> (Vec<f64>, Vec<f64>, f64),
+    pb: impl Fn(&[f64], &[f64], f64, f64) -> (Vec<f64>, Vec<f64>, f64),
+) {
     for seed in 0..3u64 {
         let n = 4 + (seed as usize) * 2;
-        let x: Vec<f64> = (0..n).map(|i| (((i as u64 * 7919 + seed * 104729 + 13) % 1000) as f64 / 500.0 - 1.0) * 0.9).collect();
-        let y: Vec<f64> = (0..n).map(|i| (((i as u64 * 6007 + seed * 3571 + 7) % 1000) as f64 / 500.0 - 1.0) * 0.9).collect();
+        let x: Vec<f64> = (0..n)
+            .map(|i| (((i as u64 * 7919 + seed * 104729 + 13) % 1000) as f64 / 500.0 - 1.0) * 0.9)
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| (((i as u64 * 6007 + seed * 3571 + 7) % 1000) as f64 / 500.0 - 1.0) * 0.9)
+            .collect();
         let c = 0.37 + seed as f64 * 0.1;
         let (gx, gy, gc) = g(&x, &y, c);
         let tol = 1e-5;
         close(&format!("{name} x"), &gx, &cd(|v| f(v, &y, c), &x), tol);
         close(&format!("{name} y"), &gy, &cd(|v| f(&x, v, c), &y), tol);
-        close(&format!("{name} c"), &[gc], &cd(|v| f(&x, &y, v[0]), &[c]), tol);
+        close(
+            &format!("{name} c"),
+            &[gc],
+            &cd(|v| f(&x, &y, v[0]), &[c]),
+            tol,
+        );
         let (px, py, pc) = pb(&x, &y, c, -1.3);
         let sc = |v: &[f64]| v.iter().map(|a| -1.3 * a).collect::<Vec<_>>();
         close(&format!("{name} x·-1.3"), &px, &sc(&gx), 1e-9);
@@ -2890,50 +3210,338 @@ fn check_generated(name: &str, f: impl Fn(&[f64], &[f64], f64) -> f64, g: impl F
 }
 
 #[test]
-fn t_g0() { check_generated("gen0", gen0, |a, b, c| gen0::grad(a, b, c), |a, b, c, s| { let (_, p) = gen0::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g0() {
+    check_generated(
+        "gen0",
+        gen0,
+        |a, b, c| gen0::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen0::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g1() { check_generated("gen1", gen1, |a, b, c| gen1::grad(a, b, c), |a, b, c, s| { let (_, p) = gen1::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g1() {
+    check_generated(
+        "gen1",
+        gen1,
+        |a, b, c| gen1::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen1::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g2() { check_generated("gen2", gen2, |a, b, c| gen2::grad(a, b, c), |a, b, c, s| { let (_, p) = gen2::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g2() {
+    check_generated(
+        "gen2",
+        gen2,
+        |a, b, c| gen2::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen2::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g3() { check_generated("gen3", gen3, |a, b, c| gen3::grad(a, b, c), |a, b, c, s| { let (_, p) = gen3::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g3() {
+    check_generated(
+        "gen3",
+        gen3,
+        |a, b, c| gen3::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen3::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g4() { check_generated("gen4", gen4, |a, b, c| gen4::grad(a, b, c), |a, b, c, s| { let (_, p) = gen4::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g4() {
+    check_generated(
+        "gen4",
+        gen4,
+        |a, b, c| gen4::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen4::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g5() { check_generated("gen5", gen5, |a, b, c| gen5::grad(a, b, c), |a, b, c, s| { let (_, p) = gen5::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g5() {
+    check_generated(
+        "gen5",
+        gen5,
+        |a, b, c| gen5::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen5::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g6() { check_generated("gen6", gen6, |a, b, c| gen6::grad(a, b, c), |a, b, c, s| { let (_, p) = gen6::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g6() {
+    check_generated(
+        "gen6",
+        gen6,
+        |a, b, c| gen6::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen6::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g7() { check_generated("gen7", gen7, |a, b, c| gen7::grad(a, b, c), |a, b, c, s| { let (_, p) = gen7::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g7() {
+    check_generated(
+        "gen7",
+        gen7,
+        |a, b, c| gen7::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen7::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g8() { check_generated("gen8", gen8, |a, b, c| gen8::grad(a, b, c), |a, b, c, s| { let (_, p) = gen8::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g8() {
+    check_generated(
+        "gen8",
+        gen8,
+        |a, b, c| gen8::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen8::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g9() { check_generated("gen9", gen9, |a, b, c| gen9::grad(a, b, c), |a, b, c, s| { let (_, p) = gen9::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g9() {
+    check_generated(
+        "gen9",
+        gen9,
+        |a, b, c| gen9::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen9::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g10() { check_generated("gen10", gen10, |a, b, c| gen10::grad(a, b, c), |a, b, c, s| { let (_, p) = gen10::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g10() {
+    check_generated(
+        "gen10",
+        gen10,
+        |a, b, c| gen10::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen10::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g11() { check_generated("gen11", gen11, |a, b, c| gen11::grad(a, b, c), |a, b, c, s| { let (_, p) = gen11::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g11() {
+    check_generated(
+        "gen11",
+        gen11,
+        |a, b, c| gen11::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen11::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g12() { check_generated("gen12", gen12, |a, b, c| gen12::grad(a, b, c), |a, b, c, s| { let (_, p) = gen12::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g12() {
+    check_generated(
+        "gen12",
+        gen12,
+        |a, b, c| gen12::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen12::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g13() { check_generated("gen13", gen13, |a, b, c| gen13::grad(a, b, c), |a, b, c, s| { let (_, p) = gen13::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g13() {
+    check_generated(
+        "gen13",
+        gen13,
+        |a, b, c| gen13::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen13::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g14() { check_generated("gen14", gen14, |a, b, c| gen14::grad(a, b, c), |a, b, c, s| { let (_, p) = gen14::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g14() {
+    check_generated(
+        "gen14",
+        gen14,
+        |a, b, c| gen14::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen14::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g15() { check_generated("gen15", gen15, |a, b, c| gen15::grad(a, b, c), |a, b, c, s| { let (_, p) = gen15::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g15() {
+    check_generated(
+        "gen15",
+        gen15,
+        |a, b, c| gen15::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen15::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g16() { check_generated("gen16", gen16, |a, b, c| gen16::grad(a, b, c), |a, b, c, s| { let (_, p) = gen16::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g16() {
+    check_generated(
+        "gen16",
+        gen16,
+        |a, b, c| gen16::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen16::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g17() { check_generated("gen17", gen17, |a, b, c| gen17::grad(a, b, c), |a, b, c, s| { let (_, p) = gen17::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g17() {
+    check_generated(
+        "gen17",
+        gen17,
+        |a, b, c| gen17::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen17::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g18() { check_generated("gen18", gen18, |a, b, c| gen18::grad(a, b, c), |a, b, c, s| { let (_, p) = gen18::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g18() {
+    check_generated(
+        "gen18",
+        gen18,
+        |a, b, c| gen18::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen18::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g19() { check_generated("gen19", gen19, |a, b, c| gen19::grad(a, b, c), |a, b, c, s| { let (_, p) = gen19::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g19() {
+    check_generated(
+        "gen19",
+        gen19,
+        |a, b, c| gen19::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen19::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g20() { check_generated("gen20", gen20, |a, b, c| gen20::grad(a, b, c), |a, b, c, s| { let (_, p) = gen20::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g20() {
+    check_generated(
+        "gen20",
+        gen20,
+        |a, b, c| gen20::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen20::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g21() { check_generated("gen21", gen21, |a, b, c| gen21::grad(a, b, c), |a, b, c, s| { let (_, p) = gen21::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g21() {
+    check_generated(
+        "gen21",
+        gen21,
+        |a, b, c| gen21::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen21::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g22() { check_generated("gen22", gen22, |a, b, c| gen22::grad(a, b, c), |a, b, c, s| { let (_, p) = gen22::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g22() {
+    check_generated(
+        "gen22",
+        gen22,
+        |a, b, c| gen22::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen22::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
 #[test]
-fn t_g23() { check_generated("gen23", gen23, |a, b, c| gen23::grad(a, b, c), |a, b, c, s| { let (_, p) = gen23::vjp_retained(a, b, c); let r = p(s); assert_eq!(p(s), r); r }); }
+fn t_g23() {
+    check_generated(
+        "gen23",
+        gen23,
+        |a, b, c| gen23::grad(a, b, c),
+        |a, b, c, s| {
+            let (_, p) = gen23::vjp_retained(a, b, c);
+            let r = p(s);
+            assert_eq!(p(s), r);
+            r
+        },
+    );
+}
