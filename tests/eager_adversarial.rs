@@ -3545,3 +3545,60 @@ fn t_g23() {
         },
     );
 }
+
+// ------------------------------------- vectors grown before an eager loop
+
+fn two_constants(a: f64) -> (f64, f64) {
+    (a.sin(), a.cos())
+}
+
+#[differentiable]
+fn acc_from_inactive_tuple(x: &[f64]) -> f64 {
+    let (t4, mut s) = two_constants(0.74);
+    for k in 0..x.len() {
+        s += x[k] * x[k] * t4;
+    }
+    s * s + t4
+}
+
+#[differentiable]
+fn push_then_eager(x: &[f64]) -> f64 {
+    let mut y = x.to_vec();
+    y.push(x[0] * 3.0);
+    let mut s = 0.0;
+    for i in 1..y.len() {
+        s += y[i] * y[i - 1];
+    }
+    s
+}
+
+#[differentiable]
+fn owned_push_then_eager(mut x: Vec<f64>) -> f64 {
+    x.push(2.0);
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        s += x[i] * x[i - 1] + x[i];
+    }
+    s * s
+}
+
+#[test]
+fn t_vectors_grown_before() {
+    check!(acc_from_inactive_tuple, input(5, 180));
+    check!(push_then_eager, input(5, 181));
+    let x = input(5, 182);
+    let g = owned_push_then_eager::grad(x.clone());
+    close(
+        "owned_push_then_eager",
+        &g,
+        &cd(|v| owned_push_then_eager(v.to_vec()), &x),
+        1e-6,
+    );
+    let (_, pb) = owned_push_then_eager::vjp_retained(x.clone());
+    close(
+        "owned_push_then_eager ·−2",
+        &pb(-2.0),
+        &g.iter().map(|v| -2.0 * v).collect::<Vec<_>>(),
+        1e-12,
+    );
+}
