@@ -3602,3 +3602,32 @@ fn t_vectors_grown_before() {
         1e-12,
     );
 }
+
+// ------------------------------------------ loops over inactive iterables
+
+#[differentiable]
+fn gather(x: &[f64], idx: &[usize]) -> f64 {
+    let mut s = 0.0;
+    for &k in idx.iter() {
+        s += x[k] * x[(k + 1) % x.len()];
+    }
+    for (j, k) in idx.iter().enumerate() {
+        s -= x[*k] * (j as f64);
+    }
+    s * s
+}
+
+#[test]
+fn t_gather() {
+    let x = input(6, 190);
+    let idx = [4usize, 0, 5, 0, 2];
+    let g = gather::grad(&x, &idx);
+    close("gather", &g, &cd(|v| gather(v, &idx), &x), 1e-6);
+    let (_, pb) = gather::vjp_retained(&x, &idx);
+    close(
+        "gather ·0.5",
+        &pb(0.5),
+        &g.iter().map(|v| 0.5 * v).collect::<Vec<_>>(),
+        1e-12,
+    );
+}
