@@ -80,6 +80,7 @@ mod loss {
         let mut nll = (0.0);
         {
             let mut __ad_eg8 = __ad::zero();
+            let mut __ad_ran0 = false;
             let __ad_lo0 = 0;
             '__ad_loop0: for i in __ad_lo0..(labels.len()) {
                 let __ad_ctr0 = i;
@@ -90,6 +91,7 @@ mod loss {
                     nll -= __ad_h2;
                 }
                 {
+                    __ad_ran0 = true;
                     let mut logp_bar = __ad::take(&mut __ad_eg8);
                     let mut nll_bar: f64 = 1.0;
                     {
@@ -116,7 +118,7 @@ mod loss {
                     __ad_eg8 = logp_bar;
                 }
             }
-            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8,));
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8, __ad_ran0));
         }
         let __ad_h2 = ((labels.len()) as f64);
         let __ad_kept2 = (&__ad::Keep(&__ad_h2)).keep();
@@ -144,8 +146,8 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
-                    if nll_bar != 0.0 {
+                    let (__ad_eg8, __ad_ran0) = __ad::take_once(&mut __ad_s4000000);
+                    if __ad_ran0 && nll_bar != 0.0 {
                         __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
                     }
                 }
@@ -266,6 +268,7 @@ mod loss {
         let mut nll = (0.0);
         {
             let mut __ad_eg8 = __ad::zero();
+            let mut __ad_ran0 = false;
             let __ad_lo0 = 0;
             '__ad_loop0: for i in __ad_lo0..(labels.len()) {
                 let __ad_ctr0 = i;
@@ -276,6 +279,7 @@ mod loss {
                     nll -= __ad_h2;
                 }
                 {
+                    __ad_ran0 = true;
                     let mut logp_bar = __ad::take(&mut __ad_eg8);
                     let mut nll_bar: f64 = 1.0;
                     {
@@ -302,7 +306,7 @@ mod loss {
                     __ad_eg8 = logp_bar;
                 }
             }
-            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8,));
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8, __ad_ran0));
         }
         let __ad_h2 = ((labels.len()) as f64);
         let __ad_kept2 = (&__ad::Keep(&__ad_h2)).keep();
@@ -330,8 +334,8 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
-                    if nll_bar != 0.0 {
+                    let (__ad_eg8, __ad_ran0) = __ad::take_once(&mut __ad_s4000000);
+                    if __ad_ran0 && nll_bar != 0.0 {
                         __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
                     }
                 }
