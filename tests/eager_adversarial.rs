@@ -3686,7 +3686,11 @@ fn t_infinite_cotangent_leaves_untouched_entries() {
         let (_, a) = partial_norm::vjp(&x, 0.3);
         let (_, b) = partial_norm_ordinary::vjp(&x, 0.3);
         let ((ax, ac), (bx, bc)) = (a(seed), b(seed));
-        same_bits(&format!("partial_norm seed {seed}"), &[ax, vec![ac]].concat(), &[bx, vec![bc]].concat());
+        same_bits(
+            &format!("partial_norm seed {seed}"),
+            &[ax, vec![ac]].concat(),
+            &[bx, vec![bc]].concat(),
+        );
     }
 }
 
@@ -3706,4 +3710,65 @@ fn path_length(x: &[f64]) -> f64 {
 fn t_infinite_cotangent_empty_loop() {
     assert_eq!(path_length::grad(&[0.3]), vec![1.0]);
     check!(path_length, input(5, 191));
+}
+
+// A constant named like an adjoint (`s_bar`) that the function reads: the
+// generated adjoints take other names (they shadowed it: E0530). (A
+// lowercase constant merely in scope, not read, still clashes: a `let`
+// cannot shadow a constant, and the macro sees only the function.)
+mod constant_named_like_an_adjoint {
+    use super::*;
+
+    #[allow(non_upper_case_globals)]
+    const s_bar: f64 = 2.0;
+
+    #[differentiable]
+    fn sum_scaled(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i] * x[i] * s_bar;
+        }
+        s
+    }
+
+    #[test]
+    fn t_constant_named_like_an_adjoint() {
+        let x = [0.3, -1.2, 2.0];
+        close("x", &sum_scaled::grad(&x), &cd(|v| sum_scaled(v), &x), 1e-7);
+    }
+}
+
+// A local vector read two loops deep (a copy kept at the outer loop's
+// entry) in a function with an early `return`: the copy's slot is declared
+// before the forward runs, with `Default` (did not compile: `ByVal<Vec<f64>>:
+// Default` was not satisfied).
+#[differentiable]
+fn early_return_loop_copy(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = x[j].sin();
+    }
+    if x[0] > 0.8 {
+        return 2.0 * x[1];
+    }
+    let mut s = 0.0;
+    for i in 0..n - 1 {
+        for _k in 0..2 {
+            s -= w[i + 1] * x[i];
+        }
+    }
+    s
+}
+
+#[test]
+fn t_early_return_loop_copy() {
+    for x in [[0.3, -1.2, 2.0, 0.5], [0.9, -1.2, 2.0, 0.5]] {
+        close(
+            "x",
+            &early_return_loop_copy::grad(&x),
+            &cd(|v| early_return_loop_copy(v), &x),
+            1e-7,
+        );
+    }
 }

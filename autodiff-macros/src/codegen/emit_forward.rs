@@ -299,10 +299,8 @@ impl Gen<'_> {
                 // Whether any iteration ran: if none did, the pullback adds
                 // nothing (not s̄ · 0, NaN where s̄ is infinite).
                 let ran = super::eager_ran(l.id);
-                let keep = self.push_slot(
-                    crate::plan::eager_site(l.id),
-                    quote!((#(#names,)* #ran,)),
-                );
+                let keep =
+                    self.push_slot(crate::plan::eager_site(l.id), quote!((#(#names,)* #ran,)));
                 // The carries: zero before the first iteration, the last one
                 // added after the last.
                 let mut carry_decls = Vec::new();
