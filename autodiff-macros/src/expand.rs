@@ -145,7 +145,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             if !errors.is_empty() {
                 return with_errors(primal, errors);
             }
-            body.name_adjoints();
+            body.name_adjoints(func.block.to_token_stream());
             let plan = crate::plan::Plan::new(&sig, &body);
             // One body when the borrowing pullback would be the owning one.
             let vjp_body = if owns_everything(&sig) {
@@ -300,7 +300,7 @@ fn pipeline(attr: TokenStream, func: ItemFn) -> Result<TokenStream, String> {
     if !errors.is_empty() {
         return Err(higher::first_message(errors));
     }
-    body.name_adjoints();
+    body.name_adjoints(work.block.to_token_stream());
     // Only what other generated code calls: the owning pullback.
     let plan = crate::plan::Plan::new(&sig, &body);
     let owned_body = codegen::Gen::new(&plan, true).generate();

@@ -59,9 +59,15 @@ pub struct Body {
 }
 
 impl Body {
-    pub fn name_adjoints(&mut self) {
-        let taken: std::collections::HashSet<String> =
+    /// `written`: the function's source, whose every identifier (a
+    /// constant `s_bar`, a function `x_bar`) an adjoint's name must avoid
+    /// too, or it would shadow it (E0530 for a constant).
+    pub fn name_adjoints(&mut self, written: proc_macro2::TokenStream) {
+        let mut taken: std::collections::HashSet<String> =
             self.bindings.iter().map(|b| b.ident.to_string()).collect();
+        let mut idents = Vec::new();
+        crate::syntax::token_idents(written, &mut idents);
+        taken.extend(idents);
         let mut used = std::collections::HashSet::new();
         self.adjoints = self
             .bindings

@@ -610,6 +610,25 @@ impl<'a> Plan<'a> {
                 return None;
             }
         }
+        // A counter walked back and declared outside, read inside: the
+        // reverse reads it from the pullback's walked-back copy, which the
+        // forward, where an eager iteration's reverse runs, does not have.
+        for (id, c) in &self.counters {
+            if inside.assigns.iter().any(|a| a.site == c.decl_site) {
+                continue;
+            }
+            let read = inside.assigns.iter().any(|a| {
+                let mut rd = Vec::new();
+                reads(&a.value, &mut rd);
+                if let AssignKind::Element { index, .. } = &a.kind {
+                    reads(index, &mut rd);
+                }
+                rd.contains(id)
+            });
+            if read {
+                return None;
+            }
+        }
         // Bindings are numbered in the order they are declared: what the
         // loop's body mentions from its first binding on is its own.
         let declared = |id: BindId| {

@@ -14,12 +14,12 @@ pub struct Keep<'a, T: ?Sized>(pub &'a T);
 
 /// A kept reference: the owned pointee (`Vec<f64>` for a `&[f64]`).
 #[doc(hidden)]
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ByRef<T>(pub T);
 
 /// A kept value: a clone of it.
 #[doc(hidden)]
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ByVal<T>(pub T);
 
 /// Found first by method resolution: `Keep<&T>` keeps the pointee.

@@ -99,6 +99,7 @@ mod loss {
         let mut nll = (0.0);
         {
             let mut __ad_eg8 = __ad::zero();
+            let mut __ad_ran0 = false;
             let __ad_lo0 = 0;
             '__ad_loop0: for i in __ad_lo0..(labels.len()) {
                 let __ad_ctr0 = i;
@@ -109,6 +110,7 @@ mod loss {
                     nll -= __ad_h2;
                 }
                 {
+                    __ad_ran0 = true;
                     let mut logp_bar = __ad::take(&mut __ad_eg8);
                     let mut nll_bar: f64 = 1.0;
                     {
@@ -135,7 +137,7 @@ mod loss {
                     __ad_eg8 = logp_bar;
                 }
             }
-            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8,));
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8, __ad_ran0));
         }
         let __ad_h2 = ((labels.len()) as f64);
         let __ad_kept2 = (&__ad::Keep(&__ad_h2)).keep();
@@ -163,8 +165,10 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    let (__ad_eg8, __ad_ran0) = __ad::take_once(&mut __ad_s4000000);
+                    if __ad_ran0 && nll_bar != 0.0 {
+                        __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    }
                 }
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);
@@ -292,6 +296,7 @@ mod loss {
         let mut nll = (0.0);
         {
             let mut __ad_eg8 = __ad::zero();
+            let mut __ad_ran0 = false;
             let __ad_lo0 = 0;
             '__ad_loop0: for i in __ad_lo0..(labels.len()) {
                 let __ad_ctr0 = i;
@@ -302,6 +307,7 @@ mod loss {
                     nll -= __ad_h2;
                 }
                 {
+                    __ad_ran0 = true;
                     let mut logp_bar = __ad::take(&mut __ad_eg8);
                     let mut nll_bar: f64 = 1.0;
                     {
@@ -328,7 +334,7 @@ mod loss {
                     __ad_eg8 = logp_bar;
                 }
             }
-            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8,));
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg8, __ad_ran0));
         }
         let __ad_h2 = ((labels.len()) as f64);
         let __ad_kept2 = (&__ad::Keep(&__ad_h2)).keep();
@@ -356,8 +362,10 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_eg8,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    let (__ad_eg8, __ad_ran0) = __ad::take_once(&mut __ad_s4000000);
+                    if __ad_ran0 && nll_bar != 0.0 {
+                        __ad::acc_scaled(&mut logp_bar, nll_bar, __ad_eg8);
+                    }
                 }
                 {
                     let (__ad_kept0,) = __ad::take_once(&mut __ad_s3);

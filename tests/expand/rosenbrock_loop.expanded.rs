@@ -36,6 +36,7 @@ mod rosenbrock {
             let mut __ad_eg0: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
                 0.0; __ad_p_x.len()
             ];
+            let mut __ad_ran0 = false;
             let mut __ad_cy0_0: f64 = -0.0;
             let mut __ad_cyi0_0: usize = 0;
             let __ad_lo0 = 0;
@@ -47,6 +48,7 @@ mod rosenbrock {
                     s += ((((100.0) * t) * t) + (u * u));
                 }
                 {
+                    __ad_ran0 = true;
                     let mut x_bar = __ad::take(&mut __ad_eg0);
                     let mut t_bar: f64 = __ad::zero();
                     let mut u_bar: f64 = __ad::zero();
@@ -130,7 +132,7 @@ mod rosenbrock {
             if __ad_cy0_0 != 0.0 {
                 __ad_eg0[__ad_cyi0_0] += __ad_cy0_0;
             }
-            __ad_s4000000 = ::core::option::Option::Some((__ad_eg0,));
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg0, __ad_ran0));
         }
         __ad_out = s;
         (
@@ -142,8 +144,10 @@ mod rosenbrock {
                     __ad::acc(&mut s_bar, __ad_g);
                 }
                 {
-                    let (__ad_eg0,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    let (__ad_eg0, __ad_ran0) = __ad::take_once(&mut __ad_s4000000);
+                    if __ad_ran0 && s_bar != 0.0 {
+                        __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    }
                 }
                 (__ad::finish(x_bar, &__ad_p_x),)
             },
@@ -172,6 +176,7 @@ mod rosenbrock {
             let mut __ad_eg0: <&'static [f64] as ::autodiff::Differentiable>::Tangent = ::std::vec![
                 0.0; __ad::restore(& __ad_p_x).len()
             ];
+            let mut __ad_ran0 = false;
             let mut __ad_cy0_0: f64 = -0.0;
             let mut __ad_cyi0_0: usize = 0;
             let __ad_lo0 = 0;
@@ -183,6 +188,7 @@ mod rosenbrock {
                     s += ((((100.0) * t) * t) + (u * u));
                 }
                 {
+                    __ad_ran0 = true;
                     let mut x_bar = __ad::take(&mut __ad_eg0);
                     let mut t_bar: f64 = __ad::zero();
                     let mut u_bar: f64 = __ad::zero();
@@ -266,7 +272,7 @@ mod rosenbrock {
             if __ad_cy0_0 != 0.0 {
                 __ad_eg0[__ad_cyi0_0] += __ad_cy0_0;
             }
-            __ad_s4000000 = ::core::option::Option::Some((__ad_eg0,));
+            __ad_s4000000 = ::core::option::Option::Some((__ad_eg0, __ad_ran0));
         }
         __ad_out = s;
         (
@@ -278,8 +284,10 @@ mod rosenbrock {
                     __ad::acc(&mut s_bar, __ad_g);
                 }
                 {
-                    let (__ad_eg0,) = __ad::take_once(&mut __ad_s4000000);
-                    __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    let (__ad_eg0, __ad_ran0) = __ad::take_once(&mut __ad_s4000000);
+                    if __ad_ran0 && s_bar != 0.0 {
+                        __ad::acc_scaled(&mut x_bar, s_bar, __ad_eg0);
+                    }
                 }
                 (__ad::finish(x_bar, &__ad::restore(&__ad_p_x)),)
             },

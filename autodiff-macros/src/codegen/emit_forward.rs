@@ -296,7 +296,11 @@ impl Gen<'_> {
                     .map(|id| super::eager_buffer(*id))
                     .collect();
                 let inits = eager.buffers.iter().map(|id| self.adjoint_init(*id, true));
-                let keep = self.push_slot(crate::plan::eager_site(l.id), quote!((#(#names,)*)));
+                // Whether any iteration ran: if none did, the pullback adds
+                // nothing (not s̄ · 0, NaN where s̄ is infinite).
+                let ran = super::eager_ran(l.id);
+                let keep =
+                    self.push_slot(crate::plan::eager_site(l.id), quote!((#(#names,)* #ran,)));
                 // The carries: zero before the first iteration, the last one
                 // added after the last.
                 let mut carry_decls = Vec::new();
@@ -313,6 +317,7 @@ impl Gen<'_> {
                 }
                 quote!({
                     #(let mut #names #inits;)*
+                    let mut #ran = false;
                     #(#carry_decls)*
                     #looped
                     #(#carry_ends)*
@@ -357,10 +362,12 @@ impl Gen<'_> {
             quote!(let mut #d #init;)
         });
         let s_bar = super::adjoint(self.body, eager.accumulator);
+        let ran = super::eager_ran(l.id);
         quote!(
             #counter
             { #body }
             {
+                #ran = true;
                 #(#takes)*
                 #(#locals)*
                 let mut #s_bar: f64 = 1.0;

@@ -399,7 +399,11 @@ impl Gen<'_> {
     }
 
     /// The pullback's part of a loop reversed in its forward: s̄ times the
-    /// buffers it summed, added to their bindings' cotangents.
+    /// buffers it summed, added to their bindings' cotangents. Nothing when
+    /// s̄ = 0: the ordinary reverse gives exactly zero there through the
+    /// rules' strong zero (√ or ln at 0: 0 · ∞ is 0, not NaN), which a
+    /// buffer summed at s̄ = 1 and then scaled by 0 would lose. Nothing
+    /// either when no iteration ran (s̄ may be ∞: √ of a sum left at 0).
     fn rev_eager(&self, l: &Loop, eager: &crate::plan::Eager) -> TokenStream {
         let private = self.private();
         let names: Vec<syn::Ident> = eager
@@ -407,13 +411,14 @@ impl Gen<'_> {
             .iter()
             .map(|id| super::eager_buffer(*id))
             .collect();
-        let take = self.pop_slot(crate::plan::eager_site(l.id), quote!((#(#names,)*)));
+        let ran = super::eager_ran(l.id);
+        let take = self.pop_slot(crate::plan::eager_site(l.id), quote!((#(#names,)* #ran,)));
         let s_bar = adjoint(self.body, eager.accumulator);
         let adds = eager.buffers.iter().zip(&names).map(|(id, name)| {
             let d = adjoint(self.body, *id);
             quote!(#private::acc_scaled(&mut #d, #s_bar, #name);)
         });
-        quote!({ #take #(#adds)* })
+        quote!({ #take if #ran && #s_bar != 0.0 { #(#adds)* } })
     }
 
     fn rev_loop(&mut self, l: &Loop) -> TokenStream {

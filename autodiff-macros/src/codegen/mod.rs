@@ -54,6 +54,11 @@ fn eager_buffer(id: BindId) -> syn::Ident {
     format_ident!("__ad_eg{}", id)
 }
 
+/// Whether eager loop `l` ran an iteration.
+fn eager_ran(l: LoopId) -> syn::Ident {
+    format_ident!("__ad_ran{}", l)
+}
+
 /// The copy of a frozen vector's final value.
 fn frozen_var(id: BindId) -> syn::Ident {
     format_ident!("__ad_fz{}", id)
