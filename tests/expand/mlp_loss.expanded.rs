@@ -60,32 +60,13 @@ mod loss {
         let mut __ad_mt6_0 = ::core::default::Default::default();
         let mut __ad_mt6_1 = ::core::default::Default::default();
         let mut __ad_mt2_2 = ::core::default::Default::default();
+        let mut __ad_mt1_3 = ::core::default::Default::default();
         let __ad_out;
-        let (__ad_h0, __ad_pb0) = {
-            use __ad::fused::map2 as mark_map2_with_differentiable_or_wrap_its_arguments_in_stop_gradient;
-            mark_map2_with_differentiable_or_wrap_its_arguments_in_stop_gradient::__ad_vjp_owned(
-                (move |__ad_v: [f64; 2usize]| -> f64 {
-                    let __ad_x2: f64 = (__ad_v[0usize] + __ad_v[1usize]);
-                    let __ad_x3: f64 = __ad::fused::tanh(__ad_x2);
-                    __ad_x3
-                }),
-                (move |__ad_v: [f64; 2usize], __ad_g: f64| -> [f64; 2usize] {
-                    let __ad_x2: f64 = (__ad_v[0usize] + __ad_v[1usize]);
-                    let __ad_x3: f64 = __ad::fused::tanh(__ad_x2);
-                    let mut __ad_c = [0.0f64; 2usize];
-                    let __ad_g3: f64 = __ad_g;
-                    let __ad_g2: f64 = __ad::rules::tanh_d0(&__ad_g3, &__ad_x3);
-                    __ad_c[0usize]
-                        += __ad::rules::add_d0(&__ad_g2, &__ad::meta(&__ad_v[0usize]));
-                    __ad_c[1usize]
-                        += __ad::rules::add_d1(&__ad_g2, &__ad::meta(&__ad_v[1usize]));
-                    __ad_c
-                }),
-                __ad::fused::leaf((&x.matmul(w1))),
-                __ad::fused::leaf((&b1)),
-            )
-        };
-        __ad_s1 = ::core::option::Option::Some((__ad_pb0,));
+        let __ad_h2 = x.matmul(w1);
+        __ad::push_meta(&mut __ad_mt1_3, __ad::meta(&__ad_h2));
+        let __ad_h0 = (__ad_h2 + b1).tanh();
+        let __ad_kept0 = (&__ad::Keep(&__ad_h0)).keep();
+        __ad_s1 = ::core::option::Option::Some((__ad_kept0,));
         let h = __ad_h0;
         let __ad_l2 = (&__ad::Keep(&h)).keep();
         let __ad_h1 = h.matmul(w2);
@@ -197,14 +178,24 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_pb0,) = __ad::take_once(&mut __ad_s1);
+                    let (__ad_kept0,) = __ad::take_once(&mut __ad_s1);
+                    let __ad_m2 = __ad::pop_meta(&mut __ad_mt1_3);
+                    let __ad_k0 = __ad::restore(&__ad_kept0);
                     let x = ::core::clone::Clone::clone(&__ad_p_x);
+                    let b1 = ::core::clone::Clone::clone(&__ad_p_b1);
                     if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut h_bar) {
-                        let (__ad_c0_0, __ad_c0_1, __ad_c0_2, __ad_c0_3) = __ad_pb0(
-                            __ad_g,
+                        let __ad_g1 = __ad::rules::tanh_d0(&__ad_g, &__ad_k0);
+                        __ad::acc(
+                            &mut w1_bar,
+                            __ad::rules::matmul_d1(
+                                &__ad::rules::add_d0(&__ad_g1, &__ad_m2),
+                                &x,
+                            ),
                         );
-                        __ad::acc(&mut w1_bar, __ad::rules::matmul_d1(&__ad_c0_2, &x));
-                        __ad::acc(&mut b1_bar, __ad_c0_3);
+                        __ad::acc(
+                            &mut b1_bar,
+                            __ad::rules::add_d1(&__ad_g1, &__ad::meta(&b1)),
+                        );
                     }
                 }
                 (
@@ -257,32 +248,13 @@ mod loss {
         let mut __ad_mt6_0 = ::core::default::Default::default();
         let mut __ad_mt6_1 = ::core::default::Default::default();
         let mut __ad_mt2_2 = ::core::default::Default::default();
+        let mut __ad_mt1_3 = ::core::default::Default::default();
         let __ad_out;
-        let (__ad_h0, __ad_pb0) = {
-            use __ad::fused::map2 as mark_map2_with_differentiable_or_wrap_its_arguments_in_stop_gradient;
-            mark_map2_with_differentiable_or_wrap_its_arguments_in_stop_gradient::__ad_vjp_owned(
-                (move |__ad_v: [f64; 2usize]| -> f64 {
-                    let __ad_x2: f64 = (__ad_v[0usize] + __ad_v[1usize]);
-                    let __ad_x3: f64 = __ad::fused::tanh(__ad_x2);
-                    __ad_x3
-                }),
-                (move |__ad_v: [f64; 2usize], __ad_g: f64| -> [f64; 2usize] {
-                    let __ad_x2: f64 = (__ad_v[0usize] + __ad_v[1usize]);
-                    let __ad_x3: f64 = __ad::fused::tanh(__ad_x2);
-                    let mut __ad_c = [0.0f64; 2usize];
-                    let __ad_g3: f64 = __ad_g;
-                    let __ad_g2: f64 = __ad::rules::tanh_d0(&__ad_g3, &__ad_x3);
-                    __ad_c[0usize]
-                        += __ad::rules::add_d0(&__ad_g2, &__ad::meta(&__ad_v[0usize]));
-                    __ad_c[1usize]
-                        += __ad::rules::add_d1(&__ad_g2, &__ad::meta(&__ad_v[1usize]));
-                    __ad_c
-                }),
-                __ad::fused::leaf((&x.matmul(w1))),
-                __ad::fused::leaf((&b1)),
-            )
-        };
-        __ad_s1 = ::core::option::Option::Some((__ad_pb0,));
+        let __ad_h2 = x.matmul(w1);
+        __ad::push_meta(&mut __ad_mt1_3, __ad::meta(&__ad_h2));
+        let __ad_h0 = (__ad_h2 + b1).tanh();
+        let __ad_kept0 = (&__ad::Keep(&__ad_h0)).keep();
+        __ad_s1 = ::core::option::Option::Some((__ad_kept0,));
         let h = __ad_h0;
         let __ad_l2 = (&__ad::Keep(&h)).keep();
         let __ad_h1 = h.matmul(w2);
@@ -394,14 +366,24 @@ mod loss {
                     }
                 }
                 {
-                    let (__ad_pb0,) = __ad::take_once(&mut __ad_s1);
+                    let (__ad_kept0,) = __ad::take_once(&mut __ad_s1);
+                    let __ad_m2 = __ad::pop_meta(&mut __ad_mt1_3);
+                    let __ad_k0 = __ad::restore(&__ad_kept0);
                     let x = __ad::restore(&__ad_p_x);
+                    let b1 = __ad::restore(&__ad_p_b1);
                     if let __ad::Some(__ad_g) = __ad::take_nonzero(&mut h_bar) {
-                        let (__ad_c0_0, __ad_c0_1, __ad_c0_2, __ad_c0_3) = __ad_pb0(
-                            __ad_g,
+                        let __ad_g1 = __ad::rules::tanh_d0(&__ad_g, &__ad_k0);
+                        __ad::acc(
+                            &mut w1_bar,
+                            __ad::rules::matmul_d1(
+                                &__ad::rules::add_d0(&__ad_g1, &__ad_m2),
+                                &x,
+                            ),
                         );
-                        __ad::acc(&mut w1_bar, __ad::rules::matmul_d1(&__ad_c0_2, &x));
-                        __ad::acc(&mut b1_bar, __ad_c0_3);
+                        __ad::acc(
+                            &mut b1_bar,
+                            __ad::rules::add_d1(&__ad_g1, &__ad::meta(&b1)),
+                        );
                     }
                 }
                 (
