@@ -327,3 +327,35 @@ fn smoothness_two_buffers() {
     let want: Vec<f64> = gx.iter().map(|g| -3.0 * g).collect();
     close("smoothness x, cotangent −3", &sx, &want, 1e-9);
 }
+
+// ------------------------------------------------ tensors read in the loop
+
+/// A loss summed over samples, the weights a tensor parameter: its
+/// cotangent is an eager buffer; each sample's squared error is a fused
+/// summed chain (one pass forward and reverse).
+#[differentiable]
+fn sample_loss(w: &Tensor, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for i in 0..xs.len() {
+        let pred = (w * xs[i]).tanh();
+        loss += (pred - ys[i]).powi(2).sum() * 0.5;
+    }
+    loss
+}
+
+#[test]
+fn tensor_parameter_in_an_eager_loop() {
+    let wv = vec![0.3, -0.8, 1.2, 0.05];
+    let xs = [0.5, -1.0, 2.0];
+    let ys = [0.1, 0.4, -0.2];
+    let w = Tensor::from(wv.clone());
+    let (gw, gx, gy) = sample_loss::grad(&w, &xs, &ys);
+    let f = |v: &[f64]| sample_loss(&Tensor::from(v.to_vec()), &xs, &ys);
+    close("w", &gw.to_vec(), &cd(f, &wv), 1e-6);
+    close("xs", &gx, &cd(|v| sample_loss(&w, v, &ys), &xs), 1e-6);
+    close("ys", &gy, &cd(|v| sample_loss(&w, &xs, v), &ys), 1e-6);
+    let (_, pullback) = sample_loss::vjp(&w, &xs, &ys);
+    let (g2, _, _) = pullback(-0.5);
+    let want: Vec<f64> = gw.to_vec().iter().map(|g| -0.5 * g).collect();
+    close("w, cotangent −0.5", &g2.to_vec(), &want, 1e-12);
+}

@@ -1293,6 +1293,10 @@ mod snapshots {
             "branches_scratch_calls",
             "while_loop",
             "tensor_rows",
+            "laplacian",
+            "guarded_neighbour",
+            "smoothness",
+            "sample_loss",
         ];
         let carried = [
             "rosenbrock",

@@ -720,7 +720,9 @@ impl<'a> Plan<'a> {
                 Some(p) => {
                     let ty = &self.sig.params[p].ty;
                     !matches!(ty, syn::Type::Reference(r) if r.mutability.is_some())
-                        && (crate::signature::is_f64(ty) || crate::signature::scalar_elements(ty))
+                        && (crate::signature::is_f64(ty)
+                            || crate::signature::scalar_elements(ty)
+                            || is_tensor(ty))
                 }
                 // A local's adjoint type is the one its uses in the loop
                 // fix; every tangent type is `optim::Parameters`.
@@ -986,6 +988,24 @@ fn scalar_index(e: &Ex, body: &Body) -> bool {
             syntax: Syntax::Binary(_) | Syntax::Cast { .. },
             ..
         } => true,
+        _ => false,
+    }
+}
+
+/// `Tensor` or `&Tensor` (by its last path segment, as the signature reads types).
+fn is_tensor(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Reference(r) => r.mutability.is_none() && is_tensor(&r.elem),
+        syn::Type::Paren(p) => is_tensor(&p.elem),
+        syn::Type::Group(g) => is_tensor(&g.elem),
+        syn::Type::Path(tp) => {
+            tp.qself.is_none()
+                && tp
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Tensor" && s.arguments.is_empty())
+        }
         _ => false,
     }
 }
