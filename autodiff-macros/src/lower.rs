@@ -2468,8 +2468,20 @@ impl Lowerer<'_> {
                         span,
                     };
                 }
+                let tuple_part = match &f.member {
+                    syn::Member::Unnamed(i) if !from_param => rules::tuple_field(i.index as usize),
+                    _ => None,
+                };
                 match base {
                     Ex::Const { .. } | Ex::Inactive { .. } => self.inactive(e),
+                    // `r.0` of a tuple computed in the body (a helper's
+                    // results): its cotangent is the tuple with ḡ at part 0.
+                    base if tuple_part.is_some() => Ex::Op {
+                        rule: tuple_part.expect("checked"),
+                        args: vec![base],
+                        syntax: Syntax::Field { member: f.member.clone() },
+                        span,
+                    },
                     // `v.x` of a nalgebra vector computed in the body.
                     base if component.is_some() && !from_param => Ex::Op {
                         rule: component.expect("checked"),

@@ -241,35 +241,6 @@ fn cases() -> Vec<Case> {
             Refuse(&["method `to_owned`"]),
         ),
         case(
-            "field_of_active_tuple",
-            quote!(
-                fn f(x: f64) -> f64 {
-                    let t = (x, 1.0);
-                    t.0 * 2.0
-                }
-            ),
-            Refuse(&["field of this value", "let (a, b)"]),
-        ),
-        case(
-            "method_on_field_of_active",
-            quote!(
-                fn f(x: f64) -> f64 {
-                    let t = (x, 1.0);
-                    t.0.sin()
-                }
-            ),
-            Refuse(&["field of this value"]),
-        ),
-        case(
-            "field_of_call_result",
-            quote!(
-                fn f(x: f64) -> f64 {
-                    h(x).0
-                }
-            ),
-            Refuse(&["field of this value", "let (a, b)"]),
-        ),
-        case(
             "struct_literal_active",
             quote!(
                 fn f(x: f64) -> f64 {

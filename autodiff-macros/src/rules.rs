@@ -315,6 +315,19 @@ pub fn component(name: &str) -> Option<&'static Rule> {
     }
 }
 
+/// `t.k` of a tuple computed in the body (k < 6): `t̄ += (0, …, ḡ, …, 0)`.
+pub fn tuple_field(k: usize) -> Option<&'static Rule> {
+    static T: [Rule; 6] = [
+        r("tuple0", 1, &[Some(&[])]),
+        r("tuple1", 1, &[Some(&[])]),
+        r("tuple2", 1, &[Some(&[])]),
+        r("tuple3", 1, &[Some(&[])]),
+        r("tuple4", 1, &[Some(&[])]),
+        r("tuple5", 1, &[Some(&[])]),
+    ];
+    T.get(k)
+}
+
 /// Every operand differentiable, each rule reading only the cotangent
 /// (a constructor: `Vector3::new(a, b, c)`).
 static G: [Option<&[Need]>; 16] = [Some(&[]); 16];

@@ -92,6 +92,52 @@ where
     t
 }
 
+/// A tuple whose part `K` can be set in a gradient of it: what `t.0` of a
+/// tuple computed in the body (`let r = helper(x); r.0 * r.1`) gives back,
+/// `t̄ += (0, …, ḡ, …, 0)` with ḡ at K (`rules::tuple<K>_d0`).
+///
+/// ```
+/// use autodiff_runtime::__private::TupleField;
+///
+/// let t: (f64, Vec<f64>) = <(f64, Vec<f64>) as TupleField<1>>::with_part(vec![2.0]);
+/// assert_eq!(t, (0.0, vec![2.0]));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`.{K}` of a `{Self}` computed in the body cannot carry a gradient: only parts of tuples do",
+    label = "a part of a value computed in the body",
+    note = "destructure the value into names (`let (a, b) = pair;`), or read the field from the parameter itself (`p.0`)"
+)]
+pub trait TupleField<const K: usize>: Cotangent {
+    /// The part's type (its own gradient type).
+    type Part: Cotangent;
+    /// Zeros, with `g` as part K.
+    fn with_part(g: Self::Part) -> Self;
+}
+
+macro_rules! tuple_field {
+    ($tys:tt; $($K:tt => $P:ident),+) => {$(
+        tuple_field!(@one $tys $K $P);
+    )+};
+    (@one ($($T:ident),+) $K:tt $P:ident) => {
+        impl<$($T: Cotangent),+> TupleField<$K> for ($($T,)+) {
+            type Part = $P;
+            #[inline]
+            fn with_part(g: $P) -> Self {
+                let mut t = <Self as Cotangent>::zero();
+                t.$K = g;
+                t
+            }
+        }
+    };
+}
+
+tuple_field!((A); 0 => A);
+tuple_field!((A, B); 0 => A, 1 => B);
+tuple_field!((A, B, C); 0 => A, 1 => B, 2 => C);
+tuple_field!((A, B, C, D); 0 => A, 1 => B, 2 => C, 3 => D);
+tuple_field!((A, B, C, D, E); 0 => A, 1 => B, 2 => C, 3 => D, 4 => E);
+tuple_field!((A, B, C, D, E, F); 0 => A, 1 => B, 2 => C, 3 => D, 4 => E, 5 => F);
+
 // A stack of zero-sized shapes allocates nothing.
 impl<T: ?Sized> crate::tape::Meta for StructMeta<T> {
     type Tape = crate::tape::StackTape<StructMeta<T>>;

@@ -109,7 +109,9 @@ pub mod prelude {
 /// - Graph hook: `graph::Var::__record` and `graph::GraphValue` (for `f::record`).
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::components::{AsReceiver, Component, NotDifferentiated, StructMeta, receiver};
+    pub use crate::components::{
+        AsReceiver, Component, NotDifferentiated, StructMeta, TupleField, receiver,
+    };
     pub use crate::cotangent::{
         ArrayMeta, IndexMeta, Part, RowsMeta, ScalarIndex, TakeIndex, TensorIndex,
     };

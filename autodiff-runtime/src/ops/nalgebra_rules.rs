@@ -823,6 +823,34 @@ field_rules! {
     w_d0 => WD0 3 "w";
 }
 
+macro_rules! tuple_rules {
+    ($($name:ident $k:literal;)*) => {$(
+        #[doc = concat!("`y = t.", stringify!($k), "` of a tuple computed in the body: \
+            `t̄ += (0, …, ḡ, …, 0)`, ḡ at part ", stringify!($k), " (the tuple's type comes from \
+            where the cotangent goes).")]
+        ///
+        /// ```
+        /// use autodiff_runtime::__private::rules;
+        ///
+        /// let t: (f64, f64) = rules::tuple1_d0(&2.5);
+        /// assert_eq!(t, (0.0, 2.5));
+        /// ```
+        #[inline]
+        pub fn $name<T: crate::components::TupleField<$k>>(g: &T::Part) -> T {
+            T::with_part(g.clone())
+        }
+    )*};
+}
+
+tuple_rules! {
+    tuple0_d0 0;
+    tuple1_d0 1;
+    tuple2_d0 2;
+    tuple3_d0 3;
+    tuple4_d0 4;
+    tuple5_d0 5;
+}
+
 // ---------------------------------------------------------------- constructors
 
 macro_rules! new_rules {
