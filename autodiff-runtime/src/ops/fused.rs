@@ -955,3 +955,52 @@ fused_arity!(8, map8, sum8, out_sum8, mean8, out_mean8, a: A, b: B, c: C, d: D, 
 
 /// The most leaves a fused op takes (the macro fuses no larger chain).
 pub const MAX_LEAVES: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused map (emitted only with the macro's `FUSE_MAPS`) against
+    /// the unfused ops: `y = tanh(a + b)` with `b` a bias row broadcast over
+    /// `a`'s rows; value, and both cotangents for a cotangent of `y` that is
+    /// not constant (ā = ḡ (1 − y²), b̄ = that summed over rows).
+    #[test]
+    fn map_with_a_broadcast_row_agrees_with_the_unfused_ops() {
+        let a = Tensor::from_vec((0..12).map(|i| (i as f64 * 0.37).sin()).collect(), &[4, 3]);
+        let b = Tensor::from_vec(vec![0.2, -0.5, 0.9], &[3]);
+        let (y, pullback) = map2::__ad_vjp_owned(
+            |v: [f64; 2]| (v[0] + v[1]).tanh(),
+            |v: [f64; 2], g: f64| {
+                let d = g * (1.0 - (v[0] + v[1]).tanh().powi(2));
+                [d, d]
+            },
+            leaf(&a),
+            leaf(&b),
+        );
+        let g = Tensor::from_vec((0..12).map(|i| 1.0 + i as f64 * 0.1).collect(), &[4, 3]);
+        let want_y: Vec<f64> = (0..12)
+            .map(|i| (a.data()[i] + b.data()[i % 3]).tanh())
+            .collect();
+        let ((), (), ga, gb) = pullback(g.clone());
+        let want_ga: Vec<f64> = (0..12)
+            .map(|i| g.data()[i] * (1.0 - want_y[i] * want_y[i]))
+            .collect();
+        let want_gb: Vec<f64> = (0..3)
+            .map(|c| (0..4).map(|r| want_ga[r * 3 + c]).sum())
+            .collect();
+        let close = |got: &[f64], want: &[f64]| {
+            assert_eq!(got.len(), want.len());
+            for (x, w) in got.iter().zip(want) {
+                assert!(
+                    (x - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                    "{got:?} against {want:?}"
+                );
+            }
+        };
+        close(y.data(), &want_y);
+        assert_eq!(y.shape(), &[4, 3]);
+        close(ga.data(), &want_ga);
+        close(gb.data(), &want_gb);
+        assert_eq!(gb.shape(), &[3]);
+    }
+}
